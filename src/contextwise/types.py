@@ -1,0 +1,337 @@
+"""The value types that flow through contextwise: messages, completions, usage, records, hits, chunks, citations.
+
+All are frozen dataclasses: cheap to hash, safe to share between threads and to use as cache keys.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Literal, Mapping, Union
+
+from contextwise.errors import UsageError
+
+Role = Literal["system", "developer", "user", "assistant", "tool"]
+ROLES: frozenset[str] = frozenset({"system", "developer", "user", "assistant", "tool"})
+
+
+@dataclass(frozen=True)
+class TextPart:
+    """A text part of a multi-part message."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class ImagePart:
+    """An image part; `width`/`height` in pixels let token counts follow the provider's tile formula.
+
+    `detail` is OpenAI's "low" | "high" | "auto". Without a size, a high-detail image is priced as the
+    largest image the provider accepts, so a budget is never under-counted.
+    """
+
+    url: str
+    detail: Literal["low", "high", "auto"] = "auto"
+    width: int | None = None
+    height: int | None = None
+
+
+ContentPart = Union[TextPart, ImagePart]
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """A call the assistant asked for; `arguments` is the JSON text exactly as the model produced it."""
+
+    id: str
+    name: str
+    arguments: str = "{}"
+
+
+@dataclass(frozen=True)
+class Tool:
+    """A tool (function) definition offered to the model; `parameters` is its JSON schema."""
+
+    name: str
+    description: str = ""
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.description, json.dumps(self.parameters, sort_keys=True)))
+
+    def to_openai(self) -> dict[str, Any]:
+        """The tool as an OpenAI `tools` entry."""
+        fn: dict[str, Any] = {"name": self.name}
+        if self.description:
+            fn["description"] = self.description
+        fn["parameters"] = dict(self.parameters) or {"type": "object", "properties": {}}
+        return {"type": "function", "function": fn}
+
+    @classmethod
+    def from_openai(cls, data: Mapping[str, Any]) -> Tool:
+        """Read an OpenAI `tools` entry (or a bare function object)."""
+        fn = data.get("function", data)
+        if "name" not in fn:
+            raise UsageError(f"a tool definition needs a name, got keys {sorted(fn)}")
+        return cls(fn["name"], fn.get("description", ""), fn.get("parameters") or {})
+
+
+@dataclass(frozen=True)
+class Message:
+    """One chat message.
+
+    >>> Message.user("hi").text
+    'hi'
+    """
+
+    role: Role
+    content: str | tuple[ContentPart, ...] = ""
+    name: str | None = None
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.role not in ROLES:
+            raise UsageError(f"unknown role {self.role!r}; use one of {sorted(ROLES)}")
+        if isinstance(self.content, list):
+            object.__setattr__(self, "content", tuple(self.content))
+        if isinstance(self.tool_calls, list):
+            object.__setattr__(self, "tool_calls", tuple(self.tool_calls))
+        if self.role == "tool" and not self.tool_call_id:
+            raise UsageError("a tool message needs the tool_call_id of the call it answers")
+
+    @classmethod
+    def system(cls, text: str) -> Message:
+        return cls("system", text)
+
+    @classmethod
+    def user(cls, content: str | tuple[ContentPart, ...], *, name: str | None = None) -> Message:
+        return cls("user", content, name=name)
+
+    @classmethod
+    def assistant(cls, text: str = "", *, tool_calls: tuple[ToolCall, ...] = ()) -> Message:
+        return cls("assistant", text, tool_calls=tuple(tool_calls))
+
+    @classmethod
+    def tool(cls, text: str, *, tool_call_id: str, name: str | None = None) -> Message:
+        return cls("tool", text, name=name, tool_call_id=tool_call_id)
+
+    @property
+    def text(self) -> str:
+        """The text content; image parts are left out."""
+        if isinstance(self.content, str):
+            return self.content
+        return "".join(p.text for p in self.content if isinstance(p, TextPart))
+
+    def with_content(self, content: str) -> Message:
+        """A copy with new text content (tool calls and ids kept)."""
+        return Message(self.role, content, self.name, self.tool_calls, self.tool_call_id)
+
+    def to_openai(self) -> dict[str, Any]:
+        """The message in OpenAI chat-completions wire format."""
+        out: dict[str, Any] = {"role": self.role}
+        if isinstance(self.content, str):
+            out["content"] = self.content
+        else:
+            out["content"] = [_part_to_openai(p) for p in self.content]
+        if self.name:
+            out["name"] = self.name
+        if self.tool_calls:
+            out["tool_calls"] = [
+                {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+                for c in self.tool_calls
+            ]
+            if out["content"] == "":
+                out["content"] = None
+        if self.tool_call_id:
+            out["tool_call_id"] = self.tool_call_id
+        return out
+
+    @classmethod
+    def from_openai(cls, data: Mapping[str, Any]) -> Message:
+        """Read a message in OpenAI chat-completions wire format."""
+        if "role" not in data:
+            raise UsageError(f"a message needs a role, got keys {sorted(data)}")
+        raw = data.get("content")
+        content: str | tuple[ContentPart, ...]
+        if raw is None:
+            content = ""
+        elif isinstance(raw, str):
+            content = raw
+        else:
+            content = tuple(_part_from_openai(p) for p in raw)
+        calls = tuple(
+            ToolCall(c["id"], c["function"]["name"], c["function"].get("arguments") or "{}")
+            for c in data.get("tool_calls") or ()
+        )
+        return cls(data["role"], content, data.get("name"), calls, data.get("tool_call_id"))
+
+
+def _part_to_openai(part: ContentPart) -> dict[str, Any]:
+    if isinstance(part, TextPart):
+        return {"type": "text", "text": part.text}
+    return {"type": "image_url", "image_url": {"url": part.url, "detail": part.detail}}
+
+
+def _part_from_openai(data: Mapping[str, Any]) -> ContentPart:
+    kind = data.get("type")
+    if kind == "text":
+        return TextPart(data.get("text", ""))
+    if kind == "image_url":
+        img = data["image_url"]
+        img = {"url": img} if isinstance(img, str) else img
+        return ImagePart(img["url"], img.get("detail", "auto"), img.get("width"), img.get("height"))
+    raise UsageError(f"unsupported content part type {kind!r}; use 'text' or 'image_url'")
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Tokens a call consumed, split the way providers bill them.
+
+    `input_tokens` is the whole prompt, cached part included (OpenAI's convention); `cached_input_tokens` is the
+    part read from the provider's prompt cache, `cache_write_tokens` / `cache_write_1h_tokens` the part written
+    to Anthropic's 5-minute / 1-hour cache.
+    """
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_input_tokens: int = 0
+    cache_write_tokens: int = 0
+    cache_write_1h_tokens: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("input_tokens", "output_tokens", "cached_input_tokens", "cache_write_tokens",
+                     "cache_write_1h_tokens"):
+            if getattr(self, name) < 0:
+                raise UsageError(f"Usage.{name} cannot be negative")
+        if self.cached_input_tokens + self.cache_write_tokens + self.cache_write_1h_tokens > self.input_tokens:
+            raise UsageError("cached and cache-write tokens are part of input_tokens and cannot exceed it")
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+    @property
+    def uncached_input_tokens(self) -> int:
+        """Input tokens billed at the plain input price."""
+        return self.input_tokens - self.cached_input_tokens - self.cache_write_tokens - self.cache_write_1h_tokens
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            self.input_tokens + other.input_tokens,
+            self.output_tokens + other.output_tokens,
+            self.cached_input_tokens + other.cached_input_tokens,
+            self.cache_write_tokens + other.cache_write_tokens,
+            self.cache_write_1h_tokens + other.cache_write_1h_tokens,
+        )
+
+
+@dataclass(frozen=True)
+class ChatOptions:
+    """Sampling and tool options for one ChatModel call. `extra` is passed to the provider as-is."""
+
+    temperature: float | None = None
+    top_p: float | None = None
+    stop: tuple[str, ...] = ()
+    seed: int | None = None
+    tools: tuple[Tool, ...] = ()
+    tool_choice: str | None = None
+    logprobs: bool = False
+    json_schema: Mapping[str, Any] | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def __hash__(self) -> int:
+        return hash((self.temperature, self.top_p, self.stop, self.seed, self.tools, self.tool_choice,
+                     self.logprobs, json.dumps(self.json_schema, sort_keys=True),
+                     json.dumps(dict(self.extra), sort_keys=True, default=str)))
+
+
+@dataclass(frozen=True)
+class TokenLogprob:
+    """One generated token with its log-probability."""
+
+    token: str
+    logprob: float
+
+
+@dataclass(frozen=True)
+class Completion:
+    """What a ChatModel returned."""
+
+    text: str
+    usage: Usage = field(default_factory=Usage)
+    tool_calls: tuple[ToolCall, ...] = ()
+    model: str = ""
+    finish_reason: str | None = None
+    logprobs: tuple[TokenLogprob, ...] | None = None
+
+    def to_message(self) -> Message:
+        """The completion as the assistant message to append to a history."""
+        return Message.assistant(self.text, tool_calls=self.tool_calls)
+
+
+@dataclass(frozen=True)
+class Record:
+    """A stored item: text, optional vector and metadata. Its tenant is the scope of the store call, not a field,
+    so a record can never claim a tenant other than the one it was written and read under."""
+
+    id: str
+    text: str
+    vector: tuple[float, ...] | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    created_at: float = 0.0
+
+    def __hash__(self) -> int:
+        return hash(self.id)
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A search result: a record and its score (higher is better)."""
+
+    record: Record
+    score: float
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A piece of a document offered as context."""
+
+    id: str
+    text: str
+    source: str = ""
+    title: str = ""
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    timestamp: float | None = None
+    authority: float = 0.5
+    start_char: int = 0
+
+    def __hash__(self) -> int:
+        return hash((self.id, self.text))
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A citation marker mapped back to its source and span."""
+
+    marker: str
+    chunk_id: str
+    source: str = ""
+    title: str = ""
+    start_char: int = 0
+    end_char: int = 0
+
+
+@dataclass(frozen=True)
+class Compressed:
+    """Compressed text with exact token counts under the tokenizer that was used."""
+
+    text: str
+    original_tokens: int
+    tokens: int
+    method: str = ""
+
+    @property
+    def keep_ratio(self) -> float:
+        """tokens / original_tokens (1.0 for empty input)."""
+        return self.tokens / self.original_tokens if self.original_tokens else 1.0
