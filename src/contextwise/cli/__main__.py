@@ -1,0 +1,3 @@
+from contextwise.cli import main
+
+main()
