@@ -1,0 +1,62 @@
+"""Cache-friendly layout: stable content first, so providers' prompt caches hit; where the breakpoints go; and
+warnings when something volatile sits in the part meant to be cached."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Sequence
+
+# Things that change every call and silently defeat a prefix cache when they sit early in the prompt.
+_VOLATILE = (
+    ("a timestamp", re.compile(r"\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2})?")),
+    ("a clock time", re.compile(r"\b\d{1,2}:\d{2}:\d{2}\b")),
+    ("a UUID", re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I)),
+    ("a long hex id", re.compile(r"\b[0-9a-f]{24,}\b", re.I)),
+    ("a date", re.compile(r"\b(today is|current date|now:)", re.I)),
+)
+
+# Provider rules for prompt caching: (how caching works, smallest cacheable prefix, most breakpoints).
+_PROVIDER_CACHE = {
+    "openai": ("automatic", 1024, 0),
+    "anthropic": ("explicit", 1024, 4),
+    "google": ("automatic", 1024, 0),
+    "deepseek": ("automatic", 64, 0),
+}
+
+
+@dataclass(frozen=True)
+class CachePlan:
+    """How a built prompt meets the provider's prompt cache.
+
+    `prefix_tokens` is the stable prefix (system, tools, stable sections, and history when it is append-only);
+    `breakpoints` are message indexes after which to place an explicit cache marker (Anthropic cache_control);
+    `cacheable` says whether the prefix reaches the provider's minimum.
+    """
+
+    provider: str
+    mode: str
+    prefix_tokens: int
+    min_cacheable_tokens: int
+    breakpoints: tuple[int, ...]
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def cacheable(self) -> bool:
+        return self.mode != "none" and self.prefix_tokens >= self.min_cacheable_tokens
+
+
+def volatile_findings(name: str, text: str) -> list[str]:
+    """Warnings for content in `text` that changes per call (timestamps, UUIDs, ids)."""
+    return [f"section {name!r} is in the cached prefix but contains {what} ({m.group(0)!r}); "
+            "move it after the stable part or mark the section stable=False"
+            for what, rx in _VOLATILE if (m := rx.search(text))]
+
+
+def plan_cache(provider: str, prefix_tokens: int, stable_message_ends: Sequence[int], *,
+               min_cacheable_tokens: int | None = None, warnings: Sequence[str] = ()) -> CachePlan:
+    """The cache plan for a prompt whose stable part ends after the given message indexes (in order)."""
+    mode, minimum, max_breakpoints = _PROVIDER_CACHE.get(provider, ("none", 0, 0))
+    minimum = min_cacheable_tokens or minimum
+    points = tuple(stable_message_ends[-max_breakpoints:]) if max_breakpoints else ()
+    return CachePlan(provider, mode, prefix_tokens, minimum, points, tuple(warnings))
