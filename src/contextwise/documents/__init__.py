@@ -1,0 +1,21 @@
+"""Documents as context: rank chunks, fuse them into a cited context within a token budget, check citations.
+
+>>> from contextwise.testing import FakeTokenizer, HashEmbedder
+>>> chunks = chunk_document("Cats purr when content. Dogs bark at strangers.", FakeTokenizer(), max_tokens=5,
+...                         doc_id="pets", source="pets.txt")
+>>> fused = fuse(rank(chunks, "why do cats purr", embedder=HashEmbedder()), 20, FakeTokenizer())
+>>> fused.check("Cats purr when content [1].").citations[0].chunk_id
+'pets#0'
+"""
+
+from __future__ import annotations
+
+from contextwise.documents._chunk import chunk_document
+from contextwise.documents._cite import CitationCheck, Claim, Markers, parse_citations
+from contextwise.documents._fuse import ChunkOutcome, Fused, Interleaved, Sequential, Structured, fuse
+from contextwise.documents._rank import Dense, Hybrid, Ranked, RankWeights, rank
+
+__all__ = [
+    "ChunkOutcome", "CitationCheck", "Claim", "Dense", "Fused", "Hybrid", "Interleaved", "Markers", "RankWeights",
+    "Ranked", "Sequential", "Structured", "chunk_document", "fuse", "parse_citations", "rank",
+]

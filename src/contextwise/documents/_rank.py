@@ -1,0 +1,198 @@
+"""Rank chunks by relevance to a query, recency and authority, keeping every component score for explanation."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from contextwise.errors import UsageError
+from contextwise.protocols import Embedder
+from contextwise.registry import resolve
+from contextwise.types import Chunk
+
+DAY_S = 86_400.0
+
+
+@dataclass(frozen=True)
+class RankWeights:
+    """How much relevance, recency and authority each count toward a chunk's score.
+
+    The score is the weighted mean of the three components, each in [0, 1], so it is in [0, 1] too.
+
+    Args:
+        relevance: weight of similarity to the query.
+        recency: weight of freshness; a chunk `half_life_s` old scores 0.5, twice that 0.25.
+        authority: weight of the chunk's (or its source's) authority score.
+        half_life_s: the age at which recency halves.
+        undated_recency: the recency of a chunk without a timestamp.
+
+    >>> RankWeights(relevance=0.7, recency=0.3).recency
+    0.3
+    """
+
+    relevance: float = 1.0
+    recency: float = 0.0
+    authority: float = 0.0
+    half_life_s: float = 30 * DAY_S
+    undated_recency: float = 0.0
+
+    def __post_init__(self) -> None:
+        weights = (self.relevance, self.recency, self.authority)
+        if any(not math.isfinite(w) or w < 0 for w in weights) or sum(weights) <= 0:
+            raise UsageError(f"rank weights must be finite, >= 0 and not all 0, got {weights}")
+        if not self.half_life_s > 0:
+            raise UsageError(f"half_life_s must be > 0, got {self.half_life_s}")
+        if not 0.0 <= self.undated_recency <= 1.0:
+            raise UsageError(f"undated_recency must be in [0, 1], got {self.undated_recency}")
+
+    def combine(self, relevance: float, recency: float, authority: float) -> float:
+        """The weighted mean of the three component scores."""
+        total = self.relevance + self.recency + self.authority
+        return (self.relevance * relevance + self.recency * recency + self.authority * authority) / total
+
+
+@dataclass(frozen=True)
+class Dense:
+    """Relevance as the cosine similarity of query and chunk embeddings, floored at 0."""
+
+    def scores(self, chunks: Sequence[Chunk], query: str, embedder: Embedder) -> np.ndarray:
+        """One relevance score in [0, 1] per chunk."""
+        return _cosine(chunks, query, embedder)
+
+
+@dataclass(frozen=True)
+class Hybrid:
+    """Relevance mixing dense similarity with BM25 (scaled so the best lexical match scores 1).
+
+    Args:
+        lexical: the share of the BM25 score in the mix, in [0, 1].
+    """
+
+    lexical: float = 0.3
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.lexical <= 1.0:
+            raise UsageError(f"Hybrid(lexical=...) must be in [0, 1], got {self.lexical}")
+
+    def scores(self, chunks: Sequence[Chunk], query: str, embedder: Embedder) -> np.ndarray:
+        """One relevance score in [0, 1] per chunk."""
+        dense = _cosine(chunks, query, embedder) if self.lexical < 1.0 else np.zeros(len(chunks))
+        lexical = _bm25(chunks, query)
+        peak = float(lexical.max()) if len(lexical) else 0.0
+        lexical = lexical / peak if peak > 0 else np.zeros(len(chunks))
+        return (1.0 - self.lexical) * dense + self.lexical * lexical
+
+
+Relevance = Dense | Hybrid
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """A chunk with its score and the component scores it came from (each in [0, 1])."""
+
+    chunk: Chunk
+    score: float
+    relevance: float
+    recency: float
+    authority: float
+
+    def explain(self) -> str:
+        """A one-line account of the score."""
+        return (f"{self.chunk.id}: score {self.score:.3f} = relevance {self.relevance:.3f}, "
+                f"recency {self.recency:.3f}, authority {self.authority:.3f}")
+
+
+def rank(chunks: Sequence[Chunk], query: str, *, embedder: Embedder | str | None = None,
+         weights: RankWeights | None = None, relevance: Relevance | None = None,
+         source_authority: Mapping[str, float] | None = None, now: float | None = None) -> list[Ranked]:
+    """Score chunks and return them best first (ties keep input order).
+
+    Args:
+        chunks: the candidates; ids must be unique.
+        query: what the context is for.
+        embedder: an Embedder or "provider:name"; needed unless the relevance weight is 0 or `relevance`
+            is purely lexical.
+        weights: the RankWeights (default: relevance only).
+        relevance: Dense() (default) or Hybrid(lexical=...).
+        source_authority: authority by source; a source listed here overrides its chunks' own authority.
+        now: the time recency is measured from, in epoch seconds (default: the current time).
+
+    Raises:
+        UsageError: duplicate chunk ids, an authority outside [0, 1], or no embedder when one is needed.
+
+    >>> from contextwise.testing import HashEmbedder
+    >>> best = rank([Chunk("a", "cats purr"), Chunk("b", "stocks fell")], "why do cats purr",
+    ...             embedder=HashEmbedder())[0]
+    >>> best.chunk.id
+    'a'
+    """
+    weights = weights or RankWeights()
+    relevance = relevance or Dense()
+    check_ids(chunks)
+    now = time.time() if now is None else now
+    rel = _relevance(chunks, query, embedder, weights, relevance)
+    out = [Ranked(c, weights.combine(r, rc, a), r, rc, a) for c, r, rc, a in zip(
+        chunks, rel, _recency(chunks, weights, now), _authority(chunks, source_authority))]
+    order = sorted(range(len(out)), key=lambda i: -out[i].score)
+    return [out[i] for i in order]
+
+
+def check_ids(chunks: Sequence[Chunk]) -> None:
+    seen: set[str] = set()
+    for chunk in chunks:
+        if chunk.id in seen:
+            raise UsageError(f"chunk id {chunk.id!r} appears twice; give every chunk a unique id")
+        seen.add(chunk.id)
+
+
+def _relevance(chunks: Sequence[Chunk], query: str, embedder: Embedder | str | None,
+               weights: RankWeights, relevance: Relevance) -> list[float]:
+    if not chunks or weights.relevance == 0:
+        return [0.0] * len(chunks)
+    needs_embedder = not (isinstance(relevance, Hybrid) and relevance.lexical == 1.0)
+    if needs_embedder and embedder is None:
+        raise UsageError("rank() needs an embedder for relevance; pass embedder=... or set the relevance weight "
+                         "to 0")
+    resolved = resolve("embedder", embedder) if embedder is not None else None
+    scores = relevance.scores(chunks, query, resolved)
+    return [min(1.0, max(0.0, float(s))) for s in scores]
+
+
+def _recency(chunks: Sequence[Chunk], weights: RankWeights, now: float) -> list[float]:
+    out = []
+    for chunk in chunks:
+        if chunk.timestamp is None:
+            out.append(weights.undated_recency)
+        else:
+            age_s = max(0.0, now - chunk.timestamp)
+            out.append(0.5 ** (age_s / weights.half_life_s))
+    return out
+
+
+def _authority(chunks: Sequence[Chunk], by_source: Mapping[str, float] | None) -> list[float]:
+    out = []
+    for chunk in chunks:
+        value = by_source[chunk.source] if by_source and chunk.source in by_source else chunk.authority
+        if not 0.0 <= value <= 1.0:
+            raise UsageError(f"authority of chunk {chunk.id!r} is {value}; authority must be in [0, 1]")
+        out.append(float(value))
+    return out
+
+
+def _cosine(chunks: Sequence[Chunk], query: str, embedder: Any) -> np.ndarray:
+    q = np.asarray(embedder.embed([query], kind="query"), dtype=np.float32)[0]
+    docs = np.asarray(embedder.embed([c.text for c in chunks], kind="document"), dtype=np.float32)
+    return np.clip(docs @ q, 0.0, 1.0)
+
+
+def _bm25(chunks: Sequence[Chunk], query: str) -> np.ndarray:
+    from contextwise.embed import BM25Index  # its engine (bm25s) is optional; BM25Index names the extra
+
+    index = BM25Index()
+    index.add([c.id for c in chunks], [c.text for c in chunks], tenant="rank")
+    scores = {hit.id: hit.score for hit in index.search(query, len(chunks), tenant="rank")}
+    return np.array([scores.get(c.id, 0.0) for c in chunks], dtype=np.float64)
