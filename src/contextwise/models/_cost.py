@@ -1,0 +1,98 @@
+"""Pricing a call: Usage and a model's Prices in, a typed Cost breakdown out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from contextwise.errors import UsageError
+from contextwise.models._catalog import Catalog, get_model
+from contextwise.models._types import ModelInfo, Prices, PriceTier
+from contextwise.types import Usage
+
+TOKENS_PER_MTOK = 1_000_000
+
+
+@dataclass(frozen=True)
+class Cost:
+    """What a call cost in USD, split by token class; `total_usd` is their sum.
+
+    `input_usd` covers only the uncached prompt tokens; cached reads and cache writes have their own fields, so no
+    token is charged twice. `tier` is the long-context price tier that applied, or None for base prices.
+    """
+
+    model: str
+    input_usd: float = 0.0
+    cached_input_usd: float = 0.0
+    cache_write_usd: float = 0.0
+    cache_write_1h_usd: float = 0.0
+    output_usd: float = 0.0
+    tier: PriceTier | None = None
+    total_usd: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        parts = (self.input_usd, self.cached_input_usd, self.cache_write_usd, self.cache_write_1h_usd,
+                 self.output_usd)
+        object.__setattr__(self, "total_usd", sum(parts))
+
+    def __add__(self, other: Cost) -> Cost:
+        """The cost of two calls together (the model and tier are kept only where both agree)."""
+        if not isinstance(other, Cost):
+            return NotImplemented
+        return Cost(
+            self.model if self.model == other.model else "",
+            self.input_usd + other.input_usd,
+            self.cached_input_usd + other.cached_input_usd,
+            self.cache_write_usd + other.cache_write_usd,
+            self.cache_write_1h_usd + other.cache_write_1h_usd,
+            self.output_usd + other.output_usd,
+            self.tier if self.tier == other.tier else None,
+        )
+
+
+def cost(usage: Usage, model: str | ModelInfo, *, catalog: Catalog | None = None) -> Cost:
+    """Price `usage` for `model` at list prices.
+
+    `usage.input_tokens` is the whole prompt, cached and cache-write tokens included; each token is billed once,
+    at the price of its class. The long-context tier is chosen by the whole prompt size and replaces the prices
+    it names. A class the model has no separate price for is billed at the plain input price (a 1-hour cache
+    write without its own price falls back to the 5-minute write price first).
+
+    >>> c = cost(Usage(input_tokens=1_000_000, cached_input_tokens=400_000, output_tokens=100_000), "gpt-4o")
+    >>> round(c.input_usd, 2), round(c.cached_input_usd, 2), round(c.output_usd, 2), round(c.total_usd, 2)
+    (1.5, 0.5, 1.0, 3.0)
+
+    Raises:
+        UnknownBackendError: `model` is a name no catalog entry matches.
+    """
+    if not isinstance(usage, Usage):
+        raise UsageError(f"cost() needs a contextwise.types.Usage, got {type(usage).__name__}")
+    info = model if isinstance(model, ModelInfo) else get_model(model, catalog=catalog)
+    prices = info.prices.at(usage.input_tokens)
+    return Cost(
+        info.name,
+        input_usd=_usd(usage.uncached_input_tokens, prices.input_usd_per_mtok),
+        cached_input_usd=_usd(usage.cached_input_tokens, _cached_read(prices)),
+        cache_write_usd=_usd(usage.cache_write_tokens, _write_5m(prices)),
+        cache_write_1h_usd=_usd(usage.cache_write_1h_tokens, _write_1h(prices)),
+        output_usd=_usd(usage.output_tokens, prices.output_usd_per_mtok),
+        tier=info.prices.tier_for(usage.input_tokens),
+    )
+
+
+def _usd(tokens: int, usd_per_mtok: float) -> float:
+    return tokens * usd_per_mtok / TOKENS_PER_MTOK
+
+
+def _cached_read(prices: Prices) -> float:
+    cached = prices.cached_input_usd_per_mtok
+    return prices.input_usd_per_mtok if cached is None else cached
+
+
+def _write_5m(prices: Prices) -> float:
+    write = prices.cache_write_usd_per_mtok
+    return prices.input_usd_per_mtok if write is None else write
+
+
+def _write_1h(prices: Prices) -> float:
+    write = prices.cache_write_1h_usd_per_mtok
+    return _write_5m(prices) if write is None else write
