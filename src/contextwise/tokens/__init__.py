@@ -1,0 +1,38 @@
+"""Exact offline token counting: tokenizers per model, provider message framing, and cached counting.
+
+>>> from contextwise.tokens import TokenCounter
+>>> TokenCounter.for_model("gpt-4o").count("hello world")
+2
+
+Importing this package also lets plain `tiktoken.get_encoding("o200k_base" | "cl100k_base")` work offline in
+the same process (see `install_into_tiktoken`).
+"""
+
+from __future__ import annotations
+
+from contextwise.tokens._backends import (
+    EstimatedTokenizer, QuicktokTokenizer, TiktokenTokenizer, quicktok_available, split_for_parallel,
+)
+from contextwise.tokens._catalog import (
+    TOKENIZER_IDS, EstimateSpec, canonical_tokenizer_id, estimate_specs, get_tokenizer, tokenizer_for_model,
+    tokenizer_id_for_model,
+)
+from contextwise.tokens._catalog import _register as _register_tokenizers
+from contextwise.tokens._openai import RANK_FILES, RankFile, install_into_tiktoken
+from contextwise.tokens.counter import TokenCounter, count_message, count_messages
+from contextwise.tokens.framing import (
+    ANTHROPIC, GENERIC, GOOGLE, OPENAI, OPENAI_LEGACY, Framing, JsonToolRule, OpenAIToolRule, framing_for,
+)
+from contextwise.tokens.images import AreaImageRule, GeminiImageRule, PatchImageRule, TileImageRule
+
+__all__ = [
+    "ANTHROPIC", "GENERIC", "GOOGLE", "OPENAI", "OPENAI_LEGACY", "RANK_FILES", "TOKENIZER_IDS", "AreaImageRule",
+    "EstimateSpec", "EstimatedTokenizer", "Framing", "GeminiImageRule", "JsonToolRule", "OpenAIToolRule",
+    "PatchImageRule", "QuicktokTokenizer", "RankFile", "TileImageRule", "TiktokenTokenizer", "TokenCounter",
+    "canonical_tokenizer_id", "count_message", "count_messages", "estimate_specs", "framing_for",
+    "get_tokenizer", "install_into_tiktoken", "quicktok_available", "split_for_parallel", "tokenizer_for_model",
+    "tokenizer_id_for_model",
+]
+
+_register_tokenizers()
+install_into_tiktoken()

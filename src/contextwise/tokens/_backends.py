@@ -1,0 +1,174 @@
+"""Tokenizer back-ends: tiktoken (always there), quicktok (the `fast` extra) and calibrated estimates.
+
+All three satisfy `contextwise.protocols.Tokenizer`. Exact back-ends encode user text as ordinary text:
+special-token strings inside content are counted as the text they are, which is what chat APIs bill.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from typing import Any, Sequence
+
+from contextwise.errors import BackendError, MissingDependencyError, UsageError
+
+#: Texts at least this long are counted in pieces on all cores (the pieces are cut where the result cannot change).
+PARALLEL_MIN_CHARS = 1_000_000
+
+# A newline followed by a letter ends a pre-token under every pattern used here (cl100k, o200k, Llama 3,
+# Qwen 2): no pattern alternative spans "\n" + letter. Splitting there gives the same tokens as not splitting;
+# tests/tokens/test_backends_split.py checks it against whole-text counts.
+_SAFE_CUT = re.compile(r"\n(?=[^\W\d_])")
+
+
+def split_for_parallel(text: str, pieces: int) -> list[str]:
+    """Cut `text` into about `pieces` parts at positions where tokenisation cannot change (joins back to `text`)."""
+    if pieces <= 1 or len(text) < 2:
+        return [text]
+    step = max(1, len(text) // pieces)
+    cuts, start = [], 0
+    while start + step < len(text):
+        match = _SAFE_CUT.search(text, start + step)
+        if match is None:
+            break
+        cuts.append(match.end())
+        start = match.end()
+    bounds = [0, *cuts, len(text)]
+    return [text[a:b] for a, b in zip(bounds, bounds[1:]) if b > a]
+
+
+def _threads() -> int:
+    return max(1, min(8, os.cpu_count() or 1))
+
+
+class _EncodingTokenizer:
+    """Shared by the exact back-ends: `_enc` offers tiktoken's `encode_ordinary` and `decode`."""
+
+    exact = True
+    name: str
+    _enc: Any
+
+    def encode(self, text: str) -> list[int]:
+        """Token ids of `text`, special-token strings treated as plain text."""
+        return self._enc.encode_ordinary(text)
+
+    def decode(self, ids: Sequence[int]) -> str:
+        """Text of `ids` (invalid UTF-8 at the edges becomes U+FFFD)."""
+        return self._enc.decode(list(ids))
+
+    def count(self, text: str) -> int:
+        """Number of tokens in `text`; long texts are counted on all cores."""
+        if len(text) < PARALLEL_MIN_CHARS:
+            return self._count_one(text)
+        return self._count_pieces(split_for_parallel(text, _threads() * 4))
+
+    def _count_one(self, text: str) -> int:
+        return len(self._enc.encode_ordinary(text))
+
+    def _count_pieces(self, pieces: list[str]) -> int:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r})"
+
+
+class TiktokenTokenizer(_EncodingTokenizer):
+    """An exact tokenizer backed by a tiktoken `Encoding`.
+
+    >>> TiktokenTokenizer.for_encoding("o200k_base").count("hello world")
+    2
+    """
+
+    def __init__(self, encoding: Any, *, name: str | None = None) -> None:
+        self._enc = encoding
+        self.name = name or encoding.name
+        self.backend = "tiktoken"
+
+    @classmethod
+    def for_encoding(cls, encoding: str) -> TiktokenTokenizer:
+        """Build (once per process) the named OpenAI encoding from the rank files installed with contextwise."""
+        from contextwise.tokens._openai import RANK_FILES, tiktoken_encoding
+
+        if encoding not in RANK_FILES:
+            raise UsageError(f"tiktoken back-end knows {sorted(RANK_FILES)}, not {encoding!r}")
+        return cls(tiktoken_encoding(encoding))
+
+    def _count_pieces(self, pieces: list[str]) -> int:
+        return sum(map(len, self._enc.encode_ordinary_batch(pieces, num_threads=_threads())))
+
+
+# Our tokenizer ids -> quicktok's bundled encoding names.
+QUICKTOK_ENCODINGS = {"o200k_base": "o200k_base", "cl100k_base": "cl100k_base", "llama3": "llama3",
+                      "qwen2": "qwen3"}
+
+
+def quicktok_available() -> bool:
+    """Whether the optional fast back-end (`pip install 'contextwise[fast]'`) is importable."""
+    try:
+        import quicktok  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+class QuicktokTokenizer(_EncodingTokenizer):
+    """An exact tokenizer backed by quicktok (C++), giving the same ids as tiktoken / the model's reference.
+
+    Needs the `fast` extra. It also carries the Llama 3 (Meta Llama 3 Community License) and Qwen 2/2.5/3
+    (Apache-2.0) vocabularies, which contextwise therefore does not redistribute itself.
+    """
+
+    def __init__(self, name: str) -> None:
+        if name not in QUICKTOK_ENCODINGS:
+            raise UsageError(f"quicktok back-end knows {sorted(QUICKTOK_ENCODINGS)}, not {name!r}")
+        try:
+            import quicktok
+        except ImportError as exc:
+            raise MissingDependencyError(f"the fast {name} tokenizer", "fast") from exc
+        try:
+            self._enc = quicktok.get_encoding(QUICKTOK_ENCODINGS[name])
+        except (RuntimeError, OSError) as exc:
+            raise BackendError(f"cannot load {name}: {exc}; reinstall quicktok-v1", backend="quicktok") from exc
+        self._count_batch = quicktok.count_batch
+        self.name = name
+        self.backend = "quicktok"
+
+    def _count_one(self, text: str) -> int:
+        return int(self._enc.count(text))
+
+    def _count_pieces(self, pieces: list[str]) -> int:
+        return int(self._count_batch(self._enc, pieces).sum())
+
+
+class EstimatedTokenizer:
+    """A calibrated estimate for a model whose tokenizer is not public: `ceil(proxy.count(text) * ratio)`.
+
+    `encode`/`decode` are the proxy's (useful for cutting text at about the right place); `count` is the
+    estimate, and `exact` is False so every report says so.
+    """
+
+    exact = False
+
+    def __init__(self, name: str, proxy: Any, ratio: float) -> None:
+        if ratio <= 0:
+            raise UsageError(f"an estimate ratio must be positive, got {ratio}")
+        self.name = name
+        self.proxy = proxy
+        self.ratio = ratio
+        self.backend = "estimate"
+
+    def encode(self, text: str) -> list[int]:
+        """The proxy tokenizer's ids (the model's own ids are not public)."""
+        return self.proxy.encode(text)
+
+    def decode(self, ids: Sequence[int]) -> str:
+        """Text of proxy ids."""
+        return self.proxy.decode(ids)
+
+    def count(self, text: str) -> int:
+        """Estimated number of model tokens in `text` (0 for empty text)."""
+        return math.ceil(self.proxy.count(text) * self.ratio) if text else 0
+
+    def __repr__(self) -> str:
+        return f"EstimatedTokenizer({self.name!r}, proxy={self.proxy.name!r}, ratio={self.ratio})"

@@ -1,0 +1,168 @@
+"""Tokenizer ids and model names to Tokenizer objects, cached per process, and their registry entries."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Any, Callable
+
+from contextwise.errors import UnknownBackendError, UsageError
+from contextwise.protocols import Tokenizer
+from contextwise.registry import register
+from contextwise.tokens._backends import (
+    QUICKTOK_ENCODINGS, EstimatedTokenizer, QuicktokTokenizer, TiktokenTokenizer, quicktok_available,
+)
+
+EXACT_OPENAI = ("o200k_base", "cl100k_base")
+TOKENIZER_IDS = ("o200k_base", "cl100k_base", "llama3", "qwen2", "mistral", "deepseek", "claude", "gemini")
+_ALIASES = {"o200k": "o200k_base", "cl100k": "cl100k_base", "llama-3": "llama3", "qwen": "qwen2",
+            "qwen2.5": "qwen2", "qwen3": "qwen2", "tekken": "mistral", "anthropic": "claude", "google": "gemini"}
+
+# Used until contextwise.models is importable, and for names the catalog does not know.
+_PREFIXES = (
+    ("gpt-4o", "o200k_base"), ("gpt-4.1", "o200k_base"), ("gpt-4.5", "o200k_base"), ("gpt-5", "o200k_base"),
+    ("chatgpt-4o", "o200k_base"), ("o1", "o200k_base"), ("o3", "o200k_base"), ("o4", "o200k_base"),
+    ("gpt-oss", "o200k_base"), ("gpt-4", "cl100k_base"), ("gpt-3.5", "cl100k_base"),
+    ("text-embedding-3", "cl100k_base"), ("text-embedding-ada", "cl100k_base"), ("claude", "claude"),
+    ("gemini", "gemini"), ("gemma", "gemini"), ("llama-3", "llama3"), ("llama3", "llama3"),
+    ("meta-llama-3", "llama3"), ("llama-4", "llama3"), ("qwen", "qwen2"), ("qwq", "qwen2"),
+    ("mistral", "mistral"), ("mixtral", "mistral"), ("codestral", "mistral"), ("ministral", "mistral"),
+    ("magistral", "mistral"), ("pixtral", "mistral"), ("devstral", "mistral"), ("deepseek", "deepseek"),
+)
+
+_lock = threading.Lock()
+_cache: dict[str, Tokenizer] = {}
+
+
+@dataclass(frozen=True)
+class EstimateSpec:
+    """How an estimated tokenizer counts: `ceil(proxy.count(text) * ratio)`, and why."""
+
+    proxy: str
+    ratio: float
+    source: str
+
+
+@lru_cache(maxsize=1)
+def estimate_specs() -> dict[str, EstimateSpec]:
+    """The calibration table shipped in contextwise/tokens/data/estimates.json."""
+    raw = json.loads(resources.files("contextwise.tokens").joinpath("data/estimates.json").read_text("utf-8"))
+    return {name: EstimateSpec(v["proxy"], float(v["ratio"]), v["source"]) for name, v in raw["tokenizers"].items()}
+
+
+def canonical_tokenizer_id(name: str) -> str:
+    """The tokenizer id `name` stands for ("o200k" -> "o200k_base").
+
+    Raises:
+        UnknownBackendError: no tokenizer has that id; the message lists the near ones.
+    """
+    key = name.strip().lower()
+    key = _ALIASES.get(key, key)
+    if key not in TOKENIZER_IDS:
+        known = list(TOKENIZER_IDS)
+        raise UnknownBackendError(f"unknown tokenizer {name!r}; known: {', '.join(known)}",
+                                  suggestions=difflib.get_close_matches(key, known + list(_ALIASES), n=3))
+    return key
+
+
+def get_tokenizer(name: str) -> Tokenizer:
+    """The tokenizer for a tokenizer id, built once per process.
+
+    Exact ids (o200k_base, cl100k_base; llama3 and qwen2 with the `fast` extra) use quicktok when it is installed
+    and tiktoken otherwise (the same ids either way); the rest are calibrated estimates with `exact=False`.
+
+    >>> get_tokenizer("o200k_base").exact, get_tokenizer("claude").exact
+    (True, False)
+    """
+    key = canonical_tokenizer_id(name)
+    found = _cache.get(key)
+    if found is not None:
+        return found
+    with _lock:
+        if key not in _cache:
+            _cache[key] = _build(key)
+        return _cache[key]
+
+
+def _build(key: str) -> Tokenizer:
+    if key in QUICKTOK_ENCODINGS and quicktok_available():
+        return QuicktokTokenizer(key)
+    if key in EXACT_OPENAI:
+        return TiktokenTokenizer.for_encoding(key)
+    spec = estimate_specs()[key]
+    return EstimatedTokenizer(key, get_tokenizer(spec.proxy), spec.ratio)
+
+
+def tokenizer_id_for_model(model: str) -> str:
+    """The tokenizer id a model uses: from the model catalog when available, else from its name's prefix.
+
+    Raises:
+        UnknownBackendError: neither the catalog nor the prefixes know the model.
+    """
+    from_catalog = _catalog_tokenizer(model)
+    if from_catalog is not None:
+        return canonical_tokenizer_id(from_catalog)
+    bare = model.strip().lower().rsplit("/", 1)[-1]
+    for prefix, tokenizer in _PREFIXES:
+        if bare.startswith(prefix):
+            return tokenizer
+    raise UnknownBackendError(f"unknown model {model!r}: no tokenizer is known for it; pass a tokenizer id "
+                              f"({', '.join(TOKENIZER_IDS)}) or add the model to the catalog",
+                              suggestions=_model_suggestions(model))
+
+
+def tokenizer_for_model(model: str) -> Tokenizer:
+    """The tokenizer a model counts with (see `tokenizer_id_for_model`).
+
+    >>> tokenizer_for_model("gpt-4o").name
+    'o200k_base'
+    """
+    return get_tokenizer(tokenizer_id_for_model(model))
+
+
+def _catalog_tokenizer(model: str) -> str | None:
+    get_model = _catalog_lookup()
+    if get_model is None:
+        return None
+    try:
+        return str(get_model(model).tokenizer)
+    except (LookupError, UsageError):
+        return None
+
+
+def _catalog_lookup() -> Callable[[str], Any] | None:
+    try:
+        from contextwise.models import get_model
+    except ImportError:
+        return None
+    return get_model
+
+
+def _model_suggestions(model: str) -> list[str]:
+    try:
+        from contextwise.models import list_models  # type: ignore[attr-defined]
+
+        names = [getattr(m, "name", m) for m in list_models()]
+    except Exception:  # noqa: BLE001 - suggestions are best effort while the catalog is being written
+        return []
+    return difflib.get_close_matches(model, names, n=3)
+
+
+def _register() -> None:
+    register("tokenizer", "auto", get_tokenizer)
+    register("tokenizer", "tiktoken", lambda name: TiktokenTokenizer.for_encoding(canonical_tokenizer_id(name)))
+    register("tokenizer", "quicktok", lambda name: QuicktokTokenizer(canonical_tokenizer_id(name)))
+    register("tokenizer", "estimate", _estimate_factory)
+    register("tokenizer", "model", tokenizer_for_model)
+
+
+def _estimate_factory(name: str) -> Tokenizer:
+    key = canonical_tokenizer_id(name)
+    spec = estimate_specs().get(key)
+    if spec is None:
+        raise UsageError(f"no estimate is calibrated for {name!r}; use one of {sorted(estimate_specs())}")
+    return EstimatedTokenizer(key, get_tokenizer(spec.proxy), spec.ratio)

@@ -1,0 +1,181 @@
+"""How providers frame a chat request into prompt tokens: per-message overhead, names, tools, images, priming.
+
+OpenAI's figures are the ones its token-counting cookbook documents and checks against the API
+(`num_tokens_from_messages`, `num_tokens_for_tools`). Anthropic and Google publish no per-message framing;
+their figures are conservative estimates, and the tool-use system prompt Anthropic documents is included.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence
+
+from contextwise.tokens.images import (
+    AreaImageRule, GeminiImageRule, ImageRule, TileImageRule, openai_image_rule,
+)
+from contextwise.types import Tool
+
+CountText = Callable[[str], int]
+
+
+@dataclass(frozen=True)
+class OpenAIToolRule:
+    """OpenAI's tool-definition formula from its cookbook: per function `name:description`, per property
+    `name:type:description` and enum items, plus fixed overheads. Nested schemas are counted as their JSON."""
+
+    per_tool_tokens: int = 7
+    properties_tokens: int = 3
+    per_property_tokens: int = 3
+    enum_tokens: int = -3
+    per_enum_item_tokens: int = 3
+    end_tokens: int = 12
+
+    def tokens(self, tools: Sequence[Tool], count: CountText) -> int:
+        """Prompt tokens the tool definitions add (0 for no tools)."""
+        if not tools:
+            return 0
+        return sum(self._one(tool, count) for tool in tools) + self.end_tokens
+
+    def _one(self, tool: Tool, count: CountText) -> int:
+        total = self.per_tool_tokens + count(f"{tool.name}:{_strip_period(tool.description)}")
+        properties = (tool.parameters or {}).get("properties") or {}
+        if properties:
+            total += self.properties_tokens
+            total += sum(self._property(name, spec, count) for name, spec in properties.items())
+        return total
+
+    def _property(self, name: str, spec: Mapping[str, Any], count: CountText) -> int:
+        total = self.per_property_tokens
+        enum = spec.get("enum")
+        if enum:
+            total += self.enum_tokens + sum(self.per_enum_item_tokens + count(str(item)) for item in enum)
+        kind = spec.get("type", "")
+        kind = "|".join(map(str, kind)) if isinstance(kind, list) else str(kind)
+        total += count(f"{name}:{kind}:{_strip_period(str(spec.get('description', '')))}")
+        nested = {k: v for k, v in spec.items() if k not in ("type", "description", "enum")}
+        return total + (count(json.dumps(nested, sort_keys=True)) if nested else 0)
+
+
+@dataclass(frozen=True)
+class JsonToolRule:
+    """Tool definitions counted as their JSON (name, description, schema) plus fixed overheads; used where the
+    provider does not document its rendering."""
+
+    preamble_tokens: int = 0
+    per_tool_tokens: int = 10
+
+    def tokens(self, tools: Sequence[Tool], count: CountText) -> int:
+        """Prompt tokens the tool definitions add (0 for no tools)."""
+        if not tools:
+            return 0
+        return self.preamble_tokens + sum(
+            self.per_tool_tokens + count(json.dumps(
+                {"name": t.name, "description": t.description, "input_schema": dict(t.parameters)},
+                sort_keys=True, ensure_ascii=False))
+            for t in tools)
+
+
+ToolRule = OpenAIToolRule | JsonToolRule
+
+
+@dataclass(frozen=True)
+class Framing:
+    """The tokens a provider adds around message content.
+
+    Attributes:
+        name: the family this framing describes.
+        per_message_tokens: added for every message (OpenAI: 3, `<|start|>role<|message|>...<|end|>` less role).
+        per_name_tokens: added when a message has a `name` (on top of the name's own tokens).
+        reply_priming_tokens: added once per request for the assistant turn the reply starts in.
+        role_counted: whether the role's own text is tokenised too (OpenAI: yes).
+        per_tool_call_tokens: added per tool call in an assistant message (on top of name and arguments).
+        per_tool_result_tokens: added per tool-result message (on top of its content and the id where counted).
+        tool_call_id_counted: whether tool-call ids are part of the prompt text.
+        tool_rule: how tool definitions are counted.
+        image_rule: how image parts are counted.
+        exact: whether the provider documents this framing (True for OpenAI's cookbook figures).
+    """
+
+    name: str
+    per_message_tokens: int = 3
+    per_name_tokens: int = 1
+    reply_priming_tokens: int = 3
+    role_counted: bool = True
+    per_tool_call_tokens: int = 6
+    per_tool_result_tokens: int = 2
+    tool_call_id_counted: bool = False
+    tool_rule: ToolRule = field(default_factory=OpenAIToolRule)
+    image_rule: ImageRule = field(default_factory=lambda: TileImageRule(85, 170))
+    exact: bool = True
+
+
+OPENAI = Framing("openai")
+OPENAI_LEGACY = Framing("openai-legacy", tool_rule=OpenAIToolRule(per_tool_tokens=10))
+# Anthropic documents 346 tool-use system-prompt tokens (tool_choice auto/none) for Claude 3.5 Sonnet and later.
+ANTHROPIC = Framing("anthropic", per_message_tokens=5, per_name_tokens=2, reply_priming_tokens=5,
+                    role_counted=False, per_tool_call_tokens=10, per_tool_result_tokens=10,
+                    tool_call_id_counted=True, tool_rule=JsonToolRule(preamble_tokens=346, per_tool_tokens=10),
+                    image_rule=AreaImageRule(), exact=False)
+GOOGLE = Framing("google", per_message_tokens=5, per_name_tokens=2, reply_priming_tokens=5, role_counted=False,
+                 per_tool_call_tokens=10, per_tool_result_tokens=10,
+                 tool_rule=JsonToolRule(preamble_tokens=20, per_tool_tokens=10), image_rule=GeminiImageRule(),
+                 exact=False)
+GENERIC = Framing("generic", per_message_tokens=5, per_name_tokens=2, reply_priming_tokens=5,
+                  per_tool_call_tokens=10, per_tool_result_tokens=10,
+                  tool_rule=JsonToolRule(preamble_tokens=50, per_tool_tokens=10), exact=False)
+
+_BY_NAME = {"openai": OPENAI, "anthropic": ANTHROPIC, "google": GOOGLE, "generic": GENERIC,
+            "openai-legacy": OPENAI_LEGACY}
+_OPENAI_PREFIXES = ("gpt-", "o1", "o3", "o4", "chatgpt-", "computer-use", "text-embedding")
+_LEGACY_PREFIXES = ("gpt-4-", "gpt-3.5")
+
+
+def framing_for(model_or_provider: str) -> Framing:
+    """The framing for a provider ("openai", "anthropic", "google", "generic") or a model name.
+
+    >>> framing_for("gpt-4o").per_message_tokens, framing_for("claude-sonnet-4-5").exact
+    (3, False)
+    """
+    key = model_or_provider.strip().lower()
+    if key in _BY_NAME:
+        return _BY_NAME[key]
+    bare = key.rsplit("/", 1)[-1]
+    provider = _catalog_provider(model_or_provider) or _provider_from_name(bare)
+    if provider == "openai":
+        legacy = bare == "gpt-4" or bare.startswith(_LEGACY_PREFIXES)
+        base = OPENAI_LEGACY if legacy else OPENAI
+        rule = openai_image_rule(bare)
+        return base if rule == base.image_rule else _with_image_rule(base, rule)
+    return _BY_NAME.get(provider or "", GENERIC)
+
+
+def _with_image_rule(base: Framing, rule: ImageRule) -> Framing:
+    from dataclasses import replace
+
+    return replace(base, image_rule=rule)
+
+
+def _provider_from_name(bare: str) -> str | None:
+    if bare.startswith(_OPENAI_PREFIXES):
+        return "openai"
+    if bare.startswith("claude"):
+        return "anthropic"
+    if bare.startswith(("gemini", "gemma")):
+        return "google"
+    return None
+
+
+def _catalog_provider(model: str) -> str | None:
+    try:
+        from contextwise.models import get_model
+    except ImportError:
+        return None
+    try:
+        return str(get_model(model).provider).lower()
+    except (LookupError, ValueError):
+        return None
+
+
+def _strip_period(text: str) -> str:
+    return text[:-1] if text.endswith(".") else text
