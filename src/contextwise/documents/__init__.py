@@ -11,11 +11,11 @@
 from __future__ import annotations
 
 from contextwise.documents._chunk import chunk_document
-from contextwise.documents._cite import CitationCheck, Claim, Markers, parse_citations
+from contextwise.documents._cite import CitationCheck, Claim, CitationStyle, parse_citations
 from contextwise.documents._fuse import ChunkOutcome, Fused, Interleaved, Sequential, Structured, fuse
 from contextwise.documents._rank import Dense, Hybrid, Ranked, RankWeights, rank
 
 __all__ = [
-    "ChunkOutcome", "CitationCheck", "Claim", "Dense", "Fused", "Hybrid", "Interleaved", "Markers", "RankWeights",
+    "ChunkOutcome", "CitationCheck", "Claim", "Dense", "Fused", "Hybrid", "Interleaved", "CitationStyle", "RankWeights",
     "Ranked", "Sequential", "Structured", "chunk_document", "fuse", "parse_citations", "rank",
 ]

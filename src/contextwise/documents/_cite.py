@@ -15,16 +15,16 @@ MAX_RANGE = 1000  # a range wider than this ("[1-99999]") is reported as one unk
 
 
 @dataclass(frozen=True)
-class Markers:
-    """The citation marker style: "[1]", "[2]" … by default; Markers(prefix="S") gives "[S1]", "[S2]" ….
+class CitationStyle:
+    """The citation marker style: "[1]", "[2]" … by default; CitationStyle(prefix="S") gives "[S1]", "[S2]" ….
 
     Args:
         prefix: letters before the number.
         brackets: the opening and closing characters.
 
-    >>> Markers(prefix="S").marker(2)
+    >>> CitationStyle(prefix="S").marker(2)
     '[S2]'
-    >>> Markers().render([1, 2, 3, 5])
+    >>> CitationStyle().render([1, 2, 3, 5])
     '[1-3, 5]'
     """
 
@@ -121,7 +121,7 @@ class CitationCheck:
 
 
 def parse_citations(answer: str, citations: Mapping[str, Citation] | Sequence[Citation], *,
-                    markers: Markers | None = None, splitter: Splitter | None = None) -> CitationCheck:
+                    style: CitationStyle | None = None, splitter: Splitter | None = None) -> CitationCheck:
     """Find the citation markers in `answer`, resolve them and attach them to the sentences they follow.
 
     Understands "[1]", "[1, 3]", "[1][2]", "[1-3]" (and the same with the marker prefix in use). A marker that
@@ -130,7 +130,7 @@ def parse_citations(answer: str, citations: Mapping[str, Citation] | Sequence[Ci
     Args:
         answer: the model's answer.
         citations: the citation map (marker to Citation, e.g. `Fused.citation_map`) or the citations themselves.
-        markers: the marker style the context used (default "[1]").
+        style: the marker style the context used (default "[1]").
         splitter: the sentence splitter for claims.
 
     >>> cmap = {"[1]": Citation("[1]", "doc#0", "a.txt", "A", 0, 10)}
@@ -138,15 +138,15 @@ def parse_citations(answer: str, citations: Mapping[str, Citation] | Sequence[Ci
     >>> [c.chunk_id for c in check.citations], check.unknown_markers
     (['doc#0'], ('[2]',))
     """
-    markers = markers or Markers()
+    style = style or CitationStyle()
     cmap = citations if isinstance(citations, Mapping) else {c.marker: c for c in citations}
     sentences = _claim_spans(answer, splitter)
     found: dict[int, list[str]] = {i: [] for i in range(len(sentences))}
-    for start, end, numbers, bad in markers.groups(answer):
-        owner = _owner(answer, sentences, start, markers)
-        found[owner].extend([markers.marker(n) for n in numbers] + bad)
+    for start, end, numbers, bad in style.groups(answer):
+        owner = _owner(answer, sentences, start, style)
+        found[owner].extend([style.marker(n) for n in numbers] + bad)
     claims = tuple(_claim(answer, span, found[i], cmap) for i, span in enumerate(sentences)
-                   if _has_words(answer[span[0]:span[1]], markers))
+                   if _has_words(answer[span[0]:span[1]], style))
     every = [m for i in range(len(sentences)) for m in found[i]]
     resolved = _unique(cmap[m] for m in every if m in cmap)
     unknown = _unique(m for m in every if m not in cmap)
@@ -157,20 +157,20 @@ def _claim_spans(answer: str, splitter: Splitter | None) -> list[tuple[int, int]
     return sentence_spans(answer, splitter) or [(0, len(answer))]
 
 
-def _owner(answer: str, sentences: list[tuple[int, int]], start: int, markers: Markers) -> int:
+def _owner(answer: str, sentences: list[tuple[int, int]], start: int, style: CitationStyle) -> int:
     """The sentence a marker group belongs to: the one it is in, or the one before if it opens its sentence."""
     owner = 0
     for i, (s, _) in enumerate(sentences):
         if s <= start:
             owner = i
     s = sentences[owner][0]
-    if owner > 0 and not _has_words(answer[s:start], markers):
+    if owner > 0 and not _has_words(answer[s:start], style):
         owner -= 1
     return owner
 
 
-def _has_words(text: str, markers: Markers) -> bool:
-    for start, end, _, _ in reversed(markers.groups(text)):
+def _has_words(text: str, style: CitationStyle) -> bool:
+    for start, end, _, _ in reversed(style.groups(text)):
         text = text[:start] + text[end:]
     return bool(re.search(r"\w", text))
 

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from types import MappingProxyType
 from typing import Callable, Literal, Mapping, Sequence
 
-from contextwise.documents._cite import CitationCheck, Markers, parse_citations
+from contextwise.documents._cite import CitationCheck, CitationStyle, parse_citations
 from contextwise.documents._rank import Ranked, check_ids
 from contextwise.documents._sentences import Splitter, sentence_spans
 from contextwise.errors import UsageError
@@ -148,7 +148,7 @@ class Fused:
         budget_tokens: the budget it was built for.
         citations: one Citation per marker in the text, in marker order, spanning the text kept.
         outcomes: one ChunkOutcome per chunk offered, in the order offered.
-        markers: the marker style used.
+        style: the marker style used.
     """
 
     text: str
@@ -156,7 +156,7 @@ class Fused:
     budget_tokens: int
     citations: tuple[Citation, ...]
     outcomes: tuple[ChunkOutcome, ...]
-    markers: Markers = field(default_factory=Markers)
+    style: CitationStyle = field(default_factory=CitationStyle)
 
     @property
     def citation_map(self) -> Mapping[str, Citation]:
@@ -183,11 +183,11 @@ class Fused:
 
     def check(self, answer: str, *, splitter: Splitter | None = None) -> CitationCheck:
         """Parse and validate the citations in an answer written from this context."""
-        return parse_citations(answer, self.citation_map, markers=self.markers, splitter=splitter)
+        return parse_citations(answer, self.citation_map, style=self.style, splitter=splitter)
 
 
 def fuse(items: Sequence[Ranked | Chunk], budget_tokens: int, tokenizer: Tokenizer | str, *,
-         strategy: Strategy | None = None, markers: Markers | None = None,
+         strategy: Strategy | None = None, style: CitationStyle | None = None,
          splitter: Splitter | None = None) -> Fused:
     """Fuse chunks, best first, into one context of at most `budget_tokens` tokens, with citation markers.
 
@@ -199,7 +199,7 @@ def fuse(items: Sequence[Ranked | Chunk], budget_tokens: int, tokenizer: Tokeniz
         budget_tokens: the most tokens the context may take.
         tokenizer: the Tokenizer (or "provider:name") the budget is counted in.
         strategy: Sequential() (default), Interleaved() or Structured().
-        markers: the citation marker style (default "[1]", "[2]" …).
+        style: the citation marker style (default "[1]", "[2]" …).
         splitter: the sentence splitter for cuts.
 
     >>> from contextwise.testing import FakeTokenizer
@@ -212,18 +212,18 @@ def fuse(items: Sequence[Ranked | Chunk], budget_tokens: int, tokenizer: Tokeniz
     chunks = [item.chunk if isinstance(item, Ranked) else item for item in items]
     check_ids(chunks)
     tok: Tokenizer = resolve("tokenizer", tokenizer)
-    strategy, markers = strategy or Sequential(), markers or Markers()
+    strategy, style = strategy or Sequential(), style or CitationStyle()
     allowance = budget_tokens
     while True:  # token counts are not additive; shrink the allowance by any overshoot until the whole fits
-        shown = strategy.layout(_select(chunks, allowance, tok, strategy, markers, splitter))
-        text = _render(shown, strategy, markers)
+        shown = strategy.layout(_select(chunks, allowance, tok, strategy, style, splitter))
+        text = _render(shown, strategy, style)
         tokens = tok.count(text)
         if tokens <= budget_tokens:
-            return _result(chunks, shown, text, tokens, budget_tokens, markers)
+            return _result(chunks, shown, text, tokens, budget_tokens, style)
         allowance -= tokens - budget_tokens
 
 
-def _select(chunks: Sequence[Chunk], allowance: int, tok: Tokenizer, strategy: Strategy, markers: Markers,
+def _select(chunks: Sequence[Chunk], allowance: int, tok: Tokenizer, strategy: Strategy, style: CitationStyle,
             splitter: Splitter | None) -> list[_Pick]:
     picks: list[_Pick] = []
     headers: dict[tuple[str, str] | None, str] = {}
@@ -232,7 +232,7 @@ def _select(chunks: Sequence[Chunk], allowance: int, tok: Tokenizer, strategy: S
         group = strategy.group(chunk)
         header = headers.get(group, _header(chunk) if group else "")
         lead = (strategy.separator if picks else "") + (header + "\n" if header and group not in headers else "")
-        marker = markers.marker(len(picks) + 1)
+        marker = style.marker(len(picks) + 1)
         cost = tok.count(lead + strategy.block(chunk, marker, chunk.text))
         if used + cost <= allowance:
             body = chunk.text
@@ -281,7 +281,7 @@ def _largest(top: int, ok: Callable[[int], bool]) -> int:
     return low
 
 
-def _render(shown: list[_Pick], strategy: Strategy, markers: Markers) -> str:
+def _render(shown: list[_Pick], strategy: Strategy, style: CitationStyle) -> str:
     parts: list[str] = []
     group: object = object()
     for number, pick in enumerate(shown, 1):
@@ -290,13 +290,13 @@ def _render(shown: list[_Pick], strategy: Strategy, markers: Markers) -> str:
         if pick.header and pick.group != group:
             parts.append(pick.header + "\n")
         group = pick.group
-        parts.append(strategy.block(pick.chunk, markers.marker(number), pick.body))
+        parts.append(strategy.block(pick.chunk, style.marker(number), pick.body))
     return "".join(parts)
 
 
 def _result(chunks: Sequence[Chunk], shown: list[_Pick], text: str, tokens: int, budget_tokens: int,
-            markers: Markers) -> Fused:
-    by_id = {pick.chunk.id: (markers.marker(n), pick) for n, pick in enumerate(shown, 1)}
+            style: CitationStyle) -> Fused:
+    by_id = {pick.chunk.id: (style.marker(n), pick) for n, pick in enumerate(shown, 1)}
     citations = tuple(Citation(marker, p.chunk.id, p.chunk.source, p.chunk.title, p.chunk.start_char,
                                p.chunk.start_char + len(p.body)) for marker, p in by_id.values())
     outcomes = []
@@ -307,7 +307,7 @@ def _result(chunks: Sequence[Chunk], shown: list[_Pick], text: str, tokens: int,
         marker, pick = by_id[chunk.id]
         status: Status = "included" if pick.body == chunk.text else "cut"
         outcomes.append(ChunkOutcome(chunk.id, status, marker, len(pick.body)))
-    return Fused(text, tokens, budget_tokens, citations, tuple(outcomes), markers)
+    return Fused(text, tokens, budget_tokens, citations, tuple(outcomes), style)
 
 
 def _header(chunk: Chunk) -> str:
