@@ -1,0 +1,28 @@
+"""Conversation history that fits a token budget: windows, summaries, levels, importance, hybrids.
+
+Every manager keeps system messages, keeps a tool call together with its results, and never exceeds the budget
+counted the way the provider bills. Managers that need a model plan the call and apply the answer; they never
+make it themselves.
+
+>>> from contextwise.history import Conversation, SlidingWindow  # doctest: +SKIP
+>>> chat = Conversation(SlidingWindow(overlap_tokens=2000))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from contextwise.history._conversation import Conversation
+from contextwise.history._importance import HeuristicScorer, Hybrid, ImportanceWeighted, ModelScorer
+from contextwise.history._notes import (
+    HistoryManager, HistoryNotes, HistoryRequest, ScoreRequest, Summary, SummaryRequest,
+)
+from contextwise.history._store import HistoryStore, InMemoryHistoryStore, SQLiteHistoryStore
+from contextwise.history._summaries import HierarchicalContext, RollingSummary, SummaryBased
+from contextwise.history._transcript import MessageCounter, Transcript
+from contextwise.history._windows import SlidingWindow, TokenBased, TurnBased
+
+__all__ = [
+    "Conversation", "HeuristicScorer", "HierarchicalContext", "HistoryManager", "HistoryNotes", "HistoryRequest",
+    "HistoryStore", "Hybrid", "ImportanceWeighted", "InMemoryHistoryStore", "MessageCounter", "ModelScorer",
+    "RollingSummary", "SQLiteHistoryStore", "ScoreRequest", "SlidingWindow", "Summary", "SummaryBased",
+    "SummaryRequest", "TokenBased", "Transcript", "TurnBased",
+]

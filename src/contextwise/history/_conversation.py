@@ -1,0 +1,123 @@
+"""Conversation: the messages, a manager and a store, with two short drivers that call the model."""
+
+from __future__ import annotations
+
+from os import PathLike, fspath
+from typing import Iterable
+
+from contextwise.errors import UsageError
+from contextwise.history._notes import HistoryManager, HistoryNotes, HistoryRequest
+from contextwise.history._store import HistoryStore, SQLiteHistoryStore
+from contextwise.history._transcript import MessageCounter, Transcript
+from contextwise.history._windows import TokenBased
+from contextwise.protocols import AsyncChatModel, ChatModel
+from contextwise.types import Completion, Message
+
+
+class Conversation:
+    """A conversation's messages, the manager that fits them into a budget, and where they persist.
+
+    `context(max_tokens)` is pure and fast (each message was counted once, when added). Summaries and ratings
+    are made off the hot path: `plan()` says what model call would help, `apply()` folds the answer in;
+    `summarize(model)` / `await asummarize(model)` run that loop.
+
+    Args:
+        manager: the strategy (TokenBased() when None).
+        counter: framed message counts (contextwise.tokens.TokenCounter for o200k_base when None).
+        store: a HistoryStore, or a path to a SQLite file; None keeps everything in memory.
+        conversation_id: the conversation's key in the store.
+
+    >>> from contextwise.history import Conversation, SlidingWindow  # doctest: +SKIP
+    >>> chat = Conversation(SlidingWindow(overlap_tokens=1000), store="chat.db")  # doctest: +SKIP
+    >>> chat.add(Message.user("hi")); chat.context(8000)  # doctest: +SKIP
+    """
+
+    def __init__(self, manager: HistoryManager | None = None, *, counter: MessageCounter | None = None,
+                 store: HistoryStore | str | PathLike[str] | None = None, conversation_id: str = "default") -> None:
+        self.manager: HistoryManager = manager if manager is not None else TokenBased()
+        self.counter = counter if counter is not None else _default_counter()
+        if isinstance(store, (str, PathLike)):
+            store = SQLiteHistoryStore(fspath(store))
+        self.store = store
+        self.conversation_id = conversation_id
+        messages, notes = store.load(conversation_id) if store is not None else ([], HistoryNotes())
+        self.transcript = Transcript(self.counter, messages)
+        self._notes = notes
+
+    def __len__(self) -> int:
+        return len(self.transcript)
+
+    @property
+    def messages(self) -> tuple[Message, ...]:
+        """Every message added, in order."""
+        return tuple(self.transcript.messages)
+
+    @property
+    def notes(self) -> HistoryNotes:
+        """The manager's summaries and scores so far."""
+        return self._notes
+
+    def add(self, message: Message) -> None:
+        """Append one message (persisted first when there is a store)."""
+        self.extend((message,))
+
+    def extend(self, messages: Iterable[Message]) -> None:
+        """Append messages in one store write; on a store error nothing is added."""
+        batch = list(messages)
+        for message in batch:
+            if not isinstance(message, Message):
+                raise UsageError(f"Conversation takes Message objects, got {type(message).__name__}; "
+                                 "use Message.from_openai(...) for wire-format dicts")
+        if self.store is not None and batch:
+            self.store.append(self.conversation_id, len(self.transcript), batch)
+        for message in batch:
+            self.transcript.append(message)
+
+    def context(self, max_tokens: int) -> list[Message]:
+        """The messages to send: at most `max_tokens` framed the way the provider bills, reply priming included.
+
+        Raises:
+            BudgetExceededError: what the manager must keep (system messages, pinned turns) does not fit.
+        """
+        if max_tokens < 1:
+            raise UsageError(f"max_tokens must be positive, got {max_tokens}")
+        return self.manager.context(self.transcript, self._notes, max_tokens)
+
+    def plan(self) -> HistoryRequest | None:
+        """The model call the manager wants next (a SummaryRequest or ScoreRequest), or None."""
+        return self.manager.plan(self.transcript, self._notes)
+
+    def apply(self, request: HistoryRequest, completion: Completion) -> None:
+        """Fold the model's answer to `request` in, and persist the new notes.
+
+        Raises:
+            UsageError: the request is stale (plan again) or the answer unusable; nothing changed.
+        """
+        notes = self.manager.apply(self._notes, request, completion)
+        if self.store is not None:
+            self.store.save_notes(self.conversation_id, notes)
+        self._notes = notes
+
+    def summarize(self, model: ChatModel, *, max_requests: int = 8) -> int:
+        """Call `model` for each planned request until nothing is left (or `max_requests`); returns the count."""
+        done = 0
+        while done < max_requests and (request := self.plan()) is not None:
+            self.apply(request, model.complete(request.messages, request.max_tokens))
+            done += 1
+        return done
+
+    async def asummarize(self, model: AsyncChatModel, *, max_requests: int = 8) -> int:
+        """The async twin of `summarize`: awaits `model.complete`; starts no task and no thread."""
+        done = 0
+        while done < max_requests and (request := self.plan()) is not None:
+            self.apply(request, await model.complete(request.messages, request.max_tokens))
+            done += 1
+        return done
+
+
+def _default_counter() -> MessageCounter:
+    try:
+        from contextwise.tokens import TokenCounter, get_tokenizer
+    except ImportError as exc:
+        raise UsageError("no default token counter is available; pass counter=TokenCounter(...)") from exc
+    return TokenCounter(get_tokenizer("o200k_base"))  # type: ignore[no-any-return]
