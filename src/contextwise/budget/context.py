@@ -72,24 +72,13 @@ class Context:
         tok = tokenizer or tokenizer_for_model(self.info.name)
         provider = self.info.provider if self.info else "generic"
         self.counter = TokenCounter(tok, framing_for(provider))
-        self.output_reserve_tokens = self._reserve(output_reserve)
+        self.output_reserve_tokens = resolve_reserve(
+            self.window_tokens, output_reserve, max_output_tokens=self.info.max_output_tokens if self.info else None)
         self.allocation = allocation or ByPriority()
         self.markers = markers or Markdown()
         self._catalog = catalog
         self._sections: list[Section] = []
         self._tools: tuple[Tool, ...] = ()
-
-    def _reserve(self, output_reserve: int | float | None) -> int:
-        if output_reserve is None:
-            cap = self.info.max_output_tokens if self.info else _DEFAULT_RESERVE_TOKENS
-            return min(cap, _DEFAULT_RESERVE_TOKENS, self.window_tokens // 2)
-        if isinstance(output_reserve, float):
-            if not 0 < output_reserve < 1:
-                raise UsageError("a fractional output_reserve must be between 0 and 1")
-            return int(self.window_tokens * output_reserve)
-        if not 0 <= output_reserve < self.window_tokens:
-            raise UsageError(f"output_reserve must be in [0, {self.window_tokens}), got {output_reserve}")
-        return output_reserve
 
     # -- adding content -------------------------------------------------------------------------------------
 
@@ -319,6 +308,21 @@ class Context:
         provider = self.info.provider if self.info else "generic"
         minimum = getattr(self.info, "min_cacheable_tokens", None) if self.info else None
         return plan_cache(provider, prefix, ends, min_cacheable_tokens=minimum, warnings=findings)
+
+
+def resolve_reserve(window_tokens: int, output_reserve: int | float | None, *,
+                    max_output_tokens: int | None = None) -> int:
+    """Output reserve in tokens: an int as is, a float in (0, 1) as a fraction of the window, None for the
+    model's output cap bounded by 4,096 tokens and half the window."""
+    if output_reserve is None:
+        return min(max_output_tokens or _DEFAULT_RESERVE_TOKENS, _DEFAULT_RESERVE_TOKENS, window_tokens // 2)
+    if isinstance(output_reserve, float):
+        if not 0 < output_reserve < 1:
+            raise UsageError(f"a fractional output reserve must be between 0 and 1, not {output_reserve}")
+        return int(window_tokens * output_reserve)
+    if not 0 <= output_reserve < window_tokens:
+        raise UsageError(f"the output reserve must be in [0, {window_tokens}), not {output_reserve}")
+    return output_reserve
 
 
 def _prefix(msg: Message, block: str) -> Message:
