@@ -1,0 +1,199 @@
+"""The I/O-free part every store shares: validation of tenants, records and queries, exact top-k, search plans."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from contextwise.errors import UsageError
+from contextwise.stores._errors import (
+    DimensionMismatchError, DuplicateIdError, InvalidRecordError, InvalidTenantError, InvalidVectorError,
+    TextTooLongError,
+)
+from contextwise.types import Hit, Record
+
+TENANT_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@\-]{0,127}$")
+MAX_ID_CHARS = 512
+DEFAULT_MAX_TEXT_CHARS = 200_000
+MAX_K = 10_000
+
+
+@dataclass(frozen=True)
+class ExactSearch:
+    """Exact cosine search over every vector of the tenant (the default; always exact)."""
+
+
+@dataclass(frozen=True)
+class HnswSearch:
+    """An HNSW index for tenants of at least `min_vectors` vectors, used only for queries without a `where`.
+
+    Filtered queries and smaller tenants are always searched exactly, so a filter never lowers recall.
+    `min_vectors` defaults to where exact search stops being fast on 2 cores (see benchmarks/bench_stores.py).
+    """
+
+    min_vectors: int = 200_000
+    m: int = 16
+    ef_construction: int = 200
+    ef_search: int = 400
+
+    def __post_init__(self) -> None:
+        if self.min_vectors < 1 or self.m < 2 or self.ef_construction < 1 or self.ef_search < 1:
+            raise UsageError("HnswSearch needs min_vectors >= 1, m >= 2, ef_construction >= 1, ef_search >= 1")
+
+
+Search = ExactSearch | HnswSearch
+
+
+def check_tenant(tenant: Any) -> str:
+    """Return `tenant` if it is a valid tenant name, else raise InvalidTenantError."""
+    if not isinstance(tenant, str) or not TENANT_PATTERN.match(tenant):
+        raise InvalidTenantError(
+            f"bad tenant {tenant!r}: use 1-128 letters, digits or _ - . : @, starting with a letter or digit")
+    return tenant
+
+
+def check_dimensions(dimensions: Any) -> int:
+    """Return `dimensions` if it is a positive int, else raise UsageError."""
+    if not isinstance(dimensions, int) or isinstance(dimensions, bool) or not 0 < dimensions <= 16_000:
+        raise UsageError(f"dimensions must be an int in 1..16000, got {dimensions!r}")
+    return dimensions
+
+
+def check_k(k: Any) -> int:
+    """Return `k` if it is an int in 1..MAX_K, else raise UsageError."""
+    if not isinstance(k, int) or isinstance(k, bool) or not 0 < k <= MAX_K:
+        raise UsageError(f"k must be an int in 1..{MAX_K}, got {k!r}")
+    return k
+
+
+def check_vector(vector: Any, dimensions: int, *, what: str = "query vector") -> np.ndarray:
+    """The vector as float32 (dimensions,), or DimensionMismatchError / InvalidVectorError."""
+    try:
+        arr = np.asarray(vector, dtype=np.float32)
+    except (TypeError, ValueError) as exc:
+        raise InvalidVectorError(f"{what} is not a sequence of numbers") from exc
+    if arr.ndim != 1 or arr.shape[0] != dimensions:
+        raise DimensionMismatchError(f"{what} has shape {arr.shape}, the store holds {dimensions}-d vectors")
+    if not np.isfinite(arr).all():
+        raise InvalidVectorError(f"{what} holds NaN or infinity (as float32)")
+    if not np.any(arr):
+        raise InvalidVectorError(f"{what} is all zeros; cosine similarity is undefined for it")
+    return arr
+
+
+def normalized(matrix: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (float32)."""
+    norms = np.linalg.norm(matrix, axis=-1, keepdims=True)
+    return (matrix / norms).astype(np.float32, copy=False)
+
+
+@dataclass(frozen=True)
+class Batch:
+    """A validated upsert batch: records as they will be read back, their vectors and metadata JSON."""
+
+    records: tuple[Record, ...]
+    vectors: tuple[np.ndarray | None, ...]
+    metadata_json: tuple[str, ...]
+
+
+def validate_batch(records: Sequence[Record], *, dimensions: int, max_text_chars: int) -> Batch:
+    """Check every record before anything is written; raise an InvalidRecordError subclass on the first bad one."""
+    if isinstance(records, Record) or not isinstance(records, Sequence):
+        raise InvalidRecordError("upsert takes a sequence of Record")
+    seen: set[str] = set()
+    out, vectors, metas = [], [], []
+    for record in records:
+        vector, meta = _check_record(record, seen, dimensions, max_text_chars)
+        stored_vector = None if vector is None else tuple(float(x) for x in vector)
+        out.append(Record(record.id, record.text, stored_vector, json.loads(meta), float(record.created_at)))
+        vectors.append(vector)
+        metas.append(meta)
+    return Batch(tuple(out), tuple(vectors), tuple(metas))
+
+
+def _check_record(record: Any, seen: set[str], dimensions: int, max_text_chars: int) -> tuple[Any, str]:
+    if not isinstance(record, Record):
+        raise InvalidRecordError(f"upsert takes Record objects, got {type(record).__name__}")
+    check_id(record.id)
+    if record.id in seen:
+        raise DuplicateIdError(f"id {record.id!r} appears twice in one batch; send each id once")
+    seen.add(record.id)
+    if not isinstance(record.text, str):
+        raise InvalidRecordError(f"record {record.id!r}: text must be a str")
+    if len(record.text) > max_text_chars:
+        raise TextTooLongError(
+            f"record {record.id!r} has {len(record.text)} chars, over max_text_chars={max_text_chars}; split it")
+    created = record.created_at
+    if not isinstance(created, (int, float)) or isinstance(created, bool) or not math.isfinite(created):
+        raise InvalidRecordError(f"record {record.id!r}: created_at must be a finite number")
+    vector = None if record.vector is None else check_vector(record.vector, dimensions,
+                                                                  what=f"vector of record {record.id!r}")
+    return vector, metadata_json(record.id, record.metadata)
+
+
+def check_id(record_id: Any) -> str:
+    """Return `record_id` if it is a non-empty str of at most MAX_ID_CHARS, else raise InvalidRecordError."""
+    if not isinstance(record_id, str) or not 0 < len(record_id) <= MAX_ID_CHARS:
+        raise InvalidRecordError(f"a record id must be a non-empty str of at most {MAX_ID_CHARS} chars, "
+                                 f"got {record_id!r}")
+    return record_id
+
+
+def check_ids(ids: Sequence[str]) -> list[str]:
+    """Validated ids, duplicates dropped, order kept."""
+    if isinstance(ids, str) or not isinstance(ids, Sequence):
+        raise UsageError("ids must be a sequence of str (not a single str)")
+    return list(dict.fromkeys(check_id(i) for i in ids))
+
+
+def metadata_json(record_id: str, metadata: Mapping[str, Any]) -> str:
+    """Metadata as canonical JSON, or InvalidRecordError if it is not a JSON object of finite values."""
+    if not isinstance(metadata, Mapping) or not all(isinstance(key, str) for key in metadata):
+        raise InvalidRecordError(f"record {record_id!r}: metadata must be a mapping with str keys")
+    try:
+        return json.dumps(dict(metadata), sort_keys=True, allow_nan=False, separators=(",", ":"))
+    except (TypeError, ValueError) as exc:
+        raise InvalidRecordError(f"record {record_id!r}: metadata must be JSON (finite numbers): {exc}") from exc
+
+
+def top_k(scores: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the `k` highest scores, best first."""
+    if k >= scores.shape[0]:
+        return np.argsort(-scores, kind="stable")
+    part = np.argpartition(-scores, k - 1)[:k]
+    return part[np.argsort(-scores[part], kind="stable")]
+
+
+def hits(records: Sequence[Record], scores: Sequence[float]) -> list[Hit]:
+    """Hits from records and their scores, in the given order."""
+    return [Hit(r, float(s)) for r, s in zip(records, scores)]
+
+
+def check_limit(limit: Any) -> int | None:
+    """Return `limit` if it is None or a positive int, else raise UsageError."""
+    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
+        raise UsageError(f"limit must be None or a positive int, got {limit!r}")
+    return limit
+
+
+def scan_order(record: Record) -> tuple[float, str]:
+    """The order `scan` returns records in: oldest first, then by id."""
+    return (record.created_at, record.id)
+
+
+class Closing:
+    """Context-manager support for stores: `with Store(...) as s:` closes on exit."""
+
+    def close(self) -> None:  # pragma: no cover - overridden
+        """Release the store's resources; the store cannot be used afterwards."""
+
+    def __enter__(self) -> Any:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

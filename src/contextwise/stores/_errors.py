@@ -1,0 +1,33 @@
+"""Typed usage errors of the stores: each is raised before anything is written."""
+
+from __future__ import annotations
+
+from contextwise.errors import UsageError
+
+
+class InvalidTenantError(UsageError):
+    """A tenant name is empty or not of the allowed form (letters, digits and `_ - . : @`, at most 128)."""
+
+
+class InvalidRecordError(UsageError):
+    """A record cannot be stored as given; nothing of its batch was written."""
+
+
+class DimensionMismatchError(InvalidRecordError):
+    """A vector has a different number of dimensions than the store."""
+
+
+class InvalidVectorError(InvalidRecordError):
+    """A vector holds NaN or infinity, or is all zeros (cosine similarity is undefined for it)."""
+
+
+class TextTooLongError(InvalidRecordError):
+    """A record's text is longer than the store's `max_text_chars`."""
+
+
+class DuplicateIdError(InvalidRecordError):
+    """The same id appears twice in one batch, so which one should win is ambiguous."""
+
+
+class InvalidFilterError(UsageError):
+    """A `where` filter uses an unknown operator, a bad field name or a value of the wrong type."""

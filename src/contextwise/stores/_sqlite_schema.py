@@ -1,0 +1,77 @@
+"""The SQLite store's versioned schema and its migrations; opening an older file migrates it in one transaction.
+
+History:
+  v0  `records(tenant, id, text, vector, metadata)`, no version table (the first layout).
+  v1  adds `schema_version` and `records.created_at`.
+  v2  adds `store_info` (the vector dimensions, checked on open) and `tenant_state` (a write counter per
+      tenant that lets every process notice another's writes and drop its cached matrix).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Callable
+
+from contextwise.errors import StoreError
+from contextwise.stores._errors import DimensionMismatchError
+
+SCHEMA_VERSION = 2
+
+
+def _create_v0(conn: sqlite3.Connection, dimensions: int) -> None:
+    conn.execute("CREATE TABLE records (tenant TEXT NOT NULL, id TEXT NOT NULL, text TEXT NOT NULL, vector BLOB, "
+                 "metadata TEXT NOT NULL DEFAULT '{}', PRIMARY KEY (tenant, id))")
+
+
+def _v0_to_v1(conn: sqlite3.Connection, dimensions: int) -> None:
+    conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+    conn.execute("INSERT INTO schema_version (version) VALUES (1)")
+    conn.execute("ALTER TABLE records ADD COLUMN created_at REAL NOT NULL DEFAULT 0")
+
+
+def _v1_to_v2(conn: sqlite3.Connection, dimensions: int) -> None:
+    stored = conn.execute("SELECT length(vector) / 4 FROM records WHERE vector IS NOT NULL LIMIT 1").fetchone()
+    conn.execute("CREATE TABLE store_info (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    conn.execute("INSERT INTO store_info (key, value) VALUES ('dimensions', ?)",
+                 (str(stored[0] if stored else dimensions),))
+    conn.execute("CREATE TABLE tenant_state (tenant TEXT PRIMARY KEY, version INTEGER NOT NULL)")
+    conn.execute("INSERT INTO tenant_state (tenant, version) SELECT DISTINCT tenant, 1 FROM records")
+
+
+# MIGRATIONS[v] takes a database at version v - 1 (-1: empty) to version v.
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection, int], None]] = {0: _create_v0, 1: _v0_to_v1, 2: _v1_to_v2}
+
+
+def current_version(conn: sqlite3.Connection) -> int:
+    """The schema version of the open database: -1 when empty, 0 for the unversioned first layout."""
+    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if "schema_version" in tables:
+        return int(conn.execute("SELECT max(version) FROM schema_version").fetchone()[0])
+    return 0 if "records" in tables else -1
+
+
+def migrate(conn: sqlite3.Connection, dimensions: int) -> int:
+    """Bring the database to SCHEMA_VERSION in one write transaction and check its dimensions; returns the
+    version it was found at."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        found = current_version(conn)
+        if found > SCHEMA_VERSION:
+            raise StoreError(f"this file has schema v{found}, newer than this contextwise (v{SCHEMA_VERSION}); "
+                             "upgrade contextwise", backend="sqlite")
+        for version in range(found + 1, SCHEMA_VERSION + 1):
+            MIGRATIONS[version](conn, dimensions)
+        if found < SCHEMA_VERSION:
+            conn.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
+        _check_dimensions(conn, dimensions)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return found
+
+
+def _check_dimensions(conn: sqlite3.Connection, dimensions: int) -> None:
+    stored = int(conn.execute("SELECT value FROM store_info WHERE key = 'dimensions'").fetchone()[0])
+    if stored != dimensions:
+        raise DimensionMismatchError(f"this file holds {stored}-d vectors; open it with dimensions={stored}")

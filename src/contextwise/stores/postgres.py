@@ -1,0 +1,275 @@
+"""PostgresStore and AsyncPostgresStore: PostgreSQL + pgvector through psycopg 3 (extra `postgres`).
+
+Both run the statements `_pg_core.PgCore` yields; they differ only in how a statement is sent. psycopg and
+database errors become StoreError here, at the boundary; a failed operation is rolled back whole.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any, Sequence
+
+from contextwise.errors import MissingDependencyError, StoreError
+from contextwise.protocols import Where
+from contextwise.stores import _core
+from contextwise.stores._pg_core import COMMIT, PgCore, Step, Steps
+from contextwise.types import Hit, Record
+
+try:
+    import psycopg
+    from pgvector.psycopg import register_vector, register_vector_async
+except ImportError as exc:  # pragma: no cover - exercised only without the extra
+    raise MissingDependencyError("the PostgreSQL store", "postgres") from exc
+
+class PostgresStore(_core.Closing):
+    """A VectorStore in a PostgreSQL table with pgvector; safe to share between threads (calls are serialized).
+
+    Args:
+        dsn: a libpq connection string or URL.
+        dimensions: the vector size; the table remembers it and refuses another.
+        table: the table name; its helper tables are named after it.
+        search: ExactSearch(), or HnswSearch(min_vectors=...) to give each tenant of at least that many
+            vectors a partial HNSW index, used for its unfiltered queries (the default).
+        max_text_chars: longer texts are refused with TextTooLongError.
+    """
+
+    name = "postgres"
+
+    def __init__(self, dsn: str, dimensions: int = 384, table: str = "cw_records", *,
+                 search: _core.Search = _core.HnswSearch(), max_text_chars: int = _core.DEFAULT_MAX_TEXT_CHARS,
+                 connect_timeout_s: float = 10.0) -> None:
+        self._core = PgCore(table, dimensions, search, max_text_chars)
+        self.dimensions = self._core.dimensions
+        self._lock = threading.RLock()
+        self._conn: Any = None
+        try:
+            self._conn = psycopg.connect(dsn, connect_timeout=max(1, int(connect_timeout_s)))
+            self.migrated_from = self._drive(self._core.migrate())
+            register_vector(self._conn)
+            self._conn.commit()
+        except BaseException as exc:
+            self.close()
+            _raise_translated(exc, self.name)
+
+    def upsert(self, records: Sequence[Record], *, tenant: str) -> None:
+        """Insert or replace `records` (by id) in `tenant` in one transaction; bad input raises before any
+        write. When HnswSearch is on and the tenant reaches its size, its HNSW index is built (once, here)."""
+        self._drive(self._core.upsert(records, tenant=tenant))
+
+    def query(self, vector: Sequence[float], k: int = 10, *, tenant: str, where: Where | None = None) -> list[Hit]:
+        """The `k` records of `tenant` most similar (cosine) to `vector` that match `where`, best first."""
+        return self._drive(self._core.query(vector, k, tenant=tenant, where=where))
+
+    def get(self, ids: Sequence[str], *, tenant: str) -> list[Record]:
+        """The records of `tenant` with these ids, in the order asked; missing ids are left out."""
+        return self._drive(self._core.get(ids, tenant=tenant))
+
+    def delete(self, ids: Sequence[str], *, tenant: str) -> int:
+        """Delete these ids from `tenant`; returns how many existed."""
+        return self._drive(self._core.delete(ids, tenant=tenant))
+
+    def count(self, *, tenant: str) -> int:
+        """How many records `tenant` holds."""
+        return self._drive(self._core.count(tenant=tenant))
+
+    def tenants(self) -> list[str]:
+        """The tenants that hold at least one record, sorted."""
+        return self._drive(self._core.tenants())
+
+    def scan(self, *, tenant: str, where: Where | None = None, limit: int | None = None) -> list[Record]:
+        """The records of `tenant` matching `where`, oldest `created_at` first (then by id), at most `limit`."""
+        return self._drive(self._core.scan(tenant=tenant, where=where, limit=limit))
+
+    def drop_tenant(self, tenant: str) -> int:
+        """Delete every record of `tenant` (and its HNSW index); returns how many there were."""
+        return self._drive(self._core.drop_tenant(tenant))
+
+    def close(self) -> None:
+        """Close the connection; the store cannot be used afterwards."""
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    def _drive(self, steps: Steps) -> Any:
+        with self._lock:
+            conn = self._connection()
+            try:
+                result = _run(steps, lambda step: self._send(conn, step))
+                conn.commit()
+                return result
+            except BaseException as exc:
+                _safe(conn.rollback)
+                _raise_translated(exc, self.name)
+
+    def _send(self, conn: Any, step: Step) -> Any:
+        if step is COMMIT:
+            return conn.commit()
+        with conn.cursor() as cur:
+            if step.many:
+                cur.executemany(step.query, step.params)
+                return None
+            cur.execute(step.query, step.params)
+            return cur.fetchall() if cur.description else cur.rowcount
+
+    def _connection(self) -> Any:
+        if self._conn is None:
+            raise StoreError("the store is closed; open a new one", backend=self.name)
+        return self._conn
+
+
+class AsyncPostgresStore:
+    """The async twin of PostgresStore (psycopg AsyncConnection); connects on first use or `async with`.
+
+    Takes the same arguments as PostgresStore; every method is a coroutine, `close()` included.
+    """
+
+    name = "postgres"
+
+    def __init__(self, dsn: str, dimensions: int = 384, table: str = "cw_records", *,
+                 search: _core.Search = _core.HnswSearch(), max_text_chars: int = _core.DEFAULT_MAX_TEXT_CHARS,
+                 connect_timeout_s: float = 10.0) -> None:
+        self._core = PgCore(table, dimensions, search, max_text_chars)
+        self.dimensions = self._core.dimensions
+        self._dsn = dsn
+        self._connect_timeout_s = connect_timeout_s
+        self._conn: Any = None
+        self._closed = False
+        self._lock: asyncio.Lock | None = None
+        self.migrated_from: int | None = None
+
+    async def upsert(self, records: Sequence[Record], *, tenant: str) -> None:
+        """Insert or replace `records` (by id) in `tenant` in one transaction (see PostgresStore.upsert)."""
+        await self._drive(self._core.upsert(records, tenant=tenant))
+
+    async def query(self, vector: Sequence[float], k: int = 10, *, tenant: str,
+                    where: Where | None = None) -> list[Hit]:
+        """The `k` records of `tenant` most similar (cosine) to `vector` that match `where`, best first."""
+        return await self._drive(self._core.query(vector, k, tenant=tenant, where=where))
+
+    async def get(self, ids: Sequence[str], *, tenant: str) -> list[Record]:
+        """The records of `tenant` with these ids, in the order asked; missing ids are left out."""
+        return await self._drive(self._core.get(ids, tenant=tenant))
+
+    async def delete(self, ids: Sequence[str], *, tenant: str) -> int:
+        """Delete these ids from `tenant`; returns how many existed."""
+        return await self._drive(self._core.delete(ids, tenant=tenant))
+
+    async def count(self, *, tenant: str) -> int:
+        """How many records `tenant` holds."""
+        return await self._drive(self._core.count(tenant=tenant))
+
+    async def tenants(self) -> list[str]:
+        """The tenants that hold at least one record, sorted."""
+        return await self._drive(self._core.tenants())
+
+    async def scan(self, *, tenant: str, where: Where | None = None, limit: int | None = None) -> list[Record]:
+        """The records of `tenant` matching `where`, oldest `created_at` first (then by id), at most `limit`."""
+        return await self._drive(self._core.scan(tenant=tenant, where=where, limit=limit))
+
+    async def drop_tenant(self, tenant: str) -> int:
+        """Delete every record of `tenant` (and its HNSW index); returns how many there were."""
+        return await self._drive(self._core.drop_tenant(tenant))
+
+    async def close(self) -> None:
+        """Close the connection; the store cannot be used afterwards."""
+        self._closed = True
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            await conn.close()
+
+    async def __aenter__(self) -> AsyncPostgresStore:
+        await self._drive(_nothing())
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def _drive(self, steps: Steps) -> Any:
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            conn = await self._connection()
+            try:
+                result = await _arun(steps, lambda step: self._send(conn, step))
+                await conn.commit()
+                return result
+            except BaseException as exc:
+                await _asafe(conn.rollback)
+                _raise_translated(exc, self.name)
+
+    async def _send(self, conn: Any, step: Step) -> Any:
+        if step is COMMIT:
+            return await conn.commit()
+        async with conn.cursor() as cur:
+            if step.many:
+                await cur.executemany(step.query, step.params)
+                return None
+            await cur.execute(step.query, step.params)
+            return await cur.fetchall() if cur.description else cur.rowcount
+
+    async def _connection(self) -> Any:
+        if self._closed:
+            raise StoreError("the store is closed; open a new one", backend=self.name)
+        if self._conn is None:
+            conn = None
+            try:
+                conn = await psycopg.AsyncConnection.connect(
+                    self._dsn, connect_timeout=max(1, int(self._connect_timeout_s)))
+                self.migrated_from = await _arun(self._core.migrate(), lambda step: self._send(conn, step))
+                await register_vector_async(conn)
+                await conn.commit()
+            except BaseException as exc:
+                if conn is not None:
+                    await _asafe(conn.close)
+                _raise_translated(exc, self.name)
+            self._conn = conn
+        return self._conn
+
+
+def _nothing() -> Steps:
+    return
+    yield  # pragma: no cover - makes this a generator
+
+
+def _run(steps: Steps, send: Any) -> Any:
+    """Drive `steps`, sending each step's result back in; returns the generator's return value."""
+    result = None
+    while True:
+        try:
+            step = steps.send(result)
+        except StopIteration as stop:
+            return stop.value
+        result = send(step)
+
+
+async def _arun(steps: Steps, send: Any) -> Any:
+    """The async twin of `_run`."""
+    result = None
+    while True:
+        try:
+            step = steps.send(result)
+        except StopIteration as stop:
+            return stop.value
+        result = await send(step)
+
+
+def _raise_translated(exc: BaseException, backend: str) -> None:
+    if isinstance(exc, psycopg.Error):
+        raise StoreError(f"{type(exc).__name__}: {exc}".strip(), backend=backend) from exc
+    raise exc
+
+
+def _safe(action: Any) -> None:
+    try:
+        action()
+    except psycopg.Error:
+        pass  # the connection is broken; the original error is what the caller needs
+
+
+async def _asafe(action: Any) -> None:
+    try:
+        await action()
+    except psycopg.Error:
+        pass

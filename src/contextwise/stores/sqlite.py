@@ -1,0 +1,290 @@
+"""SQLiteStore: the embedded default. One file in WAL mode, float32 vector blobs, exact search in numpy over a
+per-tenant matrix cache, and an HNSW index (hnswlib) for whole-tenant queries on large tenants.
+
+Why this plan: this Python cannot load SQLite extensions, so search happens in numpy. Each process caches a
+tenant's unit-vector matrix and drops it when the tenant's write counter (`tenant_state.version`, bumped in the
+same transaction as every write) has moved, so writes from other processes are seen on the next query.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+import threading
+import warnings
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+
+from contextwise.errors import StoreError
+from contextwise.protocols import Where
+from contextwise.stores import _core
+from contextwise.stores._filter import parse_where, to_sqlite
+from contextwise.stores._hnsw import HnswIndex, hnswlib_available
+from contextwise.stores._sqlite_schema import migrate
+from contextwise.types import Hit, Record
+
+_UPSERT = ("INSERT INTO records (tenant, id, text, vector, metadata, created_at) VALUES (?, ?, ?, ?, ?, ?) "
+           "ON CONFLICT (tenant, id) DO UPDATE SET text = excluded.text, vector = excluded.vector, "
+           "metadata = excluded.metadata, created_at = excluded.created_at")
+_BUMP = ("INSERT INTO tenant_state (tenant, version) VALUES (?, 1) "
+         "ON CONFLICT (tenant) DO UPDATE SET version = version + 1")
+_COLUMNS = "id, text, vector, metadata, created_at"
+_CHUNK = 500
+
+
+@dataclass
+class _Matrix:
+    """A tenant's vectors as of one write-counter value: row ids (ascending) and unit vectors."""
+
+    version: int
+    rowids: np.ndarray
+    unit: np.ndarray
+    index: HnswIndex | None = field(default=None)
+
+
+class SQLiteStore(_core.Closing):
+    """A VectorStore in one SQLite file; safe to share between threads and processes.
+
+    Args:
+        path: the database file (created if missing; ":memory:" for a private in-memory database).
+        dimensions: the vector size; a file remembers it and refuses another.
+        search: ExactSearch(), or HnswSearch(min_vectors=...) to use an HNSW index for unfiltered queries on
+            tenants at least that large (needs hnswlib, extra `embed`; without it search stays exact).
+        max_text_chars: longer texts are refused with TextTooLongError.
+        cache_max_vectors: how many vectors the per-tenant matrix cache may hold before evicting tenants.
+
+    >>> from contextwise.types import Record
+    >>> with SQLiteStore(":memory:", dimensions=2) as store:
+    ...     store.upsert([Record("a", "apples", (1.0, 0.0))], tenant="t1")
+    ...     store.count(tenant="t1")
+    1
+    """
+
+    name = "sqlite"
+
+    def __init__(self, path: str | Path, dimensions: int = 384, *, search: _core.Search = _core.HnswSearch(),
+                 max_text_chars: int = _core.DEFAULT_MAX_TEXT_CHARS, cache_max_vectors: int = 4_000_000,
+                 timeout_s: float = 30.0) -> None:
+        self.dimensions = _core.check_dimensions(dimensions)
+        self.path = str(path)
+        self.search = search
+        self.max_text_chars = max_text_chars
+        self._cache_max_vectors = cache_max_vectors
+        self._cache: OrderedDict[str, _Matrix] = OrderedDict()
+        self._lock = threading.RLock()
+        self._warned_no_hnsw = False
+        self._conn: sqlite3.Connection | None = None
+        try:
+            self._conn = sqlite3.connect(self.path, timeout=timeout_s, isolation_level=None,
+                                         check_same_thread=False)
+            self._conn.execute("PRAGMA journal_mode = WAL")
+            self._conn.execute("PRAGMA synchronous = FULL")
+            self.migrated_from = migrate(self._conn, self.dimensions)
+        except sqlite3.Error as exc:
+            self.close()
+            raise StoreError(f"cannot open {self.path}: {exc}", backend=self.name) from exc
+        except BaseException:
+            self.close()
+            raise
+
+    # --- writes ---------------------------------------------------------------------------------------------
+
+    def upsert(self, records: Sequence[Record], *, tenant: str) -> None:
+        """Insert or replace `records` (by id) in `tenant` in one transaction; a bad record raises before any
+        is written, and a failure leaves the file as it was."""
+        _core.check_tenant(tenant)
+        batch = _core.validate_batch(records, dimensions=self.dimensions, max_text_chars=self.max_text_chars)
+        if not batch.records:
+            return
+        rows = [(tenant, r.id, r.text, None if v is None else v.tobytes(), meta, r.created_at)
+                for r, v, meta in zip(batch.records, batch.vectors, batch.metadata_json)]
+        with self._write() as conn:
+            conn.executemany(_UPSERT, rows)
+            conn.execute(_BUMP, (tenant,))
+
+    def delete(self, ids: Sequence[str], *, tenant: str) -> int:
+        """Delete these ids from `tenant`; returns how many existed."""
+        _core.check_tenant(tenant)
+        wanted = _core.check_ids(ids)
+        with self._write() as conn:
+            before = conn.total_changes
+            conn.executemany("DELETE FROM records WHERE tenant = ? AND id = ?", [(tenant, i) for i in wanted])
+            removed = conn.total_changes - before
+            if removed:
+                conn.execute(_BUMP, (tenant,))
+        return removed
+
+    def drop_tenant(self, tenant: str) -> int:
+        """Delete every record of `tenant`; returns how many there were."""
+        _core.check_tenant(tenant)
+        with self._write() as conn:
+            removed = conn.execute("DELETE FROM records WHERE tenant = ?", (tenant,)).rowcount
+            conn.execute(_BUMP, (tenant,))
+        return removed
+
+    # --- reads ----------------------------------------------------------------------------------------------
+
+    def query(self, vector: Sequence[float], k: int = 10, *, tenant: str, where: Where | None = None) -> list[Hit]:
+        """The `k` records of `tenant` most similar (cosine) to `vector` that match `where`, best first."""
+        _core.check_tenant(tenant)
+        q = _core.normalized(_core.check_vector(vector, self.dimensions))
+        _core.check_k(k)
+        conditions = parse_where(where)
+        with self._read() as conn:
+            matrix = self._matrix(conn, tenant)
+            if matrix is None or not matrix.rowids.size:
+                return []
+            positions = self._filtered(conn, tenant, matrix, conditions) if conditions else None
+            rowids, scores = self._rank(matrix, q, k, positions)
+            records = self._fetch_rowids(conn, rowids)
+        return _core.hits(records, scores)
+
+    def get(self, ids: Sequence[str], *, tenant: str) -> list[Record]:
+        """The records of `tenant` with these ids, in the order asked; missing ids are left out."""
+        _core.check_tenant(tenant)
+        wanted = _core.check_ids(ids)
+        found: dict[str, Record] = {}
+        with self._read() as conn:
+            for start in range(0, len(wanted), _CHUNK):
+                part = wanted[start:start + _CHUNK]
+                marks = ",".join("?" * len(part))
+                sql = f"SELECT {_COLUMNS} FROM records WHERE tenant = ? AND id IN ({marks})"
+                found.update((r.id, r) for r in map(_record, conn.execute(sql, (tenant, *part))))
+        return [found[i] for i in wanted if i in found]
+
+    def count(self, *, tenant: str) -> int:
+        """How many records `tenant` holds."""
+        _core.check_tenant(tenant)
+        with self._read() as conn:
+            return int(conn.execute("SELECT count(*) FROM records WHERE tenant = ?", (tenant,)).fetchone()[0])
+
+    def tenants(self) -> list[str]:
+        """The tenants that hold at least one record, sorted."""
+        with self._read() as conn:
+            return [row[0] for row in conn.execute("SELECT DISTINCT tenant FROM records ORDER BY tenant")]
+
+    def scan(self, *, tenant: str, where: Where | None = None, limit: int | None = None) -> list[Record]:
+        """The records of `tenant` matching `where`, oldest `created_at` first (then by id), at most `limit`."""
+        _core.check_tenant(tenant)
+        clause, params = to_sqlite(parse_where(where))
+        _core.check_limit(limit)
+        sql = (f"SELECT {_COLUMNS} FROM records WHERE tenant = ? AND {clause} ORDER BY created_at, id "
+               f"LIMIT {-1 if limit is None else int(limit)}")
+        with self._read() as conn:
+            return [_record(row) for row in conn.execute(sql, (tenant, *params))]
+
+    def close(self) -> None:
+        """Close the file; the store cannot be used afterwards."""
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+            self._cache.clear()
+
+    # --- search internals -----------------------------------------------------------------------------------
+
+    def _matrix(self, conn: sqlite3.Connection, tenant: str) -> _Matrix | None:
+        row = conn.execute("SELECT version FROM tenant_state WHERE tenant = ?", (tenant,)).fetchone()
+        if row is None:
+            return None
+        cached = self._cache.get(tenant)
+        if cached is not None and cached.version == row[0]:
+            self._cache.move_to_end(tenant)
+            return cached
+        rows = conn.execute("SELECT rowid, vector FROM records WHERE tenant = ? AND vector IS NOT NULL "
+                            "ORDER BY rowid", (tenant,)).fetchall()
+        rowids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), self.dimensions)
+        matrix = _Matrix(row[0], rowids, _core.normalized(vectors) if len(rows) else vectors)
+        self._remember(tenant, matrix)
+        return matrix
+
+    def _remember(self, tenant: str, matrix: _Matrix) -> None:
+        self._cache[tenant] = matrix
+        self._cache.move_to_end(tenant)
+        while len(self._cache) > 1 and sum(m.rowids.size for m in self._cache.values()) > self._cache_max_vectors:
+            self._cache.popitem(last=False)
+
+    def _filtered(self, conn: sqlite3.Connection, tenant: str, matrix: _Matrix, conditions: Any) -> np.ndarray:
+        clause, params = to_sqlite(conditions)
+        sql = f"SELECT rowid FROM records WHERE tenant = ? AND vector IS NOT NULL AND {clause}"
+        rowids = np.fromiter((r[0] for r in conn.execute(sql, (tenant, *params))), dtype=np.int64)
+        return np.searchsorted(matrix.rowids, rowids)
+
+    def _rank(self, matrix: _Matrix, q: np.ndarray, k: int, positions: np.ndarray | None
+              ) -> tuple[np.ndarray, np.ndarray]:
+        if positions is None and self._use_hnsw(matrix):
+            if matrix.index is None:
+                matrix.index = HnswIndex(matrix.unit, self.search)  # type: ignore[arg-type]
+            positions = matrix.index.search(q, k)
+            scores = matrix.unit[positions] @ q
+            order = np.argsort(-scores, kind="stable")
+            return matrix.rowids[positions[order]], scores[order]
+        unit = matrix.unit if positions is None else matrix.unit[positions]
+        scores = unit @ q
+        best = _core.top_k(scores, k)
+        rowids = matrix.rowids if positions is None else matrix.rowids[positions]
+        return rowids[best], scores[best]
+
+    def _use_hnsw(self, matrix: _Matrix) -> bool:
+        if not isinstance(self.search, _core.HnswSearch) or matrix.rowids.size < self.search.min_vectors:
+            return False
+        if hnswlib_available():
+            return True
+        if not self._warned_no_hnsw:
+            self._warned_no_hnsw = True
+            warnings.warn("hnswlib is not installed (pip install 'contextwise[embed]'); searching exactly",
+                          RuntimeWarning, stacklevel=4)
+        return False
+
+    def _fetch_rowids(self, conn: sqlite3.Connection, rowids: np.ndarray) -> list[Record]:
+        wanted = [int(r) for r in rowids]
+        marks = ",".join("?" * len(wanted))
+        rows = conn.execute(f"SELECT rowid, {_COLUMNS} FROM records WHERE rowid IN ({marks})", wanted)
+        by_rowid = {row[0]: _record(row[1:]) for row in rows}
+        return [by_rowid[r] for r in wanted]
+
+    # --- transactions ---------------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        with self._transaction("BEGIN IMMEDIATE") as conn:
+            yield conn
+
+    @contextlib.contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        with self._transaction("BEGIN") as conn:
+            yield conn
+
+    @contextlib.contextmanager
+    def _transaction(self, begin: str) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            if self._conn is None:
+                raise StoreError("the store is closed; open a new one", backend=self.name)
+            conn = self._conn
+            try:
+                conn.execute(begin)
+                yield conn
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                _rollback(conn)
+                raise StoreError(str(exc), backend=self.name) from exc
+            except BaseException:
+                _rollback(conn)
+                raise
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")
+
+
+def _record(row: Sequence[Any]) -> Record:
+    record_id, text, blob, meta, created_at = row
+    vector = None if blob is None else tuple(np.frombuffer(blob, dtype=np.float32).tolist())
+    return Record(record_id, text, vector, json.loads(meta), float(created_at))
