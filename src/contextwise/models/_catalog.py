@@ -107,9 +107,11 @@ class Catalog:
             fields[name] = _apply(base, update, checked_on, new=name not in self._models)
             touched[name] = source
         out = Catalog(provider_defaults=defaults)
-        for name, values in fields.items():
-            info = build_model(name, values, touched.get(name, source)) if name in touched else self._models[name]
-            out._add(info, touched.get(name, source))
+        for name in [n for n in fields if n not in touched]:  # untouched first: a clash then blames the change
+            out._add(self._models[name])
+        for name, by in touched.items():
+            out._add(build_model(name, fields[name], by), by)
+        out._models = {name: out._models[name] for name in fields}  # keep the file order for listings
         return out
 
     # -- lookup ------------------------------------------------------------------------------------------------
