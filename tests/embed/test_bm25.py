@@ -1,0 +1,144 @@
+"""BM25Index: scores against the Lucene BM25 formula, tenant partitions, add / replace / remove."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from support import need
+
+from contextwise.embed import BM25Index, Scored
+from contextwise.errors import MissingDependencyError, UsageError
+
+DOCS = {
+    "d1": "The cat sat on the mat with another cat",
+    "d2": "A dog chased the cat across the garden",
+    "d3": "Dogs and cats rarely agree on anything",
+    "d4": "Quarterly revenue grew while costs fell",
+    "d5": "The garden was full of roses and a sleepy dog",
+}
+
+
+@pytest.fixture()
+def index() -> BM25Index:
+    need("bm25s")
+    idx = BM25Index()
+    idx.add(list(DOCS), list(DOCS.values()), tenant="t1")
+    return idx
+
+
+def lucene_bm25(query: list[str], docs: dict[str, list[str]], k1: float = 1.5, b: float = 0.75) -> dict[str, float]:
+    """Lucene's BM25 (no (k1 + 1) factor), written out independently of the index under test."""
+    n = len(docs)
+    avgdl = sum(len(t) for t in docs.values()) / n
+    scores = {}
+    for doc_id, terms in docs.items():
+        tf = Counter(terms)
+        score = 0.0
+        for term in query:
+            df = sum(term in t for t in docs.values())
+            if tf[term]:
+                idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
+                score += idf * tf[term] / (tf[term] + k1 * (1 - b + b * len(terms) / avgdl))
+        if score > 0:
+            scores[doc_id] = score
+    return scores
+
+
+@pytest.mark.parametrize("query", ["cat", "dog garden", "the cat and the dog", "revenue costs", "zebra"])
+def test_bm25_scores_follow_the_lucene_formula(index, query):
+    docs = {i: index.tokenize(t) for i, t in DOCS.items()}
+    expected = lucene_bm25(index.tokenize(query), docs)
+    got = index.search(query, k=10, tenant="t1")
+    assert {h.id for h in got} == set(expected)
+    for hit in got:
+        assert hit.score == pytest.approx(expected[hit.id], rel=1e-5)
+    assert [h.score for h in got] == sorted((h.score for h in got), reverse=True)
+
+
+def test_bm25_drops_stopwords_and_lowercases(index):
+    assert index.tokenize("The CAT and a Dog") == ["cat", "dog"]
+    assert index.search("the and a", tenant="t1") == []
+    assert BM25Index(stopwords=()).tokenize("The cat") == ["the", "cat"]
+
+
+def test_bm25_k_limits_results_and_keeps_the_best(index):
+    full = index.search("cat dog garden", k=10, tenant="t1")
+    assert index.search("cat dog garden", k=2, tenant="t1") == full[:2]
+
+
+def test_bm25_ties_come_in_insertion_order():
+    need("bm25s")
+    idx = BM25Index()
+    idx.add(["z", "y", "x", "w"], ["apple pie", "apple pie", "apple pie", "banana"], tenant="t")
+    assert [h.id for h in idx.search("apple", k=2, tenant="t")] == ["z", "y"]
+
+
+def test_bm25_add_replaces_an_existing_id(index):
+    index.add(["d4"], ["a cat in the boardroom"], tenant="t1")
+    assert index.count(tenant="t1") == len(DOCS)
+    assert "d4" in {h.id for h in index.search("cat", tenant="t1")}
+    assert index.search("revenue", tenant="t1") == []
+
+
+def test_bm25_remove_takes_ids_out_and_counts_them(index):
+    assert index.remove(["d1", "d2", "missing"], tenant="t1") == 2
+    assert index.count(tenant="t1") == 3
+    hits = {h.id for h in index.search("cat", tenant="t1")}
+    assert not hits & {"d1", "d2"}
+    assert index.remove(["d1"], tenant="nobody") == 0
+
+
+def test_bm25_one_tenant_never_sees_or_shifts_another(index):
+    before = index.search("cat dog", tenant="t1")
+    index.add(["x1", "x2"], ["cat cat cat", "dog"], tenant="t2")
+    assert index.search("cat dog", tenant="t1") == before
+    assert {h.id for h in index.search("cat dog", tenant="t2")} == {"x1", "x2"}
+    assert index.search("cat", tenant="t3") == []
+
+
+words = st.sampled_from(["alpha", "beta", "gamma", "delta", "omega", "sigma", "tau"])
+corpora = st.dictionaries(st.sampled_from([f"id{i}" for i in range(12)]),
+                          st.lists(words, min_size=1, max_size=6).map(" ".join), max_size=8)
+
+
+@settings(max_examples=40, deadline=None)
+@given(corpora, corpora, st.lists(words, min_size=1, max_size=3).map(" ".join))
+def test_bm25_tenant_results_equal_a_private_index(mine, theirs, query):
+    need("bm25s")
+    shared, private = BM25Index(), BM25Index()
+    shared.add(list(mine), list(mine.values()), tenant="me")
+    shared.add(list(theirs), list(theirs.values()), tenant="them")
+    private.add(list(mine), list(mine.values()), tenant="me")
+    assert shared.search(query, k=20, tenant="me") == private.search(query, k=20, tenant="me")
+    assert {h.id for h in shared.search(query, k=20, tenant="me")} <= set(mine)
+
+
+@pytest.mark.parametrize("call", [
+    lambda i: i.add(["a", "b"], ["only one"], tenant="t"),
+    lambda i: i.add("a", "text", tenant="t"),
+    lambda i: i.search("x", k=0, tenant="t"),
+    lambda i: i.search("x", tenant=""),
+], ids=["length-mismatch", "bare-strings", "k-zero", "empty-tenant"])
+def test_bm25_rejects_bad_calls(call):
+    need("bm25s")
+    with pytest.raises(UsageError):
+        call(BM25Index())
+
+
+def test_bm25_results_are_scored_ids(index):
+    hit = index.search("cat", k=1, tenant="t1")[0]
+    assert isinstance(hit, Scored) and isinstance(hit.score, float)
+
+
+def test_bm25_missing_bm25s_names_the_embed_extra(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "bm25s", None)
+    with pytest.raises(MissingDependencyError) as caught:
+        BM25Index()
+    assert caught.value.extra == "embed"

@@ -1,0 +1,78 @@
+"""Reciprocal-rank fusion and weighted score fusion."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from contextwise.embed import Scored, fuse_rrf, fuse_weighted
+from contextwise.errors import UsageError
+
+ids = st.sampled_from(list("abcdefgh"))
+rankings = st.lists(st.lists(ids, max_size=6, unique=True), min_size=1, max_size=4)
+
+
+def test_fuse_rrf_scores_are_reciprocal_ranks():
+    fused = {s.id: s.score for s in fuse_rrf(["a", "b", "c"], [Scored("c", 9.0), Scored("a", 1.0)], k=60)}
+    assert fused == pytest.approx({"a": 1 / 61 + 1 / 62, "b": 1 / 62, "c": 1 / 63 + 1 / 61})
+
+
+def test_fuse_rrf_weights_scale_each_ranking():
+    fused = {s.id: s.score for s in fuse_rrf(["a"], ["b"], k=0, weights=[1, 3])}
+    assert fused == pytest.approx({"a": 1.0, "b": 3.0})
+
+
+def test_fuse_rrf_counts_a_repeated_id_once_at_its_best_rank():
+    assert fuse_rrf(["a", "b", "a"], k=0) == [Scored("a", 1.0), Scored("b", 0.5)]
+
+
+def test_fuse_rrf_ties_keep_first_seen_order():
+    assert [s.id for s in fuse_rrf(["x", "y"], ["y", "x"])] == ["x", "y"]
+
+
+@given(rankings)
+def test_fuse_rrf_covers_the_union_and_sorts_best_first(lists):
+    fused = fuse_rrf(*lists)
+    assert {s.id for s in fused} == {i for r in lists for i in r}
+    assert [s.score for s in fused] == sorted((s.score for s in fused), reverse=True)
+
+
+@given(rankings)
+def test_fuse_rrf_does_not_depend_on_the_order_of_rankings(lists):
+    forward = {s.id: s.score for s in fuse_rrf(*lists)}
+    backward = {s.id: s.score for s in fuse_rrf(*reversed(lists))}
+    assert forward.keys() == backward.keys()
+    assert all(forward[i] == pytest.approx(backward[i]) for i in forward)
+
+
+@given(st.lists(ids, min_size=1, max_size=6, unique=True))
+def test_fuse_rrf_of_one_ranking_keeps_its_order(ranking):
+    assert [s.id for s in fuse_rrf(ranking)] == ranking
+
+
+def test_fuse_weighted_min_max_scales_then_sums():
+    lexical = [Scored("a", 12.0), Scored("b", 7.0), Scored("c", 2.0)]
+    dense = [Scored("c", 0.9), Scored("a", 0.5)]
+    fused = {s.id: s.score for s in fuse_weighted(lexical, dense, weights=[0.3, 0.7])}
+    assert fused == pytest.approx({"a": 0.3 * 1.0 + 0.7 * 0.0, "b": 0.3 * 0.5, "c": 0.3 * 0.0 + 0.7 * 1.0})
+
+
+def test_fuse_weighted_equal_scores_scale_to_one():
+    assert fuse_weighted([Scored("a", 3.0), Scored("b", 3.0)]) == [Scored("a", 1.0), Scored("b", 1.0)]
+
+
+@given(st.lists(st.lists(st.tuples(ids, st.floats(-1e6, 1e6)), max_size=6), min_size=1, max_size=3))
+def test_fuse_weighted_scores_stay_within_the_weight_sum(lists):
+    fused = fuse_weighted(*[[Scored(i, s) for i, s in r] for r in lists])
+    assert all(-1e-9 <= s.score <= len(lists) + 1e-9 for s in fused)
+
+
+@pytest.mark.parametrize("call", [
+    lambda: fuse_rrf(["a"], ["b"], weights=[1.0]),
+    lambda: fuse_rrf(["a"], k=-1),
+    lambda: fuse_weighted(["a"]),
+], ids=["weights-count", "negative-k", "ids-not-scored"])
+def test_fusion_rejects_bad_calls(call):
+    with pytest.raises(UsageError):
+        call()
