@@ -7,6 +7,7 @@ import re
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
+from contextwise.arrange import Bookend
 from contextwise.documents import (
     CitationStyle, Interleaved, RankWeights, Sequential, Structured, fuse, rank,
 )
@@ -15,7 +16,7 @@ from contextwise.errors import UsageError
 from contextwise.testing import FakeTokenizer
 from contextwise.types import Chunk
 
-STRATEGIES = [Sequential(), Interleaved(), Structured()]
+STRATEGIES = [Sequential(), Sequential(order=Bookend()), Interleaved(), Structured()]
 
 
 def test_fuse_sequential_everything_fits():
@@ -73,6 +74,14 @@ def test_fuse_accepts_ranked_results_in_rank_order():
     fused = fuse(ranked, 50, FakeTokenizer())
     assert fused.text == "[1] y\n\n[2] x"
     assert [o.chunk_id for o in fused.outcomes] == ["high", "low"]
+
+
+def test_fuse_sequential_arranges_what_fits_against_lost_in_the_middle():
+    chunks = [Chunk(c, f"{c.upper()}.") for c in "abcdef"]
+    fused = fuse(chunks, 10, FakeTokenizer(), strategy=Sequential(order=Bookend()))
+    # a..e fit (2 tokens each); Bookend puts ranks 1, 3, 5 in front and 2, 4 at the back.
+    assert fused.text == "[1] A.\n\n[2] C.\n\n[3] E.\n\n[4] D.\n\n[5] B."
+    assert fused.dropped == ("f",) and fused.citation_map["[5]"].chunk_id == "b"
 
 
 def test_fuse_interleaved_takes_turns_across_sources():

@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 from types import MappingProxyType
 from typing import Callable, Literal, Mapping, Sequence
 
+from contextwise.arrange import Ordering
 from contextwise.documents._cite import CitationCheck, CitationStyle, parse_citations
 from contextwise.documents._rank import Ranked, check_ids
 from contextwise.documents._sentences import Splitter, sentence_spans
@@ -66,13 +67,22 @@ class Sequential(_Strategy):
     Args:
         template: how one chunk is shown; fields marker, text, title, source, date.
         separator: what goes between blocks.
+        order: an arrangement for the chunks that fit (e.g. contextwise.arrange.Bookend() against
+            lost-in-the-middle); None shows them in rank order. Chunks always claim the budget in rank order.
     """
 
     template: str = "{marker} {text}"
     separator: str = "\n\n"
+    order: Ordering | None = None
 
     def __post_init__(self) -> None:
         self._check()
+
+    def layout(self, picks: list[_Pick]) -> list[_Pick]:
+        """Rank order, or the arrangement's order of it."""
+        if self.order is None:
+            return picks
+        return list(self.order.order(picks, [float(len(picks) - i) for i in range(len(picks))]))
 
 
 @dataclass(frozen=True)
