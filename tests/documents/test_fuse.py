@@ -37,6 +37,8 @@ def test_fuse_cuts_at_sentence_boundary_and_drops_the_rest():
     assert (fused.included, fused.cut, fused.dropped) == (("a",), ("b",), ("c",))
     outcome = fused.outcomes[1]
     assert (outcome.status, outcome.marker, outcome.kept_chars) == ("cut", "[2]", len("Four five."))
+    assert outcome.reason == "cut after 1 of 2 sentences to fit"
+    assert fused.outcomes[0].reason == "fits whole" and fused.outcomes[2].reason == "no room left in the budget"
     assert fused.citation_map["[2]"].end_char == len("Four five.")
 
 
@@ -45,6 +47,7 @@ def test_fuse_cuts_on_token_boundary_only_when_first_sentence_is_too_long():
     fused = fuse(chunks, 5, FakeTokenizer())
     assert fused.text == "[1] Short.\n\n[2] one two"
     assert fused.tokens == 5 and fused.cut == ("b",)
+    assert "token boundary" in fused.outcomes[1].reason
 
 
 def test_fuse_drops_a_chunk_when_not_even_its_marker_fits():

@@ -26,6 +26,7 @@ class _Pick:
     body: str
     group: tuple[str, str] | None = None
     header: str = ""
+    reason: str = "fits whole"
 
 
 class _Strategy:
@@ -140,12 +141,13 @@ Strategy = Sequential | Interleaved | Structured
 
 @dataclass(frozen=True)
 class ChunkOutcome:
-    """What became of one chunk: included whole, cut (a prefix of `kept_chars` kept) or dropped."""
+    """What became of one chunk: included whole, cut (a prefix of `kept_chars` kept) or dropped, and why."""
 
     chunk_id: str
     status: Status
     marker: str | None = None
     kept_chars: int = 0
+    reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -244,13 +246,12 @@ def _select(chunks: Sequence[Chunk], allowance: int, tok: Tokenizer, strategy: S
         lead = (strategy.separator if picks else "") + (header + "\n" if header and group not in headers else "")
         marker = style.marker(len(picks) + 1)
         cost = tok.count(lead + strategy.block(chunk, marker, chunk.text))
-        if used + cost <= allowance:
-            body = chunk.text
-        else:
-            body = _cut(chunk.text, lambda b: tok.count(lead + strategy.block(chunk, marker, b)) <= allowance - used,
-                        tok, splitter)
+        body, reason = chunk.text, "fits whole"
+        if used + cost > allowance:
+            body, reason = _cut(chunk.text, lambda b: tok.count(lead + strategy.block(chunk, marker, b))
+                                <= allowance - used, tok, splitter)
         if body:
-            picks.append(_Pick(chunk, body, group, header))
+            picks.append(_Pick(chunk, body, group, header, reason))
             headers.setdefault(group, header)
             used += tok.count(lead + strategy.block(chunk, marker, body))
         if body != chunk.text:
@@ -258,15 +259,16 @@ def _select(chunks: Sequence[Chunk], allowance: int, tok: Tokenizer, strategy: S
     return picks
 
 
-def _cut(text: str, fits: Callable[[str], bool], tok: Tokenizer, splitter: Splitter | None) -> str:
+def _cut(text: str, fits: Callable[[str], bool], tok: Tokenizer, splitter: Splitter | None) -> tuple[str, str]:
     """The longest prefix of whole sentences that fits; failing one, the first sentence cut on a token boundary."""
     ends = [end for _, end in sentence_spans(text, splitter)]
     whole = _largest(len(ends), lambda k: fits(text[:ends[k - 1]]))
-    if whole or not ends:
-        return text[:ends[whole - 1]] if whole else ""
-    first = text[:ends[0]]
+    if whole:
+        return text[:ends[whole - 1]], f"cut after {whole} of {len(ends)} sentences to fit"
+    first = text[:ends[0]] if ends else ""
     ids = tok.encode(first)
-    return _token_prefix(first, ids, _largest(len(ids), lambda n: fits(_token_prefix(first, ids, n, tok))), tok)
+    body = _token_prefix(first, ids, _largest(len(ids), lambda n: fits(_token_prefix(first, ids, n, tok))), tok)
+    return body, "cut on a token boundary: its first sentence alone is longer than the room left"
 
 
 def _token_prefix(text: str, ids: Sequence[int], n: int, tok: Tokenizer) -> str:
@@ -312,11 +314,11 @@ def _result(chunks: Sequence[Chunk], shown: list[_Pick], text: str, tokens: int,
     outcomes = []
     for chunk in chunks:
         if chunk.id not in by_id:
-            outcomes.append(ChunkOutcome(chunk.id, "dropped"))
+            outcomes.append(ChunkOutcome(chunk.id, "dropped", reason="no room left in the budget"))
             continue
         marker, pick = by_id[chunk.id]
         status: Status = "included" if pick.body == chunk.text else "cut"
-        outcomes.append(ChunkOutcome(chunk.id, status, marker, len(pick.body)))
+        outcomes.append(ChunkOutcome(chunk.id, status, marker, len(pick.body), pick.reason))
     return Fused(text, tokens, budget_tokens, citations, tuple(outcomes), style)
 
 
