@@ -7,6 +7,7 @@ from typing import Sequence
 from hypothesis import strategies as st
 
 from contextwise.testing import FakeTokenizer
+from contextwise.tokens import TokenCounter
 from contextwise.types import Message, Tool, ToolCall
 
 
@@ -25,27 +26,8 @@ class CountingCounter:
         return self.inner.messages(messages, tools=tools)
 
 
-class _Interim:
-    """Stand-in until contextwise.tokens.TokenCounter lands (same shape); removed once it does."""
-
-    def __init__(self, tokenizer) -> None:
-        self.tok = tokenizer
-
-    def message(self, m: Message) -> int:
-        calls = sum(6 + self.tok.count(c.name) + self.tok.count(c.arguments) for c in m.tool_calls)
-        return 3 + self.tok.count(m.role) + self.tok.count(m.text) + (1 + self.tok.count(m.name) if m.name else 0) \
-            + calls
-
-    def messages(self, messages: Sequence[Message], *, tools: Sequence[Tool] = ()) -> int:
-        return 3 + sum(self.message(m) for m in messages)
-
-
 def make_counter():
     """contextwise.tokens.TokenCounter over the fast FakeTokenizer (OpenAI framing)."""
-    try:
-        from contextwise.tokens import TokenCounter
-    except ImportError:
-        return _Interim(FakeTokenizer())
     return TokenCounter(FakeTokenizer())
 
 

@@ -116,8 +116,6 @@ class Conversation:
 
 
 def _default_counter() -> MessageCounter:
-    try:
-        from contextwise.tokens import TokenCounter, get_tokenizer
-    except ImportError as exc:
-        raise UsageError("no default token counter is available; pass counter=TokenCounter(...)") from exc
-    return TokenCounter(get_tokenizer("o200k_base"))  # type: ignore[no-any-return]
+    from contextwise.tokens import TokenCounter
+
+    return TokenCounter("o200k_base")
