@@ -76,3 +76,12 @@ def test_models_bad_file_raises_catalog_error(group: click.Group, tmp_path: Path
                                             (None, "-")])
 def test_models_format_usd(usd: float | None, text: str) -> None:
     assert format_usd(usd) == text
+
+
+def test_models_prices_a_call_and_sorts_cheapest_first(group: click.Group) -> None:
+    result = run(group, "gpt-4.1", "--input-tokens", "100000", "--cached-tokens", "50000", "--output-tokens", "2000")
+    assert result.exit_code == 0, result.output
+    rows = [line for line in result.output.splitlines() if "gpt-4.1" in line]
+    assert [r.split()[1] for r in rows] == ["gpt-4.1-nano", "gpt-4.1-mini", "gpt-4.1"]
+    # gpt-4.1-nano: 50k at $0.10 + 50k cached at $0.025 + 2k out at $0.40 per Mtok.
+    assert f"{(50_000 * 0.10 + 50_000 * 0.025 + 2_000 * 0.40) / 1e6:.6f}" in rows[0]

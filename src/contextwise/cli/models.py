@@ -10,7 +10,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from contextwise.models import Catalog, ModelInfo, default_catalog
+from contextwise.models import Catalog, ModelInfo, cost, default_catalog
+from contextwise.types import Usage
 
 # Piped output is not squeezed into 80 columns: names and prices stay whole for grep and diff.
 PIPE_WIDTH_CHARS = 200
@@ -29,17 +30,24 @@ def format_usd(usd_per_mtok: float | None) -> str:
     return f"{whole}.{cents.ljust(2, '0')}"
 
 
-def models_table(models: list[ModelInfo], *, title: str = "") -> Table:
-    """A rich table of `models`: limits, tokenizer and prices (USD per million tokens)."""
+def models_table(models: list[ModelInfo], *, title: str = "", usage: Usage | None = None) -> Table:
+    """A rich table of `models`: limits, tokenizer and prices (USD per million tokens).
+
+    With `usage`, a last column shows what that call would cost on each model.
+    """
     table = Table(title=title or None, caption="$ per million tokens; * long-context tier, see --json")
-    for column in ("name", "provider", "window", "max output", "tokenizer", "$ in", "$ out", "$ cached"):
+    columns = ["name", "provider", "window", "max output", "tokenizer", "$ in", "$ out", "$ cached"]
+    for column in columns + (["$ this call"] if usage else []):
         right = column not in ("name", "provider", "tokenizer")
         table.add_column(column, justify="right" if right else "left", no_wrap=column == "name")
     for info in models:
         prices = info.prices
-        table.add_row(info.name + (" *" if prices.tiers else ""), info.provider, f"{info.context_window_tokens:,}",
-                      f"{info.max_output_tokens:,}", info.tokenizer, format_usd(prices.input_usd_per_mtok),
-                      format_usd(prices.output_usd_per_mtok), format_usd(prices.cached_input_usd_per_mtok))
+        cells = [info.name + (" *" if prices.tiers else ""), info.provider, f"{info.context_window_tokens:,}",
+                 f"{info.max_output_tokens:,}", info.tokenizer, format_usd(prices.input_usd_per_mtok),
+                 format_usd(prices.output_usd_per_mtok), format_usd(prices.cached_input_usd_per_mtok)]
+        if usage:
+            cells.append(f"{cost(usage, info).total_usd:.6f}")
+        table.add_row(*cells)
     return table
 
 
@@ -59,8 +67,18 @@ def register(group: click.Group) -> None:
     @click.option("--models-file", "-f", "files", multiple=True, type=click.Path(dir_okay=False),
                   help="A .toml/.json file of models to add or override; repeat. Also: CONTEXTWISE_MODELS.")
     @click.option("--json", "as_json", is_flag=True, help="Print every field as JSON instead of a table.")
-    def models(query: tuple[str, ...], provider: str | None, files: tuple[str, ...], as_json: bool) -> None:
-        """List models whose name, alias or provider contains every word of QUERY."""
+    @click.option("--input-tokens", "input_tokens", type=click.IntRange(min=0), default=0,
+                  help="Price a call with this many prompt tokens (cached ones included) on each model.")
+    @click.option("--cached-tokens", "cached_tokens", type=click.IntRange(min=0), default=0,
+                  help="How many of the prompt tokens are read from the prompt cache.")
+    @click.option("--output-tokens", "output_tokens", type=click.IntRange(min=0), default=0,
+                  help="Price a call with this many output tokens on each model.")
+    def models(query: tuple[str, ...], provider: str | None, files: tuple[str, ...], as_json: bool,
+               input_tokens: int, cached_tokens: int, output_tokens: int) -> None:
+        """List models whose name, alias or provider contains every word of QUERY.
+
+        With --input-tokens/--output-tokens, adds what that call would cost and sorts cheapest first.
+        """
         catalog: Catalog = default_catalog().with_overrides(*files)
         text = " ".join(query)
         found = catalog.search(text, provider=provider)
@@ -69,10 +87,14 @@ def register(group: click.Group) -> None:
         if as_json:
             click.echo(json.dumps([model_json(m) for m in found], indent=2))
             return
+        usage = None
+        if input_tokens or output_tokens or cached_tokens:
+            usage = Usage(input_tokens=input_tokens, output_tokens=output_tokens, cached_input_tokens=cached_tokens)
+            found.sort(key=lambda info: cost(usage, info).total_usd)
         console = Console()
         if not console.is_terminal:
             console = Console(width=PIPE_WIDTH_CHARS)
-        console.print(models_table(found, title=f"{len(found)} of {len(catalog)} models"))
+        console.print(models_table(found, title=f"{len(found)} of {len(catalog)} models", usage=usage))
 
 
 def _no_match(catalog: Catalog, text: str, provider: str | None) -> str:
