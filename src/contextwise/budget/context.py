@@ -9,6 +9,7 @@ True
 
 from __future__ import annotations
 
+import functools
 import warnings
 from dataclasses import dataclass, replace
 from typing import Any, Iterable, Sequence
@@ -54,24 +55,28 @@ class Context:
         tokenizer: a Tokenizer or tokenizer id overriding the model's (required when `model` is None).
         allocation: how tokens are shared among sections (ByPriority() by default).
         markers: how text sections and their items are marked (Markdown() by default).
+        counter: a TokenCounter to share between contexts; by default one per model is shared in the process,
+            so content counted by an earlier build is not counted again.
     """
 
     def __init__(self, model: str | None = None, *, window_tokens: int | None = None,
                  output_reserve: int | float | None = None, tokenizer: Tokenizer | str | None = None,
                  allocation: Allocation | None = None, markers: Markers | None = None,
-                 catalog: Any = None) -> None:
-        from contextwise.tokens import TokenCounter, framing_for, get_tokenizer, tokenizer_for_model
+                 counter: Any = None, catalog: Any = None) -> None:
+        from contextwise.tokens import TokenCounter, framing_for, get_tokenizer
 
         self.info = _model_info(model, catalog) if model else None
         if self.info is None and (window_tokens is None or tokenizer is None):
             raise UsageError("without a model, give both window_tokens and tokenizer")
         self.model = self.info.name if self.info else (model or "custom")
         self.window_tokens = window_tokens or self.info.context_window_tokens
-        if isinstance(tokenizer, str):
-            tokenizer = get_tokenizer(tokenizer)
-        tok = tokenizer or tokenizer_for_model(self.info.name)
-        provider = self.info.provider if self.info else "generic"
-        self.counter = TokenCounter(tok, framing_for(provider))
+        if counter is not None:
+            self.counter = counter
+        elif tokenizer is None:
+            self.counter = _shared_counter(self.info.name)
+        else:
+            tok = get_tokenizer(tokenizer) if isinstance(tokenizer, str) else tokenizer
+            self.counter = TokenCounter(tok, framing_for(self.info.provider if self.info else "generic"))
         self.output_reserve_tokens = resolve_reserve(
             self.window_tokens, output_reserve, max_output_tokens=self.info.max_output_tokens if self.info else None)
         self.allocation = allocation or ByPriority()
@@ -166,9 +171,10 @@ class Context:
         return self.markers.item(item.text, item.label, index)
 
     def _measure_item(self, item: Item, index: int = 1) -> int:
-        if item.is_messages:
-            return sum(self.counter.message(m) for m in item.messages)
-        return self.counter.count(self._item_text(item, index))
+        if isinstance(item.content, tuple):
+            return sum(self.counter.message(m) for m in item.content)
+        last = item.content[-1:]
+        return self.counter.count(item.content) + _wrap_tokens(self.counter, self.markers, item.label, index, last.isalnum() or last)
 
     def _measure(self, section: Section) -> list[Measured]:
         return [Measured(it, self._measure_item(it, n)) for n, it in enumerate(section.items, 1)]
@@ -203,6 +209,8 @@ class Context:
             used = self._used(sections[d.name], fitted[d.name])
             if d.pinned or slack <= 0 or used >= d.cap_tokens:
                 continue
+            if not any(dec.action != "dropped" or dec.tokens_before <= slack for dec in fitted[d.name].decisions):
+                continue  # nothing that was cut could come back with the slack
             grants[d.name] = min(d.cap_tokens, used + slack)
             fitted[d.name] = self._fit(sections[d.name], measured[d.name], grants[d.name])
 
@@ -329,6 +337,23 @@ def _prefix(msg: Message, block: str) -> Message:
     if isinstance(msg.content, str):
         return replace(msg, content=f"{block}\n\n{msg.content}")
     return replace(msg, content=(TextPart(block + "\n\n"),) + msg.content)
+
+
+@functools.lru_cache(maxsize=65_536)
+def _wrap_tokens(counter: Any, markers: Markers, label: str, index: int, last: str | bool) -> int:
+    """Tokens the markers add around an item whose text ends in `last` (True: a letter or digit).
+
+    Item text is stripped, so on BPE tokenizers the wrapper counts apart from the text except where a final
+    punctuation mark merges with the newline after it; the exact count of the prompt checks it anyway."""
+    probe = "x" if last is True or not last else f"x{last}"
+    return counter.count(markers.item(probe, label, index)) - counter.count(probe)
+
+
+@functools.lru_cache(maxsize=16)
+def _shared_counter(model: str) -> Any:
+    from contextwise.tokens import TokenCounter
+
+    return TokenCounter.for_model(model)
 
 
 def _model_info(model: str, catalog: Any) -> Any:

@@ -41,9 +41,14 @@ class Item:
     label: str = ""
 
     def __post_init__(self) -> None:
-        if isinstance(self.content, list):
-            object.__setattr__(self, "content", tuple(self.content))
-        if isinstance(self.content, tuple) and not all(isinstance(m, Message) for m in self.content):
+        content = self.content
+        if isinstance(content, str):
+            if content[:1].isspace() or content[-1:].isspace():
+                object.__setattr__(self, "content", content.strip())
+            return
+        if isinstance(content, list):
+            object.__setattr__(self, "content", tuple(content))
+        if not all(isinstance(m, Message) for m in self.content):
             raise UsageError("an Item's content is a string or a tuple of Message")
 
     @property
@@ -106,16 +111,15 @@ class Section:
                               ("placement", placement)):
             if getattr(self, attr) is None:
                 object.__setattr__(self, attr, default)
-        if self.placement == "messages" and not all(i.is_messages for i in self.items):
-            raise UsageError(f"section {self.name!r} is placed as messages, so every item must hold messages")
-        if self.placement != "messages" and any(i.is_messages for i in self.items):
-            raise UsageError(f"section {self.name!r} holds messages; give it placement='messages'")
+        as_messages = self.placement == "messages"
+        if any(isinstance(i.content, tuple) != as_messages for i in self.items):
+            raise UsageError(f"section {self.name!r}: items hold messages exactly when placement='messages'")
 
 
 def texts_to_items(texts: Iterable[str | Item]) -> tuple[Item, ...]:
     """Wrap plain strings as Items; earlier strings get higher priority, so they are kept first."""
     items = [t if isinstance(t, Item) else Item(t) for t in texts]
-    if all(i.priority == 0.0 for i in items):
+    if not any(i.priority for i in items):
         items = [Item(i.content, float(len(items) - n), i.label) for n, i in enumerate(items)]
     return tuple(items)
 

@@ -1,0 +1,86 @@
+"""Assembly speed: build a 128k-token context from 2,000 prioritised chunks.
+
+contextwise's Context.build (allocate, fit, arrange, exact framed count, Report) beside what a user writes by
+hand with tiktoken (count every chunk, sort by priority, fill greedily), on the same chunks in the same run.
+
+    python benchmarks/bench_assembly.py [--chunks 2000] [--repeat 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import time
+import warnings
+
+import tiktoken
+
+import contextwise as cw  # noqa: F401  (installs the offline encodings into tiktoken)
+from contextwise.budget import Context
+from contextwise.errors import TruncationWarning
+from contextwise.tokens import TokenCounter
+
+WORDS = ("harbour station bike battery rider member price euro trip dock route weather city council "
+         "repair brake tyre motor credit uphill support refund helmet speed zone app data model").split()
+
+
+def make_chunks(n: int, seed: int = 7) -> list[tuple[str, float]]:
+    rng = random.Random(seed)
+    return [(" ".join(rng.choice(WORDS) for _ in range(rng.randint(60, 140))) + ".", rng.random())
+            for _ in range(n)]
+
+
+def by_hand(chunks: list[tuple[str, float]], budget_tokens: int) -> str:
+    enc = tiktoken.get_encoding("o200k_base")
+    ranked = sorted(chunks, key=lambda c: -c[1])
+    out, used = [], 0
+    for text, _ in ranked:
+        n = len(enc.encode(text))
+        if used + n <= budget_tokens:
+            out.append(text)
+            used += n
+    return "\n\n".join(out)
+
+
+def build(chunks: list[tuple[str, float]], counter: TokenCounter | None) -> cw.budget.Built:
+    ctx = Context("gpt-4o", counter=counter)
+    ctx.system("Answer from the documents.").documents([cw.budget.Item(t, p) for t, p in chunks]).user("Which?")
+    return ctx.build()
+
+
+def timed(fn, repeat: int) -> list[float]:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - start) * 1000)
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--chunks", type=int, default=2000)
+    parser.add_argument("--repeat", type=int, default=20)
+    args = parser.parse_args()
+    warnings.simplefilter("ignore", TruncationWarning)
+    chunks = make_chunks(args.chunks)
+    cold = timed(lambda: build(chunks, TokenCounter.for_model("gpt-4o")), 3)
+    shared = TokenCounter.for_model("gpt-4o")
+    built = build(chunks, shared)
+    warm = timed(lambda: build(chunks, shared), args.repeat)
+    hand = timed(lambda: by_hand(chunks, built.report.available_tokens), args.repeat)
+    total = sum(TokenCounter.for_model("gpt-4o").count(t) for t, _ in chunks)
+    r = built.report
+    print(f"{args.chunks} chunks, {total:,} tokens offered; built {r.prompt_tokens:,}/{r.available_tokens:,} "
+          f"tokens, {r.section('documents').items_kept} chunks kept")
+    print(f"contextwise cold (counts every chunk): median {statistics.median(cold):.1f} ms")
+    print(f"contextwise warm (chunks counted before): median {statistics.median(warm):.1f} ms, "
+          f"p95 {sorted(warm)[int(0.95 * (len(warm) - 1))]:.1f} ms")
+    print(f"by hand with tiktoken (no report, no framing): median {statistics.median(hand):.1f} ms")
+    print(f"ratio by-hand / contextwise: cold {statistics.median(hand) / statistics.median(cold):.2f}x, "
+          f"warm {statistics.median(hand) / statistics.median(warm):.2f}x")
+
+
+if __name__ == "__main__":
+    main()
