@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import tempfile
 import uuid
+import warnings
 from typing import Any, Callable, Iterator
 
 import numpy as np
@@ -28,7 +29,9 @@ def pg_dsn() -> Iterator[str]:
     need("pgvector", "the PostgreSQL store needs the pgvector adapter")
     data_dir = tempfile.mkdtemp(prefix="cw-pg-")
     try:
-        server = pgserver.get_server(data_dir, cleanup_mode="delete")
+        with warnings.catch_warnings():  # pgserver warns that XDG_RUNTIME_DIR is unset; not ours to fix
+            warnings.simplefilter("ignore")
+            server = pgserver.get_server(data_dir, cleanup_mode="delete")
     except Exception as exc:  # pgserver raises its own types; any failure to start means "not available here"
         missing(f"could not start PostgreSQL from pgserver: {exc}")
     yield server.get_uri()

@@ -74,7 +74,8 @@ def check_k(k: Any) -> int:
 def check_vector(vector: Any, dimensions: int, *, what: str = "query vector") -> np.ndarray:
     """The vector as float32 (dimensions,), or DimensionMismatchError / InvalidVectorError."""
     try:
-        arr = np.asarray(vector, dtype=np.float32)
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow to inf is reported just below
+            arr = np.asarray(vector, dtype=np.float32)
     except (TypeError, ValueError) as exc:
         raise InvalidVectorError(f"{what} is not a sequence of numbers") from exc
     if arr.ndim != 1 or arr.shape[0] != dimensions:
