@@ -102,7 +102,8 @@ def test_overrides_catalog_argument_is_used_by_get_model(tmp_path: Path) -> None
     ('[models."gpt-4o"]\ncache_kind = "sometimes"\n', "models.gpt-4o.cache_kind"),
     ('[models."gpt-4o"]\nmax_output_tokens = 200000\n', "models.gpt-4o.max_output_tokens"),
     ('[models."gpt-4o".prices]\ncached_input_usd_per_mtok = 99.0\n', "models.gpt-4o.prices.cached_input_usd_per_mtok"),
-    ('[[models."gpt-4o".prices.tiers]]\ninput_usd_per_mtok = 3.0\n', "models.gpt-4o.prices.tiers[0].above_input_tokens"),
+    ('[[models."gpt-4o".prices.tiers]]\ninput_usd_per_mtok = 3.0\n',
+     "models.gpt-4o.prices.tiers[0].above_input_tokens"),
     ('[models."new-model"]\ncontext_window_tokens = 1000\n', "models.new-model.provider"),
     ('[models."new-model"]\nprovider = "x"\ncontext_window_tokens = 1000\n', "models.new-model.max_output_tokens"),
     ('[models."acme"]\nprovider = "openai"\nmax_output_tokens = 9\ncontext_window_tokens = 99\n'

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from contextwise.models._types import PRICE_FIELDS, CatalogError, ModelInfo, Prices, PriceTier
 

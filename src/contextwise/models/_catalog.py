@@ -6,9 +6,9 @@ import difflib
 import functools
 import os
 import re
+from collections.abc import Iterable, Iterator, Mapping
 from importlib import resources
-from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, Union
+from typing import Any
 
 from contextwise.errors import UnknownBackendError
 from contextwise.models._build import FIGURES, build_model, model_fields
@@ -18,7 +18,7 @@ from contextwise.models._types import CatalogError, ModelInfo
 ENV_VAR = "CONTEXTWISE_MODELS"
 DEFAULT_SOURCE = "<default catalog>"
 ARGUMENT_SOURCE = "<argument>"
-Override = Union[str, os.PathLike, Mapping[str, Any]]
+Override = str | os.PathLike[str] | Mapping[str, Any]
 
 # A dated snapshot or moving tag at the end of a name: -2024-08-06, -20241022, -0613, -002, -latest, -preview-05-20.
 _SNAPSHOT = re.compile(r"-(?:\d{4}-\d{2}-\d{2}|\d{8}|\d{3,4}|latest|exp|preview(?:-\d{2}-\d{2,4})?)$")
@@ -63,7 +63,7 @@ class Catalog:
         return _packaged()
 
     @classmethod
-    def load(cls, *paths: str | os.PathLike, include_default: bool = True) -> Catalog:
+    def load(cls, *paths: str | os.PathLike[str], include_default: bool = True) -> Catalog:
         """The packaged catalog (unless `include_default=False`) with each file in `paths` merged over it in order.
 
         Raises:
@@ -173,7 +173,7 @@ class Catalog:
         return f"Catalog({len(self)} models)"
 
 
-def _apply(base: Mapping[str, Any], update: Mapping[str, Any], checked_on: Any, *, new: bool = False) -> dict:
+def _apply(base: Mapping[str, Any], update: Mapping[str, Any], checked_on: Any, *, new: bool = False) -> dict[str, Any]:
     """Merge `update` into `base`; figures changed without a date of their own take the layer's date or none."""
     out = merge(base, update)
     if "checked_on" not in update and (new or FIGURES & set(update)):
@@ -183,7 +183,7 @@ def _apply(base: Mapping[str, Any], update: Mapping[str, Any], checked_on: Any, 
     return out
 
 
-def _new_model_base(key: str, update: Mapping[str, Any], defaults: Mapping[str, Any], source: str) -> dict:
+def _new_model_base(key: str, update: Mapping[str, Any], defaults: Mapping[str, Any], source: str) -> dict[str, Any]:
     provider = update.get("provider")
     if provider is None:
         raise CatalogError("missing; a new model needs a provider", source=source, field=f"models.{key}.provider")

@@ -10,9 +10,11 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import json
+import os
 import sys
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from contextwise.models._types import CACHE_KINDS, PRICE_FIELDS, TOKENIZERS, CatalogError
 
@@ -90,7 +92,7 @@ MODEL_CHECKS: dict[str, Check] = {
 SECTIONS = ("catalog", "providers", "models")
 
 
-def read_layer(path: str | Path) -> dict[str, Any]:
+def read_layer(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read and check one override file (.toml or .json)."""
     path = Path(path)
     source = str(path)
@@ -98,11 +100,8 @@ def read_layer(path: str | Path) -> dict[str, Any]:
         raw = path.read_bytes()
     except OSError as exc:
         raise CatalogError(f"cannot read the file ({exc.strerror or exc})", source=source, field="<file>") from exc
-    if path.suffix.lower() == ".json":
-        data = parse_json(raw, source)
-    else:
-        data = parse_toml(raw, source)
-    return check_layer(data, source)
+    parse = parse_json if path.suffix.lower() == ".json" else parse_toml
+    return check_layer(parse(raw, source), source)
 
 
 def parse_json(raw: bytes, source: str) -> Any:
@@ -118,7 +117,7 @@ def parse_toml(raw: bytes, source: str) -> Any:
     if sys.version_info >= (3, 11):
         import tomllib
     else:  # pragma: no cover - exercised on Python 3.10 only
-        import tomli as tomllib
+        import tomli as tomllib  # type: ignore[import-not-found]
     try:
         return tomllib.loads(raw.decode("utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:

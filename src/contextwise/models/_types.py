@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, replace
-from typing import Literal, Optional
+from typing import Literal
 
 from contextwise.errors import UsageError
 
@@ -39,11 +39,11 @@ class PriceTier:
     """
 
     above_input_tokens: int
-    input_usd_per_mtok: Optional[float] = None
-    output_usd_per_mtok: Optional[float] = None
-    cached_input_usd_per_mtok: Optional[float] = None
-    cache_write_usd_per_mtok: Optional[float] = None
-    cache_write_1h_usd_per_mtok: Optional[float] = None
+    input_usd_per_mtok: float | None = None
+    output_usd_per_mtok: float | None = None
+    cached_input_usd_per_mtok: float | None = None
+    cache_write_usd_per_mtok: float | None = None
+    cache_write_1h_usd_per_mtok: float | None = None
 
 
 @dataclass(frozen=True)
@@ -55,9 +55,9 @@ class Prices:
 
     input_usd_per_mtok: float
     output_usd_per_mtok: float
-    cached_input_usd_per_mtok: Optional[float] = None
-    cache_write_usd_per_mtok: Optional[float] = None
-    cache_write_1h_usd_per_mtok: Optional[float] = None
+    cached_input_usd_per_mtok: float | None = None
+    cache_write_usd_per_mtok: float | None = None
+    cache_write_1h_usd_per_mtok: float | None = None
     tiers: tuple[PriceTier, ...] = ()
 
     def tier_for(self, input_tokens: int) -> PriceTier | None:
@@ -101,14 +101,14 @@ class ModelInfo:
     tokenizer: str
     prices: Prices
     aliases: tuple[str, ...] = ()
-    checked_on: Optional[dt.date] = None
-    max_input_tokens: Optional[int] = None
+    checked_on: dt.date | None = None
+    max_input_tokens: int | None = None
     window_includes_output: bool = True
-    extended_context_window_tokens: Optional[int] = None
+    extended_context_window_tokens: int | None = None
     supports_tools: bool = True
     supports_images: bool = False
-    cache_kind: Optional[CacheKind] = None
-    min_cacheable_tokens: Optional[int] = None
+    cache_kind: CacheKind | None = None
+    min_cacheable_tokens: int | None = None
     priced_by: str = ""
     notes: str = ""
 
