@@ -160,12 +160,13 @@ class Context:
         return Built(tuple(messages), self._tools, report)
 
     def _overhead(self, section: Section) -> int:
-        """Tokens a section costs beyond its items: its markers, and a message's framing."""
+        """Tokens a section costs beyond its items: its markers, and (at most) a message's framing."""
         if section.placement == "messages":
             return 0
-        title = section.title
-        return self.counter.count(self.markers.open(title) + self.markers.close(title)) + \
-            self.counter.message(Message.system(""))
+        return self._markers_tokens(section) + self.counter.message(Message.system(""))
+
+    def _markers_tokens(self, section: Section) -> int:
+        return self.counter.count(self.markers.open(section.title) + self.markers.close(section.title))
 
     def _item_text(self, item: Item, index: int) -> str:
         return self.markers.item(item.text, item.label, index)
@@ -277,8 +278,10 @@ class Context:
         sections = []
         for s, d in zip(self._sections, demands):
             f = fitted[s.name]
+            # Report content tokens; message framing is reported once, as framing_tokens.
+            content = f.tokens + self._markers_tokens(s) if f.kept and s.placement != "messages" else f.tokens
             sections.append(SectionReport(s.name, s.kind, d.priority, d.pinned, d.requested_tokens,
-                                          grants[s.name], self._used(s, f), len(measured[s.name]),
+                                          grants[s.name], content, len(measured[s.name]),
                                           len(f.kept), (s.fit or default_fit(s.kind)).name))
         if self._tools:
             tools_tokens = self.counter.tools(self._tools)

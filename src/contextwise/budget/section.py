@@ -143,4 +143,12 @@ def message_units(messages: Sequence[Message]) -> tuple[Item, ...]:
             continue
         units.append([msg])
         open_calls = {c.id for c in msg.tool_calls}
-    return tuple(Item(tuple(u), float(n)) for n, u in enumerate(units))
+    return tuple(Item(tuple(u), float(n), _unit_label(n, u)) for n, u in enumerate(units))
+
+
+def _unit_label(index: int, unit: list[Message]) -> str:
+    head = unit[0]
+    if head.tool_calls:
+        names = ", ".join(c.name for c in head.tool_calls)
+        return f"#{index} tool call {names} + {len(unit) - 1} result(s)"
+    return f"#{index} {head.role}"

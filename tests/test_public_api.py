@@ -1,0 +1,50 @@
+"""The public namespace is pinned: adding or removing a name is a deliberate change to this list."""
+
+from __future__ import annotations
+
+import importlib
+import subprocess
+import sys
+
+import pytest
+
+import contextwise as cw
+
+PINNED = {
+    "AsyncChatModel", "AsyncEmbedder", "AsyncVectorStore", "AuthError", "BackendError", "BudgetExceededError",
+    "Built", "Catalog", "ChatModel", "ChatOptions", "Chunk", "Citation", "Completion", "Compressed", "Compressor",
+    "Context", "ContextLengthError", "ContextwiseError", "Cost", "Embedder", "Hit", "ImagePart", "Item", "Message",
+    "MissingDependencyError", "ModelInfo", "ProviderError", "RateLimitError", "Record", "Report", "Section",
+    "StoreError", "TextPart", "TokenCounter", "TokenLogprob", "Tokenizer", "Tool", "ToolCall", "TruncationWarning",
+    "UnavailableError", "UnknownBackendError", "Usage", "UsageError", "VectorStore", "cost", "get_model",
+    "get_tokenizer", "register", "resolve", "tokenizer_for_model",
+}
+
+
+def test_public_api_all_is_pinned():
+    assert set(cw.__all__) == PINNED
+    assert all(hasattr(cw, name) for name in cw.__all__)
+
+
+def test_public_api_every_name_has_a_docstring():
+    undocumented = [n for n in cw.__all__ if callable(getattr(cw, n)) and not (getattr(cw, n).__doc__ or "").strip()]
+    assert undocumented == []
+
+
+@pytest.mark.parametrize("name", sorted(cw._SUBPACKAGES - {"server", "cache", "evals", "memory"}))
+def test_public_api_subpackages_load_lazily_and_declare_all(name):
+    module = getattr(cw, name)
+    assert module is importlib.import_module(f"contextwise.{name}")
+    assert getattr(module, "__all__", None) or name == "testing"
+
+
+def test_public_api_import_stays_light():
+    code = "import sys, contextwise; print(sorted(m for m in ('onnxruntime', 'llama_cpp', 'psycopg', 'httpx', " \
+           "'torch', 'redis', 'tokenizers') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_public_api_unknown_attribute_raises():
+    with pytest.raises(AttributeError):
+        cw.no_such_thing  # noqa: B018
