@@ -1,0 +1,195 @@
+"""Abstractive compression: a chat model summarizes, in one pass or map-reduce over chunks, focused on the query.
+
+The orchestration is sans-I/O. `Summarizer.plan()` returns a `SummaryStep` holding the requests to send;
+`Summarizer.apply(step, answers)` takes the model's answers and returns the next step, until `step.result` is
+set. `compress()` drives it with a sync ChatModel, `acompress()` with an async one (the requests of one step
+are sent concurrently). The summary is then fitted to the target exactly: cut at its last whole sentence that
+fits, or on a token boundary.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from dataclasses import dataclass, replace
+from typing import Any, Sequence
+
+from contextwise.compress._base import backend, check_target, local_model
+from contextwise.compress._sentences import sentence_spans
+from contextwise.compress.truncate import truncate_tokens
+from contextwise.errors import UsageError
+from contextwise.protocols import AsyncChatModel, ChatModel, Tokenizer
+from contextwise.types import ChatOptions, Compressed, Message
+
+SYSTEM_PROMPT = (
+    "You shorten documents for another assistant. Write a dense summary that keeps every fact, name, number "
+    "and date needed to answer the question. No preamble, no commentary."
+)
+_OPTIONS = ChatOptions(temperature=0.0)
+# A model's tokens and the target tokenizer's differ; ask for a little more and cut exactly afterwards.
+_ANSWER_SLACK = 1.2
+
+
+@dataclass(frozen=True)
+class SummaryRequest:
+    """One call to make: the messages and the answer's token cap."""
+
+    messages: tuple[Message, ...]
+    max_tokens: int
+
+
+@dataclass(frozen=True)
+class SummaryStep:
+    """A point in a summarization: requests to send now, or (when `requests` is empty) the `result`."""
+
+    requests: tuple[SummaryRequest, ...]
+    result: Compressed | None
+    original_tokens: int
+    target_tokens: int
+    tokenizer: Any
+    query: str | None
+    level: int
+    final: bool
+
+    @property
+    def done(self) -> bool:
+        """Whether the result is ready."""
+        return self.result is not None
+
+
+class Summarizer:
+    """Summarize with any ChatModel: one pass when the text fits `chunk_tokens`, else map-reduce by levels.
+
+    Args:
+        model: a ChatModel (or "provider:name"); default the embedded local model. Only `compress` uses it;
+            `plan`/`apply` never call a model.
+        query: the question the summary must serve; a `query` passed to `compress` takes precedence.
+        chunk_tokens: the most text (target tokenizer) put in one request.
+        max_levels: map levels before the last reduce; then the joined summaries are cut to fit.
+
+    >>> from contextwise.testing import FakeTokenizer, ScriptedChatModel
+    >>> s = Summarizer(ScriptedChatModel(["Paris is the capital."]))
+    >>> s.compress("Paris is the capital of France. " * 20, 8, FakeTokenizer()).text
+    'Paris is the capital.'
+    """
+
+    def __init__(self, model: ChatModel | str | None = None, *, query: str | None = None,
+                 chunk_tokens: int = 1500, max_levels: int = 3) -> None:
+        if chunk_tokens < 16 or max_levels < 1:
+            raise UsageError("chunk_tokens must be at least 16 and max_levels at least 1")
+        self._model = model
+        self.query = query
+        self.chunk_tokens = chunk_tokens
+        self.max_levels = max_levels
+        self.name = "summarize"
+
+    @property
+    def model(self) -> ChatModel:
+        """The chat model, built on first use."""
+        self._model = backend(self._model, "chat", local_model)
+        return self._model  # type: ignore[return-value]
+
+    # -- sans-I/O -------------------------------------------------------------------------------------------
+
+    def plan(self, text: str, target_tokens: int, tokenizer: Tokenizer, query: str | None = None) -> SummaryStep:
+        """The first step of summarizing `text` to `target_tokens`; no model is called."""
+        check_target(target_tokens)
+        original = tokenizer.count(text)
+        step = SummaryStep((), None, original, target_tokens, tokenizer, query or self.query, 0, False)
+        if original <= target_tokens or target_tokens == 0:
+            return replace(step, result=self._fit(text if target_tokens else "", step))
+        return self._next(text, step)
+
+    def apply(self, step: SummaryStep, answers: Sequence[str]) -> SummaryStep:
+        """The step after `step`, given the model's answers to its requests, in order."""
+        if step.done:
+            raise UsageError("this summarization is finished; read step.result")
+        if len(answers) != len(step.requests):
+            raise UsageError(f"got {len(answers)} answers for {len(step.requests)} requests; answer each in order")
+        joined = "\n\n".join(a.strip() for a in answers if a.strip())
+        if step.final or step.tokenizer.count(joined) <= step.target_tokens:
+            return replace(step, requests=(), result=self._fit(joined, step))
+        return self._next(joined, replace(step, level=step.level + 1))
+
+    def _next(self, text: str, step: SummaryStep) -> SummaryStep:
+        chunks = chunk_text(text, self.chunk_tokens, step.tokenizer)
+        if len(chunks) == 1 or step.level >= self.max_levels:
+            final = self._request(text, step.target_tokens, step.query)
+            return replace(step, requests=(final,), final=True)
+        total = sum(step.tokenizer.count(c) for c in chunks)
+        # Each chunk gets its share of a reduce input that fits one request.
+        share = max(step.target_tokens, self.chunk_tokens // 2)
+        requests = tuple(self._request(c, max(32, math.ceil(share * step.tokenizer.count(c) / total)), step.query)
+                         for c in chunks)
+        return replace(step, requests=requests)
+
+    def _request(self, text: str, answer_tokens: int, query: str | None) -> SummaryRequest:
+        words = max(5, int(answer_tokens * 0.7))
+        focus = f"Question: {query}\n\n" if query else ""
+        prompt = f"{focus}Text:\n{text}\n\nSummarize the text in at most {words} words."
+        return SummaryRequest((Message.system(SYSTEM_PROMPT), Message.user(prompt)),
+                              max(1, math.ceil(answer_tokens * _ANSWER_SLACK)))
+
+    def _fit(self, text: str, step: SummaryStep) -> Compressed:
+        fitted = fit_sentences(text, step.target_tokens, step.tokenizer)
+        return Compressed(fitted, step.original_tokens, step.tokenizer.count(fitted), self.name)
+
+    # -- drivers --------------------------------------------------------------------------------------------
+
+    def compress(self, text: str, target_tokens: int, tokenizer: Tokenizer,
+                 query: str | None = None) -> Compressed:
+        """Summarize `text` to at most `target_tokens` tokens, calling the model."""
+        step = self.plan(text, target_tokens, tokenizer, query)
+        while not step.done:
+            answers = [self.model.complete(r.messages, r.max_tokens, _OPTIONS).text for r in step.requests]
+            step = self.apply(step, answers)
+        return step.result  # type: ignore[return-value]
+
+    async def acompress(self, text: str, target_tokens: int, tokenizer: Tokenizer, query: str | None = None, *,
+                        model: AsyncChatModel) -> Compressed:
+        """Summarize `text` with an async model; the requests of one step run concurrently."""
+        step = self.plan(text, target_tokens, tokenizer, query)
+        while not step.done:
+            done = await asyncio.gather(*(model.complete(r.messages, r.max_tokens, _OPTIONS) for r in step.requests))
+            step = self.apply(step, [c.text for c in done])
+        return step.result  # type: ignore[return-value]
+
+
+def chunk_text(text: str, chunk_tokens: int, tokenizer: Tokenizer) -> list[str]:
+    """`text` packed by whole sentences into chunks of about `chunk_tokens` (a longer sentence is split)."""
+    chunks: list[str] = []
+    current: list[str] = []
+    used = 0
+    for piece in _pieces(text, chunk_tokens, tokenizer):
+        cost = tokenizer.count(piece) + 1
+        if current and used + cost > chunk_tokens:
+            chunks.append(" ".join(current))
+            current, used = [], 0
+        current.append(piece)
+        used += cost
+    if current:
+        chunks.append(" ".join(current))
+    return chunks or [text]
+
+
+def _pieces(text: str, chunk_tokens: int, tokenizer: Tokenizer) -> list[str]:
+    """The sentences of `text`, a sentence longer than a chunk split on token boundaries."""
+    out = []
+    for span in sentence_spans(text):
+        ids = tokenizer.encode(text[span.start:span.end])
+        step = max(1, chunk_tokens - 1)
+        out.extend(tokenizer.decode(ids[i:i + step]) for i in range(0, len(ids), step))
+    return out
+
+
+def fit_sentences(text: str, max_tokens: int, tokenizer: Tokenizer) -> str:
+    """The longest run of `text`'s leading whole sentences within `max_tokens`, or a token-boundary cut."""
+    if tokenizer.count(text) <= max_tokens:
+        return text
+    best = ""
+    for span in sentence_spans(text):
+        candidate = text[:span.end]
+        if tokenizer.count(candidate) > max_tokens:
+            break
+        best = candidate
+    return best or truncate_tokens(text, max_tokens, tokenizer).text
