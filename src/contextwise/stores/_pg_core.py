@@ -144,6 +144,7 @@ class PgCore:
             sql.Literal(tenant)))
         yield Step(sql.SQL("INSERT INTO {} (tenant, index_name) VALUES (%s, %s) ON CONFLICT DO NOTHING"
                            ).format(self.indexed), (tenant, name))
+        yield Step(sql.SQL("ANALYZE {}").format(self.t))  # so the planner knows the tenant is large
 
     def index_name(self, tenant: str) -> str:
         """The name of the partial HNSW index of `tenant` (a hash: tenant names are not identifiers)."""
