@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from contextwise.documents import chunk_document
 from contextwise.documents._sentences import sentence_spans
@@ -77,7 +80,7 @@ def _check_chunks(text, chunks, tok, max_tokens, overlap):
         assert tok.count(chunk.text) <= max_tokens
     starts = [c.start_char for c in chunks]
     assert starts == sorted(set(starts))
-    for before, after in zip(chunks, chunks[1:]):
+    for before, after in pairwise(chunks):
         end = before.start_char + len(before.text)
         if after.start_char < end:  # overlap: whole sentences within the allowance
             assert tok.count(text[after.start_char:end]) <= overlap
@@ -112,4 +115,4 @@ def test_chunk_document_chunks_start_at_sentence_starts(o200k):
     chunks = chunk_document(text, o200k, max_tokens=40, overlap_tokens=12)
     starts = {s for s, _ in sentence_spans(text)}
     assert len(chunks) > 5 and all(c.start_char in starts for c in chunks)
-    assert any(a.start_char + len(a.text) > b.start_char for a, b in zip(chunks, chunks[1:]))
+    assert any(a.start_char + len(a.text) > b.start_char for a, b in pairwise(chunks))

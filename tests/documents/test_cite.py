@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from contextwise.documents import CitationStyle, chunk_document, fuse, parse_citations
 from contextwise.errors import UsageError
@@ -11,7 +12,8 @@ from contextwise.testing import FakeTokenizer
 from contextwise.types import Citation
 
 
-def _cmap(n, style=CitationStyle()):
+def _cmap(n, style=None):
+    style = style or CitationStyle()
     return {style.marker(i): Citation(style.marker(i), f"c{i}", f"s{i}", f"T{i}", i * 10, i * 10 + 5)
             for i in range(1, n + 1)}
 

@@ -5,11 +5,18 @@ from __future__ import annotations
 import re
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from contextwise.arrange import Bookend
 from contextwise.documents import (
-    CitationStyle, Interleaved, RankWeights, Sequential, Structured, fuse, rank,
+    CitationStyle,
+    Interleaved,
+    RankWeights,
+    Sequential,
+    Structured,
+    fuse,
+    rank,
 )
 from contextwise.documents._sentences import sentence_spans
 from contextwise.errors import UsageError

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from support import need
 
 from contextwise.documents import Dense, Hybrid, Ranked, RankWeights, rank
 from contextwise.errors import UsageError
 from contextwise.testing import HashEmbedder
 from contextwise.types import Chunk
-from support import need
 
 EMB = HashEmbedder(4096)
 

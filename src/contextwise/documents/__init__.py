@@ -11,11 +11,25 @@
 from __future__ import annotations
 
 from contextwise.documents._chunk import chunk_document
-from contextwise.documents._cite import CitationCheck, Claim, CitationStyle, parse_citations
+from contextwise.documents._cite import CitationCheck, CitationStyle, Claim, parse_citations
 from contextwise.documents._fuse import ChunkOutcome, Fused, Interleaved, Sequential, Structured, fuse
 from contextwise.documents._rank import Dense, Hybrid, Ranked, RankWeights, rank
 
 __all__ = [
-    "ChunkOutcome", "CitationCheck", "Claim", "Dense", "Fused", "Hybrid", "Interleaved", "CitationStyle", "RankWeights",
-    "Ranked", "Sequential", "Structured", "chunk_document", "fuse", "parse_citations", "rank",
+    "ChunkOutcome",
+    "CitationCheck",
+    "CitationStyle",
+    "Claim",
+    "Dense",
+    "Fused",
+    "Hybrid",
+    "Interleaved",
+    "RankWeights",
+    "Ranked",
+    "Sequential",
+    "Structured",
+    "chunk_document",
+    "fuse",
+    "parse_citations",
+    "rank",
 ]

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from contextwise.documents._sentences import Span, Splitter, sentence_spans, token_windows
 from contextwise.errors import UsageError

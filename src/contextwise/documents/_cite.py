@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Iterable, Mapping, Sequence
+from typing import TypeVar
 
 from contextwise.documents._sentences import Splitter, sentence_spans
 from contextwise.errors import UsageError
 from contextwise.types import Citation
 
+T = TypeVar("T")
 MAX_RANGE = 1000  # a range wider than this ("[1-99999]") is reported as one unknown marker, not expanded
 
 
@@ -180,5 +182,5 @@ def _claim(answer: str, span: tuple[int, int], found: list[str], cmap: Mapping[s
                  _unique(m for m in found if m not in cmap))
 
 
-def _unique(items: Iterable) -> tuple:
+def _unique(items: Iterable[T]) -> tuple[T, ...]:
     return tuple(dict.fromkeys(items))

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from types import MappingProxyType
-from typing import Callable, Literal, Mapping, Sequence
+from typing import Literal
 
 from contextwise.arrange import Ordering
 from contextwise.documents._cite import CitationCheck, CitationStyle, parse_citations
@@ -248,8 +249,8 @@ def _select(chunks: Sequence[Chunk], allowance: int, tok: Tokenizer, strategy: S
         cost = tok.count(lead + strategy.block(chunk, marker, chunk.text))
         body, reason = chunk.text, "fits whole"
         if used + cost > allowance:
-            body, reason = _cut(chunk.text, lambda b: tok.count(lead + strategy.block(chunk, marker, b))
-                                <= allowance - used, tok, splitter)
+            body, reason = _cut(chunk.text, _room(tok, lead, strategy, chunk, marker, allowance - used), tok,
+                                splitter)
         if body:
             picks.append(_Pick(chunk, body, group, header, reason))
             headers.setdefault(group, header)
@@ -257,6 +258,12 @@ def _select(chunks: Sequence[Chunk], allowance: int, tok: Tokenizer, strategy: S
         if body != chunk.text:
             break
     return picks
+
+
+def _room(tok: Tokenizer, lead: str, strategy: Strategy, chunk: Chunk, marker: str,
+          room_tokens: int) -> Callable[[str], bool]:
+    """Whether a chunk shown with `body` (after `lead`) takes at most `room_tokens`."""
+    return lambda body: tok.count(lead + strategy.block(chunk, marker, body)) <= room_tokens
 
 
 def _cut(text: str, fits: Callable[[str], bool], tok: Tokenizer, splitter: Splitter | None) -> tuple[str, str]:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -157,7 +158,7 @@ def _relevance(chunks: Sequence[Chunk], query: str, embedder: Embedder | str | N
     if needs_embedder and embedder is None:
         raise UsageError("rank() needs an embedder for relevance; pass embedder=... or set the relevance weight "
                          "to 0")
-    resolved = resolve("embedder", embedder) if embedder is not None else None
+    resolved: Any = resolve("embedder", embedder) if embedder is not None else None
     scores = relevance.scores(chunks, query, resolved)
     return [min(1.0, max(0.0, float(s))) for s in scores]
 
@@ -186,7 +187,8 @@ def _authority(chunks: Sequence[Chunk], by_source: Mapping[str, float] | None) -
 def _cosine(chunks: Sequence[Chunk], query: str, embedder: Any) -> np.ndarray:
     q = np.asarray(embedder.embed([query], kind="query"), dtype=np.float32)[0]
     docs = np.asarray(embedder.embed([c.text for c in chunks], kind="document"), dtype=np.float32)
-    return np.clip(docs @ q, 0.0, 1.0)
+    scores: np.ndarray = np.clip(docs @ q, 0.0, 1.0)
+    return scores
 
 
 def _bm25(chunks: Sequence[Chunk], query: str) -> np.ndarray:

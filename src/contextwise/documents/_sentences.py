@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 Splitter = Callable[[str], Sequence[str]]
 Span = tuple[int, int]
 
 # Interim splitter until contextwise.compress.split_sentences lands; the spans logic below takes any splitter.
-_INTERIM = re.compile(r"\S.*?(?:[.!?…]+[\"')\]]*(?=\s|$)|\n\s*\n|$)", re.S)
+_INTERIM = re.compile(r"\S.*?(?:[.!?…]+[\"')\]]*(?=\s|$)|\n\s*\n|$)", re.DOTALL)
 
 
 def _interim_split(text: str) -> list[str]:
