@@ -16,20 +16,6 @@ from contextwise.documents._fuse import ChunkOutcome, Fused, Interleaved, Sequen
 from contextwise.documents._rank import Dense, Hybrid, Ranked, RankWeights, rank
 
 __all__ = [
-    "ChunkOutcome",
-    "CitationCheck",
-    "CitationStyle",
-    "Claim",
-    "Dense",
-    "Fused",
-    "Hybrid",
-    "Interleaved",
-    "RankWeights",
-    "Ranked",
-    "Sequential",
-    "Structured",
-    "chunk_document",
-    "fuse",
-    "parse_citations",
-    "rank",
+    "ChunkOutcome", "CitationCheck", "CitationStyle", "Claim", "Dense", "Fused", "Hybrid", "Interleaved",
+    "RankWeights", "Ranked", "Sequential", "Structured", "chunk_document", "fuse", "parse_citations", "rank",
 ]
