@@ -99,3 +99,20 @@ def test_sliding_window_jump_keeps_about_the_overlap():
 def test_sliding_window_rejects_negative_overlap():
     with pytest.raises(UsageError):
         SlidingWindow(overlap_tokens=-1)
+
+
+@pytest.mark.parametrize("manager", [TokenBased(max_tokens=300), SlidingWindow(max_tokens=300)],
+                         ids=["token-based", "sliding"])
+def test_window_cap_applies_below_the_requested_budget(manager):
+    chat = build(manager, 40)
+    context = chat.context(5000)
+    assert chat.counter.messages(context) <= 300 and context[-1] is chat.messages[-1]
+    uncapped = build(TokenBased(), 40)
+    assert uncapped.counter.messages(uncapped.context(5000)) > 300
+
+
+@pytest.mark.parametrize("make", [lambda: TokenBased(max_tokens=0), lambda: SlidingWindow(max_tokens=-5)],
+                         ids=["token-based", "sliding"])
+def test_window_cap_must_be_positive(make):
+    with pytest.raises(UsageError):
+        make()

@@ -23,6 +23,16 @@ class _NoModel:
         raise UsageError(f"{type(self).__name__} plans no model calls, so there is nothing to apply")
 
 
+def capped(max_tokens: int, cap_tokens: int | None) -> int:
+    """The budget under a manager's own cap."""
+    return max_tokens if cap_tokens is None else min(max_tokens, cap_tokens)
+
+
+def _check_cap(cap_tokens: int | None, owner: str) -> None:
+    if cap_tokens is not None and cap_tokens < 1:
+        raise UsageError(f"{owner}.max_tokens must be positive or None, got {cap_tokens}")
+
+
 def pinned_start(transcript: Transcript, available_tokens: int, keep_last_turns: int, *, lo: int = 0) -> int:
     """The unit where the last `keep_last_turns` turns start, checked to fit.
 
@@ -41,13 +51,21 @@ def pinned_start(transcript: Transcript, available_tokens: int, keep_last_turns:
 class TokenBased(_NoModel):
     """Keep the most recent messages that fit the budget; system messages always; tool calls with their results.
 
+    Args:
+        max_tokens: a cap of its own, below whatever budget a context is asked for (None: no cap).
+
     >>> TokenBased()
-    TokenBased()
+    TokenBased(max_tokens=None)
     """
+
+    max_tokens: int | None = None
+
+    def __post_init__(self) -> None:
+        _check_cap(self.max_tokens, "TokenBased")
 
     def context(self, transcript: Transcript, notes: HistoryNotes, max_tokens: int) -> list[Message]:
         """Pinned messages plus the longest recent tail that fits `max_tokens` (framed, reply priming included)."""
-        start = transcript.fit_start(transcript.available_tokens(max_tokens))
+        start = transcript.fit_start(transcript.available_tokens(capped(max_tokens, self.max_tokens)))
         return transcript.systems_before(transcript.message_start(start)) + transcript.tail(start)
 
 
@@ -86,14 +104,17 @@ class SlidingWindow(_NoModel):
     time (the most history that fits). System messages and the last `keep_last_turns` turns are always kept.
 
     Args:
+        max_tokens: a cap of its own, below whatever budget a context is asked for (None: no cap).
         overlap_tokens: tokens of the previous window kept when the window jumps; None keeps all that fits.
         keep_last_turns: newest turns that are never dropped (a BudgetExceededError if they cannot fit).
     """
 
+    max_tokens: int | None = None
     overlap_tokens: int | None = None
     keep_last_turns: int = 1
 
     def __post_init__(self) -> None:
+        _check_cap(self.max_tokens, "SlidingWindow")
         if self.overlap_tokens is not None and self.overlap_tokens < 0:
             raise UsageError(f"SlidingWindow.overlap_tokens cannot be negative, got {self.overlap_tokens}")
         if self.keep_last_turns < 0:
@@ -105,7 +126,7 @@ class SlidingWindow(_NoModel):
         Raises:
             BudgetExceededError: the system messages and the last `keep_last_turns` turns do not fit.
         """
-        available = transcript.available_tokens(max_tokens)
+        available = transcript.available_tokens(capped(max_tokens, self.max_tokens))
         latest = pinned_start(transcript, available, self.keep_last_turns)
         start = min(self._jump_start(transcript, available), latest)
         return transcript.systems_before(transcript.message_start(start)) + transcript.tail(start)
