@@ -177,6 +177,8 @@ def _load_session(path: Path, threads: int | None) -> Any:
     if threads is not None:
         options.intra_op_num_threads = threads
     options.log_severity_level = 3
+    # Idle worker threads would otherwise spin: measured 20 vs 32 sentences/s on 2 busy cores.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
         return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as exc:

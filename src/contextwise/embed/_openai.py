@@ -163,7 +163,20 @@ class EmbeddingsCore:
         return vectors / np.maximum(norms, 1e-12)
 
 
-class OpenAIEmbeddings(EmbeddingsCore):
+class _HttpxClient(EmbeddingsCore):
+    """Holds the httpx client of a twin: the given one, or one of our own that close() will close."""
+
+    _client_class = "Client"
+
+    def __init__(self, model: str, *, client: Any = None, **options: Any) -> None:
+        super().__init__(model, **options)
+        httpx = _import_httpx()
+        self._owns_client = client is None
+        self._client = client if client is not None else getattr(httpx, self._client_class)(timeout=self.timeout_s)
+        self._transport_errors = (httpx.TransportError,)
+
+
+class OpenAIEmbeddings(_HttpxClient):
     """Embeddings from an OpenAI-compatible endpoint, over httpx.
 
     Args: as EmbeddingsCore, plus `client`, an httpx.Client to use instead of one of our own.
@@ -175,13 +188,6 @@ class OpenAIEmbeddings(EmbeddingsCore):
     >>> emb.embed(["hello"]).shape  # doctest: +SKIP
     (1, 1536)
     """
-
-    def __init__(self, model: str, *, client: Any = None, **options: Any) -> None:
-        super().__init__(model, **options)
-        httpx = _import_httpx()
-        self._owns_client = client is None
-        self._client = client if client is not None else httpx.Client(timeout=self.timeout_s)
-        self._transport_errors = (httpx.TransportError,)
 
     def __enter__(self) -> OpenAIEmbeddings:
         return self
@@ -215,15 +221,10 @@ class OpenAIEmbeddings(EmbeddingsCore):
             time.sleep(outcome)
 
 
-class AsyncOpenAIEmbeddings(EmbeddingsCore):
+class AsyncOpenAIEmbeddings(_HttpxClient):
     """The async twin of OpenAIEmbeddings, over httpx.AsyncClient."""
 
-    def __init__(self, model: str, *, client: Any = None, **options: Any) -> None:
-        super().__init__(model, **options)
-        httpx = _import_httpx()
-        self._owns_client = client is None
-        self._client = client if client is not None else httpx.AsyncClient(timeout=self.timeout_s)
-        self._transport_errors = (httpx.TransportError,)
+    _client_class = "AsyncClient"
 
     async def __aenter__(self) -> AsyncOpenAIEmbeddings:
         return self
