@@ -29,7 +29,7 @@ def chunk_document(text: str, tokenizer: Tokenizer | str, *, max_tokens: int = 2
         overlap_tokens: the most tokens of sentences repeated from the previous chunk; less than max_tokens.
         doc_id: chunk ids are "<doc_id>#0", "<doc_id>#1", ….
         source, title, timestamp, authority, metadata: copied onto every chunk.
-        splitter: the sentence splitter.
+        splitter: the sentence splitter (default contextwise.compress.split_sentences).
 
     >>> from contextwise.testing import FakeTokenizer
     >>> [c.text for c in chunk_document("One two. Three four. Five.", FakeTokenizer(), max_tokens=4)]

@@ -133,7 +133,7 @@ def parse_citations(answer: str, citations: Mapping[str, Citation] | Sequence[Ci
         answer: the model's answer.
         citations: the citation map (marker to Citation, e.g. `Fused.citation_map`) or the citations themselves.
         style: the marker style the context used (default "[1]").
-        splitter: the sentence splitter for claims.
+        splitter: the sentence splitter for claims (default contextwise.compress.split_sentences).
 
     >>> cmap = {"[1]": Citation("[1]", "doc#0", "a.txt", "A", 0, 10)}
     >>> check = parse_citations("It is so [1]. And so [2].", cmap)

@@ -213,7 +213,7 @@ def fuse(items: Sequence[Ranked | Chunk], budget_tokens: int, tokenizer: Tokeniz
         tokenizer: the Tokenizer (or "provider:name") the budget is counted in.
         strategy: Sequential() (default), Interleaved() or Structured().
         style: the citation marker style (default "[1]", "[2]" …).
-        splitter: the sentence splitter for cuts.
+        splitter: the sentence splitter for cuts (default contextwise.compress.split_sentences).
 
     >>> from contextwise.testing import FakeTokenizer
     >>> fused = fuse([Chunk("a", "Cats purr. They nap."), Chunk("b", "Dogs bark.")], 4, FakeTokenizer())

@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from typing import Any
+
+from contextwise.compress import split_sentences
 
 Splitter = Callable[[str], Sequence[str]]
 Span = tuple[int, int]
 
-# Interim splitter until contextwise.compress.split_sentences lands; the spans logic below takes any splitter.
-_INTERIM = re.compile(r"\S.*?(?:[.!?…]+[\"')\]]*(?=\s|$)|\n\s*\n|$)", re.DOTALL)
-
-
-def _interim_split(text: str) -> list[str]:
-    return [m.group().strip() for m in _INTERIM.finditer(text) if m.group().strip()]
-
-
-def default_splitter() -> Splitter:
-    """The library's sentence splitter."""
-    return _interim_split
 
 
 def sentence_spans(text: str, splitter: Splitter | None = None) -> list[Span]:
@@ -30,7 +20,7 @@ def sentence_spans(text: str, splitter: Splitter | None = None) -> list[Span]:
     """
     spans: list[Span] = []
     pos = 0
-    for sentence in (splitter or default_splitter())(text):
+    for sentence in (splitter or split_sentences)(text):
         sentence = sentence.strip()
         if not sentence:
             continue
