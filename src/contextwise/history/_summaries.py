@@ -57,6 +57,9 @@ def compose(transcript: Transcript, max_tokens: int, summaries: Sequence[Summary
             chosen.append((summary.level, summary.start, message))
             left -= cost
     ordered = [m for *_, m in sorted(chosen)]
+    if summaries and not chosen and not extra_units:
+        # No summary fits: recent messages it covered are better than nothing.
+        start = transcript.fit_start(available)
     if extra_units:
         body = transcript.pick([*extra_units, *range(start, transcript.unit_count)])
         lead = next((i for i, m in enumerate(body) if m.role not in PINNED_ROLES), len(body))
