@@ -24,17 +24,20 @@ BACKENDS = ["memory", "sqlite", "postgres"]
 @pytest.fixture(scope="session")
 def pg_dsn() -> Iterator[str]:
     """A DSN of a real PostgreSQL 16 + pgvector server, started from PyPI pgserver for this session."""
-    pgserver = need("pgserver", "PostgreSQL tests start a server from PyPI pgserver")
+    with warnings.catch_warnings():  # pgserver warns at import that XDG_RUNTIME_DIR is unset; not ours to fix
+        warnings.simplefilter("ignore")
+        pgserver = need("pgserver", "PostgreSQL tests start a server from PyPI pgserver")
     need("psycopg", "the PostgreSQL store needs psycopg 3")
     need("pgvector", "the PostgreSQL store needs the pgvector adapter")
     data_dir = tempfile.mkdtemp(prefix="cw-pg-")
     try:
-        with warnings.catch_warnings():  # pgserver warns that XDG_RUNTIME_DIR is unset; not ours to fix
+        with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             server = pgserver.get_server(data_dir, cleanup_mode="delete")
+            dsn = server.get_uri()
     except Exception as exc:  # pgserver raises its own types; any failure to start means "not available here"
         missing(f"could not start PostgreSQL from pgserver: {exc}")
-    yield server.get_uri()
+    yield dsn
     server.cleanup()
 
 

@@ -130,7 +130,7 @@ def test_sqlite_unopenable_path_raises_store_error(tmp_path):
         SQLiteStore(tmp_path / "no" / "such" / "dir.db", 8)
 
 
-def test_postgres_bad_dsn_raises_store_error(pg_dsn):
+def test_postgres_bad_dsn_raises_store_error(pg_dsn):  # pg_dsn: needs psycopg and pgvector
     from contextwise.stores import PostgresStore
 
     with pytest.raises(StoreError):
