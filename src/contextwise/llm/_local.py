@@ -7,6 +7,7 @@ own I/O in to_thread" is about I/O that has a native async path, which this has 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import codecs
 import importlib.util
 import json
@@ -113,8 +114,18 @@ def _engine(path: Path, n_ctx: int) -> _Engine:
     key = (str(path.resolve()), n_ctx)
     with _engines_lock:
         if key not in _engines:
+            if not _engines:
+                atexit.register(_close_engines)
             _engines[key] = _Engine(path, n_ctx)
         return _engines[key]
+
+
+def _close_engines() -> None:
+    # Free the models while llama_cpp is still importable; at interpreter teardown its globals are gone.
+    with _engines_lock:
+        for engine in _engines.values():
+            engine.llama.close()
+        _engines.clear()
 
 
 @dataclass(frozen=True)
@@ -169,7 +180,11 @@ class LlamaCppModel:
         return self._engine.llama.tokenize(text.encode("utf-8"), add_bos=False, special=False) if text else []
 
     def detokenize(self, ids: Sequence[int]) -> str:
-        """The text of token ids (`detokenize(tokenize(t)) == t`)."""
+        """The text of token ids.
+
+        `detokenize(tokenize(t)) == t` for text of assigned, non-control characters (newline and tab included);
+        llama.cpp drops bytes of unassigned code points, and SmolLM2 has no token for a few C0 control bytes.
+        """
         return self._engine.llama.detokenize(list(ids)).decode("utf-8", errors="replace")
 
     @property
