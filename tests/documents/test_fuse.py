@@ -68,6 +68,11 @@ def test_fuse_zero_budget_is_empty():
     assert (fused.text, fused.tokens, fused.citations, fused.dropped) == ("", 0, (), ("a",))
 
 
+def test_fuse_blank_chunk_is_dropped_with_reason():
+    fused = fuse([Chunk("a", "   "), Chunk("b", "Text.")], 10, FakeTokenizer())
+    assert fused.text == "[1] Text." and fused.outcomes[0].reason == "no text"
+
+
 def test_fuse_negative_budget_fails():
     with pytest.raises(UsageError):
         fuse([Chunk("a", "One.")], -1, FakeTokenizer())
@@ -183,6 +188,9 @@ def _check_fused(chunks, fused, budget, tok):
             assert 0 < outcome.kept_chars < len(chunk.text)
             assert outcome.kept_chars in ends or outcome.kept_chars < ends[0]
     assert len(fused.citations) == len(fused.citation_map) == len(fused.included) + len(fused.cut)
+    # the context parses back to exactly its own citation map (chunk texts here hold no brackets)
+    check = fused.check(fused.text)
+    assert check.ok and {c.marker for c in check.citations} == set(fused.citation_map)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -242,6 +242,8 @@ def _select(chunks: Sequence[Chunk], allowance: int, tok: Tokenizer, strategy: S
     headers: dict[tuple[str, str] | None, str] = {}
     used = 0
     for chunk in strategy.priority(chunks):
+        if not chunk.text.strip():
+            continue
         group = strategy.group(chunk)
         header = headers.get(group, _header(chunk) if group else "")
         lead = (strategy.separator if picks else "") + (header + "\n" if header and group not in headers else "")
@@ -321,7 +323,8 @@ def _result(chunks: Sequence[Chunk], shown: list[_Pick], text: str, tokens: int,
     outcomes = []
     for chunk in chunks:
         if chunk.id not in by_id:
-            outcomes.append(ChunkOutcome(chunk.id, "dropped", reason="no room left in the budget"))
+            reason = "no room left in the budget" if chunk.text.strip() else "no text"
+            outcomes.append(ChunkOutcome(chunk.id, "dropped", reason=reason))
             continue
         marker, pick = by_id[chunk.id]
         status: Status = "included" if pick.body == chunk.text else "cut"

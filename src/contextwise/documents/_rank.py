@@ -67,7 +67,11 @@ class Dense:
 
 @dataclass(frozen=True)
 class Hybrid:
-    """Relevance mixing dense similarity with BM25 (scaled so the best lexical match scores 1).
+    """Relevance mixing dense similarity with BM25, the BM25 scores scaled so the best match among the chunks
+    scores 1 and a chunk sharing no query term scores 0 (relative score fusion).
+
+    The scaling is relative: with few chunks, one that shares a single query word can take the whole lexical
+    share, so keep `lexical` modest.
 
     Args:
         lexical: the share of the BM25 score in the mix, in [0, 1].
@@ -146,7 +150,8 @@ def check_ids(chunks: Sequence[Chunk]) -> None:
     seen: set[str] = set()
     for chunk in chunks:
         if chunk.id in seen:
-            raise UsageError(f"chunk id {chunk.id!r} appears twice; give every chunk a unique id")
+            raise UsageError(f"chunk id {chunk.id!r} appears twice; give every chunk a unique id (with "
+                             f"chunk_document, a distinct doc_id per document)")
         seen.add(chunk.id)
 
 
