@@ -34,7 +34,7 @@ _PREFIXES = (
     ("magistral", "mistral"), ("pixtral", "mistral"), ("devstral", "mistral"), ("deepseek", "deepseek"),
 )
 
-_lock = threading.Lock()
+_lock = threading.RLock()  # an estimate builds its proxy tokenizer while holding it
 _cache: dict[str, Tokenizer] = {}
 
 
@@ -144,10 +144,10 @@ def _catalog_lookup() -> Callable[[str], Any] | None:
 
 def _model_suggestions(model: str) -> list[str]:
     try:
-        from contextwise.models import list_models  # type: ignore[attr-defined]
+        from contextwise.models import default_catalog
 
-        names = [getattr(m, "name", m) for m in list_models()]
-    except Exception:  # noqa: BLE001 - suggestions are best effort while the catalog is being written
+        names = [info.name for info in default_catalog()]
+    except (ImportError, UsageError):
         return []
     return difflib.get_close_matches(model, names, n=3)
 
