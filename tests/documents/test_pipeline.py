@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 import pytest
-
-from contextwise.documents import Hybrid, RankWeights, Structured, chunk_document, fuse, rank
 from support import need
 
-DOCS = {
-    "tides.md": ("Tides", 1_700_000_000.0,
-                 "Tides are caused mainly by the Moon's gravity pulling on the oceans. The Sun adds a smaller pull. "
-                 "When Sun and Moon line up, spring tides are highest. At right angles they give neap tides."),
-    "bread.md": ("Bread", 1_600_000_000.0,
-                 "Yeast ferments sugars in dough and releases carbon dioxide. The gas makes bread rise. "
-                 "Baking sets the crumb and browns the crust through the Maillard reaction."),
-    "bees.md": ("Bees", 1_650_000_000.0,
-                "Honey bees tell each other where flowers are with a waggle dance. The angle of the dance "
-                "points toward the food relative to the Sun. Its length says how far away the food is."),
-}
+from contextwise.documents import Hybrid, RankWeights, Structured, chunk_document, fuse, rank
+
+TIDES = ("Tides are caused mainly by the Moon's gravity pulling on the oceans. The Sun adds a smaller pull. "
+         "When Sun and Moon line up, spring tides are highest. At right angles they give neap tides.")
+BREAD = ("Yeast ferments sugars in dough and releases carbon dioxide. The gas makes bread rise. "
+         "Baking sets the crumb and browns the crust through the Maillard reaction.")
+BEES = ("Honey bees tell each other where flowers are with a waggle dance. The angle of the dance "
+        "points toward the food relative to the Sun. Its length says how far away the food is.")
+DOCS = {"tides.md": ("Tides", 1_700_000_000.0, TIDES), "bread.md": ("Bread", 1_600_000_000.0, BREAD),
+        "bees.md": ("Bees", 1_650_000_000.0, BEES)}
 
 
 @pytest.mark.slow
