@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from support import need
 
 from contextwise.embed import BM25Index, Scored
-from contextwise.errors import MissingDependencyError, UsageError
+from contextwise.errors import UsageError
 
 DOCS = {
     "d1": "The cat sat on the mat with another cat",
@@ -25,7 +25,6 @@ DOCS = {
 
 @pytest.fixture()
 def index() -> BM25Index:
-    need("bm25s")
     idx = BM25Index()
     idx.add(list(DOCS), list(DOCS.values()), tenant="t1")
     return idx
@@ -72,10 +71,12 @@ def test_bm25_k_limits_results_and_keeps_the_best(index):
 
 
 def test_bm25_ties_come_in_insertion_order():
-    need("bm25s")
     idx = BM25Index()
     idx.add(["z", "y", "x", "w"], ["apple pie", "apple pie", "apple pie", "banana"], tenant="t")
     assert [h.id for h in idx.search("apple", k=2, tenant="t")] == ["z", "y"]
+    idx.remove(["z"], tenant="t")
+    idx.add(["v"], ["apple pie"], tenant="t")  # takes z's freed slot, but was inserted last
+    assert [h.id for h in idx.search("apple", k=3, tenant="t")] == ["y", "x", "v"]
 
 
 def test_bm25_add_replaces_an_existing_id(index):
@@ -109,7 +110,6 @@ corpora = st.dictionaries(st.sampled_from([f"id{i}" for i in range(12)]),
 @settings(max_examples=40, deadline=None)
 @given(corpora, corpora, st.lists(words, min_size=1, max_size=3).map(" ".join))
 def test_bm25_tenant_results_equal_a_private_index(mine, theirs, query):
-    need("bm25s")
     shared, private = BM25Index(), BM25Index()
     shared.add(list(mine), list(mine.values()), tenant="me")
     shared.add(list(theirs), list(theirs.values()), tenant="them")
@@ -123,9 +123,10 @@ def test_bm25_tenant_results_equal_a_private_index(mine, theirs, query):
     lambda i: i.add("a", "text", tenant="t"),
     lambda i: i.search("x", k=0, tenant="t"),
     lambda i: i.search("x", tenant=""),
-], ids=["length-mismatch", "bare-strings", "k-zero", "empty-tenant"])
+    lambda i: BM25Index(stopwords="english"),
+    lambda i: BM25Index(b=1.5),
+], ids=["length-mismatch", "bare-strings", "k-zero", "empty-tenant", "stopword-language", "b-above-one"])
 def test_bm25_rejects_bad_calls(call):
-    need("bm25s")
     with pytest.raises(UsageError):
         call(BM25Index())
 
@@ -135,10 +136,36 @@ def test_bm25_results_are_scored_ids(index):
     assert isinstance(hit, Scored) and isinstance(hit.score, float)
 
 
-def test_bm25_missing_bm25s_names_the_embed_extra(monkeypatch):
-    import sys
+def test_bm25_stopwords_are_lucenes_english_list():
+    bm25s = need("bm25s")
+    import bm25s.stopwords
 
-    monkeypatch.setitem(sys.modules, "bm25s", None)
-    with pytest.raises(MissingDependencyError) as caught:
-        BM25Index()
-    assert caught.value.extra == "embed"
+    assert BM25Index().stopwords == frozenset(bm25s.stopwords.STOPWORDS_EN)
+
+
+ops = st.lists(st.tuples(st.sampled_from(["add", "remove"]), st.sampled_from([f"id{i}" for i in range(8)]),
+                         st.lists(words, min_size=1, max_size=5).map(" ".join)), min_size=1, max_size=25)
+
+
+@settings(max_examples=60, deadline=None)
+@given(ops, st.lists(words, min_size=1, max_size=4).map(" ".join))
+def test_bm25_after_any_adds_and_removes_scores_equal_bm25s_built_fresh(operations, query):
+    bm25s = need("bm25s")
+    index, live = BM25Index(), {}
+    for op, doc_id, text in operations:
+        if op == "add":
+            index.add([doc_id], [text], tenant="t")
+            live[doc_id] = text
+        else:
+            assert index.remove([doc_id], tenant="t") == (live.pop(doc_id, None) is not None)
+    got = {h.id: h.score for h in index.search(query, k=50, tenant="t")}
+    if not live:
+        assert got == {}
+        return
+    reference = bm25s.BM25(method="lucene")
+    order = list(live)
+    reference.index([index.tokenize(live[i]) for i in order], show_progress=False)
+    term_ids = reference.get_tokens_ids(index.tokenize(query))
+    expected = dict(zip(order, reference.get_scores_from_ids(term_ids))) if term_ids else {}
+    assert got.keys() == {i for i, score in expected.items() if score > 0}
+    assert all(got[i] == pytest.approx(expected[i], rel=1e-4) for i in got)
