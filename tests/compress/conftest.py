@@ -43,3 +43,8 @@ def o200k():
 @pytest.fixture
 def surprisal_model() -> LengthSurprisal:
     return LengthSurprisal()
+
+
+@pytest.fixture(scope="session")
+def surprisal_class() -> type[LengthSurprisal]:
+    return LengthSurprisal

@@ -3,7 +3,7 @@
 Sentences are scored by a strategy object (BM25, embeddings, or both), picked greedily by maximal marginal
 relevance (relevance minus similarity to what is already kept) among those that still fit the budget, and
 re-joined with their original separators. The result is re-counted under the caller's tokenizer and shrunk
-until it fits; when not even one sentence fits, the best one is cut on a token boundary.
+until it fits; when not even the best sentence fits, it is cut on a token boundary.
 """
 
 from __future__ import annotations
@@ -63,6 +63,9 @@ class Extractive:
     def _fit(self, text: str, spans: Sequence[Span], scores: SentenceScores, target_tokens: int,
              tokenizer: Tokenizer) -> str:
         costs = np.array([tokenizer.count(text[_lead(spans, i):s.end]) for i, s in enumerate(spans)])
+        best = spans[int(np.argmax(scores.relevance))]
+        if tokenizer.count(text[best.start:best.end]) > target_tokens:  # not even the best fits: cut it
+            return truncate_tokens(text[best.start:best.end], target_tokens, tokenizer).text
         budget = target_tokens
         while budget > 0:
             chosen = select(scores, costs, budget, diversity=self.diversity)
@@ -73,7 +76,6 @@ class Extractive:
             if over <= 0:
                 return kept
             budget -= over
-        best = spans[int(np.argmax(scores.relevance))]
         return truncate_tokens(text[best.start:best.end], target_tokens, tokenizer).text
 
 
