@@ -21,7 +21,7 @@ import math
 import random
 import statistics
 import time
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 from contextwise.history import Conversation, SlidingWindow, TokenBased
 from contextwise.tokens import TiktokenTokenizer, TokenCounter, quicktok_available
@@ -260,11 +260,20 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 def print_readme_row(runs: list[Run], args: argparse.Namespace) -> None:
     base = runs[0]
-    cells = [f"{r.name}: {r.extrapolated_total_s(args.turns):.2f} s"
-             + ("*" if len(r.seconds) < args.turns else "") + f", {r.over_budget} over" for r in runs]
-    print(f"README row: | history window, {args.turns} turns @ {args.window} tok | "
-          f"{' / '.join(cells)} | `python benchmarks/bench_history.py --turns {args.turns} "
-          f"--peer-turns {args.peer_turns}` | (* extrapolated; base {base.total_s:.2f} s)")
+
+    def cell(run: Run) -> str:
+        total = run.extrapolated_total_s(args.turns)
+        star = "*" if len(run.seconds) < args.turns else ""
+        return (f"{run.name} {total:,.2f} s{star} (x{total / base.total_s:,.0f}), "
+                f"{run.over_budget}/{len(run.seconds)} turns over budget")
+
+    ours = [r for r in runs if r.name.startswith("contextwise")]
+    peers = [r for r in runs if r not in ours]
+    fast = "".join(f"; {r.name.split(', ')[-1]} back-end {r.total_s:.2f} s" for r in ours if ", " in r.name)
+    print(f"README row: | history: add a turn + get the {args.window:,}-token context, {args.turns:,} turns | "
+          f"{cell(base)}{fast} | {'; '.join(cell(r) for r in peers)} | "
+          f"`python benchmarks/bench_history.py --turns {args.turns} --peer-turns {args.peer_turns}` |"
+          + (" *extrapolated from the first turns run" if any(len(r.seconds) < args.turns for r in runs) else ""))
 
 
 if __name__ == "__main__":

@@ -5,7 +5,13 @@ from __future__ import annotations
 from history.history_helpers import make_counter, text
 
 from contextwise.history import (
-    Conversation, HeuristicScorer, Hybrid, ImportanceWeighted, ModelScorer, ScoreRequest, SummaryRequest,
+    Conversation,
+    HeuristicScorer,
+    Hybrid,
+    ImportanceWeighted,
+    ModelScorer,
+    ScoreRequest,
+    SummaryRequest,
 )
 from contextwise.testing import ScriptedChatModel
 from contextwise.types import Completion, Message

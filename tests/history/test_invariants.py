@@ -10,8 +10,16 @@ from hypothesis import strategies as st
 
 from contextwise.errors import BudgetExceededError
 from contextwise.history import (
-    Conversation, HierarchicalContext, Hybrid, ImportanceWeighted, ModelScorer, RollingSummary, SlidingWindow,
-    SummaryBased, TokenBased, TurnBased,
+    Conversation,
+    HierarchicalContext,
+    Hybrid,
+    ImportanceWeighted,
+    ModelScorer,
+    RollingSummary,
+    SlidingWindow,
+    SummaryBased,
+    TokenBased,
+    TurnBased,
 )
 from contextwise.testing import ScriptedChatModel
 

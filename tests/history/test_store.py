@@ -14,7 +14,12 @@ from hypothesis import strategies as st
 
 from contextwise.errors import StoreError
 from contextwise.history import (
-    Conversation, HistoryNotes, InMemoryHistoryStore, RollingSummary, SQLiteHistoryStore, Summary,
+    Conversation,
+    HistoryNotes,
+    InMemoryHistoryStore,
+    RollingSummary,
+    SQLiteHistoryStore,
+    Summary,
 )
 from contextwise.testing import ScriptedChatModel
 from contextwise.types import ImagePart, Message, TextPart
@@ -60,6 +65,14 @@ def test_a_new_process_sees_the_same_context(tmp_path):
     )
     out = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True, check=True)
     assert json.loads(out.stdout) == [m.to_openai() for m in chat.context(700)]
+
+
+def test_conversation_opened_from_a_path_closes_its_store(tmp_path):
+    with Conversation(counter=make_counter(), store=tmp_path / "c.db") as chat:
+        chat.add(Message.user("hi"))
+    with pytest.raises(StoreError):
+        chat.add(Message.user("after close"))
+    assert [m.text for m in SQLiteHistoryStore(tmp_path / "c.db").load("default")[0]] == ["hi"]
 
 
 def test_sqlite_store_uses_wal(tmp_path):

@@ -9,7 +9,12 @@ from history.history_helpers import make_counter, text
 
 from contextwise.errors import UsageError
 from contextwise.history import (
-    Conversation, HierarchicalContext, RollingSummary, ScoreRequest, SummaryBased, SummaryRequest,
+    Conversation,
+    HierarchicalContext,
+    RollingSummary,
+    ScoreRequest,
+    SummaryBased,
+    SummaryRequest,
 )
 from contextwise.testing import AsyncScriptedChatModel, ScriptedChatModel
 from contextwise.types import Completion, Message

@@ -13,7 +13,12 @@ from __future__ import annotations
 from contextwise.history._conversation import Conversation
 from contextwise.history._importance import HeuristicScorer, Hybrid, ImportanceWeighted, ModelScorer
 from contextwise.history._notes import (
-    HistoryManager, HistoryNotes, HistoryRequest, ScoreRequest, Summary, SummaryRequest,
+    HistoryManager,
+    HistoryNotes,
+    HistoryRequest,
+    ScoreRequest,
+    Summary,
+    SummaryRequest,
 )
 from contextwise.history._store import HistoryStore, InMemoryHistoryStore, SQLiteHistoryStore
 from contextwise.history._summaries import HierarchicalContext, RollingSummary, SummaryBased

@@ -19,7 +19,9 @@ class Conversation:
 
     `context(max_tokens)` is pure and fast (each message was counted once, when added). Summaries and ratings
     are made off the hot path: `plan()` says what model call would help, `apply()` folds the answer in;
-    `summarize(model)` / `await asummarize(model)` run that loop.
+    `summarize(model)` / `await asummarize(model)` run that loop. A server that must not wait schedules
+    `asummarize` itself (in its own task group) after replying; a request planned before another apply is
+    refused as stale rather than applied twice.
 
     Args:
         manager: the strategy (TokenBased() when None).
@@ -36,6 +38,7 @@ class Conversation:
                  store: HistoryStore | str | PathLike[str] | None = None, conversation_id: str = "default") -> None:
         self.manager: HistoryManager = manager if manager is not None else TokenBased()
         self.counter = counter if counter is not None else _default_counter()
+        self._owns_store = isinstance(store, (str, PathLike))
         if isinstance(store, (str, PathLike)):
             store = SQLiteHistoryStore(fspath(store))
         self.store = store
@@ -46,6 +49,17 @@ class Conversation:
 
     def __len__(self) -> int:
         return len(self.transcript)
+
+    def close(self) -> None:
+        """Close the store if this conversation opened it from a path."""
+        if self._owns_store and isinstance(self.store, SQLiteHistoryStore):
+            self.store.close()
+
+    def __enter__(self) -> Conversation:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     @property
     def messages(self) -> tuple[Message, ...]:

@@ -11,10 +11,20 @@ from typing import Sequence, Union
 
 from contextwise.errors import UsageError
 from contextwise.history._notes import (
-    HistoryNotes, HistoryRequest, ScoreRequest, SummaryRequest, apply_scores, apply_summary, render,
+    HistoryNotes,
+    HistoryRequest,
+    ScoreRequest,
+    SummaryRequest,
+    apply_scores,
+    apply_summary,
+    render,
 )
 from contextwise.history._summaries import (
-    SUMMARY_INSTRUCTIONS, extend_summary, chunk_end, compose, recent_start,
+    SUMMARY_INSTRUCTIONS,
+    chunk_end,
+    compose,
+    extend_summary,
+    recent_start,
 )
 from contextwise.history._transcript import Transcript
 from contextwise.history._windows import pinned_start
@@ -114,7 +124,8 @@ def plan_scores(transcript: Transcript, notes: HistoryNotes, scorer: Scorer, uni
     """A request for model scores of the newest unrated units in `units`, or None (heuristic scorer, all rated)."""
     if not isinstance(scorer, ModelScorer):
         return None
-    batch, used = [], 0
+    batch: list[int] = []
+    used = 0
     for unit in reversed(units):
         start = transcript.unit_starts[unit]
         if start in notes.scores:

@@ -9,7 +9,12 @@ from typing import Sequence
 
 from contextwise.errors import UsageError
 from contextwise.history._notes import (
-    HistoryNotes, HistoryRequest, Summary, SummaryRequest, apply_summary, render,
+    HistoryNotes,
+    HistoryRequest,
+    Summary,
+    SummaryRequest,
+    apply_summary,
+    render,
 )
 from contextwise.history._transcript import PINNED_ROLES, Transcript
 from contextwise.types import Completion, Message
