@@ -15,8 +15,9 @@ import argparse
 import glob
 import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from contextwise.documents import chunk_document
 from contextwise.tokens import get_tokenizer
