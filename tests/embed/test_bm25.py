@@ -8,7 +8,6 @@ from collections import Counter
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from support import need
 
 from contextwise.embed import BM25Index, Scored
@@ -137,10 +136,8 @@ def test_bm25_results_are_scored_ids(index):
 
 
 def test_bm25_stopwords_are_lucenes_english_list():
-    bm25s = need("bm25s")
-    import bm25s.stopwords
-
-    assert BM25Index().stopwords == frozenset(bm25s.stopwords.STOPWORDS_EN)
+    stopwords = need("bm25s.stopwords")
+    assert BM25Index().stopwords == frozenset(stopwords.STOPWORDS_EN)
 
 
 ops = st.lists(st.tuples(st.sampled_from(["add", "remove"]), st.sampled_from([f"id{i}" for i in range(8)]),

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from support import need
 
 from contextwise.embed import OnnxMiniLM, default_embedder

@@ -7,12 +7,17 @@ import socket
 
 import numpy as np
 import pytest
-
 from support import need
 
 from contextwise.embed import AsyncOpenAIEmbeddings, EmbeddingsCore, OpenAIEmbeddings
 from contextwise.errors import (
-    AuthError, ContextLengthError, MissingDependencyError, ProviderError, RateLimitError, UnavailableError, UsageError,
+    AuthError,
+    ContextLengthError,
+    MissingDependencyError,
+    ProviderError,
+    RateLimitError,
+    UnavailableError,
+    UsageError,
 )
 from contextwise.protocols import AsyncEmbedder, Embedder
 from contextwise.registry import resolve
@@ -63,9 +68,9 @@ def test_openai_learns_unknown_dimensions_from_the_first_answer(embeddings_serve
 
 def test_openai_wrong_dimensions_is_a_provider_error(embeddings_server):
     need("httpx")
-    with OpenAIEmbeddings(MODEL, base_url=embeddings_server.base_url) as emb:  # expects 1536, server sends 8
-        with pytest.raises(ProviderError, match="1536"):
-            emb.embed(["x"])
+    # OpenAI's model has 1536 dimensions; the server sends 8
+    with OpenAIEmbeddings(MODEL, base_url=embeddings_server.base_url) as emb, pytest.raises(ProviderError, match="1536"):
+        emb.embed(["x"])
 
 
 def test_openai_no_texts_sends_nothing(client, embeddings_server):
@@ -117,9 +122,9 @@ def test_openai_retries_after_rate_limit_then_succeeds(embeddings_server):
 def test_openai_does_not_retry_an_auth_error(embeddings_server):
     need("httpx")
     embeddings_server.fail_next(401, {"error": {"message": "bad key"}})
-    with OpenAIEmbeddings(MODEL, base_url=embeddings_server.base_url, dimensions=8, max_retries=3) as emb:
-        with pytest.raises(AuthError):
-            emb.embed(["x"])
+    with OpenAIEmbeddings(MODEL, base_url=embeddings_server.base_url, dimensions=8, max_retries=3) as emb, \
+            pytest.raises(AuthError):
+        emb.embed(["x"])
     assert len(embeddings_server.requests) == 1
 
 
@@ -128,9 +133,9 @@ def test_openai_unreachable_server_is_unavailable():
     with socket.socket() as probe:  # a port nothing listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    with OpenAIEmbeddings(MODEL, base_url=f"http://127.0.0.1:{port}/v1", max_retries=0) as emb:
-        with pytest.raises(UnavailableError) as caught:
-            emb.embed(["x"])
+    with OpenAIEmbeddings(MODEL, base_url=f"http://127.0.0.1:{port}/v1", max_retries=0) as emb, \
+            pytest.raises(UnavailableError) as caught:
+        emb.embed(["x"])
     assert caught.value.__cause__ is not None
 
 

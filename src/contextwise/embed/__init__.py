@@ -15,7 +15,12 @@ from typing import Any
 
 from contextwise.embed._bm25 import BM25Index
 from contextwise.embed._cache import (
-    AsyncCachedEmbedder, CachedEmbedder, EmbeddingCache, MemoryCache, SQLiteCache, text_digest,
+    AsyncCachedEmbedder,
+    CachedEmbedder,
+    EmbeddingCache,
+    MemoryCache,
+    SQLiteCache,
+    text_digest,
 )
 from contextwise.embed._fusion import Scored, fuse_rrf, fuse_weighted
 from contextwise.embed._onnx import OnnxMiniLM, default_embedder

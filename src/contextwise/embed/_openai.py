@@ -17,7 +17,13 @@ from typing import Any, Iterator, Mapping, Sequence
 import numpy as np
 
 from contextwise.errors import (
-    AuthError, ContextLengthError, MissingDependencyError, ProviderError, RateLimitError, UnavailableError, UsageError,
+    AuthError,
+    ContextLengthError,
+    MissingDependencyError,
+    ProviderError,
+    RateLimitError,
+    UnavailableError,
+    UsageError,
 )
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
@@ -102,17 +108,8 @@ class EmbeddingsCore:
     def error(self, status: int, headers: Mapping[str, str], content: bytes) -> ProviderError:
         """The contextwise error for a non-2xx answer."""
         message = _error_message(content) or f"HTTP {status}"
-        retry_after = _retry_after(headers)
-        kwargs = {"backend": self.name, "status_code": status, "retry_after": retry_after}
-        if status == 429:
-            return RateLimitError(f"rate limited: {message}; wait and retry", **kwargs)
-        if status in (401, 403):
-            return AuthError(f"{message}; check OPENAI_API_KEY or the api_key argument", **kwargs)
-        if status == 413 or (status == 400 and any(h in message.lower() for h in _CONTEXT_HINTS)):
-            return ContextLengthError(f"{message}; send shorter texts", **kwargs)
-        if status in (408, 409) or status >= 500:
-            return UnavailableError(f"{message}; try again later", **kwargs)
-        return ProviderError(message, **kwargs)
+        kind, advice = _classify(status, message)
+        return kind(f"{message}{advice}", backend=self.name, status_code=status, retry_after=_retry_after(headers))
 
     def unreachable(self, exc: Exception) -> UnavailableError:
         """The contextwise error for a transport failure (connect, read, timeout)."""
@@ -256,6 +253,18 @@ class AsyncOpenAIEmbeddings(_HttpxClient):
             if isinstance(outcome, np.ndarray):
                 return outcome
             await asyncio.sleep(outcome)
+
+
+def _classify(status: int, message: str) -> tuple[type[ProviderError], str]:
+    if status == 429:
+        return RateLimitError, "; wait and retry"
+    if status in (401, 403):
+        return AuthError, "; check OPENAI_API_KEY or the api_key argument"
+    if status == 413 or (status == 400 and any(hint in message.lower() for hint in _CONTEXT_HINTS)):
+        return ContextLengthError, "; send shorter texts"
+    if status in (408, 409) or status >= 500:
+        return UnavailableError, "; try again later"
+    return ProviderError, ""
 
 
 def _vector(embedding: Any) -> np.ndarray:
