@@ -117,3 +117,21 @@ def test_sliding_window_with_overlap_fits_every_prefix(messages, overlap, max_to
         except BudgetExceededError:
             continue
         assert counter.messages(context) <= max_tokens
+
+
+@pytest.mark.parametrize("framing", ["openai", "anthropic", "google"])
+@settings(max_examples=25, deadline=None)
+@given(messages=conversations(), max_tokens=st.integers(1, 900))
+def test_real_tokenizer_budget_holds_under_each_provider_framing(framing, messages, max_tokens):
+    from contextwise.tokens import TokenCounter
+
+    counter = TokenCounter("o200k_base", framing)
+    for manager in (TokenBased(), SlidingWindow(overlap_tokens=100, keep_last_turns=0)):
+        chat = Conversation(manager, counter=counter)
+        chat.extend(messages)
+        try:
+            context = chat.context(max_tokens)
+        except BudgetExceededError:
+            assert counter.messages([m for m in messages if m.role == "system"]) > max_tokens
+            continue
+        assert counter.messages(context) <= max_tokens

@@ -154,3 +154,41 @@ def test_plan_is_pure():
     before = chat.notes
     assert chat.plan() == chat.plan()
     assert chat.notes is before
+
+
+def test_messages_added_while_a_summary_is_awaited_are_kept():
+    chat = chat_with(RollingSummary(keep_recent_tokens=150, step_tokens=100, max_input_tokens=200), 20)
+
+    def answer(messages):
+        chat.add(Message.user("arrived during the call"))
+        return "gist"
+
+    asyncio.run(chat.asummarize(AsyncScriptedChatModel([answer], repeat_last=True), max_requests=3))
+    assert [m.text for m in chat.messages[-3:]] == ["arrived during the call"] * 3
+    assert chat.notes.summaries and chat.context(5000)[-1].text == "arrived during the call"
+
+
+def test_two_concurrent_summarizers_cannot_apply_the_same_request_twice():
+    chat = chat_with(RollingSummary(keep_recent_tokens=150, step_tokens=100, max_input_tokens=200), 20)
+
+    class Slow(AsyncScriptedChatModel):
+        async def complete(self, messages, max_tokens=None, options=None):
+            await asyncio.sleep(0)
+            return await super().complete(messages, max_tokens, options)
+
+    async def both():
+        return await asyncio.gather(chat.asummarize(Slow(["a"], repeat_last=True), max_requests=1),
+                                    chat.asummarize(Slow(["b"], repeat_last=True), max_requests=1),
+                                    return_exceptions=True)
+
+    results = asyncio.run(both())
+    assert sorted(map(type, results), key=str) == sorted([int, UsageError], key=str)
+    assert len(chat.notes.summaries) == 1
+
+
+@pytest.mark.parametrize("make", [lambda: RollingSummary(summary_share=1.5), lambda: SummaryBased(summary_share=-0.1),
+                                  lambda: HierarchicalContext(summary_share=2.0)],
+                         ids=["rolling", "summary-based", "hierarchical"])
+def test_summary_share_must_be_a_fraction(make):
+    with pytest.raises(UsageError):
+        make()

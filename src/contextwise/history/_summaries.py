@@ -88,6 +88,11 @@ def _check(value: int, name: str, owner: str, least: int = 1) -> None:
         raise UsageError(f"{owner}.{name} must be at least {least}, got {value}")
 
 
+def _check_share(share: float, owner: str) -> None:
+    if not 0.0 <= share <= 1.0:
+        raise UsageError(f"{owner}.summary_share is a fraction of the budget between 0 and 1, got {share}")
+
+
 class _Summarizing:
     """What the summary managers share: a context of summary + recent messages, and apply."""
 
@@ -126,6 +131,7 @@ class RollingSummary(_Summarizing):
     def __post_init__(self) -> None:
         _check(self.step_tokens, "step_tokens", "RollingSummary")
         _check(self.max_input_tokens, "max_input_tokens", "RollingSummary")
+        _check_share(self.summary_share, "RollingSummary")
         _check(self.keep_recent_tokens, "keep_recent_tokens", "RollingSummary", 0)
 
     def plan(self, transcript: Transcript, notes: HistoryNotes) -> SummaryRequest | None:
@@ -153,6 +159,7 @@ class SummaryBased(_Summarizing):
     def __post_init__(self) -> None:
         _check(self.trigger_tokens, "trigger_tokens", "SummaryBased")
         _check(self.max_input_tokens, "max_input_tokens", "SummaryBased")
+        _check_share(self.summary_share, "SummaryBased")
         _check(self.keep_last_turns, "keep_last_turns", "SummaryBased", 0)
 
     def plan(self, transcript: Transcript, notes: HistoryNotes) -> SummaryRequest | None:
@@ -197,6 +204,7 @@ class HierarchicalContext(_Summarizing):
         _check(self.section_turns, "section_turns", "HierarchicalContext")
         _check(self.max_sections, "max_sections", "HierarchicalContext", 2)
         _check(self.max_input_tokens, "max_input_tokens", "HierarchicalContext")
+        _check_share(self.summary_share, "HierarchicalContext")
 
     def context(self, transcript: Transcript, notes: HistoryNotes, max_tokens: int) -> list[Message]:
         """Pinned messages, L0, the newest L1s that fit, then recent messages."""
