@@ -1,0 +1,103 @@
+"""Exact back-ends round-trip, count what they encode, agree with each other, and split long texts safely."""
+
+from __future__ import annotations
+
+import unicodedata
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from support import need
+
+from contextwise.errors import UsageError
+from contextwise.tokens import (
+    EstimatedTokenizer, QuicktokTokenizer, TiktokenTokenizer, get_tokenizer, split_for_parallel,
+)
+from contextwise.tokens._backends import PARALLEL_MIN_CHARS
+
+TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=300)
+# Text rich in the places a split could go wrong: newlines, letters, digits, punctuation, spaces, marks.
+PIECES = st.lists(st.sampled_from(["\n", "\r\n", " ", "  ", "\t", "a", "B", "é", "e\u0301", "日本", "7", "42",
+                                   "/", ".", "'s", "!", "\n\n", " \n", "x/", "ÿ", "😀"]), max_size=80).map("".join)
+SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def tiktoken_tokenizers() -> list[TiktokenTokenizer]:
+    return [TiktokenTokenizer.for_encoding(name) for name in ("o200k_base", "cl100k_base")]
+
+
+def quicktok_tokenizers() -> list[QuicktokTokenizer]:
+    need("quicktok", "the fast extra")
+    return [QuicktokTokenizer(name) for name in ("o200k_base", "cl100k_base", "llama3", "qwen2")]
+
+
+@SETTINGS
+@given(text=TEXT)
+def test_tiktoken_decode_encode_roundtrips_and_count_is_len_encode(text: str) -> None:
+    for tok in tiktoken_tokenizers():
+        ids = tok.encode(text)
+        assert tok.decode(ids) == text
+        assert tok.count(text) == len(ids)
+
+
+@SETTINGS
+@given(text=TEXT)
+def test_quicktok_decode_encode_roundtrips_and_count_is_len_encode(text: str) -> None:
+    for tok in quicktok_tokenizers():
+        ids = tok.encode(text)
+        # Qwen normalises to NFC before tokenising, as its reference tokenizer does.
+        expected = unicodedata.normalize("NFC", text) if tok.name == "qwen2" else text
+        assert tok.decode(ids) == expected
+        assert tok.count(text) == len(ids)
+
+
+@SETTINGS
+@given(text=st.one_of(TEXT, PIECES))
+def test_quicktok_ids_equal_tiktoken_ids(text: str) -> None:
+    fast = {t.name: t for t in quicktok_tokenizers()}
+    for ref in tiktoken_tokenizers():
+        assert fast[ref.name].encode(text) == ref.encode(text)
+
+
+def test_special_token_text_is_counted_as_plain_text() -> None:
+    for tok in tiktoken_tokenizers():
+        assert tok.count("a<|endoftext|>b") > 1
+        assert tok.decode(tok.encode("a<|endoftext|>b")) == "a<|endoftext|>b"
+
+
+@SETTINGS
+@given(text=PIECES, parts=st.integers(1, 9))
+def test_split_for_parallel_rejoins_and_keeps_every_count(text: str, parts: int) -> None:
+    pieces = split_for_parallel(text, parts)
+    assert "".join(pieces) == text
+    for tok in tiktoken_tokenizers():
+        assert sum(len(tok.encode(p)) for p in pieces) == len(tok.encode(text))
+
+
+@pytest.mark.slow
+def test_long_text_counted_in_parallel_equals_one_pass() -> None:
+    line = "Line {i}: the quick brown fox, naïve café — 日本語 42/7 it's\n"
+    text = "".join(line.format(i=i) for i in range(PARALLEL_MIN_CHARS // 40))
+    assert len(text) >= PARALLEL_MIN_CHARS
+    for tok in tiktoken_tokenizers():
+        assert tok.count(text) == len(tok.encode(text))
+    fast = QuicktokTokenizer("o200k_base") if get_tokenizer("o200k_base").backend == "quicktok" else None
+    if fast is not None:
+        assert fast.count(text) == len(tiktoken_tokenizers()[0].encode(text))
+
+
+@SETTINGS
+@given(text=TEXT)
+def test_estimate_never_counts_below_its_proxy_and_is_marked_inexact(text: str) -> None:
+    for name in ("claude", "gemini", "mistral", "deepseek"):
+        tok = get_tokenizer(name)
+        assert isinstance(tok, EstimatedTokenizer) and tok.exact is False
+        assert tok.count(text) >= tok.proxy.count(text)
+        assert tok.decode(tok.encode(text)) == text
+
+
+def test_backends_reject_unknown_encodings() -> None:
+    with pytest.raises(UsageError):
+        TiktokenTokenizer.for_encoding("llama3")
+    with pytest.raises(UsageError):
+        EstimatedTokenizer("x", get_tokenizer("o200k_base"), 0)
