@@ -132,6 +132,11 @@ class Transcript:
         """Every message from `unit` on (pinned ones included)."""
         return self.messages[self.message_start(unit):]
 
+    def window(self, unit: int) -> list[Message]:
+        """The pinned messages before `unit`, then every message from `unit` on."""
+        start = self.message_start(unit)
+        return self.systems_before(start) + self.messages[start:]
+
     def available_tokens(self, max_tokens: int, *, extra_tokens: int = 0) -> int:
         """Tokens left for units after reply priming, pinned messages and `extra_tokens`.
 

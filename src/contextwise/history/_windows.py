@@ -66,7 +66,7 @@ class TokenBased(_NoModel):
     def context(self, transcript: Transcript, notes: HistoryNotes, max_tokens: int) -> list[Message]:
         """Pinned messages plus the longest recent tail that fits `max_tokens` (framed, reply priming included)."""
         start = transcript.fit_start(transcript.available_tokens(capped(max_tokens, self.max_tokens)))
-        return transcript.systems_before(transcript.message_start(start)) + transcript.tail(start)
+        return transcript.window(start)
 
 
 @dataclass(frozen=True)
@@ -91,7 +91,7 @@ class TurnBased(_NoModel):
         turn = bisect_left(transcript.turn_units, start)
         if turn < len(transcript.turn_units):
             start = transcript.turn_units[turn]
-        return transcript.systems_before(transcript.message_start(start)) + transcript.tail(start)
+        return transcript.window(start)
 
 
 @dataclass(frozen=True)
@@ -129,7 +129,7 @@ class SlidingWindow(_NoModel):
         available = transcript.available_tokens(capped(max_tokens, self.max_tokens))
         latest = pinned_start(transcript, available, self.keep_last_turns)
         start = min(self._jump_start(transcript, available), latest)
-        return transcript.systems_before(transcript.message_start(start)) + transcript.tail(start)
+        return transcript.window(start)
 
     def _jump_start(self, transcript: Transcript, available: int) -> int:
         total = transcript.units_tokens
