@@ -99,6 +99,16 @@ def test_citation_style_render():
     assert CitationStyle().render([]) == ""
 
 
+@pytest.mark.parametrize(("style", "text", "expected"), [
+    (CitationStyle(), "a[1] b [2, 3] c [x] d(4)", "a[1] b (2, 3) c [x] d(4)"),
+    (CitationStyle(prefix="S"), "see [S2] and [2]", "see (S2) and [2]"),
+    (CitationStyle(brackets="()"), "see (2) and [2]", "see [2] and [2]"),
+], ids=["numeric", "prefixed", "round-brackets"])
+def test_citation_style_neutralize_keeps_length(style, text, expected):
+    out = style.neutralize(text)
+    assert out == expected and len(out) == len(text) and style.groups(out) == []
+
+
 @pytest.mark.parametrize(("kwargs"), [{"prefix": "S-"}, {"prefix": "1"}, {"brackets": "["}, {"brackets": "[["},
                                        {"brackets": "ab"}], ids=["dash", "digit", "one", "same", "letters"])
 def test_citation_style_rejects_bad_values(kwargs):

@@ -73,6 +73,17 @@ def test_fuse_blank_chunk_is_dropped_with_reason():
     assert fused.text == "[1] Text." and fused.outcomes[0].reason == "no text"
 
 
+def test_fuse_shows_marker_like_text_in_chunks_with_other_brackets():
+    chunks = [Chunk("wiki", "Paris is the capital.[3] It is large [1-2].", start_char=7)]
+    fused = fuse(chunks, 50, FakeTokenizer())
+    assert fused.text == "[1] Paris is the capital.(3) It is large (1-2)."
+    check = fused.check(fused.text)
+    assert [c.chunk_id for c in check.citations] == ["wiki"] and check.ok
+    citation = fused.citations[0]
+    assert citation.end_char - citation.start_char == len(chunks[0].text)
+    assert fused.included == ("wiki",)
+
+
 def test_fuse_negative_budget_fails():
     with pytest.raises(UsageError):
         fuse([Chunk("a", "One.")], -1, FakeTokenizer())

@@ -54,6 +54,18 @@ class CitationStyle:
         parts = [self._range(run) for run in runs]
         return f"{self.brackets[0]}{', '.join(parts)}{self.brackets[1]}" if parts else ""
 
+    def neutralize(self, text: str) -> str:
+        """`text` with the brackets of anything that reads as a marker group swapped ("[3]" becomes "(3)").
+
+        The length is unchanged, so character offsets still hold; a footnote copied from a web page can then
+        not pass for a citation of the context.
+        """
+        swap = "()" if self.brackets != "()" else "[]"
+        chars = list(text)
+        for start, end, _, _ in self.groups(text):
+            chars[start], chars[end - 1] = swap[0], swap[1]
+        return "".join(chars)
+
     def _range(self, run: list[int]) -> str:
         if len(run) >= 3:
             return f"{self.prefix}{run[0]}-{self.prefix}{run[-1]}"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from types import MappingProxyType
 from typing import Literal
@@ -206,6 +206,8 @@ def fuse(items: Sequence[Ranked | Chunk], budget_tokens: int, tokenizer: Tokeniz
 
     Chunks are taken in the strategy's order while they fit. The first that does not fit is cut at a sentence
     boundary (on a token boundary only if its first sentence alone exceeds what is left) and the rest are dropped.
+    Anything in a chunk that reads as a marker (a "[3]" footnote) is shown with other brackets ("(3)"), so it
+    cannot pass for a citation of the context.
 
     Args:
         items: Ranked results (from rank()) or Chunks, best first; chunk ids must be unique.
@@ -226,6 +228,7 @@ def fuse(items: Sequence[Ranked | Chunk], budget_tokens: int, tokenizer: Tokeniz
     check_ids(chunks)
     tok: Tokenizer = resolve("tokenizer", tokenizer)
     strategy, style = strategy or Sequential(), style or CitationStyle()
+    chunks = [_neutral(chunk, style) for chunk in chunks]
     allowance = budget_tokens
     while True:  # token counts are not additive; shrink the allowance by any overshoot until the whole fits
         shown = strategy.layout(_select(chunks, allowance, tok, strategy, style, splitter))
@@ -330,6 +333,11 @@ def _result(chunks: Sequence[Chunk], shown: list[_Pick], text: str, tokens: int,
         status: Status = "included" if pick.body == chunk.text else "cut"
         outcomes.append(ChunkOutcome(chunk.id, status, marker, len(pick.body), pick.reason))
     return Fused(text, tokens, budget_tokens, citations, tuple(outcomes), style)
+
+
+def _neutral(chunk: Chunk, style: CitationStyle) -> Chunk:
+    text = style.neutralize(chunk.text)
+    return chunk if text == chunk.text else replace(chunk, text=text)
 
 
 def _header(chunk: Chunk) -> str:
