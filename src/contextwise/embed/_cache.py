@@ -40,7 +40,7 @@ class MemoryCache:
     2
     """
 
-    def __init__(self, *, max_entries: int = 100_000) -> None:
+    def __init__(self, *, max_entries: int = 10_000) -> None:
         if max_entries < 1:
             raise UsageError(f"max_entries must be at least 1, got {max_entries}")
         self.max_entries = max_entries
@@ -184,7 +184,8 @@ class CachedEmbedder(_CachedBase):
 
     Args:
         embedder: any Embedder.
-        cache: a MemoryCache (the default, 100,000 entries) or a SQLiteCache for a cache that persists.
+        cache: a MemoryCache (the default: 10,000 entries, 15 MB of 384-float vectors), or a SQLiteCache
+            for a cache that persists.
 
     >>> from contextwise.testing import HashEmbedder
     >>> cached = CachedEmbedder(HashEmbedder())
