@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from support import need
 
-from contextwise.documents import Dense, Hybrid, Ranked, RankWeights, rank
+from contextwise.documents import Dense, Hybrid, Precomputed, Ranked, RankWeights, rank
 from contextwise.errors import UsageError
 from contextwise.testing import HashEmbedder
 from contextwise.types import Chunk
@@ -142,3 +142,20 @@ def test_rank_real_onnx_embedder_finds_the_paraphrase():
     ranked = rank(chunks, "How do felines communicate with humans?", embedder=OnnxMiniLM())
     assert ranked[0].chunk.id == "cats"
     assert all(0.0 <= r.relevance <= 1.0 for r in ranked)
+
+
+def test_rank_precomputed_scores_need_no_embedder_and_are_clipped():
+    chunks = [Chunk("a", "x"), Chunk("b", "y"), Chunk("c", "z")]
+    ranked = rank(chunks, "q", relevance=Precomputed((0.2, 1.7, -0.5)))
+    assert [(r.chunk.id, r.relevance) for r in ranked] == [("b", 1.0), ("a", 0.2), ("c", 0.0)]
+
+
+@pytest.mark.parametrize("values", [(0.5,), (0.1, 0.2, 0.3)], ids=["too-few", "too-many"])
+def test_rank_precomputed_needs_one_score_per_chunk(values):
+    with pytest.raises(UsageError, match="one per"):
+        rank([Chunk("a", "x"), Chunk("b", "y")], "q", relevance=Precomputed(values))
+
+
+def test_rank_precomputed_rejects_nan():
+    with pytest.raises(UsageError):
+        Precomputed((float("nan"),))

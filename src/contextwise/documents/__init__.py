@@ -13,9 +13,10 @@ from __future__ import annotations
 from contextwise.documents._chunk import chunk_document
 from contextwise.documents._cite import CitationCheck, CitationStyle, Claim, parse_citations
 from contextwise.documents._fuse import ChunkOutcome, Fused, Interleaved, Sequential, Structured, fuse
-from contextwise.documents._rank import Dense, Hybrid, Ranked, RankWeights, rank
+from contextwise.documents._rank import Dense, Hybrid, Precomputed, Ranked, RankWeights, rank
 
 __all__ = [
     "ChunkOutcome", "CitationCheck", "CitationStyle", "Claim", "Dense", "Fused", "Hybrid", "Interleaved",
-    "RankWeights", "Ranked", "Sequential", "Structured", "chunk_document", "fuse", "parse_citations", "rank",
+    "Precomputed", "RankWeights", "Ranked", "Sequential", "Structured", "chunk_document", "fuse",
+    "parse_citations", "rank",
 ]

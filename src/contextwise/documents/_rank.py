@@ -92,7 +92,31 @@ class Hybrid:
         return (1.0 - self.lexical) * dense + self.lexical * lexical
 
 
-Relevance = Dense | Hybrid
+@dataclass(frozen=True)
+class Precomputed:
+    """Relevance scores you already have, one per chunk in order (e.g. a vector store's hit scores, or
+    similarities from an async embedder); clipped to [0, 1]. No embedder is needed.
+
+    >>> Precomputed((0.9, 0.2)).scores([Chunk("a", "x"), Chunk("b", "y")], "q", None).tolist()
+    [0.9, 0.2]
+    """
+
+    values: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "values", tuple(float(v) for v in self.values))
+        if not all(math.isfinite(v) for v in self.values):
+            raise UsageError("Precomputed relevance scores must be finite numbers")
+
+    def scores(self, chunks: Sequence[Chunk], query: str, embedder: Embedder | None) -> np.ndarray:
+        """The given scores, checked to be one per chunk."""
+        if len(self.values) != len(chunks):
+            raise UsageError(f"Precomputed has {len(self.values)} scores for {len(chunks)} chunks; give one per "
+                             f"chunk, in order")
+        return np.clip(np.array(self.values, dtype=np.float64), 0.0, 1.0)
+
+
+Relevance = Dense | Hybrid | Precomputed
 
 
 @dataclass(frozen=True)
@@ -122,7 +146,7 @@ def rank(chunks: Sequence[Chunk], query: str, *, embedder: Embedder | str | None
         embedder: an Embedder or "provider:name"; needed unless the relevance weight is 0 or `relevance`
             is purely lexical.
         weights: the RankWeights (default: relevance only).
-        relevance: Dense() (default) or Hybrid(lexical=...).
+        relevance: Dense() (default), Hybrid(lexical=...) or Precomputed(scores).
         source_authority: authority by source; a source listed here overrides its chunks' own authority.
         now: the time recency is measured from, in epoch seconds (default: the current time).
 
@@ -159,7 +183,8 @@ def _relevance(chunks: Sequence[Chunk], query: str, embedder: Embedder | str | N
                weights: RankWeights, relevance: Relevance) -> list[float]:
     if not chunks or weights.relevance == 0:
         return [0.0] * len(chunks)
-    needs_embedder = not (isinstance(relevance, Hybrid) and relevance.lexical == 1.0)
+    needs_embedder = not isinstance(relevance, Precomputed) and not (
+        isinstance(relevance, Hybrid) and relevance.lexical == 1.0)
     if needs_embedder and embedder is None:
         raise UsageError("rank() needs an embedder for relevance; pass embedder=... or set the relevance weight "
                          "to 0")
