@@ -66,6 +66,12 @@ def test_openai_learns_unknown_dimensions_from_the_first_answer(embeddings_serve
         assert emb.dimensions == 8
 
 
+def test_openai_shortened_vectors_take_their_size_from_the_request():
+    emb = EmbeddingsCore(MODEL, base_url="http://127.0.0.1:1/v1", extra_body={"dimensions": 256})
+    assert emb.dimensions == 256
+    assert emb.build_request(["x"]).body["dimensions"] == 256
+
+
 def test_openai_wrong_dimensions_is_a_provider_error(embeddings_server):
     need("httpx")
     # OpenAI's model has 1536 dimensions; the server sends 8

@@ -50,7 +50,8 @@ class EmbeddingsCore:
         model: the model name the endpoint knows.
         base_url: up to and including "/v1"; None reads OPENAI_BASE_URL, else OpenAI's.
         api_key: None reads OPENAI_API_KEY; no key sends no Authorization header (local servers).
-        dimensions: vector size; None uses the known size of OpenAI's models, else the first answer's.
+        dimensions: vector size; None takes extra_body's "dimensions", else the known size of OpenAI's models,
+            else the size of the first answer.
         batch_size: texts per request (OpenAI accepts up to 2,048).
         max_retries: retries after a rate limit or an unavailable server, waiting as the server asks.
         extra_body: more request fields sent as they are, e.g. {"dimensions": 256} for a shortened vector.
@@ -67,9 +68,9 @@ class EmbeddingsCore:
         self.name = f"openai:{model}"
         self.base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
         self._api_key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
-        self.dimensions: int | None = dimensions or KNOWN_DIMENSIONS.get(model)
-        self.batch_size, self.max_retries, self.timeout_s = batch_size, max_retries, timeout_s
         self.extra_body = dict(extra_body or {})
+        self.dimensions: int | None = dimensions or self.extra_body.get("dimensions") or KNOWN_DIMENSIONS.get(model)
+        self.batch_size, self.max_retries, self.timeout_s = batch_size, max_retries, timeout_s
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.model!r}, base_url={self.base_url!r})"
