@@ -1,5 +1,13 @@
 """Documents as context: rank chunks, fuse them into a cited context within a token budget, check citations.
 
+- `chunk_document` splits a document into token-bounded Chunks of whole sentences, with exact offsets.
+- `rank` scores chunks by relevance (`Dense`, `Hybrid` with BM25, or `Precomputed`), recency and authority,
+  weighted by `RankWeights`, and keeps every component (`Ranked`).
+- `fuse` lays them out (`Sequential`, `Interleaved`, `Structured`) with markers in a `CitationStyle`, never over
+  the budget, and says what became of every chunk (`Fused`, `ChunkOutcome`).
+- `parse_citations` / `Fused.check` find the markers in an answer, report unknown ones, map each to its
+  source span and attach them to the answer's sentences (`CitationCheck`, `Claim`).
+
 >>> from contextwise.testing import FakeTokenizer, HashEmbedder
 >>> chunks = chunk_document("Cats purr when content. Dogs bark at strangers.", FakeTokenizer(), max_tokens=5,
 ...                         doc_id="pets", source="pets.txt")
