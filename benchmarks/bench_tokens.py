@@ -1,0 +1,175 @@
+"""Token counting: contextwise vs raw tiktoken on the same 10 MB, and recounting a growing 10,000-turn chat.
+
+Figures printed:
+  1. cold: a fresh process loads the o200k_base tokenizer and counts 10 MB (median of --cold-runs processes each);
+     tiktoken gets its best cold case, its rank file already in its own disk cache.
+  2. warm: tokenizer loaded, a 10 MB text never seen before (and the same text again: a cache hit).
+  3. conversation: after each of --turns turns, the whole history is counted as a chat request. contextwise
+     reuses its running totals; the peer recounts every message with tiktoken each turn (the cookbook's loop),
+     timed on every --sample-every-th turn and scaled up (its cost per turn grows linearly, so this is fair).
+
+Run: python benchmarks/bench_tokens.py            (about a minute on 2 cores)
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ESSAYS = Path(__file__).resolve().parents[1] / ".." / "shared" / "bench" / "data" / "niah-paul-graham-essays"
+TARGET_CHARS = 10_000_000
+WORDS = ("context budget token window model cache prompt history memory summary retrieval answer question "
+         "tool call result image price latency vector store search rank chunk document citation").split()
+
+
+def corpus(chars: int = TARGET_CHARS) -> tuple[str, str]:
+    """About `chars` characters of text: the Paul Graham essays repeated if present, else generated prose."""
+    essays = sorted((ESSAYS / "PaulGrahamEssays").glob("*.txt")) if ESSAYS.exists() else []
+    if essays:
+        base = "\n\n".join(p.read_text(encoding="utf-8") for p in essays)
+        return (base * (chars // len(base) + 1))[:chars], "Paul Graham essays (repeated)"
+    rng = random.Random(7)
+    lines = []
+    while sum(map(len, lines)) < chars:
+        lines.append(" ".join(rng.choice(WORDS) for _ in range(rng.randint(4, 30))).capitalize() + ".\n")
+    return "".join(lines)[:chars], "generated prose (seed 7)"
+
+
+COLD_CONTEXTWISE = """
+import sys, time
+text = open(sys.argv[1], encoding="utf-8").read()
+t0 = time.perf_counter()
+from contextwise.tokens import get_tokenizer
+n = get_tokenizer("o200k_base").count(text)
+print(time.perf_counter() - t0, n)
+"""
+COLD_TIKTOKEN = """
+import sys, time
+text = open(sys.argv[1], encoding="utf-8").read()
+t0 = time.perf_counter()
+import tiktoken
+n = len(tiktoken.get_encoding("o200k_base").encode_ordinary(text))
+print(time.perf_counter() - t0, n)
+"""
+
+
+def cold_once(script: str, path: str, env: dict[str, str]) -> tuple[float, int]:
+    done = subprocess.run([sys.executable, "-c", script, path], capture_output=True, text=True, env=env, check=True)
+    seconds, count = done.stdout.split()
+    return float(seconds), int(count)
+
+
+def tiktoken_cache(tmp: str) -> dict[str, str]:
+    """An environment where plain tiktoken finds o200k_base in its own disk cache (its best cold case)."""
+    from contextwise.tokens._openai import RANK_FILES, read_rank_bytes
+
+    info = RANK_FILES["o200k_base"]
+    Path(tmp, hashlib.sha1(info.url.encode()).hexdigest()).write_bytes(read_rank_bytes("o200k_base"))
+    return {**os.environ, "TIKTOKEN_CACHE_DIR": tmp}
+
+
+def bench_cold(text: str, runs: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "text.txt")
+        Path(path).write_text(text, encoding="utf-8")
+        cache = os.path.join(tmp, "cache")
+        os.mkdir(cache)
+        env = tiktoken_cache(cache)
+        # Interleaved, so a busy machine slows both sides alike.
+        runs_ours, runs_theirs = zip(*[(cold_once(COLD_CONTEXTWISE, path, env), cold_once(COLD_TIKTOKEN, path, env))
+                                       for _ in range(runs)])
+    ours, theirs = statistics.median(t for t, _ in runs_ours), statistics.median(t for t, _ in runs_theirs)
+    n_ours, n_theirs = runs_ours[0][1], runs_theirs[0][1]
+    assert {n for _, n in runs_ours} == {n for _, n in runs_theirs} == {n_ours}, (runs_ours, runs_theirs)
+    print(f"cold  load+count 10 MB: contextwise {ours:.3f} s, tiktoken {theirs:.3f} s "
+          f"-> {theirs / ours:.2f}x ({n_ours:,} tokens, identical)")
+
+
+def bench_warm(text: str) -> None:
+    import tiktoken
+
+    from contextwise.tokens import TokenCounter, get_tokenizer
+
+    enc = tiktoken.get_encoding("o200k_base")
+    counter = TokenCounter(get_tokenizer("o200k_base"))
+    fresh = text[1:] + text[:1]  # never counted before in this process
+    t0 = time.perf_counter()
+    theirs = len(enc.encode_ordinary(fresh))
+    t1 = time.perf_counter()
+    ours = counter.count(fresh)
+    t2 = time.perf_counter()
+    again = counter.count(fresh[:])
+    t3 = time.perf_counter()
+    assert ours == theirs == again
+    print(f"warm  count new 10 MB: contextwise {t2 - t1:.3f} s, tiktoken {t1 - t0:.3f} s -> {(t1 - t0) / (t2 - t1):.2f}x"
+          f"; same text again (cache hit) {t3 - t2:.4f} s -> {(t1 - t0) / max(t3 - t2, 1e-9):,.0f}x")
+    print(f"      backend: {get_tokenizer('o200k_base')!r}")
+
+
+def conversation(turns: int) -> list:
+    from contextwise.types import Message
+
+    rng = random.Random(11)
+    out = []
+    for i in range(turns):
+        words = " ".join(rng.choice(WORDS) for _ in range(rng.randint(5, 80)))
+        out.append(Message.user(f"Turn {i}: {words}?") if i % 2 == 0 else Message.assistant(f"{words}."))
+    return out
+
+
+def cookbook_count(enc, history) -> int:
+    """The cookbook's per-turn loop: every message re-encoded (3 per message + role + content, +3 priming)."""
+    return sum(3 + len(enc.encode_ordinary(m.role)) + len(enc.encode_ordinary(m.content)) for m in history) + 3
+
+
+def bench_conversation(turns: int, sample_every: int) -> None:
+    import tiktoken
+
+    from contextwise.tokens import TokenCounter
+
+    msgs = conversation(turns)
+    enc = tiktoken.get_encoding("o200k_base")
+    counter = TokenCounter.for_model("gpt-4o")
+    history: list = []
+    ours: dict[int, int] = {}
+    t0 = time.perf_counter()
+    for i, msg in enumerate(msgs, 1):
+        history.append(msg)
+        ours[i] = counter.messages(history)
+    ours_s = time.perf_counter() - t0
+    sampled_s, checked = 0.0, 0
+    for i in range(sample_every, turns + 1, sample_every):
+        t = time.perf_counter()
+        theirs = cookbook_count(enc, msgs[:i])
+        sampled_s += time.perf_counter() - t
+        assert theirs == ours[i], (i, theirs, ours[i])
+        checked += 1
+    theirs_s = sampled_s * sample_every
+    print(f"chat  {turns:,} turns, whole history counted every turn: contextwise {ours_s:.2f} s, "
+          f"tiktoken afresh ~{theirs_s:.1f} s (every {sample_every}th turn timed, x{sample_every}) "
+          f"-> {theirs_s / ours_s:.0f}x; {checked} sampled totals identical; final {ours[turns]:,} tokens")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cold-runs", type=int, default=5)
+    parser.add_argument("--turns", type=int, default=10_000)
+    parser.add_argument("--sample-every", type=int, default=100)
+    args = parser.parse_args()
+    text, source = corpus()
+    print(f"text: {len(text):,} chars of {source}; {os.cpu_count()} cores")
+    bench_cold(text, args.cold_runs)
+    bench_warm(text)
+    bench_conversation(args.turns, args.sample_every)
+
+
+if __name__ == "__main__":
+    main()
