@@ -7,7 +7,7 @@ The main entry points are here; each area's strategy objects live in its subpack
 >>> import contextwise as cw
 >>> built = cw.Context("gpt-4o-mini").system("Be brief.").user("Hi!").build()
 >>> built.report.prompt_tokens
-20
+16
 """
 
 from __future__ import annotations
