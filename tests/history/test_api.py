@@ -9,7 +9,7 @@ def test_history_all_is_pinned():
     assert sorted(history.__all__) == [
         "Conversation", "HeuristicScorer", "HierarchicalContext", "HistoryManager", "HistoryNotes",
         "HistoryRequest", "HistoryStore", "Hybrid", "ImportanceWeighted", "InMemoryHistoryStore", "MessageCounter",
-        "ModelScorer", "RollingSummary", "SQLiteHistoryStore", "ScoreRequest", "SlidingWindow", "Summary",
+        "ModelScorer", "RollingSummary", "SQLiteHistoryStore", "ScoreRequest", "Scorer", "SlidingWindow", "Summary",
         "SummaryBased", "SummaryRequest", "TokenBased", "Transcript", "TurnBased",
     ]
 

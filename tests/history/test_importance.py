@@ -12,6 +12,7 @@ from contextwise.history import (
     ModelScorer,
     ScoreRequest,
     SummaryRequest,
+    TokenBased,
 )
 from contextwise.testing import ScriptedChatModel
 from contextwise.types import Completion, Message
@@ -88,3 +89,19 @@ def test_hybrid_with_model_scores_rates_before_summarising():
     assert isinstance(first, ScoreRequest)
     chat.apply(first, Completion("1: 9"))
     assert isinstance(chat.plan(), (ScoreRequest, SummaryRequest))
+
+
+def test_any_object_with_score_can_rank_units():
+    class Pineapple:
+        def score(self, messages):
+            return 1.0 if any("pineapple" in m.text for m in messages) else 0.0
+
+    chat = Conversation(ImportanceWeighted(Pineapple(), half_life_turns=None), counter=make_counter())
+    note = Message.user("a short pineapple note")
+    chat.add(note)
+    for turn in range(20):
+        chat.add(Message.user(f"question {turn}"))
+        chat.add(Message.assistant(f"answer {turn}"))
+    budget = chat.counter.messages([note, *chat.messages[-2:]])
+    assert chat.context(budget) == [note, *chat.messages[-2:]]
+    assert note not in TokenBased().context(chat.transcript, chat.notes, budget)

@@ -11,7 +11,7 @@ make it themselves.
 from __future__ import annotations
 
 from contextwise.history._conversation import Conversation
-from contextwise.history._importance import HeuristicScorer, Hybrid, ImportanceWeighted, ModelScorer
+from contextwise.history._importance import HeuristicScorer, Hybrid, ImportanceWeighted, ModelScorer, Scorer
 from contextwise.history._notes import (
     HistoryManager,
     HistoryNotes,
@@ -28,6 +28,6 @@ from contextwise.history._windows import SlidingWindow, TokenBased, TurnBased
 __all__ = [
     "Conversation", "HeuristicScorer", "HierarchicalContext", "HistoryManager", "HistoryNotes", "HistoryRequest",
     "HistoryStore", "Hybrid", "ImportanceWeighted", "InMemoryHistoryStore", "MessageCounter", "ModelScorer",
-    "RollingSummary", "SQLiteHistoryStore", "ScoreRequest", "SlidingWindow", "Summary", "SummaryBased",
+    "RollingSummary", "SQLiteHistoryStore", "ScoreRequest", "Scorer", "SlidingWindow", "Summary", "SummaryBased",
     "SummaryRequest", "TokenBased", "Transcript", "TurnBased",
 ]

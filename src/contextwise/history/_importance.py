@@ -7,7 +7,7 @@ import re
 from bisect import bisect_right
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Sequence, Union
+from typing import Protocol, Sequence, runtime_checkable
 
 from contextwise.errors import UsageError
 from contextwise.history._notes import (
@@ -84,7 +84,11 @@ class ModelScorer:
         return HeuristicScorer().score(messages)
 
 
-Scorer = Union[HeuristicScorer, ModelScorer]
+@runtime_checkable
+class Scorer(Protocol):
+    """Importance of a unit (a message, or a tool call with its results) in [0, 1]; any object with `score`."""
+
+    def score(self, messages: Sequence[Message]) -> float: ...
 
 
 def unit_score(transcript: Transcript, notes: HistoryNotes, scorer: Scorer, unit: int) -> float:
