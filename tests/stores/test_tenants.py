@@ -63,7 +63,7 @@ def _recall(store, tenant, matrix, ids, queries, k=10):
 def test_recall_inside_a_tenant_on_both_search_plans(make_store, vectors):
     """A large tenant (over HnswSearch.min_vectors: HNSW where the back-end has one) beside small ones (exact)."""
     dims = 32
-    store = make_store(dims, search=HnswSearch(min_vectors=1500, ef_search=200))
+    store = make_store(dims, search=HnswSearch(min_vectors=1500))
     sizes = {"big": 2000, "small-a": 300, "small-b": 300}
     data = {}
     for seed, (tenant, size) in enumerate(sizes.items()):

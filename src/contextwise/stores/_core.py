@@ -95,11 +95,16 @@ def normalized(matrix: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Batch:
-    """A validated upsert batch: records as they will be read back, their vectors and metadata JSON."""
+    """A validated upsert batch: the records, their vectors as float32 arrays and their metadata as JSON."""
 
     records: tuple[Record, ...]
     vectors: tuple[np.ndarray | None, ...]
     metadata_json: tuple[str, ...]
+
+    def stored(self) -> list[Record]:
+        """The records as a store reads them back: float32-rounded vectors, JSON-normalised metadata."""
+        return [Record(r.id, r.text, None if v is None else tuple(v.tolist()), json.loads(meta), float(r.created_at))
+                for r, v, meta in zip(self.records, self.vectors, self.metadata_json)]
 
 
 def validate_batch(records: Sequence[Record], *, dimensions: int, max_text_chars: int) -> Batch:
@@ -107,14 +112,8 @@ def validate_batch(records: Sequence[Record], *, dimensions: int, max_text_chars
     if isinstance(records, Record) or not isinstance(records, Sequence):
         raise InvalidRecordError("upsert takes a sequence of Record")
     seen: set[str] = set()
-    out, vectors, metas = [], [], []
-    for record in records:
-        vector, meta = _check_record(record, seen, dimensions, max_text_chars)
-        stored_vector = None if vector is None else tuple(float(x) for x in vector)
-        out.append(Record(record.id, record.text, stored_vector, json.loads(meta), float(record.created_at)))
-        vectors.append(vector)
-        metas.append(meta)
-    return Batch(tuple(out), tuple(vectors), tuple(metas))
+    checked = [_check_record(record, seen, dimensions, max_text_chars) for record in records]
+    return Batch(tuple(records), tuple(c[0] for c in checked), tuple(c[1] for c in checked))
 
 
 def _check_record(record: Any, seen: set[str], dimensions: int, max_text_chars: int) -> tuple[Any, str]:
@@ -160,6 +159,15 @@ def metadata_json(record_id: str, metadata: Mapping[str, Any]) -> str:
         return json.dumps(dict(metadata), sort_keys=True, allow_nan=False, separators=(",", ":"))
     except (TypeError, ValueError) as exc:
         raise InvalidRecordError(f"record {record_id!r}: metadata must be JSON (finite numbers): {exc}") from exc
+
+
+def similarities(unit_matrix: np.ndarray, unit_query: np.ndarray) -> np.ndarray:
+    """Cosine similarity of every row to the query (both unit length).
+
+    einsum rather than `@`: OpenBLAS's threaded matrix-vector product stalls for ~20 ms per call on a busy
+    2-core machine, and single-threaded SIMD is as fast as memory allows anyway (benchmarks/bench_stores.py).
+    """
+    return np.einsum("ij,j->i", unit_matrix, unit_query)
 
 
 def top_k(scores: np.ndarray, k: int) -> np.ndarray:

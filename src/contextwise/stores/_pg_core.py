@@ -118,7 +118,7 @@ class PgCore:
     def _upsert(self, batch: _core.Batch, tenant: str) -> Steps:
         if not batch.records:
             return
-        rows = [(tenant, r.id, r.text, v, meta, r.created_at)
+        rows = [(tenant, r.id, r.text, v, meta, float(r.created_at))
                 for r, v, meta in zip(batch.records, batch.vectors, batch.metadata_json)]
         yield Step(sql.SQL("INSERT INTO {} (tenant, id, text, vector, metadata, created_at) "
                            "VALUES (%s, %s, %s, %b, %s::jsonb, %s) ON CONFLICT (tenant, id) DO UPDATE SET "

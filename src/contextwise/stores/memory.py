@@ -59,7 +59,7 @@ class InMemoryStore(_core.Closing):
             if not batch.records:
                 return
             data = self._tenants.setdefault(tenant, _Tenant())
-            data.records.update((r.id, r) for r in batch.records)
+            data.records.update((r.id, r) for r in batch.stored())
             data.changed()
 
     def query(self, vector: Sequence[float], k: int = 10, *, tenant: str, where: Where | None = None) -> list[Hit]:
@@ -78,7 +78,7 @@ class InMemoryStore(_core.Closing):
                 rows, matrix = [rows[i] for i in keep], matrix[keep]
             if not rows:
                 return []
-            scores = matrix @ q
+            scores = _core.similarities(matrix, q)
             best = _core.top_k(scores, k)
             return _core.hits([rows[i] for i in best], scores[best])
 

@@ -101,7 +101,7 @@ class SQLiteStore(_core.Closing):
         batch = _core.validate_batch(records, dimensions=self.dimensions, max_text_chars=self.max_text_chars)
         if not batch.records:
             return
-        rows = [(tenant, r.id, r.text, None if v is None else v.tobytes(), meta, r.created_at)
+        rows = [(tenant, r.id, r.text, None if v is None else v.tobytes(), meta, float(r.created_at))
                 for r, v, meta in zip(batch.records, batch.vectors, batch.metadata_json)]
         with self._write() as conn:
             conn.executemany(_UPSERT, rows)
@@ -222,11 +222,11 @@ class SQLiteStore(_core.Closing):
             if matrix.index is None:
                 matrix.index = HnswIndex(matrix.unit, self.search)  # type: ignore[arg-type]
             positions = matrix.index.search(q, k)
-            scores = matrix.unit[positions] @ q
+            scores = _core.similarities(matrix.unit[positions], q)
             order = np.argsort(-scores, kind="stable")
             return matrix.rowids[positions[order]], scores[order]
         unit = matrix.unit if positions is None else matrix.unit[positions]
-        scores = unit @ q
+        scores = _core.similarities(unit, q)
         best = _core.top_k(scores, k)
         rowids = matrix.rowids if positions is None else matrix.rowids[positions]
         return rowids[best], scores[best]
