@@ -20,7 +20,6 @@ DOCS = {"tides.md": ("Tides", 1_700_000_000.0, TIDES), "bread.md": ("Bread", 1_6
 @pytest.mark.slow
 def test_pipeline_real_embedder_and_tokenizer_cites_the_right_source(o200k):
     need("onnxruntime")
-    need("bm25s")
     from contextwise.embed import OnnxMiniLM
 
     chunks = [c for n, (source, (title, ts, text)) in enumerate(DOCS.items())

@@ -112,7 +112,6 @@ def test_rank_hybrid_rejects_share_outside_unit_interval():
 
 
 def test_rank_hybrid_lexical_only_needs_no_embedder_and_best_match_scores_one():
-    need("bm25s")
     chunks = [Chunk("a", "the river flooded the valley"), Chunk("b", "zebra stripes confuse flies"),
               Chunk("c", "a quiet afternoon")]
     ranked = rank(chunks, "why do zebra have stripes", relevance=Hybrid(lexical=1.0))
@@ -121,7 +120,6 @@ def test_rank_hybrid_lexical_only_needs_no_embedder_and_best_match_scores_one():
 
 
 def test_rank_hybrid_mixes_dense_and_lexical_scores():
-    need("bm25s")
     chunks = [Chunk("a", "zebra stripes confuse flies"), Chunk("b", "a quiet afternoon")]
     dense = {r.chunk.id: r.relevance for r in rank(chunks, "zebra stripes", embedder=EMB, relevance=Dense())}
     mixed = {r.chunk.id: r.relevance for r in rank(chunks, "zebra stripes", embedder=EMB,

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from contextwise.embed import BM25Index
 from contextwise.errors import UsageError
 from contextwise.protocols import Embedder
 from contextwise.registry import resolve
@@ -222,8 +223,6 @@ def _cosine(chunks: Sequence[Chunk], query: str, embedder: Any) -> np.ndarray:
 
 
 def _bm25(chunks: Sequence[Chunk], query: str) -> np.ndarray:
-    from contextwise.embed import BM25Index  # its engine (bm25s) is optional; BM25Index names the extra
-
     index = BM25Index()
     index.add([c.id for c in chunks], [c.text for c in chunks], tenant="rank")
     scores = {hit.id: hit.score for hit in index.search(query, len(chunks), tenant="rank")}
