@@ -141,34 +141,47 @@ class QuicktokTokenizer(_EncodingTokenizer):
         return int(self._count_batch(self._enc, pieces).sum())
 
 
-class EstimatedTokenizer:
-    """A calibrated estimate for a model whose tokenizer is not public: `ceil(proxy.count(text) * ratio)`.
+# CJK ideographs, kana, hangul and full-width forms: scripts where proxy and model vocabularies differ most.
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]")
 
-    `encode`/`decode` are the proxy's (useful for cutting text at about the right place); `count` is the
+
+class EstimatedTokenizer:
+    """A calibrated estimate for a model whose tokenizer is not shipped: the proxy's count times a ratio.
+
+    With `cjk_ratio`, the ratio moves from `ratio` towards `cjk_ratio` by the share of CJK characters in the
+    text. `encode`/`decode` are the proxy's (useful for cutting text at about the right place); `count` is the
     estimate, and `exact` is False so every report says so.
     """
 
     exact = False
 
-    def __init__(self, name: str, proxy: Any, ratio: float) -> None:
-        if ratio <= 0:
-            raise UsageError(f"an estimate ratio must be positive, got {ratio}")
+    def __init__(self, name: str, proxy: Any, ratio: float, *, cjk_ratio: float | None = None) -> None:
+        if ratio <= 0 or (cjk_ratio is not None and cjk_ratio <= 0):
+            raise UsageError(f"estimate ratios must be positive, got {ratio} and {cjk_ratio}")
         self.name = name
         self.proxy = proxy
         self.ratio = ratio
+        self.cjk_ratio = cjk_ratio
         self.backend = "estimate"
 
     def encode(self, text: str) -> list[int]:
-        """The proxy tokenizer's ids (the model's own ids are not public)."""
+        """The proxy tokenizer's ids (the model's own ids are not available)."""
         return self.proxy.encode(text)
 
     def decode(self, ids: Sequence[int]) -> str:
         """Text of proxy ids."""
         return self.proxy.decode(ids)
 
+    def ratio_for(self, text: str) -> float:
+        """The ratio applied to `text`'s proxy count."""
+        if self.cjk_ratio is None or not text:
+            return self.ratio
+        share = len(_CJK.findall(text)) / len(text)
+        return self.ratio + (self.cjk_ratio - self.ratio) * share
+
     def count(self, text: str) -> int:
         """Estimated number of model tokens in `text` (0 for empty text)."""
-        return math.ceil(self.proxy.count(text) * self.ratio) if text else 0
+        return math.ceil(self.proxy.count(text) * self.ratio_for(text)) if text else 0
 
     def __repr__(self) -> str:
         return f"EstimatedTokenizer({self.name!r}, proxy={self.proxy.name!r}, ratio={self.ratio})"

@@ -45,13 +45,15 @@ class EstimateSpec:
     proxy: str
     ratio: float
     source: str
+    cjk_ratio: float | None = None
 
 
 @lru_cache(maxsize=1)
 def estimate_specs() -> dict[str, EstimateSpec]:
     """The calibration table shipped in contextwise/tokens/data/estimates.json."""
     raw = json.loads(resources.files("contextwise.tokens").joinpath("data/estimates.json").read_text("utf-8"))
-    return {name: EstimateSpec(v["proxy"], float(v["ratio"]), v["source"]) for name, v in raw["tokenizers"].items()}
+    return {name: EstimateSpec(v["proxy"], float(v["ratio"]), v["source"], v.get("cjk_ratio"))
+            for name, v in raw["tokenizers"].items()}
 
 
 def canonical_tokenizer_id(name: str) -> str:
@@ -93,8 +95,7 @@ def _build(key: str) -> Tokenizer:
         return QuicktokTokenizer(key)
     if key in EXACT_OPENAI:
         return TiktokenTokenizer.for_encoding(key)
-    spec = estimate_specs()[key]
-    return EstimatedTokenizer(key, get_tokenizer(spec.proxy), spec.ratio)
+    return _estimate(key)
 
 
 def tokenizer_id_for_model(model: str) -> str:
@@ -162,7 +163,11 @@ def _register() -> None:
 
 def _estimate_factory(name: str) -> Tokenizer:
     key = canonical_tokenizer_id(name)
-    spec = estimate_specs().get(key)
-    if spec is None:
+    if key not in estimate_specs():
         raise UsageError(f"no estimate is calibrated for {name!r}; use one of {sorted(estimate_specs())}")
-    return EstimatedTokenizer(key, get_tokenizer(spec.proxy), spec.ratio)
+    return _estimate(key)
+
+
+def _estimate(key: str) -> EstimatedTokenizer:
+    spec = estimate_specs()[key]
+    return EstimatedTokenizer(key, get_tokenizer(spec.proxy), spec.ratio, cjk_ratio=spec.cjk_ratio)
