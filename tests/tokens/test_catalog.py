@@ -88,3 +88,18 @@ def test_registry_resolves_provider_specs(spec: str, kind: type) -> None:
 def test_registry_auto_and_model_specs() -> None:
     assert resolve("tokenizer", "auto:o200k_base") is get_tokenizer("o200k_base")
     assert resolve("tokenizer", "model:gpt-4") is get_tokenizer("cl100k_base")
+
+
+ENTRY_POINTS = {"auto": "get_tokenizer", "tiktoken": "tiktoken_tokenizer", "quicktok": "quicktok_tokenizer",
+                "estimate": "estimated_tokenizer", "model": "tokenizer_for_model"}
+
+
+@pytest.mark.parametrize("provider", sorted(ENTRY_POINTS))
+def test_entry_point_targets_for_pyproject_exist(provider: str) -> None:
+    from importlib import import_module
+
+    from contextwise.registry import providers
+
+    factory = getattr(import_module("contextwise.tokens"), ENTRY_POINTS[provider])
+    assert callable(factory)
+    assert provider in providers("tokenizer")

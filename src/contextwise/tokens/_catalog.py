@@ -153,15 +153,18 @@ def _model_suggestions(model: str) -> list[str]:
     return difflib.get_close_matches(model, names, n=3)
 
 
-def _register() -> None:
-    register("tokenizer", "auto", get_tokenizer)
-    register("tokenizer", "tiktoken", lambda name: TiktokenTokenizer.for_encoding(canonical_tokenizer_id(name)))
-    register("tokenizer", "quicktok", lambda name: QuicktokTokenizer(canonical_tokenizer_id(name)))
-    register("tokenizer", "estimate", _estimate_factory)
-    register("tokenizer", "model", tokenizer_for_model)
+def tiktoken_tokenizer(name: str) -> TiktokenTokenizer:
+    """The registry factory for "tiktoken:<encoding>" (o200k_base or cl100k_base), always tiktoken-backed."""
+    return TiktokenTokenizer.for_encoding(canonical_tokenizer_id(name))
 
 
-def _estimate_factory(name: str) -> Tokenizer:
+def quicktok_tokenizer(name: str) -> QuicktokTokenizer:
+    """The registry factory for "quicktok:<id>" (o200k_base, cl100k_base, llama3, qwen2); needs the fast extra."""
+    return QuicktokTokenizer(canonical_tokenizer_id(name))
+
+
+def estimated_tokenizer(name: str) -> EstimatedTokenizer:
+    """The registry factory for "estimate:<id>": the calibrated estimate, even where an exact tokenizer exists."""
     key = canonical_tokenizer_id(name)
     if key not in estimate_specs():
         raise UsageError(f"no estimate is calibrated for {name!r}; use one of {sorted(estimate_specs())}")
@@ -171,3 +174,16 @@ def _estimate_factory(name: str) -> Tokenizer:
 def _estimate(key: str) -> EstimatedTokenizer:
     spec = estimate_specs()[key]
     return EstimatedTokenizer(key, get_tokenizer(spec.proxy), spec.ratio, cjk_ratio=spec.cjk_ratio)
+
+
+# Provider name -> factory; pyproject.toml declares the same as `tokenizer.<provider>` entry points.
+FACTORIES: dict[str, Callable[[str], Tokenizer]] = {
+    "auto": get_tokenizer, "tiktoken": tiktoken_tokenizer, "quicktok": quicktok_tokenizer,
+    "estimate": estimated_tokenizer, "model": tokenizer_for_model,
+}
+
+
+def register_tokenizers() -> None:
+    """Register the built-in tokenizer providers ("auto:", "tiktoken:", "quicktok:", "estimate:", "model:")."""
+    for provider, factory in FACTORIES.items():
+        register("tokenizer", provider, factory)

@@ -8,7 +8,7 @@ their figures are conservative estimates, and the tool-use system prompt Anthrop
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping, Sequence
 
 from contextwise.tokens.images import (
@@ -89,12 +89,15 @@ class Framing:
         per_name_tokens: added when a message has a `name` (on top of the name's own tokens).
         reply_priming_tokens: added once per request for the assistant turn the reply starts in.
         role_counted: whether the role's own text is tokenised too (OpenAI: yes).
-        per_tool_call_tokens: added per tool call in an assistant message (on top of name and arguments).
-        per_tool_result_tokens: added per tool-result message (on top of its content and the id where counted).
+        per_tool_call_tokens: added per tool call in an assistant message (on top of name and arguments); no
+            provider documents it, so it is an estimate everywhere.
+        per_tool_result_tokens: added per tool-result message (on top of its content and the id where counted);
+            an estimate everywhere, like per_tool_call_tokens.
         tool_call_id_counted: whether tool-call ids are part of the prompt text.
         tool_rule: how tool definitions are counted.
         image_rule: how image parts are counted.
-        exact: whether the provider documents this framing (True for OpenAI's cookbook figures).
+        exact: whether the provider documents this framing (True for OpenAI's cookbook figures: messages, names,
+            priming and tool definitions).
     """
 
     name: str
@@ -146,14 +149,8 @@ def framing_for(model_or_provider: str) -> Framing:
         legacy = bare == "gpt-4" or bare.startswith(_LEGACY_PREFIXES)
         base = OPENAI_LEGACY if legacy else OPENAI
         rule = openai_image_rule(bare)
-        return base if rule == base.image_rule else _with_image_rule(base, rule)
+        return base if rule == base.image_rule else replace(base, image_rule=rule)
     return _BY_NAME.get(provider or "", GENERIC)
-
-
-def _with_image_rule(base: Framing, rule: ImageRule) -> Framing:
-    from dataclasses import replace
-
-    return replace(base, image_rule=rule)
 
 
 def _provider_from_name(bare: str) -> str | None:
