@@ -30,7 +30,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
-from contextwise.stores import ExactSearch, HnswSearch, SQLiteStore
+from contextwise.stores import HnswSearch, SQLiteStore
 from contextwise.types import Record
 
 BATCH = 1000
@@ -217,25 +217,29 @@ def start_postgres(folder: Path) -> Any:
         return pgserver.get_server(str(folder / "pg"), cleanup_mode="delete")
 
 
-def backends_for(names: list[str], folder: Path, size: int, dims: int, pg_dsn: str | None,
-                 sqlite_threshold: int, pg_threshold: int) -> list[Any]:
+def backends_for(names: list[str], folder: Path, size: int, dims: int, pg_dsn: str | None, filtered: bool,
+                 thresholds: dict[str, int]) -> list[Any]:
+    """The back-ends to run; "sqlite-hnsw" / "postgres-hnsw" force the HNSW plan (unfiltered scenario only)."""
     out: list[Any] = []
     for name in names:
         if name == "numpy":
             out.append(NumpyBrute())
-        elif name == "sqlite":
-            path = folder / f"sqlite-{size}-{len(out)}.db"
-            store = ContextwiseStore("contextwise sqlite", lambda p=path: SQLiteStore(
-                p, dims, search=HnswSearch(min_vectors=sqlite_threshold)), sqlite_threshold)
-            out.append(store)
-        elif name == "postgres" and pg_dsn:
-            from contextwise.stores import PostgresStore
-
-            table = f"bench_{size}_{len(out)}"
-            out.append(ContextwiseStore("contextwise postgres", lambda t=table: PostgresStore(
-                pg_dsn, dims, t, search=HnswSearch(min_vectors=pg_threshold)), pg_threshold))
         elif name == "chroma":
             out.append(Chroma(folder / f"chroma-{size}-{len(out)}"))
+        elif name.endswith("-hnsw") and filtered:
+            continue
+        elif name.startswith("sqlite"):
+            search = HnswSearch(min_vectors=thresholds[name])
+            path = folder / f"sqlite-{size}-{len(out)}.db"
+            out.append(ContextwiseStore(f"contextwise {name}", lambda p=path, s=search: SQLiteStore(
+                p, dims, search=s), search.min_vectors))
+        elif name.startswith("postgres") and pg_dsn:
+            from contextwise.stores import PostgresStore
+
+            search = HnswSearch(min_vectors=thresholds[name])
+            table = f"bench_{size}_{len(out)}_{int(filtered)}"
+            out.append(ContextwiseStore(f"contextwise {name}", lambda t=table, s=search: PostgresStore(
+                pg_dsn, dims, t, search=s), search.min_vectors))
     return out
 
 
@@ -249,7 +253,9 @@ def print_table(rows: list[Row]) -> None:
     print()
     for r in rows:
         chroma = by_key.get(("chroma", r.size, r.scenario))
-        if r.backend.startswith("contextwise") and chroma:
+        if chroma is None or not r.p50_ms:
+            continue
+        if r.backend.startswith("contextwise"):
             print(f"{r.backend} vs chroma at {r.size:,} {r.scenario}: p50 {chroma.p50_ms / r.p50_ms:.2f}x faster, "
                   f"recall {r.recall:.3f} vs {chroma.recall:.3f}, ingest {r.ingest_per_s / chroma.ingest_per_s:.2f}x")
 
@@ -257,14 +263,14 @@ def print_table(rows: list[Row]) -> None:
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,100000", help="comma-separated vector counts")
-    parser.add_argument("--backends", default="numpy,sqlite,postgres,chroma")
+    parser.add_argument("--backends", default="numpy,sqlite,sqlite-hnsw,postgres,postgres-hnsw,chroma")
     parser.add_argument("--scenarios", default="unfiltered,filtered")
     parser.add_argument("--dims", type=int, default=384)
     parser.add_argument("--tenants", type=int, default=100)
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--data", choices=["clustered", "uniform"], default="clustered")
-    parser.add_argument("--sqlite-hnsw-min", type=int, default=HnswSearch().min_vectors)
-    parser.add_argument("--pg-hnsw-min", type=int, default=HnswSearch().min_vectors)
+    parser.add_argument("--hnsw-min", type=int, default=HnswSearch().min_vectors,
+                        help="HnswSearch.min_vectors of the plain sqlite/postgres rows")
     args = parser.parse_args(argv)
     names = args.backends.split(",")
     folder = Path(tempfile.mkdtemp(prefix="cw-bench-"))
@@ -277,8 +283,10 @@ def main(argv: Sequence[str] | None = None) -> None:
                 filtered = scenario == "filtered"
                 truth = exact_top(data, filtered)
                 print(f"== {size:,} vectors, {scenario}", flush=True)
-                for backend in backends_for(names, folder, size, args.dims, server and server.get_uri(),
-                                            args.sqlite_hnsw_min, args.pg_hnsw_min):
+                thresholds = {"sqlite": args.hnsw_min, "postgres": args.hnsw_min, "sqlite-hnsw": 1,
+                              "postgres-hnsw": 1}
+                for backend in backends_for(names, folder, size, args.dims, server and server.get_uri(), filtered,
+                                            thresholds):
                     backend._size = size if not filtered else size // args.tenants
                     row = measure(backend, data, filtered, truth)
                     backend.close()

@@ -13,7 +13,7 @@ from typing import Any, Sequence
 from contextwise.errors import MissingDependencyError, StoreError
 from contextwise.protocols import Where
 from contextwise.stores import _core
-from contextwise.stores._pg_core import COMMIT, PgCore, Step, Steps
+from contextwise.stores._pg_core import PgCore, Step, Steps
 from contextwise.types import Hit, Record
 
 try:
@@ -44,10 +44,9 @@ class PostgresStore(_core.Closing):
         self._lock = threading.RLock()
         self._conn: Any = None
         try:
-            self._conn = psycopg.connect(dsn, connect_timeout=max(1, int(connect_timeout_s)))
+            self._conn = psycopg.connect(dsn, autocommit=True, connect_timeout=max(1, int(connect_timeout_s)))
             self.migrated_from = self._drive(self._core.migrate())
             register_vector(self._conn)
-            self._conn.commit()
         except BaseException as exc:
             self.close()
             _raise_translated(exc, self.name)
@@ -96,17 +95,14 @@ class PostgresStore(_core.Closing):
         with self._lock:
             conn = self._connection()
             try:
-                result = _run(steps, lambda step: self._send(conn, step))
-                conn.commit()
-                return result
+                return _run(steps, lambda step: self._send(conn, step))
             except BaseException as exc:
-                _safe(conn.rollback)
+                if _in_transaction(conn):
+                    _safe(lambda: conn.execute("ROLLBACK"))
                 _raise_translated(exc, self.name)
 
     def _send(self, conn: Any, step: Step) -> Any:
-        if step is COMMIT:
-            return conn.commit()
-        with conn.cursor() as cur:
+        with conn.cursor(binary=True) as cur:
             if step.many:
                 cur.executemany(step.query, step.params)
                 return None
@@ -192,17 +188,14 @@ class AsyncPostgresStore:
         async with self._lock:
             conn = await self._connection()
             try:
-                result = await _arun(steps, lambda step: self._send(conn, step))
-                await conn.commit()
-                return result
+                return await _arun(steps, lambda step: self._send(conn, step))
             except BaseException as exc:
-                await _asafe(conn.rollback)
+                if _in_transaction(conn):
+                    await _asafe(lambda: conn.execute("ROLLBACK"))
                 _raise_translated(exc, self.name)
 
     async def _send(self, conn: Any, step: Step) -> Any:
-        if step is COMMIT:
-            return await conn.commit()
-        async with conn.cursor() as cur:
+        async with conn.cursor(binary=True) as cur:
             if step.many:
                 await cur.executemany(step.query, step.params)
                 return None
@@ -216,10 +209,9 @@ class AsyncPostgresStore:
             conn = None
             try:
                 conn = await psycopg.AsyncConnection.connect(
-                    self._dsn, connect_timeout=max(1, int(self._connect_timeout_s)))
+                    self._dsn, autocommit=True, connect_timeout=max(1, int(self._connect_timeout_s)))
                 self.migrated_from = await _arun(self._core.migrate(), lambda step: self._send(conn, step))
                 await register_vector_async(conn)
-                await conn.commit()
             except BaseException as exc:
                 if conn is not None:
                     await _asafe(conn.close)
@@ -253,6 +245,11 @@ async def _arun(steps: Steps, send: Any) -> Any:
         except StopIteration as stop:
             return stop.value
         result = await send(step)
+
+
+def _in_transaction(conn: Any) -> bool:
+    return conn.info.transaction_status in (psycopg.pq.TransactionStatus.INTRANS,
+                                            psycopg.pq.TransactionStatus.INERROR)
 
 
 def _raise_translated(exc: BaseException, backend: str) -> None:
