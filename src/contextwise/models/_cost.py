@@ -67,15 +67,16 @@ def cost(usage: Usage, model: str | ModelInfo, *, catalog: Catalog | None = None
     if not isinstance(usage, Usage):
         raise UsageError(f"cost() needs a contextwise.types.Usage, got {type(usage).__name__}")
     info = model if isinstance(model, ModelInfo) else get_model(model, catalog=catalog)
-    prices = info.prices.at(usage.input_tokens)
+    tier = info.prices.tier_for(usage.input_tokens)
+    rate = _Rates(info.prices, tier)
     return Cost(
         info.name,
-        input_usd=_usd(usage.uncached_input_tokens, prices.input_usd_per_mtok),
-        cached_input_usd=_usd(usage.cached_input_tokens, _cached_read(prices)),
-        cache_write_usd=_usd(usage.cache_write_tokens, _write_5m(prices)),
-        cache_write_1h_usd=_usd(usage.cache_write_1h_tokens, _write_1h(prices)),
-        output_usd=_usd(usage.output_tokens, prices.output_usd_per_mtok),
-        tier=info.prices.tier_for(usage.input_tokens),
+        input_usd=_usd(usage.uncached_input_tokens, rate.input),
+        cached_input_usd=_usd(usage.cached_input_tokens, rate.cached_read),
+        cache_write_usd=_usd(usage.cache_write_tokens, rate.write_5m),
+        cache_write_1h_usd=_usd(usage.cache_write_1h_tokens, rate.write_1h),
+        output_usd=_usd(usage.output_tokens, rate.output),
+        tier=tier,
     )
 
 
@@ -83,16 +84,23 @@ def _usd(tokens: int, usd_per_mtok: float) -> float:
     return tokens * usd_per_mtok / TOKENS_PER_MTOK
 
 
-def _cached_read(prices: Prices) -> float:
-    cached = prices.cached_input_usd_per_mtok
-    return prices.input_usd_per_mtok if cached is None else cached
+class _Rates:
+    """The price per Mtok of each token class under `tier`, with the fallbacks `cost()` documents."""
+
+    def __init__(self, prices: Prices, tier: PriceTier | None) -> None:
+        self._prices, self._tier = prices, tier
+        self.input = _first(self._get("input_usd_per_mtok"), prices.input_usd_per_mtok)
+        self.output = _first(self._get("output_usd_per_mtok"), prices.output_usd_per_mtok)
+        self.cached_read = _first(self._get("cached_input_usd_per_mtok"), self.input)
+        self.write_5m = _first(self._get("cache_write_usd_per_mtok"), self.input)
+        self.write_1h = _first(self._get("cache_write_1h_usd_per_mtok"), self.write_5m)
+
+    def _get(self, field: str) -> float | None:
+        value: float | None = getattr(self._tier, field) if self._tier is not None else None
+        if value is None:
+            value = getattr(self._prices, field)
+        return value
 
 
-def _write_5m(prices: Prices) -> float:
-    write = prices.cache_write_usd_per_mtok
-    return prices.input_usd_per_mtok if write is None else write
-
-
-def _write_1h(prices: Prices) -> float:
-    write = prices.cache_write_1h_usd_per_mtok
-    return _write_5m(prices) if write is None else write
+def _first(value: float | None, fallback: float) -> float:
+    return fallback if value is None else value
