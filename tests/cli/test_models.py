@@ -85,3 +85,10 @@ def test_models_prices_a_call_and_sorts_cheapest_first(group: click.Group) -> No
     assert [r.split()[1] for r in rows] == ["gpt-4.1-nano", "gpt-4.1-mini", "gpt-4.1"]
     # gpt-4.1-nano: 50k at $0.10 + 50k cached at $0.025 + 2k out at $0.40 per Mtok.
     assert f"{(50_000 * 0.10 + 50_000 * 0.025 + 2_000 * 0.40) / 1e6:.6f}" in rows[0]
+
+
+def test_models_is_registered_on_the_contextwise_cli() -> None:
+    from contextwise.cli import cli
+
+    result = CliRunner().invoke(cli, ["models", "gpt-4o-mini"])
+    assert result.exit_code == 0 and "gpt-4o-mini" in result.output

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from contextwise.errors import UnknownBackendError, UsageError
-from contextwise.models import Catalog, get_model
+from contextwise.models import Catalog, CatalogError, ModelInfo, Prices, get_model
 
 CATALOG = Catalog.default()
 ALIASES = [(alias, m.name) for m in CATALOG for alias in m.aliases]
@@ -72,3 +74,26 @@ def test_search_matches_every_word_and_filters_provider() -> None:
     assert CATALOG.search("sonnet", provider="openai") == []
     assert len(CATALOG.search("")) == len(CATALOG)
     assert [m.name for m in CATALOG.search("2024-07-18")] == ["gpt-4o-mini"]  # aliases are searched too
+
+
+@pytest.mark.parametrize("name", [m.name for m in CATALOG])
+def test_resolve_every_name_to_itself(name: str) -> None:
+    assert CATALOG.get(name).name == name
+
+
+@settings(max_examples=200, deadline=None)
+@given(pair=st.sampled_from([(m.name, m.name) for m in CATALOG] + ALIASES),
+       prefix=st.sampled_from(["", "openai/", "anthropic/", "openrouter/", "litellm_proxy/", "google:", "azure:"]),
+       upper=st.lists(st.booleans(), min_size=60, max_size=60))
+def test_resolve_ignores_case_and_provider_prefix(pair: tuple[str, str], prefix: str, upper: list[bool]) -> None:
+    spelling, name = pair
+    mixed = "".join(c.upper() if up else c for c, up in zip(spelling, upper + [False] * len(spelling)))
+    assert CATALOG.get(prefix + mixed).name == name
+
+
+def test_catalog_built_from_model_infos() -> None:
+    info = ModelInfo("tiny", "acme", 4_096, 512, "llama3", Prices(0.1, 0.2), aliases=("acme/tiny-v1",))
+    catalog = Catalog([info])
+    assert catalog.get("ACME/Tiny-V1") is info and len(catalog) == 1 and list(catalog) == [info]
+    with pytest.raises(CatalogError):
+        Catalog([info, ModelInfo("other", "acme", 4_096, 512, "llama3", Prices(0.1, 0.2), aliases=("tiny",))])
