@@ -51,6 +51,14 @@ from contextwise.tokens import get_tokenizer
 n = get_tokenizer("o200k_base").count(text)
 print(time.perf_counter() - t0, n)
 """
+COLD_CONTEXTWISE_TIKTOKEN = """
+import sys, time
+text = open(sys.argv[1], encoding="utf-8").read()
+t0 = time.perf_counter()
+from contextwise.tokens import tiktoken_tokenizer
+n = tiktoken_tokenizer("o200k_base").count(text)
+print(time.perf_counter() - t0, n)
+"""
 COLD_TIKTOKEN = """
 import sys, time
 text = open(sys.argv[1], encoding="utf-8").read()
@@ -83,14 +91,21 @@ def bench_cold(text: str, runs: int) -> None:
         cache = os.path.join(tmp, "cache")
         os.mkdir(cache)
         env = tiktoken_cache(cache)
-        # Interleaved, so a busy machine slows both sides alike.
-        runs_ours, runs_theirs = zip(*[(cold_once(COLD_CONTEXTWISE, path, env), cold_once(COLD_TIKTOKEN, path, env))
-                                       for _ in range(runs)])
-    ours, theirs = statistics.median(t for t, _ in runs_ours), statistics.median(t for t, _ in runs_theirs)
-    n_ours, n_theirs = runs_ours[0][1], runs_theirs[0][1]
-    assert {n for _, n in runs_ours} == {n for _, n in runs_theirs} == {n_ours}, (runs_ours, runs_theirs)
-    print(f"cold  load+count 10 MB: contextwise {ours:.3f} s, tiktoken {theirs:.3f} s "
-          f"-> {theirs / ours:.2f}x ({n_ours:,} tokens, identical)")
+        # Interleaved, so a busy machine slows every side alike.
+        scripts = {"contextwise": COLD_CONTEXTWISE, "contextwise (tiktoken back-end)": COLD_CONTEXTWISE_TIKTOKEN,
+                   "tiktoken": COLD_TIKTOKEN}
+        runs_by = {name: [] for name in scripts}
+        for _ in range(runs):
+            for name, script in scripts.items():
+                runs_by[name].append(cold_once(script, path, env))
+    counts = {n for runs_ in runs_by.values() for _, n in runs_}
+    assert len(counts) == 1, runs_by
+    median = {name: statistics.median(t for t, _ in runs_) for name, runs_ in runs_by.items()}
+    theirs = median.pop("tiktoken")
+    for name, ours in median.items():
+        print(f"cold  load+count 10 MB: {name} {ours:.3f} s, tiktoken {theirs:.3f} s -> {theirs / ours:.2f}x "
+              f"(median of {runs}; {counts.pop() if len(counts) else 0:,} tokens, identical)")
+        counts = {n for runs_ in runs_by.values() for _, n in runs_}
 
 
 def bench_warm(text: str) -> None:

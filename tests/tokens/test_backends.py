@@ -61,6 +61,15 @@ def test_quicktok_ids_equal_tiktoken_ids(text: str) -> None:
         assert fast[ref.name].encode(text) == ref.encode(text)
 
 
+def test_lone_surrogates_count_like_tiktoken() -> None:
+    text = "a\ud800b \udfff"
+    fast = {t.name: t for t in quicktok_tokenizers()}
+    for ref in tiktoken_tokenizers():
+        assert fast[ref.name].encode(text) == ref.encode(text)
+        assert fast[ref.name].count(text) == ref.count(text) == len(ref.encode(text))
+    assert split_for_parallel(text, 3)
+
+
 def test_special_token_text_is_counted_as_plain_text() -> None:
     for tok in tiktoken_tokenizers():
         assert tok.count("a<|endoftext|>b") > 1

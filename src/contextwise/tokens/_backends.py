@@ -134,11 +134,29 @@ class QuicktokTokenizer(_EncodingTokenizer):
         self.name = name
         self.backend = "quicktok"
 
+    def encode(self, text: str) -> list[int]:
+        """Token ids of `text`, special-token strings treated as plain text (lone surrogates as U+FFFD)."""
+        try:
+            return self._enc.encode_ordinary(text)
+        except (TypeError, UnicodeEncodeError):
+            return self._enc.encode_ordinary(_without_surrogates(text))
+
     def _count_one(self, text: str) -> int:
-        return int(self._enc.count(text))
+        try:
+            return int(self._enc.count(text))
+        except (TypeError, UnicodeEncodeError):
+            return int(self._enc.count(_without_surrogates(text)))
 
     def _count_pieces(self, pieces: list[str]) -> int:
-        return int(self._count_batch(self._enc, pieces).sum())
+        try:
+            return int(self._count_batch(self._enc, pieces).sum())
+        except (TypeError, UnicodeEncodeError):
+            return int(self._count_batch(self._enc, [_without_surrogates(p) for p in pieces]).sum())
+
+
+def _without_surrogates(text: str) -> str:
+    # What tiktoken does with text that is not valid Unicode: each lone surrogate becomes U+FFFD.
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
 # CJK ideographs, kana, hangul and full-width forms: scripts where proxy and model vocabularies differ most.
