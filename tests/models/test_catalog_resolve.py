@@ -87,7 +87,7 @@ def test_resolve_every_name_to_itself(name: str) -> None:
        upper=st.lists(st.booleans(), min_size=60, max_size=60))
 def test_resolve_ignores_case_and_provider_prefix(pair: tuple[str, str], prefix: str, upper: list[bool]) -> None:
     spelling, name = pair
-    mixed = "".join(c.upper() if up else c for c, up in zip(spelling, upper + [False] * len(spelling)))
+    mixed = "".join(c.upper() if i < len(upper) and upper[i] else c for i, c in enumerate(spelling))
     assert CATALOG.get(prefix + mixed).name == name
 
 
