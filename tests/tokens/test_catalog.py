@@ -68,7 +68,16 @@ def test_every_catalog_model_has_a_tokenizer() -> None:
     names = [info.name for info in models.default_catalog()]
     assert names
     for name in names:
-        assert tokenizer_for_model(name).name == models.get_model(name).tokenizer
+        tokenizer = tokenizer_for_model(name)
+        assert tokenizer.name == models.get_model(name).tokenizer
+        if tokenizer.exact:
+            assert tokenizer.name in ALWAYS_EXACT | EXACT_WITH_FAST and not name.startswith("llama-4")
+
+
+def test_llama_4_is_counted_with_llama_3_but_never_called_exact() -> None:
+    tokenizer = tokenizer_for_model("llama-4-maverick")
+    assert tokenizer.name == "llama3" and tokenizer.exact is False
+    assert tokenizer.count("hello world") == get_tokenizer("llama3").count("hello world")
 
 
 def test_unknown_model_raises_a_clear_error() -> None:

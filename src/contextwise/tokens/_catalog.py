@@ -119,10 +119,29 @@ def tokenizer_id_for_model(model: str) -> str:
 def tokenizer_for_model(model: str) -> Tokenizer:
     """The tokenizer a model counts with (see `tokenizer_id_for_model`).
 
+    Models whose own tokenizer differs from the one they are counted with (Llama 4 counted with Llama 3's)
+    get that tokenizer marked `exact=False`.
+
     >>> tokenizer_for_model("gpt-4o").name
     'o200k_base'
     """
-    return get_tokenizer(tokenizer_id_for_model(model))
+    tokenizer = get_tokenizer(tokenizer_id_for_model(model))
+    bare = model.strip().lower().rsplit("/", 1)[-1]
+    if tokenizer.exact and bare.startswith(_APPROXIMATED_BY_KIN):
+        return _inexact(tokenizer.name)
+    return tokenizer
+
+
+# Models with a tokenizer of their own that is not shipped; the catalog counts them with a relative's.
+_APPROXIMATED_BY_KIN = ("llama-4", "llama4")
+_inexact_cache: dict[str, Tokenizer] = {}
+
+
+def _inexact(name: str) -> Tokenizer:
+    with _lock:
+        if name not in _inexact_cache:
+            _inexact_cache[name] = EstimatedTokenizer(name, get_tokenizer(name), 1.0)
+        return _inexact_cache[name]
 
 
 def _catalog_tokenizer(model: str) -> str | None:
