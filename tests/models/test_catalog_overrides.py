@@ -36,7 +36,15 @@ def test_overrides_file_adds_a_model(tmp_path: Path) -> None:
     assert (acme.name, acme.provider, acme.context_window_tokens, acme.tokenizer) == ("acme-1", "acme", 32000,
                                                                                        "cl100k_base")
     assert acme.checked_on == dt.date(2026, 1, 15)
+    assert acme.cache_kind is None  # no cached price, no provider defaults: no prompt cache
     assert len(catalog) == len(Catalog.default()) + 1
+
+
+def test_overrides_new_model_with_cached_price_caches_automatically() -> None:
+    catalog = Catalog.default().with_overrides({"models": {"acme-2": {
+        "provider": "acme", "context_window_tokens": 8000, "max_output_tokens": 1000, "tokenizer": "qwen2",
+        "prices": {"input_usd_per_mtok": 1.0, "output_usd_per_mtok": 2.0, "cached_input_usd_per_mtok": 0.1}}}})
+    assert catalog.get("acme-2").cache_kind == "automatic" and catalog.get("acme-2").supports_prompt_cache
 
 
 def test_overrides_merge_field_by_field(tmp_path: Path) -> None:

@@ -1,8 +1,26 @@
 """The model catalog: context windows, output caps, tokenizers and prices (cached input included), and `cost()`.
 
-The figures live in a data file shipped with the package (`catalog.toml`), each entry with the date its figures
-are known to reflect (`checked_on`). Add or correct models with a file named in CONTEXTWISE_MODELS, with
-`Catalog.load(path)`, or with `catalog.with_overrides(path_or_mapping)`.
+The figures live in a data file shipped with the package (`catalog.toml`). Each entry carries `checked_on`: the
+date its figures are known to reflect. The shipped figures were written from knowledge of the providers' public
+pages as of November 2025 and were NOT re-verified against live pages afterwards, so `checked_on` says 2025-11-01
+(or a model's release date, when later), never the date the file was last edited. Prices change: correct them
+with your own file, which merges over the shipped one field by field, e.g. `my-models.toml`:
+
+    [catalog]
+    checked_on = 2026-02-01            # applies to the entries below that change prices or limits
+
+    [models."gpt-4o".prices]           # an existing model (or any alias of it): only these fields change
+    input_usd_per_mtok = 2.00
+
+    [models."acme-large"]              # a new model: starts from [providers.<provider>] defaults, if any
+    provider = "acme"
+    context_window_tokens = 65536
+    max_output_tokens = 8192
+    tokenizer = "cl100k_base"
+    prices = { input_usd_per_mtok = 1.0, output_usd_per_mtok = 3.0, cached_input_usd_per_mtok = 0.25 }
+
+and name it in CONTEXTWISE_MODELS=path[:path] (os.pathsep), `Catalog.load(path)` or
+`catalog.with_overrides(path_or_mapping)`. A bad value raises CatalogError naming the file and the field.
 
 >>> from contextwise.models import cost, get_model
 >>> from contextwise.types import Usage

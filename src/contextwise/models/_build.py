@@ -29,6 +29,8 @@ def build_model(name: str, fields: Mapping[str, Any], source: str) -> ModelInfo:
     prices = _build_prices(fields["prices"], source, f"{where}.prices")
     values = {k: v for k, v in fields.items() if k != "prices"}
     values["aliases"] = tuple(dict.fromkeys(a.strip() for a in values.get("aliases", ())))
+    if "cache_kind" not in values and prices.cached_input_usd_per_mtok is not None:
+        values["cache_kind"] = "automatic"  # a cached price with no word on how: the OpenAI-compatible default
     if values.get("cache_kind") == "none":
         values["cache_kind"] = None
     if isinstance(values.get("checked_on"), str):
