@@ -92,8 +92,10 @@ def test_resolve_ignores_case_and_provider_prefix(pair: tuple[str, str], prefix:
 
 
 def test_catalog_built_from_model_infos() -> None:
-    info = ModelInfo("tiny", "acme", 4_096, 512, "llama3", Prices(0.1, 0.2), aliases=("acme/tiny-v1",))
+    limits = {"context_window_tokens": 4_096, "max_output_tokens": 512, "tokenizer": "llama3",
+              "prices": Prices(0.1, 0.2)}
+    info = ModelInfo("tiny", "acme", aliases=("acme/tiny-v1",), **limits)
     catalog = Catalog([info])
     assert catalog.get("ACME/Tiny-V1") is info and len(catalog) == 1 and list(catalog) == [info]
     with pytest.raises(CatalogError):
-        Catalog([info, ModelInfo("other", "acme", 4_096, 512, "llama3", Prices(0.1, 0.2), aliases=("tiny",))])
+        Catalog([info, ModelInfo("other", "acme", aliases=("tiny",), **limits)])

@@ -13,6 +13,11 @@ from contextwise.types import Usage
 CATALOG = Catalog.default()
 
 
+def model(prices: Prices, *, window_tokens: int = 100_000) -> ModelInfo:
+    return ModelInfo("m", "p", context_window_tokens=window_tokens, max_output_tokens=100, tokenizer="claude",
+                     prices=prices)
+
+
 def approx(value: float) -> object:
     return pytest.approx(value, rel=1e-12, abs=1e-15)
 
@@ -76,10 +81,10 @@ def test_cost_without_a_cached_price_bills_cached_tokens_as_input() -> None:
 
 
 def test_cost_one_hour_write_falls_back_to_the_five_minute_price_then_input() -> None:
-    only_5m = ModelInfo("m", "p", 100_000, 1_000, "claude", Prices(2.0, 4.0, 0.2, cache_write_usd_per_mtok=2.5))
+    only_5m = model(Prices(2.0, 4.0, cached_input_usd_per_mtok=0.2, cache_write_usd_per_mtok=2.5))
     c = cost(Usage(input_tokens=1_000_000, cache_write_1h_tokens=1_000_000), only_5m)
     assert c.cache_write_1h_usd == approx(2.5)
-    plain = ModelInfo("m", "p", 100_000, 1_000, "claude", Prices(2.0, 4.0))
+    plain = model(Prices(2.0, 4.0))
     c = cost(Usage(input_tokens=1_000_000, cache_write_tokens=600_000, cache_write_1h_tokens=400_000), plain)
     assert (c.cache_write_usd, c.cache_write_1h_usd) == (approx(1.2), approx(0.8))
 
@@ -87,7 +92,7 @@ def test_cost_one_hour_write_falls_back_to_the_five_minute_price_then_input() ->
 def test_cost_tiers_pick_the_highest_threshold_passed() -> None:
     prices = Prices(1.0, 1.0, tiers=(PriceTier(1_000, input_usd_per_mtok=3.0),
                                      PriceTier(100, input_usd_per_mtok=2.0, output_usd_per_mtok=5.0)))
-    info = ModelInfo("m", "p", 10_000, 100, "claude", prices)
+    info = model(prices, window_tokens=10_000)
     assert cost(Usage(input_tokens=100), info).input_usd == approx(100 * 1.0 / 1e6)
     assert cost(Usage(input_tokens=101, output_tokens=1), info).total_usd == approx((101 * 2.0 + 5.0) / 1e6)
     # The higher tier leaves output alone, so the output price is the base one, not the lower tier's.

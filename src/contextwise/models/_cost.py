@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 
 from contextwise.errors import UsageError
 from contextwise.models._catalog import Catalog, get_model
@@ -21,6 +21,7 @@ class Cost:
     """
 
     model: str
+    _: KW_ONLY
     input_usd: float = 0.0
     cached_input_usd: float = 0.0
     cache_write_usd: float = 0.0
@@ -40,12 +41,12 @@ class Cost:
             return NotImplemented
         return Cost(
             self.model if self.model == other.model else "",
-            self.input_usd + other.input_usd,
-            self.cached_input_usd + other.cached_input_usd,
-            self.cache_write_usd + other.cache_write_usd,
-            self.cache_write_1h_usd + other.cache_write_1h_usd,
-            self.output_usd + other.output_usd,
-            self.tier if self.tier == other.tier else None,
+            input_usd=self.input_usd + other.input_usd,
+            cached_input_usd=self.cached_input_usd + other.cached_input_usd,
+            cache_write_usd=self.cache_write_usd + other.cache_write_usd,
+            cache_write_1h_usd=self.cache_write_1h_usd + other.cache_write_1h_usd,
+            output_usd=self.output_usd + other.output_usd,
+            tier=self.tier if self.tier == other.tier else None,
         )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, replace
+from dataclasses import KW_ONLY, dataclass, replace
 from typing import Literal
 
 from contextwise.errors import UsageError
@@ -39,6 +39,7 @@ class PriceTier:
     """
 
     above_input_tokens: int
+    _: KW_ONLY
     input_usd_per_mtok: float | None = None
     output_usd_per_mtok: float | None = None
     cached_input_usd_per_mtok: float | None = None
@@ -55,6 +56,7 @@ class Prices:
 
     input_usd_per_mtok: float
     output_usd_per_mtok: float
+    _: KW_ONLY
     cached_input_usd_per_mtok: float | None = None
     cache_write_usd_per_mtok: float | None = None
     cache_write_1h_usd_per_mtok: float | None = None
@@ -96,6 +98,7 @@ class ModelInfo:
 
     name: str
     provider: str
+    _: KW_ONLY
     context_window_tokens: int
     max_output_tokens: int
     tokenizer: str
@@ -120,7 +123,8 @@ class ModelInfo:
     def prompt_limit_tokens(self, *, reserve_output_tokens: int = 0) -> int:
         """The most prompt tokens that fit while leaving room for `reserve_output_tokens` of output.
 
-        >>> m = ModelInfo("m", "p", 1000, 300, "claude", Prices(1.0, 1.0))
+        >>> m = ModelInfo("m", "p", context_window_tokens=1000, max_output_tokens=300, tokenizer="claude",
+        ...               prices=Prices(1.0, 1.0))
         >>> m.prompt_limit_tokens(reserve_output_tokens=300)
         700
         """
