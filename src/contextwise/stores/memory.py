@@ -27,7 +27,8 @@ class _Tenant:
     def matrix(self) -> tuple[list[Record], np.ndarray]:
         if self._matrix is None:
             rows = [r for r in self.records.values() if r.vector is not None]
-            vectors = np.array([r.vector for r in rows], dtype=np.float32).reshape(len(rows), -1)
+            vectors = (np.array([r.vector for r in rows], dtype=np.float32).reshape(len(rows), -1) if rows
+                       else np.zeros((0, 0), dtype=np.float32))  # a tenant may hold only vector-less records
             self._matrix = (rows, _core.normalized(vectors) if rows else vectors)
         return self._matrix
 

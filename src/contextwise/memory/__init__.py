@@ -1,0 +1,21 @@
+"""Memory: short-term, episodic, semantic (facts with history), working, and a unified recall that fills a
+token budget. Every tier is scoped to one tenant, a hard partition of the store."""
+
+from contextwise.memory._base import (
+    Entry, MemoryBackend, MemoryItem, OpStats, Recalled, RecallWeights,
+)
+from contextwise.memory.episodic import EpisodicMemory
+from contextwise.memory.facts import Candidate, Decision, Neighbour, rule_decide, rule_extract
+from contextwise.memory.semantic import (
+    AskModel, Change, Fact, FindSimilar, LearnJob, Learned, SemanticMemory, Similar,
+)
+from contextwise.memory.short_term import ShortTermMemory
+from contextwise.memory.unified import MemoryContext, Pruned, Retention, UnifiedMemory
+from contextwise.memory.working import WorkingMemory
+
+__all__ = [
+    "AskModel", "Candidate", "Change", "Decision", "Entry", "EpisodicMemory", "Fact", "FindSimilar", "LearnJob",
+    "Learned", "MemoryBackend", "MemoryContext", "MemoryItem", "Neighbour", "OpStats", "Pruned", "RecallWeights",
+    "Recalled", "Retention", "SemanticMemory", "ShortTermMemory", "Similar", "UnifiedMemory", "WorkingMemory",
+    "rule_decide", "rule_extract",
+]
