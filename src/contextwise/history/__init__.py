@@ -4,8 +4,12 @@ Every manager keeps system messages, keeps a tool call together with its results
 counted the way the provider bills. Managers that need a model plan the call and apply the answer; they never
 make it themselves.
 
->>> from contextwise.history import Conversation, SlidingWindow  # doctest: +SKIP
->>> chat = Conversation(SlidingWindow(overlap_tokens=2000))  # doctest: +SKIP
+>>> from contextwise.history import Conversation, SlidingWindow
+>>> from contextwise.types import Message
+>>> chat = Conversation(SlidingWindow(overlap_tokens=2000))
+>>> chat.extend([Message.system("Be brief."), Message.user("Hello!")])
+>>> [m.text for m in chat.context(8000)]
+['Be brief.', 'Hello!']
 """
 
 from __future__ import annotations

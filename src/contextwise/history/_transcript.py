@@ -32,7 +32,10 @@ class Transcript:
 
     Managers read it; only `append` changes it. Appending is O(1) amortised plus one count per message.
 
-    >>> from contextwise.testing import FakeTokenizer  # doctest: +SKIP
+    >>> from contextwise.tokens import TokenCounter
+    >>> t = Transcript(TokenCounter("o200k_base"), [Message.user("hi"), Message.assistant("hello")])
+    >>> t.unit_count, t.turn_units
+    (2, [0])
     """
 
     def __init__(self, counter: MessageCounter, messages: Iterable[Message] = ()) -> None:
