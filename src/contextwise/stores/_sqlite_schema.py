@@ -3,8 +3,9 @@
 History:
   v0  `records(tenant, id, text, vector, metadata)`, no version table (the first layout).
   v1  adds `schema_version` and `records.created_at`.
-  v2  adds `store_info` (the vector dimensions, checked on open) and `tenant_state` (a write counter per
-      tenant that lets every process notice another's writes and drop its cached matrix).
+  v2  adds `store_info` (the vector dimensions, checked on open), `tenant_state` (a write counter per tenant)
+      and `records.seq` (the counter value of the write that last touched the row, indexed by tenant): a
+      process holding a cached matrix at counter c reads only the rows with seq > c to bring it up to date.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ def _v1_to_v2(conn: sqlite3.Connection, dimensions: int) -> None:
                  (str(stored[0] if stored else dimensions),))
     conn.execute("CREATE TABLE tenant_state (tenant TEXT PRIMARY KEY, version INTEGER NOT NULL)")
     conn.execute("INSERT INTO tenant_state (tenant, version) SELECT DISTINCT tenant, 1 FROM records")
+    conn.execute("ALTER TABLE records ADD COLUMN seq INTEGER NOT NULL DEFAULT 1")
+    conn.execute("CREATE INDEX records_tenant_seq ON records (tenant, seq)")
 
 
 # MIGRATIONS[v] takes a database at version v - 1 (-1: empty) to version v.

@@ -28,11 +28,13 @@ from contextwise.stores._hnsw import HnswIndex, hnswlib_available
 from contextwise.stores._sqlite_schema import migrate
 from contextwise.types import Hit, Record
 
-_UPSERT = ("INSERT INTO records (tenant, id, text, vector, metadata, created_at) VALUES (?, ?, ?, ?, ?, ?) "
+_UPSERT = ("INSERT INTO records (tenant, id, text, vector, metadata, created_at, seq) VALUES (?, ?, ?, ?, ?, ?, ?) "
            "ON CONFLICT (tenant, id) DO UPDATE SET text = excluded.text, vector = excluded.vector, "
-           "metadata = excluded.metadata, created_at = excluded.created_at")
+           "metadata = excluded.metadata, created_at = excluded.created_at, seq = excluded.seq")
 _BUMP = ("INSERT INTO tenant_state (tenant, version) VALUES (?, 1) "
-         "ON CONFLICT (tenant) DO UPDATE SET version = version + 1")
+         "ON CONFLICT (tenant) DO UPDATE SET version = version + 1 RETURNING version")
+# Past this share of changed rows, reloading the tenant is cheaper than patching the cached matrix.
+_PATCH_MAX_SHARE = 0.25
 _COLUMNS = "id, text, vector, metadata, created_at"
 _CHUNK = 500
 
@@ -101,11 +103,11 @@ class SQLiteStore(_core.Closing):
         batch = _core.validate_batch(records, dimensions=self.dimensions, max_text_chars=self.max_text_chars)
         if not batch.records:
             return
-        rows = [(tenant, r.id, r.text, None if v is None else v.tobytes(), meta, float(r.created_at))
-                for r, v, meta in zip(batch.records, batch.vectors, batch.metadata_json)]
         with self._write() as conn:
-            conn.executemany(_UPSERT, rows)
-            conn.execute(_BUMP, (tenant,))
+            seq = conn.execute(_BUMP, (tenant,)).fetchone()[0]
+            conn.executemany(_UPSERT, [
+                (tenant, r.id, r.text, None if v is None else v.tobytes(), meta, float(r.created_at), seq)
+                for r, v, meta in zip(batch.records, batch.vectors, batch.metadata_json)])
 
     def delete(self, ids: Sequence[str], *, tenant: str) -> int:
         """Delete these ids from `tenant`; returns how many existed."""
@@ -116,7 +118,7 @@ class SQLiteStore(_core.Closing):
             conn.executemany("DELETE FROM records WHERE tenant = ? AND id = ?", [(tenant, i) for i in wanted])
             removed = conn.total_changes - before
             if removed:
-                conn.execute(_BUMP, (tenant,))
+                conn.execute(_BUMP, (tenant,)).fetchone()
         return removed
 
     def drop_tenant(self, tenant: str) -> int:
@@ -124,7 +126,7 @@ class SQLiteStore(_core.Closing):
         _core.check_tenant(tenant)
         with self._write() as conn:
             removed = conn.execute("DELETE FROM records WHERE tenant = ?", (tenant,)).rowcount
-            conn.execute(_BUMP, (tenant,))
+            conn.execute(_BUMP, (tenant,)).fetchone()
         return removed
 
     # --- reads ----------------------------------------------------------------------------------------------
@@ -193,16 +195,42 @@ class SQLiteStore(_core.Closing):
         if row is None:
             return None
         cached = self._cache.get(tenant)
-        if cached is not None and cached.version == row[0]:
-            self._cache.move_to_end(tenant)
-            return cached
+        if cached is None or cached.version != row[0]:
+            cached = (self._patched(conn, tenant, cached, row[0]) if cached is not None else None) \
+                or self._loaded(conn, tenant, row[0])
+            self._remember(tenant, cached)
+        self._cache.move_to_end(tenant)
+        return cached
+
+    def _loaded(self, conn: sqlite3.Connection, tenant: str, version: int) -> _Matrix:
         rows = conn.execute("SELECT rowid, vector FROM records WHERE tenant = ? AND vector IS NOT NULL "
                             "ORDER BY rowid", (tenant,)).fetchall()
+        return _Matrix(version, *self._unpack(rows))
+
+    def _unpack(self, rows: list[tuple[int, bytes]]) -> tuple[np.ndarray, np.ndarray]:
         rowids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
         vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), self.dimensions)
-        matrix = _Matrix(row[0], rowids, _core.normalized(vectors) if len(rows) else vectors)
-        self._remember(tenant, matrix)
-        return matrix
+        return rowids, (_core.normalized(vectors) if len(rows) else vectors)
+
+    def _patched(self, conn: sqlite3.Connection, tenant: str, old: _Matrix, version: int) -> _Matrix | None:
+        """`old` brought to `version` from the rows written since (seq > old.version) and the row ids that
+        remain; None when a reload is cheaper (many changes) or due (a worn HNSW index)."""
+        changed = conn.execute("SELECT rowid, vector FROM records WHERE tenant = ? AND seq > ?",
+                               (tenant, old.version)).fetchall()
+        if len(changed) > _PATCH_MAX_SHARE * max(old.rowids.size, 1) or (old.index and old.index.worn):
+            return None
+        present = np.fromiter((r[0] for r in conn.execute("SELECT rowid FROM records WHERE tenant = ?", (tenant,))),
+                              dtype=np.int64)
+        new_rowids, new_unit = self._unpack([r for r in changed if r[1] is not None])
+        lost_vector = np.fromiter((r[0] for r in changed if r[1] is None), dtype=np.int64)
+        still_there = np.isin(old.rowids, present) & ~np.isin(old.rowids, lost_vector)
+        keep = still_there & ~np.isin(old.rowids, new_rowids)
+        if old.index is not None:
+            old.index.remove(old.rowids[~still_there])
+            old.index.add(new_unit, new_rowids, fresh=int((~np.isin(new_rowids, old.rowids)).sum()))
+        rowids = np.concatenate([old.rowids[keep], new_rowids])
+        order = np.argsort(rowids, kind="stable")
+        return _Matrix(version, rowids[order], np.concatenate([old.unit[keep], new_unit])[order], old.index)
 
     def _remember(self, tenant: str, matrix: _Matrix) -> None:
         self._cache[tenant] = matrix
@@ -220,8 +248,8 @@ class SQLiteStore(_core.Closing):
               ) -> tuple[np.ndarray, np.ndarray]:
         if positions is None and self._use_hnsw(matrix):
             if matrix.index is None:
-                matrix.index = HnswIndex(matrix.unit, self.search)  # type: ignore[arg-type]
-            positions = matrix.index.search(q, k)
+                matrix.index = HnswIndex(matrix.unit, matrix.rowids, self.search)  # type: ignore[arg-type]
+            positions = np.searchsorted(matrix.rowids, matrix.index.search(q, k))
             scores = _core.similarities(matrix.unit[positions], q)
             order = np.argsort(-scores, kind="stable")
             return matrix.rowids[positions[order]], scores[order]
