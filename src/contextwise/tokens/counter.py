@@ -147,7 +147,7 @@ class TokenCounter:
 
         Counting a sequence that extends (or is a prefix of) one counted recently costs only the difference.
         """
-        seq = list(msgs)
+        seq = msgs if isinstance(msgs, list) else list(msgs)
         return self._sum(seq) + self.framing.reply_priming_tokens + self.tools(tools)
 
     def tools(self, tools: Iterable[Tool | Mapping[str, Any]]) -> int:
@@ -194,35 +194,36 @@ class TokenCounter:
         return total
 
     def _sum(self, seq: list[Message]) -> int:
-        snap = self._find_snapshot(seq)
-        if snap is not None and len(snap.totals) > len(seq):
-            return snap.totals[len(seq)]
-        known = len(snap.msgs) if snap is not None else 0
-        totals = snap.totals[:] if snap is not None else [0]
-        totals.extend(itertools.accumulate(map(self.message, seq[known:]), initial=totals[-1]))
-        del totals[known + 1]  # accumulate repeats its initial value
-        self._remember(_Snapshot(seq, totals), replacing=snap)
-        return totals[-1]
+        # Under one lock: snapshots are extended in place, so a turn costs one C-level prefix comparison plus
+        # the new messages, not copies of the whole history.
+        with self._snap_lock:
+            snap = self._find_snapshot(seq)
+            if snap is None:
+                snap = _Snapshot([], [0])
+            elif len(snap.msgs) >= len(seq):
+                return snap.totals[len(seq)]
+            else:
+                self._snapshots.remove(snap)
+            tail = seq[len(snap.msgs):]
+            snap.totals.extend(itertools.accumulate(map(self.message, tail), initial=snap.totals[-1]))
+            del snap.totals[len(snap.msgs) + 1]  # accumulate repeats its initial value
+            snap.msgs.extend(tail)
+            self._snapshots.insert(0, snap)
+            del self._snapshots[8:]
+            return snap.totals[-1]
 
     def _find_snapshot(self, seq: list[Message]) -> _Snapshot | None:
-        with self._snap_lock:
-            candidates = list(self._snapshots)
+        """The snapshot sharing the longest prefix with `seq` (one that `seq` extends, or a prefix of)."""
         best = None
-        for snap in candidates:
+        for snap in self._snapshots:
             size = min(len(snap.msgs), len(seq))
-            if (best is None or size > len(best.msgs)) and size and (
-                    seq[:size] == snap.msgs if size == len(snap.msgs) else seq == snap.msgs[:size]):
+            if not size or (best is not None and size <= len(best.msgs)):
+                continue
+            if (seq[:size] == snap.msgs) if size == len(snap.msgs) else (seq == snap.msgs[:size]):
                 if size == len(seq):
                     return snap
                 best = snap
         return best
-
-    def _remember(self, snap: _Snapshot, *, replacing: _Snapshot | None) -> None:
-        with self._snap_lock:
-            if replacing is not None and replacing in self._snapshots:
-                self._snapshots.remove(replacing)
-            self._snapshots.insert(0, snap)
-            del self._snapshots[8:]
 
 
 def _resolve_tokenizer(spec: Tokenizer | str) -> tuple[Tokenizer, str | None]:
