@@ -31,6 +31,8 @@ def test_resolve_every_alias_to_its_model(alias: str, name: str) -> None:
     ("openrouter/meta-llama/llama-3.3-70b-instruct", "llama-3.3-70b-instruct"),
     ("together_ai/meta-llama/Llama-3.3-70B-Instruct-Turbo", "llama-3.3-70b-instruct"),
     ("us.anthropic.claude-3-5-sonnet-20241022-v2:0", "claude-3-5-sonnet"),
+    ("vertex_ai/claude-3-5-sonnet-v2@20241022", "claude-3-5-sonnet"),
+    ("vertex_ai/claude-sonnet-4-5@20250929", "claude-sonnet-4-5"),
     ("mistral/mistral-large-latest", "mistral-large"),
     ("gpt-3.5-turbo-0125", "gpt-3.5-turbo"),
     ("o3-mini-2025-01-31", "o3-mini"),

@@ -20,8 +20,9 @@ DEFAULT_SOURCE = "<default catalog>"
 ARGUMENT_SOURCE = "<argument>"
 Override = str | os.PathLike[str] | Mapping[str, Any]
 
-# A dated snapshot or moving tag at the end of a name: -2024-08-06, -20241022, -0613, -002, -latest, -preview-05-20.
-_SNAPSHOT = re.compile(r"-(?:\d{4}-\d{2}-\d{2}|\d{8}|\d{3,4}|latest|exp|preview(?:-\d{2}-\d{2,4})?)$")
+# A dated snapshot or moving tag at the end of a name: -2024-08-06, -20241022, -0613, -002, -latest, -preview-05-20,
+# and Vertex AI's @20250514.
+_SNAPSHOT = re.compile(r"(?:-(?:\d{4}-\d{2}-\d{2}|\d{8}|\d{3,4}|latest|exp|preview(?:-\d{2}-\d{2,4})?)|@\d{8})$")
 # Bedrock ids: [region.]anthropic.claude-...-v2:0
 _BEDROCK = re.compile(r"^(?:[a-z]{2}\.)?[a-z]+\.(?P<name>[a-z].*?)(?:-v\d+(?::\d+)?)?$")
 
