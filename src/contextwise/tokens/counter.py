@@ -196,6 +196,8 @@ class TokenCounter:
     def _sum(self, seq: list[Message]) -> int:
         # Under one lock: snapshots are extended in place, so a turn costs one C-level prefix comparison plus
         # the new messages, not copies of the whole history.
+        if not seq:
+            return 0
         with self._snap_lock:
             snap = self._find_snapshot(seq)
             if snap is None:
