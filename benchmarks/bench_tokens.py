@@ -84,7 +84,7 @@ def tiktoken_cache(tmp: str) -> dict[str, str]:
     return {**os.environ, "TIKTOKEN_CACHE_DIR": tmp}
 
 
-def bench_cold(text: str, runs: int) -> None:
+def bench_cold(text: str, runs: int) -> tuple[float, float]:
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "text.txt")
         Path(path).write_text(text, encoding="utf-8")
@@ -100,15 +100,16 @@ def bench_cold(text: str, runs: int) -> None:
                 runs_by[name].append(cold_once(script, path, env))
     counts = {n for runs_ in runs_by.values() for _, n in runs_}
     assert len(counts) == 1, runs_by
+    tokens = counts.pop()
     median = {name: statistics.median(t for t, _ in runs_) for name, runs_ in runs_by.items()}
     theirs = median.pop("tiktoken")
     for name, ours in median.items():
         print(f"cold  load+count 10 MB: {name} {ours:.3f} s, tiktoken {theirs:.3f} s -> {theirs / ours:.2f}x "
-              f"(median of {runs}; {counts.pop() if len(counts) else 0:,} tokens, identical)")
-        counts = {n for runs_ in runs_by.values() for _, n in runs_}
+              f"(median of {runs}; {tokens:,} tokens, identical)")
+    return median["contextwise"], theirs
 
 
-def bench_warm(text: str) -> None:
+def bench_warm(text: str) -> tuple[float, float]:
     import tiktoken
 
     from contextwise.tokens import TokenCounter, get_tokenizer
@@ -127,6 +128,7 @@ def bench_warm(text: str) -> None:
     print(f"warm  count new 10 MB: contextwise {t2 - t1:.3f} s, tiktoken {t1 - t0:.3f} s -> {(t1 - t0) / (t2 - t1):.2f}x"
           f"; same text again (cache hit) {t3 - t2:.4f} s -> {(t1 - t0) / max(t3 - t2, 1e-9):,.0f}x")
     print(f"      backend: {get_tokenizer('o200k_base')!r}")
+    return t2 - t1, t1 - t0
 
 
 def conversation(turns: int) -> list:
@@ -145,7 +147,7 @@ def cookbook_count(enc, history) -> int:
     return sum(3 + len(enc.encode_ordinary(m.role)) + len(enc.encode_ordinary(m.content)) for m in history) + 3
 
 
-def bench_conversation(turns: int, sample_every: int) -> None:
+def bench_conversation(turns: int, sample_every: int) -> tuple[float, float]:
     import tiktoken
 
     from contextwise.tokens import TokenCounter
@@ -171,6 +173,7 @@ def bench_conversation(turns: int, sample_every: int) -> None:
     print(f"chat  {turns:,} turns, whole history counted every turn: contextwise {ours_s:.2f} s, "
           f"tiktoken afresh ~{theirs_s:.1f} s (every {sample_every}th turn timed, x{sample_every}) "
           f"-> {theirs_s / ours_s:.0f}x; {checked} sampled totals identical; final {ours[turns]:,} tokens")
+    return ours_s, theirs_s
 
 
 def main() -> None:
@@ -181,9 +184,17 @@ def main() -> None:
     args = parser.parse_args()
     text, source = corpus()
     print(f"text: {len(text):,} chars of {source}; {os.cpu_count()} cores")
-    bench_cold(text, args.cold_runs)
-    bench_warm(text)
-    bench_conversation(args.turns, args.sample_every)
+    cold_ours, cold_theirs = bench_cold(text, args.cold_runs)
+    warm_ours, warm_theirs = bench_warm(text)
+    chat_ours, chat_theirs = bench_conversation(args.turns, args.sample_every)
+    command = "`python benchmarks/bench_tokens.py`"
+    print("README rows:")
+    print(f"| count 10 MB, o200k_base (cold: load + count) | contextwise {cold_ours:.2f} s | tiktoken {cold_theirs:.2f} s "
+          f"| {cold_theirs / cold_ours:.1f}x | {command} |")
+    print(f"| count 10 MB, o200k_base (tokenizer loaded) | contextwise {warm_ours:.2f} s | tiktoken {warm_theirs:.2f} s "
+          f"| {warm_theirs / warm_ours:.1f}x | {command} |")
+    print(f"| recount a growing {args.turns:,}-turn chat every turn | contextwise {chat_ours:.2f} s "
+          f"| tiktoken afresh ~{chat_theirs:.0f} s | {chat_theirs / chat_ours:.0f}x | {command} |")
 
 
 if __name__ == "__main__":
