@@ -7,7 +7,7 @@ costs one round trip; operations that need a transaction yield BEGIN and COMMIT 
 
 Search plan, chosen by measurement: pgvector 0.6's HNSW with `WHERE tenant = …` returned 0.4 of 10 rows on
 average, so a tenant-scoped query is an exact scan of that tenant's rows, found through the (tenant, id)
-primary-key btree and materialized before sorting so the planner cannot swap in an HNSW scan. With
+primary-key btree, sorted on an expression no HNSW index serves, so the planner cannot swap in an HNSW scan. With
 HnswSearch, a tenant that reaches `min_vectors` gets its own partial HNSW index (`WHERE tenant = '<name>'`):
 every row that index holds belongs to the tenant, so an unfiltered query on it is a plain HNSW query.
 """
@@ -215,10 +215,12 @@ class PgCore:
 
     def _exact_query(self, q: np.ndarray, k: int, tenant: str, conditions: tuple[Condition, ...]) -> Step:
         clause, params = to_postgres(conditions)
+        # "+ 0" makes the sort key an expression no HNSW index serves, so this is always an exact scan of the
+        # tenant's rows (found through the primary-key btree) feeding a top-k heap sort.
         query = sql.SQL(
-            "WITH scored AS MATERIALIZED (SELECT id, vector <=> %b AS distance FROM {t} "
-            "WHERE tenant = %s AND vector IS NOT NULL AND {clause}), "
-            "best AS (SELECT id, distance FROM scored ORDER BY distance, id COLLATE \"C\" LIMIT %s) "
+            "WITH best AS (SELECT id, distance FROM (SELECT id, vector <=> %b AS distance FROM {t} "
+            "WHERE tenant = %s AND vector IS NOT NULL AND {clause}) scored "
+            "ORDER BY distance + 0, id COLLATE \"C\" LIMIT %s) "
             "SELECT r.id, r.text, r.vector, r.metadata, r.created_at, 1 - best.distance FROM best "
             "JOIN {t} r ON r.tenant = %s AND r.id = best.id ORDER BY best.distance, best.id COLLATE \"C\""
         ).format(t=self.t, clause=sql.SQL(clause))
