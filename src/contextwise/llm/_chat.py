@@ -70,7 +70,11 @@ class SyncChat(_ChatClient):
 
     def stream(self, messages: Sequence[Message], max_tokens: int | None = None,
                options: ChatOptions | None = None) -> Iterator[str | Completion]:
-        """Yield text deltas as they arrive, then the whole Completion (usage included) last."""
+        """Yield text deltas as they arrive, then the whole Completion (usage included) last.
+
+        `retry` covers opening the stream; an error after the first event is raised, since text was already
+        handed out.
+        """
         request = self._build(messages, max_tokens, options, True)
         parser = self._dialect.stream_parser()
         for event in self._transport.stream_events(request):

@@ -84,18 +84,41 @@ class ChatML:
 
 
 class _Engine:
-    """One loaded llama.cpp model and the lock that serializes its use (a llama context is not thread-safe)."""
+    """One model file loaded for one window size, and the lock that serializes its use (a llama context is not
+    thread-safe). Generation runs on a context that computes only the last position's logits; scoring text
+    needs every position's, so it gets its own context, loaded on first use (the weights are mmap-shared)."""
 
     def __init__(self, path: Path, n_ctx: int) -> None:
-        llama_cpp = _llama_cpp()
-        self.llama = llama_cpp.Llama(str(path), n_ctx=n_ctx, n_threads=N_THREADS, n_threads_batch=N_THREADS,
-                                     logits_all=True, verbose=False)
+        self.path, self.n_ctx = path, n_ctx
+        self.llama = self._load(logits_all=False)
+        self._scorer: Any = None
         self.lock = threading.Lock()
-        self.n_ctx = n_ctx
-        self.default_seed = llama_cpp.LLAMA_DEFAULT_SEED
+        self.default_seed = _llama_cpp().LLAMA_DEFAULT_SEED
         self.stop_ids = frozenset({self.llama.token_eos()} | set(self._specials(("<|im_end|>",) + _DOC_SEPARATORS)))
         separator = self._specials(_DOC_SEPARATORS)
         self.doc_start = [separator[0]] if separator else [self.llama.token_bos()]
+
+    def _load(self, *, logits_all: bool) -> Any:
+        return _llama_cpp().Llama(str(self.path), n_ctx=self.n_ctx, n_threads=N_THREADS,
+                                  n_threads_batch=N_THREADS, logits_all=logits_all, verbose=False)
+
+    @property
+    def scorer(self) -> Any:
+        """The context that keeps the logits of every position (call with the lock held)."""
+        if self._scorer is None:
+            self._scorer = self._load(logits_all=True)
+        return self._scorer
+
+    def last_logits(self) -> np.ndarray:
+        """The generation context's logits for its last evaluated position, as a (1, vocab) view."""
+        pointer = _llama_cpp().llama_get_logits_ith(self.llama.ctx, -1)
+        return np.ctypeslib.as_array(pointer, shape=(1, self.llama.n_vocab()))
+
+    def close(self) -> None:
+        """Free both contexts."""
+        for llama in (self.llama, self._scorer):
+            if llama is not None:
+                llama.close()
 
     def _specials(self, names: Sequence[str]) -> list[int]:
         out = []
@@ -124,7 +147,7 @@ def _close_engines() -> None:
     # Free the models while llama_cpp is still importable; at interpreter teardown its globals are gone.
     with _engines_lock:
         for engine in _engines.values():
-            engine.llama.close()
+            engine.close()
         _engines.clear()
 
 
@@ -211,7 +234,7 @@ class LlamaCppModel:
         return list(zip(_pieces(self._engine.llama, ids), surprisal))
 
     def _score(self, context: list[int], chunk: list[int]) -> list[float]:
-        llama = self._engine.llama
+        llama = self._engine.scorer
         llama.reset()
         llama.eval(context + chunk)
         # Row j of the logits predicts token j + 1.
@@ -231,7 +254,11 @@ class LlamaCppModel:
 
     def stream(self, messages: Sequence[Message], max_tokens: int | None = None,
                options: ChatOptions | None = None) -> Iterator[str | Completion]:
-        """Yield text deltas as tokens are generated, then the whole Completion last."""
+        """Yield text deltas as tokens are generated, then the whole Completion last.
+
+        The model is held from the first token to the last: finish or close() one stream before starting
+        another call from the same thread (other threads wait their turn).
+        """
         prompt = self._prompt(messages)
         sampling = self._sampling(len(prompt), max_tokens, options or ChatOptions())
         with self._engine.lock:
@@ -306,8 +333,7 @@ class _Generation:
         llama = self.engine.llama
         piece = self.decoder.decode(llama.detokenize([token]))
         if self.sampling.logprobs:
-            row = llama.scores[llama.n_tokens - 1:llama.n_tokens]
-            self.logprobs.append(TokenLogprob(piece, _logprobs_of(row, [token])[0]))
+            self.logprobs.append(TokenLogprob(piece, _logprobs_of(self.engine.last_logits(), [token])[0]))
         self.text += piece
         cut = _first_stop(self.text, self.sampling.stop, max(0, self.sent - _longest(self.sampling.stop)))
         if cut is not None:
@@ -417,5 +443,5 @@ def local_model() -> LlamaCppModel:
     with _local_lock:
         if not _local:
             _llama_cpp()
-            _local.append(LlamaCppModel(smollm2_path()))
+            _local.append(LlamaCppModel(smollm2_path(), name="smollm2-135m-instruct"))
         return _local[0]

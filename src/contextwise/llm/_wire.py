@@ -132,7 +132,9 @@ def _error_details(body: bytes | str) -> tuple[str, str | None]:
         data = json.loads(text)
     except ValueError:
         return text.strip()[:500], None
-    err = data.get("error", data) if isinstance(data, dict) else data
+    if not isinstance(data, dict):
+        return text.strip()[:500], None
+    err = data.get("error", data)
     if isinstance(err, str):
         return err, data.get("code") if isinstance(data.get("code"), str) else None
     if not isinstance(err, dict):
