@@ -26,8 +26,7 @@ from pathlib import Path
 
 ESSAYS = Path(__file__).resolve().parents[1] / ".." / "shared" / "bench" / "data" / "niah-paul-graham-essays"
 TARGET_CHARS = 10_000_000
-WORDS = ("context budget token window model cache prompt history memory summary retrieval answer question "
-         "tool call result image price latency vector store search rank chunk document citation").split()
+WORDS = ["context", "budget", "token", "window", "model", "cache", "prompt", "history", "memory", "summary", "retrieval", "answer", "question", "tool", "call", "result", "image", "price", "latency", "vector", "store", "search", "rank", "chunk", "document", "citation"]
 
 
 def corpus(chars: int = TARGET_CHARS) -> tuple[str, str]:

@@ -83,9 +83,9 @@ def test_entry_point_runs_in_a_subprocess(tmp_path) -> None:
     path = tmp_path / "x.txt"
     path.write_text("hello world", encoding="utf-8")
     done = subprocess.run([sys.executable, "-m", "contextwise.cli", "count", str(path), "--json"],
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["tokens"] == 2
     bad = subprocess.run([sys.executable, "-m", "contextwise.cli", "count", str(tmp_path / "missing")],
-                         capture_output=True, text=True, timeout=120)
+                         capture_output=True, text=True, timeout=120, check=False)
     assert bad.returncode == USAGE_EXIT_CODE and "Traceback" not in bad.stderr

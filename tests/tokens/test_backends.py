@@ -12,7 +12,11 @@ from support import need
 
 from contextwise.errors import UsageError
 from contextwise.tokens import (
-    EstimatedTokenizer, QuicktokTokenizer, TiktokenTokenizer, get_tokenizer, split_for_parallel,
+    EstimatedTokenizer,
+    QuicktokTokenizer,
+    TiktokenTokenizer,
+    get_tokenizer,
+    split_for_parallel,
 )
 from contextwise.tokens._backends import PARALLEL_MIN_CHARS
 from contextwise.tokens._catalog import _estimate

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import pytest
-
 from support import need
 
 from contextwise.errors import UnknownBackendError
 from contextwise.registry import resolve
 from contextwise.tokens import (
-    TOKENIZER_IDS, EstimatedTokenizer, TiktokenTokenizer, canonical_tokenizer_id, estimate_specs, get_tokenizer,
-    tokenizer_for_model, tokenizer_id_for_model,
+    TOKENIZER_IDS,
+    EstimatedTokenizer,
+    TiktokenTokenizer,
+    canonical_tokenizer_id,
+    estimate_specs,
+    get_tokenizer,
+    tokenizer_for_model,
+    tokenizer_id_for_model,
 )
 from contextwise.tokens._backends import quicktok_available
 

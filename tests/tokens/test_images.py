@@ -6,7 +6,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from contextwise.tokens import AreaImageRule, GeminiImageRule, PatchImageRule, TileImageRule, framing_for
+from contextwise.tokens import (
+    AreaImageRule,
+    GeminiImageRule,
+    PatchImageRule,
+    TileImageRule,
+    framing_for,
+)
 from contextwise.types import ImagePart
 
 

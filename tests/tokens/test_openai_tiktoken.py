@@ -53,7 +53,8 @@ def test_plain_tiktoken_get_encoding_works_offline_in_a_fresh_process(name: str,
         "    print(enc.decode(enc.encode('offline, as promised')))\n"
     )
     env = {**os.environ, "TIKTOKEN_CACHE_DIR": str(tmp_path)}  # an empty cache: tiktoken alone would download
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120,
+                          check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "offline, as promised"
     assert not any(tmp_path.iterdir())  # nothing was written to tiktoken's cache either

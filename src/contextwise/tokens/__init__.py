@@ -11,26 +11,80 @@ the same process (see `install_into_tiktoken`).
 from __future__ import annotations
 
 from contextwise.tokens._backends import (
-    EstimatedTokenizer, QuicktokTokenizer, TiktokenTokenizer, quicktok_available, split_for_parallel,
+    EstimatedTokenizer,
+    QuicktokTokenizer,
+    TiktokenTokenizer,
+    quicktok_available,
+    split_for_parallel,
 )
 from contextwise.tokens._catalog import (
-    TOKENIZER_IDS, EstimateSpec, canonical_tokenizer_id, estimate_specs, estimated_tokenizer, get_tokenizer,
-    quicktok_tokenizer, register_tokenizers, tiktoken_tokenizer, tokenizer_for_model, tokenizer_id_for_model,
+    TOKENIZER_IDS,
+    EstimateSpec,
+    canonical_tokenizer_id,
+    estimate_specs,
+    estimated_tokenizer,
+    get_tokenizer,
+    quicktok_tokenizer,
+    register_tokenizers,
+    tiktoken_tokenizer,
+    tokenizer_for_model,
+    tokenizer_id_for_model,
 )
 from contextwise.tokens._openai import RANK_FILES, RankFile, install_into_tiktoken
 from contextwise.tokens.counter import TokenCounter, count_message, count_messages
 from contextwise.tokens.framing import (
-    ANTHROPIC, GENERIC, GOOGLE, OPENAI, OPENAI_LEGACY, Framing, JsonToolRule, OpenAIToolRule, framing_for,
+    ANTHROPIC,
+    GENERIC,
+    GOOGLE,
+    OPENAI,
+    OPENAI_LEGACY,
+    Framing,
+    JsonToolRule,
+    OpenAIToolRule,
+    framing_for,
 )
-from contextwise.tokens.images import AreaImageRule, GeminiImageRule, PatchImageRule, TileImageRule
+from contextwise.tokens.images import (
+    AreaImageRule,
+    GeminiImageRule,
+    PatchImageRule,
+    TileImageRule,
+)
 
 __all__ = [
-    "ANTHROPIC", "GENERIC", "GOOGLE", "OPENAI", "OPENAI_LEGACY", "RANK_FILES", "TOKENIZER_IDS", "AreaImageRule",
-    "EstimateSpec", "EstimatedTokenizer", "Framing", "GeminiImageRule", "JsonToolRule", "OpenAIToolRule",
-    "PatchImageRule", "QuicktokTokenizer", "RankFile", "TileImageRule", "TiktokenTokenizer", "TokenCounter",
-    "canonical_tokenizer_id", "count_message", "count_messages", "estimate_specs", "estimated_tokenizer",
-    "framing_for", "get_tokenizer", "install_into_tiktoken", "quicktok_available", "quicktok_tokenizer",
-    "register_tokenizers", "split_for_parallel", "tiktoken_tokenizer", "tokenizer_for_model",
+    "ANTHROPIC",
+    "GENERIC",
+    "GOOGLE",
+    "OPENAI",
+    "OPENAI_LEGACY",
+    "RANK_FILES",
+    "TOKENIZER_IDS",
+    "AreaImageRule",
+    "EstimateSpec",
+    "EstimatedTokenizer",
+    "Framing",
+    "GeminiImageRule",
+    "JsonToolRule",
+    "OpenAIToolRule",
+    "PatchImageRule",
+    "QuicktokTokenizer",
+    "RankFile",
+    "TiktokenTokenizer",
+    "TileImageRule",
+    "TokenCounter",
+    "canonical_tokenizer_id",
+    "count_message",
+    "count_messages",
+    "estimate_specs",
+    "estimated_tokenizer",
+    "framing_for",
+    "get_tokenizer",
+    "install_into_tiktoken",
+    "quicktok_available",
+    "quicktok_tokenizer",
+    "register_tokenizers",
+    "split_for_parallel",
+    "tiktoken_tokenizer",
+    "tokenizer_for_model",
     "tokenizer_id_for_model",
 ]
 

@@ -6,10 +6,12 @@ special-token strings inside content are counted as the text they are, which is 
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import re
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from contextwise.errors import BackendError, MissingDependencyError, UsageError
 
@@ -35,7 +37,7 @@ def split_for_parallel(text: str, pieces: int) -> list[str]:
         cuts.append(match.end())
         start = match.end()
     bounds = [0, *cuts, len(text)]
-    return [text[a:b] for a, b in zip(bounds, bounds[1:]) if b > a]
+    return [text[a:b] for a, b in itertools.pairwise(bounds) if b > a]
 
 
 def _threads() -> int:

@@ -5,16 +5,21 @@ from __future__ import annotations
 import difflib
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
-from typing import Any, Callable
+from typing import Any
 
 from contextwise.errors import UnknownBackendError, UsageError
 from contextwise.protocols import Tokenizer
 from contextwise.registry import register
 from contextwise.tokens._backends import (
-    QUICKTOK_ENCODINGS, EstimatedTokenizer, QuicktokTokenizer, TiktokenTokenizer, quicktok_available,
+    QUICKTOK_ENCODINGS,
+    EstimatedTokenizer,
+    QuicktokTokenizer,
+    TiktokenTokenizer,
+    quicktok_available,
 )
 
 EXACT_OPENAI = ("o200k_base", "cl100k_base")

@@ -10,7 +10,8 @@ from __future__ import annotations
 import itertools
 import threading
 from collections import OrderedDict
-from typing import Any, Hashable, Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from typing import Any
 
 from contextwise.errors import UsageError
 from contextwise.protocols import Tokenizer
@@ -232,7 +233,12 @@ def _resolve_tokenizer(spec: Tokenizer | str) -> tuple[Tokenizer, str | None]:
     if not isinstance(spec, str):
         return spec, None
     from contextwise.registry import resolve
-    from contextwise.tokens._catalog import TOKENIZER_IDS, canonical_tokenizer_id, get_tokenizer, tokenizer_for_model
+    from contextwise.tokens._catalog import (
+        TOKENIZER_IDS,
+        canonical_tokenizer_id,
+        get_tokenizer,
+        tokenizer_for_model,
+    )
 
     if ":" in spec:
         return resolve("tokenizer", spec), None

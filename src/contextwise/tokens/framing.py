@@ -8,11 +8,16 @@ their figures are conservative estimates, and the tool-use system prompt Anthrop
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 from contextwise.tokens.images import (
-    AreaImageRule, GeminiImageRule, ImageRule, TileImageRule, openai_image_rule,
+    AreaImageRule,
+    GeminiImageRule,
+    ImageRule,
+    TileImageRule,
+    openai_image_rule,
 )
 from contextwise.types import Tool
 
@@ -175,4 +180,4 @@ def _catalog_provider(model: str) -> str | None:
 
 
 def _strip_period(text: str) -> str:
-    return text[:-1] if text.endswith(".") else text
+    return text.removesuffix(".")
