@@ -97,9 +97,18 @@ def test_local_rejects_a_prompt_longer_than_the_window(model):
         model.complete([Message.user("word " * (model.n_ctx + 10))])
 
 
-def test_local_rejects_tools(model):
+@pytest.mark.parametrize("options", [ChatOptions(tools=(Tool("f"),)), ChatOptions(extra={"n_gpu_layers": 9})],
+                         ids=["tools", "unknown-extra"])
+def test_local_rejects_options_it_cannot_honour(model, options):
     with pytest.raises(UsageError):
-        model.complete(ASK, options=ChatOptions(tools=(Tool("f"),)))
+        model.complete(ASK, options=options)
+
+
+def test_local_passes_sampler_settings_through_extra(model):
+    # top_k=1 is greedy whatever the temperature, so it must reproduce the greedy answer.
+    greedy = model.complete(ASK, max_tokens=10, options=GREEDY)
+    top1 = model.complete(ASK, max_tokens=10, options=ChatOptions(temperature=1.5, seed=3, extra={"top_k": 1}))
+    assert top1.text == greedy.text
 
 
 def test_local_user_text_cannot_forge_a_turn(model):
@@ -119,6 +128,7 @@ def test_local_detokenize_inverts_tokenize(model, text):
     assert model.detokenize(model.tokenize(text)) == text
 
 
+@pytest.mark.slow
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.text(_ASSIGNED, min_size=1, max_size=40))
 def test_local_surprisal_pieces_rebuild_the_text(model, text):
@@ -135,6 +145,7 @@ def test_local_surprisal_is_lower_for_predictable_text(model):
     assert mean(fluent) < mean(scrambled)
 
 
+@pytest.mark.slow
 def test_local_surprisal_of_a_long_text_is_chunked_with_context(model):
     small = LlamaCppModel(model.path, n_ctx=64)
     text = " ".join(f"Item {i} is {'red' if i % 2 else 'blue'}." for i in range(24))

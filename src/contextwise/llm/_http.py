@@ -50,8 +50,11 @@ class _Transport:
         self.backend = backend
         self.timeout_s = timeout_s
         self.retry = retry
-        self._client = client
         self._owns_client = client is None
+        self._client = client if client is not None else self._new_client(_httpx())
+
+    def _new_client(self, httpx: Any) -> Any:
+        raise NotImplementedError
 
     def _failed(self, response: Any, body: bytes) -> ProviderError:
         return error_from_response(response.status_code, response.headers, body, backend=self.backend)
@@ -63,9 +66,12 @@ class _Transport:
 class SyncTransport(_Transport):
     """Blocking HTTP through one pooled httpx.Client."""
 
+    def _new_client(self, httpx: Any) -> Any:
+        return httpx.Client(timeout=self.timeout_s)
+
     def _http(self) -> Any:
         if self._client is None:
-            self._client = _httpx().Client(timeout=self.timeout_s)
+            self._client = self._new_client(_httpx())
         return self._client
 
     def post_json(self, request: HttpRequest) -> Any:
@@ -129,9 +135,12 @@ class SyncTransport(_Transport):
 class AsyncTransport(_Transport):
     """Non-blocking HTTP through one pooled httpx.AsyncClient (works under asyncio and trio)."""
 
+    def _new_client(self, httpx: Any) -> Any:
+        return httpx.AsyncClient(timeout=self.timeout_s)
+
     def _http(self) -> Any:
         if self._client is None:
-            self._client = _httpx().AsyncClient(timeout=self.timeout_s)
+            self._client = self._new_client(_httpx())
         return self._client
 
     async def post_json(self, request: HttpRequest) -> Any:

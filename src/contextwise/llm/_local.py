@@ -28,6 +28,9 @@ N_THREADS = 2
 _DOC_SEPARATORS = ("<|endoftext|>", "</s>")
 _CHATML_SYSTEM = re.compile(r"<\|im_start\|>system\n(.*?)<\|im_end\|>", re.DOTALL)
 _ROWS_PER_BLOCK = 128
+# llama.cpp sampler settings a call may pass through ChatOptions.extra.
+SAMPLER_KEYS = frozenset({"top_k", "min_p", "typical_p", "repeat_penalty", "presence_penalty", "frequency_penalty",
+                          "mirostat_mode", "mirostat_tau", "mirostat_eta"})
 
 
 def smollm2_path() -> Path:
@@ -160,6 +163,7 @@ class _Sampling:
     stop: tuple[str, ...]
     logprobs: bool
     grammar: Any
+    sampler: dict[str, Any]
 
 
 class LlamaCppModel:
@@ -281,6 +285,10 @@ class LlamaCppModel:
             raise UsageError(f"{self.name} does not call tools; use a model that does (OpenAIChat, AnthropicChat)")
         if max_tokens is not None and max_tokens < 1:
             raise UsageError(f"max_tokens must be at least 1, got {max_tokens}")
+        unknown = sorted(set(options.extra) - SAMPLER_KEYS)
+        if unknown:
+            raise UsageError(f"the local model takes no option {', '.join(unknown)}; ChatOptions.extra may set "
+                             f"{', '.join(sorted(SAMPLER_KEYS))}")
         room = self.n_ctx - prompt_tokens
         grammar = None
         if options.json_schema is not None:
@@ -289,7 +297,8 @@ class LlamaCppModel:
         return _Sampling(min(max_tokens or self.default_max_tokens, room),
                          0.2 if options.temperature is None else options.temperature,
                          0.9 if options.top_p is None else options.top_p,
-                         options.seed, tuple(options.stop), options.logprobs, grammar)
+                         options.seed, tuple(options.stop), options.logprobs, grammar,
+                         {"repeat_penalty": 1.1, **options.extra})
 
     def __repr__(self) -> str:
         return f"LlamaCppModel({str(self.path)!r}, n_ctx={self.n_ctx})"
@@ -312,7 +321,7 @@ class _Generation:
     def run(self, prompt: list[int]) -> Iterator[str | Completion]:
         llama, s = self.engine.llama, self.sampling
         llama.set_seed(self.engine.default_seed if s.seed is None else s.seed)
-        tokens = llama.generate(prompt, temp=s.temperature, top_p=s.top_p, repeat_penalty=1.1, grammar=s.grammar)
+        tokens = llama.generate(prompt, temp=s.temperature, top_p=s.top_p, grammar=s.grammar, **s.sampler)
         for token in tokens:
             if token in self.engine.stop_ids:
                 self.finish = "stop"
