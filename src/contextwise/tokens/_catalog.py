@@ -5,13 +5,14 @@ from __future__ import annotations
 import difflib
 import json
 import threading
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-from contextwise.errors import UnknownBackendError, UsageError
+from contextwise.errors import BackendError, UnknownBackendError, UsageError
 from contextwise.protocols import Tokenizer
 from contextwise.registry import register
 from contextwise.tokens._backends import (
@@ -97,7 +98,10 @@ def get_tokenizer(name: str) -> Tokenizer:
 
 def _build(key: str) -> Tokenizer:
     if key in QUICKTOK_ENCODINGS and quicktok_available():
-        return QuicktokTokenizer(key)
+        try:
+            return QuicktokTokenizer(key)
+        except BackendError as exc:  # a broken fast install must not stop counting: fall back, and say so
+            warnings.warn(f"{exc}; counting {key} without the fast back-end", RuntimeWarning, stacklevel=3)
     if key in EXACT_OPENAI:
         return TiktokenTokenizer.for_encoding(key)
     return _estimate(key)
