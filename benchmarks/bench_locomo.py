@@ -1,0 +1,174 @@
+"""Memory recall on LoCoMo: evidence recall@5/10/20 (turn and session level) for dense, BM25 and hybrid recall.
+
+Every turn is stored as one memory item through `MemoryBackend` (one tenant per conversation), with the real
+int8 ONNX MiniLM embedder; each question's evidence turns are looked for in the turns recalled for it.
+
+`tune`: on the tuning conversations only (conv-26 .. conv-47), tries what is embedded (speaker name, session
+date, image caption) and the hybrid fusion weights; prints every setting and the one chosen (highest mean of
+turn recall@5/10/20, averaged over the three modes for the text; over hybrid weights for the fusion).
+
+`final`: the chosen setting on all ten conversations, reported separately for the tuning conversations and the
+held-out ones (conv-48, conv-49, conv-50, never used to choose anything), beside the peer a user would pick for
+BM25 (bm25s, same turns, same questions, same metric) and with speed (turns ingested/s, questions/s).
+
+    python benchmarks/bench_locomo.py tune  --cache /tmp/locomo-vectors.db
+    python benchmarks/bench_locomo.py final
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+from contextwise.embed import CachedEmbedder, OnnxMiniLM, SQLiteCache
+from contextwise.evals.locomo import (
+    HELD_OUT, Conversation, Hybrid, RecallReport, TurnText, evaluate_recall, load_locomo, score_question,
+)
+
+DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "bench" / "data" / "locomo" / "locomo10.json"
+KS = (5, 10, 20)
+TEXTS = {"speaker": TurnText(), "plain": TurnText(speaker=False), "speaker+date": TurnText(date=True),
+         "speaker+caption": TurnText(caption=True)}
+WEIGHTS = ((1.0, 1.0), (2.0, 1.0), (1.0, 2.0), (3.0, 1.0), (1.0, 3.0), (1.0, 1.5))
+#: Chosen by `tune` on conv-26..conv-47 (see the module docstring); never looked at conv-48..50 to choose.
+CHOSEN_TEXT = "speaker"
+CHOSEN_WEIGHTS = (1.0, 1.0)
+
+
+def embedder(cache: str | None) -> Any:
+    """The ONNX MiniLM, behind a persistent vector cache when `cache` names a file (re-runs skip embedding)."""
+    inner = OnnxMiniLM()
+    return CachedEmbedder(inner, SQLiteCache(cache)) if cache else inner
+
+
+def score(report: RecallReport, mode: str) -> float:
+    """The tuning criterion: mean turn recall over the cut-offs."""
+    m = report.mode(mode)
+    return sum(m.turn_recall(k) for k in report.ks) / len(report.ks)
+
+
+def tune(conversations: Sequence[Conversation], cache: str | None) -> None:
+    """Try each text and fusion weight on the tuning conversations; print all and the choice."""
+    tuning = [c for c in conversations if c.sample_id not in HELD_OUT]
+    assert not {c.sample_id for c in tuning} & set(HELD_OUT)
+    emb = embedder(cache)
+    hybrids = [Hybrid(d, lex, name=f"hybrid {d:g}:{lex:g}") for d, lex in WEIGHTS]
+    best_text, best_text_score = "", -1.0
+    for label, text in TEXTS.items():
+        started = time.perf_counter()
+        report = evaluate_recall(tuning, embedder=emb, mode=["dense", "lexical", *hybrids], ks=KS, turn_text=text)
+        modes = {"dense": score(report, "dense"), "lexical": score(report, "lexical"),
+                 "hybrid": score(report, "hybrid 1:1")}
+        mean = sum(modes.values()) / 3
+        print(f"text={label:16} " + "  ".join(f"{k} {v:.3f}" for k, v in modes.items()) + f"  mean {mean:.3f}"
+              f"  ({time.perf_counter() - started:.0f} s)", flush=True)
+        for h in hybrids:
+            print(f"    {h.name:14} turn recall@5/10/20 "
+                  + " / ".join(f"{report.mode(h.name).turn_recall(k):.3f}" for k in KS), flush=True)
+        if mean > best_text_score:
+            best_text, best_text_score, best_report = label, mean, report
+    best = max(hybrids, key=lambda h: score(best_report, h.name))
+    print(f"chosen on {len(tuning)} tuning conversations: text={best_text}, "
+          f"hybrid weights dense:lexical = {best.dense_weight:g}:{best.lexical_weight:g}")
+
+
+def bm25s_peer(conversations: Sequence[Conversation], text: TurnText, depth: int) -> tuple[list[Any], float, float]:
+    """bm25s on the same turn texts and questions: per-question results, index seconds, query seconds."""
+    import bm25s
+
+    results, index_s, query_s = [], 0.0, 0.0
+    for conv in conversations:
+        began = time.perf_counter()
+        retriever = bm25s.BM25()
+        retriever.index(bm25s.tokenize([text.render(t) for t in conv.turns], stopwords="en", show_progress=False),
+                        show_progress=False)
+        index_s += time.perf_counter() - began
+        asked = [q for q in conv.questions if q.evidence]
+        began = time.perf_counter()
+        docs, _ = retriever.retrieve(bm25s.tokenize([q.text for q in asked], stopwords="en", show_progress=False),
+                                     k=min(depth, len(conv.turns)), show_progress=False)
+        query_s += time.perf_counter() - began
+        results += [score_question(conv.sample_id, q, [conv.turns[i].dia_id for i in row])
+                    for q, row in zip(asked, docs)]
+    return results, index_s, query_s
+
+
+def table(report: RecallReport, label: str) -> None:
+    """Rows per mode: turn and session recall (fraction found and all found) at each k."""
+    print(f"\n{label}: {len(report.conversations)} conversations, {report.questions} questions")
+    print(f"{'mode':12} {'turn recall @' + '/'.join(map(str, KS)):28} {'turn all-found':22} "
+          f"{'session recall':22} {'session all-found':22}")
+    for m in report.modes:
+        cells = [" / ".join(f"{f(k):.3f}" for k in KS)
+                 for f in (m.turn_recall, m.turn_all, m.session_recall, m.session_all)]
+        print(f"{m.mode:12} {cells[0]:28} {cells[1]:22} {cells[2]:22} {cells[3]:22}")
+
+
+def final(conversations: Sequence[Conversation], cache: str | None) -> None:
+    """The chosen setting on all conversations, tuning and held-out apart, beside bm25s; speed."""
+    text = TEXTS[CHOSEN_TEXT]
+    hybrid = Hybrid(*CHOSEN_WEIGHTS)
+    report = evaluate_recall(conversations, embedder=embedder(cache), mode=["dense", "lexical", hybrid], ks=KS,
+                             turn_text=text)
+    tuning_ids = [c.sample_id for c in conversations if c.sample_id not in HELD_OUT]
+    held_ids = [c.sample_id for c in conversations if c.sample_id in HELD_OUT]
+    print(f"setting: text={CHOSEN_TEXT}, hybrid dense:lexical={CHOSEN_WEIGHTS[0]:g}:{CHOSEN_WEIGHTS[1]:g}; "
+          f"{report.skipped} questions skipped (no usable evidence), {report.unmatched_evidence} evidence ids "
+          "naming no turn dropped")
+    for label, ids in (("tuning (conv-26..conv-47)", tuning_ids), ("held-out (conv-48..conv-50)", held_ids)):
+        if ids:
+            table(report.only(ids), label)
+    adversarial_free = [m.only(categories=(1, 2, 3, 4)) for m in report.modes]
+    print("\nall conversations without category 5 (adversarial): turn recall@5/10/20 "
+          + "; ".join(f"{m.mode} " + "/".join(f"{m.turn_recall(k):.3f}" for k in KS) for m in adversarial_free))
+    print(f"\nspeed: {report.turns} turns ingested at {report.turns_per_s:.1f} turns/s (embed + store + BM25 index); "
+          f"questions embedded at {report.query_embeds_per_s:.1f}/s; search "
+          + ", ".join(f"{m.mode} {m.queries_per_s:.0f} q/s" for m in report.modes))
+    peer(conversations, report, text)
+    readme_rows(report, tuning_ids, held_ids)
+
+
+def peer(conversations: Sequence[Conversation], report: RecallReport, text: TurnText) -> None:
+    """bm25s beside our lexical recall, same metric."""
+    try:
+        results, index_s, query_s = bm25s_peer(conversations, text, max(KS))
+    except ImportError:
+        print("bm25s is not installed: no lexical peer (pip install bm25s)")
+        return
+    ours = report.mode("lexical")
+    theirs = type(ours)("bm25s", tuple(results), query_s)
+    print("\nlexical vs bm25s (all conversations), turn recall@5/10/20: ours "
+          + "/".join(f"{ours.turn_recall(k):.3f}" for k in KS) + ", bm25s "
+          + "/".join(f"{theirs.turn_recall(k):.3f}" for k in KS)
+          + f"; search {ours.queries_per_s:.0f} vs {theirs.queries_per_s:.0f} q/s "
+          f"(ratio {ours.queries_per_s / max(theirs.queries_per_s, 1e-9):.2f}x); bm25s index {index_s:.2f} s")
+
+
+def readme_rows(report: RecallReport, tuning_ids: list[str], held_ids: list[str]) -> None:
+    """One README row per split and mode."""
+    print("\nREADME rows:")
+    for label, ids in (("tuning", tuning_ids), ("held-out", held_ids)):
+        for m in report.only(ids).modes:
+            turn = "/".join(f"{m.turn_recall(k):.2f}" for k in KS)
+            session = "/".join(f"{m.session_recall(k):.2f}" for k in KS)
+            print(f"| LoCoMo evidence recall@5/10/20, {label}, {m.mode} | turn {turn}, session {session} | "
+                  f"`python benchmarks/bench_locomo.py final` |")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Parse arguments and run `tune` or `final`."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("what", choices=["tune", "final"])
+    parser.add_argument("--data", default=str(DATA), help="the locomo10.json file")
+    parser.add_argument("--cache", default=None, help="a SQLite file caching vectors across runs (speed is then "
+                                                      "not the embedder's)")
+    args = parser.parse_args(argv)
+    conversations = load_locomo(args.data)
+    (tune if args.what == "tune" else final)(conversations, args.cache)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,167 @@
+"""`contextwise eval …`: evaluations. `eval locomo PATH`: memory recall of the LoCoMo evidence turns."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from contextwise.errors import MissingDependencyError, UsageError
+
+TURN_TEXTS = ("speaker", "plain", "speaker+date", "speaker+caption")
+DEFAULT_CHART = "locomo-recall.png"
+
+
+def parse_ks(text: str) -> tuple[int, ...]:
+    """"5,10,20" -> (5, 10, 20)."""
+    try:
+        ks = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise UsageError(f"--k {text!r}: give whole numbers separated by commas, e.g. 5,10,20") from None
+    if not ks or min(ks) < 1:
+        raise UsageError(f"--k {text!r}: give whole numbers of at least 1, e.g. 5,10,20")
+    return ks
+
+
+def parse_modes(values: Sequence[str]) -> list[str]:
+    """Modes from repeated and/or comma-separated --mode values, in order, without repeats."""
+    from contextwise.evals.locomo import MODES
+
+    modes: list[str] = []
+    for part in (p.strip() for v in values for p in v.split(",")):
+        if part not in MODES:
+            raise UsageError(f"--mode {part!r}: use dense, lexical or hybrid")
+        if part not in modes:
+            modes.append(part)
+    return modes or list(MODES)
+
+
+def pick_conversations(conversations, wanted: str | None):  # type: ignore[no-untyped-def]
+    """The conversations named in `wanted` ("conv-26,conv-30", "tuning", "held-out"), or all of them."""
+    from contextwise.evals.locomo import HELD_OUT
+
+    if not wanted:
+        return list(conversations)
+    names = [w.strip() for w in wanted.split(",") if w.strip()]
+    known = {c.sample_id for c in conversations}
+    chosen: set[str] = set()
+    for name in names:
+        if name == "tuning":
+            chosen |= known - set(HELD_OUT)
+        elif name in ("held-out", "heldout"):
+            chosen |= known & set(HELD_OUT)
+        elif name in known:
+            chosen.add(name)
+        else:
+            raise UsageError(f"--conversations: no conversation {name!r} in the file; it has "
+                             f"{', '.join(sorted(known))} (or say tuning / held-out)")
+    return [c for c in conversations if c.sample_id in chosen]
+
+
+def turn_text_preset(name: str):  # type: ignore[no-untyped-def]
+    """The TurnText preset called `name`."""
+    from contextwise.evals.locomo import TurnText
+
+    return {"speaker": TurnText(), "plain": TurnText(speaker=False), "speaker+date": TurnText(date=True),
+            "speaker+caption": TurnText(caption=True)}[name]
+
+
+def results_table(report, title: str) -> Table:  # type: ignore[no-untyped-def]
+    """Recall per mode at each k: turn (fraction found), turn (all found), session (fraction found)."""
+    at = "/".join(str(k) for k in report.ks)
+    table = Table(title=f"{title}\nrecall @{at}", title_justify="left")
+    table.add_column("mode", no_wrap=True)
+    for label in ("turn", "turn, all found", "session"):
+        table.add_column(label, justify="right", no_wrap=True)
+    table.add_column("q/s", justify="right", no_wrap=True)
+    for m in report.modes:
+        cells = ["  ".join(f"{f(k):.2f}" for k in report.ks)
+                 for f in (m.turn_recall, m.turn_all, m.session_recall)]
+        table.add_row(m.mode, *cells, f"{m.queries_per_s:,.0f}")
+    return table
+
+
+def _evaluate(conversations, modes, ks, embedder, text, console):  # type: ignore[no-untyped-def]
+    from contextwise.evals.locomo import evaluate_recall
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as bar:
+        tasks = {"ingest": bar.add_task("storing turns", total=None),
+                 "query": bar.add_task("asking questions", total=None)}
+
+        def tick(stage: str, done: int, total: int) -> None:
+            bar.update(tasks[stage], completed=done, total=total)
+
+        return evaluate_recall(conversations, embedder=embedder, mode=modes, ks=ks, turn_text=text, progress=tick)
+
+
+def _print(report, console: Console) -> None:  # type: ignore[no-untyped-def]
+    from contextwise.evals.locomo import HELD_OUT
+
+    groups = [("tuning conversations", [c for c in report.conversations if c not in HELD_OUT]),
+              ("held-out conversations", [c for c in report.conversations if c in HELD_OUT])]
+    groups = [(label, ids) for label, ids in groups if ids]
+    for label, ids in groups if len(groups) > 1 else [("", list(report.conversations))]:
+        part = report.only(ids)
+        console.print(results_table(part, f"{label or 'conversations'}: {', '.join(ids)} "
+                                          f"({part.questions} questions)"))
+    console.print(f"{report.skipped} questions skipped (no evidence naming a turn); {report.unmatched_evidence} "
+                  f"evidence ids naming no turn dropped")
+    console.print(f"speed: {report.turns:,} turns stored at {report.turns_per_s:,.1f} turns/s; questions "
+                  f"embedded at {report.query_embeds_per_s:,.1f}/s")
+
+
+def _chart(report, chart: str | None, explicit: bool, console: Console) -> None:  # type: ignore[no-untyped-def]
+    if not chart:
+        return
+    from contextwise.evals._plot import plot_recall
+
+    try:
+        path = plot_recall(report, chart)
+    except MissingDependencyError:
+        if explicit:
+            raise
+        console.print("no chart: pip install 'contextwise[plot]' for one")
+        return
+    console.print(f"chart: {path}")
+
+
+def register(group: click.Group) -> None:
+    """Add the `eval` command group (with `eval locomo`) to the CLI."""
+
+    @group.group("eval")
+    def evals() -> None:
+        """Measure contextwise on public benchmarks."""
+
+    @evals.command("locomo")
+    @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+    @click.option("--k", "ks", default="5,10,20", show_default=True, help="Cut-offs, comma-separated.")
+    @click.option("--mode", "modes", multiple=True, help="dense, lexical or hybrid; repeat or comma-separate "
+                                                        "[default: all three].")
+    @click.option("--conversations", default=None, help="Sample ids, comma-separated, or tuning / held-out "
+                                                        "[default: all].")
+    @click.option("--embedder", default="onnx:all-minilm-l6-v2", show_default=True, help="Embedder spec.")
+    @click.option("--turn-text", type=click.Choice(TURN_TEXTS), default="speaker", show_default=True,
+                  help="What is stored and embedded per turn.")
+    @click.option("--chart", default=DEFAULT_CHART, show_default=True,
+                  help="PNG of recall@k per mode (needs the plot extra).")
+    @click.option("--no-chart", is_flag=True, help="Write no chart.")
+    @click.pass_context
+    def locomo(ctx: click.Context, path: Path, ks: str, modes: tuple[str, ...], conversations: str | None,
+               embedder: str, turn_text: str, chart: str, no_chart: bool) -> None:
+        """Store each LoCoMo turn as a memory and measure evidence recall@k for each question."""
+        from contextwise.evals.locomo import load_locomo
+
+        cutoffs, chosen_modes = parse_ks(ks), parse_modes(modes)
+        chosen = pick_conversations(load_locomo(path), conversations)
+        if not chosen:
+            raise UsageError("--conversations selected no conversation")
+        explicit = ctx.get_parameter_source("chart") is not click.core.ParameterSource.DEFAULT
+        console = Console()
+        report = _evaluate(chosen, chosen_modes, cutoffs, embedder, turn_text_preset(turn_text), console)
+        _print(report, console)
+        _chart(report, None if no_chart else chart, explicit, console)
