@@ -54,9 +54,16 @@ def volatile_findings(name: str, text: str) -> list[str]:
 
 
 def plan_cache(provider: str, prefix_tokens: int, stable_message_ends: Sequence[int], *,
-               min_cacheable_tokens: int | None = None, warnings: Sequence[str] = ()) -> CachePlan:
-    """The cache plan for a prompt whose stable part ends after the given message indexes (in order)."""
-    mode, minimum, max_breakpoints = _PROVIDER_CACHE.get(provider, ("none", 0, 0))
+               min_cacheable_tokens: int | None = None, mode: str | None = None,
+               warnings: Sequence[str] = ()) -> CachePlan:
+    """The cache plan for a prompt whose stable part ends after the given message indexes (in order).
+
+    `mode` and `min_cacheable_tokens` come from the model's catalog entry when known; otherwise the provider's
+    usual rules apply."""
+    default_mode, minimum, max_breakpoints = _PROVIDER_CACHE.get(provider, ("none", 0, 0))
+    mode = mode or default_mode
     minimum = min_cacheable_tokens or minimum
+    if mode == "explicit" and not max_breakpoints:
+        max_breakpoints = 4
     points = tuple(stable_message_ends[-max_breakpoints:]) if max_breakpoints else ()
     return CachePlan(provider, mode, prefix_tokens, minimum, points, tuple(warnings))

@@ -79,6 +79,11 @@ class Context:
             self.counter = TokenCounter(tok, framing_for(self.info.provider if self.info else "generic"))
         self.output_reserve_tokens = resolve_reserve(
             self.window_tokens, output_reserve, max_output_tokens=self.info.max_output_tokens if self.info else None)
+        if self.info is not None and window_tokens is None:
+            # the catalog knows whether output shares the window (Gemini's does not) and any input cap (gpt-5)
+            self.prompt_limit_tokens = self.info.prompt_limit_tokens(reserve_output_tokens=self.output_reserve_tokens)
+        else:
+            self.prompt_limit_tokens = self.window_tokens - self.output_reserve_tokens
         self.allocation = allocation or ByPriority()
         self.markers = markers or Markdown()
         self._catalog = catalog
@@ -134,7 +139,7 @@ class Context:
         Raises:
             BudgetExceededError: pinned sections (with tools and framing) do not fit.
         """
-        available = self.window_tokens - self.output_reserve_tokens
+        available = self.prompt_limit_tokens
         fixed = self.counter.messages([], tools=self._tools)
         if fixed > available:
             raise BudgetExceededError("the tool definitions alone do not fit", needed_tokens=fixed,
@@ -317,8 +322,9 @@ class Context:
             if msg.role == "system" or index == len(messages) - 2:
                 ends.append(index)
         provider = self.info.provider if self.info else "generic"
-        minimum = getattr(self.info, "min_cacheable_tokens", None) if self.info else None
-        return plan_cache(provider, prefix, ends, min_cacheable_tokens=minimum, warnings=findings)
+        minimum = getattr(self.info, "min_cacheable_tokens", None)
+        return plan_cache(provider, prefix, ends, min_cacheable_tokens=minimum,
+                          mode=getattr(self.info, "cache_kind", None), warnings=findings)
 
 
 def resolve_reserve(window_tokens: int, output_reserve: int | float | None, *,

@@ -56,7 +56,7 @@ def register(group: click.Group) -> None:
             raise UsageError("give at least one --section NAME=TOKENS, e.g. -s system=400 -s documents=50000")
         demands = [parse_section(s) for s in sections]
         reserve_tokens = _reserve(reserve, info)
-        available = info.context_window_tokens - reserve_tokens
+        available = info.prompt_limit_tokens(reserve_output_tokens=reserve_tokens)
         grants = (Proportional() if proportional else ByPriority()).allocate(demands, available)
         table = Table(title=f"{info.name}: window {info.context_window_tokens:,}, reserve {reserve_tokens:,}, "
                             f"available {available:,}")
