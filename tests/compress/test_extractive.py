@@ -7,7 +7,7 @@ import pytest
 
 from contextwise.compress import Bm25Scorer, EmbeddingScorer, Extractive, HybridScorer, SentenceScores
 from contextwise.errors import UsageError
-from contextwise.testing import FakeTokenizer, HashEmbedder
+from contextwise.testing import HashEmbedder
 
 DOC = (
     "The museum opened in 1902 on the river bank. "

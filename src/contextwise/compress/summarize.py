@@ -64,7 +64,8 @@ class Summarizer:
         model: a ChatModel (or "provider:name"); default the embedded local model. Only `compress` uses it;
             `plan`/`apply` never call a model.
         query: the question the summary must serve; a `query` passed to `compress` takes precedence.
-        chunk_tokens: the most text (target tokenizer) put in one request.
+        chunk_tokens: the most text (target tokenizer) put in one request; default a third of the model's
+            window when it has an `n_ctx` (the local model), else 1500.
         max_levels: map levels before the last reduce; then the joined summaries are cut to fit.
 
     >>> from contextwise.testing import FakeTokenizer, ScriptedChatModel
@@ -74,12 +75,12 @@ class Summarizer:
     """
 
     def __init__(self, model: ChatModel | str | None = None, *, query: str | None = None,
-                 chunk_tokens: int = 1500, max_levels: int = 3) -> None:
-        if chunk_tokens < 16 or max_levels < 1:
+                 chunk_tokens: int | None = None, max_levels: int = 3) -> None:
+        if chunk_tokens is not None and chunk_tokens < 16 or max_levels < 1:
             raise UsageError("chunk_tokens must be at least 16 and max_levels at least 1")
         self._model = model
         self.query = query
-        self.chunk_tokens = chunk_tokens
+        self._chunk_tokens = chunk_tokens
         self.max_levels = max_levels
         self.name = "summarize"
 
@@ -88,6 +89,14 @@ class Summarizer:
         """The chat model, built on first use."""
         self._model = backend(self._model, "chat", local_model)
         return self._model  # type: ignore[return-value]
+
+    @property
+    def chunk_tokens(self) -> int:
+        """The most text put in one request (see the class)."""
+        if self._chunk_tokens is not None:
+            return self._chunk_tokens
+        window = getattr(self._model, "n_ctx", None)  # only a model already built is asked, never loaded here
+        return max(16, int(window) // 3) if isinstance(window, int) else 1500
 
     # -- sans-I/O -------------------------------------------------------------------------------------------
 
@@ -139,9 +148,10 @@ class Summarizer:
     def compress(self, text: str, target_tokens: int, tokenizer: Tokenizer,
                  query: str | None = None) -> Compressed:
         """Summarize `text` to at most `target_tokens` tokens, calling the model."""
+        model = self.model
         step = self.plan(text, target_tokens, tokenizer, query)
         while not step.done:
-            answers = [self.model.complete(r.messages, r.max_tokens, _OPTIONS).text for r in step.requests]
+            answers = [model.complete(r.messages, r.max_tokens, _OPTIONS).text for r in step.requests]
             step = self.apply(step, answers)
         return step.result  # type: ignore[return-value]
 

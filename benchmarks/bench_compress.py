@@ -1,0 +1,201 @@
+"""Compression retention: how often the gold answer survives 2x, 4x and 10x compression of a 20-passage context.
+
+Data: Lost in the Middle's NaturalQuestions-Open oracle file (../shared/bench/data/lost-in-the-middle/, see its
+SOURCE.md). For each question, its gold passage is mixed with the gold passages of 19 other questions in a
+deterministic shuffle (seeded per question), formatted as the paper formats documents. Questions whose answer
+string is not in their gold passage are skipped, so the uncompressed context retains every answer.
+
+Each compressor shortens the context to original/ratio o200k tokens with the question as the query; the figure
+is the share of questions whose answer (any alias, compared SQuAD-normalized) survives, next to the peer a user
+would reach for first — truncation on token boundaries — and the speed in context tokens per second.
+
+    python benchmarks/bench_compress.py --n 200 [--pruning-n 40] [--summary-n 5] [--ratios 2 4 10]
+
+Token pruning and the embedding scorers score each context once (the first ratio's run, which alone is timed)
+and re-use those scores at the other ratios; the summarizer uses the local SmolLM2-135M on `--summary-n`
+questions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import random
+import statistics
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from contextwise.compress import (
+    Auto, EmbeddingScorer, Extractive, HybridScorer, Summarizer, TokenPruning, Truncate, retention,
+)
+from contextwise.compress.retention import normalize
+from contextwise.tokens import get_tokenizer
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "bench" / "data" / "lost-in-the-middle" / \
+    "nq-open-oracle.jsonl.gz"
+DISTRACTORS = 19
+
+
+@dataclass(frozen=True)
+class Case:
+    question: str
+    answers: tuple[str, ...]
+    context: str
+
+
+@dataclass
+class Tally:
+    kept: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+    tokens: int = 0
+    over_target: int = 0
+
+    def speed(self) -> float:
+        return self.tokens / self.seconds if self.seconds else float("nan")
+
+
+def load_cases(n: int, seed: int) -> list[Case]:
+    with gzip.open(DATA, "rt", encoding="utf-8") as f:
+        rows = [json.loads(line) for line in f]
+    usable = [i for i, r in enumerate(rows) if _answer_in(r["ctxs"][0]["text"], r["answers"])]
+    picked = random.Random(seed).sample(usable, min(n, len(usable)))
+    return [_case(rows, i, seed) for i in picked]
+
+
+def _answer_in(text: str, answers: list[str]) -> bool:
+    padded = f" {normalize(text)} "
+    return any(normalize(a) and f" {normalize(a)} " in padded for a in answers)
+
+
+def _case(rows: list[dict[str, Any]], index: int, seed: int) -> Case:
+    rng = random.Random(seed * 1_000_003 + index)
+    others = rng.sample([i for i in range(len(rows)) if i != index], DISTRACTORS)
+    passages = [rows[index]["ctxs"][0]] + [rows[i]["ctxs"][0] for i in others]
+    rng.shuffle(passages)
+    docs = [f"Document [{k}](Title: {p['title']}) {p['text']}" for k, p in enumerate(passages, 1)]
+    return Case(rows[index]["question"], tuple(rows[index]["answers"]), "\n\n".join(docs))
+
+
+def survives(case: Case, compressed: str) -> float:
+    """1.0 if any alias of the answer is still in the compressed text."""
+    return max(retention(case.context, compressed, [a]) if _answer_in(case.context, [a]) else 0.0
+               for a in case.answers)
+
+
+class CachedSurprisal:
+    """The local model with a per-text cache, so one context is scored once across ratios."""
+
+    def __init__(self, model: Any) -> None:
+        self.model, self.cache = model, {}
+
+    def token_surprisal(self, text: str) -> list[tuple[str, float]]:
+        if text not in self.cache:
+            self.cache[text] = self.model.token_surprisal(text)
+        return self.cache[text]
+
+
+def run(name: str, make: Callable[[], Any], cases: list[Case], ratios: list[float], tok: Any,
+        table: dict[tuple[str, float], Tally]) -> None:
+    compressor = make()
+    for case in cases:
+        original = tok.count(case.context)
+        for ratio in ratios:
+            target = int(original / ratio)
+            start = time.perf_counter()
+            out = compressor.compress(case.context, target, tok, case.question)
+            elapsed = time.perf_counter() - start
+            tally = table.setdefault((name, ratio), Tally())
+            tally.kept.append(survives(case, out.text))
+            tally.over_target += out.tokens > target or out.tokens != tok.count(out.text)
+            if ratio == ratios[0] or name not in CACHED:  # cached runs re-use the first ratio's model pass
+                tally.seconds += elapsed
+                tally.tokens += original
+
+
+# These score a context once and re-use the scores at the other ratios: only the first ratio is timed.
+CACHED = {"token pruning", "extractive embedding", "extractive hybrid"}
+
+
+def compressors(local: Any) -> dict[str, Callable[[], Any]]:
+    pruning = (lambda: TokenPruning(model=CachedSurprisal(local))) if local else None
+    out: dict[str, Callable[[], Any]] = {
+        "truncate tail (peer)": lambda: Truncate(side="tail"),
+        "truncate middle": lambda: Truncate(side="middle"),
+        "extractive bm25": lambda: Extractive(),
+        "extractive embedding": lambda: Extractive(scorer=EmbeddingScorer(_cached_onnx())),
+        "extractive hybrid": lambda: Extractive(scorer=HybridScorer(_cached_onnx())),
+        "extractive bm25, no MMR": lambda: Extractive(diversity=0.0),
+    }
+    if local:
+        out["token pruning"] = pruning  # type: ignore[assignment]
+        out["auto (extractive / hybrid)"] = lambda: Auto(pruning=TokenPruning(model=local))
+        out["summarize (SmolLM2-135M)"] = lambda: Summarizer(local)
+    return out
+
+
+def _cached_onnx() -> Any:
+    from contextwise.embed import CachedEmbedder, OnnxMiniLM
+
+    return CachedEmbedder(OnnxMiniLM())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=200, help="questions for the model-free compressors")
+    parser.add_argument("--pruning-n", type=int, default=40, help="questions for token pruning and auto")
+    parser.add_argument("--summary-n", type=int, default=5, help="questions for the local-model summarizer")
+    parser.add_argument("--ratios", type=float, nargs="+", default=[2.0, 4.0, 10.0])
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--only", nargs="*", default=None, help="run only these compressors (substring match)")
+    args = parser.parse_args()
+
+    tok = get_tokenizer("o200k_base")
+    cases = load_cases(args.n, args.seed)
+    sizes = [tok.count(c.context) for c in cases]
+    print(f"{len(cases)} questions, context {statistics.mean(sizes):.0f} o200k tokens on average "
+          f"({min(sizes)}-{max(sizes)}), ratios {args.ratios}")
+    local = _local_model()
+    table: dict[tuple[str, float], Tally] = {}
+    limits = {"token pruning": args.pruning_n, "auto (extractive / hybrid)": args.pruning_n,
+              "summarize (SmolLM2-135M)": args.summary_n}
+    for name, make in compressors(local).items():
+        if args.only is not None and not any(o in name for o in args.only):
+            continue
+        subset = cases[:limits.get(name, len(cases))]
+        start = time.perf_counter()
+        run(name, make, subset, args.ratios, tok, table)
+        print(f"  {name}: {len(subset)} questions in {time.perf_counter() - start:.1f}s", flush=True)
+    report(table, args.ratios)
+
+
+def _local_model() -> Any:
+    try:
+        from contextwise.llm import local_model
+
+        return local_model()
+    except ImportError as exc:
+        print(f"(no local model: {exc}; token pruning, auto and summarize are skipped)")
+        return None
+
+
+def report(table: dict[tuple[str, float], Tally], ratios: list[float]) -> None:
+    names = list(dict.fromkeys(name for name, _ in table))
+    peer = "truncate tail (peer)"
+    head = " | ".join(f"{r:g}x" for r in ratios)
+    print(f"\n| compressor | n | retention at {head} | vs truncation at {head} | tokens/s | over target |")
+    print("|---|---|" + "---|" * (2 * len(ratios)) + "---|---|")
+    for name in names:
+        cells = [table[(name, r)] for r in ratios]
+        kept = [statistics.mean(t.kept) for t in cells]
+        vs = [k / statistics.mean(table[(peer, r)].kept[:len(t.kept)]) if (peer, r) in table else float("nan")
+              for k, t, r in zip(kept, cells, ratios)]
+        print(f"| {name} | {len(cells[0].kept)} | " + " | ".join(f"{k:.2f}" for k in kept) + " | "
+              + " | ".join(f"{v:.2f}x" for v in vs)
+              + f" | {cells[0].speed():,.0f} | {sum(t.over_target for t in cells)} |")
+
+
+if __name__ == "__main__":
+    main()
