@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from contextwise.errors import ContextLengthError, RateLimitError, UnavailableError, UsageError
 from contextwise.llm import AnthropicChat, AsyncAnthropicChat, CacheBreakpoints, Retry, anthropic_usage
+from contextwise.llm._anthropic import AnthropicStream
+from contextwise.llm._wire import ServerEvent
 from contextwise.types import ChatOptions, Completion, ImagePart, Message, TextPart, Tool, ToolCall, Usage
 
 WEATHER = Tool("get_weather", "Current weather", {"type": "object", "properties": {"city": {"type": "string"}}})
@@ -253,3 +257,13 @@ async def test_anthropic_async_stream_matches_sync_stream(provider):
     async_ = [item async for item in model.stream([Message.user("hi")])]
     await model.aclose()
     assert sync == async_
+
+
+@given(st.lists(st.text(max_size=8), max_size=10), st.lists(st.text(max_size=6), min_size=1, max_size=6))
+def test_anthropic_stream_parser_reassembles_any_split(pieces, json_pieces):
+    parser = AnthropicStream("m", "anthropic")
+    events = stream_events(text_block(0, *pieces), tool_block(1, "tu", *json_pieces), stop="tool_use")
+    deltas = [parser.feed(ServerEvent(name, json.dumps(data))) for name, data in events]
+    result = parser.result()
+    assert "".join(deltas) == result.text == "".join(pieces)
+    assert result.tool_calls[0].arguments == ("".join(json_pieces) or "{}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -10,6 +12,8 @@ from contextwise.errors import (
     AuthError, ContextLengthError, ProviderError, RateLimitError, UnavailableError, UsageError,
 )
 from contextwise.llm import AsyncOpenAIChat, OpenAIChat, Retry, openai_usage
+from contextwise.llm._openai import OpenAIStream
+from contextwise.llm._wire import ServerEvent
 from contextwise.types import ChatOptions, Completion, Message, Tool, ToolCall, Usage
 
 MESSAGES = [Message.system("Be brief."), Message.user("Weather in Paris?")]
@@ -266,3 +270,27 @@ async def test_openai_async_stream_and_retry(provider):
     items = [item async for item in model.stream(MESSAGES)]
     await model.aclose()
     assert items[:-1] == ["a", "b"] and items[-1].usage == Usage(3, 2) and len(provider.requests) == 2
+
+
+@given(st.lists(st.text(max_size=8), max_size=12), st.lists(st.text(max_size=6), max_size=6))
+def test_openai_stream_parser_reassembles_any_split(pieces, arg_pieces):
+    parser = OpenAIStream("m", "openai")
+    deltas = [parser.feed(ServerEvent("", json.dumps(chunk({"content": p})))) for p in pieces]
+    for i, a in enumerate(arg_pieces):
+        call = {"index": 0, "function": {"arguments": a}, **({"id": "c", "type": "function"} if i == 0 else {})}
+        parser.feed(ServerEvent("", json.dumps(chunk({"tool_calls": [call]}))))
+    parser.feed(ServerEvent("", "[DONE]"))
+    result = parser.result()
+    assert "".join(deltas) == result.text == "".join(pieces)
+    assert [c.arguments for c in result.tool_calls] == ([("".join(arg_pieces) or "{}")] if arg_pieces else [])
+
+
+def test_openai_stream_left_early_frees_the_connection(provider):
+    model = client(provider)
+    for _ in range(3):
+        provider.sse([(None, chunk({"content": "a"})), (None, chunk({"content": "b"})), (None, "[DONE]")])
+        stream = model.stream(MESSAGES)
+        assert next(stream) == "a"
+        stream.close()
+    provider.json(completion("still works"))
+    assert model.complete(MESSAGES).text == "still works"
