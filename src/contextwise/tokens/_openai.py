@@ -13,6 +13,7 @@ import gzip
 import hashlib
 import importlib.util
 import threading
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -127,21 +128,30 @@ def encoding_kwargs(encoding: str) -> dict[str, Any]:
     }
 
 
-def install_into_tiktoken() -> None:
+def install_into_tiktoken() -> bool:
     """Make `tiktoken.get_encoding("o200k_base" | "cl100k_base")` build from our files, offline.
 
     Replaces tiktoken's downloading constructors for these two names in its registry; encodings tiktoken
     has already built are left alone. Idempotent and thread-safe; builds nothing until asked.
+
+    Returns:
+        False (with a RuntimeWarning) when tiktoken's registry cannot be extended, e.g. a broken tiktoken
+        plugin; contextwise's own tokenizers then build their encodings privately.
     """
     from tiktoken import registry
 
     with _install_lock:
-        if registry.ENCODING_CONSTRUCTORS is None:
-            registry._find_constructors()  # first, so tiktoken's own plugins cannot overwrite ours later
-        constructors = registry.ENCODING_CONSTRUCTORS
-        assert constructors is not None
-        for name in RANK_FILES:
-            constructors[name] = _constructor(name)
+        try:
+            if registry.ENCODING_CONSTRUCTORS is None:
+                registry._find_constructors()  # first, so tiktoken's own plugins cannot overwrite ours later
+            constructors = registry.ENCODING_CONSTRUCTORS
+            for name in RANK_FILES:
+                constructors[name] = _constructor(name)  # type: ignore[index]
+        except Exception as exc:  # noqa: BLE001 - third-party plugins may raise anything; we must not
+            warnings.warn(f"could not register offline encodings with tiktoken ({exc!r}); plain "
+                          f"tiktoken.get_encoding() may try to download", RuntimeWarning, stacklevel=2)
+            return False
+        return True
 
 
 def _constructor(encoding: str) -> Callable[[], dict[str, Any]]:
@@ -152,11 +162,16 @@ def _constructor(encoding: str) -> Callable[[], dict[str, Any]]:
     return build
 
 
+_private: dict[str, Any] = {}
+
+
 def tiktoken_encoding(encoding: str) -> Any:
     """The tiktoken `Encoding` for `encoding`, shared with tiktoken's registry (built once per process)."""
-    try:
-        import tiktoken
-    except ImportError as exc:  # pragma: no cover - tiktoken is a core dependency
-        raise BackendError("tiktoken is not installed; reinstall contextwise", backend="tiktoken") from exc
-    install_into_tiktoken()
-    return tiktoken.get_encoding(encoding)
+    import tiktoken
+
+    if install_into_tiktoken():
+        return tiktoken.get_encoding(encoding)
+    with _install_lock:
+        if encoding not in _private:
+            _private[encoding] = tiktoken.Encoding(**encoding_kwargs(encoding))
+        return _private[encoding]
