@@ -13,11 +13,11 @@ import contextwise as cw
 PINNED = {
     "AsyncChatModel", "AsyncEmbedder", "AsyncVectorStore", "AuthError", "BackendError", "BudgetExceededError",
     "Built", "Catalog", "ChatModel", "ChatOptions", "Chunk", "Citation", "Completion", "Compressed", "Compressor",
-    "Context", "ContextLengthError", "ContextwiseError", "Cost", "Embedder", "Hit", "ImagePart", "Item", "Message",
-    "MissingDependencyError", "ModelInfo", "ProviderError", "RateLimitError", "Record", "Report", "Section",
-    "StoreError", "TextPart", "TokenCounter", "TokenLogprob", "Tokenizer", "Tool", "ToolCall", "TruncationWarning",
-    "UnavailableError", "UnknownBackendError", "Usage", "UsageError", "VectorStore", "cost", "get_model",
-    "get_tokenizer", "register", "resolve", "tokenizer_for_model",
+    "Context", "ContextLengthError", "ContextwiseError", "Conversation", "Cost", "Embedder", "Hit", "ImagePart",
+    "Item", "Message", "MissingDependencyError", "ModelInfo", "ProviderError", "RateLimitError", "Record", "Report",
+    "Section", "StoreError", "TextPart", "TokenCounter", "TokenLogprob", "Tokenizer", "Tool", "ToolCall",
+    "TruncationWarning", "UnavailableError", "UnifiedMemory", "UnknownBackendError", "Usage", "UsageError",
+    "VectorStore", "cost", "get_model", "get_tokenizer", "register", "resolve", "tokenizer_for_model",
 }
 
 
@@ -31,7 +31,7 @@ def test_public_api_every_name_has_a_docstring():
     assert undocumented == []
 
 
-@pytest.mark.parametrize("name", sorted(cw._SUBPACKAGES - {"server", "cache", "evals", "memory"}))
+@pytest.mark.parametrize("name", sorted(cw._SUBPACKAGES - {"server", "cache"}))
 def test_public_api_subpackages_load_lazily_and_declare_all(name):
     module = getattr(cw, name)
     assert module is importlib.import_module(f"contextwise.{name}")

@@ -20,6 +20,8 @@ from contextwise.errors import (
     AuthError, BackendError, BudgetExceededError, ContextLengthError, ContextwiseError, MissingDependencyError,
     ProviderError, RateLimitError, StoreError, TruncationWarning, UnavailableError, UnknownBackendError, UsageError,
 )
+from contextwise.history import Conversation
+from contextwise.memory import UnifiedMemory
 from contextwise.models import Catalog, Cost, ModelInfo, cost, get_model
 from contextwise.protocols import (
     AsyncChatModel, AsyncEmbedder, AsyncVectorStore, ChatModel, Compressor, Embedder, Tokenizer, VectorStore,
@@ -39,11 +41,11 @@ _SUBPACKAGES = frozenset({"arrange", "budget", "compress", "documents", "embed",
 __all__ = [
     "AsyncChatModel", "AsyncEmbedder", "AsyncVectorStore", "AuthError", "BackendError", "BudgetExceededError",
     "Built", "Catalog", "ChatModel", "ChatOptions", "Chunk", "Citation", "Completion", "Compressed", "Compressor",
-    "Context", "ContextLengthError", "ContextwiseError", "Cost", "Embedder", "Hit", "ImagePart", "Item", "Message",
-    "MissingDependencyError", "ModelInfo", "ProviderError", "RateLimitError", "Record", "Report", "Section",
-    "StoreError", "TextPart", "TokenCounter", "TokenLogprob", "Tokenizer", "Tool", "ToolCall", "TruncationWarning",
-    "UnavailableError", "UnknownBackendError", "Usage", "UsageError", "VectorStore", "cost", "get_model",
-    "get_tokenizer", "register", "resolve", "tokenizer_for_model",
+    "Context", "ContextLengthError", "ContextwiseError", "Conversation", "Cost", "Embedder", "Hit", "ImagePart",
+    "Item", "Message", "MissingDependencyError", "ModelInfo", "ProviderError", "RateLimitError", "Record", "Report",
+    "Section", "StoreError", "TextPart", "TokenCounter", "TokenLogprob", "Tokenizer", "Tool", "ToolCall",
+    "TruncationWarning", "UnavailableError", "UnifiedMemory", "UnknownBackendError", "Usage", "UsageError",
+    "VectorStore", "cost", "get_model", "get_tokenizer", "register", "resolve", "tokenizer_for_model",
 ]
 
 
