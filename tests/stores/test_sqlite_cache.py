@@ -58,3 +58,47 @@ def test_own_writes_are_seen_by_the_next_query(tmp_path):
         assert store.query((1.0, 0.1), 1, tenant="t")[0].record.id == "b"
         store.delete(["b"], tenant="t")
         assert [h.record.id for h in store.query((1.0, 0.1), 3, tenant="t")] in (["a", "c"], ["c", "a"])
+
+
+def _fill(store, vectors, ids, *, seed):
+    matrix = vectors.clustered(len(ids), 16, seed=seed, clusters=4)
+    store.upsert([Record(i, "t", tuple(map(float, v))) for i, v in zip(ids, matrix)], tenant="t")
+    return dict(zip(ids, matrix))
+
+
+def _assert_exact_top(store, model, queries, k=5):
+    for q in queries:
+        unit = {i: v / np.linalg.norm(v) for i, v in model.items()}
+        exact = sorted(unit, key=lambda i: -float(unit[i] @ q))[:k]
+        assert {h.record.id for h in store.query(q, k, tenant="t")} == set(exact)
+
+
+@pytest.mark.parametrize("damage", ["none", "corrupt state", "other parameters"])
+def test_saved_hnsw_index_is_reused_patched_or_rebuilt_and_stays_correct(tmp_path, vectors, damage):
+    path = tmp_path / "s.db"
+    search = HnswSearch(min_vectors=50, ef_search=200)
+    queries = vectors.clustered(10, 16, seed=9, clusters=4)
+    with SQLiteStore(path, 16, search=search) as first:
+        model = _fill(first, vectors, [f"a{i}" for i in range(300)], seed=1)
+        _assert_exact_top(first, model, queries)
+    saved = list((tmp_path / "s.db.hnsw").glob("*/state.json"))
+    assert len(saved) == 1
+    if damage == "corrupt state":
+        saved[0].write_text("{not json")
+    with SQLiteStore(path, 16, search=ExactSearch()) as writer:  # changes made while no index is open
+        model.update(_fill(writer, vectors, [f"b{i}" for i in range(20)], seed=2))
+        writer.delete([f"a{i}" for i in range(10)], tenant="t")
+        for i in range(10):
+            model.pop(f"a{i}")
+    later = HnswSearch(min_vectors=50, ef_search=200, m=24 if damage == "other parameters" else 16)
+    with SQLiteStore(path, 16, search=later) as second:
+        _assert_exact_top(second, model, queries)
+
+
+def test_drop_tenant_removes_the_saved_index(tmp_path, vectors):
+    with SQLiteStore(tmp_path / "s.db", 16, search=HnswSearch(min_vectors=50)) as store:
+        _fill(store, vectors, [f"a{i}" for i in range(60)], seed=1)
+        store.query(vectors.clustered(1, 16)[0], 3, tenant="t")
+        assert list((tmp_path / "s.db.hnsw").glob("*/state.json"))
+        store.drop_tenant("t")
+        assert not list((tmp_path / "s.db.hnsw").glob("*/state.json"))

@@ -9,7 +9,9 @@ same transaction as every write) has moved, so writes from other processes are s
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
+import shutil
 import sqlite3
 import threading
 import warnings
@@ -127,6 +129,9 @@ class SQLiteStore(_core.Closing):
         with self._write() as conn:
             removed = conn.execute("DELETE FROM records WHERE tenant = ?", (tenant,)).rowcount
             conn.execute(_BUMP, (tenant,)).fetchone()
+        folder = self._index_folder(tenant)
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
         return removed
 
     # --- reads ----------------------------------------------------------------------------------------------
@@ -141,8 +146,14 @@ class SQLiteStore(_core.Closing):
             matrix = self._matrix(conn, tenant)
             if matrix is None or not matrix.rowids.size:
                 return []
-            positions = self._filtered(conn, tenant, matrix, conditions) if conditions else None
-            rowids, scores = self._rank(matrix, q, k, positions)
+            if conditions:
+                positions = self._filtered(conn, tenant, matrix, conditions)
+            elif self._use_hnsw(matrix):
+                labels = self._index_for(conn, tenant, matrix).search(q, k)
+                positions = np.searchsorted(matrix.rowids, labels)
+            else:
+                positions = None
+            rowids, scores = _rank(matrix, q, k, positions)
             records = self._fetch_rowids(conn, rowids)
         return _core.hits(records, scores)
 
@@ -183,6 +194,8 @@ class SQLiteStore(_core.Closing):
     def close(self) -> None:
         """Close the file; the store cannot be used afterwards."""
         with self._lock:
+            for tenant, matrix in self._cache.items():
+                self._save_index(tenant, matrix)
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
@@ -236,7 +249,7 @@ class SQLiteStore(_core.Closing):
         self._cache[tenant] = matrix
         self._cache.move_to_end(tenant)
         while len(self._cache) > 1 and sum(m.rowids.size for m in self._cache.values()) > self._cache_max_vectors:
-            self._cache.popitem(last=False)
+            self._save_index(*self._cache.popitem(last=False))
 
     def _filtered(self, conn: sqlite3.Connection, tenant: str, matrix: _Matrix, conditions: Any) -> np.ndarray:
         clause, params = to_sqlite(conditions)
@@ -244,20 +257,45 @@ class SQLiteStore(_core.Closing):
         rowids = np.fromiter((r[0] for r in conn.execute(sql, (tenant, *params))), dtype=np.int64)
         return np.searchsorted(matrix.rowids, rowids)
 
-    def _rank(self, matrix: _Matrix, q: np.ndarray, k: int, positions: np.ndarray | None
-              ) -> tuple[np.ndarray, np.ndarray]:
-        if positions is None and self._use_hnsw(matrix):
-            if matrix.index is None:
-                matrix.index = HnswIndex(matrix.unit, matrix.rowids, self.search)  # type: ignore[arg-type]
-            positions = np.searchsorted(matrix.rowids, matrix.index.search(q, k))
-            scores = _core.similarities(matrix.unit[positions], q)
-            order = np.argsort(-scores, kind="stable")
-            return matrix.rowids[positions[order]], scores[order]
-        unit = matrix.unit if positions is None else matrix.unit[positions]
-        scores = _core.similarities(unit, q)
-        best = _core.top_k(scores, k)
-        rowids = matrix.rowids if positions is None else matrix.rowids[positions]
-        return rowids[best], scores[best]
+    def _index_for(self, conn: sqlite3.Connection, tenant: str, matrix: _Matrix) -> HnswIndex:
+        if matrix.index is None:
+            matrix.index = self._saved_index(conn, tenant, matrix)
+        if matrix.index is None:
+            matrix.index = HnswIndex.build(matrix.unit, matrix.rowids, self.search)  # type: ignore[arg-type]
+            self._save_index(tenant, matrix)
+        return matrix.index
+
+    def _saved_index(self, conn: sqlite3.Connection, tenant: str, matrix: _Matrix) -> HnswIndex | None:
+        """The index saved by an earlier process, brought up to date; None when there is none worth patching."""
+        folder = self._index_folder(tenant)
+        loaded = folder and HnswIndex.load(folder, self.search, self.dimensions)  # type: ignore[arg-type]
+        if not loaded or loaded[1] > matrix.version:
+            return None
+        index, version, labels = loaded
+        changed = np.fromiter((r[0] for r in conn.execute(
+            "SELECT rowid FROM records WHERE tenant = ? AND seq > ? AND vector IS NOT NULL", (tenant, version))),
+            dtype=np.int64)
+        if len(changed) > _PATCH_MAX_SHARE * max(matrix.rowids.size, 1):
+            return None
+        index.remove(labels[~np.isin(labels, matrix.rowids)])
+        index.add(matrix.unit[np.searchsorted(matrix.rowids, changed)], changed,
+                  fresh=int((~np.isin(changed, labels)).sum()))
+        return None if index.worn else index
+
+    def _index_folder(self, tenant: str) -> Path | None:
+        if self.path in ("", ":memory:") or self.path.startswith("file:"):
+            return None
+        return Path(f"{self.path}.hnsw") / hashlib.sha1(tenant.encode()).hexdigest()[:16]
+
+    def _save_index(self, tenant: str, matrix: _Matrix) -> None:
+        folder = self._index_folder(tenant)
+        if folder is None or matrix.index is None or not matrix.index.dirty:
+            return
+        try:
+            matrix.index.save(folder, matrix.version, matrix.rowids)
+        except (OSError, RuntimeError) as exc:  # a missing save costs a rebuild later, never a wrong answer
+            warnings.warn(f"could not save the HNSW index of {tenant!r} to {folder}: {exc}", RuntimeWarning,
+                          stacklevel=3)
 
     def _use_hnsw(self, matrix: _Matrix) -> bool:
         if not isinstance(self.search, _core.HnswSearch) or matrix.rowids.size < self.search.min_vectors:
@@ -305,6 +343,15 @@ class SQLiteStore(_core.Closing):
             except BaseException:
                 _rollback(conn)
                 raise
+
+
+def _rank(matrix: _Matrix, q: np.ndarray, k: int, positions: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Row ids and exact scores of the best `k` among `positions` (all rows when None), best first."""
+    unit = matrix.unit if positions is None else matrix.unit[positions]
+    rowids = matrix.rowids if positions is None else matrix.rowids[positions]
+    scores = _core.similarities(unit, q)
+    best = _core.top_k(scores, k)
+    return rowids[best], scores[best]
 
 
 def _rollback(conn: sqlite3.Connection) -> None:
