@@ -12,13 +12,14 @@ from support import need
 
 from contextwise.errors import UsageError
 from contextwise.tokens import (
+    AdaptiveTokenizer,
     EstimatedTokenizer,
     QuicktokTokenizer,
     TiktokenTokenizer,
     get_tokenizer,
     split_for_parallel,
 )
-from contextwise.tokens._backends import PARALLEL_MIN_CHARS
+from contextwise.tokens._backends import PARALLEL_MIN_CHARS, quicktok_available
 from contextwise.tokens._catalog import _estimate
 
 TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=300)
@@ -96,9 +97,8 @@ def test_long_text_counted_in_parallel_equals_one_pass() -> None:
     assert len(text) >= PARALLEL_MIN_CHARS
     for tok in tiktoken_tokenizers():
         assert tok.count(text) == len(tok.encode(text))
-    fast = QuicktokTokenizer("o200k_base") if get_tokenizer("o200k_base").backend == "quicktok" else None
-    if fast is not None:
-        assert fast.count(text) == len(tiktoken_tokenizers()[0].encode(text))
+    if quicktok_available():
+        assert QuicktokTokenizer("o200k_base").count(text) == len(tiktoken_tokenizers()[0].encode(text))
 
 
 @SETTINGS
@@ -125,6 +125,31 @@ def test_calibrated_fallback_estimates_stay_close_above_the_exact_count(name: st
     exact = QuicktokTokenizer(name).count(text)
     estimate = _estimate(name).count(text)
     assert exact <= estimate <= exact * slack
+
+
+@SETTINGS
+@given(texts=st.lists(st.one_of(TEXT, PIECES), min_size=1, max_size=12))
+def test_adaptive_tokenizer_counts_like_tiktoken_across_its_switch(texts: list[str]) -> None:
+    need("quicktok", "the fast extra")
+    reference = TiktokenTokenizer.for_encoding("cl100k_base")
+    adaptive = AdaptiveTokenizer("cl100k_base", switch_after_chars=200)
+    for text in texts:
+        assert adaptive.count(text) == reference.count(text)
+        assert adaptive.encode(text) == reference.encode(text)
+        assert adaptive.decode(reference.encode(text)) == text
+    expected = "quicktok" if sum(map(len, texts)) * 2 >= 200 else "tiktoken"
+    assert adaptive.backend == expected
+
+
+def test_adaptive_tokenizer_takes_a_large_first_text_straight_to_quicktok() -> None:
+    need("quicktok", "the fast extra")
+    adaptive = AdaptiveTokenizer("o200k_base")
+    assert adaptive.backend == "none"
+    adaptive.count("small")
+    assert adaptive.backend == "tiktoken"
+    big = AdaptiveTokenizer("o200k_base")
+    big.count("word " * (PARALLEL_MIN_CHARS // 5))
+    assert big.backend == "quicktok"
 
 
 def test_backends_reject_unknown_encodings() -> None:

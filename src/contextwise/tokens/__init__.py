@@ -11,6 +11,7 @@ the same process (see `install_into_tiktoken`).
 from __future__ import annotations
 
 from contextwise.tokens._backends import (
+    AdaptiveTokenizer,
     EstimatedTokenizer,
     QuicktokTokenizer,
     TiktokenTokenizer,
@@ -58,6 +59,7 @@ __all__ = [
     "OPENAI_LEGACY",
     "RANK_FILES",
     "TOKENIZER_IDS",
+    "AdaptiveTokenizer",
     "AreaImageRule",
     "EstimateSpec",
     "EstimatedTokenizer",

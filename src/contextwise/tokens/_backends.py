@@ -10,6 +10,7 @@ import itertools
 import math
 import os
 import re
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -159,6 +160,69 @@ class QuicktokTokenizer(_EncodingTokenizer):
 def _without_surrogates(text: str) -> str:
     # What tiktoken does with text that is not valid Unicode: each lone surrogate becomes U+FFFD.
     return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+class AdaptiveTokenizer:
+    """Exact o200k_base / cl100k_base that starts on whichever back-end is quicker for the work seen so far.
+
+    tiktoken loads in about half the time quicktok does, while quicktok counts about three times faster; both
+    give identical ids. A first text of `PARALLEL_MIN_CHARS` or more goes straight to quicktok; otherwise the
+    tokenizer starts on tiktoken and moves to quicktok once `switch_after_chars` characters have been counted.
+    """
+
+    exact = True
+
+    def __init__(self, name: str, *, switch_after_chars: int = 4_000_000) -> None:
+        if name not in ("o200k_base", "cl100k_base"):
+            raise UsageError(f"the adaptive back-end serves o200k_base and cl100k_base, not {name!r}")
+        self.name = name
+        self.switch_after_chars = switch_after_chars
+        self._current: TiktokenTokenizer | QuicktokTokenizer | None = None
+        self._seen_chars = 0
+        self._fast_failed = False
+        self._lock = threading.Lock()
+
+    @property
+    def backend(self) -> str:
+        """The back-end in use: "tiktoken", "quicktok", or "none" before the first call."""
+        return self._current.backend if self._current is not None else "none"
+
+    def encode(self, text: str) -> list[int]:
+        """Token ids of `text`, special-token strings treated as plain text."""
+        return self._pick(len(text)).encode(text)
+
+    def decode(self, ids: Sequence[int]) -> str:
+        """Text of `ids`."""
+        return self._pick(0).decode(ids)
+
+    def count(self, text: str) -> int:
+        """Number of tokens in `text`."""
+        return self._pick(len(text)).count(text)
+
+    def _pick(self, size_chars: int) -> TiktokenTokenizer | QuicktokTokenizer:
+        self._seen_chars += size_chars
+        current = self._current
+        if current is not None and (current.backend == "quicktok" or not self._wants_fast(0)):
+            return current
+        with self._lock:
+            if self._current is None or (self._current.backend == "tiktoken" and self._wants_fast(0)):
+                self._current = self._load(self._wants_fast(size_chars))
+            return self._current
+
+    def _wants_fast(self, size_chars: int) -> bool:
+        return not self._fast_failed and (size_chars >= PARALLEL_MIN_CHARS
+                                          or self._seen_chars >= self.switch_after_chars)
+
+    def _load(self, fast: bool) -> TiktokenTokenizer | QuicktokTokenizer:
+        if fast:
+            try:
+                return QuicktokTokenizer(self.name)
+            except (BackendError, MissingDependencyError):
+                self._fast_failed = True
+        return self._current if self._current is not None else TiktokenTokenizer.for_encoding(self.name)
+
+    def __repr__(self) -> str:
+        return f"AdaptiveTokenizer({self.name!r}, backend={self.backend!r})"
 
 
 # CJK ideographs, kana, hangul and full-width forms: scripts where proxy and model vocabularies differ most.

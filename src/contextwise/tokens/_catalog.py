@@ -17,6 +17,7 @@ from contextwise.protocols import Tokenizer
 from contextwise.registry import register
 from contextwise.tokens._backends import (
     QUICKTOK_ENCODINGS,
+    AdaptiveTokenizer,
     EstimatedTokenizer,
     QuicktokTokenizer,
     TiktokenTokenizer,
@@ -97,6 +98,8 @@ def get_tokenizer(name: str) -> Tokenizer:
 
 
 def _build(key: str) -> Tokenizer:
+    if key in EXACT_OPENAI and quicktok_available():
+        return AdaptiveTokenizer(key)
     if key in QUICKTOK_ENCODINGS and quicktok_available():
         try:
             return QuicktokTokenizer(key)
