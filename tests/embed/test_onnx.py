@@ -94,6 +94,11 @@ def test_onnx_cuts_texts_at_max_tokens(model):
     assert short.count_tokens(long_text) == 16
 
 
+def test_onnx_lone_surrogates_embed_as_replacement_characters(model):
+    np.testing.assert_allclose(model.embed(["caf\ud800 open"]), model.embed(["caf? open"]), atol=1e-6)
+    assert model.count_tokens("\udfff") == model.count_tokens("?")
+
+
 def test_onnx_empty_input_gives_empty_array(model):
     out = model.embed([])
     assert out.shape == (0, 384) and out.dtype == np.float32

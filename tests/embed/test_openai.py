@@ -43,11 +43,11 @@ def test_openai_embeds_in_batches_and_in_input_order(client, embeddings_server):
 
 
 def test_openai_sends_the_wire_format(client, embeddings_server):
-    client.embed(["hello", ""])
+    client.embed(["hello", "", "naïve \ud800"])
     request = embeddings_server.requests[0]
     assert request["path"] == "/v1/embeddings"
     assert request["headers"]["Authorization"] == "Bearer sk-test"
-    assert request["body"] == {"model": MODEL, "input": ["hello", " "], "encoding_format": "float"}
+    assert request["body"] == {"model": MODEL, "input": ["hello", " ", "naïve ?"], "encoding_format": "float"}
 
 
 def test_openai_reads_base64_vectors(embeddings_server):

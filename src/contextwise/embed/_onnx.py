@@ -72,7 +72,7 @@ class OnnxMiniLM:
         out = np.empty((len(texts), self.dimensions), dtype=np.float32)
         if not texts:
             return out
-        ids = [e.ids for e in self._tokenizer.encode_batch(texts)]
+        ids = [e.ids for e in self._encode(texts)]
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
         for start in range(0, len(order), self.batch_size):
             rows = order[start:start + self.batch_size]
@@ -81,7 +81,13 @@ class OnnxMiniLM:
 
     def count_tokens(self, text: str) -> int:
         """Word pieces the model sees for `text`, [CLS] and [SEP] included, after the cut to `max_tokens`."""
-        return len(self._tokenizer.encode(text).ids)
+        return len(self._encode([text])[0].ids)
+
+    def _encode(self, texts: list[str]) -> list[Any]:
+        try:
+            return self._tokenizer.encode_batch(texts)  # type: ignore[no-any-return]
+        except TypeError:  # a lone surrogate cannot cross into Rust; replace it as a UTF-8 encoder would
+            return self._tokenizer.encode_batch([t.encode("utf-8", "replace").decode("utf-8") for t in texts])
 
     def _run(self, batch: list[list[int]]) -> np.ndarray:
         width = max(len(ids) for ids in batch)

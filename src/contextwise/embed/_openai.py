@@ -86,11 +86,14 @@ class EmbeddingsCore:
             yield texts[start:start + self.batch_size]
 
     def build_request(self, batch: Sequence[str]) -> EmbeddingsRequest:
-        """The request that embeds `batch`; empty strings are sent as one space, since OpenAI refuses "" inputs."""
+        """The request that embeds `batch`.
+
+        Empty strings are sent as one space (OpenAI refuses ""), lone surrogates as "?" (JSON must be UTF-8).
+        """
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
         if self._api_key:
             headers["Authorization"] = f"Bearer {self._api_key}"
-        body = {"model": self.model, "input": [t or " " for t in batch], "encoding_format": "float",
+        body = {"model": self.model, "input": [_wire_text(t) for t in batch], "encoding_format": "float",
                 **self.extra_body}
         return EmbeddingsRequest(f"{self.base_url}/embeddings", headers, body)
 
@@ -254,6 +257,12 @@ class AsyncOpenAIEmbeddings(_HttpxClient):
             if isinstance(outcome, np.ndarray):
                 return outcome
             await asyncio.sleep(outcome)
+
+
+def _wire_text(text: str) -> str:
+    if not text:
+        return " "
+    return text if text.isascii() else text.encode("utf-8", "replace").decode("utf-8")
 
 
 def _classify(status: int, message: str) -> tuple[type[ProviderError], str]:
