@@ -1,8 +1,8 @@
 """Token counting: contextwise vs raw tiktoken on the same 10 MB, and recounting a growing 10,000-turn chat.
 
 Figures printed:
-  1. cold: a fresh process loads the o200k_base tokenizer and counts 10 MB (median of --cold-runs processes each);
-     tiktoken gets its best cold case, its rank file already in its own disk cache.
+  1. cold: a fresh process imports, loads the o200k_base tokenizer and counts 10 kB, then 10 MB (median of
+     --cold-runs processes each); tiktoken gets its best cold case, its rank file already in its own disk cache.
   2. warm: tokenizer loaded, a 10 MB text never seen before (and the same text again: a cache hit).
   3. conversation: after each of --turns turns, the whole history is counted as a chat request. contextwise
      reuses its running totals; the peer recounts every message with tiktoken each turn (the cookbook's loop),
@@ -44,7 +44,7 @@ def corpus(chars: int = TARGET_CHARS) -> tuple[str, str]:
 
 COLD_CONTEXTWISE = """
 import sys, time
-text = open(sys.argv[1], encoding="utf-8").read()
+text = open(sys.argv[1], encoding="utf-8").read()[: int(sys.argv[2])]
 t0 = time.perf_counter()
 from contextwise.tokens import get_tokenizer
 n = get_tokenizer("o200k_base").count(text)
@@ -52,7 +52,7 @@ print(time.perf_counter() - t0, n)
 """
 COLD_CONTEXTWISE_TIKTOKEN = """
 import sys, time
-text = open(sys.argv[1], encoding="utf-8").read()
+text = open(sys.argv[1], encoding="utf-8").read()[: int(sys.argv[2])]
 t0 = time.perf_counter()
 from contextwise.tokens import tiktoken_tokenizer
 n = tiktoken_tokenizer("o200k_base").count(text)
@@ -60,7 +60,7 @@ print(time.perf_counter() - t0, n)
 """
 COLD_TIKTOKEN = """
 import sys, time
-text = open(sys.argv[1], encoding="utf-8").read()
+text = open(sys.argv[1], encoding="utf-8").read()[: int(sys.argv[2])]
 t0 = time.perf_counter()
 import tiktoken
 n = len(tiktoken.get_encoding("o200k_base").encode_ordinary(text))
@@ -68,8 +68,9 @@ print(time.perf_counter() - t0, n)
 """
 
 
-def cold_once(script: str, path: str, env: dict[str, str]) -> tuple[float, int]:
-    done = subprocess.run([sys.executable, "-c", script, path], capture_output=True, text=True, env=env, check=True)
+def cold_once(script: str, path: str, env: dict[str, str], chars: int) -> tuple[float, int]:
+    done = subprocess.run([sys.executable, "-c", script, path, str(chars)], capture_output=True, text=True, env=env,
+                          check=True)
     seconds, count = done.stdout.split()
     return float(seconds), int(count)
 
@@ -83,7 +84,7 @@ def tiktoken_cache(tmp: str) -> dict[str, str]:
     return {**os.environ, "TIKTOKEN_CACHE_DIR": tmp}
 
 
-def bench_cold(text: str, runs: int) -> tuple[float, float]:
+def bench_cold(text: str, runs: int, chars: int) -> tuple[float, float]:
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "text.txt")
         Path(path).write_text(text, encoding="utf-8")
@@ -96,14 +97,14 @@ def bench_cold(text: str, runs: int) -> tuple[float, float]:
         runs_by = {name: [] for name in scripts}
         for _ in range(runs):
             for name, script in scripts.items():
-                runs_by[name].append(cold_once(script, path, env))
+                runs_by[name].append(cold_once(script, path, env, chars))
     counts = {n for runs_ in runs_by.values() for _, n in runs_}
     assert len(counts) == 1, runs_by
     tokens = counts.pop()
     median = {name: statistics.median(t for t, _ in runs_) for name, runs_ in runs_by.items()}
     theirs = median.pop("tiktoken")
     for name, ours in median.items():
-        print(f"cold  load+count 10 MB: {name} {ours:.3f} s, tiktoken {theirs:.3f} s -> {theirs / ours:.2f}x "
+        print(f"cold  load+count {chars:,} chars: {name} {ours:.3f} s, tiktoken {theirs:.3f} s -> {theirs / ours:.2f}x "
               f"(median of {runs}; {tokens:,} tokens, identical)")
     return median["contextwise"], theirs
 
@@ -183,11 +184,14 @@ def main() -> None:
     args = parser.parse_args()
     text, source = corpus()
     print(f"text: {len(text):,} chars of {source}; {os.cpu_count()} cores")
-    cold_ours, cold_theirs = bench_cold(text, args.cold_runs)
+    small_ours, small_theirs = bench_cold(text, args.cold_runs, 10_000)
+    cold_ours, cold_theirs = bench_cold(text, args.cold_runs, len(text))
     warm_ours, warm_theirs = bench_warm(text)
     chat_ours, chat_theirs = bench_conversation(args.turns, args.sample_every)
     command = "`python benchmarks/bench_tokens.py`"
     print("README rows:")
+    print(f"| count 10 kB, o200k_base (cold: import + load + count) | contextwise {small_ours:.2f} s "
+          f"| tiktoken {small_theirs:.2f} s | {small_theirs / small_ours:.1f}x | {command} |")
     print(f"| count 10 MB, o200k_base (cold: load + count) | contextwise {cold_ours:.2f} s | tiktoken {cold_theirs:.2f} s "
           f"| {cold_theirs / cold_ours:.1f}x | {command} |")
     print(f"| count 10 MB, o200k_base (tokenizer loaded) | contextwise {warm_ours:.2f} s | tiktoken {warm_theirs:.2f} s "
