@@ -64,6 +64,7 @@ class PgCore:
         # tenant -> (has an HNSW index, when to look again). A stale answer only costs speed, never
         # correctness: the HNSW query names the tenant, so without its index PostgreSQL scans exactly.
         self._index_known: dict[str, tuple[bool, float]] = {}
+        self._unchecked: dict[str, int] = {}  # tenant -> vectors written here since its size was last counted
 
     # --- schema ---------------------------------------------------------------------------------------------
 
@@ -137,16 +138,25 @@ class PgCore:
                            "text = excluded.text, vector = excluded.vector, metadata = excluded.metadata, "
                            "created_at = excluded.created_at").format(self.t), rows, many=True)
         yield COMMIT
-        if isinstance(self.search, _core.HnswSearch):
+        if isinstance(self.search, _core.HnswSearch) and self._count_due(tenant, len(rows), self.search):
             yield from self._index_if_large(tenant, self.search)
 
+    def _count_due(self, tenant: str, written: int, search: _core.HnswSearch) -> bool:
+        """Whether to count the tenant now: on its first write in this process, then after every 5% of
+        min_vectors written, so a write never pays a scan of a large tenant's keys."""
+        pending = self._unchecked.get(tenant)
+        if pending is not None and pending + written < search.min_vectors // 20:
+            self._unchecked[tenant] = pending + written
+            return False
+        self._unchecked[tenant] = 0
+        return True
+
     def _index_if_large(self, tenant: str, search: _core.HnswSearch) -> Steps:
+        if (yield from self._has_index(tenant)):
+            return
         rows = yield Step(sql.SQL("SELECT count(*) FROM (SELECT 1 FROM {} WHERE tenant = %s AND vector IS NOT NULL "
                                   "LIMIT %s) s").format(self.t), (tenant, search.min_vectors))
         if rows[0][0] < search.min_vectors:
-            return
-        rows = yield Step(sql.SQL("SELECT 1 FROM {} WHERE tenant = %s").format(self.indexed), (tenant,))
-        if rows:
             return
         name = self.index_name(tenant)
         yield BEGIN
