@@ -2,8 +2,11 @@
 per-tenant matrix cache, and an HNSW index (hnswlib) for whole-tenant queries on large tenants.
 
 Why this plan: this Python cannot load SQLite extensions, so search happens in numpy. Each process caches a
-tenant's unit-vector matrix and drops it when the tenant's write counter (`tenant_state.version`, bumped in the
-same transaction as every write) has moved, so writes from other processes are seen on the next query.
+tenant's unit-vector matrix tagged with the tenant's write counter (`tenant_state.version`, bumped in the same
+transaction as every write). When the counter has moved, by this process or another, the cache is patched
+from the rows written since (`records.seq`) and the row ids still present, so a query never answers from
+stale vectors and a write never forces a full reload. The HNSW index is patched the same way, and saved
+beside the file (`<path>.hnsw/`) so a new process loads it instead of rebuilding it.
 """
 
 from __future__ import annotations
@@ -57,8 +60,9 @@ class SQLiteStore(_core.Closing):
     Args:
         path: the database file (created if missing; ":memory:" for a private in-memory database).
         dimensions: the vector size; a file remembers it and refuses another.
-        search: ExactSearch(), or HnswSearch(min_vectors=...) to use an HNSW index for unfiltered queries on
-            tenants at least that large (needs hnswlib, extra `embed`; without it search stays exact).
+        search: ExactSearch(), or HnswSearch(min_vectors=...) (the default) to use an HNSW index for
+            unfiltered queries on tenants at least that large (needs hnswlib, extra `embed`; without it search
+            stays exact, with a warning). The index is built at the first such query, then kept up to date.
         max_text_chars: longer texts are refused with TextTooLongError.
         cache_max_vectors: how many vectors the per-tenant matrix cache may hold before evicting tenants.
 
