@@ -2,8 +2,9 @@
 
 Our own incremental inverted index rather than bm25s: bm25s precomputes a static matrix, so every add or
 remove between two searches means indexing the corpus again, where this one updates only the touched terms.
-Measured on 5,000 LoCoMo turns (`python benchmarks/bench_embed.py bm25`): build + 500 queries as fast as
-bm25s (1.02x), 100 add-then-search steps 114x faster, same top-10. Scores equal bm25s's "lucene" method.
+Measured on 5,000 LoCoMo turns (`python benchmarks/bench_embed.py bm25`, two runs on a busy 2-core machine):
+build + 500 queries 1.0-1.4x bm25s's speed, 100 add-then-search steps ~100x faster, the same top-10.
+Scores equal bm25s's "lucene" method.
 """
 
 from __future__ import annotations
