@@ -73,6 +73,21 @@ def test_error_from_response_keeps_retry_after_and_message():
     assert "slow down" in str(err)
 
 
+def test_error_from_response_keeps_retry_after_on_an_overload():
+    err = error_from_response(503, {"retry-after": "5"}, b"{}", backend="x")
+    assert isinstance(err, UnavailableError) and err.retry_after == 5.0
+
+
+def test_error_from_response_maps_anthropic_request_too_large():
+    body = {"type": "error", "error": {"type": "request_too_large", "message": "Request exceeds the maximum size"}}
+    assert type(error_from_response(413, {}, json.dumps(body), backend="x")) is ContextLengthError
+
+
+@pytest.mark.parametrize("body", [b'"oops"', b"[1, 2]", b"null", b""], ids=["string", "list", "null", "empty"])
+def test_error_from_response_survives_odd_json(body):
+    assert type(error_from_response(400, {}, body, backend="x")) is ProviderError
+
+
 def test_error_from_response_survives_a_non_json_body():
     err = error_from_response(502, {}, b"<html>Bad Gateway</html>", backend="x")
     assert isinstance(err, UnavailableError) and "Bad Gateway" in str(err)

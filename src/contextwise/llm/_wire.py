@@ -18,7 +18,8 @@ from contextwise.errors import (
 )
 
 # What vLLM, llama.cpp server, Ollama, OpenAI and Anthropic say when the prompt does not fit.
-_CONTEXT_CODES = frozenset({"context_length_exceeded", "exceed_context_size_error", "string_above_max_length"})
+_CONTEXT_CODES = frozenset({"context_length_exceeded", "exceed_context_size_error", "string_above_max_length",
+                            "request_too_large"})
 _CONTEXT_TEXT = re.compile(
     r"context[ _-]?(length|window|size)|maximum context|prompt is too long|too many tokens|"
     r"exceeds? the available context|input is too long|reduce the length",
