@@ -125,7 +125,7 @@ def _chart(report, chart: str | None, explicit: bool, console: Console) -> None:
     except MissingDependencyError:
         if explicit:
             raise
-        console.print("no chart: pip install 'contextwise[plot]' for one")
+        console.print("no chart: pip install 'contextwise[plot]' for one", markup=False)
         return
     console.print(f"chart: {path}")
 

@@ -481,7 +481,8 @@ def evaluate_recall(conversations: Sequence[Conversation], *, memory_factory: Ca
 
 
 def _retrievals(mode: str | Retrieval | Sequence[str | Retrieval]) -> list[Retrieval]:
-    modes = [mode] if isinstance(mode, str) or hasattr(mode, "rank") else list(mode)  # type: ignore[arg-type]
+    single = isinstance(mode, str) or hasattr(mode, "rank") or not isinstance(mode, (list, tuple))
+    modes = [mode] if single else list(mode)  # type: ignore[arg-type]
     if not modes:
         raise UsageError("give at least one mode: 'dense', 'lexical' or 'hybrid'")
     out = [as_retrieval(m) for m in modes]
