@@ -103,8 +103,11 @@ class PostgresStore(_core.Closing):
 
     def _send(self, conn: Any, step: Step) -> Any:
         with conn.cursor(binary=True) as cur:
-            if step.many:
-                cur.executemany(step.query, step.params)
+            if step.copy_types:
+                with cur.copy(step.query) as copy:
+                    copy.set_types(step.copy_types)
+                    for row in step.params:
+                        copy.write_row(row)
                 return None
             cur.execute(step.query, step.params)
             return cur.fetchall() if cur.description else cur.rowcount
@@ -196,8 +199,11 @@ class AsyncPostgresStore:
 
     async def _send(self, conn: Any, step: Step) -> Any:
         async with conn.cursor(binary=True) as cur:
-            if step.many:
-                await cur.executemany(step.query, step.params)
+            if step.copy_types:
+                async with cur.copy(step.query) as copy:
+                    copy.set_types(step.copy_types)
+                    for row in step.params:
+                        await copy.write_row(row)
                 return None
             await cur.execute(step.query, step.params)
             return await cur.fetchall() if cur.description else cur.rowcount
