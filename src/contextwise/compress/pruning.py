@@ -13,6 +13,7 @@ are mapped back to character offsets, and the output is re-counted exactly under
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any, NamedTuple, Protocol, Sequence, runtime_checkable
 
@@ -21,6 +22,7 @@ import numpy as np
 from contextwise.compress._base import backend, local_model, start
 from contextwise.compress._lexical import _STOPWORDS, unit_scale
 from contextwise.compress._sentences import sentence_spans
+from contextwise.compress.extractive import Extractive
 from contextwise.compress.scoring import Bm25Scorer
 from contextwise.compress.truncate import fit_tokens
 from contextwise.errors import UsageError
@@ -66,19 +68,24 @@ class TokenPruning:
             sentence stage ranks by relevance as well. A `query` passed to `compress` takes precedence.
         keep_patterns: regular expressions of spans to keep to the last; () keeps nothing specially.
         coarse_slack: the sentence stage stops once the text is within this many times the target.
+        prefilter_slack: before the model runs, sentences are pre-selected extractively (BM25 against the query,
+            or centrality without one) down to this many times the target, which bounds the model's work for
+            deep cuts; None lets the model score the whole text.
 
     Raises:
         MissingDependencyError: (on first use) llama-cpp-python or the model weights are not installed.
     """
 
     def __init__(self, *, model: SurprisalModel | str | None = None, query: str | None = None,
-                 keep_patterns: Sequence[str] = KEEP_PATTERNS, coarse_slack: float = 1.5) -> None:
-        if coarse_slack < 1.0:
-            raise UsageError(f"coarse_slack must be at least 1.0, got {coarse_slack}")
+                 keep_patterns: Sequence[str] = KEEP_PATTERNS, coarse_slack: float = 1.5,
+                 prefilter_slack: float | None = 3.0) -> None:
+        if coarse_slack < 1.0 or prefilter_slack is not None and prefilter_slack < coarse_slack:
+            raise UsageError(f"need 1 <= coarse_slack <= prefilter_slack, got {coarse_slack}, {prefilter_slack}")
         self._model = model
         self.query = query
         self.keep = tuple(re.compile(p) for p in keep_patterns)
         self.coarse_slack = coarse_slack
+        self.prefilter_slack = prefilter_slack
         self.name = "token-pruning"
 
     @property
@@ -94,6 +101,9 @@ class TokenPruning:
         if done:
             return done
         query = query or self.query
+        if self.prefilter_slack is not None:
+            budget = math.ceil(self.prefilter_slack * target_tokens)
+            text = Extractive(diversity=0.0).compress(text, budget, tokenizer, query).text
         words = score_words(text, self.model, query)
         costs = np.array([tokenizer.count(text[w.start:w.end]) for w in words])
         alive = self._coarse(text, words, costs, target_tokens, query)
