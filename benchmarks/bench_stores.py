@@ -272,8 +272,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--tenants", type=int, default=100)
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--data", choices=["clustered", "uniform"], default="clustered")
-    parser.add_argument("--hnsw-min", type=int, default=HnswSearch().min_vectors,
-                        help="HnswSearch.min_vectors of the plain sqlite/postgres rows")
+    parser.add_argument("--hnsw-min", type=int, default=None,
+                        help="HnswSearch.min_vectors of the plain sqlite/postgres rows (default: each store's)")
     args = parser.parse_args(argv)
     names = args.backends.split(",")
     folder = Path(tempfile.mkdtemp(prefix="cw-bench-"))
@@ -288,8 +288,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                 print(f"== {size:,} vectors, {scenario}", flush=True)
                 # -hnsw rows: SQLite builds its index at the first query, PostgreSQL when the tenant reaches
                 # min_vectors, here after the last batch (bulk load, then index, as pgvector advises).
-                thresholds = {"sqlite": args.hnsw_min, "postgres": args.hnsw_min, "sqlite-hnsw": 1,
-                              "postgres-hnsw": size}
+                thresholds = {"sqlite": args.hnsw_min or HnswSearch().min_vectors,
+                              "postgres": args.hnsw_min or 50_000, "sqlite-hnsw": 1, "postgres-hnsw": size}
                 for backend in backends_for(names, folder, size, args.dims, server and server.get_uri(), filtered,
                                             thresholds):
                     backend._size = size if not filtered else size // args.tenants

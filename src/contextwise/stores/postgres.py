@@ -22,6 +22,9 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise MissingDependencyError("the PostgreSQL store", "postgres") from exc
 
+PG_DEFAULT_SEARCH = _core.HnswSearch(min_vectors=50_000)
+
+
 class PostgresStore(_core.Closing):
     """A VectorStore in a PostgreSQL table with pgvector; safe to share between threads (calls are serialized).
 
@@ -30,14 +33,17 @@ class PostgresStore(_core.Closing):
         dimensions: the vector size; the table remembers it and refuses another.
         table: the table name; its helper tables are named after it.
         search: ExactSearch(), or HnswSearch(min_vectors=...) to give each tenant of at least that many
-            vectors a partial HNSW index, used for its unfiltered queries (the default).
+            vectors a partial HNSW index, used for its unfiltered queries. The default starts at 50,000
+            (PG_DEFAULT_SEARCH): an exact scan inside PostgreSQL took ~137 ms p50 at 100k 384-d vectors on a
+            busy 2-core machine against ~16 ms for HNSW at recall 1.0, and the build (~140 s at 100k) happens
+            once, in the upsert that crosses the size.
         max_text_chars: longer texts are refused with TextTooLongError.
     """
 
     name = "postgres"
 
     def __init__(self, dsn: str, dimensions: int = 384, table: str = "cw_records", *,
-                 search: _core.Search = _core.HnswSearch(), max_text_chars: int = _core.DEFAULT_MAX_TEXT_CHARS,
+                 search: _core.Search = PG_DEFAULT_SEARCH, max_text_chars: int = _core.DEFAULT_MAX_TEXT_CHARS,
                  connect_timeout_s: float = 10.0) -> None:
         self._core = PgCore(table, dimensions, search, max_text_chars)
         self.dimensions = self._core.dimensions
@@ -127,7 +133,7 @@ class AsyncPostgresStore:
     name = "postgres"
 
     def __init__(self, dsn: str, dimensions: int = 384, table: str = "cw_records", *,
-                 search: _core.Search = _core.HnswSearch(), max_text_chars: int = _core.DEFAULT_MAX_TEXT_CHARS,
+                 search: _core.Search = PG_DEFAULT_SEARCH, max_text_chars: int = _core.DEFAULT_MAX_TEXT_CHARS,
                  connect_timeout_s: float = 10.0) -> None:
         self._core = PgCore(table, dimensions, search, max_text_chars)
         self.dimensions = self._core.dimensions
