@@ -153,8 +153,7 @@ class SQLiteStore(_core.Closing):
             if conditions:
                 positions = self._filtered(conn, tenant, matrix, conditions)
             elif self._use_hnsw(matrix):
-                labels = self._index_for(conn, tenant, matrix).search(q, k)
-                positions = np.searchsorted(matrix.rowids, labels)
+                positions = self._approximate(conn, tenant, matrix, q, k)
             else:
                 positions = None
             rowids, scores = _rank(matrix, q, k, positions)
@@ -260,6 +259,16 @@ class SQLiteStore(_core.Closing):
         sql = f"SELECT rowid FROM records WHERE tenant = ? AND vector IS NOT NULL AND {clause}"
         rowids = np.fromiter((r[0] for r in conn.execute(sql, (tenant, *params))), dtype=np.int64)
         return np.searchsorted(matrix.rowids, rowids)
+
+    def _approximate(self, conn: sqlite3.Connection, tenant: str, matrix: _Matrix, q: np.ndarray, k: int
+                     ) -> np.ndarray | None:
+        """Candidate positions from the HNSW index; None (search exactly) if hnswlib fails."""
+        try:
+            return np.searchsorted(matrix.rowids, self._index_for(conn, tenant, matrix).search(q, k))
+        except RuntimeError as exc:  # hnswlib reports every failure as RuntimeError
+            matrix.index = None
+            warnings.warn(f"HNSW search failed ({exc}); answered exactly", RuntimeWarning, stacklevel=3)
+            return None
 
     def _index_for(self, conn: sqlite3.Connection, tenant: str, matrix: _Matrix) -> HnswIndex:
         if matrix.index is None:
