@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from contextwise.arrange import plan_cache
 from contextwise.errors import ContextLengthError, RateLimitError, UnavailableError, UsageError
 from contextwise.llm import AnthropicChat, AsyncAnthropicChat, CacheBreakpoints, Retry, anthropic_usage
 from contextwise.llm._anthropic import AnthropicStream
@@ -119,6 +120,17 @@ def test_anthropic_places_cache_breakpoints(provider):
     assert "cache_control" not in body["messages"][-1]["content"][0]
     marked = str(body).count("cache_control")
     assert marked == 4
+
+
+def test_anthropic_follows_a_cache_plan(provider):
+    plan = plan_cache("anthropic", 3000, [0, 1, 2, 3, 4])
+    provider.json(message(text("ok")))
+    client(provider, cache=CacheBreakpoints.from_plan(plan)).complete(CONVERSATION,
+                                                                      options=ChatOptions(tools=(WEATHER,)))
+    body = provider.requests[0].body
+    assert str(body).count("cache_control") == len(plan.breakpoints) == 4
+    assert "cache_control" not in body["tools"][-1] and "cache_control" not in body["system"][-1]
+    assert body["messages"][0]["content"][-1]["cache_control"] == {"type": "ephemeral", "ttl": "5m"}
 
 
 def test_anthropic_sends_no_cache_control_without_a_strategy(provider):

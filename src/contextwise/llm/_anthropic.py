@@ -47,6 +47,12 @@ class CacheBreakpoints:
         if self.tools + self.system + len(set(self.messages)) > MAX_BREAKPOINTS:
             raise UsageError(f"Anthropic allows at most {MAX_BREAKPOINTS} cache breakpoints")
 
+    @classmethod
+    def from_plan(cls, plan: Any, *, ttl: Literal["5m", "1h"] = "5m") -> CacheBreakpoints:
+        """Breakpoints where a cache plan (anything with `breakpoints`, message indexes) puts them; tools and
+        system are cached by any later breakpoint, so they get none of their own."""
+        return cls(tools=False, system=False, messages=tuple(plan.breakpoints), ttl=ttl)
+
     @property
     def marker(self) -> dict[str, str]:
         """The `cache_control` object."""
