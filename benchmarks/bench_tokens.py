@@ -46,17 +46,21 @@ COLD_CONTEXTWISE = """
 import sys, time
 text = open(sys.argv[1], encoding="utf-8").read()[: int(sys.argv[2])]
 t0 = time.perf_counter()
+import contextwise
+t1 = time.perf_counter()
 from contextwise.tokens import get_tokenizer
 n = get_tokenizer("o200k_base").count(text)
-print(time.perf_counter() - t0, n)
+print(time.perf_counter() - t0, n, t1 - t0)
 """
 COLD_CONTEXTWISE_TIKTOKEN = """
 import sys, time
 text = open(sys.argv[1], encoding="utf-8").read()[: int(sys.argv[2])]
 t0 = time.perf_counter()
+import contextwise
+t1 = time.perf_counter()
 from contextwise.tokens import tiktoken_tokenizer
 n = tiktoken_tokenizer("o200k_base").count(text)
-print(time.perf_counter() - t0, n)
+print(time.perf_counter() - t0, n, t1 - t0)
 """
 COLD_TIKTOKEN = """
 import sys, time
@@ -64,15 +68,15 @@ text = open(sys.argv[1], encoding="utf-8").read()[: int(sys.argv[2])]
 t0 = time.perf_counter()
 import tiktoken
 n = len(tiktoken.get_encoding("o200k_base").encode_ordinary(text))
-print(time.perf_counter() - t0, n)
+print(time.perf_counter() - t0, n, 0.0)
 """
 
 
-def cold_once(script: str, path: str, env: dict[str, str], chars: int) -> tuple[float, int]:
+def cold_once(script: str, path: str, env: dict[str, str], chars: int) -> tuple[float, int, float]:
     done = subprocess.run([sys.executable, "-c", script, path, str(chars)], capture_output=True, text=True, env=env,
                           check=True)
-    seconds, count = done.stdout.split()
-    return float(seconds), int(count)
+    seconds, count, import_s = done.stdout.split()
+    return float(seconds), int(count), float(import_s)
 
 
 def tiktoken_cache(tmp: str) -> dict[str, str]:
@@ -98,14 +102,16 @@ def bench_cold(text: str, runs: int, chars: int) -> tuple[float, float]:
         for _ in range(runs):
             for name, script in scripts.items():
                 runs_by[name].append(cold_once(script, path, env, chars))
-    counts = {n for runs_ in runs_by.values() for _, n in runs_}
+    counts = {n for runs_ in runs_by.values() for _, n, _ in runs_}
     assert len(counts) == 1, runs_by
     tokens = counts.pop()
-    median = {name: statistics.median(t for t, _ in runs_) for name, runs_ in runs_by.items()}
+    median = {name: statistics.median(t for t, _, _ in runs_) for name, runs_ in runs_by.items()}
+    imports = {name: statistics.median(i for _, _, i in runs_) for name, runs_ in runs_by.items()}
     theirs = median.pop("tiktoken")
     for name, ours in median.items():
         print(f"cold  load+count {chars:,} chars: {name} {ours:.3f} s, tiktoken {theirs:.3f} s -> {theirs / ours:.2f}x "
-              f"(median of {runs}; {tokens:,} tokens, identical)")
+              f"(median of {runs}; {tokens:,} tokens, identical; of which `import contextwise` {imports[name]:.3f} s, "
+              f"without it {theirs / (ours - imports[name]):.2f}x)")
     return median["contextwise"], theirs
 
 
@@ -116,6 +122,7 @@ def bench_warm(text: str) -> tuple[float, float]:
 
     enc = tiktoken.get_encoding("o200k_base")
     counter = TokenCounter(get_tokenizer("o200k_base"))
+    assert counter.tokenizer.count(text) == len(enc.encode_ordinary(text))  # both loaded and warmed up
     fresh = text[1:] + text[:1]  # never counted before in this process
     t0 = time.perf_counter()
     theirs = len(enc.encode_ordinary(fresh))
