@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from support import need
 
 from contextwise.cli import cli
 from contextwise.errors import MissingDependencyError, UsageError
-from support import need
 
 MINI = Path(__file__).parents[1] / "evals" / "data" / "mini_locomo.json"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -83,5 +83,5 @@ def test_main_turns_a_usage_error_into_one_line(tmp_path) -> None:
     import subprocess
 
     done = subprocess.run([sys.executable, "-m", "contextwise.cli", "eval", "locomo", str(tmp_path / "none.json")],
-                          capture_output=True, text=True, timeout=120)
+                          check=False, capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and done.stderr.startswith("error: cannot read the LoCoMo file")

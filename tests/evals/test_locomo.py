@@ -9,16 +9,24 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from support import need
 
 from contextwise.errors import UsageError
 from contextwise.evals.locomo import (
-    HELD_OUT, Dense, Hybrid, Question, TurnText, evaluate_recall, load_locomo, parse_evidence, score_question,
+    HELD_OUT,
+    Dense,
+    Hybrid,
+    Question,
+    TurnText,
+    evaluate_recall,
+    load_locomo,
+    parse_evidence,
+    score_question,
     session_time,
 )
 from contextwise.memory import MemoryBackend
 from contextwise.stores import InMemoryStore
 from contextwise.testing import HashEmbedder
-from support import need
 
 MINI = Path(__file__).parent / "data" / "mini_locomo.json"
 
@@ -220,8 +228,8 @@ def test_evaluate_needs_conversations() -> None:
     (TurnText(), "Ana: Pepper already knocked my orchid off the windowsill."),
     (TurnText(speaker=False), "Pepper already knocked my orchid off the windowsill."),
     (TurnText(date=True), "[2:00 pm on 3 March, 2023] Ana: Pepper already knocked my orchid off the windowsill."),
-    (TurnText(caption=True), "Ana: Pepper already knocked my orchid off the windowsill. "
-                             "[shares a photo: a photo of a grey kitten on a windowsill]"),
+    (TurnText(caption=True), ("Ana: Pepper already knocked my orchid off the windowsill. "
+                              "[shares a photo: a photo of a grey kitten on a windowsill]")),
 ], ids=["speaker", "plain", "date", "caption"])
 def test_turn_text_render(convs, text, expected) -> None:
     assert text.render(convs[0].turns[2]) == expected

@@ -6,11 +6,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from support import need
 
 from contextwise.errors import MissingDependencyError, UsageError
 from contextwise.evals import evaluate_recall, load_locomo, plot_recall
 from contextwise.testing import HashEmbedder
-from support import need
 
 MINI = Path(__file__).parent / "data" / "mini_locomo.json"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

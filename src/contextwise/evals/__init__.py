@@ -2,8 +2,22 @@
 
 from contextwise.evals._plot import plot_recall
 from contextwise.evals.locomo import (
-    HELD_OUT, Conversation, Dense, Hybrid, Lexical, ModeRecall, Question, QuestionResult, RecallReport, Retrieval,
-    Turn, TurnText, evaluate_recall, load_locomo, parse_evidence, score_question,
+    HELD_OUT,
+    Conversation,
+    Dense,
+    Hybrid,
+    Lexical,
+    ModeRecall,
+    Question,
+    QuestionResult,
+    RecallReport,
+    Retrieval,
+    Turn,
+    TurnText,
+    evaluate_recall,
+    load_locomo,
+    parse_evidence,
+    score_question,
 )
 
 __all__ = [

@@ -19,10 +19,11 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Protocol, Sequence
+from typing import Any, Protocol
 
 from contextwise.errors import UsageError
 
@@ -221,7 +222,9 @@ class TurnText:
 class Retrieval(Protocol):
     """A way to rank one tenant's turns for a query."""
 
-    name: str
+    @property
+    def name(self) -> str:
+        """What the results of this retrieval are called."""
 
     def rank(self, backend: Any, query: str, depth: int) -> list[str]:
         """Ids of the best `depth` items, best first."""
@@ -325,7 +328,7 @@ class QuestionResult:
 
 def score_question(sample_id: str, question: Question, ranked: Sequence[str]) -> QuestionResult:
     """Score one ranked list of turn ids against a question's evidence."""
-    position = {}
+    position: dict[str, int] = {}
     session_first: dict[int, int] = {}
     for rank, dia_id in enumerate(ranked, start=1):
         position.setdefault(dia_id, rank)
@@ -485,7 +488,7 @@ def _retrievals(mode: str | Retrieval | Sequence[str | Retrieval]) -> list[Retri
     modes = [mode] if single else list(mode)  # type: ignore[arg-type]
     if not modes:
         raise UsageError("give at least one mode: 'dense', 'lexical' or 'hybrid'")
-    out = [as_retrieval(m) for m in modes]
+    out = [as_retrieval(m) for m in modes]  # type: ignore[arg-type]
     names = [r.name for r in out]
     if len(set(names)) != len(names):
         raise UsageError(f"two modes share a name ({', '.join(names)}); give each Retrieval its own name")
