@@ -11,6 +11,7 @@ group named "<kind>.<provider>" pointing at a factory `f(name: str) -> object`.
 from __future__ import annotations
 
 import difflib
+import importlib
 import threading
 from importlib import metadata
 from typing import Any, Callable
@@ -20,6 +21,10 @@ from contextwise.errors import UnknownBackendError, UsageError
 Factory = Callable[[str], Any]
 KINDS = ("tokenizer", "embedder", "chat", "store", "compressor", "cache")
 ENTRY_POINT_GROUP = "contextwise"
+# The package whose import registers the built-ins of each kind; imported on first resolve, so a spec like
+# "onnx:all-minilm-l6-v2" works without importing contextwise.embed first (and without its cost until then).
+_BUILTINS = {"tokenizer": "contextwise.tokens", "embedder": "contextwise.embed", "chat": "contextwise.llm",
+             "store": "contextwise.stores", "compressor": "contextwise.compress"}
 
 _factories: dict[tuple[str, str], Factory] = {}
 _lock = threading.Lock()
@@ -35,7 +40,8 @@ def register(kind: str, provider: str, factory: Factory) -> None:
 
 
 def providers(kind: str) -> list[str]:
-    """The providers registered for `kind`, plugins included."""
+    """The providers registered for `kind`, built-ins and plugins included."""
+    _load_builtins(kind)
     _load_plugins()
     return sorted(p for k, p in _factories if k == kind)
 
@@ -45,6 +51,7 @@ def resolve(kind: str, spec: Any) -> Any:
     if not isinstance(spec, str):
         return spec
     provider, _, name = spec.partition(":")
+    _load_builtins(kind)
     _load_plugins()
     factory = _factories.get((kind, provider))
     if factory is None:
@@ -54,6 +61,12 @@ def resolve(kind: str, spec: Any) -> Any:
             suggestions=difflib.get_close_matches(provider, known, n=3),
         )
     return factory(name)
+
+
+def _load_builtins(kind: str) -> None:
+    module = _BUILTINS.get(kind)
+    if module is not None:
+        importlib.import_module(module)
 
 
 def _load_plugins() -> None:
