@@ -266,3 +266,13 @@ def test_real_onnx_embedder_recalls_paraphrased_evidence(convs) -> None:
     dense = report.mode("dense")
     assert dense.turn_recall(8) == 1.0  # k = every turn of conv-48 and all of conv-90: nothing can be missed
     assert dense.turn_recall(3) >= 0.6 and report.mode("hybrid").turn_recall(3) >= 0.6
+
+
+def test_results_do_not_depend_on_the_store(convs, tmp_path) -> None:
+    from contextwise.stores import SQLiteStore
+
+    memory = evaluate_recall(convs, embedder=HashEmbedder(32), mode="dense", ks=(1, 3, 8))
+    with SQLiteStore(tmp_path / "m.db", 32) as store:
+        sqlite = evaluate_recall(convs, embedder=HashEmbedder(32), store=store, mode="dense", ks=(1, 3, 8))
+        assert sorted(store.tenants()) == ["conv-48", "conv-90"]
+    assert [q.turn_ranks for q in sqlite.modes[0].questions] == [q.turn_ranks for q in memory.modes[0].questions]
