@@ -49,6 +49,18 @@ def test_lexical_finds_everything_at_4_in_the_small_conversation(tmp_path) -> No
     assert row.count("1.00") == 3  # turn, turn all found, session: all evidence of conv-48 within 4 turns
 
 
+def test_hybrid_weights_change_the_hybrid_ranking_only(tmp_path) -> None:
+    def rows(weights: str) -> dict[str, str]:
+        result = run(str(MINI), "--k", "1,2", "--hybrid-weights", weights, "--no-chart")
+        assert result.exit_code == 0, result.output
+        return {line.split()[1]: line.rsplit("│", 2)[0] for line in result.output.splitlines()
+                if line.startswith("│")}
+
+    lexical_only, dense_only = rows("0:1"), rows("1:0")
+    assert lexical_only["dense"] == dense_only["dense"] and lexical_only["lexical"] == dense_only["lexical"]
+    assert lexical_only["hybrid"].split("│")[2:] == lexical_only["lexical"].split("│")[2:]
+
+
 def test_default_chart_without_matplotlib_is_a_note(tmp_path, monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     monkeypatch.chdir(tmp_path)
@@ -70,7 +82,10 @@ def test_asked_for_chart_without_matplotlib_fails(tmp_path, monkeypatch) -> None
     ([str(MINI), "--k", "0"], "at least 1"),
     ([str(MINI), "--mode", "semantic"], "use dense, lexical or hybrid"),
     ([str(MINI), "--conversations", "conv-7"], "no conversation 'conv-7'"),
-], ids=["missing-file", "malformed-json", "bad-k", "zero-k", "bad-mode", "unknown-conversation"])
+    ([str(MINI), "--hybrid-weights", "1"], "DENSE:LEXICAL"),
+    ([str(MINI), "--hybrid-weights", "0:0"], "not both 0"),
+], ids=["missing-file", "malformed-json", "bad-k", "zero-k", "bad-mode", "unknown-conversation", "bad-weights",
+        "zero-weights"])
 def test_bad_input_is_a_usage_error(tmp_path, monkeypatch, args, message) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "BAD").write_text("[{", encoding="utf-8")

@@ -46,6 +46,19 @@ def parse_modes(values: Sequence[str]) -> list[str]:
     return modes or list(MODES)
 
 
+def parse_weights(text: str):  # type: ignore[no-untyped-def]
+    """"1:3" -> Hybrid(dense_weight=1, lexical_weight=3), named "hybrid"."""
+    from contextwise.evals.locomo import Hybrid
+
+    try:
+        dense, lexical = (float(part) for part in text.split(":"))
+    except ValueError:
+        raise UsageError(f"--hybrid-weights {text!r}: write DENSE:LEXICAL, e.g. 1:1 or 1:3") from None
+    if min(dense, lexical) < 0 or dense + lexical <= 0:
+        raise UsageError(f"--hybrid-weights {text!r}: weights must be >= 0 and not both 0")
+    return Hybrid(dense, lexical)
+
+
 def pick_conversations(conversations, wanted: str | None):  # type: ignore[no-untyped-def]
     """The conversations named in `wanted` ("conv-26,conv-30", "tuning", "held-out"), or all of them."""
     from contextwise.evals.locomo import HELD_OUT
@@ -153,16 +166,20 @@ def register(group: click.Group) -> None:
     @click.option("--embedder", default="onnx:all-minilm-l6-v2", show_default=True, help="Embedder spec.")
     @click.option("--turn-text", type=click.Choice(TURN_TEXTS), default="speaker", show_default=True,
                   help="What is stored and embedded per turn.")
+    @click.option("--hybrid-weights", default="1:1", show_default=True,
+                  help="DENSE:LEXICAL weights of the rank fusion (1:1 is MemoryBackend's hybrid search).")
     @click.option("--chart", default=DEFAULT_CHART, show_default=True,
                   help="PNG of recall@k per mode (needs the plot extra).")
     @click.option("--no-chart", is_flag=True, help="Write no chart.")
     @click.pass_context
     def locomo(ctx: click.Context, path: Path, ks: str, modes: tuple[str, ...], conversations: str | None,
-               embedder: str, turn_text: str, chart: str, no_chart: bool) -> None:
+               embedder: str, turn_text: str, hybrid_weights: str, chart: str, no_chart: bool) -> None:
         """Store each LoCoMo turn as a memory and measure evidence recall@k for each question."""
         from contextwise.evals.locomo import load_locomo
 
-        cutoffs, chosen_modes = parse_ks(ks), parse_modes(modes)
+        hybrid = parse_weights(hybrid_weights)
+        cutoffs = parse_ks(ks)
+        chosen_modes = [hybrid if m == "hybrid" else m for m in parse_modes(modes)]
         chosen = pick_conversations(load_locomo(path), conversations)
         if not chosen:
             raise UsageError("--conversations selected no conversation")
