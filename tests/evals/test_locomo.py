@@ -113,7 +113,9 @@ def test_load_malformed_json_says_where(tmp_path) -> None:
        "qa": [{"answer": 1}]}], "'question' string"),
     ([{"sample_id": "c", "conversation": {"session_1": [{"dia_id": "D1:1", "speaker": "A", "text": "t"}]},
        "qa": [{"question": "q", "evidence": "D1:1"}]}], "'evidence' must be a list"),
-], ids=["object", "empty", "no-body", "no-turns", "bad-turn", "bad-qa", "evidence-string"])
+    ([{"sample_id": "c", "conversation": {"session_1": [{"dia_id": "D1:1", "speaker": "A", "text": "t"}]},
+       "qa": [{"question": "q", "category": "two"}]}], "'category' must be a whole number"),
+], ids=["object", "empty", "no-body", "no-turns", "bad-turn", "bad-qa", "evidence-string", "category"])
 def test_load_wrong_layout_is_a_usage_error(tmp_path, data, message) -> None:
     path = tmp_path / "wrong.json"
     path.write_text(json.dumps(data), encoding="utf-8")

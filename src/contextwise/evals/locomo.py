@@ -175,7 +175,10 @@ def _question(item: Any, index: int, known: set[str], where: str) -> Question:
         unmatched += [str(text)] if not ids else [i for i in ids if i not in known]
         found += [i for i in ids if i in known and i not in found]
     answer = item.get("answer", item.get("adversarial_answer", ""))
-    return Question(item["question"], str(answer), int(item.get("category", 0)), tuple(found), tuple(unmatched))
+    category = item.get("category", 0)
+    if not isinstance(category, int) or isinstance(category, bool):
+        raise UsageError(f"{where}, qa #{index}: 'category' must be a whole number, got {category!r}")
+    return Question(item["question"], str(answer), category, tuple(found), tuple(unmatched))
 
 
 def session_of(dia_id: str) -> int:
