@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import pytest
 import tiktoken
+from support import need
 
 from contextwise.tokens import ANTHROPIC, GOOGLE, OPENAI, TokenCounter, framing_for
 from contextwise.types import ImagePart, Message, TextPart, Tool, ToolCall
@@ -136,3 +137,28 @@ def test_anthropic_tools_include_the_documented_tool_system_prompt() -> None:
     counter = TokenCounter("claude", "anthropic")
     assert counter.tools([Tool("t", "d")]) > 346
     assert counter.tools([]) == 0
+
+
+TEMPLATE_MESSAGES = [Message.system("Be brief."), Message.user("Hello there, what is 2+2?"),
+                     Message.assistant("4."), Message.user("And 3 * 7?")]
+
+
+def test_llama3_framing_equals_the_rendered_chat_template() -> None:
+    quicktok = need("quicktok", "the exact Llama 3 vocabulary")
+    enc = quicktok.get_encoding("llama3")
+    rendered = "<|begin_of_text|>" + "".join(
+        f"<|start_header_id|>{m.role}<|end_header_id|>\n\n{m.text}<|eot_id|>" for m in TEMPLATE_MESSAGES
+    ) + "<|start_header_id|>assistant<|end_header_id|>\n\n"
+    counter = TokenCounter("llama3")
+    assert counter.framing.name == "llama3"
+    assert counter.messages(TEMPLATE_MESSAGES) == len(enc.encode_with_special(rendered))
+
+
+def test_chatml_framing_equals_the_rendered_qwen_template() -> None:
+    quicktok = need("quicktok", "the exact Qwen vocabulary")
+    enc = quicktok.get_encoding("qwen3")
+    rendered = "".join(f"<|im_start|>{m.role}\n{m.text}<|im_end|>\n" for m in TEMPLATE_MESSAGES)
+    rendered += "<|im_start|>assistant\n"
+    counter = TokenCounter.for_model("qwen2.5-72b-instruct")
+    assert counter.framing.name == "chatml"
+    assert counter.messages(TEMPLATE_MESSAGES) == len(enc.encode_with_special(rendered))

@@ -35,8 +35,10 @@ from contextwise.tokens._openai import RANK_FILES, RankFile, install_into_tiktok
 from contextwise.tokens.counter import TokenCounter, count_message, count_messages
 from contextwise.tokens.framing import (
     ANTHROPIC,
+    CHATML,
     GENERIC,
     GOOGLE,
+    LLAMA3,
     OPENAI,
     OPENAI_LEGACY,
     Framing,
@@ -53,8 +55,10 @@ from contextwise.tokens.images import (
 
 __all__ = [
     "ANTHROPIC",
+    "CHATML",
     "GENERIC",
     "GOOGLE",
+    "LLAMA3",
     "OPENAI",
     "OPENAI_LEGACY",
     "RANK_FILES",

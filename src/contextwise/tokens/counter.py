@@ -19,7 +19,7 @@ from contextwise.tokens.framing import GENERIC, Framing, framing_for
 from contextwise.types import ImagePart, Message, TextPart, Tool
 
 _DEFAULT_FRAMING_BY_TOKENIZER = {"o200k_base": "openai", "cl100k_base": "openai", "claude": "anthropic",
-                                 "gemini": "google"}
+                                 "gemini": "google", "llama3": "llama3", "qwen2": "chatml"}
 
 
 class _LRU:

@@ -133,14 +133,26 @@ GENERIC = Framing("generic", per_message_tokens=5, per_name_tokens=2, reply_prim
                   per_tool_call_tokens=10, per_tool_result_tokens=10,
                   tool_rule=JsonToolRule(preamble_tokens=50, per_tool_tokens=10), exact=False)
 
+# Open-weight chat templates: Llama 3's `<|start_header_id|>role<|end_header_id|>\n\n...<|eot_id|>` (plus
+# <|begin_of_text|> once) and ChatML's `<|im_start|>role\n...<|im_end|>\n` (Qwen). Exact for the bare
+# templates; not exact in general, as Llama 3.1+ templates add dated system lines and Qwen 2.5 a default
+# system prompt when none is given.
+LLAMA3 = Framing("llama3", per_message_tokens=4, reply_priming_tokens=5, per_tool_call_tokens=10,
+                 per_tool_result_tokens=4, tool_rule=JsonToolRule(preamble_tokens=30, per_tool_tokens=10),
+                 exact=False)
+CHATML = Framing("chatml", per_message_tokens=4, reply_priming_tokens=3, per_tool_call_tokens=10,
+                 per_tool_result_tokens=4, tool_rule=JsonToolRule(preamble_tokens=60, per_tool_tokens=10),
+                 exact=False)
+
 _BY_NAME = {"openai": OPENAI, "anthropic": ANTHROPIC, "google": GOOGLE, "generic": GENERIC,
-            "openai-legacy": OPENAI_LEGACY}
+            "openai-legacy": OPENAI_LEGACY, "llama3": LLAMA3, "meta": LLAMA3, "chatml": CHATML, "qwen": CHATML}
 _OPENAI_PREFIXES = ("gpt-", "o1", "o3", "o4", "chatgpt-", "computer-use", "text-embedding")
 _LEGACY_PREFIXES = ("gpt-4-", "gpt-3.5")
 
 
 def framing_for(model_or_provider: str) -> Framing:
-    """The framing for a provider ("openai", "anthropic", "google", "generic") or a model name.
+    """The framing for a provider ("openai", "anthropic", "google", "meta", "qwen", "generic"), a template
+    ("llama3", "chatml") or a model name.
 
     >>> framing_for("gpt-4o").per_message_tokens, framing_for("claude-sonnet-4-5").exact
     (3, False)
@@ -165,6 +177,10 @@ def _provider_from_name(bare: str) -> str | None:
         return "anthropic"
     if bare.startswith(("gemini", "gemma")):
         return "google"
+    if bare.startswith(("llama-3", "llama3", "meta-llama-3")):
+        return "meta"
+    if bare.startswith(("qwen", "qwq")):
+        return "qwen"
     return None
 
 
