@@ -17,8 +17,7 @@ adds tokens. Pick one by how much must go, or let `Auto` pick:
 
 from __future__ import annotations
 
-from typing import Any
-
+from contextwise.compress import _factories
 from contextwise.compress._sentences import split_sentences
 from contextwise.compress.auto import Auto
 from contextwise.compress.extractive import Extractive
@@ -27,9 +26,8 @@ from contextwise.compress.retention import retention
 from contextwise.compress.scoring import Bm25Scorer, EmbeddingScorer, HybridScorer, SentenceScorer, SentenceScores
 from contextwise.compress.summarize import SummaryRequest, SummaryStep, Summarizer
 from contextwise.compress.truncate import Truncate, truncate_tokens
-from contextwise.errors import UsageError
 from contextwise.protocols import Compressor, Tokenizer
-from contextwise.registry import register, resolve
+from contextwise.registry import resolve
 from contextwise.types import Compressed
 
 __all__ = [
@@ -63,30 +61,4 @@ def _tokenizer(tokenizer: Tokenizer | str | None) -> Tokenizer:
     return tokenizer
 
 
-def _extractive(name: str) -> Extractive:
-    return Extractive(scorer=name or None)
-
-
-def _truncate(name: str) -> Truncate:
-    return Truncate(side=name or "tail")  # type: ignore[arg-type]
-
-
-def _pruning(name: str) -> TokenPruning:
-    return TokenPruning(model=name if name not in ("", "local", "smollm2") else None)
-
-
-def _summarize(name: str) -> Summarizer:
-    return Summarizer(name or None)
-
-
-def _auto(name: str) -> Any:
-    if name:
-        raise UsageError(f"'auto' takes no name, got {name!r}")
-    return Auto()
-
-
-register("compressor", "extractive", _extractive)
-register("compressor", "truncate", _truncate)
-register("compressor", "pruning", _pruning)
-register("compressor", "summarize", _summarize)
-register("compressor", "auto", _auto)
+_factories.register_all()
