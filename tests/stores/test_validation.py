@@ -30,6 +30,11 @@ BAD_RECORDS = {
     "metadata not json": (Record("x", "t", GOOD, {"v": object()}), InvalidRecordError),
     "created_at nan": (Record("x", "t", GOOD, created_at=float("nan")), InvalidRecordError),
     "text not str": (Record("x", b"bytes", GOOD), InvalidRecordError),
+    "nul in text": (Record("x", "a\x00b", GOOD), InvalidRecordError),
+    "nul in id": (Record("x\x00", "t", GOOD), InvalidRecordError),
+    "nul in metadata": (Record("x", "t", GOOD, {"k": "a\x00"}), InvalidRecordError),
+    "lone surrogate in text": (Record("x", "a\ud800", GOOD), InvalidRecordError),
+    "lone surrogate in metadata key": (Record("x", "t", GOOD, {"\udc80": 1}), InvalidRecordError),
 }
 
 

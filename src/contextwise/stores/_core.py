@@ -128,6 +128,7 @@ def _check_record(record: Any, seen: set[str], dimensions: int, max_text_chars: 
     seen.add(record.id)
     if not isinstance(record.text, str):
         raise InvalidRecordError(f"record {record.id!r}: text must be a str")
+    check_storable(record.id, record.text, "text")
     if len(record.text) > max_text_chars:
         raise TextTooLongError(
             f"record {record.id!r} has {len(record.text)} chars, over max_text_chars={max_text_chars}; split it")
@@ -144,7 +145,7 @@ def check_id(record_id: Any) -> str:
     if not isinstance(record_id, str) or not 0 < len(record_id) <= MAX_ID_CHARS:
         raise InvalidRecordError(f"a record id must be a non-empty str of at most {MAX_ID_CHARS} chars, "
                                  f"got {record_id!r}")
-    return record_id
+    return check_storable(record_id, record_id, "id")
 
 
 def check_ids(ids: Sequence[str]) -> list[str]:
@@ -159,9 +160,24 @@ def metadata_json(record_id: str, metadata: Mapping[str, Any]) -> str:
     if not isinstance(metadata, Mapping) or not all(isinstance(key, str) for key in metadata):
         raise InvalidRecordError(f"record {record_id!r}: metadata must be a mapping with str keys")
     try:
-        return json.dumps(dict(metadata), sort_keys=True, allow_nan=False, separators=(",", ":"))
+        text = json.dumps(dict(metadata), sort_keys=True, allow_nan=False, separators=(",", ":"),
+                          ensure_ascii=False)
     except (TypeError, ValueError) as exc:
         raise InvalidRecordError(f"record {record_id!r}: metadata must be JSON (finite numbers): {exc}") from exc
+    if "\\u0000" in text:
+        raise InvalidRecordError(f"record {record_id!r}: metadata strings cannot hold NUL characters")
+    return check_storable(record_id, text, "metadata")
+
+
+def check_storable(record_id: str, text: str, what: str) -> str:
+    """Return `text` if every back-end can store it (valid UTF-8, no NUL), else raise InvalidRecordError."""
+    if "\x00" in text:
+        raise InvalidRecordError(f"record {record_id!r}: {what} holds a NUL character, which PostgreSQL refuses")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidRecordError(f"record {record_id!r}: {what} is not valid Unicode ({exc.reason})") from exc
+    return text
 
 
 def similarities(unit_matrix: np.ndarray, unit_query: np.ndarray) -> np.ndarray:
