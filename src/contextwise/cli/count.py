@@ -130,7 +130,7 @@ def render(result: CountResult, console: Console) -> None:
     table.add_row("input", f"{result.source} ({result.chars:,} chars"
                   + (f", {result.messages} messages" if result.kind == "chat" else "") + ")")
     table.add_row("model", f"{result.model} (tokenizer {result.tokenizer})")
-    how = "exact" if result.exact else "estimate: this model's tokenizer is not public"
+    how = "exact" if result.exact else "calibrated estimate: this model's own tokenizer is not available offline"
     table.add_row("tokens", f"{approx}{result.tokens:,} ({how})")
     if result.input_usd is not None:
         table.add_row("cost", f"{approx}${result.input_usd:.6f} as input at ${result.usd_per_mtok:g} per Mtok")
