@@ -157,3 +157,25 @@ def test_backends_reject_unknown_encodings() -> None:
         TiktokenTokenizer.for_encoding("llama3")
     with pytest.raises(UsageError):
         EstimatedTokenizer("x", get_tokenizer("o200k_base"), 0)
+
+
+def test_adaptive_tokenizer_switches_safely_under_threads() -> None:
+    need("quicktok", "the fast extra")
+    import threading
+
+    reference = TiktokenTokenizer.for_encoding("o200k_base")
+    adaptive = AdaptiveTokenizer("o200k_base", switch_after_chars=5_000)
+    texts = [f"thread text {i}: naïve café, 日本語, 42/7 — it's fine\n" * 3 for i in range(200)]
+    expected = [reference.count(t) for t in texts]
+    results: list[list[int]] = []
+
+    def work() -> None:
+        results.append([adaptive.count(t) for t in texts])
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [expected] * 4
+    assert adaptive.backend == "quicktok"
