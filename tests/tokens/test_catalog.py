@@ -6,6 +6,7 @@ import pytest
 from support import need
 
 from contextwise.errors import UnknownBackendError
+from contextwise.protocols import Tokenizer
 from contextwise.registry import resolve
 from contextwise.tokens import (
     TOKENIZER_IDS,
@@ -31,6 +32,7 @@ def test_tokenizer_ids_cover_exact_and_estimated_sets() -> None:
 @pytest.mark.parametrize("name", sorted(ALWAYS_EXACT | EXACT_WITH_FAST | ESTIMATED))
 def test_get_tokenizer_reports_exactness_and_is_cached(name: str) -> None:
     tok = get_tokenizer(name)
+    assert isinstance(tok, Tokenizer)
     expected_exact = name in ALWAYS_EXACT or (name in EXACT_WITH_FAST and quicktok_available())
     assert tok.exact is expected_exact
     assert tok.name == name
