@@ -142,5 +142,6 @@ def test_nested_metadata_round_trips(store, vectors):
 
 
 def test_unicode_text_and_ids_round_trip(store, vectors):
-    store.upsert([Record("ключ-🔑", "naïve café — 東京", tuple(map(float, vectors.unit(1)[0])))], tenant="t1")
+    vector = tuple(map(float, vectors.unit(1)[0]))
+    store.upsert([Record("ключ-🔑", "naïve café — 東京", vector)], tenant="t1")
     assert store.get(["ключ-🔑"], tenant="t1")[0].text == "naïve café — 東京"

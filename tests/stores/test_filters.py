@@ -94,4 +94,5 @@ def test_sql_back_ends_filter_like_the_in_memory_store(store, metadata, where):
     store.drop_tenant("p")
     for target in (store, reference):
         target.upsert(records, tenant="p")
-    assert {r.id for r in store.scan(tenant="p", where=where)} == {r.id for r in reference.scan(tenant="p", where=where)}
+    expected = {r.id for r in reference.scan(tenant="p", where=where)}
+    assert {r.id for r in store.scan(tenant="p", where=where)} == expected

@@ -133,7 +133,8 @@ def to_sqlite(conditions: tuple[Condition, ...]) -> tuple[str, list[Any]]:
 
 def _pg_atom(field: str, op: str, value: Scalar) -> tuple[str, list[Any]]:
     path = f'strict $."{field}" {op} $v'
-    return "COALESCE(jsonb_path_match(metadata, %s::jsonpath, %s::jsonb, true), false)", [path, json.dumps({"v": value})]
+    sql = "COALESCE(jsonb_path_match(metadata, %s::jsonpath, %s::jsonb, true), false)"
+    return sql, [path, json.dumps({"v": value})]
 
 
 def _pg_condition(cond: Condition) -> tuple[str, list[Any]]:
