@@ -160,6 +160,13 @@ def test_local_surprisal_of_a_long_text_is_chunked_with_context(model):
     assert sum(s for _, s in long_scores[-30:]) / 30 < sum(s for _, s in long_scores[:30]) / 30
 
 
+def test_local_surprisal_given_a_prefix_is_conditioned_on_it(model):
+    alone = model.token_surprisal(" Paris")
+    primed = model.token_surprisal(" Paris", prefix="The capital of France is")
+    assert [p for p, _ in primed] == [p for p, _ in alone]
+    assert sum(s for _, s in primed) < sum(s for _, s in alone)
+
+
 def test_local_surprisal_of_empty_text_is_empty(model):
     assert model.token_surprisal("") == []
 

@@ -219,20 +219,25 @@ class LlamaCppModel:
         """This model's tokenizer as a contextwise Tokenizer."""
         return LlamaTokenizer(self)
 
-    def token_surprisal(self, text: str) -> list[tuple[str, float]]:
+    def token_surprisal(self, text: str, *, prefix: str = "") -> list[tuple[str, float]]:
         """Each token of `text` with its surprisal, -log p in nats, given the tokens before it.
 
-        The first token is scored after the model's document separator. A text longer than the window is
-        scored in chunks, each seeing the last quarter-window of the text before it. The pieces join back to
-        `text` exactly (a character split over tokens appears with its last token).
+        The first token is scored after the model's document separator and `prefix` (e.g. a question, for
+        question-aware compression; its last half-window at most). A text longer than the window is scored in
+        chunks, each seeing the last quarter-window of the text before it. The pieces join back to `text`
+        (a character split over tokens appears with its last token), under the same condition as `detokenize`.
+
+        >>> [piece for piece, _ in local_model().token_surprisal("Hello world")]  # doctest: +SKIP
+        ['Hello', ' world']
         """
         ids = self.tokenize(text)
+        lead = (list(self._engine.doc_start) + self.tokenize(prefix))[-(self.n_ctx // 2):]
         surprisal: list[float] = []
         overlap = self.n_ctx // 4
         with self._engine.lock:
             while len(surprisal) < len(ids):
                 done = len(surprisal)
-                context = list(ids[max(0, done - overlap):done]) if done else list(self._engine.doc_start)
+                context = list(ids[max(0, done - overlap):done]) if done else lead
                 chunk = list(ids[done:done + self.n_ctx - len(context)])
                 surprisal.extend(self._score(context, chunk))
         return list(zip(_pieces(self._engine.llama, ids), surprisal))
