@@ -12,7 +12,12 @@ import pytest
 
 from contextwise.testing import block_network
 from contextwise.tokens import RANK_FILES
-from contextwise.tokens._openai import encoding_kwargs, parse_ranks, read_rank_bytes
+from contextwise.tokens._openai import (
+    encoding_kwargs,
+    harmony_encoding_kwargs,
+    parse_ranks,
+    read_rank_bytes,
+)
 
 ENCODINGS = sorted(RANK_FILES)
 
@@ -43,7 +48,20 @@ def test_encoding_equals_tiktokens_own_constructor_fed_from_its_cache(name, tmp_
     assert ours["mergeable_ranks"] == theirs["mergeable_ranks"]
 
 
-@pytest.mark.parametrize("name", ENCODINGS)
+def test_harmony_encoding_equals_tiktokens_own_constructor(tmp_path, monkeypatch) -> None:
+    info = RANK_FILES["o200k_base"]
+    (tmp_path / hashlib.sha1(info.url.encode()).hexdigest()).write_bytes(read_rank_bytes("o200k_base"))
+    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tmp_path))
+    public = importlib.import_module("tiktoken_ext.openai_public")
+    with block_network():
+        theirs = public.o200k_harmony()
+    ours = harmony_encoding_kwargs()
+    assert (ours["name"], ours["pat_str"], ours["special_tokens"]) == \
+        (theirs["name"], theirs["pat_str"], theirs["special_tokens"])
+    assert ours["mergeable_ranks"] == theirs["mergeable_ranks"]
+
+
+@pytest.mark.parametrize("name", [*ENCODINGS, "o200k_harmony"])
 def test_plain_tiktoken_get_encoding_works_offline_in_a_fresh_process(name: str, tmp_path) -> None:
     code = (
         "import contextwise.tokens, tiktoken\n"

@@ -128,8 +128,24 @@ def encoding_kwargs(encoding: str) -> dict[str, Any]:
     }
 
 
+def _harmony_special_tokens() -> dict[str, int]:
+    # gpt-oss's o200k_harmony: o200k_base's ranks with the harmony chat-format tokens and a reserved range.
+    named = {"<|startoftext|>": 199998, ENDOFTEXT: 199999, "<|return|>": 200002, "<|constrain|>": 200003,
+             "<|channel|>": 200005, "<|start|>": 200006, "<|end|>": 200007, "<|message|>": 200008,
+             "<|call|>": 200012}
+    reserved = {f"<|reserved_{i}|>": i for i in (200000, 200001, 200004, 200009, 200010, 200011)}
+    reserved |= {f"<|reserved_{i}|>": i for i in range(200013, 201088)}
+    return {**RANK_FILES["o200k_base"].special_tokens, **named, **reserved}
+
+
+def harmony_encoding_kwargs() -> dict[str, Any]:
+    """The keyword arguments for tiktoken's `o200k_harmony` (gpt-oss), from the o200k_base rank file."""
+    kwargs = encoding_kwargs("o200k_base")
+    return {**kwargs, "name": "o200k_harmony", "special_tokens": _harmony_special_tokens()}
+
+
 def install_into_tiktoken() -> bool:
-    """Make `tiktoken.get_encoding("o200k_base" | "cl100k_base")` build from our files, offline.
+    """Make `tiktoken.get_encoding("o200k_base" | "cl100k_base" | "o200k_harmony")` build from our files, offline.
 
     Replaces tiktoken's downloading constructors for these two names in its registry; encodings tiktoken
     has already built are left alone. Idempotent and thread-safe; builds nothing until asked.
@@ -147,6 +163,7 @@ def install_into_tiktoken() -> bool:
             constructors = registry.ENCODING_CONSTRUCTORS
             for name in RANK_FILES:
                 constructors[name] = _constructor(name)  # type: ignore[index]
+            constructors["o200k_harmony"] = harmony_encoding_kwargs  # type: ignore[index]
         except Exception as exc:  # noqa: BLE001 - third-party plugins may raise anything; we must not
             warnings.warn(f"could not register offline encodings with tiktoken ({exc!r}); plain "
                           f"tiktoken.get_encoding() may try to download", RuntimeWarning, stacklevel=2)
