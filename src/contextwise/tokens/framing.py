@@ -121,7 +121,9 @@ class Framing:
 OPENAI = Framing("openai")
 OPENAI_LEGACY = Framing("openai-legacy", tool_rule=OpenAIToolRule(per_tool_tokens=10))
 # Anthropic documents 346 tool-use system-prompt tokens (tool_choice auto/none) for Claude 3.5 Sonnet and later.
-ANTHROPIC = Framing("anthropic", per_message_tokens=5, per_name_tokens=2, reply_priming_tokens=5,
+# Its count_tokens endpoint reports 10 input tokens for one user message "Hello, world" (about 3 content tokens),
+# so message framing plus priming is about 7: "\n\nHuman: " / "\n\nAssistant:" style turns.
+ANTHROPIC = Framing("anthropic", per_message_tokens=3, per_name_tokens=2, reply_priming_tokens=4,
                     role_counted=False, per_tool_call_tokens=10, per_tool_result_tokens=10,
                     tool_call_id_counted=True, tool_rule=JsonToolRule(preamble_tokens=346, per_tool_tokens=10),
                     image_rule=AreaImageRule(), exact=False)
