@@ -162,3 +162,10 @@ def test_chatml_framing_equals_the_rendered_qwen_template() -> None:
     counter = TokenCounter.for_model("qwen2.5-72b-instruct")
     assert counter.framing.name == "chatml"
     assert counter.messages(TEMPLATE_MESSAGES) == len(enc.encode_with_special(rendered))
+
+
+def test_anthropic_estimate_brackets_a_published_count_tokens_figure() -> None:
+    # Anthropic's count_tokens endpoint returns 10 input tokens for one user message "Hello, world" (as shown in
+    # the claude-token-count package's README). Estimates should err high, but not by much.
+    counted = TokenCounter.for_model("claude-sonnet-4-5").messages([Message.user("Hello, world")])
+    assert 10 <= counted <= 13
