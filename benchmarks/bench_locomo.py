@@ -27,6 +27,7 @@ from typing import Any
 from contextwise.embed import CachedEmbedder, OnnxMiniLM, SQLiteCache
 from contextwise.evals.locomo import (
     HELD_OUT,
+    TURN_TEXTS,
     Conversation,
     Hybrid,
     RecallReport,
@@ -48,9 +49,8 @@ DEEP_KS = (25, 50)
 PUBLISHED = {"dialog (DRAGON)": {5: 58.8, 10: 67.5, 25: 79.9, 50: 84.8},
              "observation (DRAGON)": {5: 49.6, 10: 57.1, 25: 66.0, 50: 71.1},
              "session summary (DRAGON)": {2: 61.5, 5: 75.1, 10: 90.7}}
-TEXTS = {"speaker": TurnText(), "plain": TurnText(speaker=False), "speaker+date": TurnText(date=True),
-         "speaker+caption": TurnText(caption=True)}
-WEIGHTS = ((1.0, 1.0), (2.0, 1.0), (1.0, 2.0), (3.0, 1.0), (1.0, 3.0), (1.0, 1.5))
+TEXTS = TURN_TEXTS
+WEIGHTS = ((1.0, 1.0), (2.0, 1.0), (1.0, 2.0), (3.0, 1.0), (1.0, 3.0), (1.0, 1.5), (1.0, 4.0), (1.0, 6.0))
 #: Chosen by `tune` on conv-26..conv-47 (see the module docstring); never looked at conv-48..50 to choose.
 CHOSEN_TEXT = "speaker"
 CHOSEN_WEIGHTS = (1.0, 1.0)

@@ -17,8 +17,8 @@ from rich.progress import (
 from rich.table import Table
 
 from contextwise.errors import MissingDependencyError, UsageError
+from contextwise.evals.locomo import TURN_TEXTS
 
-TURN_TEXTS = ("speaker", "plain", "speaker+date", "speaker+caption")
 DEFAULT_CHART = "locomo-recall.png"
 
 
@@ -79,14 +79,6 @@ def pick_conversations(conversations, wanted: str | None):  # type: ignore[no-un
             raise UsageError(f"--conversations: no conversation {name!r} in the file; it has "
                              f"{', '.join(sorted(known))} (or say tuning / held-out)")
     return [c for c in conversations if c.sample_id in chosen]
-
-
-def turn_text_preset(name: str):  # type: ignore[no-untyped-def]
-    """The TurnText preset called `name`."""
-    from contextwise.evals.locomo import TurnText
-
-    return {"speaker": TurnText(), "plain": TurnText(speaker=False), "speaker+date": TurnText(date=True),
-            "speaker+caption": TurnText(caption=True)}[name]
 
 
 def results_table(report, title: str) -> Table:  # type: ignore[no-untyped-def]
@@ -164,7 +156,7 @@ def register(group: click.Group) -> None:
     @click.option("--conversations", default=None, help="Sample ids, comma-separated, or tuning / held-out "
                                                         "[default: all].")
     @click.option("--embedder", default="onnx:all-minilm-l6-v2", show_default=True, help="Embedder spec.")
-    @click.option("--turn-text", type=click.Choice(TURN_TEXTS), default="speaker", show_default=True,
+    @click.option("--turn-text", type=click.Choice(list(TURN_TEXTS)), default="speaker", show_default=True,
                   help="What is stored and embedded per turn.")
     @click.option("--hybrid-weights", default="1:1", show_default=True,
                   help="DENSE:LEXICAL weights of the rank fusion (1:1 is MemoryBackend's hybrid search).")
@@ -185,6 +177,6 @@ def register(group: click.Group) -> None:
             raise UsageError("--conversations selected no conversation")
         explicit = ctx.get_parameter_source("chart") is not click.core.ParameterSource.DEFAULT
         console = Console()
-        report = _evaluate(chosen, chosen_modes, cutoffs, embedder, turn_text_preset(turn_text), console)
+        report = _evaluate(chosen, chosen_modes, cutoffs, embedder, TURN_TEXTS[turn_text], console)
         _print(report, console)
         _chart(report, None if no_chart else chart, explicit, console)
