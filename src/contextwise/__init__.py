@@ -13,25 +13,34 @@ The main entry points are here; each area's strategy objects live in its subpack
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from contextwise.budget import Built, Context, Item, Report, Section
 from contextwise.errors import (
     AuthError, BackendError, BudgetExceededError, ContextLengthError, ContextwiseError, MissingDependencyError,
     ProviderError, RateLimitError, StoreError, TruncationWarning, UnavailableError, UnknownBackendError, UsageError,
 )
-from contextwise.history import Conversation
-from contextwise.memory import UnifiedMemory
-from contextwise.models import Catalog, Cost, ModelInfo, cost, get_model
 from contextwise.protocols import (
     AsyncChatModel, AsyncEmbedder, AsyncVectorStore, ChatModel, Compressor, Embedder, Tokenizer, VectorStore,
 )
 from contextwise.registry import register, resolve
-from contextwise.tokens import TokenCounter, get_tokenizer, tokenizer_for_model
+from contextwise.tokens import TokenCounter, get_tokenizer, tokenizer_for_model  # also: tiktoken works offline
 from contextwise.types import (
     ChatOptions, Chunk, Citation, Completion, Compressed, Hit, ImagePart, Message, Record, TextPart, TokenLogprob,
     Tool, ToolCall, Usage,
 )
+
+if TYPE_CHECKING:
+    from contextwise.budget import Built, Context, Item, Report, Section
+    from contextwise.history import Conversation
+    from contextwise.memory import UnifiedMemory
+    from contextwise.models import Catalog, Cost, ModelInfo, cost, get_model
+
+# Names that live in heavier subpackages load on first use, so `import contextwise` costs only the core types.
+_LAZY = {
+    "Built": "budget", "Context": "budget", "Item": "budget", "Report": "budget", "Section": "budget",
+    "Conversation": "history", "UnifiedMemory": "memory",
+    "Catalog": "models", "Cost": "models", "ModelInfo": "models", "cost": "models", "get_model": "models",
+}
 
 __version__ = "0.1.0"
 
@@ -50,7 +59,15 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    """Subpackages load on first attribute access, so `import contextwise` stays light."""
+    """Subpackages and the names they export load on first attribute access."""
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f"contextwise.{_LAZY[name]}"), name)
+        globals()[name] = value
+        return value
     if name in _SUBPACKAGES:
         return importlib.import_module(f"contextwise.{name}")
     raise AttributeError(f"module 'contextwise' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__) | _SUBPACKAGES)
