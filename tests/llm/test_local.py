@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 
@@ -184,3 +185,35 @@ async def test_local_sync_and_async_twins_agree(model):
     assert async_ == model.complete(ASK, 12, GREEDY)
     streamed = [item async for item in twin.stream(ASK, 12, GREEDY)]
     assert streamed[-1] == async_ and "".join(streamed[:-1]) == async_.text
+
+
+def test_local_an_open_stream_blocks_reentry_from_its_own_thread(model):
+    stream = model.stream(ASK, max_tokens=8, options=GREEDY)
+    next(stream)
+    with pytest.raises(UsageError, match="close"):
+        model.complete(ASK, max_tokens=2)
+    stream.close()
+    assert model.complete(ASK, max_tokens=2, options=GREEDY).usage.output_tokens >= 1
+
+
+@pytest.mark.anyio
+async def test_local_async_streams_outnumbering_the_thread_pool_all_finish(model):
+    twin = AsyncLlamaCppModel(model)
+
+    async def read(question: str) -> Completion:
+        items = [item async for item in twin.stream([Message.user(question)], 3, GREEDY)]
+        await asyncio.sleep(0)  # let the other readers interleave
+        return items[-1]
+
+    results = await asyncio.gather(*(read(f"Count to {n}.") for n in range(10)))
+    assert all(isinstance(r, Completion) and r.usage.output_tokens >= 1 for r in results)
+
+
+@pytest.mark.anyio
+async def test_local_async_stream_left_early_releases_the_model(model):
+    twin = AsyncLlamaCppModel(model)
+    stream = twin.stream(ASK, 20, GREEDY)
+    first = await stream.__anext__()
+    await stream.aclose()
+    assert isinstance(first, str)
+    assert (await twin.complete(ASK, 2, GREEDY)).usage.output_tokens >= 1

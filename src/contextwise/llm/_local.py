@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import codecs
+import contextlib
 import importlib.util
 import json
 import re
@@ -95,11 +96,26 @@ class _Engine:
         self.path, self.n_ctx = path, n_ctx
         self.llama = self._load(logits_all=False)
         self._scorer: Any = None
-        self.lock = threading.Lock()
+        self._lock = threading.Lock()
+        self._owner: int | None = None
         self.default_seed = _llama_cpp().LLAMA_DEFAULT_SEED
         self.stop_ids = frozenset({self.llama.token_eos()} | set(self._specials(("<|im_end|>",) + _DOC_SEPARATORS)))
         separator = self._specials(_DOC_SEPARATORS)
         self.doc_start = [separator[0]] if separator else [self.llama.token_bos()]
+
+    @contextlib.contextmanager
+    def hold(self) -> Iterator[None]:
+        """Use the model exclusively; other threads wait, the holding thread itself may not re-enter."""
+        me = threading.get_ident()
+        if self._owner == me:
+            raise UsageError("this thread is still using the model (an unfinished stream?); read the stream to "
+                             "its end or close() it first")
+        with self._lock:
+            self._owner = me
+            try:
+                yield
+            finally:
+                self._owner = None
 
     def _load(self, *, logits_all: bool) -> Any:
         return _llama_cpp().Llama(str(self.path), n_ctx=self.n_ctx, n_threads=N_THREADS,
@@ -234,7 +250,7 @@ class LlamaCppModel:
         lead = (list(self._engine.doc_start) + self.tokenize(prefix))[-(self.n_ctx // 2):]
         surprisal: list[float] = []
         overlap = self.n_ctx // 4
-        with self._engine.lock:
+        with self._engine.hold():
             while len(surprisal) < len(ids):
                 done = len(surprisal)
                 context = list(ids[max(0, done - overlap):done]) if done else lead
@@ -270,7 +286,7 @@ class LlamaCppModel:
         """
         prompt = self._prompt(messages)
         sampling = self._sampling(len(prompt), max_tokens, options or ChatOptions())
-        with self._engine.lock:
+        with self._engine.hold():
             yield from _Generation(self._engine, sampling, self.name).run(prompt)
 
     def _prompt(self, messages: Sequence[Message]) -> list[int]:
@@ -434,14 +450,34 @@ class AsyncLlamaCppModel:
 
     async def stream(self, messages: Sequence[Message], max_tokens: int | None = None,
                      options: ChatOptions | None = None) -> AsyncIterator[str | Completion]:
-        """Yield text deltas as tokens are generated, then the whole Completion last."""
-        items = self.model.stream(messages, max_tokens, options)
-        done = object()
+        """Yield text deltas as tokens are generated, then the whole Completion last.
+
+        One worker thread runs the whole generation and hands items over, so the model is released when the
+        generation ends, however slowly the items are read, and waiting streams never starve the thread pool.
+        """
+        loop = asyncio.get_running_loop()
+        items: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        stop = threading.Event()
+
+        def produce() -> None:
+            try:
+                for item in self.model.stream(messages, max_tokens, options):
+                    loop.call_soon_threadsafe(items.put_nowait, ("item", item))
+                    if stop.is_set():
+                        break
+            except BaseException as exc:  # handed to the reader, raised there
+                loop.call_soon_threadsafe(items.put_nowait, ("error", exc))
+            loop.call_soon_threadsafe(items.put_nowait, ("end", None))
+
+        worker = asyncio.ensure_future(asyncio.to_thread(produce))
         try:
-            while (item := await asyncio.to_thread(next, items, done)) is not done:
-                yield item  # type: ignore[misc]
+            while (got := await items.get())[0] != "end":
+                if got[0] == "error":
+                    raise got[1]
+                yield got[1]
         finally:
-            await asyncio.to_thread(items.close)
+            stop.set()
+            await worker
 
 
 _local_lock = threading.Lock()
