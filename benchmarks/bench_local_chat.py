@@ -12,23 +12,11 @@ computed and copied) and sorts the vocabulary per generated token; contextwise r
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
-from pathlib import Path
+
+from bench_surprisal import DATA, timed  # the sibling script: same text, same timer
 
 from contextwise.llm import local_model
 from contextwise.types import ChatOptions, Message
-
-DATA = Path(__file__).resolve().parents[2] / "shared" / "bench" / "data" / "gsm8k" / "prompt_hardest.txt"
-
-
-def timed(fn, repeat: int) -> tuple[float, object]:
-    times, result = [], None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), result
 
 
 def main() -> None:
