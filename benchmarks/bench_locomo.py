@@ -52,8 +52,8 @@ PUBLISHED = {"dialog (DRAGON)": {5: 58.8, 10: 67.5, 25: 79.9, 50: 84.8},
 TEXTS = TURN_TEXTS
 WEIGHTS = ((1.0, 1.0), (2.0, 1.0), (1.0, 2.0), (3.0, 1.0), (1.0, 3.0), (1.0, 1.5), (1.0, 4.0), (1.0, 6.0))
 #: Chosen by `tune` on conv-26..conv-47 (see the module docstring); never looked at conv-48..50 to choose.
-CHOSEN_TEXT = "speaker"
-CHOSEN_WEIGHTS = (1.0, 1.0)
+CHOSEN_TEXT = "speaker+date+caption"
+CHOSEN_WEIGHTS = (1.0, 4.0)
 
 
 def embedder(cache: str | None) -> Any:

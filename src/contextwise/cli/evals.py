@@ -156,7 +156,8 @@ def register(group: click.Group) -> None:
     @click.option("--conversations", default=None, help="Sample ids, comma-separated, or tuning / held-out "
                                                         "[default: all].")
     @click.option("--embedder", default="onnx:all-minilm-l6-v2", show_default=True, help="Embedder spec.")
-    @click.option("--turn-text", type=click.Choice(list(TURN_TEXTS)), default="speaker", show_default=True,
+    @click.option("--turn-text", type=click.Choice(list(TURN_TEXTS)), default="speaker+date+caption",
+                  show_default=True,
                   help="What is stored and embedded per turn.")
     @click.option("--hybrid-weights", default="1:1", show_default=True,
                   help="DENSE:LEXICAL weights of the rank fusion (1:1 is MemoryBackend's hybrid search).")

@@ -219,7 +219,7 @@ class TurnText:
         return f"[{turn.date}] {text}" if self.date and turn.date else text
 
 
-#: Named TurnText settings; "speaker+date" was chosen on the tuning conversations (benchmarks/bench_locomo.py).
+#: Named TurnText settings; "speaker+date+caption" was chosen on the tuning conversations (bench_locomo.py tune).
 TURN_TEXTS: Mapping[str, TurnText] = {
     "speaker": TurnText(), "plain": TurnText(speaker=False), "speaker+date": TurnText(date=True),
     "speaker+caption": TurnText(caption=True), "speaker+date+caption": TurnText(date=True, caption=True),
