@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import sys
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -217,3 +218,11 @@ async def test_local_async_stream_left_early_releases_the_model(model):
     await stream.aclose()
     assert isinstance(first, str)
     assert (await twin.complete(ASK, 2, GREEDY)).usage.output_tokens >= 1
+
+
+def test_local_without_llama_cpp_names_the_extra(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "llama_cpp", None)  # as if the `local` extra were not installed
+    weights = tmp_path / "tiny.gguf"
+    weights.write_bytes(b"GGUF")
+    with pytest.raises(MissingDependencyError, match=r"contextwise\[local\]"):
+        LlamaCppModel(weights, n_ctx=96)
