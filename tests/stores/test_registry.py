@@ -47,3 +47,11 @@ def test_bad_spec_is_a_usage_error(spec):
 def test_unknown_provider_suggests_the_nearest(tmp_path):
     with pytest.raises(UnknownBackendError, match="sqlite"):
         open_store(f"sqlit:{tmp_path / 'x.db'}")
+
+
+@pytest.mark.parametrize("table", ["", "1abc", "a-b", "x" * 41, 'a"; DROP TABLE t; --'])
+def test_postgres_table_name_must_be_a_plain_identifier(pg_dsn, table):
+    from contextwise.stores import PostgresStore
+
+    with pytest.raises(UsageError):
+        PostgresStore(pg_dsn, 4, table)

@@ -15,6 +15,7 @@ every row that index holds belongs to the tenant, so an unfiltered query on it i
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 from dataclasses import dataclass
 from typing import Any, Generator, Sequence
@@ -30,6 +31,7 @@ from contextwise.stores._filter import Condition, parse_where, to_postgres
 from contextwise.types import Hit, Record
 
 SCHEMA_VERSION = 2
+_TABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,39}$")
 
 
 @dataclass(frozen=True)
@@ -51,8 +53,9 @@ class PgCore:
     """Builds every statement of a PostgreSQL store over table `table` and parses what comes back."""
 
     def __init__(self, table: str, dimensions: int, search: _core.Search, max_text_chars: int) -> None:
-        if not isinstance(table, str) or not table.replace("_", "a").isalnum() or not table[:1].isalpha():
-            raise UsageError(f"table must be a plain identifier (letters, digits, _), got {table!r}")
+        # <= 40 chars: the longest derived name (the per-tenant index) must fit PostgreSQL's 63.
+        if not isinstance(table, str) or not _TABLE.match(table):
+            raise UsageError(f"table must be a plain identifier of at most 40 letters, digits or _, got {table!r}")
         self.dimensions = _core.check_dimensions(dimensions)
         self.search = search
         self.max_text_chars = max_text_chars
