@@ -44,7 +44,7 @@ def main() -> None:
     ours_s, got = timed(ours, args.repeat)
     peer_s, out = timed(theirs, args.repeat)
     peer_text = out["choices"][0]["message"]["content"]
-    print(f"prompt {got.usage.input_tokens} tokens, answer {got.usage.output_tokens} tokens; median of "
+    print(f"prompt {got.usage.input_tokens} tokens, answer {got.usage.output_tokens} tokens; best of "
           f"{args.repeat} runs; same text: {peer_text.strip() == got.text.strip()}")
     print(f"contextwise LlamaCppModel.complete(logprobs):        {ours_s * 1000:8.0f} ms")
     print(f"llama-cpp-python create_chat_completion(logprobs):   {peer_s * 1000:8.0f} ms")
