@@ -159,8 +159,8 @@ def register(group: click.Group) -> None:
     @click.option("--turn-text", type=click.Choice(list(TURN_TEXTS)), default="speaker+date+caption",
                   show_default=True,
                   help="What is stored and embedded per turn.")
-    @click.option("--hybrid-weights", default="1:1", show_default=True,
-                  help="DENSE:LEXICAL weights of the rank fusion (1:1 is MemoryBackend's hybrid search).")
+    @click.option("--hybrid-weights", default="1:4", show_default=True,
+                  help="DENSE:LEXICAL weights of the rank fusion (1:4 is MemoryBackend's hybrid search).")
     @click.option("--chart", default=DEFAULT_CHART, show_default=True,
                   help="PNG of recall@k per mode (needs the plot extra).")
     @click.option("--no-chart", is_flag=True, help="Write no chart.")

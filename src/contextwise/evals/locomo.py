@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from contextwise.errors import UsageError
+from contextwise.memory._base import HYBRID_WEIGHTS
 
 #: The conversations kept out of every tuning decision; figures on them are held-out figures.
 HELD_OUT = ("conv-48", "conv-49", "conv-50")
@@ -264,26 +265,17 @@ class Lexical:
 
 @dataclass(frozen=True)
 class Hybrid:
-    """Dense and BM25 rankings fused by reciprocal rank, as MemoryBackend's hybrid search does, with weights.
+    """Dense and BM25 rankings fused by weighted reciprocal rank: MemoryBackend's hybrid search with the given
+    weights (the defaults are the backend's own). Other weights are for tuning."""
 
-    With the default weights the ranking equals `MemoryBackend.search(..., mode="hybrid")`: the same pools of
-    max(4 * depth, 20) per retriever, the same fusion. Other weights are for tuning.
-    """
-
-    dense_weight: float = 1.0
-    lexical_weight: float = 1.0
-    rrf_k: float = 60.0
+    dense_weight: float = HYBRID_WEIGHTS[0]
+    lexical_weight: float = HYBRID_WEIGHTS[1]
     name: str = "hybrid"
 
     def rank(self, backend: Any, query: str, depth: int) -> list[str]:
         """Ids of the `depth` best turns by fused rank."""
-        from contextwise.embed import fuse_rrf
-
-        pool = max(depth * 4, 20)
-        dense = [r.id for r, _ in backend.search(TIER, query, pool, mode="dense")]
-        lexical = [r.id for r, _ in backend.search(TIER, query, pool, mode="lexical")]
-        fused = fuse_rrf(dense, lexical, k=self.rrf_k, weights=[self.dense_weight, self.lexical_weight])
-        return [s.id for s in fused[:depth]]
+        hits = backend.search(TIER, query, depth, mode="hybrid", weights=(self.dense_weight, self.lexical_weight))
+        return [r.id for r, _ in hits]
 
 
 MODES: Mapping[str, Retrieval] = {"dense": Dense(), "lexical": Lexical(), "hybrid": Hybrid()}

@@ -84,6 +84,9 @@ class RecallWeights:
 
 
 Mode = Literal["dense", "lexical", "hybrid"]
+# Dense : lexical weight of hybrid recall, chosen on LoCoMo's tuning conversations (conv-26..47) and confirmed on
+# the held-out ones: lexical-heavy fusion wins at k <= 20 (benchmarks/bench_locomo.py).
+HYBRID_WEIGHTS = (1.0, 4.0)
 
 
 @dataclass(frozen=True)
@@ -121,10 +124,12 @@ class MemoryBackend:
         tenant: the hard partition every call is scoped to.
         clock: seconds since the epoch (injectable for tests of recency and TTL).
         counter: the TokenCounter for the token figures in OpStats (default: gpt-4o-mini's).
+        hybrid_weights: (dense, lexical) weights of the reciprocal-rank fusion in hybrid search.
     """
 
     def __init__(self, store: Any, embedder: Any, *, tenant: str, clock: Callable[[], float] = time.time,
-                 max_text_chars: int = 20_000, counter: Any = None) -> None:
+                 max_text_chars: int = 20_000, counter: Any = None,
+                 hybrid_weights: tuple[float, float] = HYBRID_WEIGHTS) -> None:
         from contextwise.embed import BM25Index, CachedEmbedder
         from contextwise.tokens import TokenCounter
 
@@ -139,6 +144,7 @@ class MemoryBackend:
         self.tenant = tenant
         self.clock = clock
         self.max_text_chars = max_text_chars
+        self.hybrid_weights = hybrid_weights
         self._lexical = BM25Index()
         self._lexical_loaded: set[str] = set()
         self._lock = threading.RLock()
@@ -181,8 +187,12 @@ class MemoryBackend:
         return self.store.scan(tenant=self.tenant, where={**(where or {}), "tier": tier})
 
     def search(self, tier: str, query: str, k: int, *, mode: Mode = "hybrid",
-               where: Mapping[str, Any] | None = None) -> list[tuple[Record, float]]:
-        """Records of `tier` for `query`, best first, each with a relevance in [0, 1]."""
+               where: Mapping[str, Any] | None = None,
+               weights: tuple[float, float] | None = None) -> list[tuple[Record, float]]:
+        """Records of `tier` for `query`, best first, each with a relevance in [0, 1].
+
+        Hybrid search fuses the dense and lexical rankings by reciprocal rank with `weights` (dense, lexical),
+        by default the backend's `hybrid_weights`."""
         if k < 1:
             raise UsageError(f"k must be at least 1, got {k}")
         pool = max(k * 4, 20)
@@ -192,7 +202,7 @@ class MemoryBackend:
             return dense[:k]
         if mode == "lexical":
             return lexical[:k]
-        return _fuse(dense, lexical)[:k]
+        return _fuse(dense, lexical, weights or self.hybrid_weights)[:k]
 
     def _dense(self, tier: str, query: str, k: int, where: Mapping[str, Any] | None) -> list[tuple[Record, float]]:
         vector = self.embedder.embed([query], kind="query")[0]
@@ -220,15 +230,16 @@ class MemoryBackend:
         return out[:k]
 
 
-def _fuse(dense: list[tuple[Record, float]], lexical: list[tuple[Record, float]]) -> list[tuple[Record, float]]:
-    """Reciprocal-rank fusion of the two lists, keeping each record's best relevance as its score."""
+def _fuse(dense: list[tuple[Record, float]], lexical: list[tuple[Record, float]],
+          weights: tuple[float, float]) -> list[tuple[Record, float]]:
+    """Weighted reciprocal-rank fusion of the two lists, keeping each record's best relevance as its score."""
     from contextwise.embed import fuse_rrf
 
     records = {r.id: r for r, _ in dense + lexical}
     best: dict[str, float] = {}
     for r, s in dense + lexical:
         best[r.id] = max(best.get(r.id, 0.0), s)
-    order = fuse_rrf([r.id for r, _ in dense], [r.id for r, _ in lexical])
+    order = fuse_rrf([r.id for r, _ in dense], [r.id for r, _ in lexical], weights=list(weights))
     return [(records[s.id], best[s.id]) for s in order]
 
 
