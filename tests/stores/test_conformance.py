@@ -145,3 +145,10 @@ def test_unicode_text_and_ids_round_trip(store, vectors):
     vector = tuple(map(float, vectors.unit(1)[0]))
     store.upsert([Record("ключ-🔑", "naïve café — 東京", vector)], tenant="t1")
     assert store.get(["ключ-🔑"], tenant="t1")[0].text == "naïve café — 東京"
+
+
+def test_tenant_with_only_vectorless_records_has_no_hits(store, vectors):
+    store.upsert([Record("plain", "no vector", None, {"k": 1})], tenant="t1")
+    assert store.query(vectors.unit(1)[0], 3, tenant="t1") == []
+    assert store.query(vectors.unit(1)[0], 3, tenant="t1", where={"k": 1}) == []
+    assert [r.id for r in store.scan(tenant="t1", where={"k": 1})] == ["plain"]
