@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from contextwise.memory._base import HYBRID_WEIGHTS
 from contextwise.embed import CachedEmbedder, OnnxMiniLM, SQLiteCache
 from contextwise.evals.locomo import (
     HELD_OUT,
@@ -191,7 +192,7 @@ def readme_rows(report: RecallReport, tuning_ids: list[str], held_ids: list[str]
         for m in report.only(ids).modes:
             turn = "/".join(f"{m.turn_recall(k):.2f}" for k in KS)
             session = "/".join(f"{m.session_recall(k):.2f}" for k in KS)
-            name = "hybrid 1:1 (MemoryBackend as shipped)" if m.mode == "hybrid" else m.mode
+            name = "hybrid {:g}:{:g} (MemoryBackend as shipped)".format(*HYBRID_WEIGHTS) if m.mode == "hybrid" else m.mode
             print(f"| LoCoMo evidence recall@5/10/20, {label}, {name} | turn {turn}, session {session} | "
                   f"`python benchmarks/bench_locomo.py final` |")
 
