@@ -106,9 +106,9 @@ class HybridScorer:
 
 
 def _onnx_minilm() -> Embedder:
-    from contextwise.embed import OnnxMiniLM
+    from contextwise.embed import default_embedder
 
-    return OnnxMiniLM()
+    return default_embedder()  # one loaded model per process, not one per scorer
 
 
 def _blend(relevance: np.ndarray, central: np.ndarray) -> np.ndarray:
