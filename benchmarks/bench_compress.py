@@ -169,7 +169,8 @@ def main() -> None:
     sizes = [tok.count(c.context) for c in cases]
     print(f"{len(cases)} questions, context {statistics.mean(sizes):.0f} o200k tokens on average "
           f"({min(sizes)}-{max(sizes)}), ratios {args.ratios}")
-    local = _local_model()
+    wanted = set(args.only) if args.only is not None else None
+    local = _local_model() if wanted is None or wanted & {"pruning", "auto", "summarize", "bm25-small"} else None
     table: dict[tuple[str, float], Tally] = {}
     limits = {"pruning": args.pruning_n, "auto": args.pruning_n, "bm25-small": args.pruning_n,
               "summarize": args.summary_n}
