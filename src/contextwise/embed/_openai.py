@@ -17,8 +17,6 @@ from typing import Any, Iterator, Mapping, Sequence
 import numpy as np
 
 from contextwise.errors import (
-    AuthError,
-    ContextLengthError,
     MissingDependencyError,
     ProviderError,
     RateLimitError,
@@ -29,8 +27,6 @@ from contextwise.errors import (
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 #: Output sizes of OpenAI's own models; any other model needs `dimensions=` (or learns it from its first answer).
 KNOWN_DIMENSIONS = {"text-embedding-3-small": 1536, "text-embedding-3-large": 3072, "text-embedding-ada-002": 1536}
-_CONTEXT_HINTS = ("context_length", "maximum context length", "too many tokens", "input is too long",
-                  "too long", "max_tokens_per_request")
 MAX_RETRY_WAIT_S = 60.0
 
 
@@ -110,10 +106,10 @@ class EmbeddingsCore:
         return self._checked(vectors, expected, status)
 
     def error(self, status: int, headers: Mapping[str, str], content: bytes) -> ProviderError:
-        """The contextwise error for a non-2xx answer."""
-        message = _error_message(content) or f"HTTP {status}"
-        kind, advice = _classify(status, message)
-        return kind(f"{message}{advice}", backend=self.name, status_code=status, retry_after=_retry_after(headers))
+        """The contextwise error for a non-2xx answer (the one mapping the chat clients use too)."""
+        from contextwise.llm._wire import error_from_response
+
+        return error_from_response(status, headers, content, backend=self.name)
 
     def unreachable(self, exc: Exception) -> UnavailableError:
         """The contextwise error for a transport failure (connect, read, timeout)."""
@@ -265,47 +261,10 @@ def _wire_text(text: str) -> str:
     return text if text.isascii() else text.encode("utf-8", "replace").decode("utf-8")
 
 
-def _classify(status: int, message: str) -> tuple[type[ProviderError], str]:
-    if status == 429:
-        return RateLimitError, "; wait and retry"
-    if status in (401, 403):
-        return AuthError, "; check OPENAI_API_KEY or the api_key argument"
-    if status == 413 or (status == 400 and any(hint in message.lower() for hint in _CONTEXT_HINTS)):
-        return ContextLengthError, "; send shorter texts"
-    if status in (408, 409) or status >= 500:
-        return UnavailableError, "; try again later"
-    return ProviderError, ""
-
-
 def _vector(embedding: Any) -> np.ndarray:
     if isinstance(embedding, str):  # encoding_format="base64": little-endian float32
         return np.frombuffer(base64.b64decode(embedding), dtype="<f4")
     return np.asarray(embedding, dtype=np.float32)
-
-
-def _error_message(content: bytes) -> str:
-    try:
-        payload = json.loads(content)
-    except ValueError:
-        return content[:300].decode("utf-8", "replace").strip()
-    error = payload.get("error", payload) if isinstance(payload, dict) else payload
-    if isinstance(error, dict):
-        code = error.get("code") or error.get("type") or ""
-        text = str(error.get("message") or "")
-        return f"{text} ({code})" if code and code not in text else text
-    return str(error)
-
-
-def _retry_after(headers: Mapping[str, str]) -> float | None:
-    headers = {k.lower(): v for k, v in headers.items()}
-    for name, scale in (("retry-after-ms", 1e-3), ("retry-after", 1.0)):
-        value = headers.get(name)
-        if value is not None:
-            try:
-                return max(float(value) * scale, 0.0)
-            except ValueError:
-                continue  # an HTTP date: too rare from these servers to parse
-    return None
 
 
 def _import_httpx() -> Any:

@@ -119,9 +119,9 @@ def _error_class(status_code: int, message: str, code: str | None) -> type[Provi
         return RateLimitError
     if status_code in (401, 403):
         return AuthError
-    if status_code >= 500:
+    if status_code >= 500 or status_code in (408, 409):
         return UnavailableError
-    if status_code in (400, 413, 422) and (code in _CONTEXT_CODES or _CONTEXT_TEXT.search(message)):
+    if status_code == 413 or (status_code in (400, 422) and (code in _CONTEXT_CODES or _CONTEXT_TEXT.search(message))):
         return ContextLengthError
     return ProviderError
 
