@@ -40,10 +40,19 @@ def test_auto_routes_are_exact_and_say_which_ran(fake_tokenizer, surprisal_model
     auto = Auto(pruning=TokenPruning(model=surprisal_model), summarizer=Summarizer(model))
     original = fake_tokenizer.count(TEXT)
     target = int(original * keep)
-    out = auto.compress(TEXT, target, fake_tokenizer, query="how deep is the river")
+    out = auto.compress(TEXT, target, fake_tokenizer)
     assert out.tokens == fake_tokenizer.count(out.text) <= target
     assert out.original_tokens == original
     assert out.method == f"auto-{auto.choose(target / original)}"
+
+
+@pytest.mark.parametrize("keep", [0.9, 0.5, 0.1], ids=["light", "medium", "deep"])
+def test_auto_with_a_query_is_extractive_at_every_ratio_by_default(fake_tokenizer, surprisal_model, keep):
+    auto = Auto(pruning=TokenPruning(model=surprisal_model), summarizer=Summarizer(ScriptedChatModel(["x"])))
+    target = int(fake_tokenizer.count(TEXT) * keep)
+    out = auto.compress(TEXT, target, fake_tokenizer, query="how deep is the river")
+    assert out.method == "auto-extractive" and surprisal_model.calls == []
+    assert Auto(extractive_above_with_query=0.7).choose(keep, has_query=True) == Auto().choose(keep)
 
 
 def test_auto_hybrid_extracts_before_pruning(fake_tokenizer, surprisal_model):
