@@ -193,11 +193,16 @@ def test_lexical_finds_evidence_sharing_rare_words(convs) -> None:
     assert m.only(categories=[4]).turn_recall(1) == 1.0  # "plant ... garden" is D1:1's alone
 
 
-def test_default_hybrid_ranks_as_the_memory_backend_does(convs) -> None:
+def test_default_hybrid_is_weighted_rank_fusion_of_dense_and_lexical(convs) -> None:
+    from contextwise.embed import fuse_rrf
+
     backend = MemoryBackend(InMemoryStore(64), HashEmbedder(64), tenant="t")
     backend.put("episodic", [(t.dia_id, TurnText().render(t), {}) for t in convs[0].turns])
+    assert (Hybrid().dense_weight, Hybrid().lexical_weight) == backend.hybrid_weights
     for question in convs[0].questions:
-        expected = [r.id for r, _ in backend.search("episodic", question.text, 5, mode="hybrid")]
+        dense = [r.id for r, _ in backend.search("episodic", question.text, 20, mode="dense")]
+        lexical = [r.id for r, _ in backend.search("episodic", question.text, 20, mode="lexical")]
+        expected = [s.id for s in fuse_rrf(dense, lexical, weights=list(backend.hybrid_weights))][:5]
         assert Hybrid().rank(backend, question.text, 5) == expected
 
 
