@@ -137,11 +137,9 @@ class EmbeddingsCore:
 
     def retry_wait_s(self, error: ProviderError, attempt: int) -> float | None:
         """Seconds to wait before retrying after try number `attempt` (from 1), or None when `error` is final."""
-        if attempt > self.max_retries or not isinstance(error, (RateLimitError, UnavailableError)):
-            return None
-        if error.retry_after is not None:
-            return min(error.retry_after, MAX_RETRY_WAIT_S)
-        return min(0.5 * 2 ** (attempt - 1), MAX_RETRY_WAIT_S)
+        from contextwise.llm._wire import Retry
+
+        return Retry(attempts=self.max_retries, max_delay_s=MAX_RETRY_WAIT_S).delay_s(attempt, error)
 
     def empty(self) -> np.ndarray:
         """The answer for no texts."""

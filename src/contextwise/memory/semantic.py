@@ -7,10 +7,9 @@ to its candidates) and `apply()` takes it; `SemanticMemory.learn` and `alearn` a
 
 from __future__ import annotations
 
-import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence, Union
+from typing import Any, Sequence, Union
 
 import numpy as np
 
@@ -357,5 +356,3 @@ def _cost(model: Any, usage: Usage) -> float | None:
     except UnknownBackendError:
         return None  # a local or unlisted model: no price to give
 
-
-_ = time  # clock comes from the backend
