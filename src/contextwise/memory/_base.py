@@ -146,7 +146,8 @@ class MemoryBackend:
         self.max_text_chars = max_text_chars
         self.hybrid_weights = hybrid_weights
         self._lexical = BM25Index()
-        self._lexical_loaded: set[str] = set()
+        # Per tier whose lexical index is loaded: its records by id, so a lexical hit costs no store round trip.
+        self._lexical_records: dict[str, dict[str, Record]] = {}
         self._lock = threading.RLock()
 
     def new_id(self, tier: str) -> str:
@@ -169,15 +170,19 @@ class MemoryBackend:
                    for e in entries]
         with self._lock:
             self.store.upsert(records, tenant=self.tenant)
-            for e in entries:
-                if e.tier in self._lexical_loaded:
-                    self._lexical.add([e.id], [e.text], tenant=e.tier)
+            for r in records:
+                tier = r.metadata["tier"]
+                if tier in self._lexical_records:
+                    self._lexical.add([r.id], [r.text], tenant=tier)
+                    self._lexical_records[tier][r.id] = r
 
     def delete(self, tier: str, ids: Sequence[str]) -> int:
         with self._lock:
             removed = self.store.delete(list(ids), tenant=self.tenant)
-            if tier in self._lexical_loaded:
+            if tier in self._lexical_records:
                 self._lexical.remove(list(ids), tenant=tier)
+                for i in ids:
+                    self._lexical_records[tier].pop(i, None)
             return removed
 
     def get(self, ids: Sequence[str]) -> list[Record]:
@@ -212,14 +217,14 @@ class MemoryBackend:
     def _lexical_search(self, tier: str, query: str, k: int,
                         where: Mapping[str, Any] | None) -> list[tuple[Record, float]]:
         with self._lock:
-            if tier not in self._lexical_loaded:
-                records = self.scan(tier)
-                self._lexical.add([r.id for r in records], [r.text for r in records], tenant=tier)
-                self._lexical_loaded.add(tier)
+            if tier not in self._lexical_records:
+                loaded = self.scan(tier)
+                self._lexical.add([r.id for r in loaded], [r.text for r in loaded], tenant=tier)
+                self._lexical_records[tier] = {r.id: r for r in loaded}
             found = self._lexical.search(query, k if not where else k * 4, tenant=tier)
+            records = self._lexical_records[tier]
         if not found:
             return []
-        records = {r.id: r for r in self.get([s.id for s in found])}
         peak = found[0].score or 1.0
         out = [(records[s.id], s.score / peak) for s in found if s.id in records]
         if where:
