@@ -13,18 +13,24 @@ noise; --data uniform for the worst case). Recall@10 is measured for every row a
     python benchmarks/bench_stores.py                       # 10k and 100k, every back-end
     python benchmarks/bench_stores.py --sizes 1000000       # 1M (long: HNSW builds on 2 cores)
     python benchmarks/bench_stores.py --sizes 10000 --backends numpy,sqlite
+    python benchmarks/bench_stores.py --sizes 1000000 --backends numpy,postgres --ef-search 400,1000
+
+PostgreSQL builds a tenant's HNSW index only when asked (`build_indexes()`, called here after the load and
+timed apart from ingest as "index s"); SQLite builds its in-process index at the first query ("first queries s").
+--ef-search re-times the unfiltered HNSW rows at other ef_search values on the same index (no rebuild).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 import sys
 import tempfile
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
@@ -61,6 +67,7 @@ class Row:
     p95_ms: float
     recall: float
     first_query_s: float = 0.0
+    index_s: float = 0.0
 
 
 def make_data(size: int, dims: int, tenants: int, queries: int, kind: str, seed: int = 0) -> Data:
@@ -135,13 +142,29 @@ class NumpyBrute:
 class ContextwiseStore:
     """A contextwise store (SQLite or PostgreSQL), written in batches of BATCH records."""
 
-    def __init__(self, name: str, opener: Callable[[], Any], threshold: int) -> None:
-        self.name, self._opener, self._threshold = name, opener, threshold
+    def __init__(self, name: str, opener: Callable[[HnswSearch], Any], search: HnswSearch) -> None:
+        self.name, self._opener, self.search = name, opener, search
+        self._threshold = search.min_vectors
 
     def ingest(self, data: Data, filtered: bool) -> None:
-        self.store = self._opener()
+        self.store = self._opener(self.search)
         for tenant, rows in batches(data, filtered):
             self.store.upsert([Record(data.ids[i], "", data.vectors[i]) for i in rows], tenant=tenant)
+
+    def build(self) -> float:
+        """Seconds to build the indexes the store builds only when asked (PostgreSQL's `build_indexes`)."""
+        if not hasattr(self.store, "build_indexes"):
+            return 0.0
+        start = time.perf_counter()
+        builds = self.store.build_indexes()
+        print(f"    built {len(builds)} index(es) in {time.perf_counter() - start:.1f} s", flush=True)
+        return time.perf_counter() - start
+
+    def retune(self, ef_search: int) -> None:
+        """Reopen the same data searching with another ef_search (SQLite loads its saved index)."""
+        self.store.close()
+        self.search = replace(self.search, ef_search=ef_search)
+        self.store = self._opener(self.search)
 
     def warm(self, tenants: Sequence[str]) -> float:
         """Seconds to answer one query per tenant (fills caches, builds in-process indexes)."""
@@ -194,9 +217,17 @@ class Chroma:
 # --- measuring --------------------------------------------------------------------------------------------
 
 def measure(backend: Any, data: Data, filtered: bool, truth: list[set[str]]) -> Row:
+    """Ingest, build what is built on request, then time the queries."""
     start = time.perf_counter()
     backend.ingest(data, filtered)
     ingest_s = time.perf_counter() - start
+    index_s = backend.build() if hasattr(backend, "build") else 0.0
+    row = time_queries(backend, data, filtered, truth, backend.plan(filtered))
+    return replace(row, ingest_per_s=len(data.ids) / ingest_s, index_s=index_s)
+
+
+def time_queries(backend: Any, data: Data, filtered: bool, truth: list[set[str]], plan: str) -> Row:
+    """Warm up (one query per tenant), then time every query and count the true top-K ids found."""
     tenants = [tenant_name(t) for t in data.query_tenants] if filtered else ["all"] * len(data.queries)
     warm_s = backend.warm(sorted(set(tenants))) if hasattr(backend, "warm") else 0.0
     latencies, found = [], 0
@@ -206,9 +237,21 @@ def measure(backend: Any, data: Data, filtered: bool, truth: list[set[str]]) -> 
         latencies.append((time.perf_counter() - t0) * 1e3)
         found += len(exact & set(ids))
     latencies.sort()
-    return Row(backend.name, len(data.ids), "filtered" if filtered else "unfiltered", backend.plan(filtered),
-               len(data.ids) / ingest_s, statistics.median(latencies),
-               latencies[int(0.95 * (len(latencies) - 1))], found / (K * len(data.queries)), warm_s)
+    return Row(backend.name, len(data.ids), "filtered" if filtered else "unfiltered", plan, 0.0,
+               statistics.median(latencies), latencies[int(0.95 * (len(latencies) - 1))],
+               found / (K * len(data.queries)), warm_s)
+
+
+def retuned(backend: Any, data: Data, truth: list[set[str]], ef_values: list[int]) -> list[Row]:
+    """The unfiltered HNSW row again at each other ef_search, on the same data and index."""
+    if not isinstance(backend, ContextwiseStore) or backend.plan(False) != "hnsw":
+        return []
+    rows = []
+    for ef in ef_values:
+        backend.retune(ef)
+        rows.append(time_queries(backend, data, False, truth, f"hnsw ef_search={ef}"))
+        print(f"    {rows[-1]} load {_load()}", flush=True)
+    return rows
 
 
 def start_postgres(folder: Path) -> Any:
@@ -231,37 +274,42 @@ def backends_for(names: list[str], folder: Path, size: int, dims: int, pg_dsn: s
         elif name.endswith("-hnsw") and filtered:
             continue
         elif name.startswith("sqlite"):
-            search = HnswSearch(min_vectors=thresholds[name])
             path = folder / f"sqlite-{size}-{len(out)}.db"
-            out.append(ContextwiseStore(f"contextwise {name}", lambda p=path, s=search: SQLiteStore(
-                p, dims, search=s), search.min_vectors))
+            out.append(ContextwiseStore(f"contextwise {name}", lambda s, p=path: SQLiteStore(p, dims, search=s),
+                                        HnswSearch(min_vectors=thresholds[name])))
         elif name.startswith("postgres") and pg_dsn:
             from contextwise.stores import PostgresStore
 
-            search = HnswSearch(min_vectors=thresholds[name])
             table = f"bench_{size}_{len(out)}_{int(filtered)}"
-            out.append(ContextwiseStore(f"contextwise {name}", lambda t=table, s=search: PostgresStore(
-                pg_dsn, dims, t, search=s), search.min_vectors))
+            out.append(ContextwiseStore(f"contextwise {name}", lambda s, t=table: PostgresStore(
+                pg_dsn, dims, t, search=s), HnswSearch(min_vectors=thresholds[name])))
     return out
 
 
 def print_table(rows: list[Row]) -> None:
-    print("\nfirst queries s: one query per tenant after ingest (fills caches; SQLite builds its HNSW index here)")
-    print("| back-end | vectors | scenario | plan | ingest vec/s | first queries s | p50 ms | p95 ms | recall@10 |")
-    print("|---|---:|---|---|---:|---:|---:|---:|---:|")
+    print("\nindex s: PostgreSQL's build_indexes() after the load; first queries s: one query per tenant after "
+          "that (fills caches; SQLite builds its HNSW index here)")
+    print("| back-end | vectors | scenario | plan | ingest vec/s | index s | first queries s | p50 ms | p95 ms "
+          "| recall@10 |")
+    print("|---|---:|---|---|---:|---:|---:|---:|---:|---:|")
     for r in rows:
-        print(f"| {r.backend} | {r.size:,} | {r.scenario} | {r.plan} | {r.ingest_per_s:,.0f} | {r.first_query_s:.1f} | "
-              f"{r.p50_ms:.2f} | {r.p95_ms:.2f} | {r.recall:.3f} |")
+        ingest = f"{r.ingest_per_s:,.0f}" if r.ingest_per_s else "(same)"
+        print(f"| {r.backend} | {r.size:,} | {r.scenario} | {r.plan} | {ingest} | {r.index_s:.1f} | "
+              f"{r.first_query_s:.1f} | {r.p50_ms:.2f} | {r.p95_ms:.2f} | {r.recall:.3f} |")
     by_key = {(r.backend, r.size, r.scenario): r for r in rows}
     print()
     for r in rows:
         chroma = by_key.get(("chroma", r.size, r.scenario))
-        if chroma is None or not r.p50_ms:
+        if chroma is None or not r.p50_ms or not r.ingest_per_s:
             continue
         if r.backend.startswith("contextwise"):
             print(f"{r.backend} vs chroma, {r.size:,} {r.scenario}: p50 {r.p50_ms:.2f} vs {chroma.p50_ms:.2f} ms "
                   f"(chroma/ours {chroma.p50_ms / r.p50_ms:.2f}), recall {r.recall:.3f} vs {chroma.recall:.3f}, "
                   f"ingest {r.ingest_per_s / chroma.ingest_per_s:.2f}x chroma's")
+
+
+def _load() -> str:
+    return " ".join(f"{v:.2f}" for v in os.getloadavg())
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -275,7 +323,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--data", choices=["clustered", "uniform"], default="clustered")
     parser.add_argument("--hnsw-min", type=int, default=None,
                         help="HnswSearch.min_vectors of the plain sqlite/postgres rows (default: each store's)")
+    parser.add_argument("--ef-search", default="",
+                        help="comma-separated extra ef_search values to re-time unfiltered HNSW rows at")
     args = parser.parse_args(argv)
+    ef_values = [int(v) for v in args.ef_search.split(",") if v]
+    start_load = _load()
     names = args.backends.split(",")
     folder = Path(tempfile.mkdtemp(prefix="cw-bench-"))
     server = start_postgres(folder) if "postgres" in names else None
@@ -287,24 +339,24 @@ def main(argv: Sequence[str] | None = None) -> None:
                 filtered = scenario == "filtered"
                 truth = exact_top(data, filtered)
                 print(f"== {size:,} vectors, {scenario}", flush=True)
-                # -hnsw rows: SQLite builds its index at the first query; PostgreSQL when a write finds the
-                # tenant at min_vectors (it counts every 5% of min_vectors written), here near the end of the
-                # load: bulk load, then index, as pgvector advises.
+                # -hnsw rows: SQLite builds its index at the first query; PostgreSQL in build_indexes() after
+                # the load: bulk load, then index, as pgvector advises.
                 thresholds = {"sqlite": args.hnsw_min or HnswSearch().min_vectors,
-                              "postgres": args.hnsw_min or 50_000, "sqlite-hnsw": 1,
-                              "postgres-hnsw": int(size * 0.9)}
+                              "postgres": args.hnsw_min or 50_000, "sqlite-hnsw": 1, "postgres-hnsw": 1}
                 for backend in backends_for(names, folder, size, args.dims, server and server.get_uri(), filtered,
                                             thresholds):
                     backend._size = size if not filtered else size // args.tenants
                     row = measure(backend, data, filtered, truth)
+                    print(f"    {row} load {_load()}", flush=True)
+                    extra = [] if filtered else retuned(backend, data, truth, ef_values)
                     backend.close()
-                    rows.append(row)
-                    print(f"    {row}", flush=True)
+                    rows += [row, *extra]
     finally:
         if server is not None:
             server.cleanup()
         shutil.rmtree(folder, ignore_errors=True)
     print_table(rows)
+    print(f"\nload averages (1, 5, 15 min) at start {start_load}, at end {_load()}")
     print(f"\ncommand: python benchmarks/bench_stores.py {' '.join(sys.argv[1:] if argv is None else argv)}")
 
 
