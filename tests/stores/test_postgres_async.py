@@ -83,3 +83,25 @@ def test_async_store_bad_dsn_raises_store_error():
 
     with pytest.raises(StoreError):
         asyncio.run(run())
+
+
+def test_async_build_index_runs_beside_the_stores_other_calls(pg_dsn, pg_table, vectors):
+    from contextwise.stores import AsyncPostgresStore, HnswSearch, PostgresStore
+
+    vecs = [tuple(map(float, v)) for v in vectors.unit(300, seed=7)]
+    records = [Record(f"r{i}", "", vecs[i]) for i in range(300)]
+
+    async def run():
+        async with AsyncPostgresStore(pg_dsn, 8, pg_table, search=HnswSearch(min_vectors=200)) as store:
+            await store.upsert(records, tenant="a")
+            # The build has a connection of its own: the store's queries and writes interleave with it.
+            builds, hits, _ = await asyncio.gather(store.build_indexes(), store.query(vecs[0], 3, tenant="a"),
+                                                   store.upsert(records[:5], tenant="b"))
+            return builds, hits, await store.build_index(tenant="a"), await store.count(tenant="b")
+
+    builds, hits, again, count_b = asyncio.run(run())
+    assert [(b.tenant, b.vectors, b.built) for b in builds] == [("a", 300, True)]
+    assert hits[0].record.id == "r0" and count_b == 5
+    assert again.built is False
+    with PostgresStore(pg_dsn, 8, pg_table, search=HnswSearch(min_vectors=200)) as sync_store:
+        assert sync_store.build_index(tenant="a").built is False  # another process sees the registered index

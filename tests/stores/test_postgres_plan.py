@@ -1,13 +1,17 @@
-"""PostgreSQL: a tenant that grows past HnswSearch.min_vectors gets its own partial HNSW index; filtered
-queries stay exact (pgvector 0.6's HNSW with a WHERE loses most rows), and dropping the tenant drops its index."""
+"""PostgreSQL: no write builds an index; `build_index` / `build_indexes` give a tenant its own partial HNSW index
+(concurrently), used for its unfiltered queries; filtered queries stay exact (pgvector 0.6's HNSW with a WHERE
+loses most rows), a half-built index is redone, and dropping the tenant drops its index."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from contextwise.stores import HnswSearch
+from contextwise.errors import UsageError
+from contextwise.stores import ExactSearch, HnswSearch, IndexBuild
 from contextwise.types import Record
+
+DIMS = 16
 
 
 def _indexes(dsn, table):
@@ -18,25 +22,94 @@ def _indexes(dsn, table):
                                            "LIKE %s", (table, "%hnsw%"))]
 
 
+def _sql(dsn, query, params=()):
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        cur = conn.execute(query, params)
+        return cur.fetchall() if cur.description else None
+
+
+def _load(store, vectors, tenant, count, seed):
+    matrix = vectors.clustered(count, DIMS, seed=seed, clusters=6)
+    for start in range(0, count, 100):
+        store.upsert([Record(f"r{i}", tenant, tuple(map(float, matrix[i])), {"half": i % 2})
+                      for i in range(start, min(count, start + 100))], tenant=tenant)
+    return matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
+
+
+def _exact(unit, q, rows=None):
+    rows = np.arange(len(unit)) if rows is None else rows
+    return {f"r{i}" for i in rows[np.argsort(-(unit[rows] @ q))[:10]]}
+
+
 @pytest.mark.slow
-def test_large_tenant_gets_a_partial_hnsw_index_and_filters_stay_exact(pg_dsn, pg_table, vectors):
+def test_build_indexes_indexes_large_tenants_only_and_filters_stay_exact(pg_dsn, pg_table, vectors):
     from contextwise.stores import PostgresStore
 
-    dims = 16
-    with PostgresStore(pg_dsn, dims, pg_table, search=HnswSearch(min_vectors=400)) as store:
-        big = vectors.clustered(600, dims, seed=1, clusters=6)
-        for start in range(0, 600, 100):
-            store.upsert([Record(f"r{i}", "big", tuple(map(float, big[i])), {"half": i % 2})
-                          for i in range(start, start + 100)], tenant="big")
-        store.upsert([Record(f"r{i}", "small", tuple(map(float, v)))
-                      for i, v in enumerate(vectors.clustered(50, dims, seed=2))], tenant="small")
+    with PostgresStore(pg_dsn, DIMS, pg_table, search=HnswSearch(min_vectors=400)) as store:
+        unit = _load(store, vectors, "big", 600, seed=1)
+        _load(store, vectors, "small", 50, seed=2)
+        assert _indexes(pg_dsn, pg_table) == []  # crossing min_vectors in a write builds nothing
+        (build,) = store.build_indexes()
+        assert (build.tenant, build.vectors, build.built) == ("big", 600, True)
         (definition,) = _indexes(pg_dsn, pg_table)
         assert "WHERE (tenant = 'big'::text)" in definition
-        unit = big / np.linalg.norm(big, axis=1, keepdims=True)
-        odd = np.arange(600) % 2 == 1
-        for q in vectors.clustered(20, dims, seed=3, clusters=6):
-            exact = {f"r{i}" for i in np.flatnonzero(odd)[np.argsort(-(unit[odd] @ q))[:10]]}
+        assert store.build_indexes() == []
+        assert store.build_index(tenant="big").built is False
+        odd = np.flatnonzero(np.arange(600) % 2 == 1)
+        found = 0
+        for q in vectors.clustered(20, DIMS, seed=3, clusters=6):
             hits = store.query(q, 10, tenant="big", where={"half": 1})
-            assert {h.record.id for h in hits} == exact
+            assert {h.record.id for h in hits} == _exact(unit, q, odd)
+            found += len(_exact(unit, q) & {h.record.id for h in store.query(q, 10, tenant="big")})
+        assert found / 200 >= 0.99
         assert store.drop_tenant("big") == 600
         assert _indexes(pg_dsn, pg_table) == []
+
+
+def test_an_indexed_tenant_is_planned_as_an_hnsw_scan(pg_dsn, pg_table, vectors):
+    from contextwise.stores import PostgresStore
+
+    with PostgresStore(pg_dsn, DIMS, pg_table, search=HnswSearch(min_vectors=10_000)) as store:
+        _load(store, vectors, "a", 200, seed=4)
+        build = store.build_index(tenant="a")  # below min_vectors: an explicit build still builds
+        assert isinstance(build, IndexBuild) and build.built and build.vectors == 200
+        q = "[" + ",".join(["0.25"] * DIMS) + "]"
+        import psycopg
+
+        with psycopg.connect(pg_dsn, autocommit=True) as conn:
+            conn.execute("SET enable_seqscan = off")  # at 200 rows a scan is cheaper; ask whether the index serves
+            plan = conn.execute(f"EXPLAIN SELECT id FROM \"{pg_table}\" WHERE tenant = 'a' AND vector IS NOT NULL "
+                                f"ORDER BY vector <=> '{q}' LIMIT 10").fetchall()
+        assert f"Index Scan using {store._core.index_name('a')}" in " ".join(r[0] for r in plan)
+
+
+def test_a_half_built_index_is_dropped_and_built_again(pg_dsn, pg_table, vectors):
+    from contextwise.stores import PostgresStore
+
+    with PostgresStore(pg_dsn, DIMS, pg_table, search=HnswSearch(min_vectors=100)) as store:
+        unit = _load(store, vectors, "a", 150, seed=5)
+        store.build_index(tenant="a")
+        name = store._core.index_name("a")
+        # What a failed CREATE INDEX CONCURRENTLY leaves behind: an invalid index, not registered.
+        _sql(pg_dsn, "UPDATE pg_index SET indisvalid = false WHERE indexrelid = to_regclass(%s)", (f'"{name}"',))
+        _sql(pg_dsn, f'DELETE FROM "{pg_table}_hnsw"')
+        assert store.build_indexes()[0].built is True
+        assert _sql(pg_dsn, "SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass(%s)",
+                    (f'"{name}"',)) == [(True,)]
+        q = vectors.clustered(1, DIMS, seed=6, clusters=6)[0]
+        assert len(_exact(unit, q) & {h.record.id for h in store.query(q, 10, tenant="a")}) >= 9
+
+
+def test_building_an_index_on_an_exact_store_is_a_usage_error(pg_dsn, pg_table):
+    from contextwise.stores import PostgresStore
+
+    with PostgresStore(pg_dsn, DIMS, pg_table, search=ExactSearch()) as store:
+        with pytest.raises(UsageError):
+            store.build_index(tenant="a")
+        with pytest.raises(UsageError):
+            store.build_indexes()
+    with PostgresStore(pg_dsn, DIMS, pg_table, search=HnswSearch()) as store:
+        with pytest.raises(UsageError):
+            store.build_index(tenant="a", maintenance_work_mem_mb=0)

@@ -73,6 +73,8 @@ def test_recall_inside_a_tenant_on_both_search_plans(make_store, vectors):
             store.upsert([Record(ids[i], f"{tenant}/{ids[i]}", tuple(map(float, matrix[i])))
                           for i in range(start, min(size, start + 500))], tenant=tenant)
         data[tenant] = (matrix, ids)
+    if hasattr(store, "build_indexes"):  # PostgreSQL indexes only when asked
+        assert [b.tenant for b in store.build_indexes()] == ["big"]
     queries = vectors.clustered(40, dims, seed=99, clusters=8)
     for tenant, (matrix, ids) in data.items():
         assert _recall(store, tenant, matrix, ids, queries) >= 0.99, tenant

@@ -14,7 +14,7 @@ from typing import Any
 
 from contextwise.errors import UsageError
 from contextwise.registry import register
-from contextwise.stores._core import ExactSearch, HnswSearch
+from contextwise.stores._core import ExactSearch, HnswSearch, IndexBuild
 from contextwise.stores._errors import (
     DimensionMismatchError, DuplicateIdError, InvalidFilterError, InvalidRecordError, InvalidTenantError,
     InvalidVectorError, TextTooLongError,
@@ -24,8 +24,8 @@ from contextwise.stores.sqlite import SQLiteStore
 
 __all__ = [
     "AsyncPostgresStore", "DimensionMismatchError", "DuplicateIdError", "ExactSearch", "HnswSearch",
-    "InMemoryStore", "InvalidFilterError", "InvalidRecordError", "InvalidTenantError", "InvalidVectorError",
-    "PostgresStore", "SQLiteStore", "TextTooLongError", "open_store",
+    "InMemoryStore", "IndexBuild", "InvalidFilterError", "InvalidRecordError", "InvalidTenantError",
+    "InvalidVectorError", "PostgresStore", "SQLiteStore", "TextTooLongError", "open_store",
 ]
 
 

@@ -53,6 +53,16 @@ class HnswSearch:
 Search = ExactSearch | HnswSearch
 
 
+@dataclass(frozen=True)
+class IndexBuild:
+    """What `build_index` did for one tenant: `built` is False when a valid index was already there."""
+
+    tenant: str
+    vectors: int
+    built: bool
+    elapsed_s: float
+
+
 def check_tenant(tenant: Any) -> str:
     """Return `tenant` if it is a valid tenant name, else raise InvalidTenantError."""
     if not isinstance(tenant, str) or not TENANT_PATTERN.match(tenant):

@@ -1,7 +1,8 @@
 """PostgresStore and AsyncPostgresStore: PostgreSQL + pgvector through psycopg 3 (extra `postgres`).
 
 Both run the statements `_pg_core.PgCore` yields; they differ only in how a statement is sent. psycopg and
-database errors become StoreError here, at the boundary; a failed operation is rolled back whole.
+database errors become StoreError here, at the boundary; a failed operation is rolled back whole. An HNSW index
+build runs on a connection of its own, so the store's connection keeps serving other calls meanwhile.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any, Sequence
 from contextwise.errors import MissingDependencyError, StoreError
 from contextwise.protocols import Where
 from contextwise.stores import _core
+from contextwise.stores._core import IndexBuild
 from contextwise.stores._pg_core import PgCore, Step, Steps
 from contextwise.types import Hit, Record
 
@@ -32,12 +34,16 @@ class PostgresStore(_core.Closing):
         dsn: a libpq connection string or URL.
         dimensions: the vector size; the table remembers it and refuses another.
         table: the table name; its helper tables are named after it.
-        search: ExactSearch(), or HnswSearch(min_vectors=...) to give each tenant of at least that many
-            vectors a partial HNSW index, used for its unfiltered queries. The default starts at 50,000
-            (PG_DEFAULT_SEARCH): an exact scan inside PostgreSQL took ~137 ms p50 at 100k 384-d vectors on a
-            busy 2-core machine against ~16 ms for HNSW at recall 1.0, and the build (~140 s at 100k) happens
-            once, in the upsert that crosses the size.
+        search: ExactSearch(), or HnswSearch(...) to let `build_index` / `build_indexes` give a tenant its own
+            partial HNSW index, used for that tenant's unfiltered queries once built; filtered queries and
+            tenants without an index are searched exactly. `build_indexes` picks the tenants of at least
+            `min_vectors` vectors; the default 50,000 (PG_DEFAULT_SEARCH) is where an exact scan inside
+            PostgreSQL gets slow: ~137 ms p50 at 100k 384-d vectors on a busy 2-core machine, against ~16 ms
+            for HNSW at recall 1.0.
         max_text_chars: longer texts are refused with TextTooLongError.
+
+    No write builds an index: a build takes minutes (~140 s at 100k vectors, tens of minutes at 1M on 2
+    cores), so call `build_indexes()` after a bulk load, or from a maintenance job, not in a request.
     """
 
     name = "postgres"
@@ -47,6 +53,7 @@ class PostgresStore(_core.Closing):
                  connect_timeout_s: float = 10.0) -> None:
         self._core = PgCore(table, dimensions, search, max_text_chars)
         self.dimensions = self._core.dimensions
+        self._dsn, self._connect_timeout_s = dsn, connect_timeout_s
         self._lock = threading.RLock()
         self._conn: Any = None
         try:
@@ -59,8 +66,32 @@ class PostgresStore(_core.Closing):
 
     def upsert(self, records: Sequence[Record], *, tenant: str) -> None:
         """Insert or replace `records` (by id) in `tenant` in one transaction; bad input raises before any
-        write. When HnswSearch is on and the tenant reaches its size, its HNSW index is built (once, here)."""
+        write. An HNSW index of the tenant is kept up to date by PostgreSQL; none is built here."""
         self._drive(self._core.upsert(records, tenant=tenant))
+
+    def build_index(self, *, tenant: str, maintenance_work_mem_mb: int | None = None) -> IndexBuild:
+        """Build `tenant`'s partial HNSW index now, whatever its size, and use it for its unfiltered queries.
+
+        CREATE INDEX CONCURRENTLY, on a connection of its own: every tenant's reads and writes (this store's
+        included, from other threads) go on while it runs; queries of `tenant` stay exact until it is done.
+        Idempotent: with a valid index already there it returns at once with `built=False`. Blocks while
+        another connection builds the same index, then returns that.
+
+        Args:
+            tenant: the tenant to index.
+            maintenance_work_mem_mb: memory for the build; None sizes it to hold the tenant's graph
+                (64 MB to 4 GB), since pgvector builds ~10x slower once the graph overflows it.
+
+        Raises:
+            UsageError: the store was opened with ExactSearch.
+            StoreError: the build failed (its half-built index is dropped by the next call).
+        """
+        return self._build(self._core.build_index(tenant=tenant, maintenance_work_mem_mb=maintenance_work_mem_mb))
+
+    def build_indexes(self, *, maintenance_work_mem_mb: int | None = None) -> list[IndexBuild]:
+        """`build_index` for every tenant of at least `search.min_vectors` vectors that has no index yet, one
+        after the other; returns what was built (an empty list when there was nothing to do)."""
+        return self._build(self._core.build_indexes(maintenance_work_mem_mb=maintenance_work_mem_mb))
 
     def query(self, vector: Sequence[float], k: int = 10, *, tenant: str, where: Where | None = None) -> list[Hit]:
         """The `k` records of `tenant` most similar (cosine) to `vector` that match `where`, best first."""
@@ -96,6 +127,15 @@ class PostgresStore(_core.Closing):
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
+
+    def _build(self, steps: Steps) -> Any:
+        self._connection()  # a closed store refuses, as for every other call
+        try:
+            with psycopg.connect(self._dsn, autocommit=True,
+                                 connect_timeout=max(1, int(self._connect_timeout_s))) as conn:
+                return _run(steps, lambda step: self._send(conn, step))
+        except BaseException as exc:
+            _raise_translated(exc, self.name)
 
     def _drive(self, steps: Steps) -> Any:
         with self._lock:
@@ -148,6 +188,16 @@ class AsyncPostgresStore:
         """Insert or replace `records` (by id) in `tenant` in one transaction (see PostgresStore.upsert)."""
         await self._drive(self._core.upsert(records, tenant=tenant))
 
+    async def build_index(self, *, tenant: str, maintenance_work_mem_mb: int | None = None) -> IndexBuild:
+        """Build `tenant`'s partial HNSW index concurrently on a connection of its own (see
+        PostgresStore.build_index); this store's other calls go on meanwhile."""
+        return await self._build(self._core.build_index(tenant=tenant,
+                                                        maintenance_work_mem_mb=maintenance_work_mem_mb))
+
+    async def build_indexes(self, *, maintenance_work_mem_mb: int | None = None) -> list[IndexBuild]:
+        """`build_index` for every tenant of at least `search.min_vectors` vectors without an index."""
+        return await self._build(self._core.build_indexes(maintenance_work_mem_mb=maintenance_work_mem_mb))
+
     async def query(self, vector: Sequence[float], k: int = 10, *, tenant: str,
                     where: Where | None = None) -> list[Hit]:
         """The `k` records of `tenant` most similar (cosine) to `vector` that match `where`, best first."""
@@ -190,6 +240,16 @@ class AsyncPostgresStore:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
+
+    async def _build(self, steps: Steps) -> Any:
+        if self._closed:
+            raise StoreError("the store is closed; open a new one", backend=self.name)
+        try:
+            async with await psycopg.AsyncConnection.connect(
+                    self._dsn, autocommit=True, connect_timeout=max(1, int(self._connect_timeout_s))) as conn:
+                return await _arun(steps, lambda step: self._send(conn, step))
+        except BaseException as exc:
+            _raise_translated(exc, self.name)
 
     async def _drive(self, steps: Steps) -> Any:
         if self._lock is None:
