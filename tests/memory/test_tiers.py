@@ -35,10 +35,13 @@ def test_short_term_evicts_least_important_outside_the_protected_tail():
     stm.add("the door code is 4711", importance=0.9)
     stm.add("nice weather today", importance=0.1)
     stm.add("lunch was fine", importance=0.2)
-    evicted = stm.add("we should meet on friday at the harbour cafe", importance=0.5)
-    assert "nice weather today" in [e.text for e in evicted]
+    stored = stm.add("we should meet on friday at the harbour cafe", importance=0.5)
+    assert "nice weather today" in [e.text for e in stored.evicted]
     assert "the door code is 4711" in [i.text for i in stm]
-    assert stm.tokens <= 20 and stm.evicted == len(evicted)
+    assert stm.tokens <= 20 and stm.evicted == len(stored.evicted)
+    assert stored.item.text.endswith("harbour cafe")
+    assert stored.stats.operation == "short_term.add"
+    assert stored.stats.tokens == stm.counter.count(stored.item.text) and stored.stats.latency_s >= 0
 
 
 @settings(max_examples=60, deadline=None)
@@ -75,9 +78,13 @@ def test_short_term_takes_messages_and_rejects_bad_input():
 
 def test_episodic_keeps_only_important_episodes_and_recalls_similar_ones():
     episodes = EpisodicMemory(_backend(), threshold=0.4)
-    assert episodes.record("chatted about the weather", importance=0.1) is None
-    episodes.record("deploy of the billing service failed because of a missing secret", outcome="rolled back",
-                    importance=0.9)
+    skipped = episodes.record("chatted about the weather", importance=0.1)
+    assert skipped.item is None and skipped.stats.tokens == 0
+    kept = episodes.record("deploy of the billing service failed because of a missing secret",
+                           outcome="rolled back", importance=0.9)
+    assert kept.item.metadata["outcome"] == "rolled back"
+    assert kept.stats.operation == "episodic.record"
+    assert kept.stats.tokens == episodes.backend.counter.count(kept.item.text)
     episodes.record("the user booked a table for four at the harbour cafe", outcome="confirmed", importance=0.6)
     found = episodes.recall("why did the billing deploy fail", k=1)
     assert found.items[0].metadata["outcome"] == "rolled back"
@@ -108,8 +115,10 @@ def test_episodic_tenants_are_hard_partitions():
 def test_working_memory_persists_across_processes(tmp_path):
     path = f"sqlite:{tmp_path / 'mem.db'}"
     wm = WorkingMemory(_backend(store=path))
-    wm.set_task("book a table for four", state={"people": 4, "city": "Lyon"})
-    wm.update(city=None, time="19:30")
+    started = wm.set_task("book a table for four", state={"people": 4, "city": "Lyon"})
+    assert started.stats.operation == "working.set_task" and started.stats.tokens > 0
+    updated = wm.update(city=None, time="19:30")
+    assert updated.item.metadata["state"] == {"people": 4, "time": "19:30"}
     again = WorkingMemory(_backend(store=path))
     assert again.task == "book a table for four"
     assert again.state == {"people": 4, "time": "19:30"}

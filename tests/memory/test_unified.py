@@ -33,7 +33,8 @@ def test_build_context_fills_the_budget_by_tier_priority():
         mem.semantic.learn(f"I have a colleague number {n} who likes climbing and board games.")
         mem.episodic.record(f"offsite number {n} was held at a lake hotel with long dinners", importance=0.6)
     for n in range(10):
-        mem.observe(Message.user(f"small talk {n}"), learn=False)
+        observed = mem.observe(Message.user(f"small talk {n}"), learn=False)
+        assert observed.learned is None and [s.operation for s in observed.stats] == ["short_term.add"]
     recall = mem.build_context("who likes climbing for the offsite?", max_tokens=150)
     report = recall.report
     assert report.prompt_tokens <= 150
@@ -114,3 +115,12 @@ def test_unified_memory_with_the_real_embedder_on_sqlite(tmp_path):
     assert "peanuts" in top.text
     again = UnifiedMemory(store=f"sqlite:{tmp_path / 'm.db'}", tenant="real")
     assert sorted(f.text for f in again.semantic.facts()) == sorted(facts)
+
+
+def test_observe_reports_the_short_term_write_and_what_was_learned():
+    mem = _memory()
+    observed = mem.observe(Message.user("My sister Ana lives in Porto."))
+    assert observed.stored.item.text == "My sister Ana lives in Porto."
+    assert observed.learned is not None and observed.learned.changes
+    assert [s.operation for s in observed.stats] == ["short_term.add", "semantic.learn"]
+    assert all(s.tokens > 0 for s in observed.stats)

@@ -2,7 +2,7 @@
 token budget. Every tier is scoped to one tenant, a hard partition of the store."""
 
 from contextwise.memory._base import (
-    Entry, MemoryBackend, MemoryItem, OpStats, Recalled, RecallWeights,
+    Entry, MemoryBackend, MemoryItem, OpStats, Recalled, RecallWeights, Stored,
 )
 from contextwise.memory.episodic import EpisodicMemory
 from contextwise.memory.facts import Candidate, Decision, Neighbour, rule_decide, rule_extract
@@ -10,12 +10,12 @@ from contextwise.memory.semantic import (
     AskModel, Change, Fact, FindSimilar, LearnJob, Learned, SemanticMemory, Similar,
 )
 from contextwise.memory.short_term import ShortTermMemory
-from contextwise.memory.unified import MemoryContext, Pruned, Retention, UnifiedMemory
+from contextwise.memory.unified import MemoryContext, Observed, Pruned, Retention, UnifiedMemory
 from contextwise.memory.working import WorkingMemory
 
 __all__ = [
     "AskModel", "Candidate", "Change", "Decision", "Entry", "EpisodicMemory", "Fact", "FindSimilar", "LearnJob",
-    "Learned", "MemoryBackend", "MemoryContext", "MemoryItem", "Neighbour", "OpStats", "Pruned", "RecallWeights",
-    "Recalled", "Retention", "SemanticMemory", "ShortTermMemory", "Similar", "UnifiedMemory", "WorkingMemory",
+    "Learned", "MemoryBackend", "MemoryContext", "MemoryItem", "Neighbour", "Observed", "OpStats", "Pruned", "RecallWeights",
+    "Recalled", "Retention", "SemanticMemory", "ShortTermMemory", "Similar", "Stored", "UnifiedMemory", "WorkingMemory",
     "rule_decide", "rule_extract",
 ]

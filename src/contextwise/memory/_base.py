@@ -49,6 +49,16 @@ class OpStats:
 
 
 @dataclass(frozen=True)
+class Stored:
+    """What one write did: the item stored (None when it was not kept), the items evicted to make room for it,
+    and the stats of the write."""
+
+    item: MemoryItem | None
+    stats: OpStats
+    evicted: tuple[MemoryItem, ...] = ()
+
+
+@dataclass(frozen=True)
 class Recalled:
     """Items recalled for a query, best first, with the stats of the recall."""
 

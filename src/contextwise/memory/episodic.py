@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from contextwise.memory._base import (
-    MemoryBackend, MemoryItem, Mode, Recalled, RecallWeights, Timer, check_importance, check_text, to_item,
+    MemoryBackend, MemoryItem, Mode, Recalled, RecallWeights, Stored, Timer, check_importance, check_text, to_item,
 )
 
 
@@ -14,7 +14,7 @@ class EpisodicMemory:
 
     Args:
         backend: the tenant's MemoryBackend.
-        threshold: episodes less important than this are not stored (`record` returns None and counts it).
+        threshold: episodes less important than this are not stored (`record` returns no item and counts it).
         weights: how relevance, recency and importance rank a recall.
     """
 
@@ -28,17 +28,23 @@ class EpisodicMemory:
         self.skipped = 0
 
     def record(self, text: str, *, outcome: str = "", importance: float = 0.5,
-               metadata: Mapping[str, Any] | None = None) -> MemoryItem | None:
-        """Store an episode if it is at least `threshold` important; returns it, or None when skipped."""
+               metadata: Mapping[str, Any] | None = None) -> Stored:
+        """Store an episode if it is at least `threshold` important; the result's item is None when skipped.
+
+        Raises:
+            UsageError: empty or oversized text, or an importance outside [0, 1] (nothing is written).
+        """
+        timer = Timer("episodic.record")
         text = check_text(text, self.backend.max_text_chars)
         importance = check_importance(importance)
         if importance < self.threshold:
             self.skipped += 1
-            return None
+            return Stored(None, timer.stats())
         meta = {**(metadata or {}), "importance": importance, "outcome": outcome}
         item_id = self.backend.new_id(self.tier)
         self.backend.put(self.tier, [(item_id, text, meta)])
-        return MemoryItem(item_id, text, "episodic", importance, self.backend.clock(), dict(meta))
+        item = MemoryItem(item_id, text, "episodic", importance, self.backend.clock(), dict(meta))
+        return Stored(item, timer.stats(tokens=self.backend.counter.count(text)))
 
     def recall(self, query: str, k: int = 5, *, mode: Mode = "hybrid",
                where: Mapping[str, Any] | None = None) -> Recalled:

@@ -14,7 +14,7 @@ from typing import Any, Sequence, Union
 import numpy as np
 
 from contextwise.errors import UsageError
-from contextwise.memory._base import Entry, MemoryBackend, Mode, Recalled, RecallWeights, Timer, check_text
+from contextwise.memory._base import Entry, MemoryBackend, Mode, OpStats, Recalled, RecallWeights, Timer, check_text
 from contextwise.memory.episodic import recall_tier
 from contextwise.memory.facts import (
     Candidate, Decision, InvalidAnswer, Neighbour, decide_messages, decide_options, extract_messages,
@@ -60,7 +60,7 @@ class Learned:
 
     decisions: tuple[Decision, ...]
     changes: tuple[Change, ...]
-    stats: Any
+    stats: OpStats
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Iterator
 
 from contextwise.errors import UsageError
-from contextwise.memory._base import MemoryItem, check_importance
+from contextwise.memory._base import MemoryItem, Stored, Timer, check_importance
 from contextwise.types import Message
 
 
@@ -29,7 +29,7 @@ class ShortTermMemory:
         max_tokens: the buffer's budget, counted with `counter` (a TokenCounter; by default gpt-4o-mini's).
         keep_last: the most recent items never evicted by importance (they go only when they alone overflow).
 
-    >>> stm = ShortTermMemory(max_tokens=8, keep_last=1)
+    >>> stm = ShortTermMemory(max_tokens=10, keep_last=1)
     >>> _ = stm.add("remember: the door code is 4711", importance=0.9)
     >>> _ = stm.add("ok"); _ = stm.add("sure")
     >>> [i.text for i in stm]
@@ -59,8 +59,9 @@ class ShortTermMemory:
         """Tokens held now."""
         return self._tokens
 
-    def add(self, content: str | Message, *, importance: float = 0.5, **metadata: Any) -> list[MemoryItem]:
-        """Add an item; returns the items evicted to make room (oldest first)."""
+    def add(self, content: str | Message, *, importance: float = 0.5, **metadata: Any) -> Stored:
+        """Add an item; the result holds it, the items evicted to make room (oldest first), and the stats."""
+        timer = Timer("short_term.add")
         text = content.text if isinstance(content, Message) else content
         if not text:
             raise UsageError("a short-term item needs text")
@@ -73,9 +74,10 @@ class ShortTermMemory:
         with self._lock:
             self._entries.append(_Entry(item, tokens, seq))
             self._tokens += tokens
-            return self._evict()
+            evicted = self._evict()
+        return Stored(item, timer.stats(tokens=tokens), evicted)
 
-    def _evict(self) -> list[MemoryItem]:
+    def _evict(self) -> tuple[MemoryItem, ...]:
         evicted: list[_Entry] = []
         while self._tokens > self.max_tokens and self._entries:
             candidates = self._entries[:-self.keep_last] if self.keep_last else self._entries
@@ -85,7 +87,7 @@ class ShortTermMemory:
             self._tokens -= victim.tokens
             evicted.append(victim)
         self.evicted += len(evicted)
-        return [e.item for e in sorted(evicted, key=lambda e: e.seq)]
+        return tuple(e.item for e in sorted(evicted, key=lambda e: e.seq))
 
     def items(self) -> list[MemoryItem]:
         """The items held, oldest first."""

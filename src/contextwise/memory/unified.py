@@ -10,9 +10,11 @@ from typing import Any, Callable, Mapping, Sequence
 
 from contextwise.budget import Context, Item, Report
 from contextwise.errors import TruncationWarning, UsageError
-from contextwise.memory._base import DAY_S, MemoryBackend, MemoryItem, Mode, OpStats, RecallWeights, Timer
+from contextwise.memory._base import (
+    DAY_S, MemoryBackend, MemoryItem, Mode, OpStats, RecallWeights, Stored, Timer,
+)
 from contextwise.memory.episodic import EpisodicMemory
-from contextwise.memory.semantic import HISTORY_TIER, SemanticMemory
+from contextwise.memory.semantic import HISTORY_TIER, Learned, SemanticMemory
 from contextwise.memory.short_term import ShortTermMemory
 from contextwise.memory.working import WorkingMemory
 from contextwise.types import Message
@@ -24,6 +26,19 @@ class Retention:
 
     ttl_s: Mapping[str, float | None] = field(default_factory=lambda: {"episodic": 90 * DAY_S, "semantic": None})
     min_importance: float = 0.0
+
+
+@dataclass(frozen=True)
+class Observed:
+    """What `observe` did: the short-term write, and what was learned from the message (None if not learned)."""
+
+    stored: Stored
+    learned: Learned | None
+
+    @property
+    def stats(self) -> tuple[OpStats, ...]:
+        """The stats of each operation, short-term first."""
+        return (self.stored.stats,) + ((self.learned.stats,) if self.learned else ())
 
 
 @dataclass(frozen=True)
@@ -94,11 +109,13 @@ class UnifiedMemory:
     def tenant(self) -> str:
         return self.backend.tenant
 
-    def observe(self, message: Message, *, importance: float = 0.5, learn: bool = True) -> None:
+    def observe(self, message: Message, *, importance: float = 0.5, learn: bool = True) -> Observed:
         """Take in one conversation message: it enters short-term memory, and a user message is learned from."""
-        self.short_term.add(message, importance=importance)
+        stored = self.short_term.add(message, importance=importance)
+        learned = None
         if learn and message.role == "user" and message.text.strip():
-            self.semantic.learn(message.text, source="conversation")
+            learned = self.semantic.learn(message.text, source="conversation")
+        return Observed(stored, learned)
 
     def build_context(self, query: str, max_tokens: int, *, k: int = 10, mode: Mode = "hybrid") -> MemoryContext:
         """Recall from every tier for `query` and fill `max_tokens` by priority (working > facts > episodes >

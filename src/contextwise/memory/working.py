@@ -6,7 +6,7 @@ import json
 from typing import Any, Mapping
 
 from contextwise.errors import UsageError
-from contextwise.memory._base import MemoryBackend
+from contextwise.memory._base import MemoryBackend, MemoryItem, Stored, Timer
 
 _ID = "working:current"
 
@@ -16,7 +16,7 @@ class WorkingMemory:
 
     >>> from contextwise.testing import HashEmbedder
     >>> wm = WorkingMemory(MemoryBackend("memory:", HashEmbedder(384), tenant="t"))
-    >>> wm.set_task("book a table for 4"); wm.update(people=4)
+    >>> _ = wm.set_task("book a table for 4"); _ = wm.update(people=4)
     >>> wm.task, wm.state["people"]
     ('book a table for 4', 4)
     """
@@ -30,20 +30,20 @@ class WorkingMemory:
         self.task: str = found[0].text if found and found[0].text != "(no task)" else ""
         self.state: dict[str, Any] = data
 
-    def set_task(self, task: str, *, state: Mapping[str, Any] | None = None) -> None:
+    def set_task(self, task: str, *, state: Mapping[str, Any] | None = None) -> Stored:
         """Start a task (replacing the current one and its state)."""
         if not task or not task.strip():
             raise UsageError("a task needs a description")
-        self._write(task.strip(), dict(state or {}))
+        return self._write("working.set_task", task.strip(), dict(state or {}))
 
-    def update(self, **changes: Any) -> None:
+    def update(self, **changes: Any) -> Stored:
         """Change entries of the state (a value of None removes the entry)."""
         state = {**self.state, **changes}
-        self._write(self.task, {k: v for k, v in state.items() if v is not None})
+        return self._write("working.update", self.task, {k: v for k, v in state.items() if v is not None})
 
-    def clear(self) -> None:
+    def clear(self) -> Stored:
         """No task, no state."""
-        self._write("", {})
+        return self._write("working.clear", "", {})
 
     def render(self) -> str:
         """The task and state as text for a prompt ("" when there is no task)."""
@@ -52,7 +52,8 @@ class WorkingMemory:
         lines = [f"Current task: {self.task}"] + [f"- {k}: {v}" for k, v in self.state.items()]
         return "\n".join(lines)
 
-    def _write(self, task: str, state: dict[str, Any]) -> None:
+    def _write(self, operation: str, task: str, state: dict[str, Any]) -> Stored:
+        timer = Timer(operation)
         try:
             encoded = json.dumps(state, sort_keys=True)
         except TypeError as exc:
@@ -60,3 +61,5 @@ class WorkingMemory:
         self.backend.put(self.tier, [(_ID, task or "(no task)", {"state_json": encoded, "importance": 1.0})],
                          embed=False)
         self.task, self.state = task, state
+        item = MemoryItem(_ID, task, "working", 1.0, self.backend.clock(), {"state": state})
+        return Stored(item, timer.stats(tokens=self.backend.counter.count(self.render())))
