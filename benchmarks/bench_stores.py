@@ -92,11 +92,18 @@ def tenant_name(index: int) -> str:
 
 def exact_top(data: Data, filtered: bool) -> list[set[str]]:
     """The true top-K ids of every query (within its tenant when filtered)."""
+    if not filtered:  # 64 queries per pass over the matrix, no copy of it
+        out = []
+        for start in range(0, len(data.queries), 64):
+            scores = data.vectors @ data.queries[start:start + 64].T
+            best = np.argpartition(-scores, K, axis=0)[:K].T
+            out += [{data.ids[i] for i in row} for row in best]
+        return out
+    members = {t: np.flatnonzero(data.tenant_of == t) for t in np.unique(data.query_tenants)}
     out = []
     for q, t in zip(data.queries, data.query_tenants):
-        rows = np.flatnonzero(data.tenant_of == t) if filtered else np.arange(len(data.ids))
-        scores = data.vectors[rows] @ q
-        best = rows[np.argpartition(-scores, K)[:K]]
+        rows = members[t]
+        best = rows[np.argpartition(-(data.vectors[rows] @ q), K)[:K]]
         out.append({data.ids[i] for i in best})
     return out
 
