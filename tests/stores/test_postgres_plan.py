@@ -110,6 +110,5 @@ def test_building_an_index_on_an_exact_store_is_a_usage_error(pg_dsn, pg_table):
             store.build_index(tenant="a")
         with pytest.raises(UsageError):
             store.build_indexes()
-    with PostgresStore(pg_dsn, DIMS, pg_table, search=HnswSearch()) as store:
-        with pytest.raises(UsageError):
-            store.build_index(tenant="a", maintenance_work_mem_mb=0)
+    with PostgresStore(pg_dsn, DIMS, pg_table, search=HnswSearch()) as store, pytest.raises(UsageError):
+        store.build_index(tenant="a", maintenance_work_mem_mb=0)
