@@ -148,9 +148,9 @@ def test_openai_unreachable_server_is_unavailable():
 def test_openai_unreadable_answer_is_a_provider_error():
     core = EmbeddingsCore(MODEL, base_url="http://127.0.0.1:1/v1")
     with pytest.raises(ProviderError, match="unreadable"):
-        core.parse_response(200, {}, b'{"data": "nope"}', expected=1)
+        core.parse_answer({"data": "nope"}, expected=1)
     with pytest.raises(ProviderError, match="asked for 2"):
-        core.parse_response(200, {}, b'{"data": [{"index": 0, "embedding": [1.0]}]}', expected=2)
+        core.parse_answer({"data": [{"index": 0, "embedding": [1.0]}]}, expected=2)
 
 
 def test_openai_sync_and_async_twins_agree(embeddings_server):

@@ -12,7 +12,7 @@ from contextwise.arrange import plan_cache
 from contextwise.errors import ContextLengthError, RateLimitError, UnavailableError, UsageError
 from contextwise.llm import AnthropicChat, AsyncAnthropicChat, CacheBreakpoints, Retry, anthropic_usage
 from contextwise.llm._anthropic import AnthropicStream
-from contextwise.llm._wire import ServerEvent
+from contextwise._wire import ServerEvent
 from contextwise.types import ChatOptions, Completion, ImagePart, Message, TextPart, Tool, ToolCall, Usage
 
 WEATHER = Tool("get_weather", "Current weather", {"type": "object", "properties": {"city": {"type": "string"}}})

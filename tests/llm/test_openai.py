@@ -13,7 +13,7 @@ from contextwise.errors import (
 )
 from contextwise.llm import AsyncOpenAIChat, OpenAIChat, Retry, openai_usage
 from contextwise.llm._openai import OpenAIStream
-from contextwise.llm._wire import ServerEvent
+from contextwise._wire import ServerEvent
 from contextwise.types import ChatOptions, Completion, Message, Tool, ToolCall, Usage
 
 MESSAGES = [Message.system("Be brief."), Message.user("Weather in Paris?")]

@@ -13,7 +13,7 @@ from contextwise.errors import (
     AuthError, ContextLengthError, ProviderError, RateLimitError, UnavailableError, UsageError,
 )
 from contextwise.llm import Retry
-from contextwise.llm._wire import SSEDecoder, error_from_event, error_from_response, retry_after_s
+from contextwise._wire import SSEDecoder, error_from_event, error_from_response, retry_after_s
 
 
 @pytest.mark.parametrize("headers, expected", [

@@ -24,13 +24,13 @@ from contextwise.embed._cache import (
 )
 from contextwise.embed._fusion import Scored, fuse_rrf, fuse_weighted
 from contextwise.embed._onnx import OnnxMiniLM, default_embedder
-from contextwise.embed._openai import AsyncOpenAIEmbeddings, EmbeddingsCore, EmbeddingsRequest, OpenAIEmbeddings
+from contextwise.embed._openai import AsyncOpenAIEmbeddings, EmbeddingsCore, OpenAIEmbeddings
 from contextwise.errors import UnknownBackendError, UsageError
 from contextwise.registry import register
 
 __all__ = [
     "AsyncCachedEmbedder", "AsyncOpenAIEmbeddings", "BM25Index", "CachedEmbedder", "EmbeddingCache",
-    "EmbeddingsCore", "EmbeddingsRequest", "MemoryCache", "OnnxMiniLM", "OpenAIEmbeddings", "SQLiteCache", "Scored",
+    "EmbeddingsCore", "MemoryCache", "OnnxMiniLM", "OpenAIEmbeddings", "SQLiteCache", "Scored",
     "default_embedder", "fuse_rrf", "fuse_weighted", "onnx_factory", "hash_factory", "openai_factory",
     "text_digest",
 ]

@@ -1,42 +1,26 @@
 """Remote embeddings from any OpenAI-compatible `/v1/embeddings` endpoint (OpenAI, vLLM, Ollama, llama.cpp).
 
 `OpenAIEmbeddings` and `AsyncOpenAIEmbeddings` are twins over `EmbeddingsCore`, which builds each request and
-parses each response without doing I/O; the twins differ only in how they send and how they wait to retry.
+parses each answer without doing I/O; the twins send through the transports the chat clients use, so there is
+one retry policy and one error mapping.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import json
 import os
-import time
-from dataclasses import dataclass
 from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from contextwise.errors import (
-    MissingDependencyError,
-    ProviderError,
-    RateLimitError,
-    UnavailableError,
-    UsageError,
-)
+from contextwise._http import AsyncTransport, SyncTransport
+from contextwise._wire import HttpRequest, Retry
+from contextwise.errors import ProviderError, UsageError
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 #: Output sizes of OpenAI's own models; any other model needs `dimensions=` (or learns it from its first answer).
 KNOWN_DIMENSIONS = {"text-embedding-3-small": 1536, "text-embedding-3-large": 3072, "text-embedding-ada-002": 1536}
 MAX_RETRY_WAIT_S = 60.0
-
-
-@dataclass(frozen=True)
-class EmbeddingsRequest:
-    """One HTTP request, ready to send."""
-
-    url: str
-    headers: Mapping[str, str]
-    body: Mapping[str, Any]
 
 
 class EmbeddingsCore:
@@ -81,7 +65,7 @@ class EmbeddingsCore:
         for start in range(0, len(texts), self.batch_size):
             yield texts[start:start + self.batch_size]
 
-    def build_request(self, batch: Sequence[str]) -> EmbeddingsRequest:
+    def build_request(self, batch: Sequence[str]) -> HttpRequest:
         """The request that embeds `batch`.
 
         Empty strings are sent as one space (OpenAI refuses ""), lone surrogates as "?" (JSON must be UTF-8).
@@ -91,88 +75,39 @@ class EmbeddingsCore:
             headers["Authorization"] = f"Bearer {self._api_key}"
         body = {"model": self.model, "input": [_wire_text(t) for t in batch], "encoding_format": "float",
                 **self.extra_body}
-        return EmbeddingsRequest(f"{self.base_url}/embeddings", headers, body)
+        return HttpRequest(f"{self.base_url}/embeddings", body, headers)
 
-    def parse_response(self, status: int, headers: Mapping[str, str], content: bytes, *, expected: int) -> np.ndarray:
-        """The (expected, dimensions) unit vectors of a 2xx answer, in input order; any other answer raises."""
-        if not 200 <= status < 300:
-            raise self.error(status, headers, content)
+    def parse_answer(self, answer: Any, *, expected: int) -> np.ndarray:
+        """The (expected, dimensions) unit vectors of a 2xx answer's JSON, in input order."""
         try:
-            data = sorted(json.loads(content)["data"], key=lambda item: item["index"])
+            data = sorted(answer["data"], key=lambda item: item["index"])
             vectors = np.array([_vector(item["embedding"]) for item in data], dtype=np.float32)
         except (ValueError, KeyError, TypeError) as exc:
-            raise ProviderError(f"unreadable embeddings answer: {content[:200]!r}", backend=self.name,
-                                status_code=status) from exc
-        return self._checked(vectors, expected, status)
+            raise ProviderError(f"unreadable embeddings answer: {str(answer)[:200]!r}", backend=self.name) from exc
+        return self._checked(vectors, expected)
 
-    def error(self, status: int, headers: Mapping[str, str], content: bytes) -> ProviderError:
-        """The contextwise error for a non-2xx answer (the one mapping the chat clients use too)."""
-        from contextwise.llm._wire import error_from_response
-
-        return error_from_response(status, headers, content, backend=self.name)
-
-    def unreachable(self, exc: Exception) -> UnavailableError:
-        """The contextwise error for a transport failure (connect, read, timeout)."""
-        return UnavailableError(f"cannot reach {self.base_url}: {exc}; is the server up?", backend=self.name)
-
-    def settle(self, attempt: int, expected: int, *, response: Any = None,
-               failure: Exception | None = None) -> np.ndarray | float:
-        """The vectors of a response, or the seconds to wait before retrying; raises when the failure is final.
-
-        Args:
-            attempt: 1 for the first try.
-            expected: texts in the batch.
-            response: what the server answered (anything with status_code, headers and content).
-            failure: the transport exception, when there was no answer.
-        """
-        try:
-            if failure is not None:
-                raise self.unreachable(failure) from failure
-            return self.parse_response(response.status_code, response.headers, response.content, expected=expected)
-        except (RateLimitError, UnavailableError) as error:
-            wait_s = self.retry_wait_s(error, attempt)
-            if wait_s is None:
-                raise
-            return wait_s
-
-    def retry_wait_s(self, error: ProviderError, attempt: int) -> float | None:
-        """Seconds to wait before retrying after try number `attempt` (from 1), or None when `error` is final."""
-        from contextwise.llm._wire import Retry
-
-        return Retry(attempts=self.max_retries, max_delay_s=MAX_RETRY_WAIT_S).delay_s(attempt, error)
+    def retry(self) -> Retry:
+        """The retry policy: `max_retries` retries after a rate limit or an unavailable server."""
+        return Retry(attempts=self.max_retries, max_delay_s=MAX_RETRY_WAIT_S)
 
     def empty(self) -> np.ndarray:
         """The answer for no texts."""
         return np.empty((0, self.dimensions or 0), dtype=np.float32)
 
-    def _checked(self, vectors: np.ndarray, expected: int, status: int) -> np.ndarray:
+    def _checked(self, vectors: np.ndarray, expected: int) -> np.ndarray:
         if vectors.ndim != 2 or len(vectors) != expected:
-            raise ProviderError(f"asked for {expected} embeddings, got {len(vectors)}", backend=self.name,
-                                status_code=status)
+            raise ProviderError(f"asked for {expected} embeddings, got {len(vectors)}", backend=self.name)
         if self.dimensions is None:
             self.dimensions = vectors.shape[1]
         elif vectors.shape[1] != self.dimensions:
             raise ProviderError(f"expected {self.dimensions} dimensions, got {vectors.shape[1]}; "
-                                "pass the model's real size as dimensions=", backend=self.name, status_code=status)
+                                "pass the model's real size as dimensions=", backend=self.name)
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         return vectors / np.maximum(norms, 1e-12)
 
 
-class _HttpxClient(EmbeddingsCore):
-    """Holds the httpx client of a twin: the given one, or one of our own that close() will close."""
-
-    _client_class = "Client"
-
-    def __init__(self, model: str, *, client: Any = None, **options: Any) -> None:
-        super().__init__(model, **options)
-        httpx = _import_httpx()
-        self._owns_client = client is None
-        self._client = client if client is not None else getattr(httpx, self._client_class)(timeout=self.timeout_s)
-        self._transport_errors = (httpx.TransportError,)
-
-
-class OpenAIEmbeddings(_HttpxClient):
-    """Embeddings from an OpenAI-compatible endpoint, over httpx.
+class OpenAIEmbeddings(EmbeddingsCore):
+    """Embeddings from an OpenAI-compatible endpoint, over the shared sync HTTP transport.
 
     Args: as EmbeddingsCore, plus `client`, an httpx.Client to use instead of one of our own.
 
@@ -184,6 +119,11 @@ class OpenAIEmbeddings(_HttpxClient):
     (1, 1536)
     """
 
+    def __init__(self, model: str, *, client: Any = None, **options: Any) -> None:
+        super().__init__(model, **options)
+        self._transport = SyncTransport(backend=self.name, timeout_s=self.timeout_s, retry=self.retry(),
+                                        client=client)
+
     def __enter__(self) -> OpenAIEmbeddings:
         return self
 
@@ -192,34 +132,22 @@ class OpenAIEmbeddings(_HttpxClient):
 
     def close(self) -> None:
         """Close the HTTP client, if we made it."""
-        if self._owns_client:
-            self._client.close()
+        self._transport.close()
 
     def embed(self, texts: Sequence[str], kind: str = "document") -> np.ndarray:
         """Embed `texts` in batches; returns (len(texts), dimensions) float32 unit vectors."""
-        parts = [self._send(batch) for batch in self.batches(texts, kind)]
+        parts = [self.parse_answer(self._transport.post_json(self.build_request(batch)), expected=len(batch))
+                 for batch in self.batches(texts, kind)]
         return np.concatenate(parts) if parts else self.empty()
 
-    def _send(self, batch: list[str]) -> np.ndarray:
-        request = self.build_request(batch)
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                response = self._client.post(request.url, headers=dict(request.headers), json=request.body)
-            except self._transport_errors as exc:
-                outcome = self.settle(attempt, len(batch), failure=exc)
-            else:
-                outcome = self.settle(attempt, len(batch), response=response)
-            if isinstance(outcome, np.ndarray):
-                return outcome
-            time.sleep(outcome)
 
+class AsyncOpenAIEmbeddings(EmbeddingsCore):
+    """The async twin of OpenAIEmbeddings, over the shared async HTTP transport (an httpx.AsyncClient)."""
 
-class AsyncOpenAIEmbeddings(_HttpxClient):
-    """The async twin of OpenAIEmbeddings, over httpx.AsyncClient."""
-
-    _client_class = "AsyncClient"
+    def __init__(self, model: str, *, client: Any = None, **options: Any) -> None:
+        super().__init__(model, **options)
+        self._transport = AsyncTransport(backend=self.name, timeout_s=self.timeout_s, retry=self.retry(),
+                                         client=client)
 
     async def __aenter__(self) -> AsyncOpenAIEmbeddings:
         return self
@@ -229,28 +157,13 @@ class AsyncOpenAIEmbeddings(_HttpxClient):
 
     async def aclose(self) -> None:
         """Close the HTTP client, if we made it."""
-        if self._owns_client:
-            await self._client.aclose()
+        await self._transport.aclose()
 
     async def embed(self, texts: Sequence[str], kind: str = "document") -> np.ndarray:
         """Embed `texts` in batches, one request at a time; returns (len(texts), dimensions) unit vectors."""
-        parts = [await self._send(batch) for batch in self.batches(texts, kind)]
+        parts = [self.parse_answer(await self._transport.post_json(self.build_request(batch)), expected=len(batch))
+                 for batch in self.batches(texts, kind)]
         return np.concatenate(parts) if parts else self.empty()
-
-    async def _send(self, batch: list[str]) -> np.ndarray:
-        request = self.build_request(batch)
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                response = await self._client.post(request.url, headers=dict(request.headers), json=request.body)
-            except self._transport_errors as exc:
-                outcome = self.settle(attempt, len(batch), failure=exc)
-            else:
-                outcome = self.settle(attempt, len(batch), response=response)
-            if isinstance(outcome, np.ndarray):
-                return outcome
-            await asyncio.sleep(outcome)
 
 
 def _wire_text(text: str) -> str:
@@ -263,11 +176,3 @@ def _vector(embedding: Any) -> np.ndarray:
     if isinstance(embedding, str):  # encoding_format="base64": little-endian float32
         return np.frombuffer(base64.b64decode(embedding), dtype="<f4")
     return np.asarray(embedding, dtype=np.float32)
-
-
-def _import_httpx() -> Any:
-    try:
-        import httpx
-    except ImportError as exc:
-        raise MissingDependencyError("the OpenAI-compatible embeddings client (httpx)", "http") from exc
-    return httpx

@@ -17,7 +17,7 @@ from contextwise.llm._local import (
     AsyncLlamaCppModel, ChatML, LlamaCppModel, LlamaTokenizer, local_model, smollm2_path,
 )
 from contextwise.llm._openai import AsyncOpenAIChat, OpenAIChat, openai_usage
-from contextwise.llm._wire import Retry
+from contextwise._wire import Retry
 from contextwise.registry import register
 
 __all__ = [

@@ -13,7 +13,7 @@ from typing import Any, Literal, Mapping, Sequence
 
 from contextwise.errors import ProviderError, UsageError
 from contextwise.llm._chat import AsyncChat, SyncChat
-from contextwise.llm._wire import HttpRequest, Retry, ServerEvent, error_from_event
+from contextwise._wire import HttpRequest, Retry, ServerEvent, error_from_event
 from contextwise.types import ChatOptions, Completion, ImagePart, Message, TextPart, ToolCall, Usage
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"

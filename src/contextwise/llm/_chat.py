@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any, AsyncIterator, Iterator, Protocol, Sequence
 
 from contextwise.errors import UsageError
-from contextwise.llm._http import AsyncTransport, SyncTransport
-from contextwise.llm._wire import HttpRequest, Retry, ServerEvent
+from contextwise._http import AsyncTransport, SyncTransport
+from contextwise._wire import HttpRequest, Retry, ServerEvent
 from contextwise.types import ChatOptions, Completion, Message
 
 

@@ -11,7 +11,7 @@ import re
 from typing import Any, Mapping, Sequence
 
 from contextwise.llm._chat import AsyncChat, SyncChat
-from contextwise.llm._wire import HttpRequest, Retry, ServerEvent, error_from_event
+from contextwise._wire import HttpRequest, Retry, ServerEvent, error_from_event
 from contextwise.errors import ProviderError
 from contextwise.types import ChatOptions, Completion, Message, TokenLogprob, ToolCall, Usage
 

@@ -1,4 +1,4 @@
-"""The I/O-free part every HTTP chat client shares: requests, retries, error mapping and SSE framing.
+"""The I/O-free part every HTTP client (chat, embeddings) shares: requests, retries, error mapping, SSE framing.
 
 Nothing here touches the network; the sync and async transports in `_http` do, and only they.
 """

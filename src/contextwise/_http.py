@@ -10,7 +10,7 @@ import time
 from typing import Any, AsyncIterator, Callable, Iterator, TypeVar
 
 from contextwise.errors import MissingDependencyError, ProviderError, UnavailableError, UsageError
-from contextwise.llm._wire import HttpRequest, Retry, ServerEvent, SSEDecoder, error_from_response
+from contextwise._wire import HttpRequest, Retry, ServerEvent, SSEDecoder, error_from_response
 
 T = TypeVar("T")
 
@@ -19,7 +19,7 @@ def _httpx() -> Any:
     try:
         import httpx
     except ImportError as exc:
-        raise MissingDependencyError("the HTTP chat clients", "http") from exc
+        raise MissingDependencyError("the HTTP clients (chat and embeddings)", "http") from exc
     return httpx
 
 
