@@ -167,6 +167,27 @@ class Message:
         return cls(data["role"], content, data.get("name"), calls, data.get("tool_call_id"))
 
 
+class ToolCallGrouper:
+    """Groups messages, in order, into units kept or dropped whole: a tool message joins the assistant message
+    whose call it answers; any other message starts a unit (and opens the calls it makes).
+
+    >>> g = ToolCallGrouper()
+    >>> [g.joins(m) for m in (Message.assistant(tool_calls=(ToolCall("c1", "f"),)),
+    ...                       Message.tool("42", tool_call_id="c1"), Message.tool("?", tool_call_id="c9"))]
+    [False, True, False]
+    """
+
+    def __init__(self) -> None:
+        self._open: frozenset[str] = frozenset()
+
+    def joins(self, message: Message) -> bool:
+        """True when `message` answers an open call of the current unit; otherwise it starts the next unit."""
+        if message.role == "tool" and message.tool_call_id in self._open:
+            return True
+        self._open = frozenset(c.id for c in message.tool_calls)
+        return False
+
+
 def _part_to_openai(part: ContentPart) -> dict[str, Any]:
     if isinstance(part, TextPart):
         return {"type": "text", "text": part.text}

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterable, Literal, Sequence
 
 from contextwise.errors import UsageError
-from contextwise.types import Message
+from contextwise.types import Message, ToolCallGrouper
 
 if TYPE_CHECKING:
     from contextwise.arrange.order import Ordering
@@ -135,14 +135,12 @@ def message_units(messages: Sequence[Message]) -> tuple[Item, ...]:
     [1, 2, 1]
     """
     units: list[list[Message]] = []
-    open_calls: set[str] = set()
+    grouper = ToolCallGrouper()
     for msg in messages:
-        if msg.role == "tool" and msg.tool_call_id in open_calls and units:
+        if grouper.joins(msg):
             units[-1].append(msg)
-            open_calls.discard(msg.tool_call_id)
-            continue
-        units.append([msg])
-        open_calls = {c.id for c in msg.tool_calls}
+        else:
+            units.append([msg])
     return tuple(Item(tuple(u), float(n), _unit_label(n, u)) for n, u in enumerate(units))
 
 

@@ -13,7 +13,7 @@ from bisect import bisect_left, bisect_right
 from typing import Iterable, Protocol, Sequence, runtime_checkable
 
 from contextwise.errors import BudgetExceededError
-from contextwise.types import Message, Tool
+from contextwise.types import Message, Tool, ToolCallGrouper
 
 PINNED_ROLES = frozenset({"system", "developer"})
 
@@ -48,7 +48,7 @@ class Transcript:
         self.turn_units: list[int] = []
         self.system_indices: list[int] = []
         self.system_tokens = 0
-        self._open_calls: frozenset[str] = frozenset()
+        self._grouper = ToolCallGrouper()
         self._extra_costs: dict[Message, int] = {}
         for message in messages:
             self.append(message)
@@ -63,10 +63,9 @@ class Transcript:
             self.system_indices.append(index)
             self.system_tokens += cost
             return
-        if message.role == "tool" and message.tool_call_id in self._open_calls:
+        if self._grouper.joins(message):
             self.unit_prefix[-1] += cost
             return
-        self._open_calls = frozenset(c.id for c in message.tool_calls)
         if message.role == "user" or not self.unit_starts:
             self.turn_units.append(len(self.unit_starts))
         self.unit_starts.append(index)
