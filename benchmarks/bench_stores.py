@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import statistics
 import sys
 import tempfile
@@ -335,6 +336,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     ef_values = [int(v) for v in args.ef_search.split(",") if v]
     start_load = _load()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # `kill` still stops the server and frees the disk
     names = args.backends.split(",")
     folder = Path(tempfile.mkdtemp(prefix="cw-bench-"))
     server = start_postgres(folder) if "postgres" in names else None
