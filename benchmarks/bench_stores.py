@@ -13,6 +13,7 @@ noise; --data uniform for the worst case). Recall@10 is measured for every row a
     python benchmarks/bench_stores.py                       # 10k and 100k, every back-end
     python benchmarks/bench_stores.py --sizes 1000000       # 1M (long: HNSW builds on 2 cores)
     python benchmarks/bench_stores.py --sizes 10000 --backends numpy,sqlite
+    python benchmarks/bench_stores.py --sizes 10000,100000 --backends numpy,sqlite,chroma@10000
     python benchmarks/bench_stores.py --sizes 1000000 --backends numpy,postgres --ef-search 400,1000
 
 PostgreSQL builds a tenant's HNSW index only when asked (`build_indexes()`, called here after the load and
@@ -272,9 +273,13 @@ def start_postgres(folder: Path) -> Any:
 
 def backends_for(names: list[str], folder: Path, size: int, dims: int, pg_dsn: str | None, filtered: bool,
                  thresholds: dict[str, int]) -> list[Any]:
-    """The back-ends to run; "sqlite-hnsw" / "postgres-hnsw" force the HNSW plan (unfiltered scenario only)."""
+    """The back-ends to run; "sqlite-hnsw" / "postgres-hnsw" force the HNSW plan (unfiltered scenario only);
+    "name@size" runs that back-end at that size only."""
     out: list[Any] = []
-    for name in names:
+    for spec in names:
+        name, _, only = spec.partition("@")
+        if only and int(only) != size:
+            continue
         if name == "numpy":
             out.append(NumpyBrute())
         elif name == "chroma":
@@ -323,7 +328,8 @@ def _load() -> str:
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,100000", help="comma-separated vector counts")
-    parser.add_argument("--backends", default="numpy,sqlite,sqlite-hnsw,postgres,postgres-hnsw,chroma")
+    parser.add_argument("--backends", default="numpy,sqlite,sqlite-hnsw,postgres,postgres-hnsw,chroma",
+                        help="comma-separated; name@size runs a back-end at that size only (chroma@10000)")
     parser.add_argument("--scenarios", default="unfiltered,filtered")
     parser.add_argument("--dims", type=int, default=384)
     parser.add_argument("--tenants", type=int, default=100)
@@ -339,7 +345,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # `kill` still stops the server and frees the disk
     names = args.backends.split(",")
     folder = Path(tempfile.mkdtemp(prefix="cw-bench-"))
-    server = start_postgres(folder) if "postgres" in names else None
+    server = start_postgres(folder) if any(n.startswith("postgres") for n in names) else None
     rows: list[Row] = []
     try:
         for size in map(int, args.sizes.split(",")):
