@@ -112,3 +112,42 @@ def test_building_an_index_on_an_exact_store_is_a_usage_error(pg_dsn, pg_table):
             store.build_indexes()
     with PostgresStore(pg_dsn, DIMS, pg_table, search=HnswSearch()) as store, pytest.raises(UsageError):
         store.build_index(tenant="a", maintenance_work_mem_mb=0)
+
+
+def test_a_build_waits_for_another_builder_while_the_store_serves_calls(pg_dsn, pg_table, vectors):
+    import threading
+    import time
+
+    import psycopg
+
+    from contextwise.stores import PostgresStore
+
+    with PostgresStore(pg_dsn, DIMS, pg_table, search=HnswSearch(min_vectors=100)) as store, \
+            psycopg.connect(pg_dsn, autocommit=True) as other:
+        unit = _load(store, vectors, "a", 120, seed=8)
+        name = store._core.index_name("a")
+        other.execute("SELECT pg_advisory_lock(hashtext(%s))", (name,))  # another process is building "a"
+        result: list = []
+        builder = threading.Thread(target=lambda: result.append(store.build_index(tenant="a")))
+        builder.start()
+        deadline = time.monotonic() + 60
+        while not other.execute("SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted").fetchall():
+            assert time.monotonic() < deadline, "build_index never waited on the lock"
+            time.sleep(0.05)
+        # The waiting build holds no lock of the store: its queries and writes go on (a thread, so that a
+        # regression fails here instead of hanging).
+        q = vectors.clustered(1, DIMS, seed=9, clusters=6)[0]
+        served: list = []
+        caller = threading.Thread(target=lambda: served.append(
+            (store.query(q, 10, tenant="a"), store.upsert([Record("x", "b", tuple(map(float, q)))], tenant="b"))))
+        caller.start()
+        caller.join(60)
+        alive = caller.is_alive()
+        if alive:  # free the build so that the test ends
+            other.execute("SELECT pg_advisory_unlock(hashtext(%s))", (name,))
+        assert not alive, "the store's calls waited for the build"
+        assert {h.record.id for h in served[0][0]} == _exact(unit, q)
+        assert result == [] and _indexes(pg_dsn, pg_table) == []
+        other.execute("SELECT pg_advisory_unlock(hashtext(%s))", (name,))
+        builder.join(60)
+        assert result[0].built is True and result[0].vectors == 120
