@@ -41,6 +41,7 @@ class _Partition:
     free: list[int] = field(default_factory=list)
     postings: dict[str, dict[int, int]] = field(default_factory=dict)  # term -> slot -> term frequency
     arrays: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)  # postings as numpy, lazily
+    norm: np.ndarray | None = None  # k1 * length normalisation per slot, until the next add or remove
     total_length: int = 0
     counter: int = 0
 
@@ -53,6 +54,7 @@ class _Partition:
         self.lengths[slot], self.seq[slot] = len(tokens), self.counter
         self.counter += 1
         self.total_length += len(tokens)
+        self.norm = None
         for term, count in tf.items():
             self.postings.setdefault(term, {})[slot] = count
             self.arrays.pop(term, None)
@@ -68,6 +70,7 @@ class _Partition:
         self.total_length -= int(self.lengths[slot])
         self.ids[slot], self.terms[slot], self.lengths[slot] = None, Counter(), 0
         self.free.append(slot)
+        self.norm = None
 
     def posting_arrays(self, term: str) -> tuple[np.ndarray, np.ndarray]:
         if term not in self.arrays:
@@ -164,7 +167,9 @@ class BM25Index:
 
     def _scores(self, part: _Partition, terms: Counter[str]) -> np.ndarray:
         n = len(part.slot_of)
-        norm = self.k1 * (1 - self.b + self.b * part.lengths / max(part.total_length / n, 1e-9))
+        if part.norm is None:
+            part.norm = self.k1 * (1 - self.b + self.b * part.lengths / max(part.total_length / n, 1e-9))
+        norm = part.norm
         scores = np.zeros(len(part.lengths), dtype=np.float32)
         for term, repeats in terms.items():
             if term not in part.postings:
