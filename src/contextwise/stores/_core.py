@@ -33,6 +33,8 @@ class HnswSearch:
     """An HNSW index for tenants of at least `min_vectors` vectors, used only for queries without a `where`.
 
     Filtered queries and smaller tenants are always searched exactly, so a filter never lowers recall.
+    SQLiteStore builds a tenant's index in-process at its first unfiltered query; PostgresStore builds one only
+    when asked (`build_index` / `build_indexes`), since a build there takes minutes to tens of minutes.
     The default `min_vectors` comes from benchmarks/bench_stores.py on a busy 2-core machine (384-d): exact
     search in numpy took ~24 ms p50 at 100k vectors and grows linearly (~50 ms at 200k), while building an
     HNSW index took ~170 s at 100k; below 200k exact search is fast enough and needs no build.
