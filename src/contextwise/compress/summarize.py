@@ -1,5 +1,10 @@
 """Abstractive compression: a chat model summarizes, in one pass or map-reduce over chunks, focused on the query.
 
+Extract, then abstract: before the model reads anything, the text is cut extractively (BM25 against the query,
+or centrality without one) to a few times the target, so the model reads only the sentences that matter and a
+small model gets a short, relevant input. The prompt asks for facts copied as written (names, numbers, dates)
+rather than paraphrased, since a paraphrased name or number is a lost one.
+
 The orchestration is sans-I/O. `Summarizer.plan()` returns a `SummaryStep` holding the requests to send;
 `Summarizer.apply(step, answers)` takes the model's answers and returns the next step, until `step.result` is
 set. `compress()` drives it with a sync ChatModel, `acompress()` with an async one (the requests of one step
@@ -16,14 +21,15 @@ from typing import Any, Sequence
 
 from contextwise.compress._base import backend, check_target, local_model
 from contextwise.compress._sentences import sentence_spans
+from contextwise.compress.extractive import Extractive
 from contextwise.compress.truncate import truncate_tokens
 from contextwise.errors import UsageError
-from contextwise.protocols import AsyncChatModel, ChatModel, Tokenizer
+from contextwise.protocols import AsyncChatModel, ChatModel, Compressor, Tokenizer
 from contextwise.types import ChatOptions, Compressed, Message
 
 SYSTEM_PROMPT = (
     "You shorten documents for another assistant. Write a dense summary that keeps every fact, name, number "
-    "and date needed to answer the question. No preamble, no commentary."
+    "and date needed to answer the question, copied exactly as written. No preamble, no commentary."
 )
 _OPTIONS = ChatOptions(temperature=0.0)
 # A model's tokens and the target tokenizer's differ; ask for a little more and cut exactly afterwards.
@@ -67,6 +73,11 @@ class Summarizer:
         chunk_tokens: the most text (target tokenizer) put in one request; default a third of the model's
             window when it has an `n_ctx` (the local model), else 1500.
         max_levels: map levels before the last reduce; then the joined summaries are cut to fit.
+        read_ratio: the model reads at most this many times the target: longer text is first cut to that by
+            `selector`, so a small model reads a short, relevant input. None: the model reads all of it
+            (map-reduce when it exceeds one request). See benchmarks/bench_auto.py --summarizer.
+        selector: the extractive stage that picks what the model reads; default `Extractive(diversity=0)`
+            (BM25 against the query, or centrality without one).
 
     >>> from contextwise.testing import FakeTokenizer, ScriptedChatModel
     >>> s = Summarizer(ScriptedChatModel(["Paris is the capital."]))
@@ -75,13 +86,18 @@ class Summarizer:
     """
 
     def __init__(self, model: ChatModel | str | None = None, *, query: str | None = None,
-                 chunk_tokens: int | None = None, max_levels: int = 3) -> None:
+                 chunk_tokens: int | None = None, max_levels: int = 3, read_ratio: float | None = 2.0,
+                 selector: Compressor | None = None) -> None:
         if chunk_tokens is not None and chunk_tokens < 16 or max_levels < 1:
             raise UsageError("chunk_tokens must be at least 16 and max_levels at least 1")
+        if read_ratio is not None and read_ratio < 1.0:
+            raise UsageError(f"read_ratio must be at least 1.0 (or None to read everything), got {read_ratio}")
         self._model = model
         self.query = query
         self._chunk_tokens = chunk_tokens
         self.max_levels = max_levels
+        self.read_ratio = read_ratio
+        self.selector = selector if selector is not None else Extractive(diversity=0.0)
         self.name = "summarize"
 
     @property
@@ -107,7 +123,16 @@ class Summarizer:
         step = SummaryStep((), None, original, target_tokens, tokenizer, query or self.query, 0, False)
         if original <= target_tokens or target_tokens == 0:
             return replace(step, result=self._fit(text if target_tokens else "", step))
-        return self._next(text, step)
+        return self._next(self._select(text, step), step)
+
+    def _select(self, text: str, step: SummaryStep) -> str:
+        """What the model reads: `text`, or its most relevant sentences within `read_ratio` times the target."""
+        if self.read_ratio is None:
+            return text
+        read_tokens = math.ceil(self.read_ratio * step.target_tokens)
+        if step.original_tokens <= read_tokens:
+            return text
+        return self.selector.compress(text, read_tokens, step.tokenizer, step.query).text
 
     def apply(self, step: SummaryStep, answers: Sequence[str]) -> SummaryStep:
         """The step after `step`, given the model's answers to its requests, in order."""
@@ -133,10 +158,7 @@ class Summarizer:
         return replace(step, requests=requests)
 
     def _request(self, text: str, answer_tokens: int, query: str | None) -> SummaryRequest:
-        words = max(5, int(answer_tokens * 0.7))
-        focus = f"Question: {query}\n\n" if query else ""
-        prompt = f"{focus}Text:\n{text}\n\nSummarize the text in at most {words} words."
-        return SummaryRequest((Message.system(SYSTEM_PROMPT), Message.user(prompt)),
+        return SummaryRequest((Message.system(SYSTEM_PROMPT), Message.user(summary_prompt(text, answer_tokens, query))),
                               max(1, math.ceil(answer_tokens * _ANSWER_SLACK)))
 
     def _fit(self, text: str, step: SummaryStep) -> Compressed:
@@ -163,6 +185,21 @@ class Summarizer:
             done = await asyncio.gather(*(model.complete(r.messages, r.max_tokens, _OPTIONS) for r in step.requests))
             step = self.apply(step, [c.text for c in done])
         return step.result  # type: ignore[return-value]
+
+
+def summary_prompt(text: str, answer_tokens: int, query: str | None) -> str:
+    """The user turn asking for a summary of `text` in about `answer_tokens` tokens, serving `query`.
+
+    The question comes after the text, and the model is told to copy names, numbers and dates: with SmolLM2-135M
+    on NaturalQuestions at 10x (the same extractive pre-selection) this kept the answer in 5 of 8 questions
+    where the question first and a plain "summarize" kept 3, and "copy the sentences word for word" kept 3.
+    """
+    words = max(5, int(answer_tokens * 0.7))
+    if query:
+        ask = f"Question: {query}\n\nWrite the facts from the text that answer the question"
+    else:
+        ask = "Write the main facts of the text"
+    return f"Text:\n{text}\n\n{ask}, in at most {words} words. Copy names, numbers and dates exactly as written."
 
 
 def chunk_text(text: str, chunk_tokens: int, tokenizer: Tokenizer) -> list[str]:
