@@ -25,6 +25,7 @@ import json
 import math
 import re
 import sys
+import textwrap
 import zipfile
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -71,6 +72,7 @@ class Figures:
     tiers: Mapping[int, Mapping[str, float]] = field(default_factory=dict)
     max_input_tokens: int | None = None
     max_output_tokens: int | None = None
+    min_cacheable_tokens: int | None = None
 
 
 @dataclass(frozen=True)
@@ -134,7 +136,9 @@ def reference_figures(raw: Mapping[str, Any]) -> Figures:
             prices.update(band_prices)
         else:
             tiers[low] = band_prices
-    return Figures(prices, tiers, raw.get("max_input_tokens"), raw.get("max_output_tokens"))
+    minimum = raw.get("prompt_cache_min_tokens")
+    return Figures(prices, tiers, raw.get("max_input_tokens"), raw.get("max_output_tokens"),
+                   None if minimum is None else int(minimum))
 
 
 def _mtok(per_token: Any) -> float | None:
@@ -156,7 +160,7 @@ def our_figures(info: ModelInfo) -> Figures:
     tiers = {t.above_input_tokens: {f: getattr(t, f) for f in LABELS if getattr(t, f) is not None}
              for t in info.prices.tiers}
     limit = info.max_input_tokens or info.context_window_tokens
-    return Figures(prices, tiers, limit, info.max_output_tokens)
+    return Figures(prices, tiers, limit, info.max_output_tokens, info.min_cacheable_tokens)
 
 
 def match(catalog: Catalog, refs: Iterable[Entry]) -> dict[str, list[Entry]]:
@@ -172,9 +176,10 @@ def match(catalog: Catalog, refs: Iterable[Entry]) -> dict[str, list[Entry]]:
 
 
 def _rank(spelling: str, info: ModelInfo) -> int:
-    if spelling == info.name:
-        return 0
+    # A moving "-latest" id is what the bare name means today; a host's bare id is sometimes a legacy model.
     if spelling == f"{info.name}-latest":
+        return 0
+    if spelling == info.name:
         return 1
     return 2 if spelling in (a.lower() for a in info.aliases) else 3
 
@@ -182,11 +187,16 @@ def _rank(spelling: str, info: ModelInfo) -> int:
 # -- comparing -------------------------------------------------------------------------------------------------
 
 def differences(ours: Figures, theirs: Figures) -> list[Difference]:
-    """Every figure that differs; an absent cache price on our side equals a reference price equal to input."""
+    """Every figure that differs; figures the reference leaves out are not compared.
+
+    An absent cache price on our side (billed at the input price) equals a reference price equal to input, and an
+    absent cache-write price equals the reference's 0, its spelling of "no separate charge".
+    """
     out = [Difference(LABELS[f], ours.prices[f], theirs.prices.get(f)) for f in LABELS
-           if not _same_price(ours.prices[f], theirs.prices.get(f), ours.prices["input_usd_per_mtok"])]
+           if not _same_price(f, ours.prices, theirs.prices.get(f))]
     for label, a, b in (("max input tokens", ours.max_input_tokens, theirs.max_input_tokens),
-                        ("max output tokens", ours.max_output_tokens, theirs.max_output_tokens)):
+                        ("max output tokens", ours.max_output_tokens, theirs.max_output_tokens),
+                        ("min cacheable tokens", ours.min_cacheable_tokens, theirs.min_cacheable_tokens)):
         if b is not None and a != b:
             out.append(Difference(label, a, b))
     for threshold in sorted(set(ours.tiers) | set(theirs.tiers)):
@@ -209,10 +219,13 @@ def _describe(tier: Mapping[str, float] | None) -> str:
     return ", ".join(f"{LABELS[f].split(' $')[0]} {v:g}" for f, v in tier.items())
 
 
-def _same_price(ours: float | None, theirs: float | None, our_input: float) -> bool:
+def _same_price(field_name: str, ours: Mapping[str, float | None], theirs: float | None) -> bool:
+    mine = ours[field_name]
     if theirs is None:
         return True  # the reference says nothing: nothing to compare
-    return _close(our_input if ours is None else ours, theirs)
+    if mine is None and theirs == 0 and field_name.startswith("cache_write"):
+        return True
+    return _close(ours["input_usd_per_mtok"] if mine is None else mine, theirs)
 
 
 def _close(a: float | None, b: float | None) -> bool:
@@ -249,6 +262,12 @@ def report(catalog: Catalog, table: Mapping[str, Any], *, today: dt.date, out: A
     print("== Catalog models that differ from the reference (ours -> reference)", file=out)
     for info in catalog:
         differing += _report_model(info, matched.get(info.name, []), out)
+    unmatched = [info.name for info in catalog if info.name not in matched]
+    if unmatched:
+        print(f"\n== Catalog models the reference does not list under their host (retired?): {len(unmatched)}",
+              file=out)
+        print(textwrap.fill(", ".join(unmatched), width=116, initial_indent="  ", subsequent_indent="  "),
+              file=out)
     print("\n== Notable reference models the catalog lacks", file=out)
     for host, lacking in sorted(missing(catalog, refs, today=today).items()):
         print(f"\n[{host}]", file=out)
@@ -259,7 +278,6 @@ def report(catalog: Catalog, table: Mapping[str, Any], *, today: dt.date, out: A
 
 def _report_model(info: ModelInfo, matches: list[Entry], out: Any) -> int:
     if not matches:
-        print(f"\n{info.name}: no reference entry under {HOSTS.get(info.priced_by, info.priced_by)!r}", file=out)
         return 0
     ours = our_figures(info)
     best, others = matches[0], matches[1:]

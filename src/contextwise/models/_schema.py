@@ -85,9 +85,9 @@ TIER_CHECKS: dict[str, Check] = {"above_input_tokens": _count, **PRICE_CHECKS}
 MODEL_CHECKS: dict[str, Check] = {
     "provider": _name, "context_window_tokens": _positive_int, "max_output_tokens": _positive_int,
     "max_input_tokens": _positive_int, "extended_context_window_tokens": _positive_int, "tokenizer": _tokenizer,
-    "aliases": _aliases, "checked_on": _date, "window_includes_output": _flag, "supports_tools": _flag,
-    "supports_images": _flag, "cache_kind": _cache_kind, "min_cacheable_tokens": _count, "priced_by": _text,
-    "notes": _text,
+    "tokenizer_estimated": _flag, "aliases": _aliases, "checked_on": _date, "window_includes_output": _flag,
+    "supports_tools": _flag, "supports_images": _flag, "cache_kind": _cache_kind, "min_cacheable_tokens": _count,
+    "priced_by": _text, "notes": _text,
 }
 SECTIONS = ("catalog", "providers", "models")
 

@@ -94,6 +94,8 @@ class ModelInfo:
     prompt and the output share it. `max_input_tokens`, when set, is a stricter limit on the prompt alone.
     `extended_context_window_tokens` is a larger window the provider offers on request (Anthropic's 1M beta).
     `checked_on` is the date the figures are known to reflect (None for a user entry that did not give one).
+    `tokenizer_estimated` marks a model whose own tokenizer is unknown or unpublished and is counted with a
+    relative's (`tokenizer`): its counts are estimates however exact that relative is.
     """
 
     name: str
@@ -103,6 +105,7 @@ class ModelInfo:
     max_output_tokens: int
     tokenizer: str
     prices: Prices
+    tokenizer_estimated: bool = False
     aliases: tuple[str, ...] = ()
     checked_on: dt.date | None = None
     max_input_tokens: int | None = None
