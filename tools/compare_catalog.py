@@ -30,7 +30,7 @@ import zipfile
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from contextwise.models import Catalog, ModelInfo
 
@@ -254,8 +254,9 @@ def missing(catalog: Catalog, refs: Iterable[Entry], *, today: dt.date) -> dict[
 
 # -- printing --------------------------------------------------------------------------------------------------
 
-def report(catalog: Catalog, table: Mapping[str, Any], *, today: dt.date, out: Any = sys.stdout) -> int:
-    """Print the comparison; returns how many of our models differ from their reference entry."""
+def report(catalog: Catalog, table: Mapping[str, Any], *, today: dt.date, out: TextIO | None = None) -> int:
+    """Print the comparison (to stdout unless `out`); returns how many of our models differ from their reference."""
+    out = sys.stdout if out is None else out
     refs = list(entries(table))
     matched = match(catalog, refs)
     differing = 0
@@ -266,7 +267,8 @@ def report(catalog: Catalog, table: Mapping[str, Any], *, today: dt.date, out: A
     if unmatched:
         print(f"\n== Catalog models the reference does not list under their host (retired?): {len(unmatched)}",
               file=out)
-        print(textwrap.fill(", ".join(unmatched), width=116, initial_indent="  ", subsequent_indent="  "),
+        print(textwrap.fill(", ".join(unmatched), width=116, initial_indent="  ", subsequent_indent="  ",
+                            break_on_hyphens=False),
               file=out)
     print("\n== Notable reference models the catalog lacks", file=out)
     for host, lacking in sorted(missing(catalog, refs, today=today).items()):
@@ -276,7 +278,7 @@ def report(catalog: Catalog, table: Mapping[str, Any], *, today: dt.date, out: A
     return differing
 
 
-def _report_model(info: ModelInfo, matches: list[Entry], out: Any) -> int:
+def _report_model(info: ModelInfo, matches: list[Entry], out: TextIO) -> int:
     if not matches:
         return 0
     ours = our_figures(info)

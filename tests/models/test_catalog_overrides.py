@@ -108,6 +108,7 @@ def test_overrides_catalog_argument_is_used_by_get_model(tmp_path: Path) -> None
     ('[models."gpt-4o"]\nmax_tokens = 5\n', "models.gpt-4o.max_tokens"),
     ('[models."gpt-4o"]\naliases = "x"\n', "models.gpt-4o.aliases"),
     ('[models."gpt-4o"]\ncache_kind = "sometimes"\n', "models.gpt-4o.cache_kind"),
+    ('[models."gpt-4o"]\ntokenizer_estimated = "yes"\n', "models.gpt-4o.tokenizer_estimated"),
     ('[models."gpt-4o"]\nmax_output_tokens = 200000\n', "models.gpt-4o.max_output_tokens"),
     ('[models."gpt-4o".prices]\ncached_input_usd_per_mtok = 99.0\n', "models.gpt-4o.prices.cached_input_usd_per_mtok"),
     ('[[models."gpt-4o".prices.tiers]]\ninput_usd_per_mtok = 3.0\n',
@@ -118,7 +119,7 @@ def test_overrides_catalog_argument_is_used_by_get_model(tmp_path: Path) -> None
      'aliases = ["GPT-4o"]\nprices = { input_usd_per_mtok = 1, output_usd_per_mtok = 1 }\n', "models.acme.aliases"),
     ('[catalog]\nchecked_on = "last week"\n', "catalog.checked_on"),
     ('[modles."gpt-4o"]\nx = 1\n', "modles"),
-], ids=["price-type", "negative-window", "tokenizer", "unknown-field", "aliases-type", "cache-kind",
+], ids=["price-type", "negative-window", "tokenizer", "unknown-field", "aliases-type", "cache-kind", "estimated-flag",
         "output-over-window", "cached-over-input", "tier-threshold", "new-no-provider", "new-missing-field",
         "alias-collision", "date", "section-typo"])
 def test_overrides_bad_value_names_file_and_field(tmp_path: Path, text: str, field: str) -> None:
@@ -159,3 +160,9 @@ def test_overrides_mapping_error_names_the_argument() -> None:
 def test_overrides_without_default_builds_only_the_files(tmp_path: Path) -> None:
     catalog = Catalog.load(write(tmp_path / "mine.toml", MY_MODEL_TOML), include_default=False)
     assert [m.name for m in catalog] == ["acme-1"]
+
+
+def test_overrides_mark_a_tokenizer_estimated(tmp_path: Path) -> None:
+    path = write(tmp_path / "mine.toml", '[models."gpt-4o"]\ntokenizer_estimated = true\n')
+    assert not Catalog.default().get("gpt-4o").tokenizer_estimated
+    assert Catalog.load(path).get("gpt-4o").tokenizer_estimated

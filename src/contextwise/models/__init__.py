@@ -1,10 +1,11 @@
 """The model catalog: context windows, output caps, tokenizers and prices (cached input included), and `cost()`.
 
 The figures live in a data file shipped with the package (`catalog.toml`). Each entry carries `checked_on`: the
-date its figures are known to reflect. The shipped figures were written from knowledge of the providers' public
-pages as of November 2025 and were NOT re-verified against live pages afterwards, so `checked_on` says 2025-11-01
-(or a model's release date, when later), never the date the file was last edited. Prices change: correct them
-with your own file, which merges over the shipped one field by field, e.g. `my-models.toml`:
+date its figures are known to reflect, never the date the file was last edited. The shipped figures were compared
+on 2026-11-25 with litellm 1.110.2's price and context-window table (MIT; `tools/compare_catalog.py` repeats the
+comparison against any newer litellm wheel); models that table no longer lists keep the date their figures were
+written from the providers' pages (2025-11-01). Prices change: correct them with your own file, which merges over
+the shipped one field by field, e.g. `my-models.toml`:
 
     [catalog]
     checked_on = 2026-02-01            # applies to the entries below that change prices or limits
