@@ -131,20 +131,22 @@ def tokenizer_id_for_model(model: str) -> str:
 def tokenizer_for_model(model: str) -> Tokenizer:
     """The tokenizer a model counts with (see `tokenizer_id_for_model`).
 
-    Models whose own tokenizer differs from the one they are counted with (Llama 4 counted with Llama 3's)
-    get that tokenizer marked `exact=False`.
+    Models whose own tokenizer differs from the one they are counted with (the catalog's `tokenizer_estimated`,
+    e.g. Llama 4 counted with Llama 3's) get that tokenizer marked `exact=False`.
 
     >>> tokenizer_for_model("gpt-4o").name
     'o200k_base'
     """
     tokenizer = get_tokenizer(tokenizer_id_for_model(model))
-    bare = model.strip().lower().rsplit("/", 1)[-1]
-    if tokenizer.exact and bare.startswith(_APPROXIMATED_BY_KIN):
-        return _inexact(tokenizer.name)
-    return tokenizer
+    info = _catalog_info(model)
+    if info is not None:
+        estimated = bool(info.tokenizer_estimated)
+    else:
+        estimated = model.strip().lower().rsplit("/", 1)[-1].startswith(_APPROXIMATED_BY_KIN)
+    return _inexact(tokenizer.name) if tokenizer.exact and estimated else tokenizer
 
 
-# Models with a tokenizer of their own that is not shipped; the catalog counts them with a relative's.
+# Models outside the catalog with a tokenizer of their own that is not shipped, counted with a relative's.
 _APPROXIMATED_BY_KIN = ("llama-4", "llama4")
 _inexact_cache: dict[str, Tokenizer] = {}
 
@@ -157,11 +159,16 @@ def _inexact(name: str) -> Tokenizer:
 
 
 def _catalog_tokenizer(model: str) -> str | None:
+    info = _catalog_info(model)
+    return None if info is None else str(info.tokenizer)
+
+
+def _catalog_info(model: str) -> Any:
     get_model = _catalog_lookup()
     if get_model is None:
         return None
     try:
-        return str(get_model(model).tokenizer)
+        return get_model(model)
     except (LookupError, UsageError):
         return None
 
