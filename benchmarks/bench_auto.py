@@ -107,9 +107,13 @@ def routes(local: Any, summarizer: Callable[[Any], Any]) -> dict[str, Callable[[
     return out
 
 
-def run(make: Callable[[], Any], docs: list[Doc], keeps: list[float], tok: Any, table: dict[float, Tally]) -> None:
+def run(make: Callable[[], Any], docs: list[Doc], keeps: list[float], tok: Any, table: dict[float, Tally], *,
+        deadline: float = float("inf")) -> None:
     compressor = make()
-    for doc in docs:
+    for i, doc in enumerate(docs):
+        if time.monotonic() > deadline:
+            print(f"  time is up after {i} contexts")
+            return
         original = tok.count(doc.context)
         for keep in keeps:
             target = int(original * keep)
@@ -122,6 +126,9 @@ def run(make: Callable[[], Any], docs: list[Doc], keeps: list[float], tok: Any, 
             tally.answers.append(kept(doc, out.text, "answer"))
             tally.sentences.append(kept(doc, out.text, "sentence"))
             tally.over += out.tokens > target or out.tokens != tok.count(out.text)
+        if len(docs) <= 20 or (i + 1) % 10 == 0:  # progress, for runs that may be cut short
+            print(f"    {i + 1} contexts: facts kept " + "/".join(
+                f"{statistics.mean(table[k].answers):.3f}" for k in keeps), flush=True)
 
 
 def report(table: dict[str, dict[float, Tally]], keeps: list[float], *, unit: str = "keep") -> None:
@@ -132,7 +139,9 @@ def report(table: dict[str, dict[float, Tally]], keeps: list[float], *, unit: st
     print("|---|---|" + "---|" * (2 * len(keeps)) + "---|---|---|")
     for name, cells in table.items():
         row = [cells.get(k) for k in keeps]
-        done = [t for t in row if t is not None]
+        done = [t for t in row if t is not None and t.answers]
+        if not done:
+            continue
         speed = "/".join(f"{t.tokens / t.seconds:,.0f}" for t in done)
         cpu = sum(t.tokens for t in done) / max(1e-9, sum(t.cpu_seconds for t in done))
         print(f"| {name} | {len(done[0].answers)} | " + " | ".join(_cell(t, "answers") for t in row)
@@ -172,21 +181,21 @@ def summarizers(local: Any) -> dict[str, Callable[[], Any]]:
 
 def compare_summarizers(args: argparse.Namespace, tok: Any) -> None:
     """Each variant on each question at every ratio, question by question, with a running tally."""
-    cases = load_cases(args.n, args.seed)
+    cases = load_cases(args.n, args.seed)[args.skip:]
     local = _local_model()
     made = {name: make() for name, make in summarizers(local).items()
             if args.only is None or any(w in name for w in args.only)}
     table: dict[str, dict[float, Tally]] = {name: {} for name in made}
-    try:
-        _each_question(cases, made, args.ratios, tok, table)
-    except KeyboardInterrupt:  # a bounded run: report the questions done so far (kill -INT)
-        print("  interrupted; the table covers the questions done")
+    _each_question(cases, made, args.ratios, tok, table, deadline=time.monotonic() + 60 * args.minutes)
     report(table, args.ratios, unit="ratio")
 
 
 def _each_question(cases: list[Any], made: dict[str, Any], ratios: list[float], tok: Any,
-                   table: dict[str, dict[float, Tally]]) -> None:
+                   table: dict[str, dict[float, Tally]], *, deadline: float) -> None:
     for i, case in enumerate(cases, 1):
+        if time.monotonic() > deadline:  # a bounded run on a shared machine: report the questions done
+            print(f"  time is up after {i - 1} questions")
+            return
         original = tok.count(case.context)
         for name, compressor in made.items():
             for ratio in ratios:
@@ -218,6 +227,9 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", default=None, help="run only routes whose name contains one of these")
     parser.add_argument("--summarizer", action="store_true", help="compare the summarizer with its previous self")
     parser.add_argument("--ratios", type=float, nargs="+", default=[2.0, 4.0, 10.0], help="with --summarizer")
+    parser.add_argument("--skip", type=int, default=0, help="with --summarizer: start after this many questions")
+    parser.add_argument("--minutes", type=float, default=float("inf"),
+                        help="start no new question or context after this many minutes")
     args = parser.parse_args()
 
     os.system("uptime")
@@ -239,7 +251,7 @@ def main() -> None:
         subset = docs[:args.summary_n if "summarize" in name else args.model_n if "hybrid" in name else len(docs)]
         keeps = args.summary_keeps if "summarize" in name and args.summary_keeps else args.keeps
         start = time.perf_counter()
-        run(make, subset, keeps, tok, table.setdefault(name, {}))
+        run(make, subset, keeps, tok, table.setdefault(name, {}), deadline=time.monotonic() + 60 * args.minutes)
         print(f"  {name}: {len(subset)} contexts in {time.perf_counter() - start:.1f}s", flush=True)
     report(table, args.keeps)
     os.system("uptime")
