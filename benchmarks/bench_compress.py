@@ -10,10 +10,17 @@ is the share of questions whose answer (any alias, compared SQuAD-normalized) su
 would reach for first — truncation on token boundaries — and the speed in context tokens per second.
 
     python benchmarks/bench_compress.py --n 200 [--pruning-n 40] [--summary-n 5] [--ratios 2 4 10]
+    python benchmarks/bench_compress.py --four-k [--four-k-n 3]
 
-Token pruning and the embedding scorers score each context once (the first ratio's run, which alone is timed)
-and re-use those scores at the other ratios; the summarizer uses the local SmolLM2-135M on `--summary-n`
-questions.
+Token pruning without its extractive prefilter ("pruning") and the embedding scorers score each context once
+(the first ratio's run, which alone is timed) and re-use those scores at the other ratios; token pruning as
+shipped ("pruning-prefilter", and "pruning-slack<S>" for each `--slacks` value) runs the model on what its
+prefilter kept, afresh at every ratio. The summarizer uses the local SmolLM2-135M on `--summary-n` questions.
+`--no-query` compresses without the question (the query-less path).
+
+`--four-k` times token pruning as shipped on 4,000-token contexts (a gold passage and as many distractors as
+fit) at each ratio, next to raw llama.cpp prompt evaluation of the same whole context in the same run (the
+model's own ceiling; interleaved, so both see the same machine load).
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ import json
 import os
 import random
 import statistics
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,12 +44,15 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 from contextwise.compress import (  # noqa: E402
     Auto, EmbeddingScorer, Extractive, HybridScorer, Summarizer, TokenPruning, Truncate, retention,
 )
+from contextwise.compress.pruning import Prefilter  # noqa: E402
 from contextwise.compress.retention import normalize  # noqa: E402
 from contextwise.tokens import get_tokenizer  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "bench" / "data" / "lost-in-the-middle" / \
     "nq-open-oracle.jsonl.gz"
 DISTRACTORS = 19
+FOUR_K_TOKENS = 4000
+THREADS: int | None = None  # --threads
 
 
 @dataclass(frozen=True)
@@ -107,14 +118,14 @@ class CachedSurprisal:
 
 
 def run(name: str, make: Callable[[], Any], cases: list[Case], ratios: list[float], tok: Any,
-        table: dict[tuple[str, float], Tally]) -> None:
+        table: dict[tuple[str, float], Tally], *, with_query: bool = True) -> None:
     compressor = make()
     for case in cases:
         original = tok.count(case.context)
         for ratio in ratios:
             target = int(original / ratio)
             start, cpu = time.perf_counter(), time.process_time()
-            out = compressor.compress(case.context, target, tok, case.question)
+            out = compressor.compress(case.context, target, tok, case.question if with_query else None)
             elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
             tally = table.setdefault((name, ratio), Tally())
             tally.kept.append(survives(case, out.text))
@@ -130,7 +141,7 @@ CACHED = {"token pruning", "extractive embedding", "extractive hybrid"}
 
 
 # key: (label, factory of the local model or None); --only takes keys.
-def compressors(local: Any) -> dict[str, tuple[str, Callable[[], Any]]]:
+def compressors(local: Any, slacks: tuple[float, ...] = ()) -> dict[str, tuple[str, Callable[[], Any]]]:
     out: dict[str, tuple[str, Callable[[], Any]]] = {
         "truncate-tail": ("truncate tail (peer)", lambda: Truncate(side="tail")),
         "truncate-middle": ("truncate middle", lambda: Truncate(side="middle")),
@@ -141,7 +152,12 @@ def compressors(local: Any) -> dict[str, tuple[str, Callable[[], Any]]]:
     }
     if local:
         # The model scores the whole context once (no extractive pre-selection), re-used at every ratio.
-        out["pruning"] = ("token pruning", lambda: TokenPruning(model=CachedSurprisal(local), prefilter_slack=None))
+        out["pruning"] = ("token pruning", lambda: TokenPruning(model=CachedSurprisal(local), prefilter=None))
+        slack = TokenPruning().prefilter.slack  # type: ignore[union-attr]
+        out["pruning-prefilter"] = (f"token pruning as shipped (prefilter {slack:g}x)", lambda: TokenPruning(model=local))
+        for s in slacks:
+            out[f"pruning-slack{s:g}"] = (f"token pruning, prefilter {s:g}x",
+                                          lambda s=s: TokenPruning(model=local, prefilter=Prefilter(slack=s)))
         out["auto"] = ("auto (extractive / hybrid)", lambda: Auto(pruning=TokenPruning(model=local)))
         out["summarize"] = ("summarize (SmolLM2-135M)", lambda: Summarizer(local))
         out["bm25-small"] = ("extractive bm25 (pruning's questions)", lambda: Extractive())
@@ -161,34 +177,118 @@ def main() -> None:
     parser.add_argument("--summary-n", type=int, default=2, help="questions for the local-model summarizer")
     parser.add_argument("--ratios", type=float, nargs="+", default=[2.0, 4.0, 10.0])
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--skip", type=int, default=0, help="leave out the first questions (to split a run)")
     parser.add_argument("--only", nargs="*", default=None, help="run only these compressor keys (see compressors())")
+    parser.add_argument("--slacks", type=float, nargs="*", default=[], help="also run pruning with these prefilters")
+    parser.add_argument("--no-query", action="store_true", help="compress without the question")
+    parser.add_argument("--four-k", action="store_true", help="time pruning on 4,000-token contexts (see above)")
+    parser.add_argument("--four-k-n", type=int, default=3, help="4,000-token contexts to time")
+    parser.add_argument("--threads", type=int, default=None, help="llama.cpp threads (default: every usable CPU)")
     args = parser.parse_args()
+    global THREADS
+    THREADS = args.threads
+    if args.four_k:
+        four_k(args.four_k_n, args.ratios, args.seed)
+        return
 
     tok = get_tokenizer("o200k_base")
-    cases = load_cases(args.n, args.seed)
+    cases = load_cases(args.n + args.skip, args.seed)[args.skip:]
     sizes = [tok.count(c.context) for c in cases]
     print(f"{len(cases)} questions, context {statistics.mean(sizes):.0f} o200k tokens on average "
           f"({min(sizes)}-{max(sizes)}), ratios {args.ratios}")
     wanted = set(args.only) if args.only is not None else None
-    local = _local_model() if wanted is None or wanted & {"pruning", "auto", "summarize", "bm25-small"} else None
+    local = _local_model() if wanted is None or any(k.startswith(("pruning", "auto", "summarize", "bm25-small"))
+                                                    for k in wanted) else None
     table: dict[tuple[str, float], Tally] = {}
-    limits = {"pruning": args.pruning_n, "auto": args.pruning_n, "bm25-small": args.pruning_n,
-              "summarize": args.summary_n}
-    for key, (name, make) in compressors(local).items():
+    limits = {"auto": args.pruning_n, "bm25-small": args.pruning_n, "summarize": args.summary_n}
+    for key, (name, make) in compressors(local, tuple(args.slacks)).items():
         if args.only is not None and key not in args.only:
             continue
-        subset = cases[:limits.get(key, len(cases))]
+        subset = cases[:args.pruning_n if key.startswith("pruning") else limits.get(key, len(cases))]
         start = time.perf_counter()
-        run(name, make, subset, args.ratios, tok, table)
+        run(name, make, subset, args.ratios, tok, table, with_query=not args.no_query)
         print(f"  {name}: {len(subset)} questions in {time.perf_counter() - start:.1f}s", flush=True)
     report(table, args.ratios)
+
+
+def four_k_cases(n: int, seed: int, tok: Any) -> list[Case]:
+    """Contexts of at most FOUR_K_TOKENS o200k tokens: a gold passage and as many distractors as fit."""
+    with gzip.open(DATA, "rt", encoding="utf-8") as f:
+        rows = [json.loads(line) for line in f]
+    usable = [i for i, r in enumerate(rows) if _answer_in(r["ctxs"][0]["text"], r["answers"])]
+    return [_four_k_case(rows, i, seed, tok) for i in random.Random(seed).sample(usable, n)]
+
+
+def _four_k_case(rows: list[dict[str, Any]], index: int, seed: int, tok: Any) -> Case:
+    rng = random.Random(seed * 1_000_003 + index)
+    passages, total = [rows[index]["ctxs"][0]], 0
+    for i in rng.sample(range(len(rows)), 200):
+        extra = rows[i]["ctxs"][0]
+        size = tok.count(f"Document [99](Title: {extra['title']}) {extra['text']}\n\n")
+        if i == index or total + size > FOUR_K_TOKENS - 250:
+            continue
+        passages.append(extra)
+        total += size
+    rng.shuffle(passages)
+    docs = [f"Document [{k}](Title: {p['title']}) {p['text']}" for k, p in enumerate(passages, 1)]
+    while tok.count("\n\n".join(docs)) > FOUR_K_TOKENS:
+        docs.pop(-1 if docs[-1].find(rows[index]["ctxs"][0]["title"]) < 0 else 0)
+    return Case(rows[index]["question"], tuple(rows[index]["answers"]), "\n\n".join(docs))
+
+
+def four_k(n: int, ratios: list[float], seed: int) -> None:
+    """Seconds per 4,000-token context for token pruning as shipped, beside raw llama.cpp eval of the context."""
+    import llama_cpp
+
+    tok = get_tokenizer("o200k_base")
+    local = _local_model()
+    if local is None:
+        sys.exit("token pruning needs the local model")
+    raw = llama_cpp.Llama(str(local.path), n_ctx=local.n_ctx, n_threads=local.n_threads,
+                          n_threads_batch=local.n_threads, verbose=False)
+    pruning = TokenPruning(model=local)
+    seconds: dict[str, list[float]] = {}
+    kept: dict[float, list[float]] = {r: [] for r in ratios}
+    print(f"{n} contexts; threads {local.n_threads}; load average {os.getloadavg()[0]:.2f} before", flush=True)
+    for case in four_k_cases(n, seed, tok):
+        original = tok.count(case.context)
+        ids = local.tokenize(case.context)
+        seconds.setdefault("raw", []).append(_timed(lambda: _raw_eval(raw, ids, local.n_ctx)) * 4000 / original)
+        for ratio in ratios:
+            out: list[Any] = []
+            took = _timed(lambda: out.append(pruning.compress(case.context, int(original / ratio), tok,
+                                                               case.question)))
+            seconds.setdefault(f"{ratio:g}x", []).append(took * 4000 / original)
+            kept[ratio].append(survives(case, out[0].text))
+        print(f"  {original} o200k tokens ({len(ids)} model tokens): raw eval {seconds['raw'][-1]:.1f}s, "
+              + ", ".join(f"{r:g}x {seconds[f'{r:g}x'][-1]:.1f}s" for r in ratios), flush=True)
+    print(f"load average {os.getloadavg()[0]:.2f} after")
+    raw_s = statistics.median(seconds["raw"])
+    for ratio in ratios:
+        mine = statistics.median(seconds[f"{ratio:g}x"])
+        print(f"README row: | token pruning of a 4,000-token context to {ratio:g}x, SmolLM2-135M, "
+              f"{local.n_threads} threads | {mine:.1f} s (answer kept {statistics.mean(kept[ratio]):.2f}, n={n}) | "
+              f"raw llama.cpp eval of the whole context {raw_s:.1f} s | {raw_s / mine:.2f}x | "
+              f"`python benchmarks/bench_compress.py --four-k --four-k-n {n}` |")
+
+
+def _timed(fn: Callable[[], Any]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def _raw_eval(llama: Any, ids: list[int], n_ctx: int) -> None:
+    for start in range(0, len(ids), n_ctx):
+        llama.reset()
+        llama.eval(ids[start:start + n_ctx])
 
 
 def _local_model() -> Any:
     try:
         from contextwise.llm import local_model
 
-        return local_model()
+        return local_model(n_threads=THREADS)
     except ImportError as exc:
         print(f"(no local model: {exc}; token pruning, auto and summarize are skipped)")
         return None

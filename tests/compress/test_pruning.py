@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from contextwise.compress import TokenPruning
-from contextwise.compress.pruning import align, score_words
+from contextwise.compress.pruning import Prefilter, align, score_words
 from contextwise.errors import UsageError
 
 TEXT = ("In 1901 the first prize went to Wilhelm Röntgen of the German city of Munich. "
@@ -15,14 +15,14 @@ TEXT = ("In 1901 the first prize went to Wilhelm Röntgen of the German city of 
 
 
 def test_pruning_keeps_numbers_names_identifiers_and_quotes(fake_tokenizer, surprisal_model):
-    out = TokenPruning(model=surprisal_model, coarse_slack=10.0, prefilter_slack=None).compress(TEXT, 30, fake_tokenizer)
+    out = TokenPruning(model=surprisal_model, coarse_slack=10.0, prefilter=None).compress(TEXT, 30, fake_tokenizer)
     for span in ("1901", "Wilhelm", "Röntgen", "Munich.", "compute_total()", '"gross revenue"', "fiscalYear."):
         assert span in out.text, span
     assert out.tokens == fake_tokenizer.count(out.text) <= 30
 
 
 def test_pruning_drops_low_surprisal_words_first(fake_tokenizer, surprisal_model):
-    out = TokenPruning(model=surprisal_model, keep_patterns=(), coarse_slack=10.0, prefilter_slack=None).compress(
+    out = TokenPruning(model=surprisal_model, keep_patterns=(), coarse_slack=10.0, prefilter=None).compress(
         "a of to extraordinary magnificent", 2, fake_tokenizer)
     assert out.text == "extraordinary magnificent"
 
@@ -53,20 +53,32 @@ def test_pruning_does_not_call_the_model_when_the_text_fits(fake_tokenizer, surp
     assert out.text == "short text" and surprisal_model.calls == []
 
 
-def test_pruning_rejects_a_slack_below_one():
+@pytest.mark.parametrize("make", [lambda: TokenPruning(coarse_slack=0.5), lambda: Prefilter(slack=0.9),
+                                  lambda: Prefilter(slack=float("nan"))], ids=["coarse", "prefilter", "nan"])
+def test_pruning_rejects_a_slack_below_one(make):
     with pytest.raises(UsageError):
-        TokenPruning(coarse_slack=0.5)
-    with pytest.raises(UsageError):
-        TokenPruning(coarse_slack=2.0, prefilter_slack=1.5)
+        make()
 
 
-def test_pruning_prefilter_bounds_what_the_model_scores(fake_tokenizer, surprisal_model):
+@pytest.mark.parametrize("slack", [1.0, 2.0, 3.0])
+def test_pruning_prefilter_bounds_what_the_model_scores(fake_tokenizer, surprisal_model, slack):
     text = " ".join(f"Sentence {i} is about topic {i}." for i in range(40))
-    TokenPruning(model=surprisal_model, prefilter_slack=3.0).compress(text, 10, fake_tokenizer, query="topic 7")
-    assert fake_tokenizer.count(surprisal_model.calls[-1]) <= 30 + len("topic 7".split()) + 1
-    assert "topic 7." in surprisal_model.calls[-1]
-    TokenPruning(model=surprisal_model, prefilter_slack=None).compress(text, 10, fake_tokenizer)
+    out = TokenPruning(model=surprisal_model, prefilter=Prefilter(slack=slack)).compress(
+        text, 10, fake_tokenizer, query="topic 7")
+    scored = surprisal_model.calls[-1].removeprefix("topic 7\n\n")
+    assert fake_tokenizer.count(scored) <= slack * 10
+    assert "topic 7." in scored
+    assert out.tokens == fake_tokenizer.count(out.text) <= 10
+    TokenPruning(model=surprisal_model, prefilter=None).compress(text, 10, fake_tokenizer)
     assert surprisal_model.calls[-1] == text
+
+
+def test_pruning_prefilter_without_a_query_keeps_typical_sentences(fake_tokenizer, surprisal_model):
+    text = ("Cats purr at home. Cats purr when fed. Stock markets fell sharply. Cats purr near people. "
+            "Cats purr in sleep.")
+    kept = Prefilter(slack=1.0).select(text, 10, fake_tokenizer)
+    assert "Stock" not in kept and fake_tokenizer.count(kept) <= 10
+    assert Prefilter().select(text, 40, fake_tokenizer) == text
 
 
 def test_align_maps_pieces_that_join_to_the_text():

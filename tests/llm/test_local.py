@@ -162,6 +162,18 @@ def test_local_surprisal_of_a_long_text_is_chunked_with_context(model):
     assert sum(s for _, s in long_scores[-30:]) / 30 < sum(s for _, s in long_scores[:30]) / 30
 
 
+def test_local_thread_count_is_a_setting_that_does_not_change_the_scores(model):
+    single = LlamaCppModel(model.path, n_ctx=256, n_threads=1)
+    assert single.n_threads == 1 and model.n_threads >= 1
+    text = "Threads share the work of one evaluation; the numbers stay the same."
+    assert [p for p, _ in single.token_surprisal(text)] == [p for p, _ in model.token_surprisal(text)]
+    ours = [s for _, s in model.token_surprisal(text)]
+    assert [s for _, s in single.token_surprisal(text)] == pytest.approx(ours, abs=1e-2)
+    assert local_model(n_threads=model.n_threads) is model
+    with pytest.raises(UsageError):
+        LlamaCppModel(model.path, n_threads=0)
+
+
 def test_local_surprisal_given_a_prefix_is_conditioned_on_it(model):
     alone = model.token_surprisal(" Paris")
     primed = model.token_surprisal(" Paris", prefix="The capital of France is")

@@ -1,10 +1,12 @@
 """Token pruning in the manner of LLMLingua: drop what a small language model finds predictable.
 
-Coarse to fine. A small LM scores every token of the text with its surprisal (-log p given the text before it,
-and the query when there is one). First whole sentences with the lowest mean surprisal go (with a query, the
-least relevant ones), until the text is within `coarse_slack` times the target; then single words with the
-lowest surprisal go, until it fits. Spans a reader cannot rebuild are kept to the last: numbers, names, code
-identifiers and quoted strings.
+Coarse to fine. The model is the slow part (SmolLM2-135M evaluates a few hundred tokens a second on 2 cores), so
+first a cheap extractive pass (`Prefilter`: BM25 against the query, centrality without one) keeps the best
+sentences up to a small multiple of the target. Then the small LM scores every token left with its surprisal
+(-log p given the text before it, and the query when there is one); whole sentences with the lowest mean
+surprisal go (with a query, the least relevant ones), until the text is within `coarse_slack` times the target;
+then single words with the lowest surprisal go, until it fits. Spans a reader cannot rebuild are kept to the
+last: numbers, names, code identifiers and quoted strings.
 
 Tokens are pruned as whole words (a word's surprisal is the sum over the model tokens starting in it), so the
 output re-tokenizes cleanly under the caller's tokenizer, which may differ from the model's: the model's tokens
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol, Sequence, runtime_checkable
 
 import numpy as np
@@ -23,7 +26,7 @@ from contextwise.compress._base import backend, local_model, start
 from contextwise.compress._lexical import _STOPWORDS, unit_scale
 from contextwise.compress._sentences import sentence_spans
 from contextwise.compress.extractive import Extractive
-from contextwise.compress.scoring import Bm25Scorer
+from contextwise.compress.scoring import Bm25Scorer, SentenceScorer
 from contextwise.compress.truncate import fit_tokens
 from contextwise.errors import UsageError
 from contextwise.protocols import Tokenizer
@@ -59,6 +62,31 @@ class Word(NamedTuple):
     model_tokens: int
 
 
+@dataclass(frozen=True)
+class Prefilter:
+    """The cheap coarse stage before the model: the best sentences, picked extractively, up to `slack` x target.
+
+    It bounds the model's work to about `slack` times the target tokens, whatever the text's length.
+
+    Args:
+        slack: how many times the target the model is given to score, at least 1.
+        scorer: ranks the sentences; default BM25 against the query, centrality (the most typical sentences)
+            without one. Any SentenceScorer, or "bm25", "embedding", "hybrid".
+    """
+
+    slack: float = 2.0
+    scorer: SentenceScorer | str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.slack >= 1.0:
+            raise UsageError(f"the prefilter's slack must be at least 1, got {self.slack}")
+
+    def select(self, text: str, target_tokens: int, tokenizer: Tokenizer, query: str | None = None) -> str:
+        """`text` cut to its best sentences within `slack` x `target_tokens` tokens (unchanged if it fits)."""
+        budget = math.ceil(self.slack * target_tokens)
+        return Extractive(scorer=self.scorer, diversity=0.0).compress(text, budget, tokenizer, query).text
+
+
 class TokenPruning:
     """Drop low-information sentences, then low-information words, as scored by a small local LM.
 
@@ -67,10 +95,8 @@ class TokenPruning:
         query: what the text is compressed for; surprisal is computed with the query before the text, and the
             sentence stage ranks by relevance as well. A `query` passed to `compress` takes precedence.
         keep_patterns: regular expressions of spans to keep to the last; () keeps nothing specially.
-        coarse_slack: the sentence stage stops once the text is within this many times the target.
-        prefilter_slack: before the model runs, sentences are pre-selected extractively (BM25 against the query,
-            or centrality without one) down to this many times the target, which bounds the model's work for
-            deep cuts; None lets the model score the whole text.
+        coarse_slack: the model's sentence stage stops once the text is within this many times the target.
+        prefilter: the extractive stage before the model runs; None lets the model score the whole text.
 
     Raises:
         MissingDependencyError: (on first use) llama-cpp-python or the model weights are not installed.
@@ -78,14 +104,14 @@ class TokenPruning:
 
     def __init__(self, *, model: SurprisalModel | str | None = None, query: str | None = None,
                  keep_patterns: Sequence[str] = KEEP_PATTERNS, coarse_slack: float = 1.5,
-                 prefilter_slack: float | None = 3.0) -> None:
-        if coarse_slack < 1.0 or prefilter_slack is not None and prefilter_slack < coarse_slack:
-            raise UsageError(f"need 1 <= coarse_slack <= prefilter_slack, got {coarse_slack}, {prefilter_slack}")
+                 prefilter: Prefilter | None = Prefilter()) -> None:
+        if not coarse_slack >= 1.0:
+            raise UsageError(f"coarse_slack must be at least 1, got {coarse_slack}")
         self._model = model
         self.query = query
         self.keep = tuple(re.compile(p) for p in keep_patterns)
         self.coarse_slack = coarse_slack
-        self.prefilter_slack = prefilter_slack
+        self.prefilter = prefilter
         self.name = "token-pruning"
 
     @property
@@ -101,9 +127,8 @@ class TokenPruning:
         if done:
             return done
         query = query or self.query
-        if self.prefilter_slack is not None:
-            budget = math.ceil(self.prefilter_slack * target_tokens)
-            text = Extractive(diversity=0.0).compress(text, budget, tokenizer, query).text
+        if self.prefilter is not None:
+            text = self.prefilter.select(text, target_tokens, tokenizer, query)
         words = score_words(text, self.model, query)
         costs = np.array([tokenizer.count(text[w.start:w.end]) for w in words])
         alive = self._coarse(text, words, costs, target_tokens, query)

@@ -338,8 +338,8 @@ class LlamaCppModel:
 
         The first token is scored after the model's document separator and `prefix` (e.g. a question, for
         question-aware compression; its last half-window at most). A text longer than the window slides through
-        it: each token sees at least the last half-window of the text before it, and the separator and prefix
-        throughout. The pieces join back to `text` (a character split over tokens appears with its last
+        it: each token sees the separator and prefix, and at least half of the rest of the window filled with
+        the text before it. The pieces join back to `text` (a character split over tokens appears with its last
         token), under the same condition as `detokenize`.
 
         >>> [piece for piece, _ in local_model().token_surprisal("Hello world")]  # doctest: +SKIP
