@@ -12,8 +12,9 @@ TEXT = " ".join(f"Sentence {i} says the river is {i} metres deep near town {i}."
 
 
 @pytest.mark.parametrize(("ratio", "route"), [
-    (1.2, "none"), (1.0, "none"), (0.9, "extractive"), (0.5, "hybrid"), (0.3, "hybrid"), (0.1, "summarize"),
-], ids=["over", "exact", "light", "medium", "boundary", "deep"])
+    (1.2, "none"), (1.0, "none"), (0.9, "extractive"), (0.85, "extractive"), (0.75, "hybrid"), (0.5, "hybrid"),
+    (0.3, "hybrid"), (0.1, "summarize"),
+], ids=["over", "exact", "light", "above-threshold", "below-threshold", "medium", "boundary", "deep"])
 def test_auto_chooses_by_keep_ratio(ratio, route):
     auto = Auto(summarizer=Summarizer(ScriptedChatModel(["x"])))
     assert auto.choose(ratio) == route
