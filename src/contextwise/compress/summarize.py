@@ -76,11 +76,12 @@ class Summarizer:
         read_ratio: the model reads at most this many times the target: longer text is first cut to that by
             `selector`, so a small model reads a short, relevant input. None: the model reads all of it
             (map-reduce when it exceeds one request). Measured with SmolLM2-135M on NaturalQuestions (gold
-            passage + 19 others, 2,300 tokens) at 10x, n=20, against the previous behaviour (whole text,
-            question first) in the same run: the answer survived 0.30 vs 0.15, at 4x the speed (86 vs 22
-            tokens/s under load); RATIOS. Extractive BM25 alone kept 0.85 at 10x on the same questions: with
-            a model this small a summary is for when prose is wanted, not for keeping facts
-            (benchmarks/bench_auto.py --summarizer).
+            passage + 19 others, 2,300 tokens) against the previous behaviour (whole text, question first,
+            a plain "summarize") question by question in the same runs: the answer survived 0.70 vs 0.40 at
+            2x (n=10; at 2x the model still reads everything, so only the prompt differs), 0.39 vs 0.33 at 4x
+            (n=18; 49 vs 27 tokens/s under load) and 0.30 vs 0.15 at 10x (n=20; 86 vs 22 tokens/s).
+            Extractive BM25 alone kept 0.85 at 10x on the same questions: with a model this small a summary
+            is for when prose is wanted, not for keeping facts (benchmarks/bench_auto.py --summarizer).
         selector: the extractive stage that picks what the model reads; default `Extractive(diversity=0)`
             (BM25 against the query, or centrality without one).
 
