@@ -69,7 +69,12 @@ class Prefilter:
     It bounds the model's work to about `slack` times the target tokens, whatever the text's length.
 
     Args:
-        slack: how many times the target the model is given to score, at least 1.
+        slack: how many times the target the model is given to score, at least 1. The default 2 was measured on
+            NaturalQuestions (gold passage + 19 distractors, the question as query, benchmarks/bench_compress.py,
+            the same 20 questions): the answer survived 2x/4x/10x in 0.95/0.90/0.85 of them, against 0.95/0.90/0.75
+            for the model scoring the whole text and 0.95/0.85/0.85 for BM25 extractive alone; at 4x and 10x the
+            model scores a half and a fifth of the text. BM25 alone at 2x the target keeps 0.95-1.00 of the
+            answers (n=100), so smaller slacks trade little retention for speed at light cuts.
         scorer: ranks the sentences; default BM25 against the query, centrality (the most typical sentences)
             without one. Any SentenceScorer, or "bm25", "embedding", "hybrid".
     """
