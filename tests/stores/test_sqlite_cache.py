@@ -60,9 +60,9 @@ def test_own_writes_are_seen_by_the_next_query(tmp_path):
         assert [h.record.id for h in store.query((1.0, 0.1), 3, tenant="t")] in (["a", "c"], ["c", "a"])
 
 
-def _fill(store, vectors, ids, *, seed):
+def _fill(store, vectors, ids, *, seed, tenant="t"):
     matrix = vectors.clustered(len(ids), 16, seed=seed, clusters=4)
-    store.upsert([Record(i, "t", tuple(map(float, v))) for i, v in zip(ids, matrix)], tenant="t")
+    store.upsert([Record(i, "t", tuple(map(float, v))) for i, v in zip(ids, matrix)], tenant=tenant)
     return dict(zip(ids, matrix))
 
 
@@ -102,3 +102,49 @@ def test_drop_tenant_removes_the_saved_index(tmp_path, vectors):
         assert list((tmp_path / "s.db.hnsw").glob("*/state.json"))
         store.drop_tenant("t")
         assert not list((tmp_path / "s.db.hnsw").glob("*/state.json"))
+
+
+def test_build_index_indexes_large_tenants_on_request_and_saves_it(tmp_path, vectors):
+    search = HnswSearch(min_vectors=50, ef_search=200)
+    queries = vectors.clustered(10, 16, seed=9, clusters=4)
+    with SQLiteStore(tmp_path / "s.db", 16, search=search) as store:
+        model = _fill(store, vectors, [f"a{i}" for i in range(300)], seed=1)
+        _fill(store, vectors, [f"s{i}" for i in range(10)], seed=3, tenant="small")
+        built = store.build_indexes()
+        assert [(b.tenant, b.vectors, b.built) for b in built] == [("t", 300, True)]
+        assert list((tmp_path / "s.db.hnsw").glob("*/state.json"))
+        assert store.build_index(tenant="t").built is False  # already there
+        _assert_exact_top(store, model, queries)
+    with SQLiteStore(tmp_path / "s.db", 16, search=search) as reopened:
+        assert reopened.build_index(tenant="t").built is False  # loaded from disk, not rebuilt
+
+
+def test_build_index_patches_in_writes_made_while_it_built(tmp_path, vectors, monkeypatch):
+    from contextwise.stores import _hnsw
+
+    search = HnswSearch(min_vectors=50, ef_search=200)
+    queries = vectors.clustered(10, 16, seed=9, clusters=4)
+    with SQLiteStore(tmp_path / "s.db", 16, search=search) as store:
+        model = _fill(store, vectors, [f"a{i}" for i in range(200)], seed=1)
+        real_build = _hnsw.HnswIndex.build
+
+        def build_then_write(unit, labels, params):
+            index = real_build(unit, labels, params)
+            assert store.query(queries[0], 3, tenant="t")  # the store answers (exactly) during the build
+            model.update(_fill(store, vectors, [f"b{i}" for i in range(20)], seed=2))
+            store.delete([f"a{i}" for i in range(10)], tenant="t")
+            for i in range(10):
+                model.pop(f"a{i}")
+            return index
+
+        monkeypatch.setattr(_hnsw.HnswIndex, "build", staticmethod(build_then_write))
+        assert store.build_index(tenant="t").built
+        monkeypatch.undo()
+        _assert_exact_top(store, model, queries)
+
+
+def test_build_index_needs_an_hnsw_store(tmp_path):
+    from contextwise.errors import UsageError
+
+    with SQLiteStore(tmp_path / "s.db", 4, search=ExactSearch()) as store, pytest.raises(UsageError):
+        store.build_index(tenant="t")

@@ -17,6 +17,7 @@ import json
 import shutil
 import sqlite3
 import threading
+import time
 import warnings
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from contextwise.errors import StoreError
+from contextwise.errors import MissingDependencyError, StoreError, UsageError
 from contextwise.protocols import Where
 from contextwise.stores import _core
 from contextwise.stores._filter import parse_where, to_sqlite
@@ -86,6 +87,7 @@ class SQLiteStore(_core.Closing):
         self._cache: OrderedDict[str, _Matrix] = OrderedDict()
         self._lock = threading.RLock()
         self._warned_no_hnsw = False
+        self._building: set[str] = set()  # tenants whose index build_index is making; queried exactly meanwhile
         self._conn: sqlite3.Connection | None = None
         try:
             self._conn = sqlite3.connect(self.path, timeout=timeout_s, isolation_level=None,
@@ -138,6 +140,50 @@ class SQLiteStore(_core.Closing):
             shutil.rmtree(folder, ignore_errors=True)
         return removed
 
+    def build_index(self, *, tenant: str) -> _core.IndexBuild:
+        """Make `tenant`'s HNSW index now, rather than in its first unfiltered query once it is large, and save it
+        beside the file so a new process loads it.
+
+        The graph is built outside the store's lock on a snapshot of the tenant's vectors: this store's other
+        calls go on meanwhile (the tenant's queries are answered exactly), and writes made during the build
+        are patched in at the end. `built` is False when an index was already in memory or on disk.
+
+        Raises:
+            UsageError: the store was opened with ExactSearch.
+            MissingDependencyError: hnswlib is not installed (extra `embed`).
+        """
+        _core.check_tenant(tenant)
+        if not isinstance(self.search, _core.HnswSearch):
+            raise UsageError("this store searches exactly (ExactSearch); open it with HnswSearch to index")
+        if not hnswlib_available():
+            raise MissingDependencyError("the SQLite store's HNSW index", "embed")
+        started = time.perf_counter()
+        with self._read() as conn:
+            snapshot = self._matrix(conn, tenant)
+            if snapshot is not None and snapshot.index is None:
+                snapshot.index = self._saved_index(conn, tenant, snapshot)
+            if snapshot is None or snapshot.index is not None or tenant in self._building:
+                size = 0 if snapshot is None else int(snapshot.rowids.size)
+                return _core.IndexBuild(tenant, size, False, time.perf_counter() - started)
+            self._building.add(tenant)
+        try:
+            index = HnswIndex.build(snapshot.unit, snapshot.rowids, self.search)  # type: ignore[arg-type]
+            with self._read() as conn:
+                matrix = self._matrix(conn, tenant)
+                if matrix is not None and matrix.index is None:
+                    matrix.index = self._caught_up(conn, tenant, matrix, index, snapshot.version, snapshot.rowids)
+                    self._save_index(tenant, matrix)
+        finally:
+            self._building.discard(tenant)
+        return _core.IndexBuild(tenant, int(snapshot.rowids.size), True, time.perf_counter() - started)
+
+    def build_indexes(self) -> list[_core.IndexBuild]:
+        """`build_index` for every tenant of at least `search.min_vectors` vectors; returns those it built."""
+        if not isinstance(self.search, _core.HnswSearch):
+            raise UsageError("this store searches exactly (ExactSearch); open it with HnswSearch to index")
+        builds = (self.build_index(tenant=t) for t in self.tenants() if self.count(tenant=t) >= self.search.min_vectors)
+        return [b for b in builds if b.built]
+
     # --- reads ----------------------------------------------------------------------------------------------
 
     def query(self, vector: Sequence[float], k: int = 10, *, tenant: str, where: Where | None = None) -> list[Hit]:
@@ -152,7 +198,7 @@ class SQLiteStore(_core.Closing):
                 return []
             if conditions:
                 positions = self._filtered(conn, tenant, matrix, conditions)
-            elif self._use_hnsw(matrix):
+            elif tenant not in self._building and self._use_hnsw(matrix):
                 positions = self._approximate(conn, tenant, matrix, q, k)
             else:
                 positions = None
@@ -284,7 +330,11 @@ class SQLiteStore(_core.Closing):
         loaded = folder and HnswIndex.load(folder, self.search, self.dimensions)  # type: ignore[arg-type]
         if not loaded or loaded[1] > matrix.version:
             return None
-        index, version, labels = loaded
+        return self._caught_up(conn, tenant, matrix, *loaded)
+
+    def _caught_up(self, conn: sqlite3.Connection, tenant: str, matrix: _Matrix, index: HnswIndex, version: int,
+                   labels: np.ndarray) -> HnswIndex | None:
+        """`index`, built at `version` over `labels`, patched to `matrix`; None when a rebuild is due."""
         changed = np.fromiter((r[0] for r in conn.execute(
             "SELECT rowid FROM records WHERE tenant = ? AND seq > ? AND vector IS NOT NULL", (tenant, version))),
             dtype=np.int64)
