@@ -21,7 +21,7 @@ from contextwise.compress import _factories
 from contextwise.compress._sentences import split_sentences
 from contextwise.compress.auto import Auto
 from contextwise.compress.extractive import Extractive
-from contextwise.compress.pruning import KEEP_PATTERNS, SurprisalModel, TokenPruning
+from contextwise.compress.pruning import KEEP_PATTERNS, Prefilter, SurprisalModel, TokenPruning
 from contextwise.compress.retention import retention
 from contextwise.compress.scoring import Bm25Scorer, EmbeddingScorer, HybridScorer, SentenceScorer, SentenceScores
 from contextwise.compress.summarize import SummaryRequest, SummaryStep, Summarizer
@@ -32,7 +32,8 @@ from contextwise.types import Compressed
 
 __all__ = [
     "KEEP_PATTERNS", "Auto", "Bm25Scorer", "EmbeddingScorer", "Extractive", "HybridScorer", "SentenceScorer",
-    "SentenceScores", "Summarizer", "SummaryRequest", "SummaryStep", "SurprisalModel", "TokenPruning", "Truncate",
+    "Prefilter", "SentenceScores", "Summarizer", "SummaryRequest", "SummaryStep", "SurprisalModel", "TokenPruning",
+    "Truncate",
     "compress", "retention", "split_sentences", "truncate_tokens",
 ]
 
