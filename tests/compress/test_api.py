@@ -47,7 +47,8 @@ def test_compress_takes_an_encoding_name():
 
 def test_public_names_are_pinned():
     assert sorted(cc.__all__) == sorted([
-        "KEEP_PATTERNS", "Auto", "Bm25Scorer", "EmbeddingScorer", "Extractive", "HybridScorer", "SentenceScorer",
+        "KEEP_PATTERNS", "Auto", "Bm25Scorer", "EmbeddingScorer", "Extractive", "HybridScorer", "Prefilter",
+        "SentenceScorer",
         "SentenceScores", "Summarizer", "SummaryRequest", "SummaryStep", "SurprisalModel", "TokenPruning",
         "Truncate", "compress", "retention", "split_sentences", "truncate_tokens",
     ])
