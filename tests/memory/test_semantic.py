@@ -45,7 +45,8 @@ def test_learn_deletes_a_fact_the_user_retracts_and_undo_restores_it():
     assert [d.op for d in learned.decisions] == ["DELETE"]
     assert mem.facts() == []
     restored = mem.undo(learned.changes[0].id)
-    assert restored.op == "UNDO_DELETE"
+    assert [c.op for c in restored.changes] == ["UNDO_DELETE"] and restored.decisions == ()
+    assert restored.stats.operation == "semantic.undo" and restored.stats.tokens > 0
     assert [f.text for f in mem.facts()] == ["The user eats meat every day."]
 
 

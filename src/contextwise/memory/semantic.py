@@ -56,7 +56,7 @@ class Change:
 
 @dataclass(frozen=True)
 class Learned:
-    """What one `learn` did: a decision per extracted fact, the changes written, and the stats."""
+    """What one `learn` (or `undo`) did: a decision per extracted fact, the changes written, and the stats."""
 
     decisions: tuple[Decision, ...]
     changes: tuple[Change, ...]
@@ -297,9 +297,14 @@ class SemanticMemory:
         changes = [_change_from(r) for r in self.backend.scan(HISTORY_TIER, where)]
         return sorted(changes, key=lambda c: (c.at, c.id))
 
-    def undo(self, change_id: str) -> Change:
+    def undo(self, change_id: str) -> Learned:
         """Reverse one change (ADD → the fact is deleted, UPDATE → the old text is back, DELETE → restored);
-        the reversal is itself recorded."""
+        the reversal is itself recorded, and is the result's one change.
+
+        Raises:
+            UsageError: no such change, or its fact is no longer stored (nothing is written).
+        """
+        timer = Timer("semantic.undo")
         found = [c for c in self.history() if c.id == change_id]
         if not found:
             raise UsageError(f"no change {change_id!r} in this memory's history")
@@ -319,7 +324,7 @@ class SemanticMemory:
         reverse = Change(f"change:{uuid.uuid4().hex}", f"UNDO_{change.op}", change.fact_id, old[0].text,
                          None if meta.get("deleted") else text, self.backend.clock(), "", f"undo of {change_id}")
         self.backend.write([Entry(self.tier, change.fact_id, text, meta), _history_entry(reverse)])
-        return reverse
+        return Learned((), (reverse,), timer.stats(tokens=self.backend.counter.count(text)))
 
 
 def _change(op: str, fact_id: str, before: str | None, after: str | None, at: float, source: str,
