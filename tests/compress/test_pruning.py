@@ -73,6 +73,28 @@ def test_pruning_prefilter_bounds_what_the_model_scores(fake_tokenizer, surprisa
     assert surprisal_model.calls[-1] == text
 
 
+@pytest.mark.parametrize("model_tokens", [20, 40])
+def test_pruning_band_passes_the_best_sentences_verbatim_and_bounds_what_the_model_reads(
+        fake_tokenizer, surprisal_model, model_tokens):
+    text = " ".join(f"Sentence {i} is about topic {i}." for i in range(60))
+    target = 60  # light: 2x the target would be 120 tokens, more than the model may read
+    out = TokenPruning(model=surprisal_model, prefilter=Prefilter(slack=2.0, model_tokens=model_tokens)).compress(
+        text, target, fake_tokenizer, query="topic 7")
+    read = [call.removeprefix("topic 7\n\n") for call in surprisal_model.calls]
+    assert read and sum(fake_tokenizer.count(r) for r in read) <= model_tokens
+    assert "Sentence 7 is about topic 7." in out.text and not any("topic 7." in r for r in read)  # verbatim
+    assert out.tokens == fake_tokenizer.count(out.text) <= target
+    assert fake_tokenizer.count(out.text) >= target - model_tokens  # the verbatim part fills its share
+
+
+def test_pruning_band_keeps_sentences_in_their_original_order(fake_tokenizer, surprisal_model):
+    text = " ".join(f"Sentence {i} is about topic {i % 5}." for i in range(60))
+    out = Prefilter(slack=2.0, model_tokens=20).plan(text, 60, fake_tokenizer, "topic 3")
+    numbers = [int(word) for word in out[0].split() if word.isdigit()]
+    assert numbers == sorted(numbers) and out[1]
+    assert all(0 <= a < b <= len(out[0]) for a, b in out[1])
+
+
 def test_pruning_prefilter_without_a_query_keeps_typical_sentences(fake_tokenizer, surprisal_model):
     text = ("Cats purr at home. Cats purr when fed. Stock markets fell sharply. Cats purr near people. "
             "Cats purr in sleep.")

@@ -2,7 +2,9 @@
 
 Coarse to fine. The model is the slow part (SmolLM2-135M evaluates a few hundred tokens a second on 2 cores), so
 first a cheap extractive pass (`Prefilter`: BM25 against the query, centrality without one) keeps the best
-sentences up to a small multiple of the target. Then the small LM scores every token left with its surprisal
+sentences up to a small multiple of the target; for a light cut, where that would still be more than the model
+should read, the best of them pass verbatim and the model works only on a bounded band of the next best. Then
+the small LM scores every token left with its surprisal
 (-log p given the text before it, and the query when there is one); whole sentences with the lowest mean
 surprisal go (with a query, the least relevant ones), until the text is within `coarse_slack` times the target;
 then single words with the lowest surprisal go, until it fits. Spans a reader cannot rebuild are kept to the
@@ -25,8 +27,8 @@ import numpy as np
 from contextwise.compress._base import backend, local_model, start
 from contextwise.compress._lexical import _STOPWORDS, unit_scale
 from contextwise.compress._sentences import sentence_spans
-from contextwise.compress.extractive import Extractive
-from contextwise.compress.scoring import Bm25Scorer, SentenceScorer
+from contextwise.compress.extractive import Extractive, select
+from contextwise.compress.scoring import Bm25Scorer, SentenceScorer, resolve_scorer
 from contextwise.compress.truncate import fit_tokens
 from contextwise.errors import UsageError
 from contextwise.protocols import Tokenizer
@@ -77,19 +79,42 @@ class Prefilter:
             answers (n=100), so smaller slacks trade little retention for speed at light cuts.
         scorer: ranks the sentences; default BM25 against the query, centrality (the most typical sentences)
             without one. Any SentenceScorer, or "bm25", "embedding", "hybrid".
+        model_tokens: the most the model reads, whatever the target (None: `slack` x target). When `slack` x
+            target is more, the best sentences pass verbatim and the model prunes only the next best ones, the
+            marginal band: it reads `model_tokens` of them and keeps `model_tokens / slack`. This bounds a light
+            cut (2x of 4,000 tokens) to a few seconds instead of the model reading everything.
     """
 
     slack: float = 2.0
     scorer: SentenceScorer | str | None = None
+    model_tokens: int | None = 1000
 
     def __post_init__(self) -> None:
         if not self.slack >= 1.0:
             raise UsageError(f"the prefilter's slack must be at least 1, got {self.slack}")
+        if self.model_tokens is not None and self.model_tokens < 1:
+            raise UsageError(f"model_tokens must be at least 1 (or None), got {self.model_tokens}")
 
     def select(self, text: str, target_tokens: int, tokenizer: Tokenizer, query: str | None = None) -> str:
         """`text` cut to its best sentences within `slack` x `target_tokens` tokens (unchanged if it fits)."""
+        return self.plan(text, target_tokens, tokenizer, query)[0]
+
+    def plan(self, text: str, target_tokens: int, tokenizer: Tokenizer,
+             query: str | None = None) -> tuple[str, list[tuple[int, int]]]:
+        """What the model is given: the selected text, and the character ranges of it the model scores (the
+        rest passes verbatim). Without a band, the one range is the whole selected text."""
         budget = math.ceil(self.slack * target_tokens)
-        return Extractive(scorer=self.scorer, diversity=0.0).compress(text, budget, tokenizer, query).text
+        if self.model_tokens is None or budget <= self.model_tokens or tokenizer.count(text) <= self.model_tokens:
+            kept = Extractive(scorer=self.scorer, diversity=0.0).compress(text, budget, tokenizer, query).text
+            return kept, [(0, len(kept))]
+        spans = sentence_spans(text)
+        scores = resolve_scorer(self.scorer).score([text[a:b] for a, b in spans], query)
+        costs = np.array([tokenizer.count(text[a:b]) + 1 for a, b in spans])
+        verbatim = select(scores, costs, max(0, target_tokens - int(self.model_tokens / self.slack)), diversity=0.0)
+        rest = np.ones(len(spans), dtype=bool)
+        rest[verbatim] = False
+        band = select(scores, np.where(rest, costs, 10**12), self.model_tokens, diversity=0.0)
+        return _joined(text, spans, sorted(verbatim + band), set(band))
 
 
 class TokenPruning:
@@ -132,17 +157,20 @@ class TokenPruning:
         if done:
             return done
         query = query or self.query
+        scored = [(0, len(text))]
         if self.prefilter is not None:
-            text = self.prefilter.select(text, target_tokens, tokenizer, query)
-        words = score_words(text, self.model, query)
+            text, scored = self.prefilter.plan(text, target_tokens, tokenizer, query)
+        words = score_words(text, self.model, query, ranges=scored)
+        fixed = ~_inside(np.array([w.start for w in words], dtype=np.int64), scored)
         costs = np.array([tokenizer.count(text[w.start:w.end]) for w in words])
-        alive = self._coarse(text, words, costs, target_tokens, query)
-        kept = _prune(text, words, costs, alive, self._drop_order(text, words), target_tokens, tokenizer)
+        alive = self._coarse(text, words, costs, target_tokens, query, fixed)
+        order = self._drop_order(text, words)
+        kept = _prune(text, words, costs, alive, order[~fixed[order]], target_tokens, tokenizer)
         return fit_tokens(kept, target_tokens, tokenizer, original_tokens=original, method=self.name)
 
     def _coarse(self, text: str, words: Sequence[Word], costs: np.ndarray, target_tokens: int,
-                query: str | None) -> np.ndarray:
-        """A mask of the words in the sentences that survive the sentence stage."""
+                query: str | None, fixed: np.ndarray) -> np.ndarray:
+        """A mask of the words in the sentences that survive the sentence stage (`fixed` words always do)."""
         spans = sentence_spans(text)
         starts = np.array([s.start for s in spans])
         firsts = np.array([w.start + len(text[w.start:w.end]) - len(text[w.start:w.end].lstrip()) for w in words])
@@ -150,11 +178,13 @@ class TokenPruning:
         rank = _sentence_rank(text, spans, words, owner, query)
         cost = np.bincount(owner, weights=costs, minlength=len(spans))
         keep = np.ones(len(spans), dtype=bool)
+        pinned = np.bincount(owner, weights=fixed, minlength=len(spans)) > 0
         total, limit = cost.sum(), self.coarse_slack * target_tokens
         for s in np.argsort(rank, kind="stable"):
             if total <= limit or keep.sum() == 1:
                 break
-            keep[s], total = False, total - cost[s]
+            if not pinned[s]:
+                keep[s], total = False, total - cost[s]
         return keep[owner]
 
     def _drop_order(self, text: str, words: Sequence[Word]) -> np.ndarray:
@@ -204,18 +234,60 @@ def _protected(text: str, words: Sequence[Word], patterns: Sequence[re.Pattern[s
     return np.array([covered[w.start:w.end].any() for w in words], dtype=bool)
 
 
-def score_words(text: str, model: SurprisalModel, query: str | None = None) -> list[Word]:
-    """The words of `text` (each with the whitespace before it) with surprisal summed over their model tokens."""
+def score_words(text: str, model: SurprisalModel, query: str | None = None, *,
+                ranges: Sequence[tuple[int, int]] | None = None) -> list[Word]:
+    """The words of `text` (each with the whitespace before it) with surprisal summed over their model tokens.
+
+    With `ranges`, the model scores only those character ranges of `text` (each after the query); words outside
+    them get surprisal 0 and no model tokens.
+    """
     prefix = f"{query}\n\n" if query else ""
-    starts, values = align(prefix + text, model.token_surprisal(prefix + text))
-    starts = starts - len(prefix)
-    values, starts = values[starts >= 0], starts[starts >= 0]
     spans = [(m.start(), m.end()) for m in _WORD.finditer(text)]
-    owner = np.searchsorted([s for s, _ in spans], starts, side="right") - 1
-    inside = owner >= 0
-    total = np.bincount(owner[inside], weights=values[inside], minlength=len(spans))
-    count = np.bincount(owner[inside], minlength=len(spans))
+    word_starts = [s for s, _ in spans]
+    total, count = np.zeros(len(spans)), np.zeros(len(spans), dtype=np.int64)
+    for begin, end in ranges if ranges is not None else [(0, len(text))]:
+        piece = prefix + text[begin:end]
+        starts, values = align(piece, model.token_surprisal(piece))
+        starts = starts - len(prefix)
+        values, starts = values[starts >= 0], starts[starts >= 0] + begin
+        owner = np.searchsorted(word_starts, starts, side="right") - 1
+        inside = owner >= 0
+        total += np.bincount(owner[inside], weights=values[inside], minlength=len(spans))
+        count += np.bincount(owner[inside], minlength=len(spans))
     return [Word(s, e, float(t), int(c)) for (s, e), t, c in zip(spans, total, count)]
+
+
+def _joined(text: str, spans: Sequence[Any], chosen: Sequence[int],
+            band: set[int]) -> tuple[str, list[tuple[int, int]]]:
+    """The chosen sentences in order (one space or their own separator between), and the ranges of the joined
+    text that the band's sentences occupy (runs of consecutive band sentences merged)."""
+    parts: list[str] = []
+    ranges: list[tuple[int, int]] = []
+    at = 0
+    for k, i in enumerate(chosen):
+        if k:
+            gap = text[spans[chosen[k - 1]].end:spans[i].start] if chosen[k - 1] + 1 == i else " "
+            parts.append(gap or " ")
+            at += len(parts[-1])
+        sentence = text[spans[i].start:spans[i].end]
+        if i in band:
+            if ranges and ranges[-1][1] == at - len(parts[-1]) and chosen[k - 1] in band:
+                ranges[-1] = (ranges[-1][0], at + len(sentence))
+            else:
+                ranges.append((at - (len(parts[-1]) if k else 0), at + len(sentence)))
+        parts.append(sentence)
+        at += len(sentence)
+    return "".join(parts), ranges
+
+
+def _inside(offsets: np.ndarray, ranges: Sequence[tuple[int, int]]) -> np.ndarray:
+    """Which offsets fall in any of the (sorted, disjoint) ranges."""
+    if not ranges:
+        return np.zeros(len(offsets), dtype=bool)
+    begins = np.array([a for a, _ in ranges])
+    ends = np.array([b for _, b in ranges])
+    at = np.searchsorted(begins, offsets, side="right") - 1
+    return (at >= 0) & (offsets < ends[np.clip(at, 0, None)])
 
 
 def align(text: str, pieces: Sequence[tuple[str, float]]) -> tuple[np.ndarray, np.ndarray]:
