@@ -66,6 +66,17 @@ def test_quicktok_ids_equal_tiktoken_ids(text: str) -> None:
         assert fast[ref.name].encode(text) == ref.encode(text)
 
 
+@pytest.mark.parametrize("text", ["\U000323b0:A", "x\u088f:a b", "\U000323b0:a" * 3])
+def test_code_points_newer_than_pythons_unicode_tables_count_like_tiktoken(text: str) -> None:
+    # quicktok and tiktoken classify such characters differently (hypothesis found U+323B0 + ":A").
+    fast = {t.name: t for t in quicktok_tokenizers()}
+    for ref in tiktoken_tokenizers():
+        assert fast[ref.name].encode(text) == ref.encode(text)
+        assert fast[ref.name].count(text) == ref.count(text)
+        long = (text + " and some words. ") * (PARALLEL_MIN_CHARS // 10)  # counted in parallel pieces
+        assert fast[ref.name].count(long) == ref.count(long)
+
+
 def test_lone_surrogates_count_like_tiktoken() -> None:
     text = "a\ud800b \udfff"
     fast = {t.name: t for t in quicktok_tokenizers()}
