@@ -100,13 +100,25 @@ def select(scores: SentenceScores, costs: np.ndarray, budget_tokens: int, *, div
 
 def join_spans(text: str, spans: Sequence[Span], chosen: Sequence[int]) -> str:
     """The chosen spans in original order, each followed by the whitespace that followed it in `text`."""
+    return placed_spans(text, spans, chosen)[0]
+
+
+def placed_spans(text: str, spans: Sequence[Span], chosen: Sequence[int]) -> tuple[str, list[tuple[int, int]]]:
+    """`join_spans`, and where each chosen span lies in the joined text (with the separator before it), in
+    original order."""
     order = sorted(chosen)
-    parts = []
+    parts: list[str] = []
+    places: list[tuple[int, int]] = []
+    at = 0
     for k, i in enumerate(order):
-        parts.append(text[spans[i].start:spans[i].end])
+        sentence = text[spans[i].start:spans[i].end]
+        places.append((places[-1][1] if places else 0, at + len(sentence)))
+        parts.append(sentence)
+        at += len(sentence)
         if k + 1 < len(order):
             parts.append(_gap(text, spans, i) or " ")
-    return "".join(parts)
+            at += len(parts[-1])
+    return "".join(parts), places
 
 
 def _gap(text: str, spans: Sequence[Span], i: int) -> str:

@@ -27,7 +27,7 @@ import numpy as np
 from contextwise.compress._base import backend, local_model, start
 from contextwise.compress._lexical import _STOPWORDS, unit_scale
 from contextwise.compress._sentences import sentence_spans
-from contextwise.compress.extractive import Extractive, select
+from contextwise.compress.extractive import Extractive, placed_spans, select
 from contextwise.compress.scoring import Bm25Scorer, SentenceScorer, resolve_scorer
 from contextwise.compress.truncate import fit_tokens
 from contextwise.errors import UsageError
@@ -113,8 +113,10 @@ class Prefilter:
         verbatim = select(scores, costs, max(0, target_tokens - int(self.model_tokens / self.slack)), diversity=0.0)
         rest = np.ones(len(spans), dtype=bool)
         rest[verbatim] = False
-        band = select(scores, np.where(rest, costs, 10**12), self.model_tokens, diversity=0.0)
-        return _joined(text, spans, sorted(verbatim + band), set(band))
+        band = select(scores, np.where(rest, costs, 10**12), self.model_tokens, diversity=0.0)  # the rest only
+        order, banded = sorted(verbatim + band), set(band)
+        joined, places = placed_spans(text, spans, order)
+        return joined, _merged([place for i, place in zip(order, places) if i in banded])
 
 
 class TokenPruning:
@@ -257,27 +259,15 @@ def score_words(text: str, model: SurprisalModel, query: str | None = None, *,
     return [Word(s, e, float(t), int(c)) for (s, e), t, c in zip(spans, total, count)]
 
 
-def _joined(text: str, spans: Sequence[Any], chosen: Sequence[int],
-            band: set[int]) -> tuple[str, list[tuple[int, int]]]:
-    """The chosen sentences in order (one space or their own separator between), and the ranges of the joined
-    text that the band's sentences occupy (runs of consecutive band sentences merged)."""
-    parts: list[str] = []
-    ranges: list[tuple[int, int]] = []
-    at = 0
-    for k, i in enumerate(chosen):
-        if k:
-            gap = text[spans[chosen[k - 1]].end:spans[i].start] if chosen[k - 1] + 1 == i else " "
-            parts.append(gap or " ")
-            at += len(parts[-1])
-        sentence = text[spans[i].start:spans[i].end]
-        if i in band:
-            if ranges and ranges[-1][1] == at - len(parts[-1]) and chosen[k - 1] in band:
-                ranges[-1] = (ranges[-1][0], at + len(sentence))
-            else:
-                ranges.append((at - (len(parts[-1]) if k else 0), at + len(sentence)))
-        parts.append(sentence)
-        at += len(sentence)
-    return "".join(parts), ranges
+def _merged(ranges: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Sorted ranges with touching neighbours joined."""
+    out: list[tuple[int, int]] = []
+    for begin, end in ranges:
+        if out and out[-1][1] == begin:
+            out[-1] = (out[-1][0], end)
+        else:
+            out.append((begin, end))
+    return out
 
 
 def _inside(offsets: np.ndarray, ranges: Sequence[tuple[int, int]]) -> np.ndarray:
