@@ -7,7 +7,8 @@ connection errors and timeouts leave here already mapped to the contextwise erro
 from __future__ import annotations
 
 import time
-from typing import Any, AsyncIterator, Callable, Iterator, TypeVar
+from typing import Any, TypeVar
+from collections.abc import AsyncIterator, Callable, Iterator
 
 from contextwise.errors import MissingDependencyError, ProviderError, UnavailableError, UsageError
 from contextwise._wire import HttpRequest, Retry, ServerEvent, SSEDecoder, error_from_response

@@ -11,7 +11,8 @@ import random
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Mapping
+from typing import Any
+from collections.abc import Iterator, Mapping
 
 from contextwise.errors import (
     AuthError, ContextLengthError, ProviderError, RateLimitError, UnavailableError, UsageError,

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal, Mapping, Protocol, Sequence, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
+from collections.abc import Mapping, Sequence
 
 from contextwise.types import ChatOptions, Completion, Compressed, Hit, Message, Record
 
@@ -31,7 +32,7 @@ class Embedder(Protocol):
     name: str
     dimensions: int
 
-    def embed(self, texts: Sequence[str], kind: EmbedKind = "document") -> "Any":  # numpy (n, dimensions) float32
+    def embed(self, texts: Sequence[str], kind: EmbedKind = "document") -> Any:  # numpy (n, dimensions) float32
         ...
 
 
@@ -42,7 +43,7 @@ class AsyncEmbedder(Protocol):
     name: str
     dimensions: int
 
-    async def embed(self, texts: Sequence[str], kind: EmbedKind = "document") -> "Any": ...
+    async def embed(self, texts: Sequence[str], kind: EmbedKind = "document") -> Any: ...
 
 
 @runtime_checkable

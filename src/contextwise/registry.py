@@ -14,7 +14,8 @@ import difflib
 import importlib
 import threading
 from importlib import metadata
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 from contextwise.errors import UnknownBackendError, UsageError
 

@@ -10,7 +10,8 @@ import contextlib
 import hashlib
 import re
 import socket
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Literal, Mapping, Union
+from typing import Any, Literal
+from collections.abc import Mapping
 
 from contextwise.errors import UsageError
 
@@ -36,7 +37,7 @@ class ImagePart:
     height: int | None = None
 
 
-ContentPart = Union[TextPart, ImagePart]
+ContentPart = TextPart | ImagePart
 
 
 @dataclass(frozen=True)

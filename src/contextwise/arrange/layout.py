@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Sequence
+from collections.abc import Sequence
 
 # Things that change every call and silently defeat a prefix cache when they sit early in the prompt.
 _VOLATILE = (

@@ -8,7 +8,8 @@ from contextwise.budget.report import Decision, Report, SectionReport
 from contextwise.budget.section import Item, Section, message_units, texts_to_items
 
 __all__ = [
-    "Allocation", "Built", "ByPriority", "resolve_reserve", "Compress", "Context", "Decision", "Demand", "DropLowest", "FitEnv",
+    "Allocation", "Built", "ByPriority", "resolve_reserve", "Compress", "Context", "Decision", "Demand", "DropLowest",
+    "FitEnv",
     "FitStrategy", "Fitted", "Item", "Measured", "PreferShorter", "Proportional", "Report", "Section",
     "SectionReport", "Truncate", "default_fit", "message_units", "texts_to_items",
 ]

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol, Sequence
+from typing import Protocol
+from collections.abc import Sequence
 
 from contextwise.errors import BudgetExceededError
 
@@ -54,7 +55,7 @@ def _pinned_and_minimums(demands: Sequence[Demand], available_tokens: int) -> tu
     return grants, left
 
 
-def by_priority(demands: "Sequence[Demand] | object") -> list[Demand]:
+def by_priority(demands: Sequence[Demand] | object) -> list[Demand]:
     """Highest priority first; the order given breaks ties."""
     listed = list(demands)  # type: ignore[call-overload]
     return sorted(listed, key=lambda d: -d.priority)

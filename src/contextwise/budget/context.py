@@ -12,7 +12,8 @@ from __future__ import annotations
 import functools
 import warnings
 from dataclasses import dataclass, replace
-from typing import Any, Iterable, Sequence
+from typing import Any
+from collections.abc import Iterable, Sequence
 
 from contextwise.arrange.layout import CachePlan, plan_cache, volatile_findings
 from contextwise.arrange.markers import Markdown, Markers
@@ -180,7 +181,8 @@ class Context:
         if isinstance(item.content, tuple):
             return sum(self.counter.message(m) for m in item.content)
         last = item.content[-1:]
-        return self.counter.count(item.content) + _wrap_tokens(self.counter, self.markers, item.label, index, last.isalnum() or last)
+        wrap = _wrap_tokens(self.counter, self.markers, item.label, index, last.isalnum() or last)
+        return self.counter.count(item.content) + wrap
 
     def _measure(self, section: Section) -> list[Measured]:
         return [Measured(it, self._measure_item(it, n)) for n, it in enumerate(section.items, 1)]

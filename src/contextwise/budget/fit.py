@@ -7,7 +7,8 @@ Each is a small strategy object; the section's items come in measured (`Measured
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Literal, Protocol, Sequence
+from typing import Literal, Protocol
+from collections.abc import Callable, Sequence
 
 from contextwise.budget.report import Decision
 from contextwise.budget.section import Item

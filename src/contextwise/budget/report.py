@@ -66,7 +66,7 @@ class Report:
     decisions: tuple[Decision, ...]
     framing_tokens: int = 0
     cost: Any = None  # contextwise.models.Cost of the prompt plus the reserved output, when the model is priced
-    cache_plan: "CachePlan | None" = None
+    cache_plan: CachePlan | None = None
     warnings: tuple[str, ...] = field(default_factory=tuple)
 
     @property

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterable, Literal, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+from collections.abc import Iterable, Sequence
 
 from contextwise.errors import UsageError
 from contextwise.types import Message, ToolCallGrouper
@@ -92,8 +93,8 @@ class Section:
     min_tokens: int = 0
     max_tokens: int | None = None
     pinned: bool | None = None
-    fit: "FitStrategy | None" = None
-    order: "Ordering | None" = None
+    fit: FitStrategy | None = None
+    order: Ordering | None = None
     stable: bool | None = None
     placement: Placement | None = None
     title: str = ""

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 from contextwise.errors import UsageError
 from contextwise.protocols import Tokenizer

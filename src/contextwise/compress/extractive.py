@@ -8,7 +8,7 @@ until it fits; when not even the best sentence fits, it is cut on a token bounda
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 import string
 import unicodedata
-from typing import Literal, Sequence
+from typing import Literal
+from collections.abc import Sequence
 
 from contextwise.compress._sentences import split_sentences
 from contextwise.errors import UsageError

@@ -7,7 +7,8 @@ whole) and unit vectors that redundancy removal (MMR) compares sentences with.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol, Sequence, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
+from collections.abc import Sequence
 
 import numpy as np
 

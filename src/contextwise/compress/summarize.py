@@ -17,7 +17,8 @@ from __future__ import annotations
 import asyncio
 import math
 from dataclasses import dataclass, replace
-from typing import Any, Sequence
+from typing import Any
+from collections.abc import Sequence
 
 from contextwise.compress._base import backend, check_target, local_model
 from contextwise.compress._sentences import sentence_spans

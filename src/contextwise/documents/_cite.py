@@ -156,7 +156,7 @@ def parse_citations(answer: str, citations: Mapping[str, Citation] | Sequence[Ci
     cmap = citations if isinstance(citations, Mapping) else {c.marker: c for c in citations}
     sentences = _claim_spans(answer, splitter)
     found: dict[int, list[str]] = {i: [] for i in range(len(sentences))}
-    for start, end, numbers, bad in style.groups(answer):
+    for start, _end, numbers, bad in style.groups(answer):
         owner = _owner(answer, sentences, start, style)
         found[owner].extend([style.marker(n) for n in numbers] + bad)
     claims = tuple(_claim(answer, span, found[i], cmap) for i, span in enumerate(sentences)

@@ -14,7 +14,7 @@ import re
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Collection, Sequence
+from collections.abc import Collection, Sequence
 
 import numpy as np
 

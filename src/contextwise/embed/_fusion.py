@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Sequence, Union
+from collections.abc import Iterable, Sequence
 
 from contextwise.errors import UsageError
 
@@ -16,7 +16,7 @@ class Scored:
     score: float
 
 
-Ranking = Sequence[Union[Scored, str]]
+Ranking = Sequence[Scored | str]
 
 
 def fuse_rrf(*rankings: Ranking, k: float = 60, weights: Sequence[float] | None = None) -> list[Scored]:

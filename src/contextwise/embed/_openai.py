@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import base64
 import os
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any
+from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from os import PathLike, fspath
-from typing import Iterable
+from collections.abc import Iterable
 
 from contextwise.errors import UsageError
 from contextwise.history._notes import HistoryManager, HistoryNotes, HistoryRequest

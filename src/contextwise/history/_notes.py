@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
-from typing import Mapping, Protocol, Sequence, Union, runtime_checkable
+from typing import Protocol, runtime_checkable
+from collections.abc import Mapping, Sequence
 
 from contextwise.errors import UsageError
 from contextwise.history._transcript import Transcript
@@ -79,7 +80,7 @@ class ScoreRequest:
     max_tokens: int | None = None
 
 
-HistoryRequest = Union[SummaryRequest, ScoreRequest]
+HistoryRequest = SummaryRequest | ScoreRequest
 
 
 @runtime_checkable

@@ -7,7 +7,8 @@ import json
 import sqlite3
 import threading
 from os import PathLike
-from typing import Any, Protocol, Sequence, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
+from collections.abc import Sequence
 
 from contextwise.errors import StoreError, UsageError
 from contextwise.history._notes import HistoryNotes, Summary

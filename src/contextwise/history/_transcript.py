@@ -10,7 +10,8 @@ Totals are prefix sums, so "the longest recent tail that fits N tokens" is one b
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from typing import Iterable, Protocol, Sequence, runtime_checkable
+from typing import Protocol, runtime_checkable
+from collections.abc import Iterable, Sequence
 
 from contextwise.errors import BudgetExceededError
 from contextwise.types import Message, Tool, ToolCallGrouper

@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
-from typing import Any, Literal, Mapping, Sequence
+from typing import Any, Literal
+from collections.abc import Mapping, Sequence
 
 from contextwise.errors import ProviderError, UsageError
 from contextwise.llm._chat import AsyncChat, SyncChat

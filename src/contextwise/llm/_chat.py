@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, AsyncIterator, Iterator, Protocol, Sequence
+from typing import Any, Protocol
+from collections.abc import AsyncIterator, Iterator, Sequence
 
 from contextwise.errors import UsageError
 from contextwise._http import AsyncTransport, SyncTransport

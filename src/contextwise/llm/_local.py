@@ -17,7 +17,8 @@ import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, AsyncIterator, Iterator, Sequence
+from typing import Any
+from collections.abc import AsyncIterator, Iterator, Sequence
 
 import numpy as np
 
@@ -448,7 +449,8 @@ class _Generation:
         llama = self.engine.llama
         piece = self.decoder.decode(llama.detokenize([token]))
         if self.sampling.logprobs:
-            self.logprobs.append(TokenLogprob(piece, -float(_surprisal_of(self.engine.last_logits(), np.array([token]))[0])))
+            surprisal = _surprisal_of(self.engine.last_logits(), np.array([token]))[0]
+            self.logprobs.append(TokenLogprob(piece, -float(surprisal)))
         self.text += piece
         cut = _first_stop(self.text, self.sampling.stop, max(0, self.sent - _longest(self.sampling.stop)))
         if cut is not None:

@@ -8,7 +8,8 @@ from __future__ import annotations
 import json
 import os
 import re
-from typing import Any, Mapping, Sequence
+from typing import Any
+from collections.abc import Mapping, Sequence
 
 from contextwise.llm._chat import AsyncChat, SyncChat
 from contextwise._wire import HttpRequest, Retry, ServerEvent, error_from_event

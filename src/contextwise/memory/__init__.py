@@ -15,7 +15,8 @@ from contextwise.memory.working import WorkingMemory
 
 __all__ = [
     "AskModel", "Candidate", "Change", "Decision", "Entry", "EpisodicMemory", "Fact", "FindSimilar", "LearnJob",
-    "Learned", "MemoryBackend", "MemoryContext", "MemoryItem", "Neighbour", "Observed", "OpStats", "Pruned", "RecallWeights",
+    "Learned", "MemoryBackend", "MemoryContext", "MemoryItem", "Neighbour", "Observed", "OpStats", "Pruned",
+    "RecallWeights",
     "Recalled", "Retention", "SemanticMemory", "ShortTermMemory", "Similar", "Stored", "UnifiedMemory", "WorkingMemory",
     "rule_decide", "rule_extract",
 ]

@@ -8,7 +8,8 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Literal, Mapping, Sequence
+from typing import Any, Literal
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 from contextwise.errors import UsageError
 from contextwise.registry import resolve

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Sequence, Union
+from typing import Any
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -88,7 +89,7 @@ class Similar:
     pairwise: Any
 
 
-Step = Union[AskModel, FindSimilar]
+Step = AskModel | FindSimilar
 
 
 @dataclass

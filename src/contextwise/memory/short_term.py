@@ -5,7 +5,8 @@ from __future__ import annotations
 import itertools
 import threading
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 from contextwise.errors import UsageError
 from contextwise.memory._base import MemoryItem, Stored, Timer, check_importance

@@ -6,7 +6,8 @@ from __future__ import annotations
 import time
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
+from collections.abc import Callable, Mapping, Sequence
 
 from contextwise.budget import Context, Item, Report
 from contextwise.errors import TruncationWarning, UsageError

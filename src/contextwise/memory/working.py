@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 from contextwise.errors import UsageError
 from contextwise.memory._base import MemoryBackend, MemoryItem, Stored, Timer

@@ -12,11 +12,12 @@ import json
 import math
 import re
 from dataclasses import dataclass
-from typing import Any, Mapping, Union
+from typing import Any
+from collections.abc import Mapping
 
 from contextwise.stores._errors import InvalidFilterError
 
-Scalar = Union[str, int, float, bool]
+Scalar = str | int | float | bool
 _FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]{0,63}$")
 _RANGE = {"$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
 _OPS = frozenset({"$eq", "$ne", "$in", "$nin", *_RANGE})

@@ -26,7 +26,8 @@ import math
 import re
 import time
 from dataclasses import dataclass
-from typing import Any, Generator, Sequence
+from typing import Any
+from collections.abc import Generator, Sequence
 
 import numpy as np
 from psycopg import sql

@@ -11,7 +11,7 @@ History:
 from __future__ import annotations
 
 import sqlite3
-from typing import Callable
+from collections.abc import Callable
 
 from contextwise.errors import StoreError
 from contextwise.stores._errors import DimensionMismatchError

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from typing import Any, Sequence
+from typing import Any
+from collections.abc import Sequence
 
 from contextwise.errors import MissingDependencyError, StoreError
 from contextwise.protocols import Where

@@ -22,7 +22,8 @@ import warnings
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 
@@ -76,12 +77,12 @@ class SQLiteStore(_core.Closing):
 
     name = "sqlite"
 
-    def __init__(self, path: str | Path, dimensions: int = 384, *, search: _core.Search = _core.HnswSearch(),
+    def __init__(self, path: str | Path, dimensions: int = 384, *, search: _core.Search | None = None,
                  max_text_chars: int = _core.DEFAULT_MAX_TEXT_CHARS, cache_max_vectors: int = 4_000_000,
                  timeout_s: float = 30.0) -> None:
         self.dimensions = _core.check_dimensions(dimensions)
         self.path = str(path)
-        self.search = search
+        self.search = search if search is not None else _core.HnswSearch()
         self.max_text_chars = max_text_chars
         self._cache_max_vectors = cache_max_vectors
         self._cache: OrderedDict[str, _Matrix] = OrderedDict()
