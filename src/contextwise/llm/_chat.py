@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 from contextwise.errors import UsageError
 from contextwise._http import AsyncTransport, SyncTransport
 from contextwise._wire import HttpRequest, Retry, ServerEvent
-from contextwise.types import ChatOptions, Completion, Message
+from contextwise.types import ChatOptions, Completion, Message, MessageLike, as_messages
 
 
 class StreamParser(Protocol):
@@ -46,13 +46,14 @@ class _ChatClient:
                                                 client=http_client)
         self.name = dialect.model
 
-    def _build(self, messages: Sequence[Message], max_tokens: int | None, options: ChatOptions | None,
+    def _build(self, messages: Sequence[MessageLike], max_tokens: int | None, options: ChatOptions | None,
                stream: bool) -> HttpRequest:
-        if not messages:
+        converted = as_messages(messages)  # Message, OpenAI dicts and SDK objects, converted once here
+        if not converted:
             raise UsageError("complete() needs at least one message")
         if max_tokens is not None and max_tokens < 1:
             raise UsageError(f"max_tokens must be at least 1, got {max_tokens}")
-        return self._dialect.request(messages, max_tokens, options, stream=stream)
+        return self._dialect.request(converted, max_tokens, options, stream=stream)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r})"
@@ -63,13 +64,13 @@ class SyncChat(_ChatClient):
 
     _transport_class = SyncTransport
 
-    def complete(self, messages: Sequence[Message], max_tokens: int | None = None,
+    def complete(self, messages: Sequence[MessageLike], max_tokens: int | None = None,
                  options: ChatOptions | None = None) -> Completion:
-        """Send the messages and return the model's answer."""
+        """Send the messages (`Message`s, OpenAI dicts or SDK message objects) and return the model's answer."""
         request = self._build(messages, max_tokens, options, False)
         return self._dialect.parse(self._transport.post_json(request))
 
-    def stream(self, messages: Sequence[Message], max_tokens: int | None = None,
+    def stream(self, messages: Sequence[MessageLike], max_tokens: int | None = None,
                options: ChatOptions | None = None) -> Iterator[str | Completion]:
         """Yield text deltas as they arrive, then the whole Completion (usage included) last.
 
@@ -100,13 +101,13 @@ class AsyncChat(_ChatClient):
 
     _transport_class = AsyncTransport
 
-    async def complete(self, messages: Sequence[Message], max_tokens: int | None = None,
+    async def complete(self, messages: Sequence[MessageLike], max_tokens: int | None = None,
                        options: ChatOptions | None = None) -> Completion:
-        """Send the messages and return the model's answer."""
+        """Send the messages (`Message`s, OpenAI dicts or SDK message objects) and return the model's answer."""
         request = self._build(messages, max_tokens, options, False)
         return self._dialect.parse(await self._transport.post_json(request))
 
-    async def stream(self, messages: Sequence[Message], max_tokens: int | None = None,
+    async def stream(self, messages: Sequence[MessageLike], max_tokens: int | None = None,
                      options: ChatOptions | None = None) -> AsyncIterator[str | Completion]:
         """Yield text deltas as they arrive, then the whole Completion (usage included) last."""
         request = self._build(messages, max_tokens, options, True)
