@@ -17,7 +17,6 @@ adds tokens. Pick one by how much must go, or let `Auto` pick:
 
 from __future__ import annotations
 
-from contextwise.compress import _factories
 from contextwise.compress._sentences import split_sentences
 from contextwise.compress.auto import Auto
 from contextwise.compress.extractive import Extractive
@@ -44,7 +43,8 @@ def compress(text: str, *, target_tokens: int, compressor: Compressor | str | No
 
     Args:
         compressor: a Compressor or a "provider:name" string, e.g. "extractive:bm25", "truncate:middle", "auto".
-        tokenizer: a Tokenizer or an encoding name; default "o200k_base".
+        tokenizer: a Tokenizer, a tokenizer id ("o200k_base", the default), a "provider:name" string or a model
+            name ("gpt-4o"), as everywhere (see `contextwise.tokens.resolve_tokenizer`).
         query: what the text is compressed for; overrides the compressor's own query.
 
     Raises:
@@ -55,11 +55,6 @@ def compress(text: str, *, target_tokens: int, compressor: Compressor | str | No
 
 
 def _tokenizer(tokenizer: Tokenizer | str | None) -> Tokenizer:
-    if tokenizer is None or isinstance(tokenizer, str):
-        from contextwise.tokens import get_tokenizer
+    from contextwise.tokens import resolve_tokenizer
 
-        return get_tokenizer(tokenizer or "o200k_base")
-    return tokenizer
-
-
-_factories.register_all()
+    return resolve_tokenizer("o200k_base" if tokenizer is None else tokenizer)

@@ -1,5 +1,6 @@
 """Registry factories for the "compressor" kind: "extractive:<scorer>", "truncate:<side>", "pruning[:<chat spec>]",
-"summarize[:<chat spec>]", "auto". Each takes the part after the first colon."""
+"summarize[:<chat spec>]", "auto". Each takes the part after the first colon; contextwise.registry.BUILTINS
+names them, so they load on the first lookup."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from contextwise.compress.pruning import TokenPruning
 from contextwise.compress.summarize import Summarizer
 from contextwise.compress.truncate import Truncate
 from contextwise.errors import UsageError
-from contextwise.registry import register
 
 
 def extractive(name: str) -> Extractive:
@@ -37,9 +37,3 @@ def auto(name: str) -> Auto:
     if name:
         raise UsageError(f"'auto' takes no name, got {name!r}")
     return Auto()
-
-
-def register_all() -> None:
-    """Register every built-in compressor provider."""
-    for factory in (extractive, truncate, pruning, summarize, auto):
-        register("compressor", factory.__name__, factory)
