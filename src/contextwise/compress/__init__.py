@@ -3,7 +3,7 @@
 Every compressor returns exact counts under the tokenizer it was given, never exceeds the target and never
 adds tokens. Pick one by how much must go, or let `Auto` pick:
 
-- `Truncate` — the baseline: cut head, tail or middle on token boundaries (`truncate_tokens` is the function).
+- `TruncateTokens` — the baseline: cut head, tail or middle on token boundaries (`truncate_tokens` is the function).
 - `Extractive` — keep the most relevant, least redundant sentences (BM25, embeddings or both), in order.
 - `TokenPruning` — drop what a small local LM finds predictable, sentences first, then words (LLMLingua-style).
 - `Summarizer` — a chat model summarizes, single pass or map-reduce, focused on the query (sans-I/O core).
@@ -17,24 +17,26 @@ adds tokens. Pick one by how much must go, or let `Auto` pick:
 
 from __future__ import annotations
 
+from contextwise._deprecated import renamed_names
 from contextwise.compress._sentences import split_sentences
 from contextwise.compress.auto import Auto
 from contextwise.compress.extractive import Extractive
 from contextwise.compress.pruning import KEEP_PATTERNS, Prefilter, SurprisalModel, TokenPruning
 from contextwise.compress.retention import retention
 from contextwise.compress.scoring import Bm25Scorer, EmbeddingScorer, HybridScorer, SentenceScorer, SentenceScores
-from contextwise.compress.summarize import SummaryRequest, SummaryStep, Summarizer
-from contextwise.compress.truncate import Truncate, truncate_tokens
+from contextwise.compress.summarize import ChunkSummaryRequest, SummaryStep, Summarizer
+from contextwise.compress.truncate import TruncateTokens, truncate_tokens
 from contextwise.protocols import Compressor, Tokenizer
 from contextwise.registry import resolve
 from contextwise.types import Compressed
 
 __all__ = [
-    "KEEP_PATTERNS", "Auto", "Bm25Scorer", "EmbeddingScorer", "Extractive", "HybridScorer", "SentenceScorer",
-    "Prefilter", "SentenceScores", "Summarizer", "SummaryRequest", "SummaryStep", "SurprisalModel", "TokenPruning",
-    "Truncate",
-    "compress", "retention", "split_sentences", "truncate_tokens",
+    "KEEP_PATTERNS", "Auto", "Bm25Scorer", "ChunkSummaryRequest", "EmbeddingScorer", "Extractive", "HybridScorer",
+    "Prefilter", "SentenceScorer", "SentenceScores", "Summarizer", "SummaryStep", "SurprisalModel", "TokenPruning",
+    "TruncateTokens", "compress", "retention", "split_sentences", "truncate_tokens",
 ]
+
+__getattr__ = renamed_names(__name__, {"Truncate": "TruncateTokens", "SummaryRequest": "ChunkSummaryRequest"})
 
 
 def compress(text: str, *, target_tokens: int, compressor: Compressor | str | None = None,

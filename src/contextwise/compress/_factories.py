@@ -8,7 +8,7 @@ from contextwise.compress.auto import Auto
 from contextwise.compress.extractive import Extractive
 from contextwise.compress.pruning import TokenPruning
 from contextwise.compress.summarize import Summarizer
-from contextwise.compress.truncate import Truncate
+from contextwise.compress.truncate import TruncateTokens
 from contextwise.errors import UsageError
 
 
@@ -17,9 +17,9 @@ def extractive(name: str) -> Extractive:
     return Extractive(scorer=name or None)
 
 
-def truncate(name: str) -> Truncate:
+def truncate(name: str) -> TruncateTokens:
     """"truncate" (the tail is cut), "truncate:head", "truncate:tail", "truncate:middle"."""
-    return Truncate(side=name or "tail")  # type: ignore[arg-type]
+    return TruncateTokens(side=name or "tail")  # type: ignore[arg-type]
 
 
 def pruning(name: str) -> TokenPruning:
