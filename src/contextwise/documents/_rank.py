@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from contextwise.embed import BM25Index
+from contextwise.embed._bm25 import analyze, bm25_scores
 from contextwise.errors import UsageError
 from contextwise.protocols import Embedder
 from contextwise.registry import resolve
@@ -224,7 +224,4 @@ def _cosine(chunks: Sequence[Chunk], query: str, embedder: Any) -> np.ndarray:
 
 
 def _bm25(chunks: Sequence[Chunk], query: str) -> np.ndarray:
-    index = BM25Index()
-    index.add([c.id for c in chunks], [c.text for c in chunks], tenant="rank")
-    scores = {hit.id: hit.score for hit in index.search(query, len(chunks), tenant="rank")}
-    return np.array([scores.get(c.id, 0.0) for c in chunks], dtype=np.float64)
+    return bm25_scores([analyze(c.text) for c in chunks], analyze(query))
