@@ -39,7 +39,8 @@ def tfidf_vectors(docs: Sequence[Sequence[str]], *, dimensions: int = HASH_DIMEN
         for term, tf in Counter(doc).items():
             out[row, _bucket(term, dimensions)] += (1 + np.log(tf)) * np.log(1 + len(docs) / df[term])
     norms = np.linalg.norm(out, axis=1, keepdims=True)
-    return np.divide(out, norms, out=np.zeros_like(out), where=norms > 0)
+    unit: np.ndarray = np.divide(out, norms, out=np.zeros_like(out), where=norms > 0)
+    return unit
 
 
 def _bucket(term: str, dimensions: int) -> int:

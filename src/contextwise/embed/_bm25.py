@@ -40,7 +40,8 @@ def analyze(text: str, stopwords: Collection[str] = ENGLISH_STOPWORDS) -> list[s
 
 def idf(n: int, df: int | np.ndarray) -> float | np.ndarray:
     """Lucene's BM25 inverse document frequency of a term found in `df` of `n` texts (never negative)."""
-    return np.log(1 + (n - df + 0.5) / (df + 0.5))  # type: ignore[no-any-return]
+    value: float | np.ndarray = np.log(1 + (n - df + 0.5) / (df + 0.5))
+    return value
 
 
 def length_norm(lengths: np.ndarray, k1: float, b: float, mean: float | None = None) -> np.ndarray:
