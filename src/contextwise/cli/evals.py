@@ -47,8 +47,8 @@ def parse_modes(values: Sequence[str]) -> list[str]:
 
 
 def parse_weights(text: str):  # type: ignore[no-untyped-def]
-    """"1:3" -> Hybrid(dense_weight=1, lexical_weight=3), named "hybrid"."""
-    from contextwise.evals.locomo import Hybrid
+    """"1:3" -> HybridRetrieval(dense_weight=1, lexical_weight=3), named "hybrid"."""
+    from contextwise.evals.locomo import HybridRetrieval
 
     try:
         dense, lexical = (float(part) for part in text.split(":"))
@@ -56,7 +56,7 @@ def parse_weights(text: str):  # type: ignore[no-untyped-def]
         raise UsageError(f"--hybrid-weights {text!r}: write DENSE:LEXICAL, e.g. 1:1 or 1:3") from None
     if min(dense, lexical) < 0 or dense + lexical <= 0:
         raise UsageError(f"--hybrid-weights {text!r}: weights must be >= 0 and not both 0")
-    return Hybrid(dense, lexical)
+    return HybridRetrieval(dense, lexical)
 
 
 def pick_conversations(conversations, wanted: str | None):  # type: ignore[no-untyped-def]

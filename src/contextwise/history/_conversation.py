@@ -25,7 +25,9 @@ class Conversation:
 
     Args:
         manager: the strategy (TokenBased() when None).
-        counter: framed message counts (contextwise.tokens.TokenCounter for o200k_base when None).
+        model: the model the messages are for: they are counted with its tokenizer and its provider's framing
+            (any tokenizer spec works too, e.g. "o200k_base", the default).
+        counter: framed message counts, instead of `model` (e.g. a TokenCounter shared with a Context).
         store: a HistoryStore, or a path to a SQLite file; None keeps everything in memory.
         conversation_id: the conversation's key in the store.
 
@@ -35,10 +37,13 @@ class Conversation:
     True
     """
 
-    def __init__(self, manager: HistoryManager | None = None, *, counter: MessageCounter | None = None,
-                 store: HistoryStore | str | PathLike[str] | None = None, conversation_id: str = "default") -> None:
+    def __init__(self, manager: HistoryManager | None = None, *, model: str | None = None,
+                 counter: MessageCounter | None = None, store: HistoryStore | str | PathLike[str] | None = None,
+                 conversation_id: str = "default") -> None:
+        if model is not None and counter is not None:
+            raise UsageError("give a model or a counter, not both (the counter already knows its model)")
         self.manager: HistoryManager = manager if manager is not None else TokenBased()
-        self.counter = counter if counter is not None else _default_counter()
+        self.counter = counter if counter is not None else _default_counter(model or "o200k_base")
         self._owns_store = isinstance(store, (str, PathLike))
         if isinstance(store, (str, PathLike)):
             store = SQLiteHistoryStore(fspath(store))
@@ -127,7 +132,7 @@ class Conversation:
         return done
 
 
-def _default_counter() -> MessageCounter:
+def _default_counter(spec: str) -> MessageCounter:
     from contextwise.tokens import TokenCounter
 
-    return TokenCounter("o200k_base")
+    return TokenCounter(spec)
