@@ -39,7 +39,7 @@ def conversations(draw):
 def _context(window, reserve=16):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", TruncationWarning)
-        return Context("gpt-4o-mini", window_tokens=window, output_reserve=reserve)
+        return Context("gpt-4o-mini", window_tokens=window, output_reserve_tokens=reserve)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -157,7 +157,7 @@ def test_context_rejects_duplicate_sections_and_bad_reserve():
     with pytest.raises(UsageError):
         _context(1000).memory(["a"]).memory(["b"])
     with pytest.raises(UsageError):
-        Context("gpt-4o-mini", output_reserve=1.5)
+        Context("gpt-4o-mini", output_reserve_tokens=1.5)
     with pytest.raises(UsageError):
         Context(None, window_tokens=1000)
 

@@ -65,7 +65,7 @@ def build_demo(question: str, model: str, window_tokens: int, embedder: str = "a
     ranked = rank(chunks, question, embedder=emb) if emb is not None else rank(
         chunks, question, relevance=Hybrid(lexical=1.0))
     docs = [Item(r.chunk.text, r.score, f"{r.chunk.title} ({r.chunk.id})") for r in ranked]
-    ctx = Context(model, window_tokens=window_tokens, output_reserve=300, counter=counter)
+    ctx = Context(model, window_tokens=window_tokens, output_reserve_tokens=300, counter=counter)
     ctx.system(SYSTEM).memory(MEMORY).history(_history()).documents(docs, order=Bookend()).user(question)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", TruncationWarning)
