@@ -172,3 +172,24 @@ def test_output_reserve_old_keyword_still_works_with_a_deprecation_warning():
 def test_every_entry_point_rejects_bad_arguments_with_a_usage_error(make):
     with pytest.raises(UsageError):
         make()
+
+
+def test_memory_from_a_unified_memory_is_one_section_per_tier_in_the_same_budget():
+    from contextwise.memory import UnifiedMemory
+    from contextwise.testing import HashEmbedder
+
+    mem = UnifiedMemory(store="memory:", embedder=HashEmbedder(384), tenant="t")
+    mem.working.set_task("plan the offsite")
+    mem.semantic.learn("I live in Lyon. I am allergic to nuts.")
+    mem.episodic.record("the last offsite was at a lake", importance=0.8)
+    built = _ctx().system("s").memory(mem, query="where is the offsite?").documents(["Lake hotels."]).user(
+        "where?").build()
+    names = [s.name for s in built.report.sections]
+    assert names[:4] == ["system", "working", "semantic", "episodic"]
+    assert [built.report.section(n).priority for n in ("working", "semantic", "episodic")] == [90, 70, 60]
+    prompt = built.messages[-1].text
+    assert prompt.count("## Known facts") == 1 and "## Memory" not in prompt
+    kept = [i.origin for n in ("semantic", "episodic") for i in built.report.section(n).kept]
+    assert {m.tier for m in kept} == {"semantic", "episodic"} and all(m.text in prompt for m in kept)
+    with pytest.raises(UsageError):
+        _ctx().memory(mem)

@@ -124,8 +124,10 @@ class ManagerFit:
     def fit(self, items: Sequence[Measured], limit_tokens: int, env: FitEnv) -> Fitted:
         """Ask the manager for at most `limit_tokens`; keep the whole turns of its answer."""
         conv = self.conversation
+        # the engine counts the reply priming once for the whole prompt; the manager reserves it too
+        budget = limit_tokens + conv.transcript.priming_tokens
         try:
-            chosen = conv.manager.context(conv.transcript, conv.notes, max(limit_tokens, 1)) if limit_tokens else []
+            chosen = conv.manager.context(conv.transcript, conv.notes, budget) if limit_tokens else []
         except BudgetExceededError:
             return Fitted((), tuple(_drop(env, m, "the manager's must-keep turns do not fit the grant")
                                     for m in items))
