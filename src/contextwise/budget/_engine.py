@@ -4,10 +4,10 @@ second allocation over what the fitted sections used, arrange, count exactly, re
 from __future__ import annotations
 
 import warnings
+import weakref
 from dataclasses import dataclass, field, replace
-from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 from contextwise.arrange.layout import CachePlan, plan_cache, volatile_findings
 from contextwise.budget._built import Built
@@ -22,7 +22,9 @@ if TYPE_CHECKING:
     from contextwise.budget.context import Context
 
 _MAX_CORRECTIONS = 32
-_MAX_WRAP_CACHE = 4096
+_MAX_WRAP_CACHE = 16_384
+_WRAP_CACHE: weakref.WeakKeyDictionary[Any, dict[Any, dict[tuple[str, str, str | bool], int]]] = \
+    weakref.WeakKeyDictionary()
 _EMPTY = Fitted((), ())
 
 
@@ -108,7 +110,7 @@ def build(ctx: Context) -> Built:
         warnings.warn(f"{len(report.decisions)} item(s) dropped or cut to fit {ctx.model}; see the Report",
                       TruncationWarning, stacklevel=3)
     # observe: a one-line "context.build" event (report, citations) is emitted here.
-    return Built(tuple(rendered.messages), rendered.tools, report, MappingProxyType(rendered.citations),
+    return Built(tuple(rendered.messages), rendered.tools, report, rendered.citations,
                  ctx.citation_style)
 
 
@@ -116,7 +118,18 @@ def build(ctx: Context) -> Built:
 
 def _row(ctx: Context, section: Section, query: str | None) -> _Row:
     env = FitEnv(section.name, lambda item: _measure(ctx, section, item), ctx.counter.tokenizer, query)
-    items = [Measured(it, _measure(ctx, section, it, n)) for n, it in enumerate(section.items, 1)]
+    if section.placement in ("messages", "tools"):
+        items = [Measured(it, _measure(ctx, section, it)) for it in section.items]
+    else:  # the hot path: thousands of chunks, each counted once per process (the counter caches by content)
+        count, wrap = ctx.counter.count, _wrap_cache(ctx)
+        style = ctx.citation_style
+        left, right = style.marker(0).split("0", 1) if section.cite else ("", "")
+        items = []
+        for n, it in enumerate(section.items, 1):
+            text = it.content
+            last = text[-1:]  # type: ignore[index]
+            marker = f"{left}{n}{right}" if section.cite else ""
+            items.append(Measured(it, int(count(text)) + wrap(_header(it), marker, last.isalnum() or last)))  # type: ignore[union-attr]
     overhead = _overhead(ctx, section, items)
     requested = (sum(m.tokens for m in items) + overhead) if items else 0
     demand = Demand(section.name, section.priority or 0, requested, section.min_tokens, section.budget_tokens,
@@ -145,33 +158,43 @@ def _measure(ctx: Context, section: Section, item: Item, index: int = 1) -> int:
         return int(ctx.counter.tools((item.origin,)))
     last = item.content[-1:]
     marker = ctx.citation_style.marker(index) if section.cite else ""
-    return int(ctx.counter.count(item.content)) + _wrap_tokens(ctx, _header(item), marker,
-                                                               last.isalnum() or last)
+    return int(ctx.counter.count(item.content)) + _wrap_cache(ctx)(_header(item), marker, last.isalnum() or last)
 
 
-def _wrap_tokens(ctx: Context, header: str, marker: str, last: str | bool) -> int:
-    """Tokens the markers add around an item whose text ends in `last` (True: a letter or digit).
+def _wrap_cache(ctx: Context) -> Callable[[str, str, str | bool], int]:
+    """Tokens the markers add around an item (by its header, marker and last character: True for a letter or
+    digit), cached per counter and markers, weakly: a dropped counter takes its cache with it.
 
     Item text is stripped, so on BPE tokenizers the wrapper counts apart from the text except where a final
-    punctuation mark merges with the newline after it; the exact count of the prompt checks it anyway. Cached
-    on the context (never process-wide: that would keep every counter alive)."""
-    key = (header, marker, last)
-    cached = ctx._wrap_cache.get(key)
-    if cached is None:
-        if len(ctx._wrap_cache) >= _MAX_WRAP_CACHE:
-            ctx._wrap_cache.clear()
-        probe = "x" if last is True or not last else f"x{last}"
-        cached = ctx._wrap_cache[key] = int(ctx.counter.count(ctx.markers.item(probe, header, marker))
-                                            - ctx.counter.count(probe))
-    return cached
+    punctuation mark merges with the newline after it; the exact count of the prompt checks it anyway."""
+    per_counter = _WRAP_CACHE.get(ctx.counter)
+    if per_counter is None:
+        per_counter = _WRAP_CACHE[ctx.counter] = {}
+    markers, count = ctx.markers, ctx.counter.count
+    cache = per_counter.setdefault(markers, {})
+
+    def wrap(header: str, marker: str, last: str | bool) -> int:
+        key = (header, marker, last)
+        cached = cache.get(key)
+        if cached is None:
+            if len(cache) >= _MAX_WRAP_CACHE:
+                cache.clear()
+            probe = "x" if last is True or not last else f"x{last}"
+            cached = cache[key] = int(count(markers.item(probe, header, marker)) - count(probe))
+        return cached
+
+    return wrap
 
 
 def _header(item: Item) -> str:
     """What heads an item in the prompt: a chunk's title and source, an item's label; memories have none."""
     origin = item.origin
-    if isinstance(origin, Chunk):
-        return " | ".join(p for p in (origin.title, origin.source) if p)
-    if origin is not None and type(origin).__name__ == "MemoryItem":
+    if origin is None:
+        return item.label
+    if origin.__class__ is Chunk:
+        title, source = origin.title, origin.source
+        return f"{title} | {source}" if title and source else title or source
+    if type(origin).__name__ == "MemoryItem":
         return ""
     return item.label
 
@@ -220,7 +243,7 @@ def _correct(rows: list[_Row], over: int) -> None:
 class _Rendered:
     messages: list[Message]
     tools: tuple[Tool, ...]
-    citations: dict[str, Citation]
+    citations: _Citations
     total: int = 0
 
 
@@ -232,7 +255,7 @@ def _layout_order(rows: list[_Row]) -> list[_Row]:
 
 
 def _render(ctx: Context, rows: list[_Row]) -> _Rendered:
-    out = _Rendered([], (), {})
+    out = _Rendered([], (), _Citations())
     system_parts: list[str] = []
     before_user: list[str] = []
     history: list[Message] = []
@@ -264,25 +287,64 @@ def _render_text(ctx: Context, section: Section, kept: Sequence[Measured], out: 
     if section.order is not None:
         items = section.order.order(items, [i.priority for i in items])
     parts = []
+    left, right = ctx.citation_style.marker(0).split("0", 1) if section.cite else ("", "")
     for item in items:
         marker = ""
         if section.cite:
-            marker = ctx.citation_style.marker(len(out.citations) + 1)
-            out.citations[marker] = _citation(marker, item)
+            marker = f"{left}{len(out.citations) + 1}{right}"
+            out.citations.cited[marker] = (item, section)
         parts.append(ctx.markers.item(item.text, _header(item), marker))
     return (ctx.markers.open(section.title) + "".join(parts) + ctx.markers.close(section.title)).strip()
 
 
-def _citation(marker: str, item: Item) -> Citation:
-    """What a marker cites: the chunk, its source and title, and the span of its text that was kept."""
+class _Citations(Mapping[str, Citation]):
+    """Marker to Citation, worked out on first read (a build with thousands of chunks need not pay for it)."""
+
+    def __init__(self) -> None:
+        self.cited: dict[str, tuple[Item, Section]] = {}
+        self._done: dict[str, Citation] | None = None
+
+    def _all(self) -> dict[str, Citation]:
+        if self._done is None:
+            positions: dict[int, dict[tuple[str, float], int]] = {}
+            for item, section in self.cited.values():
+                if not isinstance(item.origin, Chunk) and id(section) not in positions:
+                    positions[id(section)] = {}
+                    for n, original in enumerate(section.items):
+                        positions[id(section)].setdefault((original.label, original.priority), n)
+            self._done = {m: _citation(m, item, section, positions.get(id(section), {}))
+                          for m, (item, section) in self.cited.items()}
+        return self._done
+
+    def __getitem__(self, marker: str) -> Citation:
+        return self._all()[marker]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.cited)
+
+    def __len__(self) -> int:
+        return len(self.cited)
+
+    def __repr__(self) -> str:
+        return repr(self._all())
+
+
+def _citation(marker: str, item: Item, section: Section, positions: dict[tuple[str, float], int]) -> Citation:
+    """What a marker cites: the chunk, its source and title, and the span of its text that was kept. A text
+    that is no Chunk is its own source: "doc<n>" (its place in the section) unless it has a label."""
     chunk = item.origin
-    if not isinstance(chunk, Chunk):  # a cited custom section: the item is its own source
-        return Citation(marker, item.label, "", item.label, 0, len(item.text))
-    return Citation(marker, chunk.id, chunk.source, chunk.title, *_span(chunk.text, item.text, chunk.start_char))
+    if isinstance(chunk, Chunk):
+        return Citation(marker, chunk.id, chunk.source, chunk.title,
+                        *_span(chunk.text, item.text, chunk.start_char))
+    n = positions.get((item.label, item.priority), 0)
+    original = section.items[n].text if n < len(section.items) else item.text
+    return Citation(marker, item.label or f"doc{n + 1}", "", item.label, *_span(original, item.text, 0))
 
 
 def _span(original: str, kept: str, start: int) -> tuple[int, int]:
     """The span (in the source) of the text kept: a prefix or suffix of the original, else all of it."""
+    if kept == original:
+        return start, start + len(kept)
     lead = len(original) - len(original.lstrip())
     body = original.strip()
     if body.startswith(kept):

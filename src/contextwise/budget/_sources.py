@@ -38,6 +38,7 @@ def _message(value: Any) -> Message:
 
 def document_items(docs: Any, style: Any) -> tuple[Item, ...]:
     """Items from Ranked results (score = priority, chunk id = label), Chunks, strings or Items, best first.
+    Unranked items without priorities are kept first in the order given.
 
     Text that reads as a citation marker in `style` ("[3]" footnotes) is neutralised, so the model cannot
     cite a marker the context never defined.
@@ -47,27 +48,26 @@ def document_items(docs: Any, style: Any) -> tuple[Item, ...]:
     if not isinstance(docs, Iterable):
         raise UsageError(f"documents are Ranked results, Chunks, strings or Items, got {type(docs).__name__}")
     listed = list(docs)
-    ranked = [d for d in listed if _is_ranked(d)]
+    # Without scores or priorities, the order given is the rank: earlier documents are kept first.
+    in_order = not any(_is_ranked(d) or isinstance(d, Item) and d.priority for d in listed)
     items: list[Item] = []
     for n, doc in enumerate(listed):
+        rank = float(len(listed) - n) if in_order else 0.0
         if _is_ranked(doc):
             items.append(_chunk_item(doc.chunk, float(doc.score), style, doc.chunk.id))
         elif isinstance(doc, Chunk):
-            items.append(_chunk_item(doc, 0.0, style, doc.id))
-        elif isinstance(doc, Item) and not doc.is_messages and doc.origin is None:
-            chunk = Chunk(doc.label or f"doc{n + 1}", doc.text, title=doc.label)
-            items.append(_chunk_item(chunk, doc.priority, style, doc.label))
+            items.append(_chunk_item(doc, rank, style, doc.id))
         elif isinstance(doc, Item):
-            items.append(doc)
+            text = doc.text if doc.is_messages else style.neutralize(doc.text)
+            same = text == doc.text and not in_order
+            items.append(doc if same else Item(text, rank or doc.priority, doc.label, doc.origin))
         elif isinstance(doc, str):
-            items.append(_chunk_item(Chunk(f"doc{n + 1}", doc), 0.0, style, ""))
+            items.append(Item(style.neutralize(doc), rank))
         else:
             raise UsageError(f"document {n}: expected a Ranked result, Chunk, str or Item, got "
                              f"{type(doc).__name__}")
     _unique_chunks(items)
-    if ranked and len(ranked) == len(listed):
-        return tuple(items)
-    return texts_to_items(items)
+    return tuple(items)
 
 
 def _is_ranked(value: object) -> bool:

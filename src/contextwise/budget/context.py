@@ -81,7 +81,6 @@ class Context:
         self.citation_style = citation_style or _default_style()
         self._catalog = catalog
         self._sections: list[Section] = []
-        self._wrap_cache: dict[tuple[str, str, str | bool], int] = {}
 
     @property
     def sections(self) -> tuple[Section, ...]:

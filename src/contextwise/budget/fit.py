@@ -18,7 +18,7 @@ from contextwise.protocols import Compressor, Tokenizer
 Side = Literal["tail", "head", "middle"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Measured:
     """An item and what it costs in the rendered prompt."""
 
