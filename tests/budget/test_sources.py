@@ -193,3 +193,19 @@ def test_memory_from_a_unified_memory_is_one_section_per_tier_in_the_same_budget
     assert {m.tier for m in kept} == {"semantic", "episodic"} and all(m.text in prompt for m in kept)
     with pytest.raises(UsageError):
         _ctx().memory(mem)
+
+
+def test_fusion_layouts_are_orderings_of_a_documents_section_in_context():
+    from contextwise.documents import Interleaved, Structured, fuse
+
+    chunks = [Chunk("x2", "Later part.", source="x.txt", title="X doc", start_char=50),
+              Chunk("y0", "Why part.", source="y.txt"),
+              Chunk("x0", "Early part.", source="x.txt", title="X doc", start_char=0)]
+    built = _ctx().documents(chunks, order=Structured(), title="").user("q").build()
+    assert built.messages[-1].text.startswith("## X doc\nSource: x.txt\n[1] Early part.\n\n[2] Later part.\n\n"
+                                              "## y.txt\n[3] Why part.")
+    assert [built.citations[m].chunk_id for m in ("[1]", "[2]", "[3]")] == ["x0", "x2", "y0"]
+    assert built.messages[-1].text.startswith(fuse(chunks, 100, TOK, strategy=Structured()).text)
+    rr = [Chunk("a1", "A1.", source="A"), Chunk("a2", "A2.", source="A"), Chunk("b1", "B1.", source="B")]
+    interleaved = _ctx().documents(rr, order=Interleaved(), title="").user("q").build()
+    assert [c.chunk_id for c in interleaved.citations.values()] == ["a1", "b1", "a2"]

@@ -118,18 +118,18 @@ def build(ctx: Context) -> Built:
 
 def _row(ctx: Context, section: Section, query: str | None) -> _Row:
     env = FitEnv(section.name, lambda item: _measure(ctx, section, item), ctx.counter.tokenizer, query)
-    if section.placement in ("messages", "tools"):
-        items = [Measured(it, _measure(ctx, section, it)) for it in section.items]
+    if section.placement in ("messages", "tools") or _layout(section) is not None:
+        items = [Measured(it, _measure(ctx, section, it, n)) for n, it in enumerate(section.items, 1)]
     else:  # the hot path: thousands of chunks, each counted once per process (the counter caches by content)
         count, wrap = ctx.counter.count, _wrap_cache(ctx)
         style = ctx.citation_style
         left, right = style.marker(0).split("0", 1) if section.cite else ("", "")
         items = []
         for n, it in enumerate(section.items, 1):
-            text = it.content
-            last = text[-1:]  # type: ignore[index]
+            text = it.text
+            last = text[-1:]
             marker = f"{left}{n}{right}" if section.cite else ""
-            items.append(Measured(it, int(count(text)) + wrap(_header(it), marker, last.isalnum() or last)))  # type: ignore[union-attr]
+            items.append(Measured(it, int(count(text)) + wrap(_header(it), marker, last.isalnum() or last)))
     overhead = _overhead(ctx, section, items)
     requested = (sum(m.tokens for m in items) + overhead) if items else 0
     demand = Demand(section.name, section.priority or 0, requested, section.min_tokens, section.budget_tokens,
@@ -144,7 +144,10 @@ def _overhead(ctx: Context, section: Section, items: list[Measured]) -> int:
         return 0
     if section.placement == "tools":
         return int(ctx.counter.tools(tuple(m.item.origin for m in items))) - sum(m.tokens for m in items)
-    return _markers_tokens(ctx, section) + int(ctx.counter.message(Message.system("")))
+    layout = _layout(section)
+    # each block of a layout is counted with the separator before it; the first block has none
+    lead = -int(ctx.counter.count(layout.separator)) if layout is not None else 0
+    return _markers_tokens(ctx, section) + int(ctx.counter.message(Message.system(""))) + lead
 
 
 def _markers_tokens(ctx: Context, section: Section) -> int:
@@ -156,8 +159,11 @@ def _measure(ctx: Context, section: Section, item: Item, index: int = 1) -> int:
         return sum(int(ctx.counter.message(m)) for m in item.content)
     if section.placement == "tools":
         return int(ctx.counter.tools((item.origin,)))
-    last = item.content[-1:]
     marker = ctx.citation_style.marker(index) if section.cite else ""
+    layout = _layout(section)
+    if layout is not None:
+        return int(ctx.counter.count(layout.separator + layout.block(item, marker)))
+    last = item.content[-1:]
     return int(ctx.counter.count(item.content)) + _wrap_cache(ctx)(_header(item), marker, last.isalnum() or last)
 
 
@@ -184,6 +190,12 @@ def _wrap_cache(ctx: Context) -> Callable[[str, str, str | bool], int]:
         return cached
 
     return wrap
+
+
+def _layout(section: Section) -> Any:
+    """The section's document layout (a fusion strategy's blocks and group headers), or None."""
+    order = section.order
+    return order if order is not None and callable(getattr(order, "block", None)) else None
 
 
 def _header(item: Item) -> str:
@@ -286,6 +298,9 @@ def _render_text(ctx: Context, section: Section, kept: Sequence[Measured], out: 
     items = [m.item for m in kept]
     if section.order is not None:
         items = section.order.order(items, [i.priority for i in items])
+    layout = _layout(section)
+    if layout is not None:
+        return _render_layout(ctx, layout, section, items, out)
     parts = []
     left, right = ctx.citation_style.marker(0).split("0", 1) if section.cite else ("", "")
     for item in items:
@@ -294,6 +309,24 @@ def _render_text(ctx: Context, section: Section, kept: Sequence[Measured], out: 
             marker = f"{left}{len(out.citations) + 1}{right}"
             out.citations.cited[marker] = (item, section)
         parts.append(ctx.markers.item(item.text, _header(item), marker))
+    return (ctx.markers.open(section.title) + "".join(parts) + ctx.markers.close(section.title)).strip()
+
+
+def _render_layout(ctx: Context, layout: Any, section: Section, items: list[Item], out: _Rendered) -> str:
+    """Blocks in the layout's template, separated by its separator, a group's header above its first block."""
+    parts: list[str] = []
+    group: object = object()
+    for item in items:
+        marker = ctx.citation_style.marker(len(out.citations) + 1) if section.cite else ""
+        if section.cite:
+            out.citations.cited[marker] = (item, section)
+        if parts:
+            parts.append(layout.separator)
+        item_group, header = layout.header(item)
+        if header and item_group != group:
+            parts.append(header + "\n")
+        group = item_group
+        parts.append(layout.block(item, marker))
     return (ctx.markers.open(section.title) + "".join(parts) + ctx.markers.close(section.title)).strip()
 
 

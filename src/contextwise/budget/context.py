@@ -140,9 +140,15 @@ class Context:
     def documents(self, docs: Any, **options: Any) -> Context:
         """Documents, best first: Ranked results from rank() (score = priority, chunk id = label), Chunks,
         strings or Items (a lone string is one document). Each gets a citation marker mapped back in
-        `Built.citations`; markers already in the text ("[3]" footnotes) are neutralised."""
+        `Built.citations`; markers already in the text ("[3]" footnotes) are neutralised. `order` takes an
+        arrangement (`cw.arrange.Bookend()`) or a fusion layout (`cw.documents.Structured()`, `Interleaved()`,
+        `Sequential(template=...)`), which also sets the order chunks claim the budget in."""
         options.setdefault("title", "Documents")
-        return self.add(_section(options, "documents", document_items(docs, self.citation_style), "documents"))
+        items = document_items(docs, self.citation_style)
+        if hasattr(options.get("order"), "as_layout"):  # a fusion strategy: Sequential, Interleaved, Structured
+            options["order"] = options["order"].as_layout()
+            items = tuple(options["order"].claim(items))
+        return self.add(_section(options, "documents", items, "documents"))
 
     def history(self, source: Any, *, start_on_user: bool = True, **options: Any) -> Context:
         """Earlier turns, oldest first: a Conversation (its manager fits the section, its summaries stay), or
