@@ -209,3 +209,27 @@ def test_fusion_layouts_are_orderings_of_a_documents_section_in_context():
     rr = [Chunk("a1", "A1.", source="A"), Chunk("a2", "A2.", source="A"), Chunk("b1", "B1.", source="B")]
     interleaved = _ctx().documents(rr, order=Interleaved(), title="").user("q").build()
     assert [c.chunk_id for c in interleaved.citations.values()] == ["a1", "b1", "a2"]
+
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_texts = st.text(alphabet=st.sampled_from(list("abc [1]2.\n")), min_size=1, max_size=80)
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(docs=st.lists(_texts, max_size=8), window=st.integers(150, 600), bookend=st.booleans())
+def test_every_marker_in_the_prompt_resolves_to_a_kept_document(docs, window, bookend):
+    chunks = [Chunk(f"c{n}", t, source=f"s{n}") for n, t in enumerate(docs) if t.strip()]
+    ctx = _ctx(window).documents(chunks, order=Bookend() if bookend else None).user("question?")
+    try:
+        built = _quiet_build(ctx)
+    except __import__("contextwise").BudgetExceededError:
+        return
+    kept = built.report.section("documents").kept
+    assert len(built.citations) == len(kept)
+    check = built.check(built.messages[-1].text)
+    assert check.ok and {c.marker for c in check.citations} == set(built.citations)
+    for citation in built.citations.values():
+        chunk = next(c for c in chunks if c.id == citation.chunk_id)
+        assert 0 <= citation.start_char <= citation.end_char <= len(chunk.text)
