@@ -26,8 +26,8 @@ class Markers(Protocol):
 class Markdown:
     """`## Title` above the section; `[n] header` above each item; a blank line between items.
 
-    >>> Markdown().item("Paris is in France.", "geo.md", "[1]")
-    '[1] geo.md\nParis is in France.\n\n'
+    >>> Markdown().item("Paris is in France.", "geo.md", "[1]").splitlines()
+    ['[1] geo.md', 'Paris is in France.', '']
     """
 
     name: str = "markdown"
