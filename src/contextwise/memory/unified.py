@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from collections.abc import Callable, Mapping, Sequence
 
-from contextwise.budget import Context, Item, Report
+from contextwise.budget import Context, Item, Report, Section
 from contextwise.errors import TruncationWarning, UsageError
 from contextwise.memory._base import (
     DAY_S, MemoryBackend, MemoryItem, Mode, OpStats, RecallWeights, Stored, Timer,
@@ -87,7 +87,7 @@ class UnifiedMemory:
     >>> from contextwise.testing import HashEmbedder
     >>> mem = UnifiedMemory(store="memory:", embedder=HashEmbedder(384), tenant="alice")
     >>> _ = mem.semantic.learn("I live in Lyon. I'm allergic to nuts.")
-    >>> "Lyon" in mem.build_context("where does she live?", max_tokens=200).text
+    >>> "Lyon" in mem.build_context("where does she live?", 200).text
     True
     """
 
@@ -122,39 +122,53 @@ class UnifiedMemory:
             learned = self.semantic.learn(message.text, source="conversation")
         return Observed(stored, learned)
 
-    def build_context(self, query: str, max_tokens: int, *, k: int = 10, mode: Mode = "hybrid") -> MemoryContext:
-        """Recall from every tier for `query` and fill `max_tokens` by priority (working > facts > episodes >
-        recent turns) and, inside a tier, by relevance, recency and importance.
+    def sections(self, query: str, *, k: int = 10, mode: Mode = "hybrid", prefix: str = "",
+                 **options: Any) -> list[Section]:
+        """One budget Section per tier recalled for `query`, each with its priority (working > facts >
+        episodes > recent turns) and, inside a tier, items ordered by relevance, recency and importance.
 
-        Raises:
-            UsageError: max_tokens is not positive or the query is empty.
-        """
-        if max_tokens <= 0:
-            raise UsageError(f"max_tokens must be positive, got {max_tokens}")
-        timer = Timer("memory.build_context")
+        This is what `Context.memory(mem, query=...)` adds; `prefix` names them "<prefix>.<tier>"."""
+        from contextwise.budget._sources import memory_items
+
         recalled = {"semantic": self.semantic.recall(query, k, mode=mode).items,
                     "episodic": self.episodic.recall(query, k, mode=mode).items,
                     "short_term": tuple(self.short_term.items())}
-        ctx = self._context(max_tokens)
+        out = []
         task = self.working.render()
         if task:
-            ctx.add(_section("working", [Item(task, 1.0)]))
+            out.append(_section("working", (Item(task, 1.0, "task"),), prefix, options))
         for tier in ("semantic", "episodic", "short_term"):
             items = recalled[tier]
             if items:
-                ctx.add(_section(tier, [_as_item(i, n, len(items), tier) for n, i in enumerate(items)]))
+                ranked = memory_items(items) if tier != "short_term" else tuple(
+                    Item(i.text, float(n), i.id, i) for n, i in enumerate(items))
+                out.append(_section(tier, ranked, prefix, options))
+        return out
+
+    def build_context(self, query: str, budget_tokens: int | None = None, *, k: int = 10, mode: Mode = "hybrid",
+                      max_tokens: int | None = None) -> MemoryContext:
+        """Recall from every tier for `query` and fill `budget_tokens` by priority: a shortcut for
+        `Context(...).memory(self, query=query).build()` with the whole window as the budget.
+
+        Raises:
+            UsageError: budget_tokens is not positive or the query is empty.
+        """
+        if max_tokens is not None:
+            warnings.warn("build_context(max_tokens=...) is now build_context(budget_tokens=...)",
+                          DeprecationWarning, stacklevel=2)
+            budget_tokens = max_tokens if budget_tokens is None else budget_tokens
+        if isinstance(budget_tokens, bool) or not isinstance(budget_tokens, int) or budget_tokens <= 0:
+            raise UsageError(f"budget_tokens must be a positive int, got {budget_tokens!r}")
+        timer = Timer("memory.build_context")
+        # The window is the budget itself: no output reserve, so `budget_tokens` bounds the memory block.
+        ctx = Context(self.model_name, window_tokens=budget_tokens, output_reserve_tokens=0,
+                      counter=self.backend.counter).memory(self, query=query, k=k, mode=mode)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", TruncationWarning)
             built = ctx.build()
         text = built.messages[-1].text if built.messages else ""
-        kept = tuple(i for tier in recalled for i in recalled[tier] if i.text in text)
-        return MemoryContext(text, kept, built.report,
-                             timer.stats(tokens=built.report.prompt_tokens))
-
-    def _context(self, max_tokens: int) -> Context:
-        # The window is the budget itself: no output reserve, so `max_tokens` bounds the memory block.
-        return Context(self.model_name, window_tokens=max_tokens, output_reserve=0,
-                       counter=self.backend.counter)
+        kept = tuple(i.origin for s in built.report.sections for i in s.kept if isinstance(i.origin, MemoryItem))
+        return MemoryContext(text, kept, built.report, timer.stats(tokens=built.report.prompt_tokens))
 
     def prune(self, *, now: float | None = None) -> Pruned:
         """Remove expired items (TTL per tier) and items below the importance floor; returns the counts."""
@@ -179,14 +193,7 @@ class UnifiedMemory:
                 HISTORY_TIER: len(self.backend.scan(HISTORY_TIER))}
 
 
-def _section(tier: str, items: Sequence[Item]) -> Any:
-    from contextwise.budget import Section
-
+def _section(tier: str, items: Sequence[Item], prefix: str, options: Mapping[str, Any]) -> Section:
     priority, title = _SECTIONS[tier]
-    return Section(tier, tuple(items), "memory", priority=priority, title=title, stable=False)
-
-
-def _as_item(item: MemoryItem, rank: int, total: int, tier: str) -> Item:
-    # Recent conversation keeps its order (newest kept first); recalled items keep their ranking.
-    priority = float(rank) if tier == "short_term" else float(total - rank) + item.score
-    return Item(item.text, priority)
+    fields = {"priority": priority, "title": title, "stable": False, **options}
+    return Section(f"{prefix}.{tier}" if prefix else tier, tuple(items), "memory", **fields)
