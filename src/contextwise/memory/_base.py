@@ -3,6 +3,7 @@ and recall scoring by relevance, recency and importance."""
 
 from __future__ import annotations
 
+import inspect
 import math
 import time
 import uuid
@@ -117,12 +118,29 @@ def check_importance(importance: float) -> float:
 
 
 def check_text(text: str, max_chars: int) -> str:
+    """`text` stripped, if it is a non-empty str every store can hold (no NUL, valid Unicode) of at most
+    `max_chars`; else UsageError (InvalidRecordError for unstorable characters)."""
+    from contextwise.stores._core import check_storable
+
     if not isinstance(text, str) or not text.strip():
         raise UsageError("a memory needs non-empty text")
     if len(text) > max_chars:
         raise UsageError(f"a memory of {len(text):,} characters is over the {max_chars:,}-character limit; "
                          "split it or raise max_text_chars")
-    return text.strip()
+    return check_storable("(new memory)", text.strip(), "text")
+
+
+def check_metadata(metadata: Any) -> dict[str, Any]:
+    """`metadata` as a dict, if the stores can hold it (JSON, bounded depth and size) and its `created_at`, if
+    any, is a finite number of seconds; else InvalidRecordError."""
+    from contextwise.stores._core import check_created_at, metadata_json
+
+    if metadata is None:
+        return {}
+    metadata_json("(new memory)", metadata)
+    if "created_at" in metadata:
+        check_created_at("(new memory)", metadata["created_at"])
+    return dict(metadata)
 
 
 class MemoryBackend:
@@ -147,31 +165,37 @@ class MemoryBackend:
     def __init__(self, store: Any, embedder: Any, *, tenant: str, clock: Callable[[], float] = time.time,
                  max_text_chars: int = 20_000, counter: Any = None,
                  hybrid_weights: tuple[float, float] = HYBRID_WEIGHTS) -> None:
-        from contextwise.embed import CachedEmbedder
+        from contextwise.embed import AsyncCachedEmbedder, CachedEmbedder
         from contextwise.stores._core import check_tenant
         from contextwise.tokens import TokenCounter
 
         self.counter = counter or TokenCounter.for_model("gpt-4o-mini")
         self.tenant = check_tenant(tenant)
         inner = resolve("embedder", embedder)
-        self.embedder = inner if isinstance(inner, CachedEmbedder) else CachedEmbedder(inner)
+        self.async_embedder = inspect.iscoroutinefunction(getattr(inner, "embed", None))
+        wrapper = AsyncCachedEmbedder if self.async_embedder else CachedEmbedder
+        self.embedder: Any = inner if isinstance(inner, (CachedEmbedder, AsyncCachedEmbedder)) else wrapper(inner)
         self.store = _open_store(store, inner.dimensions)
         if getattr(self.store, "dimensions", inner.dimensions) != inner.dimensions:
             raise UsageError(f"the store holds {self.store.dimensions}-d vectors but the embedder makes "
                              f"{inner.dimensions}-d ones")
+        self.async_store = inspect.iscoroutinefunction(getattr(self.store, "query", None))
         self.clock = clock
         self.max_text_chars = max_text_chars
         self.hybrid_weights = hybrid_weights
         self.partitioned = hasattr(self.store, "search_text") and hasattr(self.store, "upsert_partitions")
-        if self.partitioned:
+        if self.partitioned and not self.async_store:
             self._adopt_unpartitioned()
+
+    @property
+    def is_async(self) -> bool:
+        """Whether the store or the embedder is async: then only the `a*` methods of the tiers work."""
+        return self.async_store or self.async_embedder
 
     def new_id(self, tier: str) -> str:
         return f"{tier}:{uuid.uuid4().hex}"
 
-    def put(self, tier: str, items: Sequence[tuple[str, str, Mapping[str, Any]]], *, embed: bool = True) -> None:
-        """Store (id, text, metadata) triples in `tier`, embedding their texts; atomic per call."""
-        self.write([Entry(tier, i, text, meta, embed) for i, text, meta in items])
+    # --- the pure steps both drivers share ------------------------------------------------------------------
 
     def records(self, entries: Sequence[Entry], vectors: Sequence[Any]) -> list[Record]:
         """The records for `entries`, given the vectors of those marked `embed` (in order). Pure."""
@@ -181,43 +205,74 @@ class MemoryBackend:
                        {**e.metadata, "tier": e.tier}, float(e.metadata.get("created_at", now)))
                 for e in entries]
 
+    def _upsert_call(self, records: Sequence[Record], expect: Mapping[str, str | None] | None) -> Any:
+        if not self.partitioned:
+            if expect:
+                raise UsageError("compare-and-set writes need a store with upsert_partitions")
+            return self.store.upsert(list(records), tenant=self.tenant)
+        batches: dict[str, list[Record]] = {}
+        for r in records:
+            batches.setdefault(str(r.metadata["tier"]), []).append(r)
+        return self.store.upsert_partitions(batches, tenant=self.tenant, expect=expect)
+
+    def _scan_call(self, tier: str, where: Mapping[str, Any] | None) -> Any:
+        if self.partitioned:
+            return self.store.scan(tenant=self.tenant, where=where, partition=tier)
+        return self.store.scan(tenant=self.tenant, where={**(where or {}), "tier": tier})
+
+    def _query_call(self, tier: str, vector: Any, k: int, where: Mapping[str, Any] | None) -> Any:
+        if self.partitioned:
+            return self.store.query(vector, k, tenant=self.tenant, where=where, partition=tier)
+        return self.store.query(vector, k, tenant=self.tenant, where={**(where or {}), "tier": tier})
+
+    def _text_call(self, tier: str, query: str, k: int, where: Mapping[str, Any] | None) -> Any:
+        return self.store.search_text(query, k, tenant=self.tenant, where=where, partition=tier)
+
+    # --- sync driver ----------------------------------------------------------------------------------------
+
+    def _sync(self, *, embeds: bool = False) -> None:
+        if self.async_store or (embeds and self.async_embedder):
+            raise UsageError("this memory's store or embedder is async: use the a* methods (aobserve, arecall, "
+                             "abuild_context, alearn), or give it a sync store and embedder")
+
+    def put(self, tier: str, items: Sequence[tuple[str, str, Mapping[str, Any]]], *, embed: bool = True) -> None:
+        """Store (id, text, metadata) triples in `tier`, embedding their texts; atomic per call."""
+        self.write([Entry(tier, i, text, meta, embed) for i, text, meta in items])
+
     def write(self, entries: Sequence[Entry], *, expect: Mapping[str, str | None] | None = None) -> None:
-        """Store entries of any tiers in one atomic write; only entries marked `embed` get a vector.
+        """Store entries of any tiers in one atomic write; only entries marked `embed` get a vector (one
+        embedder batch for all of them).
 
         Args:
             expect: compare-and-set (record id -> the text it must hold now, None: absent); when it does not
                 hold, WriteConflictError is raised and nothing is written.
         """
+        self._sync(embeds=any(e.embed for e in entries))
         if not entries and not expect:
             return
         texts = [e.text for e in entries if e.embed]
         vectors: Sequence[Any] = list(self.embedder.embed(texts, kind="document")) if texts else []
-        self.upsert(self.records(entries, vectors), expect=expect)
+        self._upsert_call(self.records(entries, vectors), expect)
 
     def upsert(self, records: Sequence[Record], *, expect: Mapping[str, str | None] | None = None) -> None:
         """Write records (their tier in metadata) in one transaction, each into its tier's partition."""
-        if not self.partitioned:
-            if expect:
-                raise UsageError("compare-and-set writes need a store with upsert_partitions")
-            self.store.upsert(list(records), tenant=self.tenant)
-            return
-        batches: dict[str, list[Record]] = {}
-        for r in records:
-            batches.setdefault(str(r.metadata["tier"]), []).append(r)
-        self.store.upsert_partitions(batches, tenant=self.tenant, expect=expect)
+        self._sync()
+        self._upsert_call(records, expect)
 
     def delete(self, tier: str, ids: Sequence[str]) -> int:
+        self._sync()
         return int(self.store.delete(list(ids), tenant=self.tenant))
 
     def get(self, ids: Sequence[str]) -> list[Record]:
+        self._sync()
         return list(self.store.get(list(ids), tenant=self.tenant))
 
     def scan(self, tier: str, where: Mapping[str, Any] | None = None) -> list[Record]:
-        if self.partitioned:
-            return list(self.store.scan(tenant=self.tenant, where=where, partition=tier))
-        return list(self.store.scan(tenant=self.tenant, where={**(where or {}), "tier": tier}))
+        self._sync()
+        return list(self._scan_call(tier, where))
 
     def count(self, tier: str) -> int:
+        self._sync()
         if self.partitioned:
             return int(self.store.count(tenant=self.tenant, partition=tier))
         return len(self.scan(tier))
@@ -229,41 +284,52 @@ class MemoryBackend:
 
         Hybrid search fuses the dense and lexical rankings by reciprocal rank with `weights` (dense, lexical),
         by default the backend's `hybrid_weights`."""
-        mode = check_mode(mode)
-        k = check_k(k)
+        self._sync(embeds=mode != "lexical")
+        mode, k = check_mode(mode), check_k(k)
         pool = max(k * 4, 20)
-        vector = self.embedder.embed([query], kind="query")[0] if mode != "lexical" else None
-        return self.ranked(tier, query, vector, k, pool, mode=mode, where=where, weights=weights)
+        dense: list[tuple[Record, float]] = []
+        lexical: list[tuple[Record, float]] = []
+        if mode != "lexical":
+            vector = self.embedder.embed([query], kind="query")[0]
+            dense = _dense_hits(self._query_call(tier, vector, pool, where))
+        if mode != "dense":
+            lexical = _lexical_hits(self._text_call(tier, query, pool, where)) if self.partitioned else \
+                _scan_bm25(self.scan(tier, where), query, pool)
+        return _combine(mode, dense, lexical, k, weights or self.hybrid_weights)
 
-    def ranked(self, tier: str, query: str, vector: Any, k: int, pool: int, *, mode: Mode,
-               where: Mapping[str, Any] | None, weights: tuple[float, float] | None) -> list[tuple[Record, float]]:
-        """`search` once the query's vector is known (None for lexical mode)."""
-        dense = self._dense(tier, vector, pool, where) if mode != "lexical" else []
-        lexical = self._lexical_search(tier, query, pool, where) if mode != "dense" else []
-        if mode == "dense":
-            return dense[:k]
-        if mode == "lexical":
-            return lexical[:k]
-        return _fuse(dense, lexical, weights or self.hybrid_weights)[:k]
+    # --- async driver (the same steps; awaits what is async, calls what is not) ----------------------------
 
-    def _dense(self, tier: str, vector: Any, k: int, where: Mapping[str, Any] | None) -> list[tuple[Record, float]]:
-        if self.partitioned:
-            hits = self.store.query(vector, k, tenant=self.tenant, where=where, partition=tier)
-        else:
-            hits = self.store.query(vector, k, tenant=self.tenant, where={**(where or {}), "tier": tier})
-        return [(h.record, max(0.0, min(1.0, float(h.score)))) for h in hits]
+    async def awrite(self, entries: Sequence[Entry], *, expect: Mapping[str, str | None] | None = None) -> None:
+        """The async twin of `write`."""
+        if not entries and not expect:
+            return
+        texts = [e.text for e in entries if e.embed]
+        vectors: Sequence[Any] = list(await maybe_await(self.embedder.embed(texts, kind="document"))) if texts else []
+        await maybe_await(self._upsert_call(self.records(entries, vectors), expect))
 
-    def _lexical_search(self, tier: str, query: str, k: int,
-                        where: Mapping[str, Any] | None) -> list[tuple[Record, float]]:
-        if self.partitioned:
-            hits = self.store.search_text(query, k, tenant=self.tenant, where=where, partition=tier)
-            found = [(h.record, float(h.score)) for h in hits]
-        else:
-            found = _scan_bm25(self.scan(tier, where), query, k)
-        if not found:
-            return []
-        peak = found[0][1] or 1.0
-        return [(r, max(0.0, s / peak)) for r, s in found]
+    async def aget(self, ids: Sequence[str]) -> list[Record]:
+        """The async twin of `get`."""
+        return list(await maybe_await(self.store.get(list(ids), tenant=self.tenant)))
+
+    async def ascan(self, tier: str, where: Mapping[str, Any] | None = None) -> list[Record]:
+        """The async twin of `scan`."""
+        return list(await maybe_await(self._scan_call(tier, where)))
+
+    async def asearch(self, tier: str, query: str, k: int, *, mode: Mode = "hybrid",
+                      where: Mapping[str, Any] | None = None,
+                      weights: tuple[float, float] | None = None) -> list[tuple[Record, float]]:
+        """The async twin of `search`."""
+        mode, k = check_mode(mode), check_k(k)
+        pool = max(k * 4, 20)
+        dense: list[tuple[Record, float]] = []
+        lexical: list[tuple[Record, float]] = []
+        if mode != "lexical":
+            vector = (await maybe_await(self.embedder.embed([query], kind="query")))[0]
+            dense = _dense_hits(await maybe_await(self._query_call(tier, vector, pool, where)))
+        if mode != "dense":
+            lexical = _lexical_hits(await maybe_await(self._text_call(tier, query, pool, where))) if self.partitioned \
+                else _scan_bm25(await self.ascan(tier, where), query, pool)
+        return _combine(mode, dense, lexical, k, weights or self.hybrid_weights)
 
     def _adopt_unpartitioned(self) -> None:
         """Memories written before tiers were partitions sit in partition '' with their tier in metadata: move
@@ -271,7 +337,31 @@ class MemoryBackend:
         legacy = self.store.scan(tenant=self.tenant, where={"tier": {"$in": list(TIERS) + ["fact_history"]}},
                                  partition="")
         if legacy:
-            self.upsert(legacy)
+            self._upsert_call(legacy, None)
+
+
+async def maybe_await(value: Any) -> Any:
+    """`value`, awaited if it is awaitable (an async store or embedder), as is (a sync one)."""
+    return await value if inspect.isawaitable(value) else value
+
+
+def _dense_hits(hits: Sequence[Any]) -> list[tuple[Record, float]]:
+    return [(h.record, max(0.0, min(1.0, float(h.score)))) for h in hits]
+
+
+def _lexical_hits(hits: Sequence[Any]) -> list[tuple[Record, float]]:
+    found = [(h.record, float(h.score)) for h in hits]
+    peak = found[0][1] if found and found[0][1] > 0 else 1.0
+    return [(r, max(0.0, s / peak)) for r, s in found]
+
+
+def _combine(mode: str, dense: list[tuple[Record, float]], lexical: list[tuple[Record, float]], k: int,
+             weights: tuple[float, float]) -> list[tuple[Record, float]]:
+    if mode == "dense":
+        return dense[:k]
+    if mode == "lexical":
+        return lexical[:k]
+    return _fuse(dense, lexical, weights)[:k]
 
 
 def check_mode(mode: Any) -> Mode:
@@ -295,7 +385,13 @@ def _scan_bm25(records: list[Record], query: str, k: int) -> list[tuple[Record, 
     index = BM25Index()
     index.add([r.id for r in records], [r.text for r in records], tenant="scan")
     by_id = {r.id: r for r in records}
-    return [(by_id[s.id], s.score) for s in index.search(query, k, tenant="scan")]
+    return _lexical_hits([_Scored(by_id[s.id], s.score) for s in index.search(query, k, tenant="scan")])
+
+
+@dataclass(frozen=True)
+class _Scored:
+    record: Record
+    score: float
 
 
 def _fuse(dense: list[tuple[Record, float]], lexical: list[tuple[Record, float]],

@@ -3,8 +3,12 @@ engine, and retention (TTL per tier, pruning of low-importance items)."""
 
 from __future__ import annotations
 
+import logging
+import os
+import sys
 import time
 import warnings
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any
 from collections.abc import Callable, Mapping, Sequence
@@ -12,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from contextwise.budget import Context, Item, Report
 from contextwise.errors import TruncationWarning, UsageError
 from contextwise.memory._base import (
-    DAY_S, MemoryBackend, MemoryItem, Mode, OpStats, RecallWeights, Stored, Timer,
+    DAY_S, MemoryBackend, MemoryItem, Mode, OpStats, RecallWeights, Stored, Timer, check_importance, check_text,
 )
 from contextwise.memory.episodic import EpisodicMemory
 from contextwise.memory.semantic import HISTORY_TIER, Learned, SemanticMemory
@@ -75,7 +79,11 @@ class UnifiedMemory:
     """All memory tiers of one tenant.
 
     Args:
-        store: a VectorStore or spec; the embedded default is a SQLite file ("sqlite:memory.db").
+        store: a VectorStore or spec ("sqlite:<path>", "memory:", "postgres:<dsn>"), or None for the default: a
+            SQLite file `memory.db` in the user's data directory ($CONTEXTWISE_DATA_DIR, else
+            $XDG_DATA_HOME/contextwise or ~/.local/share/contextwise; ~/Library/Application Support/contextwise
+            on macOS, %LOCALAPPDATA%\\contextwise on Windows). Its path is logged (logger
+            "contextwise.memory", INFO) and kept in `store_path`; never the current directory.
         embedder: an Embedder or spec; the embedded default is "onnx:all-minilm-l6-v2".
         tenant: the hard partition; two tenants never see each other's memories.
         model: a ChatModel for fact extraction and decisions (None: rules).
@@ -91,7 +99,7 @@ class UnifiedMemory:
     True
     """
 
-    def __init__(self, *, store: Any = "sqlite:contextwise-memory.db", embedder: Any = "onnx:all-minilm-l6-v2",
+    def __init__(self, *, store: Any = None, embedder: Any = "onnx:all-minilm-l6-v2",
                  tenant: str, model: Any = None, model_name: str = "gpt-4o-mini", short_term_tokens: int = 2000,
                  keep_last: int = 4, episode_threshold: float = 0.3, retention: Retention | None = None,
                  weights: RecallWeights | None = None, clock: Callable[[], float] = time.time) -> None:
@@ -99,6 +107,10 @@ class UnifiedMemory:
 
         self.model_name = model_name
         counter = TokenCounter.for_model(model_name)
+        self.store_path: Path | None = None
+        if store is None:
+            self.store_path = default_store_path()
+            store = f"sqlite:{self.store_path}"
         self.backend = MemoryBackend(store, embedder, tenant=tenant, clock=clock, counter=counter)
         self.short_term = ShortTermMemory(short_term_tokens, keep_last=keep_last, counter=counter, clock=clock)
         self.episodic = EpisodicMemory(self.backend, threshold=episode_threshold, weights=weights)
@@ -111,26 +123,81 @@ class UnifiedMemory:
         return self.backend.tenant
 
     def observe(self, message: Message, *, importance: float = 0.5, learn: bool = True) -> Observed:
-        """Take in one conversation message: it enters short-term memory, and a user message is learned from."""
-        stored = self.short_term.add(message, importance=importance)
-        learned = None
-        if learn and message.role == "user" and message.text.strip():
-            learned = self.semantic.learn(message.text, source="conversation")
-        return Observed(stored, learned)
+        """Take in one conversation message: it enters short-term memory, and a user message is learned from.
+
+        Everything is checked before anything changes, and learning (the store write) happens before the
+        message enters short-term memory, so a failure leaves both as they were.
+
+        Raises:
+            UsageError: a bad message (no text, NUL, too long to learn from or to hold in short-term memory),
+                or an async model, store or embedder (use `aobserve`).
+        """
+        to_learn = self._check_observed(message, importance, learn)
+        learned = self.semantic.learn(to_learn, source="conversation") if to_learn else None
+        return Observed(self.short_term.add(message, importance=importance), learned)
+
+    async def aobserve(self, message: Message, *, importance: float = 0.5, learn: bool = True) -> Observed:
+        """The async twin of `observe`: awaits an async model, store and embedder (`alearn`)."""
+        to_learn = self._check_observed(message, importance, learn)
+        learned = await self.semantic.alearn(to_learn, source="conversation") if to_learn else None
+        return Observed(self.short_term.add(message, importance=importance), learned)
+
+    def observe_many(self, messages: Sequence[Message], *, importance: float = 0.5,
+                     record: bool = True, learn: bool = False) -> tuple[Stored, ...]:
+        """Take in many messages at once (a transcript being imported): each is checked first, then all of them
+        are recorded as episodes with one embedder batch and one transaction (`episodic.record_many`; `record`
+        False skips that), the user messages are learned from if `learn`, and the messages enter short-term
+        memory. Returns the short-term writes.
+
+        Raises:
+            UsageError: any bad message (nothing is written).
+        """
+        if isinstance(messages, Message) or not isinstance(messages, Sequence):
+            raise UsageError("observe_many takes a sequence of Message")
+        to_learn = [self._check_observed(m, importance, learn) for m in messages]
+        if record and messages:
+            self.episodic.record_many([f"{m.role}: {m.text}" for m in messages], importance=max(
+                importance, self.episodic.threshold), metadata=[{"role": m.role} for m in messages])
+        for text in to_learn:
+            if text:
+                self.semantic.learn(text, source="conversation")
+        return tuple(self.short_term.add(m, importance=importance) for m in messages)
+
+    def _check_observed(self, message: Message, importance: float, learn: bool) -> str:
+        """The text to learn from ("" for none), once `message` is known to be acceptable everywhere."""
+        if not isinstance(message, Message):
+            raise UsageError(f"observe takes a Message, got {type(message).__name__}; use Message.user(...)")
+        check_importance(importance)
+        self.short_term.check(message)
+        if not (learn and message.role == "user" and message.text.strip()):
+            return ""
+        return check_text(message.text, self.backend.max_text_chars)
 
     def build_context(self, query: str, max_tokens: int, *, k: int = 10, mode: Mode = "hybrid") -> MemoryContext:
         """Recall from every tier for `query` and fill `max_tokens` by priority (working > facts > episodes >
         recent turns) and, inside a tier, by relevance, recency and importance.
 
         Raises:
-            UsageError: max_tokens is not positive or the query is empty.
+            UsageError: max_tokens is not a positive int, the query is empty, or k or mode is bad.
         """
-        if max_tokens <= 0:
-            raise UsageError(f"max_tokens must be positive, got {max_tokens}")
+        _check_budget(max_tokens)
         timer = Timer("memory.build_context")
         recalled = {"semantic": self.semantic.recall(query, k, mode=mode).items,
                     "episodic": self.episodic.recall(query, k, mode=mode).items,
                     "short_term": tuple(self.short_term.items())}
+        return self._fill(recalled, max_tokens, timer)
+
+    async def abuild_context(self, query: str, max_tokens: int, *, k: int = 10,
+                             mode: Mode = "hybrid") -> MemoryContext:
+        """The async twin of `build_context`: the recalls are awaited, the budget is filled the same way."""
+        _check_budget(max_tokens)
+        timer = Timer("memory.build_context")
+        recalled = {"semantic": (await self.semantic.arecall(query, k, mode=mode)).items,
+                    "episodic": (await self.episodic.arecall(query, k, mode=mode)).items,
+                    "short_term": tuple(self.short_term.items())}
+        return self._fill(recalled, max_tokens, timer)
+
+    def _fill(self, recalled: Mapping[str, tuple[MemoryItem, ...]], max_tokens: int, timer: Timer) -> MemoryContext:
         ctx = self._context(max_tokens)
         task = self.working.render()
         if task:
@@ -170,9 +237,32 @@ class UnifiedMemory:
 
     def counts(self) -> dict[str, int]:
         """Items held per tier (facts counted live, history apart)."""
-        return {"short_term": len(self.short_term), "episodic": len(self.backend.scan("episodic")),
+        return {"short_term": len(self.short_term), "episodic": self.backend.count("episodic"),
                 "semantic": len(self.semantic.facts()), "working": int(bool(self.working.task)),
-                HISTORY_TIER: len(self.backend.scan(HISTORY_TIER))}
+                HISTORY_TIER: self.backend.count(HISTORY_TIER)}
+
+
+def default_store_path() -> Path:
+    """Where UnifiedMemory keeps its SQLite file when given no store (see UnifiedMemory); the folder is made
+    and the path logged."""
+    base = os.environ.get("CONTEXTWISE_DATA_DIR")
+    if base:
+        folder = Path(base)
+    elif sys.platform == "win32":
+        folder = Path(os.environ.get("LOCALAPPDATA", Path.home() / "AppData" / "Local")) / "contextwise"
+    elif sys.platform == "darwin":
+        folder = Path.home() / "Library" / "Application Support" / "contextwise"
+    else:
+        folder = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "contextwise"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "memory.db"
+    logging.getLogger("contextwise.memory").info("memory is stored in %s (pass store=... to choose)", path)
+    return path
+
+
+def _check_budget(max_tokens: Any) -> None:
+    if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens <= 0:
+        raise UsageError(f"max_tokens must be a positive int, got {max_tokens!r}")
 
 
 def _section(tier: str, items: Sequence[Item]) -> Any:
