@@ -286,7 +286,7 @@ class MemoryBackend:
         by default the backend's `hybrid_weights`."""
         self._sync(embeds=mode != "lexical")
         mode, k = check_mode(mode), check_k(k)
-        pool = max(k * 4, 20)
+        pool = _pool(mode, k)
         dense: list[tuple[Record, float]] = []
         lexical: list[tuple[Record, float]] = []
         if mode != "lexical":
@@ -320,7 +320,7 @@ class MemoryBackend:
                       weights: tuple[float, float] | None = None) -> list[tuple[Record, float]]:
         """The async twin of `search`."""
         mode, k = check_mode(mode), check_k(k)
-        pool = max(k * 4, 20)
+        pool = _pool(mode, k)
         dense: list[tuple[Record, float]] = []
         lexical: list[tuple[Record, float]] = []
         if mode != "lexical":
@@ -338,6 +338,12 @@ class MemoryBackend:
                                  partition="")
         if legacy:
             self._upsert_call(legacy, None)
+
+
+def _pool(mode: str, k: int) -> int:
+    """How deep each ranking is read: fusion needs depth (hybrid weights were tuned on lists this deep); a
+    single ranking needs only its top k."""
+    return max(k * 4, 20) if mode == "hybrid" else k
 
 
 async def maybe_await(value: Any) -> Any:

@@ -100,8 +100,11 @@ class SQLiteStore(_core.Closing):
             ready; False builds only when asked (`build_index` / `build_indexes`). No query builds under the
             store's lock either way.
         max_text_chars: longer texts are refused with TextTooLongError.
-        cache_max_vectors: how many vectors the matrix cache may hold before evicting scopes (least recently
-            used first); at 384-d each cached vector costs 1.5 KB, plus ~0.2 KB in an HNSW index.
+        cache_max_vectors: how many vectors the matrix cache may hold before evicting partitions (least
+            recently used first; the one in use always stays). This bounds the store's memory: at 384-d a cached
+            vector costs 1.5 KB in the matrix and ~1.7 KB more in an HNSW index (hnswlib keeps its own copy plus
+            links), so the default 1,000,000 bounds the cache at about 3.3 GB; a 200k-memory tier takes about
+            0.65 GB. Lexical search keeps nothing here (FTS5 runs in SQLite's own page cache).
 
     Lexical search (`search_text`) runs in SQLite's FTS5 with bm25(), in the same transaction as the records,
     so it costs no memory in this process and reflects every write of every process.
@@ -116,7 +119,7 @@ class SQLiteStore(_core.Closing):
     name = "sqlite"
 
     def __init__(self, path: str | Path, dimensions: int = 384, *, search: _core.Search | None = None,
-                 max_text_chars: int = _core.DEFAULT_MAX_TEXT_CHARS, cache_max_vectors: int = 4_000_000,
+                 max_text_chars: int = _core.DEFAULT_MAX_TEXT_CHARS, cache_max_vectors: int = 1_000_000,
                  timeout_s: float = 30.0, build_in_background: bool = True) -> None:
         self.dimensions = _core.check_dimensions(dimensions)
         self.path = str(path)
