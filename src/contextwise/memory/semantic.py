@@ -7,6 +7,7 @@ to its candidates) and `apply()` takes it; `SemanticMemory.learn` and `alearn` a
 
 from __future__ import annotations
 
+import inspect
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,8 +16,11 @@ from collections.abc import Sequence
 import numpy as np
 
 from contextwise.errors import UsageError
-from contextwise.memory._base import Entry, MemoryBackend, Mode, OpStats, Recalled, RecallWeights, Timer, check_text
-from contextwise.memory.episodic import recall_tier
+from contextwise.stores._errors import WriteConflictError
+from contextwise.memory._base import (
+    Entry, MemoryBackend, Mode, OpStats, Recalled, RecallWeights, Timer, check_text, maybe_await,
+)
+from contextwise.memory.episodic import arecall_tier, recall_tier
 from contextwise.memory.facts import (
     Candidate, Decision, InvalidAnswer, Neighbour, decide_messages, decide_options, extract_messages,
     extract_options, parse_decisions, parse_extraction, retry_messages, rule_decide, rule_extract,
@@ -24,6 +28,7 @@ from contextwise.memory.facts import (
 from contextwise.types import ChatOptions, Completion, Message, Usage
 
 _LIVE = {"deleted": {"$ne": True}}
+_CAS_ATTEMPTS = 32  # a compare-and-set write re-planned this often loses to writers that many times in a row
 HISTORY_TIER = "fact_history"
 
 
@@ -137,18 +142,23 @@ class LearnJob:
             raise UsageError("apply() takes the answer to the step next_step() returned")
         self._pending = None
         if isinstance(step, FindSimilar):
-            assert isinstance(answer, Similar)
+            if not isinstance(answer, Similar):
+                raise UsageError(f"the answer to FindSimilar is a Similar, got {type(answer).__name__}")
             self._merge_duplicates(answer)
             return
-        assert isinstance(answer, Completion)
+        if not isinstance(answer, Completion):
+            raise UsageError(f"the answer to a model step is a Completion, got {type(answer).__name__}; an async "
+                             "model's answer must be awaited (use alearn)")
         self.model_calls += 1
         self.usage = self.usage + answer.usage
         try:
             if step.purpose == "extract":
-                self.candidates, self._stage = parse_extraction(answer.text), "similar"
+                self.candidates, self._stage = _storable(parse_extraction(answer.text)), "similar"
             else:
                 self.decisions = parse_decisions(answer.text, self.candidates, self.neighbours)
                 self._stage = "done"
+        except RecursionError:  # JSON nested thousands deep: an invalid answer like any other
+            self._retry_or_fall_back(step, answer.text, "the JSON is nested too deeply")
         except InvalidAnswer as exc:
             self._retry_or_fall_back(step, answer.text, str(exc))
 
@@ -211,34 +221,52 @@ class SemanticMemory:
                         self.duplicate, self.related)
 
     def learn(self, text: str, *, source: str = "") -> Learned:
-        """Extract facts from `text`, decide each against what is stored, and write the changes."""
+        """Extract facts from `text`, decide each against what is stored, and write the changes.
+
+        Raises:
+            UsageError: bad text, or an async model or store (use `alearn`); nothing is written.
+        """
+        _check_model(self.model, async_driver=False)
         timer, job = Timer("semantic.learn"), self.start(text)
         while (step := job.next_step()) is not None:
             answer = self.similar(step.texts) if isinstance(step, FindSimilar) else self.model.complete(
                 list(step.messages), options=step.options)
             job.apply(step, answer)
-        return self._finish(job, source, timer)
+        return self._finish(job, self._commit(job.decisions or [], source), timer)
 
     async def alearn(self, text: str, *, source: str = "") -> Learned:
-        """The async driver of `learn`: awaits an AsyncChatModel; the store calls are the same."""
+        """The async driver of `learn`: awaits an AsyncChatModel, an AsyncEmbedder and an AsyncVectorStore
+        (sync ones are called as they are); the same pure job and commit plan as `learn`.
+
+        Raises:
+            UsageError: bad text, or a sync model (use `learn`); nothing is written.
+        """
+        _check_model(self.model, async_driver=True)
         timer, job = Timer("semantic.learn"), self.start(text)
         while (step := job.next_step()) is not None:
-            answer = self.similar(step.texts) if isinstance(step, FindSimilar) else await self.model.complete(
-                list(step.messages), options=step.options)
+            answer = await self.asimilar(step.texts) if isinstance(step, FindSimilar) else \
+                await self.model.complete(list(step.messages), options=step.options)
             job.apply(step, answer)
-        return self._finish(job, source, timer)
+        return self._finish(job, await self._acommit(job.decisions or [], source), timer)
 
     def similar(self, texts: Sequence[str]) -> Similar:
         """Stored live facts similar to each text, and the texts' pairwise similarity."""
         vectors = self.backend.embedder.embed(list(texts), kind="document")
-        neighbours = tuple(
-            tuple(Neighbour(r.id, r.text, s) for r, s in self.backend.search(
-                self.tier, t, self.k_similar, mode="dense", where=_LIVE) if s >= min(self.related, 0.5))
-            for t in texts)
+        found = [self.backend.search(self.tier, t, self.k_similar, mode="dense", where=_LIVE) for t in texts]
+        return self._similar(found, vectors)
+
+    async def asimilar(self, texts: Sequence[str]) -> Similar:
+        """The async twin of `similar`."""
+        vectors = await maybe_await(self.backend.embedder.embed(list(texts), kind="document"))
+        found = [await self.backend.asearch(self.tier, t, self.k_similar, mode="dense", where=_LIVE) for t in texts]
+        return self._similar(found, vectors)
+
+    def _similar(self, found: Sequence[Sequence[tuple[Any, float]]], vectors: Any) -> Similar:
+        neighbours = tuple(tuple(Neighbour(r.id, r.text, s) for r, s in hits if s >= min(self.related, 0.5))
+                           for hits in found)
         return Similar(neighbours, np.asarray(vectors) @ np.asarray(vectors).T)
 
-    def _finish(self, job: LearnJob, source: str, timer: Timer) -> Learned:
-        changes = self._commit(job.decisions or [], source)
+    def _finish(self, job: LearnJob, changes: list[Change], timer: Timer) -> Learned:
         cost = _cost(self.model, job.usage) if job.model_calls else None
         tokens = self.backend.counter.count(job.text)
         stats = timer.stats(tokens=tokens, model_calls=job.model_calls, usage=job.usage, cost_usd=cost,
@@ -246,9 +274,38 @@ class SemanticMemory:
         return Learned(tuple(job.decisions or ()), tuple(changes), stats)
 
     def _commit(self, decisions: Sequence[Decision], source: str) -> list[Change]:
-        """Write every fact change and its history entry in one atomic upsert."""
+        """Write every fact change and its history entry in one atomic write, compare-and-set against the texts
+        the changes were planned on: a fact changed meanwhile (another thread or process) is read again and
+        the change re-planned, so each UPDATE's `before` is exactly the text it replaced."""
+        targets = [d.target_id for d in decisions if d.target_id]
+        for attempt in range(_CAS_ATTEMPTS):
+            entries, changes, expect = self._plan_commit(decisions, self.backend.get(targets), source)
+            try:
+                self.backend.write(entries, expect=expect)
+                return changes
+            except WriteConflictError:
+                if attempt == _CAS_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _acommit(self, decisions: Sequence[Decision], source: str) -> list[Change]:
+        """The async twin of `_commit`."""
+        targets = [d.target_id for d in decisions if d.target_id]
+        for attempt in range(_CAS_ATTEMPTS):
+            entries, changes, expect = self._plan_commit(decisions, await self.backend.aget(targets), source)
+            try:
+                await self.backend.awrite(entries, expect=expect)
+                return changes
+            except WriteConflictError:
+                if attempt == _CAS_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _plan_commit(self, decisions: Sequence[Decision], found: Sequence[Any], source: str
+                     ) -> tuple[list[Entry], list[Change], dict[str, str | None]]:
+        """The entries to write, the changes they record, and the texts they must still find. Pure."""
         now = self.backend.clock()
-        stored = {r.id: r for r in self.backend.get([d.target_id for d in decisions if d.target_id])}
+        stored = {r.id: r for r in found}
         entries: list[Entry] = []
         changes: list[Change] = []
         for d in decisions:
@@ -258,8 +315,8 @@ class SemanticMemory:
             if change is not None:
                 changes.append(change)
                 entries.append(_history_entry(change))
-        self.backend.write(entries)
-        return changes
+        expect: dict[str, str | None] = {r.id: r.text for r in stored.values()}
+        return entries, changes, expect
 
     def _apply_decision(self, d: Decision, old: Any, source: str, now: float) -> tuple[Entry | None,
                                                                                          Change | None]:
@@ -287,6 +344,10 @@ class SemanticMemory:
     def recall(self, query: str, k: int = 5, *, mode: Mode = "hybrid") -> Recalled:
         """The `k` live facts most relevant to `query`."""
         return recall_tier(self.backend, self.tier, query, k, self.weights, mode=mode, where=_LIVE)
+
+    async def arecall(self, query: str, k: int = 5, *, mode: Mode = "hybrid") -> Recalled:
+        """The async twin of `recall`."""
+        return await arecall_tier(self.backend, self.tier, query, k, self.weights, mode=mode, where=_LIVE)
 
     def facts(self) -> list[Fact]:
         """Every live fact, oldest first."""
@@ -324,8 +385,32 @@ class SemanticMemory:
             text = change.before or text
         reverse = Change(f"change:{uuid.uuid4().hex}", f"UNDO_{change.op}", change.fact_id, old[0].text,
                          None if meta.get("deleted") else text, self.backend.clock(), "", f"undo of {change_id}")
-        self.backend.write([Entry(self.tier, change.fact_id, text, meta), _history_entry(reverse)])
+        self.backend.write([Entry(self.tier, change.fact_id, text, meta), _history_entry(reverse)],
+                           expect={change.fact_id: old[0].text})  # a concurrent change makes undo fail, not lie
         return Learned((), (reverse,), timer.stats(tokens=self.backend.counter.count(text)))
+
+
+def _check_model(model: Any, *, async_driver: bool) -> None:
+    """A sync model in the async driver, or an async one in the sync driver, is the caller's mistake."""
+    if model is None:
+        return
+    is_async = inspect.iscoroutinefunction(getattr(model, "complete", None))
+    if is_async and not async_driver:
+        raise UsageError(f"{type(model).__name__} is an async model: call alearn / aobserve, not learn / observe")
+    if async_driver and not is_async:
+        raise UsageError(f"{type(model).__name__} is a sync model: call learn / observe, not alearn / aobserve")
+
+
+def _storable(candidates: list[Candidate]) -> list[Candidate]:
+    """The model's facts, if every store can hold their text; else InvalidAnswer (so the model is asked again)."""
+    from contextwise.stores._core import check_storable
+
+    for c in candidates:
+        try:
+            check_storable("(fact)", c.text, "text")
+        except UsageError as exc:
+            raise InvalidAnswer(f"a fact's text cannot be stored ({exc}); write plain text") from exc
+    return candidates
 
 
 def _change(op: str, fact_id: str, before: str | None, after: str | None, at: float, source: str,
