@@ -110,12 +110,16 @@ class UnifiedMemory:
     def tenant(self) -> str:
         return self.backend.tenant
 
-    def observe(self, message: Message, *, importance: float = 0.5, learn: bool = True) -> Observed:
-        """Take in one conversation message: it enters short-term memory, and a user message is learned from."""
+    def observe(self, message: Message, *, importance: float = 0.5, learn: bool = True,
+                timestamp: float | None = None) -> Observed:
+        """Take in one conversation message: it enters short-term memory, and a user message is learned from.
+
+        `timestamp` is when the message was said (seconds since the epoch; default now): relative times in it
+        ("yesterday") are resolved against it, and facts it supersedes end then."""
         stored = self.short_term.add(message, importance=importance)
         learned = None
         if learn and message.role == "user" and message.text.strip():
-            learned = self.semantic.learn(message.text, source="conversation")
+            learned = self.semantic.learn(message.text, source="conversation", timestamp=timestamp)
         return Observed(stored, learned)
 
     def build_context(self, query: str, max_tokens: int, *, k: int = 10, mode: Mode = "hybrid") -> MemoryContext:
