@@ -26,16 +26,18 @@ def test_rule_extract_rewrites_first_person_and_skips_questions():
     assert [c.category for c in found] == ["work", "personal"]
 
 
-def test_learn_adds_then_updates_a_single_valued_fact_and_keeps_history():
+def test_learn_supersedes_a_single_valued_fact_and_keeps_it_as_history():
     mem = _semantic()
-    mem.learn("I live in Lyon.", source="chat-1")
-    learned = mem.learn("I live in Berlin.", source="chat-2")
-    assert [d.op for d in learned.decisions] == ["UPDATE"]
+    mem.learn("I live in Lyon.", source="chat-1", timestamp=1_600_000_000)
+    learned = mem.learn("I live in Berlin.", source="chat-2", timestamp=1_700_000_000)
+    assert [d.op for d in learned.decisions] == ["SUPERSEDE"]
     assert [f.text for f in mem.facts()] == ["The user lives in Berlin."]
+    assert [f.text for f in mem.facts(at=1_650_000_000)] == ["The user lives in Lyon."]
     history = mem.history()
     assert [(c.op, c.before, c.after) for c in history] == [
-        ("ADD", None, "The user lives in Lyon."), ("UPDATE", "The user lives in Lyon.", "The user lives in Berlin.")]
-    assert history[1].source == "chat-2"
+        ("ADD", None, "The user lives in Lyon."),
+        ("SUPERSEDE", "The user lives in Lyon.", "The user lives in Berlin.")]
+    assert history[1].source == "chat-2" and history[1].replaces == history[0].fact_id
 
 
 def test_learn_deletes_a_fact_the_user_retracts_and_undo_restores_it():

@@ -10,6 +10,11 @@ from contextwise.memory._base import (
     Entry, MemoryBackend, MemoryItem, Mode, Recalled, RecallWeights, Stored, Timer, check_importance, check_k,
     check_metadata, check_mode, check_text, to_item,
 )
+from contextwise.memory._context_rank import POSITION, ContextRanking, expand_query
+
+#: Where each tenant's next episode position is kept (one record, no vector; not an episode).
+_COUNTER_TIER = "episodic_position"
+_COUNTER_ID = "episodic_position:next"
 
 
 class EpisodicMemory:
@@ -19,15 +24,18 @@ class EpisodicMemory:
         backend: the tenant's MemoryBackend.
         threshold: episodes less important than this are not stored (`record` returns no item and counts it).
         weights: how relevance, recency and importance rank a recall.
+        ranking: how relevance is measured: dense and lexical fused, and lifted by the episodes recorded next to
+            each one (the default); `ContextRanking(neighbour_weight=0, window=0)` ranks episodes on their own.
     """
 
     tier = "episodic"
 
     def __init__(self, backend: MemoryBackend, *, threshold: float = 0.3,
-                 weights: RecallWeights | None = None) -> None:
+                 weights: RecallWeights | None = None, ranking: ContextRanking | None = None) -> None:
         self.backend = backend
         self.threshold = check_importance(threshold)
         self.weights = weights or RecallWeights()
+        self.ranking = ranking or ContextRanking()
         self.skipped = 0
 
     def record(self, text: str, *, outcome: str = "", importance: float = 0.5,
@@ -64,24 +72,52 @@ class EpisodicMemory:
         if importance < self.threshold:
             self.skipped += len(texts)
             return tuple(Stored(None, timer.stats()) for _ in texts)
+        positions, counter = self.positions(len(cleaned))
         entries = [Entry(self.tier, self.backend.new_id(self.tier), text,
-                         {**meta, "importance": importance, "outcome": outcome}) for text, meta in zip(cleaned, metas)]
-        self.backend.write(entries)
+                         {**meta, "importance": importance, "outcome": outcome, POSITION: position})
+                   for text, meta, position in zip(cleaned, metas, positions)]
+        self.backend.write([*entries, counter])
         now = self.backend.clock()
         return tuple(Stored(MemoryItem(e.id, e.text, "episodic", importance, float(e.metadata.get("created_at", now)),
                                        dict(e.metadata)), timer.stats(tokens=self.backend.counter.count(e.text)))
                      for e in entries)
 
+    def positions(self, count: int) -> tuple[list[int], Entry]:
+        """The next `count` positions in the order recorded, and the counter entry to write with the episodes
+        (in the same write, so a failed write takes no position). Two processes writing at once may share a
+        position; ranking only reads which episodes are near each other, so that costs nothing but precision."""
+        found = self.backend.get([_COUNTER_ID])
+        start = int(found[0].metadata.get("next", 0)) if found else 0
+        return list(range(start, start + count)), Entry(_COUNTER_TIER, _COUNTER_ID, "next episode position",
+                                                        {"next": start + count}, embed=False)
+
     def recall(self, query: str, k: int = 5, *, mode: Mode = "hybrid",
                where: Mapping[str, Any] | None = None) -> Recalled:
-        """The `k` episodes most like `query`, ranked by relevance, recency and importance."""
-        return recall_tier(self.backend, self.tier, query, k, self.weights, mode=mode, where=where)
-
+        """The `k` episodes most like `query`, ranked by relevance in context (see `ranking`), recency and
+        importance."""
+        timer = Timer(f"{self.tier}.recall")
+        query, k, mode = check_text(query, self.backend.max_text_chars), check_k(k), check_mode(mode)
+        depth = max(self.ranking.pool, 3 * k)
+        dense = self.backend.search(self.tier, query, depth, mode="dense", where=where) if mode != "lexical" else []
+        lexical = self.backend.search(self.tier, expand_query(query), depth, mode="lexical", where=where) \
+            if mode != "dense" else []
+        return self._in_context(dense, lexical, k, timer)
 
     async def arecall(self, query: str, k: int = 5, *, mode: Mode = "hybrid",
                       where: Mapping[str, Any] | None = None) -> Recalled:
-        """The async twin of `recall` (awaits an async store or embedder)."""
-        return await arecall_tier(self.backend, self.tier, query, k, self.weights, mode=mode, where=where)
+        """The async twin of `recall` (awaits an async store or embedder); the same ranking."""
+        timer = Timer(f"{self.tier}.recall")
+        query, k, mode = check_text(query, self.backend.max_text_chars), check_k(k), check_mode(mode)
+        depth = max(self.ranking.pool, 3 * k)
+        dense = await self.backend.asearch(self.tier, query, depth, mode="dense", where=where) \
+            if mode != "lexical" else []
+        lexical = await self.backend.asearch(self.tier, expand_query(query), depth, mode="lexical", where=where) \
+            if mode != "dense" else []
+        return self._in_context(dense, lexical, k, timer)
+
+    def _in_context(self, dense: Any, lexical: Any, k: int, timer: Timer) -> Recalled:
+        ranked = self.ranking.rank(dense, lexical)[:max(k * 2, k)]
+        return _ranked(self.backend, ranked, k, self.weights, timer)
 
 
 def recall_tier(backend: MemoryBackend, tier: str, query: str, k: int, weights: RecallWeights, *,

@@ -122,10 +122,13 @@ class UnifiedMemory:
     def tenant(self) -> str:
         return self.backend.tenant
 
-    def observe(self, message: MessageLike | str, *, importance: float = 0.5, learn: bool = True) -> Observed:
+    def observe(self, message: MessageLike | str, *, importance: float = 0.5, learn: bool = True,
+                timestamp: float | None = None) -> Observed:
         """Take in one conversation message: it enters short-term memory, and a user message is learned from.
 
         `message` is a `Message`, an OpenAI dict, an SDK message object, or a plain string (a user turn).
+        `timestamp` is when it was said (seconds since the epoch; default now): relative times in it
+        ("yesterday") are resolved against it, and facts it supersedes end then.
         Everything is checked before anything changes, and learning (the store write) happens before the
         message enters short-term memory, so a failure leaves both as they were.
 
@@ -135,14 +138,16 @@ class UnifiedMemory:
         """
         message = _observed(message)
         to_learn = self._check_observed(message, importance, learn)
-        learned = self.semantic.learn(to_learn, source="conversation") if to_learn else None
+        learned = self.semantic.learn(to_learn, source="conversation", timestamp=timestamp) if to_learn else None
         return Observed(self.short_term.add(message, importance=importance), learned)
 
-    async def aobserve(self, message: MessageLike | str, *, importance: float = 0.5, learn: bool = True) -> Observed:
+    async def aobserve(self, message: MessageLike | str, *, importance: float = 0.5, learn: bool = True,
+                       timestamp: float | None = None) -> Observed:
         """The async twin of `observe`: awaits an async model, store and embedder (`alearn`)."""
         message = _observed(message)
         to_learn = self._check_observed(message, importance, learn)
-        learned = await self.semantic.alearn(to_learn, source="conversation") if to_learn else None
+        learned = await self.semantic.alearn(to_learn, source="conversation",
+                                             timestamp=timestamp) if to_learn else None
         return Observed(self.short_term.add(message, importance=importance), learned)
 
     def observe_many(self, messages: Sequence[MessageLike], *, importance: float = 0.5,
