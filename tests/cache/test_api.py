@@ -9,11 +9,11 @@ from contextwise import cache
 def test_cache_all_is_pinned_and_documented():
     assert sorted(cache.__all__) == sorted([
         "AsyncCachedChatModel", "CacheControl", "CacheRequest", "CacheStats", "CachedChatModel",
-        "CachedCompletion", "Dependency", "Entry", "EntryStore", "Lookup", "MemoryEntries", "Param",
+        "CachedCompletion", "CachedCompressed", "CachedCompressor", "Dependency", "Entry", "EntryStore", "Lookup", "MemoryEntries", "Param",
         "RedisEntries", "ResponseCache", "SQLiteEntries", "Schema", "VersionSource", "Versions",
         "canonical_bytes", "canonical_request", "chunk_dependencies", "chunk_versions", "content_version",
         "fact_dependencies", "fact_versions", "from_call", "get_schema", "open_entries", "request_key",
-        "schema_names",
+        "schema_names", "settings_of",
     ])
     assert [n for n in cache.__all__ if not (getattr(cache, n).__doc__ or "").strip()] == []
     assert cw.cache is cache

@@ -16,6 +16,7 @@ once that changed.
 
 from __future__ import annotations
 
+from contextwise.cache._compressed import CachedCompressed, CachedCompressor, settings_of
 from contextwise.cache._chat import AsyncCachedChatModel, CachedChatModel, CachedCompletion
 from contextwise.cache._deps import chunk_dependencies, chunk_versions, fact_dependencies, fact_versions, Versions
 from contextwise.cache._entry import Dependency, Entry, VersionSource, content_version
@@ -27,8 +28,9 @@ from contextwise.cache._stores import EntryStore, MemoryEntries, RedisEntries, S
 
 __all__ = [
     "AsyncCachedChatModel", "CacheControl", "CacheRequest", "CacheStats", "CachedChatModel", "CachedCompletion",
+    "CachedCompressed", "CachedCompressor",
     "Dependency", "Entry", "EntryStore", "Lookup", "MemoryEntries", "Param", "RedisEntries", "ResponseCache",
     "SQLiteEntries", "Schema", "VersionSource", "Versions", "canonical_bytes", "canonical_request",
     "chunk_dependencies", "chunk_versions", "content_version", "fact_dependencies", "fact_versions", "from_call",
-    "get_schema", "open_entries", "request_key", "schema_names",
+    "get_schema", "open_entries", "request_key", "schema_names", "settings_of",
 ]
