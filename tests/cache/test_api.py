@@ -8,7 +8,8 @@ from contextwise import cache
 
 def test_cache_all_is_pinned_and_documented():
     assert sorted(cache.__all__) == sorted([
-        "AsyncCachedChatModel", "CacheControl", "CacheRequest", "CacheStats", "CachedChatModel",
+        "Anchors", "AsyncCachedChatModel", "Calibration", "SemanticIndex", "anchors", "calibrate", "prompt_text",
+        "wilson", "CacheControl", "CacheRequest", "CacheStats", "CachedChatModel",
         "CachedCompletion", "CachedCompressed", "CachedCompressor", "Dependency", "Entry", "EntryStore", "Lookup", "MemoryEntries", "Param",
         "RedisEntries", "ResponseCache", "SQLiteEntries", "Schema", "VersionSource", "Versions",
         "canonical_bytes", "canonical_request", "chunk_dependencies", "chunk_versions", "content_version",

@@ -17,6 +17,8 @@ once that changed.
 from __future__ import annotations
 
 from contextwise.cache._compressed import CachedCompressed, CachedCompressor, settings_of
+from contextwise.cache._anchors import Anchors, anchors
+from contextwise.cache._semantic import Calibration, SemanticIndex, calibrate, prompt_text, wilson
 from contextwise.cache._chat import AsyncCachedChatModel, CachedChatModel, CachedCompletion
 from contextwise.cache._deps import chunk_dependencies, chunk_versions, fact_dependencies, fact_versions, Versions
 from contextwise.cache._entry import Dependency, Entry, VersionSource, content_version
@@ -27,10 +29,10 @@ from contextwise.cache._schemas import Param, Schema, get_schema, schema_names
 from contextwise.cache._stores import EntryStore, MemoryEntries, RedisEntries, SQLiteEntries, open_entries
 
 __all__ = [
-    "AsyncCachedChatModel", "CacheControl", "CacheRequest", "CacheStats", "CachedChatModel", "CachedCompletion",
-    "CachedCompressed", "CachedCompressor",
-    "Dependency", "Entry", "EntryStore", "Lookup", "MemoryEntries", "Param", "RedisEntries", "ResponseCache",
-    "SQLiteEntries", "Schema", "VersionSource", "Versions", "canonical_bytes", "canonical_request",
+    "Anchors", "AsyncCachedChatModel", "CacheControl", "CacheRequest", "CacheStats", "CachedChatModel",
+    "CachedCompletion", "CachedCompressed", "CachedCompressor", "Calibration", "Dependency", "Entry", "EntryStore",
+    "Lookup", "MemoryEntries", "Param", "RedisEntries", "ResponseCache", "SQLiteEntries", "Schema", "SemanticIndex",
+    "VersionSource", "Versions", "anchors", "calibrate", "canonical_bytes", "canonical_request",
     "chunk_dependencies", "chunk_versions", "content_version", "fact_dependencies", "fact_versions", "from_call",
-    "get_schema", "open_entries", "request_key", "schema_names", "settings_of",
+    "get_schema", "open_entries", "prompt_text", "request_key", "schema_names", "settings_of", "wilson",
 ]

@@ -251,7 +251,7 @@ class ResponseCache:
         entries: SQLite for "sqlite:PATH", in-memory for "memory:"; Redis needs one passed in)."""
         with self._lock:
             if self._semantic is None:
-                from contextwise.cache._semantic import SemanticIndex  # type: ignore[import-not-found]
+                from contextwise.cache._semantic import SemanticIndex
 
                 self._semantic = SemanticIndex.beside(self.entries)
             return self._semantic
