@@ -42,10 +42,15 @@ class CacheRequest:
         """The canonical request (see `canonical_request`)."""
         return canonical_request(self.body, self.spec)
 
+    @functools.cached_property
+    def _encoded(self) -> tuple[bytes, bytes]:
+        # Computed once per request: a lookup and the store after a miss hash the same bytes.
+        return canonical_bytes(dict(self.scope)), canonical_bytes(self.canonical())
+
     def key(self, tenant: str, namespace: str = "") -> str:
         """The exact cache key for `tenant` and `namespace`."""
-        return digest(tenant, namespace, self.spec.name, canonical_bytes(dict(self.scope)),
-                      canonical_bytes(self.canonical()))
+        scope, body = self._encoded
+        return digest(tenant, namespace, self.spec.name, scope, body)
 
     def frame_key(self, tenant: str, namespace: str = "") -> str:
         """A key of everything but the conversation: requests that differ only in their wording share it."""
