@@ -139,3 +139,21 @@ def test_from_call_keys_anthropic_with_the_clients_default_max_tokens():
         from_call(long, ASK, None, ZERO, stream=False).key("t")
     assert from_call(short, ASK, 100, ZERO, stream=False).key("t") == from_call(long, ASK, 100, ZERO,
                                                                                stream=False).key("t")
+
+
+def test_async_twin_over_every_backend_shares_entries_with_the_sync_twin(make_cache):
+    cache = make_cache(ttl_s=60)
+    inner = AsyncScriptedChatModel(["Paris."])
+    model = AsyncCachedChatModel(inner, cache, tenant="acme")
+
+    async def run():
+        miss = await model.complete_cached(ASK, options=ZERO)
+        hit = await model.complete_cached(ASK, options=ZERO)
+        peek = await model.lookup(ASK, options=ZERO)
+        return miss, hit, peek
+
+    miss, hit, peek = asyncio.run(run())
+    assert (miss.cached, hit.cached, peek.tier) == (False, True, "exact") and len(inner.calls) == 1
+    sync = CachedChatModel(ScriptedChatModel(["other"]), cache, tenant="acme")
+    assert sync.complete(ASK, options=ZERO).text == "Paris."
+    assert asyncio.run(AsyncCachedChatModel(inner, cache, tenant="globex").lookup(ASK, options=ZERO)).hit is False

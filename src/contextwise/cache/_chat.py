@@ -78,14 +78,22 @@ class _CachedBase:
 
     def _plan(self, messages: Sequence[Message], max_tokens: int | None, options: ChatOptions | None,
               stream: bool) -> _Plan:
+        request, skipped = self._prepare(messages, max_tokens, options, stream)
+        if skipped is not None:
+            return _Plan(request, skipped, False)
+        found = self.cache.lookup(request, tenant=self.tenant, control=self.control, semantic=self.semantic)
+        return _Plan(request, found, not self.control.no_store)
+
+    def _prepare(self, messages: Sequence[Message], max_tokens: int | None, options: ChatOptions | None,
+                 stream: bool) -> tuple[CacheRequest, Lookup | None]:
+        """The request, and the Lookup to return without asking the cache when it may not be cached."""
         request = from_call(self.model, messages, max_tokens, options, stream=stream)
         sampled = self.control.cache_sampled if self.control.cache_sampled is not None else self.cache_sampled
         temperature = request.temperature()
-        if not sampled and (temperature is None or temperature > 0):
-            why = "sampled: temperature unknown" if temperature is None else f"sampled: temperature {temperature:g}"
-            return _Plan(request, Lookup(request.key(self.tenant, self.control.namespace), False, reason=why), False)
-        found = self.cache.lookup(request, tenant=self.tenant, control=self.control, semantic=self.semantic)
-        return _Plan(request, found, not self.control.no_store)
+        if sampled or (temperature is not None and temperature <= 0):
+            return request, None
+        why = "sampled: temperature unknown" if temperature is None else f"sampled: temperature {temperature:g}"
+        return request, Lookup(request.key(self.tenant, self.control.namespace), False, reason=why)
 
     def _store(self, plan: _Plan, completion: Completion, deltas: Sequence[str] | None = None) -> None:
         if plan.store:
@@ -148,7 +156,25 @@ class CachedChatModel(_CachedBase):
 
 
 class AsyncCachedChatModel(_CachedBase):
-    """The async twin of CachedChatModel, over an AsyncChatModel."""
+    """The async twin of CachedChatModel, over an AsyncChatModel; a Redis cache is awaited (redis.asyncio)."""
+
+    async def lookup(self, messages: Sequence[Message], max_tokens: int | None = None,  # type: ignore[override]
+                     options: ChatOptions | None = None, *, stream: bool = False) -> Lookup:
+        """What the cache would do with this call, without calling the model."""
+        return (await self._aplan(messages, max_tokens, options, stream)).lookup
+
+    async def _aplan(self, messages: Sequence[Message], max_tokens: int | None, options: ChatOptions | None,
+                     stream: bool) -> _Plan:
+        request, skipped = self._prepare(messages, max_tokens, options, stream)
+        if skipped is not None:
+            return _Plan(request, skipped, False)
+        found = await self.cache.alookup(request, tenant=self.tenant, control=self.control, semantic=self.semantic)
+        return _Plan(request, found, not self.control.no_store)
+
+    async def _astore(self, plan: _Plan, completion: Completion, deltas: Sequence[str] | None = None) -> None:
+        if plan.store:
+            await self.cache.astore(plan.request, completion, tenant=self.tenant, control=self.control,
+                                    deltas=deltas, semantic=self.semantic)
 
     async def complete(self, messages: Sequence[Message], max_tokens: int | None = None,
                        options: ChatOptions | None = None) -> Completion:
@@ -158,17 +184,17 @@ class AsyncCachedChatModel(_CachedBase):
     async def complete_cached(self, messages: Sequence[Message], max_tokens: int | None = None,
                               options: ChatOptions | None = None) -> CachedCompletion:
         """The answer with its Lookup."""
-        plan = self._plan(messages, max_tokens, options, False)
+        plan = await self._aplan(messages, max_tokens, options, False)
         if plan.lookup.completion is not None:
             return CachedCompletion(plan.lookup.completion, plan.lookup)
         completion = await self.model.complete(messages, max_tokens, options)
-        self._store(plan, completion)
+        await self._astore(plan, completion)
         return CachedCompletion(completion, plan.lookup)
 
     async def stream(self, messages: Sequence[Message], max_tokens: int | None = None,
                      options: ChatOptions | None = None) -> AsyncIterator[str | Completion]:
         """Text deltas then the Completion; a cached streamed answer replays its deltas."""
-        plan = self._plan(messages, max_tokens, options, True)
+        plan = await self._aplan(messages, max_tokens, options, True)
         if plan.lookup.entry is not None:
             for item in _replay(plan.lookup.entry.completion, plan.lookup.entry.deltas):
                 yield item
@@ -176,7 +202,7 @@ class AsyncCachedChatModel(_CachedBase):
         deltas: list[str] = []
         async for item in self._source(messages, max_tokens, options):
             if isinstance(item, Completion):
-                self._store(plan, item, deltas)
+                await self._astore(plan, item, deltas)
             else:
                 deltas.append(item)
             yield item

@@ -53,6 +53,7 @@ class CacheControl:
 
 
 DEFAULT_CONTROL = CacheControl()
+_DROP = ("expired", "stale")
 
 
 @dataclass(frozen=True)
@@ -138,34 +139,56 @@ class ResponseCache:
         key = request.key(tenant, control.namespace)
         if control.no_cache:
             return self._count(Lookup(key, False, reason="no_cache"))
-        found = self._exact(key, tenant, control.namespace)
-        if found.hit or not semantic:
-            return self._count(found)
-        near = self.semantic_index().lookup(self, request, tenant=tenant, namespace=control.namespace)
-        return self._count(replace(near, key=key) if near.hit else replace(near, key=key, reason=near.reason
-                                                                                or found.reason))
+        entry, reason = self.read(tenant, control.namespace, key)
+        return self._finish(request, key, entry, reason, tenant, control, semantic)
 
-    def _exact(self, key: str, tenant: str, namespace: str) -> Lookup:
-        entry, reason = self.read(tenant, namespace, key)
-        if entry is None:
-            return Lookup(key, False, reason=reason)
-        return Lookup(key, True, "exact", entry=entry)
+    async def alookup(self, request: CacheRequest, *, tenant: str, control: CacheControl = DEFAULT_CONTROL,
+                      semantic: bool = False) -> Lookup:
+        """The async twin of `lookup`: awaits the store where it has an async client (Redis)."""
+        key = request.key(tenant, control.namespace)
+        if control.no_cache:
+            return self._count(Lookup(key, False, reason="no_cache"))
+        entry, reason = await self.aread(tenant, control.namespace, key)
+        return self._finish(request, key, entry, reason, tenant, control, semantic)
+
+    def _finish(self, request: CacheRequest, key: str, entry: Entry | None, reason: str, tenant: str,
+                control: CacheControl, semantic: bool) -> Lookup:
+        if entry is not None:
+            return self._count(Lookup(key, True, "exact", entry=entry))
+        if not semantic:
+            return self._count(Lookup(key, False, reason=reason))
+        near = self.semantic_index().lookup(self, request, tenant=tenant, namespace=control.namespace)
+        return self._count(replace(near, key=key, reason=near.reason or reason))
 
     def read(self, tenant: str, namespace: str, key: str) -> tuple[Entry | None, str]:
         """The servable entry under `key`, or (None, why not): absent, expired or stale entries are not served
         (expired and stale ones are deleted)."""
-        raw = self.entries.get(check_tenant(tenant), namespace, key)
+        entry, reason = self._judge(self.entries.get(check_tenant(tenant), namespace, key), tenant, namespace, key)
+        if reason.startswith(_DROP):
+            self.entries.delete(tenant, namespace, key)
+        return entry, reason
+
+    async def aread(self, tenant: str, namespace: str, key: str) -> tuple[Entry | None, str]:
+        """The async twin of `read`."""
+        aget = getattr(self.entries, "aget", None)
+        if aget is None:
+            return self.read(tenant, namespace, key)
+        entry, reason = self._judge(await aget(check_tenant(tenant), namespace, key), tenant, namespace, key)
+        if reason.startswith(_DROP):
+            await self.entries.adelete(tenant, namespace, key)  # type: ignore[attr-defined]
+        return entry, reason
+
+    def _judge(self, raw: bytes | None, tenant: str, namespace: str, key: str) -> tuple[Entry | None, str]:
+        """Whether stored bytes may be served: (entry, "") or (None, why not)."""
         if raw is None:
             return None, "absent"
         entry = Entry.from_bytes(raw)
         if entry.tenant != tenant or entry.namespace != namespace or entry.key != key:
             return None, "mismatch"  # never serve an entry written under another partition
         if entry.expires_at is not None and entry.expires_at <= self.clock():
-            self.entries.delete(tenant, namespace, key)
             return None, "expired"
         stale = self._stale(entry)
         if stale is not None:
-            self.entries.delete(tenant, namespace, key)
             return None, f"stale: {stale.kind} {stale.id}"
         return entry, ""
 
@@ -202,6 +225,27 @@ class ResponseCache:
         """Store `completion` as the answer to `request`; returns its key (None under `no_store`)."""
         if control.no_store:
             return None
+        entry = self._entry(request, completion, tenant, control, deltas, semantic)
+        self.entries.put(tenant, control.namespace, entry.key, entry.to_bytes(), expires_at=entry.expires_at,
+                         tokens=[d.token for d in entry.dependencies])
+        return self._stored(entry, semantic)
+
+    async def astore(self, request: CacheRequest, completion: Completion, *, tenant: str,
+                     control: CacheControl = DEFAULT_CONTROL, deltas: Sequence[str] | None = None,
+                     semantic: bool = False) -> str | None:
+        """The async twin of `store`."""
+        aput = getattr(self.entries, "aput", None)
+        if aput is None:
+            return self.store(request, completion, tenant=tenant, control=control, deltas=deltas, semantic=semantic)
+        if control.no_store:
+            return None
+        entry = self._entry(request, completion, tenant, control, deltas, semantic)
+        await aput(tenant, control.namespace, entry.key, entry.to_bytes(), expires_at=entry.expires_at,
+                   tokens=[d.token for d in entry.dependencies])
+        return self._stored(entry, semantic)
+
+    def _entry(self, request: CacheRequest, completion: Completion, tenant: str, control: CacheControl,
+               deltas: Sequence[str] | None, semantic: bool) -> Entry:
         key = request.key(tenant, control.namespace)
         ttl = control.ttl_s if control.ttl_s is not None else self.ttl_s
         now = self.clock()
@@ -209,15 +253,15 @@ class ResponseCache:
         index = self.semantic_index() if semantic else None
         prompt = index.prompt_text(request) if index is not None else ""
         frame = request.frame_key(tenant, control.namespace) if index is not None else ""
-        entry = Entry(tenant, control.namespace, key, completion, now, None if ttl is None else now + ttl,
-                      None if deltas is None else tuple(deltas), deps, prompt, frame)
-        self.entries.put(tenant, control.namespace, key, entry.to_bytes(), expires_at=entry.expires_at,
-                         tokens=[d.token for d in deps])
-        if index is not None:
-            index.add(entry)
+        return Entry(tenant, control.namespace, key, completion, now, None if ttl is None else now + ttl,
+                     None if deltas is None else tuple(deltas), deps, prompt, frame)
+
+    def _stored(self, entry: Entry, semantic: bool) -> str:
+        if semantic:
+            self.semantic_index().add(entry)
         with self._lock:
             self.stats.stores += 1
-        return key
+        return entry.key
 
     # -- invalidation and housekeeping --------------------------------------------------------------------------
 

@@ -266,6 +266,8 @@ class RedisEntries:
             raise MissingDependencyError("the Redis response cache", "redis") from exc
         self._errors: tuple[type[BaseException], ...] = (redis.RedisError,)
         self.url = url
+        self.timeout_s = timeout_s
+        self._async: tuple[Any, Any] | None = None
         self._redis = client if client is not None else redis.Redis.from_url(
             url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
 
@@ -302,6 +304,44 @@ class RedisEntries:
         """Remove an entry; True if it was there."""
         with self._mapped():
             return bool(self._redis.delete(self._entry(tenant, namespace, key)))
+
+    # The async twins of get / put / delete, over redis.asyncio (one client per event loop).
+
+    def _aclient(self) -> Any:
+        import asyncio
+
+        import redis.asyncio
+
+        loop = asyncio.get_running_loop()
+        if self._async is None or self._async[0] is not loop:
+            self._async = (loop, redis.asyncio.Redis.from_url(self.url, socket_timeout=self.timeout_s,
+                                                              socket_connect_timeout=self.timeout_s))
+        return self._async[1]
+
+    async def aget(self, tenant: str, namespace: str, key: str) -> bytes | None:
+        """The async twin of `get`."""
+        with self._mapped():
+            value = await self._aclient().get(self._entry(tenant, namespace, key))
+        if value is None:
+            return None
+        return value if isinstance(value, bytes) else str(value).encode("utf-8")
+
+    async def aput(self, tenant: str, namespace: str, key: str, value: bytes, *, expires_at: float | None,
+                   tokens: Sequence[str] = ()) -> None:
+        """The async twin of `put`."""
+        ttl_ms = None if expires_at is None else max(1, int((expires_at - time.time()) * 1000))
+        member = f"{namespace.encode().hex()}:{key}"
+        with self._mapped():
+            pipe = self._aclient().pipeline(transaction=True)
+            pipe.set(self._entry(tenant, namespace, key), value, px=ttl_ms)
+            for token in tokens:
+                pipe.sadd(self._dep(tenant, token), member)
+            await pipe.execute()
+
+    async def adelete(self, tenant: str, namespace: str, key: str) -> bool:
+        """The async twin of `delete`."""
+        with self._mapped():
+            return bool(await self._aclient().delete(self._entry(tenant, namespace, key)))
 
     def dependents(self, tenant: str, token: str) -> list[Slot]:
         """The entries of `tenant` indexed under a dependency token (members whose entry expired included)."""
