@@ -227,7 +227,7 @@ class ResponseCache:
             return None
         entry = self._entry(request, completion, tenant, control, deltas, semantic)
         self.entries.put(tenant, control.namespace, entry.key, entry.to_bytes(), expires_at=entry.expires_at,
-                         tokens=[d.token for d in entry.dependencies])
+                         ttl_s=_lifetime(entry), tokens=[d.token for d in entry.dependencies])
         return self._stored(entry, semantic)
 
     async def astore(self, request: CacheRequest, completion: Completion, *, tenant: str,
@@ -241,7 +241,7 @@ class ResponseCache:
             return None
         entry = self._entry(request, completion, tenant, control, deltas, semantic)
         await aput(tenant, control.namespace, entry.key, entry.to_bytes(), expires_at=entry.expires_at,
-                   tokens=[d.token for d in entry.dependencies])
+                   ttl_s=_lifetime(entry), tokens=[d.token for d in entry.dependencies])
         return self._stored(entry, semantic)
 
     def _entry(self, request: CacheRequest, completion: Completion, tenant: str, control: CacheControl,
@@ -314,6 +314,10 @@ class ResponseCache:
 
     def __repr__(self) -> str:
         return f"ResponseCache({self.spec!r})"
+
+
+def _lifetime(entry: Entry) -> float | None:
+    return None if entry.expires_at is None else entry.expires_at - entry.created_at
 
 
 def _system_dependency(request: CacheRequest) -> tuple[Dependency, ...]:

@@ -29,7 +29,7 @@ class EntryStore(Protocol):
     def get(self, tenant: str, namespace: str, key: str) -> bytes | None: ...
 
     def put(self, tenant: str, namespace: str, key: str, value: bytes, *, expires_at: float | None,
-            tokens: Sequence[str] = ()) -> None: ...
+            ttl_s: float | None = None, tokens: Sequence[str] = ()) -> None: ...
 
     def delete(self, tenant: str, namespace: str, key: str) -> bool: ...
 
@@ -65,7 +65,7 @@ class MemoryEntries:
             return found[0]
 
     def put(self, tenant: str, namespace: str, key: str, value: bytes, *, expires_at: float | None,
-            tokens: Sequence[str] = ()) -> None:
+            ttl_s: float | None = None, tokens: Sequence[str] = ()) -> None:
         """Store or replace an entry (expiry is checked by the cache when it reads the entry)."""
         with self._lock:
             self._drop((tenant, namespace, key))
@@ -156,7 +156,7 @@ class SQLiteEntries:
         return None if row is None else bytes(row[0])
 
     def put(self, tenant: str, namespace: str, key: str, value: bytes, *, expires_at: float | None,
-            tokens: Sequence[str] = ()) -> None:
+            ttl_s: float | None = None, tokens: Sequence[str] = ()) -> None:
         """Store or replace an entry and its dependency tokens in one transaction."""
         with self._run() as conn:
             conn.execute("BEGIN IMMEDIATE")
@@ -288,9 +288,9 @@ class RedisEntries:
         return value if isinstance(value, bytes) else str(value).encode("utf-8")
 
     def put(self, tenant: str, namespace: str, key: str, value: bytes, *, expires_at: float | None,
-            tokens: Sequence[str] = ()) -> None:
+            ttl_s: float | None = None, tokens: Sequence[str] = ()) -> None:
         """Store or replace an entry (with a Redis expiry when it has one) and index it, atomically."""
-        ttl_ms = None if expires_at is None else max(1, int((expires_at - time.time()) * 1000))
+        ttl_ms = _ttl_ms(expires_at, ttl_s)
         name = self._entry(tenant, namespace, key)
         member = f"{namespace.encode().hex()}:{key}"
         with self._mapped():
@@ -327,9 +327,9 @@ class RedisEntries:
         return value if isinstance(value, bytes) else str(value).encode("utf-8")
 
     async def aput(self, tenant: str, namespace: str, key: str, value: bytes, *, expires_at: float | None,
-                   tokens: Sequence[str] = ()) -> None:
+                   ttl_s: float | None = None, tokens: Sequence[str] = ()) -> None:
         """The async twin of `put`."""
-        ttl_ms = None if expires_at is None else max(1, int((expires_at - time.time()) * 1000))
+        ttl_ms = _ttl_ms(expires_at, ttl_s)
         member = f"{namespace.encode().hex()}:{key}"
         with self._mapped():
             pipe = self._aclient().pipeline(transaction=True)
@@ -391,6 +391,13 @@ class _RedisErrors:
     def __exit__(self, kind: Any, exc: Any, tb: Any) -> None:
         if exc is not None and isinstance(exc, self._errors):
             raise StoreError(f"Redis at {self._url}: {exc}", backend="redis") from exc
+
+
+def _ttl_ms(expires_at: float | None, ttl_s: float | None) -> int | None:
+    """Redis's expiry: the lifetime the cache measured on its own clock, else what is left until expires_at."""
+    if ttl_s is not None:
+        return max(1, int(ttl_s * 1000))
+    return None if expires_at is None else max(1, int((expires_at - time.time()) * 1000))
 
 
 def open_entries(spec: str) -> EntryStore:
