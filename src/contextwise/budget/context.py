@@ -22,6 +22,7 @@ from contextwise.budget.fit import FitEnv, Fitted, Measured, default_fit
 from contextwise.budget.report import Report, SectionReport
 from contextwise.budget.section import Item, Section, message_units, texts_to_items
 from contextwise.errors import BudgetExceededError, TruncationWarning, UsageError
+from contextwise.observe._emit import context_built as observe_built
 from contextwise.protocols import Tokenizer
 from contextwise.types import Chunk, ImagePart, Message, TextPart, Tool, Usage
 
@@ -163,6 +164,7 @@ class Context:
         if report.decisions:
             warnings.warn(f"{len(report.decisions)} item(s) dropped or cut to fit {self.model}; see the Report",
                           TruncationWarning, stacklevel=2)
+        report = observe_built(report, messages)  # contextwise.observe: ContextBuilt event, calibration note
         return Built(tuple(messages), self._tools, report)
 
     def _overhead(self, section: Section) -> int:
