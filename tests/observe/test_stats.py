@@ -93,3 +93,14 @@ def test_stats_rejects_bad_arguments():
         SpendLimit(0)
     with pytest.raises(UsageError):
         UsageStats().summary(by="planet")
+
+
+def test_stats_series_read_in_slices_is_the_same(stats):
+    _fill(stats)
+    for at in range(0, 40_000, 3600):
+        stats.export(_call("gamma", "u9", 0.01, at_s=at + 5))
+    calls = []
+    sliced = stats.series(bucket_s=3600, progress=lambda done, total: calls.append((done, total)))
+    assert sliced == stats.series(bucket_s=3600)
+    assert calls[-1][0] == calls[-1][1] > 1
+    assert sum(r.calls for r in sliced) == 3 + 12

@@ -10,7 +10,7 @@ import math
 import os
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +33,8 @@ CREATE TABLE IF NOT EXISTS observe_events (
 CREATE INDEX IF NOT EXISTS observe_events_tenant_at ON observe_events (tenant, at_s);
 """
 _INSERT = f"INSERT INTO observe_events ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
+# How many slices `series(progress=...)` reads a store in.
+PROGRESS_STEPS = 20
 _GROUPS = {"tenant": "tenant", "user": "user_id", "model": "model"}
 _AGGREGATES = """
     SUM(CASE WHEN kind = 'call' THEN 1 ELSE 0 END),
@@ -184,12 +186,34 @@ class UsageStats(Exporter):
         return [_stats_row(r) for r in rows]
 
     def series(self, *, bucket_s: float = 3600.0, by: str = "tenant", since_s: float | None = None,
-               until_s: float | None = None) -> list[StatsRow]:
-        """The same aggregates per time bucket of `bucket_s` seconds and group, oldest first."""
+               until_s: float | None = None, progress: Callable[[int, int], object] | None = None) -> list[StatsRow]:
+        """The same aggregates per time bucket of `bucket_s` seconds and group, oldest first.
+
+        With `progress`, the store is read in about `PROGRESS_STEPS` slices of whole buckets, calling
+        `progress(done, total)` after each (the `stats` CLI's bar on a large store).
+        """
         if not bucket_s > 0:
             raise UsageError(f"bucket_s must be positive, got {bucket_s}")
         column = self._group(by)
-        where, params = _window(since_s, until_s)
+        bounds = self._execute("SELECT MIN(at_s), MAX(at_s) FROM observe_events")[0]
+        if bounds[0] is None:
+            return []
+        first = math.floor(max(bounds[0], since_s if since_s is not None else bounds[0]) / bucket_s)
+        last = math.floor(min(bounds[1], until_s if until_s is not None else bounds[1]) / bucket_s)
+        steps = 1 if progress is None else min(PROGRESS_STEPS, last - first + 1)
+        per_step = math.ceil((last - first + 1) / max(steps, 1))
+        out: list[StatsRow] = []
+        for step in range(steps):
+            lo, hi = (first + step * per_step) * bucket_s, (first + (step + 1) * per_step) * bucket_s
+            out += self._series_slice(column, bucket_s, max(lo, since_s or lo), hi, until_s)
+            if progress is not None:
+                progress(step + 1, steps)
+        return out
+
+    def _series_slice(self, column: str, bucket_s: float, lo: float, hi: float,
+                      until_s: float | None) -> list[StatsRow]:
+        where = "WHERE at_s >= ? AND at_s < ?" + (" AND at_s <= ?" if until_s is not None else "")
+        params = [lo, hi] + ([until_s] if until_s is not None else [])
         bucket = f"FLOOR(at_s / {float(bucket_s)!r}) * {float(bucket_s)!r}"
         rows = self._execute(f"SELECT {column}, {_AGGREGATES}, {bucket} AS bucket FROM observe_events {where} "
                              f"GROUP BY {column}, bucket ORDER BY bucket, 1", params)
