@@ -67,12 +67,28 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:  # noqa: N802
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
-        data = json.dumps(self.server_state.answer(body)).encode()
+        answer = self.server_state.answer(body)
+        if body.get("stream"):
+            self._stream(answer)
+            return
+        data = json.dumps(answer).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
+
+
+    def _stream(self, answer: dict[str, Any]) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.end_headers()
+        base = {"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": answer["model"]}
+        for chunk in ({**base, "choices": [{"index": 0, "delta": {"content": "OK."}, "finish_reason": "stop"}]},
+                      {**base, "choices": [], "usage": answer["usage"]}):
+            self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+        self.wfile.write(b"data: [DONE]\n\n")
+        self.close_connection = True
 
 
 @pytest.fixture(scope="session")

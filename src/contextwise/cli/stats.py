@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
@@ -12,6 +14,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from contextwise.errors import MissingDependencyError, UsageError
+
+if TYPE_CHECKING:
+    from contextwise.observe import UsageStats
+    from contextwise.observe._stats import StatsRow
 
 DEFAULT_PREFIX = "contextwise-stats"
 # A store with more rows than this is read in slices behind a progress bar.
@@ -27,7 +33,7 @@ def parse_duration(text: str) -> float:
     return float(found.group(1)) * _UNITS[found.group(2) or "s"]
 
 
-def _open(store: str):  # type: ignore[no-untyped-def]
+def _open(store: str) -> UsageStats:
     from contextwise.observe import UsageStats
 
     if not store.startswith(("postgresql://", "postgres://")) and not Path(store).is_file():
@@ -35,7 +41,7 @@ def _open(store: str):  # type: ignore[no-untyped-def]
     return UsageStats(store)
 
 
-def _table(rows, by: str) -> Table:  # type: ignore[no-untyped-def]
+def _table(rows: Sequence[StatsRow], by: str) -> Table:
     table = Table(title=f"per {by} (util: prompt/available; pcache: input read from the prompt cache; rcache: "
                   f"response-cache hits per lookup; kept: content kept per build)", title_justify="left",
                   pad_edge=False)
@@ -87,7 +93,8 @@ def register(group: click.Group) -> None:
             _charts(summary, series, prefix, by, console)
 
 
-def _read_series(db, by: str, bucket_s: float, since_s: float | None, console: Console):  # type: ignore[no-untyped-def]
+def _read_series(db: UsageStats, by: str, bucket_s: float, since_s: float | None,
+                 console: Console) -> list[StatsRow]:
     if db.count() <= LARGE_STORE_ROWS:
         return db.series(bucket_s=bucket_s, by=by, since_s=since_s)
     columns = (TextColumn("reading the store"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
@@ -97,7 +104,8 @@ def _read_series(db, by: str, bucket_s: float, since_s: float | None, console: C
                          progress=lambda done, total: bar.update(task, completed=done, total=total))
 
 
-def _charts(summary, series, prefix: str, by: str, console: Console) -> None:  # type: ignore[no-untyped-def]
+def _charts(summary: Sequence[StatsRow], series: Sequence[StatsRow], prefix: str, by: str,
+            console: Console) -> None:
     try:
         from contextwise.observe._plot import plot_stats
 
