@@ -23,7 +23,7 @@ PINNED = {
 
 OBSERVE = {
     "PARTS", "CacheLookup", "Calibration", "Composition", "Compression", "ContextBuilt", "ContextOverflow",
-    "Correction", "Counted", "Cut", "Event", "Exporter", "LogExporter", "MemoryOp", "ModelCall", "OtelExporter",
+    "Correction", "Counted", "Event", "Exporter", "LogExporter", "MemoryOp", "ModelCall", "OtelExporter",
     "Preflight", "PreflightCheck", "PrometheusExporter", "PromptTruncated", "Scope", "SpendAlert", "SpendLimit",
     "Subscription", "UsageStats", "calibration", "composition_of", "current_scope", "emit", "emit_cache_lookup",
     "listening", "scope", "subscribe", "use_calibration",

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from contextwise.observe._bus import Scope, Subscription, current_scope, emit, scope, subscribe
 from contextwise.observe._calibration import Calibration, Correction, calibration, use_calibration
-from contextwise.observe._composition import PARTS, Composition, Cut, composition_of
+from contextwise.observe._composition import PARTS, Composition, composition_of
 from contextwise.observe._emit import emit_cache_lookup
 from contextwise.observe._events import (
     CacheLookup, Compression, ContextBuilt, ContextOverflow, Event, MemoryOp, ModelCall, PromptTruncated, SpendAlert,
@@ -42,7 +42,7 @@ _LAZY = {"Exporter": "_exporters", "LogExporter": "_exporters", "OtelExporter": 
 
 __all__ = [
     "PARTS", "CacheLookup", "Calibration", "Composition", "Compression", "ContextBuilt", "ContextOverflow",
-    "Correction", "Counted", "Cut", "Event", "Exporter", "LogExporter", "MemoryOp", "ModelCall", "OtelExporter",
+    "Correction", "Counted", "Event", "Exporter", "LogExporter", "MemoryOp", "ModelCall", "OtelExporter",
     "Preflight", "PreflightCheck", "PrometheusExporter", "PromptTruncated", "Scope", "SpendAlert", "SpendLimit",
     "Subscription", "UsageStats", "calibration", "composition_of", "current_scope", "emit", "emit_cache_lookup",
     "listening", "scope", "subscribe", "use_calibration",

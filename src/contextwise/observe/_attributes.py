@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from contextwise.observe._composition import Composition
+from contextwise.observe._composition import LISTED_CUTS, Composition
 from contextwise.observe._events import ModelCall
 
 AttributeValue = str | bool | int | float | list[str]
@@ -69,5 +69,7 @@ def composition_attributes(c: Composition) -> dict[str, AttributeValue]:
     out.update({f"contextwise.context.section.{name}.tokens": tokens for name, tokens in c.sections.items()})
     if c.cuts:
         out["contextwise.context.cut_reasons"] = [
-            f"{x.section}/{x.item}: {x.action} {x.tokens_before}->{x.tokens_after} ({x.reason})" for x in c.cuts]
+            f"{x.section}/{x.item}: {x.action} {x.tokens_before}->{x.tokens_after} ({x.reason})"
+            for x in c.cuts[:LISTED_CUTS]]
+        out["contextwise.context.cut_tokens"] = c.cut_tokens
     return out

@@ -9,20 +9,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+# Cuts listed one by one in logs and span attributes (a build that drops 1,000 chunks lists the first ones and
+# counts the rest).
+LISTED_CUTS = 20
 # The parts a prompt is made of; a section whose kind is none of these counts as "other".
 PARTS = ("system", "tools", "memory", "documents", "history", "summary", "user", "framing", "other")
-
-
-@dataclass(frozen=True)
-class Cut:
-    """One thing a build did to fit: `action` ("dropped", "truncated", "compressed") on `item` of `section`."""
-
-    section: str
-    item: str
-    action: str
-    tokens_before: int
-    tokens_after: int
-    reason: str
 
 
 @dataclass(frozen=True)
@@ -30,7 +21,9 @@ class Composition:
     """Per built prompt: the tokens of each part (they sum to `prompt_tokens` exactly), of each section, the
     cache-eligible prefix, how much of the content was kept, and each cut with its reason.
 
-    `estimate` is True when the count came from an estimated tokenizer (`exact=False`).
+    `estimate` is True when the count came from an estimated tokenizer (`exact=False`). `cuts` are the Report's
+    decisions (section, item, action, tokens_before, tokens_after, reason); `cut_tokens` what they saved in all,
+    `cut_counts` how many of each (section, action).
     """
 
     model: str
@@ -42,14 +35,15 @@ class Composition:
     cache_prefix_tokens: int
     cacheable: bool
     estimate: bool
-    cuts: tuple[Cut, ...] = field(default_factory=tuple)
+    cuts: tuple[Any, ...] = field(default_factory=tuple)
+    cut_tokens: int = 0
+    cut_counts: Mapping[tuple[str, str], int] = field(default_factory=dict)
 
     @property
     def keep_ratio(self) -> float:
         """Content tokens kept / kept plus what the cuts saved (1.0 when nothing was cut)."""
         kept = self.prompt_tokens - self.parts.get("framing", 0)
-        saved = sum(c.tokens_before - c.tokens_after for c in self.cuts)
-        return kept / (kept + saved) if kept + saved > 0 else 1.0
+        return kept / (kept + self.cut_tokens) if kept + self.cut_tokens > 0 else 1.0
 
     @property
     def utilisation(self) -> float:
@@ -66,10 +60,10 @@ class Composition:
         return {"model": self.model, "prompt_tokens": self.prompt_tokens, "available_tokens": self.available_tokens,
                 "parts": dict(self.parts), "sections": dict(self.sections), "keep_ratio": self.keep_ratio,
                 "cache_prefix_tokens": self.cache_prefix_tokens, "cacheable": self.cacheable,
-                "estimate": self.estimate,
+                "estimate": self.estimate, "cuts_total": len(self.cuts),
                 "cuts": [{"section": c.section, "item": c.item, "action": c.action,
                           "tokens_before": c.tokens_before, "tokens_after": c.tokens_after, "reason": c.reason}
-                         for c in self.cuts]}
+                         for c in self.cuts[:LISTED_CUTS]]}
 
 
 def composition_of(report: Any) -> Composition:
@@ -84,8 +78,12 @@ def composition_of(report: Any) -> Composition:
         requested += section.requested_tokens
     parts["framing"] = report.prompt_tokens - sum(parts.values())
     plan = report.cache_plan
-    cuts = tuple(Cut(d.section, d.item, d.action, d.tokens_before, d.tokens_after, d.reason)
-                 for d in report.decisions)
+    cuts = tuple(report.decisions)
+    counts: dict[tuple[str, str], int] = {}
+    saved = 0
+    for d in cuts:
+        saved += d.tokens_before - d.tokens_after
+        counts[(d.section, d.action)] = counts.get((d.section, d.action), 0) + 1
     return Composition(report.model, report.prompt_tokens, report.available_tokens, parts, sections, requested,
                        plan.prefix_tokens if plan is not None else 0, bool(plan is not None and plan.cacheable),
-                       not report.exact, cuts)
+                       not report.exact, cuts, saved, counts)

@@ -143,8 +143,8 @@ class PrometheusExporter(Exporter):
         for part, tokens in c.parts.items():
             if tokens:
                 self.section.labels(part).observe(tokens)
-        for cut in c.cuts:
-            self.cuts.labels(L("section", cut.section), cut.action).inc()
+        for (section, action), n in c.cut_counts.items():
+            self.cuts.labels(L("section", section), action).inc(n)
 
     def metrics_text(self) -> str:
         """The registry in the Prometheus text exposition format."""
