@@ -145,6 +145,18 @@ def hooks(chunks_n: int) -> tuple[float, float]:
     return build_hook, call_hook
 
 
+def per_exporter(chunks_n: int, n: int = 20) -> dict[str, float]:
+    """Seconds each exporter takes for one build's event (composition record computed once per event, apart)."""
+    built = build(make_chunks(chunks_n), TokenCounter.for_model("gpt-4o"))
+    event = observe.ContextBuilt(report=built.report, messages=built.messages)
+    out = {"composition record": hook_cost_s(lambda: observe.composition_of(built.report), n)}
+    _ = event.composition
+    for exporter in Exporters().all:
+        out[type(exporter).__name__] = hook_cost_s(lambda e=exporter: e(event), n)
+    out["decisions"] = float(len(built.report.decisions))
+    return out
+
+
 def report(title: str, times: dict[str, list[float]], unit: str) -> None:
     scale = 1e3 if unit == "ms" else 1e6
     base = statistics.median(times["uninstrumented"])
@@ -171,6 +183,10 @@ def main() -> None:
     base = statistics.median(builds["uninstrumented"])
     print(f"hooks alone, nothing listening: build {build_hook * 1e6:.2f} us = {build_hook / base:.4%} of a build; "
           f"model call {call_hook * 1e6:.2f} us (target: under 2% and under 50 us)")
+    parts = per_exporter(args.chunks)
+    cuts = int(parts.pop("decisions"))
+    print(f"one build's event ({cuts} cuts), each part timed alone: "
+          + ", ".join(f"{name} {sec * 1e3:.2f} ms" for name, sec in parts.items()))
 
 
 if __name__ == "__main__":

@@ -132,4 +132,16 @@ def fresh_calibration() -> Iterator[Any]:
     observe.use_calibration(previous)
 
 
+
+@pytest.fixture
+def closed_port_url() -> str:
+    """A loopback URL nothing listens on."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
 from stores.conftest import pg_dsn  # noqa: E402,F401  (the real PostgreSQL server the store tests start)

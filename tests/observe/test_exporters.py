@@ -183,13 +183,3 @@ def test_log_exporter_captures_content_when_asked(counting_server, caplog):
     with caplog.at_level(logging.INFO, logger="contextwise.events"), observe.LogExporter(capture_content=True):
         OpenAIChat("gpt-4o", base_url=counting_server.url, api_key="k").complete([Message.user("private text")])
     assert "private text" in caplog.text
-
-
-@pytest.fixture
-def closed_port_url():
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}"

@@ -85,3 +85,10 @@ def test_exporters_name_their_extra_when_the_library_is_missing(monkeypatch):
         observe.PrometheusExporter()
     with pytest.raises(cw.MissingDependencyError, match=r"contextwise\[otel\]"):
         observe.OtelExporter()
+
+
+def test_model_call_event_for_a_failed_stream(events, closed_port_url):
+    with pytest.raises(cw.UnavailableError):
+        list(OpenAIChat("gpt-4o", base_url=closed_port_url, api_key="k").stream(MESSAGES))
+    (call,) = _calls(events)
+    assert call.streamed and call.error == "UnavailableError" and call.usage.input_tokens == 0

@@ -125,11 +125,15 @@ class SyncChat(_ChatClient):
         started = time.perf_counter()
         request, counted = self._build(messages, max_tokens, options, True)
         parser = self._dialect.stream_parser()
-        for event in self._transport.stream_events(request):
-            delta = parser.feed(event)
-            if delta:
-                yield delta
-        completion = parser.result()
+        try:
+            for event in self._transport.stream_events(request):
+                delta = parser.feed(event)
+                if delta:
+                    yield delta
+            completion = parser.result()
+        except ContextwiseError as exc:
+            self._done(messages, None, counted, started, streamed=True, error=exc)
+            raise
         self._done(messages, completion, counted, started, streamed=True)
         yield completion
 
@@ -168,11 +172,15 @@ class AsyncChat(_ChatClient):
         started = time.perf_counter()
         request, counted = self._build(messages, max_tokens, options, True)
         parser = self._dialect.stream_parser()
-        async for event in self._transport.stream_events(request):
-            delta = parser.feed(event)
-            if delta:
-                yield delta
-        completion = parser.result()
+        try:
+            async for event in self._transport.stream_events(request):
+                delta = parser.feed(event)
+                if delta:
+                    yield delta
+            completion = parser.result()
+        except ContextwiseError as exc:
+            self._done(messages, None, counted, started, streamed=True, error=exc)
+            raise
         self._done(messages, completion, counted, started, streamed=True)
         yield completion
 
