@@ -183,3 +183,18 @@ def test_log_exporter_captures_content_when_asked(counting_server, caplog):
     with caplog.at_level(logging.INFO, logger="contextwise.events"), observe.LogExporter(capture_content=True):
         OpenAIChat("gpt-4o", base_url=counting_server.url, api_key="k").complete([Message.user("private text")])
     assert "private text" in caplog.text
+
+
+def test_otel_genai_client_metrics(counting_server):
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+    reader = InMemoryMetricReader()
+    with observe.OtelExporter(TracerProvider(), meter_provider=MeterProvider(metric_readers=[reader])):
+        got = OpenAIChat("gpt-4o", base_url=counting_server.url, api_key="k").complete([Message.user("hi")])
+    metrics = {m.name: m for rm in reader.get_metrics_data().resource_metrics for sm in rm.scope_metrics
+               for m in sm.metrics}
+    tokens = {p.attributes["gen_ai.token.type"]: p.sum for p in metrics["gen_ai.client.token.usage"].data.data_points}
+    assert tokens == {"input": got.usage.input_tokens, "output": got.usage.output_tokens}
+    (duration,) = metrics["gen_ai.client.operation.duration"].data.data_points
+    assert duration.count == 1 and duration.attributes["gen_ai.request.model"] == "gpt-4o"

@@ -15,6 +15,7 @@ from contextwise.observe._events import (
 from contextwise.observe._exporters import Exporter, content_of
 
 _NS = 1_000_000_000
+_METRIC_KEYS = ("gen_ai.operation.name", "gen_ai.provider.name", "gen_ai.request.model", "gen_ai.response.model")
 
 
 def _trace() -> Any:
@@ -33,19 +34,28 @@ class OtelExporter(Exporter):
     messages sent were built by an observed `Context.build()`, its composition under `contextwise.context.*`.
     Memory operations are spans named by their GenAI operation (search_memory, create_memory, update_memory,
     delete_memory). Message content is recorded (`gen_ai.input.messages`, `gen_ai.output.messages`) only with
-    `capture_content=True`.
+    `capture_content=True`. With a `meter_provider`, model calls also record the GenAI client metrics
+    `gen_ai.client.token.usage` (per `gen_ai.token.type`: input, output) and `gen_ai.client.operation.duration`.
 
     Raises:
         MissingDependencyError: opentelemetry is not installed (extra `otel`).
     """
 
-    def __init__(self, tracer_provider: Any = None, *, capture_content: bool = False) -> None:
+    def __init__(self, tracer_provider: Any = None, *, meter_provider: Any = None,
+                 capture_content: bool = False) -> None:
         trace = _trace()
         self.tracer = (tracer_provider or trace.get_tracer_provider()).get_tracer("contextwise")
         self._status = trace.Status
         self._status_code = trace.StatusCode
         self._kind = trace.SpanKind
         self.capture_content = capture_content
+        self._tokens = self._duration = None
+        if meter_provider is not None:
+            meter = meter_provider.get_meter("contextwise")
+            self._tokens = meter.create_histogram("gen_ai.client.token.usage", unit="{token}",
+                                                  description="Tokens used per model call, by gen_ai.token.type")
+            self._duration = meter.create_histogram("gen_ai.client.operation.duration", unit="s",
+                                                    description="Model call duration")
 
     def export(self, event: Event) -> None:
         """Record `event` as a span."""
@@ -74,6 +84,14 @@ class OtelExporter(Exporter):
                 ensure_ascii=False)
         self._span(f"{event.operation} {event.model}", event, attrs, event.latency_s, kind=self._kind.CLIENT,
                    error=event.error is not None)
+        if self._tokens is not None and self._duration is not None:
+            base: dict[str, AttributeValue] = {k: attrs[k] for k in _METRIC_KEYS if k in attrs}
+            if event.error:
+                base["error.type"] = event.error
+            self._duration.record(event.latency_s, base)
+            if event.error is None:
+                self._tokens.record(event.usage.input_tokens, {**base, "gen_ai.token.type": "input"})
+                self._tokens.record(event.usage.output_tokens, {**base, "gen_ai.token.type": "output"})
 
     def _span(self, name: str, event: Event, attrs: dict[str, AttributeValue], latency_s: float, *,
               kind: Any = None, error: bool = False) -> None:
