@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from contextwise.errors import UsageError
 
@@ -92,12 +92,13 @@ class Message:
     tool_call_id: str | None = None
 
     def __post_init__(self) -> None:
-        if self.role not in ROLES:
+        if not isinstance(self.role, str) or self.role not in ROLES:
             raise UsageError(f"unknown role {self.role!r}; use one of {sorted(ROLES)}")
         if isinstance(self.content, list):
             object.__setattr__(self, "content", tuple(self.content))
         if isinstance(self.tool_calls, list):
             object.__setattr__(self, "tool_calls", tuple(self.tool_calls))
+        _check_fields(self)
         if self.role == "tool" and not self.tool_call_id:
             raise UsageError("a tool message needs the tool_call_id of the call it answers")
 
@@ -156,16 +157,19 @@ class Message:
         raw = data.get("content")
         content: str | tuple[ContentPart, ...]
         if raw is None:
-            content = ""
+            refusal = data.get("refusal")
+            content = refusal if isinstance(refusal, str) else ""
         elif isinstance(raw, str):
             content = raw
-        else:
+        elif isinstance(raw, (list, tuple)):
             content = tuple(_part_from_openai(p) for p in raw)
-        calls = tuple(
-            ToolCall(c["id"], c["function"]["name"], c["function"].get("arguments") or "{}")
-            for c in data.get("tool_calls") or ()
-        )
-        return cls(data["role"], content, data.get("name"), calls, data.get("tool_call_id"))
+        else:
+            raise UsageError(f"message content must be a string or a list of parts, got {type(raw).__name__}")
+        calls = data.get("tool_calls") or ()
+        if not isinstance(calls, (list, tuple)):
+            raise UsageError(f"tool_calls must be a list, got {type(calls).__name__}")
+        return cls(data["role"], content, data.get("name"), tuple(_call_from_openai(c) for c in calls),
+                   data.get("tool_call_id"))
 
 
 class ToolCallGrouper:
@@ -189,16 +193,164 @@ class ToolCallGrouper:
         return False
 
 
+MessageLike = Any
+"""A `Message`, an OpenAI chat-completions dict, or an SDK message object (anything with `model_dump()`)."""
+
+
+def as_message(value: MessageLike) -> Message:
+    """One message from the formats users already have: a `Message`, an OpenAI-format dict, or an SDK message
+    object such as the `openai` package's `ChatCompletionMessage` (read through its `model_dump()`).
+
+    Anthropic-format messages are read too; one that `as_messages` would split (a user turn carrying several
+    tool results) is refused here.
+
+    Raises:
+        UsageError: the value is none of these, or a field has the wrong type.
+
+    >>> as_message({"role": "user", "content": "hi"}) == Message.user("hi")
+    True
+    """
+    out = _convert(value)
+    if len(out) != 1:
+        raise UsageError(f"this message holds {len(out)} messages (tool results and text); use as_messages()")
+    return out[0]
+
+
+def as_messages(value: MessageLike | Iterable[MessageLike]) -> list[Message]:
+    """A list of messages from a list (or any iterable) of message-likes, or from one message-like alone.
+
+    Converting is done once, at the edge: every API that takes messages calls this, so each accepts
+    `Message`s, OpenAI dicts, Anthropic-format dicts and SDK objects alike (an Anthropic user turn with
+    `tool_result` blocks becomes one tool message per result). A string is refused, never split into characters.
+
+    Raises:
+        UsageError: a string, a non-iterable, or an element that is not a message (its index is named).
+
+    >>> [m.role for m in as_messages([{"role": "system", "content": "Be brief."}, Message.user("hi")])]
+    ['system', 'user']
+    """
+    if isinstance(value, (Message, Mapping)) or _is_sdk_object(value):
+        return _convert(value)
+    if isinstance(value, (str, bytes)):
+        raise UsageError("expected a list of messages, got a string; wrap it: [Message.user(text)]")
+    if not isinstance(value, Iterable):
+        raise UsageError(f"expected a list of messages, got {type(value).__name__}")
+    out: list[Message] = []
+    for index, item in enumerate(value):
+        try:
+            out.extend(_convert(item))
+        except UsageError as exc:
+            raise UsageError(f"message {index}: {exc}") from exc
+    return out
+
+
+def _convert(value: object) -> list[Message]:
+    if isinstance(value, Message):
+        return [value]
+    if _is_sdk_object(value):
+        value = value.model_dump(exclude_none=True)  # type: ignore[attr-defined]
+    if not isinstance(value, Mapping):
+        hint = "; use Message.user(text) for a plain string" if isinstance(value, str) else ""
+        raise UsageError(f"expected a Message, an OpenAI-format dict or an SDK message object, "
+                         f"got {type(value).__name__}{hint}")
+    if _is_anthropic(value):
+        return _from_anthropic(value)
+    return [Message.from_openai(value)]
+
+
+def _is_sdk_object(value: object) -> bool:
+    """A pydantic-style SDK object, duck-typed so that no SDK is ever imported."""
+    return callable(getattr(value, "model_dump", None)) and not isinstance(value, type)
+
+
+_ANTHROPIC_BLOCKS = frozenset({"tool_use", "tool_result", "image", "thinking", "redacted_thinking"})
+
+
+def _is_anthropic(data: Mapping[str, Any]) -> bool:
+    content = data.get("content")
+    return isinstance(content, (list, tuple)) and any(
+        isinstance(b, Mapping) and b.get("type") in _ANTHROPIC_BLOCKS for b in content)
+
+
+def _from_anthropic(data: Mapping[str, Any]) -> list[Message]:
+    """Messages from one Anthropic-format message: tool_use blocks become tool calls, each tool_result block a
+    tool message (placed first, as OpenAI expects), thinking blocks are left out (they are not prompt text)."""
+    role: Any = data.get("role")
+    parts: list[ContentPart] = []
+    calls: list[ToolCall] = []
+    results: list[Message] = []
+    for block in data["content"]:
+        kind = block.get("type") if isinstance(block, Mapping) else None
+        if kind == "tool_use":
+            calls.append(ToolCall(str(block.get("id", "")), str(block.get("name", "")),
+                                  json.dumps(block.get("input") or {}, separators=(",", ":"))))
+        elif kind == "tool_result":
+            inner = block.get("content") or ""
+            text = inner if isinstance(inner, str) else "".join(
+                p.text for p in map(_anthropic_part, inner) if isinstance(p, TextPart))
+            results.append(Message.tool(text, tool_call_id=str(block.get("tool_use_id", ""))))
+        elif kind not in ("thinking", "redacted_thinking"):
+            parts.append(_anthropic_part(block))
+    rest = [Message(role, tuple(parts), tool_calls=tuple(calls))] if parts or calls or not results else []
+    return results + rest
+
+
+def _anthropic_part(block: Any) -> ContentPart:
+    if isinstance(block, Mapping) and block.get("type") == "image":
+        source = block.get("source") or {}
+        if source.get("type") == "base64":
+            return ImagePart(f"data:{source.get('media_type', 'image/png')};base64,{source.get('data', '')}")
+        if source.get("type") == "url" and isinstance(source.get("url"), str):
+            return ImagePart(source["url"])
+        raise UsageError(f"unsupported image source {source.get('type')!r}; use 'base64' or 'url'")
+    return _part_from_openai(block)
+
+
+def _call_from_openai(data: Any) -> ToolCall:
+    if not isinstance(data, Mapping) or not isinstance(data.get("id"), str):
+        raise UsageError(f"a tool call needs an id and a function, got {data!r:.120}")
+    if data.get("type") == "custom" and isinstance(data.get("custom"), Mapping):
+        fn, args_key = data["custom"], "input"
+    else:
+        fn, args_key = data.get("function"), "arguments"
+    if not isinstance(fn, Mapping) or not isinstance(fn.get("name"), str):
+        raise UsageError(f"tool call {data['id']!r} needs a function with a name")
+    arguments = fn.get(args_key) or "{}"
+    if not isinstance(arguments, str):
+        raise UsageError(f"tool call {data['id']!r}: arguments must be the JSON text, got {type(arguments).__name__}")
+    return ToolCall(data["id"], fn["name"], arguments)
+
+
+def _check_fields(msg: Message) -> None:
+    if isinstance(msg.content, tuple):
+        bad = next((p for p in msg.content if not isinstance(p, (TextPart, ImagePart))), None)
+        if bad is not None:
+            raise UsageError(f"content parts must be TextPart or ImagePart, got {type(bad).__name__}")
+    elif not isinstance(msg.content, str):
+        raise UsageError(f"message content must be a string or a tuple of parts, got {type(msg.content).__name__}")
+    for name in ("name", "tool_call_id"):
+        value = getattr(msg, name)
+        if value is not None and not isinstance(value, str):
+            raise UsageError(f"Message.{name} must be a string or None, got {type(value).__name__}")
+    if not isinstance(msg.tool_calls, tuple) or not all(isinstance(c, ToolCall) for c in msg.tool_calls):
+        raise UsageError("Message.tool_calls must be a tuple of ToolCall")
+
+
 def _part_to_openai(part: ContentPart) -> dict[str, Any]:
     if isinstance(part, TextPart):
         return {"type": "text", "text": part.text}
     return {"type": "image_url", "image_url": {"url": part.url, "detail": part.detail}}
 
 
-def _part_from_openai(data: Mapping[str, Any]) -> ContentPart:
+def _part_from_openai(data: Any) -> ContentPart:
+    if not isinstance(data, Mapping):
+        raise UsageError(f"a content part must be a dict with a type, got {type(data).__name__}")
     kind = data.get("type")
-    if kind == "text":
-        return TextPart(data.get("text", ""))
+    if kind in ("text", "refusal"):
+        text = data.get(kind, "") if kind == "refusal" else data.get("text", "")
+        if not isinstance(text, str):
+            raise UsageError(f"a {kind} part needs a string, got {type(text).__name__}")
+        return TextPart(text)
     if kind == "image_url":
         img = data["image_url"]
         img = {"url": img} if isinstance(img, str) else img

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
@@ -22,7 +24,7 @@ def report_view(report: Report) -> Group:
                          f"{s.granted_tokens:,}", f"{s.used_tokens:,}", f"{s.items_kept}/{s.items_total}",
                          s.strategy)
     sections.add_row("framing", "", "", "", "", f"{report.framing_tokens:,}", "", "per message")
-    parts: list = [sections]
+    parts: list[Any] = [sections]
     if report.decisions:
         decisions = Table(title="what was cut to fit", title_justify="left")
         for column in ("section", "item", "action", "tokens", "why"):

@@ -11,7 +11,7 @@ from contextwise.history._store import HistoryStore, SQLiteHistoryStore
 from contextwise.history._transcript import MessageCounter, Transcript
 from contextwise.history._windows import TokenBased
 from contextwise.protocols import AsyncChatModel, ChatModel
-from contextwise.types import Completion, Message
+from contextwise.types import Completion, Message, MessageLike, as_messages
 
 
 class Conversation:
@@ -72,17 +72,14 @@ class Conversation:
         """The manager's summaries and scores so far."""
         return self._notes
 
-    def add(self, message: Message) -> None:
-        """Append one message (persisted first when there is a store)."""
-        self.extend((message,))
+    def add(self, message: MessageLike) -> None:
+        """Append one message (a `Message`, an OpenAI dict or an SDK message object), persisted first when there
+        is a store. An Anthropic user turn holding several tool results is appended as several tool messages."""
+        self.extend(as_messages(message))
 
-    def extend(self, messages: Iterable[Message]) -> None:
-        """Append messages in one store write; on a store error nothing is added."""
-        batch = list(messages)
-        for message in batch:
-            if not isinstance(message, Message):
-                raise UsageError(f"Conversation takes Message objects, got {type(message).__name__}; "
-                                 "use Message.from_openai(...) for wire-format dicts")
+    def extend(self, messages: Iterable[MessageLike]) -> None:
+        """Append messages in one store write; on a bad message or a store error nothing is added."""
+        batch = as_messages(messages)
         if self.store is not None and batch:
             self.store.append(self.conversation_id, len(self.transcript), batch)
         for message in batch:

@@ -11,7 +11,7 @@ from contextwise._http import AsyncTransport, SyncTransport
 from contextwise.observe import _bus, _emit
 from contextwise.observe._preflight import Counted, Preflight, PreflightCheck
 from contextwise._wire import HttpRequest, Retry, ServerEvent
-from contextwise.types import ChatOptions, Completion, Message
+from contextwise.types import ChatOptions, Completion, Message, MessageLike, as_messages
 
 
 class StreamParser(Protocol):
@@ -62,20 +62,21 @@ class _ChatClient:
             self._check_bound = (chosen.bind(self._dialect.model, self._dialect.backend) if chosen else None,)
         return self._check_bound[0]
 
-    def _build(self, messages: Sequence[Message], max_tokens: int | None, options: ChatOptions | None,
-               stream: bool) -> tuple[HttpRequest, Counted | None]:
-        """The request, and the prompt's preflight count (ContextLengthError, before anything is sent, when it
-        is over the model's input limit)."""
-        if not messages:
+    def _build(self, messages: Sequence[MessageLike], max_tokens: int | None, options: ChatOptions | None,
+               stream: bool) -> tuple[HttpRequest, Counted | None, list[Message]]:
+        """The request, the prompt's preflight count (ContextLengthError, before anything is sent, when it is
+        over the model's input limit) and the messages as `Message`s."""
+        converted = as_messages(messages)  # Message, OpenAI dicts and SDK objects, converted once here
+        if not converted:
             raise UsageError("complete() needs at least one message")
         if max_tokens is not None and max_tokens < 1:
             raise UsageError(f"max_tokens must be at least 1, got {max_tokens}")
-        request = self._dialect.request(messages, max_tokens, options, stream=stream)
+        request = self._dialect.request(converted, max_tokens, options, stream=stream)
         check = self._check
         if check is None:
-            return request, None
+            return request, None, converted
         reserve = int(max_tokens or getattr(self._dialect, "default_max_tokens", 0) or 0)
-        return request, check.before(messages, options.tools if options else (), reserve)
+        return request, check.before(converted, options.tools if options else (), reserve), converted
 
     def _done(self, messages: Sequence[Message], completion: Completion | None, counted: Counted | None,
               started_s: float, *, streamed: bool, error: BaseException | None = None) -> None:
@@ -98,24 +99,24 @@ class SyncChat(_ChatClient):
 
     _transport_class = SyncTransport
 
-    def complete(self, messages: Sequence[Message], max_tokens: int | None = None,
+    def complete(self, messages: Sequence[MessageLike], max_tokens: int | None = None,
                  options: ChatOptions | None = None) -> Completion:
-        """Send the messages and return the model's answer.
+        """Send the messages (`Message`s, OpenAI dicts or SDK message objects) and return the model's answer.
 
         Raises:
             ContextLengthError: preflight counted more prompt tokens than the model accepts; nothing was sent.
         """
         started = time.perf_counter()
-        request, counted = self._build(messages, max_tokens, options, False)
+        request, counted, sent = self._build(messages, max_tokens, options, False)
         try:
             completion = self._dialect.parse(self._transport.post_json(request))
         except ContextwiseError as exc:
-            self._done(messages, None, counted, started, streamed=False, error=exc)
+            self._done(sent, None, counted, started, streamed=False, error=exc)
             raise
-        self._done(messages, completion, counted, started, streamed=False)
+        self._done(sent, completion, counted, started, streamed=False)
         return completion
 
-    def stream(self, messages: Sequence[Message], max_tokens: int | None = None,
+    def stream(self, messages: Sequence[MessageLike], max_tokens: int | None = None,
                options: ChatOptions | None = None) -> Iterator[str | Completion]:
         """Yield text deltas as they arrive, then the whole Completion (usage included) last.
 
@@ -123,7 +124,7 @@ class SyncChat(_ChatClient):
         handed out.
         """
         started = time.perf_counter()
-        request, counted = self._build(messages, max_tokens, options, True)
+        request, counted, sent = self._build(messages, max_tokens, options, True)
         parser = self._dialect.stream_parser()
         try:
             for event in self._transport.stream_events(request):
@@ -132,9 +133,9 @@ class SyncChat(_ChatClient):
                     yield delta
             completion = parser.result()
         except ContextwiseError as exc:
-            self._done(messages, None, counted, started, streamed=True, error=exc)
+            self._done(sent, None, counted, started, streamed=True, error=exc)
             raise
-        self._done(messages, completion, counted, started, streamed=True)
+        self._done(sent, completion, counted, started, streamed=True)
         yield completion
 
     def close(self) -> None:
@@ -153,24 +154,25 @@ class AsyncChat(_ChatClient):
 
     _transport_class = AsyncTransport
 
-    async def complete(self, messages: Sequence[Message], max_tokens: int | None = None,
+    async def complete(self, messages: Sequence[MessageLike], max_tokens: int | None = None,
                        options: ChatOptions | None = None) -> Completion:
-        """Send the messages and return the model's answer (ContextLengthError as in the sync twin)."""
+        """Send the messages (`Message`s, OpenAI dicts or SDK message objects) and return the model's answer
+        (ContextLengthError as in the sync twin)."""
         started = time.perf_counter()
-        request, counted = self._build(messages, max_tokens, options, False)
+        request, counted, sent = self._build(messages, max_tokens, options, False)
         try:
             completion = self._dialect.parse(await self._transport.post_json(request))
         except ContextwiseError as exc:
-            self._done(messages, None, counted, started, streamed=False, error=exc)
+            self._done(sent, None, counted, started, streamed=False, error=exc)
             raise
-        self._done(messages, completion, counted, started, streamed=False)
+        self._done(sent, completion, counted, started, streamed=False)
         return completion
 
-    async def stream(self, messages: Sequence[Message], max_tokens: int | None = None,
+    async def stream(self, messages: Sequence[MessageLike], max_tokens: int | None = None,
                      options: ChatOptions | None = None) -> AsyncIterator[str | Completion]:
         """Yield text deltas as they arrive, then the whole Completion (usage included) last."""
         started = time.perf_counter()
-        request, counted = self._build(messages, max_tokens, options, True)
+        request, counted, sent = self._build(messages, max_tokens, options, True)
         parser = self._dialect.stream_parser()
         try:
             async for event in self._transport.stream_events(request):
@@ -179,9 +181,9 @@ class AsyncChat(_ChatClient):
                     yield delta
             completion = parser.result()
         except ContextwiseError as exc:
-            self._done(messages, None, counted, started, streamed=True, error=exc)
+            self._done(sent, None, counted, started, streamed=True, error=exc)
             raise
-        self._done(messages, completion, counted, started, streamed=True)
+        self._done(sent, completion, counted, started, streamed=True)
         yield completion
 
     async def aclose(self) -> None:

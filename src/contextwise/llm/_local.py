@@ -445,6 +445,7 @@ class _Generation:
     def run(self, prompt: list[int]) -> Iterator[str | Completion]:
         llama, s = self.engine.llama, self.sampling
         llama.set_seed(self.engine.default_seed if s.seed is None else s.seed)
+        _decode_all_but_last(llama, prompt)
         tokens = llama.generate(prompt, temp=s.temperature, top_p=s.top_p, grammar=s.grammar, **s.sampler)
         for token in tokens:
             if token in self.engine.stop_ids:
@@ -487,6 +488,23 @@ class _Generation:
         delta = self._flush(len(self.text))
         if delta:
             yield delta
+
+
+def _decode_all_but_last(llama: Any, prompt: Sequence[int]) -> None:
+    """Decode the prompt up to its last token, reusing what the context already holds, so `generate` always
+    decodes the last token alone. A repeated prompt is served from the cache that way anyway (llama-cpp-python
+    replays only its last token), and a decode of one token rounds differently from the same token inside a
+    batch: without this, a greedy answer changed between the first call and the second."""
+    cached = llama.input_ids[: llama.n_tokens]
+    head = list(prompt[:-1])
+    common = 0
+    for a, b in zip(cached, head):
+        if a != b:
+            break
+        common += 1
+    if common < len(head):
+        llama.n_tokens = common
+        llama.eval(head[common:])
 
 
 def _longest(stops: Sequence[str]) -> int:

@@ -18,7 +18,7 @@ from contextwise.memory.episodic import EpisodicMemory
 from contextwise.memory.semantic import HISTORY_TIER, Learned, SemanticMemory
 from contextwise.memory.short_term import ShortTermMemory
 from contextwise.memory.working import WorkingMemory
-from contextwise.types import Message
+from contextwise.types import Message, MessageLike, as_message
 
 
 @dataclass(frozen=True)
@@ -110,8 +110,12 @@ class UnifiedMemory:
     def tenant(self) -> str:
         return self.backend.tenant
 
-    def observe(self, message: Message, *, importance: float = 0.5, learn: bool = True) -> Observed:
-        """Take in one conversation message: it enters short-term memory, and a user message is learned from."""
+    def observe(self, message: MessageLike | str, *, importance: float = 0.5, learn: bool = True) -> Observed:
+        """Take in one conversation message: it enters short-term memory, and a user message is learned from.
+
+        `message` is a `Message`, an OpenAI dict, an SDK message object, or a plain string (a user turn).
+        """
+        message = Message.user(message) if isinstance(message, str) else as_message(message)
         stored = self.short_term.add(message, importance=importance)
         learned = None
         if learn and message.role == "user" and message.text.strip():
