@@ -22,6 +22,23 @@ PINNED = {
 }
 
 
+OBSERVE = {
+    "PARTS", "CacheLookup", "Calibration", "Composition", "Compression", "ContextBuilt", "ContextOverflow",
+    "Correction", "Counted", "Event", "Exporter", "LogExporter", "MemoryOp", "ModelCall", "OtelExporter",
+    "Preflight", "PreflightCheck", "PrometheusExporter", "PromptTruncated", "Scope", "SpendAlert", "SpendLimit",
+    "Subscription", "UsageStats", "calibration", "composition_of", "current_scope", "emit", "emit_cache_lookup",
+    "listening", "scope", "subscribe", "use_calibration",
+}
+
+
+def test_public_api_observe_all_is_pinned_and_documented():
+    from contextwise import observe
+
+    assert set(observe.__all__) == OBSERVE
+    undocumented = [n for n in observe.__all__ if callable(getattr(observe, n)) and not getattr(observe, n).__doc__]
+    assert undocumented == []
+
+
 def test_public_api_all_is_pinned():
     assert set(cw.__all__) == PINNED
     assert all(hasattr(cw, name) for name in cw.__all__)

@@ -17,6 +17,8 @@ adds tokens. Pick one by how much must go, or let `Auto` pick:
 
 from __future__ import annotations
 
+import time
+
 from contextwise._deprecated import renamed_names
 from contextwise.compress._sentences import split_sentences
 from contextwise.compress.auto import Auto
@@ -27,6 +29,7 @@ from contextwise.compress.scoring import Bm25Scorer, EmbeddingScorer, HybridScor
 from contextwise.compress.summarize import ChunkSummaryRequest, SummaryStep, Summarizer
 from contextwise.compress.truncate import TruncateTokens, truncate_tokens
 from contextwise.protocols import Compressor, Tokenizer
+from contextwise.observe._emit import compressed as observe_compressed
 from contextwise.registry import resolve
 from contextwise.types import Compressed
 
@@ -53,7 +56,10 @@ def compress(text: str, *, target_tokens: int, compressor: Compressor | str | No
         UsageError: `target_tokens` is negative or a name is unknown.
     """
     chosen = Extractive() if compressor is None else resolve("compressor", compressor)
-    return chosen.compress(text, target_tokens, _tokenizer(tokenizer), query)
+    started = time.perf_counter()
+    result: Compressed = chosen.compress(text, target_tokens, _tokenizer(tokenizer), query)
+    observe_compressed(result, method=type(chosen).__name__, target_tokens=target_tokens, started_s=started)
+    return result
 
 
 def _tokenizer(tokenizer: Tokenizer | str | None) -> Tokenizer:

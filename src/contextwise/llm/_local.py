@@ -15,6 +15,7 @@ import json
 import os
 import re
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,8 @@ import numpy as np
 
 from contextwise.errors import BackendError, ContextLengthError, MissingDependencyError, UsageError
 from contextwise.llm._build import check_build
+from contextwise.observe import _bus, _emit
+from contextwise.observe._events import ContextOverflow
 from contextwise.types import ChatOptions, Completion, Message, TokenLogprob, Usage
 
 #: How to install the local model's runtime and weights (a portable llama.cpp build; see llm/_build.py).
@@ -375,10 +378,15 @@ class LlamaCppModel:
         The model is held from the first token to the last: finish or close() one stream before starting
         another call from the same thread (other threads wait their turn).
         """
+        started = time.perf_counter()
         prompt = self._prompt(messages)
         sampling = self._sampling(len(prompt), max_tokens, options or ChatOptions())
         with self._engine.hold():
-            yield from _Generation(self._engine, sampling, self.name).run(prompt)
+            for item in _Generation(self._engine, sampling, self.name).run(prompt):
+                if isinstance(item, Completion) and _bus.subscribers:  # observe: the ModelCall event
+                    _emit.model_call(provider="local", model=self.name, messages=messages, completion=item,
+                                     started_s=started, counted_tokens=len(prompt), streamed=True)
+                yield item
 
     def _prompt(self, messages: Sequence[Message]) -> list[int]:
         if not messages:
@@ -388,8 +396,12 @@ class LlamaCppModel:
         for text, control in self.template.segments(messages):
             ids += llama.tokenize(text.encode("utf-8"), add_bos=False, special=control)
         if len(ids) >= self.n_ctx:
+            if _bus.subscribers:  # observe: the overflow event
+                _bus.emit(ContextOverflow(provider="local", model=self.name, counted_tokens=len(ids),
+                                          limit_tokens=self.n_ctx - 1))
             raise ContextLengthError(f"the prompt has {len(ids)} tokens; the window is {self.n_ctx} (build the "
-                                     f"context with a smaller budget)", backend="local")
+                                     f"context with a smaller budget)", backend="local", needed_tokens=len(ids),
+                                     available_tokens=self.n_ctx - 1)
         return ids
 
     def _sampling(self, prompt_tokens: int, max_tokens: int | None, options: ChatOptions) -> _Sampling:

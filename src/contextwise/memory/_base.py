@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextwise.errors import UsageError
 from contextwise.registry import resolve
 from contextwise.types import Record, Usage
+from contextwise.observe._emit import memory_op
 
 Tier = Literal["short_term", "episodic", "semantic", "working"]
 TIERS: tuple[str, ...] = ("short_term", "episodic", "semantic", "working")
@@ -439,5 +440,5 @@ class Timer:
 
     def stats(self, *, tokens: int = 0, model_calls: int = 0, usage: Usage | None = None,
               cost_usd: float | None = None, warnings: Sequence[str] = ()) -> OpStats:
-        return OpStats(self.operation, tokens, time.perf_counter() - self.start, model_calls, usage or Usage(),
-                       cost_usd, tuple(warnings))
+        return memory_op(OpStats(self.operation, tokens, time.perf_counter() - self.start, model_calls,  # observe
+                                 usage or Usage(), cost_usd, tuple(warnings)))
