@@ -33,6 +33,7 @@ from contextwise.evals.niah._needles import (
     single,
     with_distractors,
 )
+from contextwise.evals.niah._plot import plot_curves, plot_differences, plot_heatmap
 from contextwise.evals.niah._results import (
     RULER_THRESHOLD,
     CellResult,
@@ -54,6 +55,7 @@ from contextwise.evals.niah._run import (
     run_niah,
 )
 from contextwise.evals.niah._score import Contains, Exact, Judge, Regex, Scorer, normalise, scorer_from
+from contextwise.evals.niah.anchors import load_gkamradt
 from contextwise.evals.niah.strategies import (
     Compressed,
     Raw,
@@ -65,12 +67,12 @@ from contextwise.evals.niah.strategies import (
 )
 
 __all__ = [
-    "LOW_OVERLAP", "RULER_THRESHOLD", "CellResult", "Compressed", "Contains", "ContextBuilder", "CurvePoint",
-    "EmptyNeedleError", "Exact", "Grid", "Haystack", "HaystackTooShortError", "Judge", "LowOverlapPair",
-    "Matrix", "Needle", "NiahResults", "NiahRun", "Placed", "PlannedCell", "Raw", "Regex", "Reordered",
-    "ResultsFile", "Retrieved", "Scorer", "Strategy", "StrategySummary", "Target", "WindowExceededError",
-    "cell_id", "classic", "content_words", "describe", "distractor_similarity", "effective_length",
+    "CellResult", "Compressed", "Contains", "ContextBuilder", "CurvePoint", "EmptyNeedleError", "Exact", "Grid",
+    "Haystack", "HaystackTooShortError", "Judge", "LOW_OVERLAP", "LowOverlapPair", "Matrix", "Needle",
+    "NiahResults", "NiahRun", "Placed", "PlannedCell", "RULER_THRESHOLD", "Raw", "Regex", "Reordered",
+    "ResultsFile", "Retrieved", "Scorer", "Strategy", "StrategySummary", "Target", "WindowExceededError", "cell_id",
+    "classic", "content_words", "describe", "distractor_similarity", "effective_length", "load_gkamradt",
     "low_overlap", "matrix_of", "multi_key", "multi_query", "multi_value", "normalise", "place_depths",
-    "prompt_messages", "run_niah", "scorer_from", "single", "spaced_depths", "spaced_lengths",
-    "standard_strategies", "strategy_from", "with_distractors",
+    "plot_curves", "plot_differences", "plot_heatmap", "prompt_messages", "run_niah", "scorer_from", "single",
+    "spaced_depths", "spaced_lengths", "standard_strategies", "strategy_from", "with_distractors",
 ]
