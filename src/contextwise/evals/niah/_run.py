@@ -24,6 +24,8 @@ Progress = Callable[[int, int], None]
 #: The instruction sent with every cell; part of the cell id (change it, and every cell is new).
 SYSTEM_PROMPT = "You answer questions about a document. Answer with the exact words of the document, briefly."
 PROMPT_VERSION = 1
+#: Greedy, seeded, and stopped where a base model would start the next question.
+ANSWER_OPTIONS = ChatOptions(temperature=0.0, seed=0, stop=("\nQuestion:",))
 # Tokens of chat framing per message the buffer must also hold (role markers); generous for every provider.
 _FRAMING_TOKENS = 16
 
@@ -235,7 +237,7 @@ class NiahRun:
         strategy_s = time.perf_counter() - started
         started = time.perf_counter()
         completion = self.target.model.complete(prompt_messages(sent, cell.needle.question), self.max_output_tokens,
-                                                ChatOptions(temperature=0.0, seed=0))
+                                                ANSWER_OPTIONS)
         latency = time.perf_counter() - started
         result = self._result(cell, placed.tokens, completion, latency, strategy_s)
         return self._with_judge(result, cell.needle) if self.judge is not None else result
