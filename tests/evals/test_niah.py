@@ -140,9 +140,10 @@ def test_an_empty_needle_is_refused(bad):
     (Contains(), "They eat a Sandwich in Dolores   Park!", 1.0),
     (Contains(), "a sandwich", 0.5),
     (Exact(), "sandwich, dolores park.", 1.0),
-    (Exact(), "a sandwich, dolores park", 0.0),
+    (Exact(), "a sandwich, dolores park", 1.0),  # articles and punctuation do not count (SQuAD style)
+    (Exact(), "sandwich, dolores park in sf", 0.0),
     (Regex(r"dolores\s+park"), "DOLORES  PARK", 1.0),
-], ids=["contains", "partial", "exact", "exact-miss", "regex"])
+], ids=["contains", "partial", "exact", "exact-articles", "exact-miss", "regex"])
 def test_scorers(scorer, answer, score):
     assert scorer.score(answer, classic()) == score
 

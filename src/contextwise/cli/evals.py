@@ -142,6 +142,26 @@ def _chart(report, chart: str | None, explicit: bool, console: Console) -> None:
     console.print(f"chart: {path}")
 
 
+def write_locomo(report, out: Path) -> Path:  # type: ignore[no-untyped-def]
+    """results.jsonl (per question and mode) and summary.json (recall@k per split and mode) in `out`."""
+    import json
+    from dataclasses import asdict
+
+    from contextwise.evals.locomo import HELD_OUT
+    from contextwise.evals.report import write_summary
+
+    out.mkdir(parents=True, exist_ok=True)
+    lines = [json.dumps({"mode": m.mode, **asdict(q)}) + "\n" for m in report.modes for q in m.questions]
+    (out / "results.jsonl").write_text("".join(lines), encoding="utf-8")
+    splits = {"tuning": [c for c in report.conversations if c not in HELD_OUT],
+              "held-out": [c for c in report.conversations if c in HELD_OUT]}
+    metrics = [(f"{split}/{m.mode}", f"{level}@{k}", getattr(m, level)(k))
+               for split, ids in splits.items() if ids for m in report.only(ids).modes
+               for level in ("turn_recall", "turn_all", "session_recall") for k in report.ks]
+    return write_summary(out / "summary.json", "locomo", {"conversations": list(report.conversations),
+                                                          "ks": list(report.ks)}, metrics)
+
+
 def register(group: click.Group) -> None:
     """Add the `eval` command group (niah, locomo, compression) to the CLI."""
 
@@ -150,6 +170,7 @@ def register(group: click.Group) -> None:
         """Measure contextwise on public benchmarks."""
 
     _register_niah(evals)
+    _register_compression(evals)
 
     @evals.command("locomo")
     @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
@@ -167,9 +188,12 @@ def register(group: click.Group) -> None:
     @click.option("--chart", default=DEFAULT_CHART, show_default=True,
                   help="PNG of recall@k per mode (needs the plot extra).")
     @click.option("--no-chart", is_flag=True, help="Write no chart.")
+    @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+                  help="Also write results.jsonl (one line per question and mode) and summary.json here.")
     @click.pass_context
     def locomo(ctx: click.Context, path: Path, ks: str, modes: tuple[str, ...], conversations: str | None,
-               embedder: str, turn_text: str, hybrid_weights: str, chart: str, no_chart: bool) -> None:
+               embedder: str, turn_text: str, hybrid_weights: str, chart: str, no_chart: bool,
+               out: Path | None) -> None:
         """Store each LoCoMo turn as a memory and measure evidence recall@k for each question."""
         from contextwise.evals.locomo import load_locomo
 
@@ -184,6 +208,8 @@ def register(group: click.Group) -> None:
         report = _evaluate(chosen, chosen_modes, cutoffs, embedder, TURN_TEXTS[turn_text], console)
         _print(report, console)
         _chart(report, None if no_chart else chart, explicit, console)
+        if out is not None:
+            console.print(f"wrote {write_locomo(report, out)}", markup=False)
 
 
 def _register_niah(evals: click.Group) -> None:
@@ -274,3 +300,67 @@ def _register_niah(evals: click.Group) -> None:
         title = f"{target.name}, {hay.digest[:8]} haystack ({order})"
         for path in _niah.write_outputs(results, out, threshold, title, console):
             console.print(f"wrote {path}", markup=False)
+
+
+DEFAULT_NQ = Path("../shared/bench/data/lost-in-the-middle/nq-open-oracle.jsonl.gz")
+
+
+def _register_compression(evals: click.Group) -> None:
+    @evals.command("compression")
+    @click.option("--data", type=click.Path(path_type=Path), default=None,
+                  help="Your own cases (JSONL: question, answers, context) [default: the NQ oracle file, "
+                       f"{DEFAULT_NQ}].")
+    @click.option("--nq", "nq_path", type=click.Path(path_type=Path), default=DEFAULT_NQ, show_default=True,
+                  help="Lost in the Middle's nq-open-oracle.jsonl.gz.")
+    @click.option("--n", "count", type=int, default=30, show_default=True, help="NQ cases to draw.")
+    @click.option("--seed", type=int, default=0, show_default=True)
+    @click.option("--ratios", default="2,4,10", show_default=True, help="Compression ratios, comma-separated.")
+    @click.option("--compressor", "specs", default="truncate:middle,extractive", show_default=True,
+                  help="Compressor specs, comma-separated (truncate:middle, extractive, pruning, auto, …).")
+    @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+                  help="Directory for results.jsonl, summary.json and retention.png.")
+    def compression(data: Path | None, nq_path: Path, count: int, seed: int, ratios: str, specs: str,
+                    out: Path) -> None:
+        """Answer retention of each compressor at each ratio (a case is kept when an answer alias survives)."""
+        import json
+
+        from contextwise.evals.compression import evaluate_compression, load_cases, load_nq, plot_retention
+        from contextwise.evals.report import write_summary
+        from contextwise.registry import resolve
+
+        try:
+            wanted = [float(r) for r in ratios.split(",") if r.strip()]
+        except ValueError:
+            raise UsageError(f"--ratios {ratios!r}: give numbers separated by commas, e.g. 2,4,10") from None
+        compressors = {spec: resolve("compressor", spec) for spec in (s.strip() for s in specs.split(",")) if spec}
+        cases = load_cases(data) if data is not None else load_nq(nq_path, n=count, seed=seed)
+        console = Console()
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        with Progress(*columns, console=console, transient=True) as bar:
+            task = bar.add_task("compressing", total=None)
+            report = evaluate_compression(cases, compressors, wanted,
+                                          progress=lambda d, t: bar.update(task, completed=d, total=t))
+        table = Table(title=f"answer retention, {len(cases)} cases", title_justify="left")
+        table.add_column("compressor")
+        for r in report.ratios:
+            table.add_column(f"{r:g}x", justify="right")
+        table.add_column("s/case", justify="right")
+        for name in report.compressors:
+            table.add_row(name, *(f"{report.retention(name, r):.2f}" for r in report.ratios),
+                          f"{sum(report.seconds(name, r) for r in report.ratios) / len(report.ratios):.3f}")
+        console.print(table)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "results.jsonl").write_text("".join(json.dumps(row) + "\n" for row in report.rows()),
+                                           encoding="utf-8")
+        metrics = [(name, f"retention@{r:g}x", report.retention(name, r)) for name in report.compressors
+                   for r in report.ratios]
+        write_summary(out / "summary.json", "compression",
+                      {"data": str(data or nq_path), "cases": len(cases), "seed": seed}, metrics)
+        _chart_or_note(lambda: plot_retention(report, out / "retention.png"), console)
+
+
+def _chart_or_note(draw, console: Console) -> None:  # type: ignore[no-untyped-def]
+    try:
+        console.print(f"chart: {draw()}", markup=False)
+    except MissingDependencyError:
+        console.print("no chart: pip install 'contextwise[plot]' for one", markup=False)

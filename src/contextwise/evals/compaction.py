@@ -25,7 +25,7 @@ from typing import Any
 from contextwise.errors import UsageError
 from contextwise.evals.locomo import Conversation as LocomoConversation
 from contextwise.evals.locomo import Question, session_of
-from contextwise.evals.niah._score import normalise
+from contextwise.compress.retention import normalize
 from contextwise.protocols import ChatModel
 from contextwise.types import ChatOptions, Message
 
@@ -124,11 +124,11 @@ def compaction_recall(conversations: Sequence[LocomoConversation], *, budget_tok
         found, asked, answered, tokens = 0, 0, 0, []
         for conversation in probed:
             context = _managed(conversation, manager, budget_tokens, summarizer)
-            text = normalise("\n".join(m.text for m in context))
+            text = normalize("\n".join(m.text for m in context))
             tokens.append(sum(count(m.text) for m in context))
             for question in early_probes(conversation, early_sessions):
                 asked += 1
-                found += normalise(question.answer) in text
+                found += normalize(question.answer) in text
                 if answerer is not None:
                     answered += _answers(answerer, context, question)
             done += 1
@@ -159,4 +159,4 @@ def _managed(conversation: LocomoConversation, manager: Any, budget_tokens: int,
 def _answers(model: ChatModel, context: list[Message], question: Question) -> bool:
     ask = Message.user(f"Answer from the conversation above, in a few words: {question.text}")
     reply = model.complete([*context, ask], 32, ChatOptions(temperature=0.0, seed=0)).text
-    return normalise(question.answer) in normalise(reply)
+    return normalize(question.answer) in normalize(reply)

@@ -55,7 +55,7 @@ from contextwise.evals.niah._run import (
     prompt_messages,
     run_niah,
 )
-from contextwise.evals.niah._score import Contains, Exact, Judge, Regex, Scorer, normalise, scorer_from
+from contextwise.evals.niah._score import Contains, Exact, Judge, Regex, Scorer, scorer_from
 from contextwise.evals.niah.anchors import load_gkamradt
 from contextwise.evals.niah.strategies import (
     Compressed,
@@ -73,7 +73,7 @@ __all__ = [
     "NiahResults", "NiahRun", "Placed", "PlannedCell", "RULER_THRESHOLD", "Raw", "Regex", "Reordered",
     "ResultsFile", "Retrieved", "Scorer", "Strategy", "StrategySummary", "Target", "WindowExceededError", "cell_id",
     "classic", "content_words", "describe", "distractor_similarity", "effective_length", "load_gkamradt",
-    "low_overlap", "matrix_of", "multi_key", "multi_query", "multi_value", "needles_from", "normalise", "place_depths",
+    "low_overlap", "matrix_of", "multi_key", "multi_query", "multi_value", "needles_from", "place_depths",
     "plot_curves", "plot_differences", "plot_heatmap", "prompt_messages", "run_niah", "scorer_from", "single",
     "spaced_depths", "spaced_lengths", "standard_strategies", "strategy_from", "with_distractors",
 ]

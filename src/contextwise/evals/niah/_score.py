@@ -4,25 +4,14 @@ judge is optional and its score is kept apart."""
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 from typing import Protocol
 
+from contextwise.compress.retention import normalize
 from contextwise.errors import UsageError
 from contextwise.evals.niah._needles import Needle
 from contextwise.protocols import ChatModel
 from contextwise.types import ChatOptions, Message
-
-_SPACE = re.compile(r"\s+")
-_PUNCT = re.compile(r"[^\w\s-]")
-
-
-def normalise(text: str) -> str:
-    """Lower case, accents folded, punctuation dropped, whitespace collapsed (SQuAD-style, articles kept)."""
-    folded = unicodedata.normalize("NFKD", text)
-    folded = "".join(c for c in folded if not unicodedata.combining(c))
-    return _SPACE.sub(" ", _PUNCT.sub(" ", folded.lower())).strip()
-
 
 class Scorer(Protocol):
     """Scores an answer in [0, 1]."""
@@ -35,14 +24,15 @@ class Scorer(Protocol):
 
 @dataclass(frozen=True)
 class Contains:
-    """The fraction of the needle's answers found in the answer after `normalise` (the default)."""
+    """The fraction of the needle's answers found in the answer, compared after
+    `contextwise.compress.retention.normalize` (SQuAD style; the default)."""
 
     name: str = "contains"
 
     def score(self, answer: str, needle: Needle) -> float:
         """Fraction of expected values present."""
-        got = f" {normalise(answer)} "
-        return sum(f" {normalise(a)} " in got for a in needle.answers) / len(needle.answers)
+        got = f" {normalize(answer)} "
+        return sum(f" {normalize(a)} " in got for a in needle.answers) / len(needle.answers)
 
 
 @dataclass(frozen=True)
@@ -53,7 +43,7 @@ class Exact:
 
     def score(self, answer: str, needle: Needle) -> float:
         """1.0 or 0.0."""
-        return float(normalise(answer) == normalise(", ".join(needle.answers)))
+        return float(normalize(answer) == normalize(", ".join(needle.answers)))
 
 
 @dataclass(frozen=True)
