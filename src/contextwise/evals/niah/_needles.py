@@ -50,6 +50,9 @@ class Needle:
         answers: every expected value; the score is the fraction of them the answer gives.
         distractors: sentences inserted too that look like the fact but do not answer the question.
         kind: which family it belongs to ("single", "multi-key", "multi-value", "multi-query", "low-overlap").
+        answer_prefix: RULER's answer prefix, the start of a correct answer ("The special magic number for X
+            mentioned in the provided text is"): sent after "Answer:" when the run asks for it, which base
+            models need to answer at all.
     """
 
     name: str
@@ -59,6 +62,7 @@ class Needle:
     distractors: tuple[str, ...] = ()
     kind: str = "single"
     meta: tuple[tuple[str, str], ...] = field(default=(), compare=True)
+    answer_prefix: str = ""
 
     def __post_init__(self) -> None:
         if not self.facts or any(not f.strip() for f in self.facts):
@@ -80,16 +84,18 @@ class Needle:
         return self.facts + self.distractors
 
 
-def single(fact: str, question: str, answer: str | tuple[str, ...], *, name: str = "single") -> Needle:
+def single(fact: str, question: str, answer: str | tuple[str, ...], *, name: str = "single",
+           answer_prefix: str = "") -> Needle:
     """One fact, one question; `answer` is the value (or values) a correct reply contains."""
     answers = (answer,) if isinstance(answer, str) else tuple(answer)
-    return Needle(name, (fact,), question, answers)
+    return Needle(name, (fact,), question, answers, answer_prefix=answer_prefix)
 
 
 def classic() -> Needle:
     """gkamradt's needle: the best thing to do in San Francisco (scored on its key phrase)."""
     return single("The best thing to do in San Francisco is eat a sandwich and sit in Dolores Park on a sunny day.",
-                  "What is the best thing to do in San Francisco?", ("sandwich", "Dolores Park"), name="classic")
+                  "What is the best thing to do in San Francisco?", ("sandwich", "Dolores Park"), name="classic",
+                  answer_prefix="The best thing to do in San Francisco is")
 
 
 # A fixed pool of keys; RULER draws random words, we draw from a list so runs are reproducible everywhere.
@@ -124,6 +130,13 @@ def _ask(keys: list[str], kind: str, *, several: bool) -> str:
     return f"What are the special magic {noun}s for {', '.join(keys[:-1])} and {keys[-1]} mentioned in the text?"
 
 
+def _prefix(keys: list[str], kind: str, *, several: bool) -> str:
+    noun = "uuid" if kind == "uuid" else "number"
+    if len(keys) == 1 and not several:
+        return f"The special magic {noun} for {keys[0]} mentioned in the provided text is"
+    return f"The special magic {noun}s for {' and '.join(keys)} mentioned in the provided text are"
+
+
 def multi_key(keys: int = 4, *, value: str = "number", seed: int = 0) -> Needle:
     """RULER MK-NIAH: `keys` facts of one template, different keys; the first is asked, the rest distract."""
     if keys < 1:
@@ -131,7 +144,8 @@ def multi_key(keys: int = 4, *, value: str = "number", seed: int = 0) -> Needle:
     rng = random.Random(f"mk:{keys}:{value}:{seed}")
     names, values = _keys(rng, keys), [_value(rng, value) for _ in range(keys)]
     return Needle(f"mk{keys}-{value}", (_fact(names[0], values[0], value),), _ask(names[:1], value, several=False),
-                  (values[0],), tuple(_fact(k, v, value) for k, v in zip(names[1:], values[1:])), "multi-key")
+                  (values[0],), tuple(_fact(k, v, value) for k, v in zip(names[1:], values[1:])), "multi-key",
+                  answer_prefix=_prefix(names[:1], value, several=False))
 
 
 def multi_value(values: int = 4, *, value: str = "number", seed: int = 0) -> Needle:
@@ -141,7 +155,8 @@ def multi_value(values: int = 4, *, value: str = "number", seed: int = 0) -> Nee
     rng = random.Random(f"mv:{values}:{value}:{seed}")
     key, found = _keys(rng, 1)[0], [_value(rng, value) for _ in range(values)]
     return Needle(f"mv{values}-{value}", tuple(_fact(key, v, value) for v in found),
-                  _ask([key], value, several=True), tuple(found), kind="multi-value")
+                  _ask([key], value, several=True), tuple(found), kind="multi-value",
+                  answer_prefix=_prefix([key], value, several=True))
 
 
 def multi_query(keys: int = 4, queries: int = 2, *, value: str = "number", seed: int = 0) -> Needle:
@@ -152,7 +167,8 @@ def multi_query(keys: int = 4, queries: int = 2, *, value: str = "number", seed:
     names, found = _keys(rng, keys), [_value(rng, value) for _ in range(keys)]
     facts = tuple(_fact(k, v, value) for k, v in zip(names, found))
     return Needle(f"mq{queries}of{keys}-{value}", facts[:queries], _ask(names[:queries], value, several=False),
-                  tuple(found[:queries]), facts[queries:], "multi-query")
+                  tuple(found[:queries]), facts[queries:], "multi-query",
+                  answer_prefix=_prefix(names[:queries], value, several=True))
 
 
 @dataclass(frozen=True)
@@ -199,7 +215,7 @@ def low_overlap(pair: int = 0, *, seed: int = 0) -> Needle:
     chosen = LOW_OVERLAP[pair]
     name = random.Random(f"lo:{pair}:{seed}").choice(_NAMES)
     return Needle(f"lo{pair}", (chosen.fact.format(name=name),), chosen.question, (name,), kind="low-overlap",
-                  meta=(("link", chosen.link),))
+                  meta=(("link", chosen.link),), answer_prefix="The character is")
 
 
 #: Distractor levels for `with_distractors`, by how much a distractor looks like the fact.

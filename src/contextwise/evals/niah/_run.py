@@ -26,6 +26,7 @@ SYSTEM_PROMPT = "You answer questions about a document. Answer with the exact wo
 PROMPT_VERSION = 1
 #: Greedy, seeded, and stopped where a base model would start the next question.
 ANSWER_OPTIONS = ChatOptions(temperature=0.0, seed=0, stop=("\nQuestion:",))
+BASE_MODEL_OPTIONS = ChatOptions(temperature=0.0, seed=0, stop=("\n",))
 # Tokens of chat framing per message the buffer must also hold (role markers); generous for every provider.
 _FRAMING_TOKENS = 16
 
@@ -111,6 +112,8 @@ class NiahRun:
         scorer: the deterministic scorer (default Contains: the share of expected values present).
         judge: an optional model judge, scored in its own column.
         concurrency: cells in flight at once for remote models (the local model runs one at a time).
+        answer_prefix: end each prompt with the needle's answer prefix (RULER's, for base models); None: on for
+            a local model with a PlainText prompt (a base model), off otherwise.
         out: a results.jsonl to append to and resume from (None: keep results in memory only).
     """
 
@@ -118,7 +121,7 @@ class NiahRun:
                  needles: Sequence[Needle] | None = None, *, strategies: Sequence[Strategy] | None = None,
                  order: str = "coherent", buffer_tokens: int = 200, max_output_tokens: int = 32,
                  scorer: Scorer | None = None, judge: ChatModel | None = None, concurrency: int = 1,
-                 out: str | Path | None = None) -> None:
+                 answer_prefix: bool | None = None, out: str | Path | None = None) -> None:
         self.target = model if isinstance(model, Target) else describe(model)
         self.haystack, self.grid = haystack, grid
         self.needles = list(needles) if needles is not None else [classic()]
@@ -127,6 +130,10 @@ class NiahRun:
         self.scorer = scorer or Contains()
         self.judge = Judge(judge) if judge is not None else None
         self.concurrency = concurrency
+        base = _is_base_model(self.target)
+        self.answer_prefix = base if answer_prefix is None else answer_prefix
+        # A base model goes on writing after its answer; its first line is the answer.
+        self.options = BASE_MODEL_OPTIONS if base else ANSWER_OPTIONS
         self.file = ResultsFile(out) if out is not None else None
         self._builders: dict[int, ContextBuilder] = {}
         self._done: dict[str, CellResult] = {}
@@ -179,7 +186,7 @@ class NiahRun:
 
     def _overhead(self) -> int:
         count = self.target.tokenizer.count
-        question = max(count(_question_block(n.question)) for n in self.needles)
+        question = max(count(_question_block(n.question, n.answer_prefix)) for n in self.needles)
         return count(SYSTEM_PROMPT) + question + count(_CONTEXT_OPEN + _CONTEXT_CLOSE) + 2 * _FRAMING_TOKENS
 
     def _builder(self, seed: int) -> ContextBuilder:
@@ -191,7 +198,7 @@ class NiahRun:
         key = cell_id(model=self.target.name, tokenizer=self.target.tokenizer_name, length=length, depth=depth,
                       needle=needle.digest, seed=seed, haystack=self.haystack.digest, order=self.order,
                       strategy=strategy.spec, buffer=self.buffer_tokens, max_output=self.max_output_tokens,
-                      prompt=PROMPT_VERSION)
+                      prompt=PROMPT_VERSION, **({"answer_prefix": needle.answer_prefix} if self.answer_prefix else {}))
         return PlannedCell(key, length, depth, seed, needle, strategy)
 
     # -- running ---------------------------------------------------------------------------------------------
@@ -236,8 +243,9 @@ class NiahRun:
         sent = cell.strategy.fit(placed.text, cell.needle.question, self.target.tokenizer)
         strategy_s = time.perf_counter() - started
         started = time.perf_counter()
-        completion = self.target.model.complete(prompt_messages(sent, cell.needle.question), self.max_output_tokens,
-                                                ANSWER_OPTIONS)
+        prefix = cell.needle.answer_prefix if self.answer_prefix else ""
+        completion = self.target.model.complete(prompt_messages(sent, cell.needle.question, prefix),
+                                                self.max_output_tokens, self.options)
         latency = time.perf_counter() - started
         result = self._result(cell, placed.tokens, completion, latency, strategy_s)
         return self._with_judge(result, cell.needle) if self.judge is not None else result
@@ -271,15 +279,21 @@ class NiahRun:
 _CONTEXT_OPEN, _CONTEXT_CLOSE = "<document>\n", "\n</document>\n\n"
 
 
-def _question_block(question: str) -> str:
-    return f"Question: {question}\nAnswer:"
+def _question_block(question: str, answer_prefix: str = "") -> str:
+    return f"Question: {question}\nAnswer:" + (f" {answer_prefix}" if answer_prefix else "")
 
 
-def prompt_messages(context: str, question: str) -> list[Message]:
+def _is_base_model(target: Target) -> bool:
+    from contextwise.llm import PlainText
+
+    return target.local and isinstance(getattr(target.model, "template", None), PlainText)
+
+
+def prompt_messages(context: str, question: str, answer_prefix: str = "") -> list[Message]:
     """The messages of one cell: the instruction, then the document and the question after it (so cells that
-    share the document's start share the prompt's start)."""
+    share the document's start share the prompt's start), and the answer's first words when given."""
     return [Message.system(SYSTEM_PROMPT),
-            Message.user(f"{_CONTEXT_OPEN}{context}{_CONTEXT_CLOSE}{_question_block(question)}")]
+            Message.user(f"{_CONTEXT_OPEN}{context}{_CONTEXT_CLOSE}{_question_block(question, answer_prefix)}")]
 
 
 def run_niah(model: ChatModel | Target, haystack: Haystack, grid: Grid, needles: Sequence[Needle] | None = None,
