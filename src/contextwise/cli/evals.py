@@ -255,8 +255,9 @@ def _register_niah(evals: click.Group) -> None:
     def niah(model_spec: str, haystack: tuple[Path, ...], lengths: str, depths: str | None,
              depth_count: int | None, spacing: str, seeds: str, needle_specs: tuple[str, ...], order: str,
              strategy_names: tuple[str, ...], keep: float, buffer_tokens: int, max_output_tokens: int, scorer: str,
-             judge_spec: str | None, concurrency: int, answer_prefix: bool | None, n_ctx: int | None, window_tokens: int | None,
-             tokenizer_name: str | None, price_as: str | None, threshold: float, out: Path) -> None:
+             judge_spec: str | None, concurrency: int, answer_prefix: bool | None, n_ctx: int | None,
+             window_tokens: int | None, tokenizer_name: str | None, price_as: str | None, threshold: float,
+             out: Path) -> None:
         """Hide needles at each depth of each context length and score the model's answers.
 
         A second call with the same options reads the finished cells from OUT/results.jsonl and finishes at once;
