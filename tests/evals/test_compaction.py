@@ -57,3 +57,28 @@ def test_the_model_check_asks_with_the_managed_context():
 def test_nothing_to_probe_is_a_usage_error():
     with pytest.raises(UsageError, match="compact"):
         compaction_recall([long_conversation()], budget_tokens=100_000)
+
+
+def test_eval_compaction_cli_prints_each_manager_and_writes_the_summary(tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from contextwise.cli import cli
+    from contextwise.evals.report import read_summary
+
+    conversation = long_conversation()
+    sessions = {f"session_{s}": [{"speaker": t.speaker, "dia_id": t.dia_id, "text": t.text}
+                                 for t in conversation.turns if t.session == s] for s in range(1, 8)}
+    raw = [{"sample_id": "conv-1", "conversation": {"speaker_a": "Ana", "speaker_b": "Ben", **sessions},
+            "qa": [{"question": q.text, "answer": q.answer, "evidence": list(q.evidence), "category": 4}
+                   for q in conversation.questions]}]
+    path = tmp_path / "locomo.json"
+    path.write_text(json.dumps(raw))
+    result = CliRunner().invoke(cli, ["eval", "compaction", str(path), "--budget", "800", "--conversations",
+                                      "conv-1", "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert "truncation" in result.output and "rolling-summary" in result.output
+    summary = read_summary(tmp_path / "out" / "summary.json")
+    assert summary["eval"] == "compaction"
+    assert {r["group"] for r in summary["metrics"]} >= {"truncation", "hybrid", "importance"}

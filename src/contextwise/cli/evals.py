@@ -171,6 +171,7 @@ def register(group: click.Group) -> None:
 
     _register_niah(evals)
     _register_compression(evals)
+    _register_compaction(evals)
 
     @evals.command("locomo")
     @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
@@ -367,3 +368,59 @@ def _chart_or_note(draw, console: Console) -> None:  # type: ignore[no-untyped-d
         console.print(f"chart: {draw()}", markup=False)
     except MissingDependencyError:
         console.print("no chart: pip install 'contextwise[plot]' for one", markup=False)
+
+
+def _register_compaction(evals: click.Group) -> None:
+    @evals.command("compaction")
+    @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+    @click.option("--budget", "budget_tokens", type=int, default=4000, show_default=True,
+                  help="The history budget every manager fits the conversation into.")
+    @click.option("--early-sessions", type=int, default=2, show_default=True,
+                  help="Probe questions whose evidence lies in sessions 1..N.")
+    @click.option("--conversations", default="tuning", show_default=True,
+                  help="Sample ids, comma-separated, or tuning / held-out.")
+    @click.option("--summarizer", "summarizer_spec", default=None,
+                  help="A chat model spec that writes the summaries of the summarizing managers.")
+    @click.option("--answerer", "answerer_spec", default=None,
+                  help="A chat model spec asked each probe from the managed context.")
+    @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+                  help="Directory for summary.json.")
+    def compaction(path: Path, budget_tokens: int, early_sessions: int, conversations: str,
+                   summarizer_spec: str | None, answerer_spec: str | None, out: Path | None) -> None:
+        """Compaction recall: the share of early-session LoCoMo answers each history manager still holds."""
+        from contextwise.evals.compaction import compaction_recall
+        from contextwise.evals.locomo import load_locomo
+        from contextwise.registry import resolve
+
+        chosen = pick_conversations(load_locomo(path), conversations)
+        summarizer = resolve("chat", summarizer_spec) if summarizer_spec else None
+        answerer = resolve("chat", answerer_spec) if answerer_spec else None
+        console = Console()
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        with Progress(*columns, console=console, transient=True) as bar:
+            task = bar.add_task("managing", total=None)
+            report = compaction_recall(chosen, budget_tokens=budget_tokens, early_sessions=early_sessions,
+                                       summarizer=summarizer, answerer=answerer,
+                                       progress=lambda d, t: bar.update(task, completed=d, total=t))
+        table = Table(title=f"compaction recall at {budget_tokens:,} tokens: questions about sessions "
+                            f"1..{early_sessions}, {len(report.conversations)} conversations", title_justify="left")
+        for column in ("manager", "probes", "answer present", "answered by model", "context tokens"):
+            table.add_column(column, justify="left" if column == "manager" else "right")
+        for m in report.managers:
+            table.add_row(m.manager, str(m.probes), f"{m.present:.3f}", "" if m.model is None else f"{m.model:.3f}",
+                          f"{m.context_tokens:,.0f}")
+        console.print(table)
+        if summarizer is None:
+            console.print("no --summarizer: the summarizing managers wrote no summary and kept what a window keeps",
+                          markup=False)
+        if out is not None:
+            from contextwise.evals.report import write_summary
+
+            out.mkdir(parents=True, exist_ok=True)
+            metrics = [(m.manager, key, value) for m in report.managers
+                       for key, value in (("present", m.present), ("model", m.model),
+                                          ("context_tokens", m.context_tokens)) if value is not None]
+            config = {"budget_tokens": budget_tokens, "early_sessions": early_sessions,
+                      "conversations": list(report.conversations), "summarizer": summarizer_spec}
+            console.print(f"wrote {write_summary(out / 'summary.json', 'compaction', config, metrics)}",
+                          markup=False)
