@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from contextwise.errors import UsageError
-from contextwise.evals.locomo import Conversation as LocomoConversation
+from contextwise.evals.locomo import LocomoConversation
 from contextwise.evals.locomo import Question, session_of
 from contextwise.compress.retention import normalize
 from contextwise.protocols import ChatModel

@@ -228,9 +228,9 @@ class UnifiedMemory:
             warnings.warn("build_context(max_tokens=...) is now build_context(budget_tokens=...)",
                           DeprecationWarning, stacklevel=2)
             budget_tokens = max_tokens if budget_tokens is None else budget_tokens
-        _check_budget(budget_tokens)
+        budget = _check_budget(budget_tokens)
         timer = Timer("memory.build_context")
-        return self._fill(self.sections(query, k=k, mode=mode), budget_tokens, timer)
+        return self._fill(self.sections(query, k=k, mode=mode), budget, timer)
 
     async def abuild_context(self, query: str, budget_tokens: int, *, k: int = 10,
                              mode: Mode = "hybrid") -> MemoryContext:
@@ -294,9 +294,10 @@ def default_store_path() -> Path:
     return path
 
 
-def _check_budget(budget_tokens: Any) -> None:
+def _check_budget(budget_tokens: Any) -> int:
     if isinstance(budget_tokens, bool) or not isinstance(budget_tokens, int) or budget_tokens <= 0:
         raise UsageError(f"budget_tokens must be a positive int, got {budget_tokens!r}")
+    return budget_tokens
 
 
 def _observed(message: Any) -> Message:
