@@ -6,13 +6,13 @@ import pytest
 
 from contextwise.errors import UsageError
 from contextwise.evals.compaction import BASELINE, compaction_recall, early_probes, messages_of
-from contextwise.evals.locomo import Conversation, Question, Turn
+from contextwise.evals.locomo import LocomoConversation, Question, Turn
 from contextwise.history import RollingSummary, TokenBased
 from contextwise.testing import ScriptedChatModel
 from contextwise.types import Message
 
 
-def long_conversation() -> Conversation:
+def long_conversation() -> LocomoConversation:
     turns = [Turn("D1:1", 1, "Ana", "My kitten is called Pepper.", "1 May 2023"),
              Turn("D1:2", 1, "Ben", "I am learning the cello.", "1 May 2023")]
     for session in range(2, 8):
@@ -22,7 +22,7 @@ def long_conversation() -> Conversation:
     questions = (Question("What is the name of Ana's kitten?", "Pepper", 4, ("D1:1",)),
                  Question("What instrument is Ben learning?", "the cello", 4, ("D1:2",)),
                  Question("What was said late?", "weather", 4, ("D7:3",)))
-    return Conversation("conv-1", ("Ana", "Ben"), tuple(turns), questions)
+    return LocomoConversation("conv-1", ("Ana", "Ben"), tuple(turns), questions)
 
 
 def keeps_everything(messages: list[Message]) -> str:
