@@ -149,3 +149,41 @@ def test_build_index_needs_an_hnsw_store(tmp_path):
 
     with SQLiteStore(tmp_path / "s.db", 4, search=ExactSearch()) as store, pytest.raises(UsageError):
         store.build_index(tenant="t")
+
+
+def test_no_query_builds_an_index_under_the_lock(tmp_path, vectors, monkeypatch):
+    """The first unfiltered query of a large partition starts a background build and is answered exactly; the
+    store's other calls go on while the graph is built, and once built the index serves the queries."""
+    import threading
+
+    from contextwise.stores import _hnsw
+
+    release = threading.Event()
+    started = threading.Event()
+    real_build = _hnsw.HnswIndex.build
+
+    def slow_build(unit, labels, params):
+        started.set()
+        release.wait(60)
+        return real_build(unit, labels, params)
+
+    monkeypatch.setattr(_hnsw.HnswIndex, "build", staticmethod(slow_build))
+    search = HnswSearch(min_vectors=50, ef_search=200)
+    queries = vectors.clustered(5, 16, seed=9, clusters=4)
+    with SQLiteStore(tmp_path / "s.db", 16, search=search) as store:
+        model = _fill(store, vectors, [f"a{i}" for i in range(120)], seed=1)
+        _assert_exact_top(store, model, queries)  # exact answers; the build has started meanwhile
+        assert started.wait(60)
+        served: list = []
+        caller = threading.Thread(target=lambda: served.append(
+            (store.count(tenant="t"), store.query(queries[0], 3, tenant="t"),
+             store.upsert([Record("z", "t", tuple(map(float, queries[0])))], tenant="other"))))
+        caller.start()
+        caller.join(60)
+        alive = caller.is_alive()
+        release.set()
+        assert not alive, "a store call waited for the index build"
+        assert served[0][0] == 120
+        assert store.wait_for_builds(120)
+        assert list((tmp_path / "s.db.hnsw").glob("*/state.json"))
+        _assert_exact_top(store, model, queries)

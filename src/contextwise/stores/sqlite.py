@@ -222,6 +222,7 @@ class SQLiteStore(_core.Closing):
         scope = Scope(tenant, _core.check_partition(partition))
         self._hnsw()
         started = time.perf_counter()
+        self._preload(scope)
         with self._read() as conn:
             snapshot = self._matrix(conn, scope)
             if snapshot is not None and snapshot.index is None:
@@ -242,6 +243,25 @@ class SQLiteStore(_core.Closing):
             with self._lock:
                 self._building.pop(scope, None)
         return _core.IndexBuild(tenant, int(snapshot.rowids.size), True, time.perf_counter() - started)
+
+    def _preload(self, scope: Scope) -> None:
+        """Read a scope's vectors on a connection of its own, outside the store's lock, and cache them (unless
+        something as new is cached by then): a build's snapshot of a large tier stalls no other call."""
+        if self._index_folder(scope) is None or scope in self._cache:
+            return  # a private database cannot be opened twice; a cached scope is patched cheaply
+        conn = connect(self.path)
+        try:
+            conn.execute("BEGIN")
+            row = conn.execute("SELECT version FROM tenant_state WHERE tenant = ?", (scope.tenant,)).fetchone()
+            loaded = None if row is None else self._loaded(conn, scope, row[0])
+            conn.execute("COMMIT")
+        except sqlite3.Error:
+            return  # the locked path below reads it instead
+        finally:
+            conn.close()
+        with self._lock:
+            if loaded is not None and self._conn is not None and scope not in self._cache:
+                self._remember(scope, loaded)
 
     def build_indexes(self) -> list[_core.IndexBuild]:
         """`build_index` for every partition of at least `search.min_vectors` vectors; returns those it built."""
