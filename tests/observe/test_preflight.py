@@ -103,10 +103,6 @@ async def test_truncation_async_twin_reports_it_too(counting_server, events):
     assert [e.kind for e in events].count("prompt_truncated") == 1
 
 
-@pytest.fixture
-def anyio_backend():
-    return "asyncio"
-
 
 def test_calibration_learns_a_bounded_median():
     cal = Calibration(min_calls=3)
