@@ -56,7 +56,8 @@ def test_composition_parts_sum_to_the_prompt_and_to_billed_input(counting_server
     assert set(parts) == {f"contextwise.context.part.{p}.tokens" for p in observe.PARTS}
     assert sum(parts.values()) == built.report.prompt_tokens == attrs["contextwise.context.prompt_tokens"]
     assert sum(parts.values()) == attrs["gen_ai.usage.input_tokens"] == got.usage.input_tokens
-    assert attrs["contextwise.context.part.documents.tokens"] > 0 and attrs["contextwise.context.part.history.tokens"] > 0
+    assert attrs["contextwise.context.part.documents.tokens"] > 0
+    assert attrs["contextwise.context.part.history.tokens"] > 0
     assert attrs["contextwise.context.cuts"] == len(built.report.decisions) > 0  # the window forced cuts
     assert attrs["contextwise.context.keep_ratio"] < 1
     assert any("documents/" in r for r in attrs["contextwise.context.cut_reasons"])
