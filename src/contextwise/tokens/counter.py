@@ -15,6 +15,7 @@ from typing import Any
 
 from contextwise.errors import UsageError
 from contextwise.protocols import Tokenizer
+from contextwise.tokens._catalog import tokenizer_and_model
 from contextwise.tokens.framing import GENERIC, Framing, framing_for
 from contextwise.types import ImagePart, Message, MessageLike, TextPart, Tool, as_messages
 
@@ -98,7 +99,7 @@ class TokenCounter:
     def __init__(self, tokenizer: Tokenizer | str, framing: Framing | str | None = None, *,
                  max_cached_texts: int = 100_000, max_cached_chars: int = 64_000_000,
                  max_cached_messages: int = 100_000) -> None:
-        self.tokenizer, model = _resolve_tokenizer(tokenizer)
+        self.tokenizer, model = tokenizer_and_model(tokenizer)
         if isinstance(framing, str):
             framing = framing_for(framing)
         self.framing = framing or _default_framing(self.tokenizer, model)
@@ -234,28 +235,6 @@ class TokenCounter:
                     return snap
                 best = snap
         return best
-
-
-def _resolve_tokenizer(spec: Tokenizer | str) -> tuple[Tokenizer, str | None]:
-    if not isinstance(spec, str):
-        return spec, None
-    from contextwise.registry import resolve
-    from contextwise.tokens._catalog import (
-        TOKENIZER_IDS,
-        canonical_tokenizer_id,
-        get_tokenizer,
-        tokenizer_for_model,
-    )
-
-    if ":" in spec:
-        return resolve("tokenizer", spec), None
-    try:
-        return get_tokenizer(canonical_tokenizer_id(spec)), None
-    except UsageError:
-        if not spec.strip():
-            raise UsageError(f"a tokenizer or model name is needed; tokenizers: {', '.join(TOKENIZER_IDS)}") \
-                from None
-        return tokenizer_for_model(spec), spec
 
 
 def _default_framing(tokenizer: Tokenizer, model: str | None) -> Framing:
