@@ -23,8 +23,8 @@ DOCS = [f"Document {i}: " + "Facts about the Eiffel Tower and its iron lattice. 
 
 
 def _built(window_tokens: int | None = None):
-    ctx = cw.Context("gpt-4o", output_reserve=500) if window_tokens is None else \
-        cw.Context("gpt-4o", window_tokens=window_tokens, tokenizer="o200k_base", output_reserve=500)
+    ctx = cw.Context("gpt-4o", output_reserve_tokens=500) if window_tokens is None else \
+        cw.Context("gpt-4o", window_tokens=window_tokens, tokenizer="o200k_base", output_reserve_tokens=500)
     ctx.system("You answer from the documents.").memory(["The user prefers short answers."])
     ctx.history([Message.user("Hello"), Message.assistant("Hi! How can I help?")])
     return ctx.documents(DOCS).user("How tall is the Eiffel Tower?").build()
