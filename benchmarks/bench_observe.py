@@ -32,7 +32,7 @@ from opentelemetry.sdk.trace import TracerProvider  # noqa: E402
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor  # noqa: E402
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter  # noqa: E402
 
-import contextwise.budget.context as context_module  # noqa: E402
+import contextwise.budget._engine as context_module  # noqa: E402  (where build() calls the hook)
 from contextwise import observe  # noqa: E402
 from contextwise.errors import TruncationWarning  # noqa: E402
 from contextwise.llm import OpenAIChat  # noqa: E402

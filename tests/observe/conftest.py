@@ -134,6 +134,11 @@ def fresh_calibration() -> Iterator[Any]:
 
 
 @pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
 def closed_port_url() -> str:
     """A loopback URL nothing listens on."""
     import socket

@@ -19,7 +19,7 @@ words = st.lists(st.sampled_from("dock bike price euro route rider battery the a
 @st.composite
 def contexts(draw):
     window = draw(st.integers(300, 3000))
-    ctx = cw.Context("gpt-4o", window_tokens=window, tokenizer="o200k_base", output_reserve=100)
+    ctx = cw.Context("gpt-4o", window_tokens=window, tokenizer="o200k_base", output_reserve_tokens=100)
     ctx.system(draw(words))
     if draw(st.booleans()):
         ctx.tools([Tool("lookup", draw(words), {"type": "object", "properties": {"q": {"type": "string"}}})])

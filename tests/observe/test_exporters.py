@@ -23,8 +23,8 @@ DOCS = [f"Document {i}: " + "Facts about the Eiffel Tower and its iron lattice. 
 
 
 def _built(window_tokens: int | None = None):
-    ctx = cw.Context("gpt-4o", output_reserve=500) if window_tokens is None else \
-        cw.Context("gpt-4o", window_tokens=window_tokens, tokenizer="o200k_base", output_reserve=500)
+    ctx = cw.Context("gpt-4o", output_reserve_tokens=500) if window_tokens is None else \
+        cw.Context("gpt-4o", window_tokens=window_tokens, tokenizer="o200k_base", output_reserve_tokens=500)
     ctx.system("You answer from the documents.").memory(["The user prefers short answers."])
     ctx.history([Message.user("Hello"), Message.assistant("Hi! How can I help?")])
     return ctx.documents(DOCS).user("How tall is the Eiffel Tower?").build()
@@ -56,7 +56,8 @@ def test_composition_parts_sum_to_the_prompt_and_to_billed_input(counting_server
     assert set(parts) == {f"contextwise.context.part.{p}.tokens" for p in observe.PARTS}
     assert sum(parts.values()) == built.report.prompt_tokens == attrs["contextwise.context.prompt_tokens"]
     assert sum(parts.values()) == attrs["gen_ai.usage.input_tokens"] == got.usage.input_tokens
-    assert attrs["contextwise.context.part.documents.tokens"] > 0 and attrs["contextwise.context.part.history.tokens"] > 0
+    assert attrs["contextwise.context.part.documents.tokens"] > 0
+    assert attrs["contextwise.context.part.history.tokens"] > 0
     assert attrs["contextwise.context.cuts"] == len(built.report.decisions) > 0  # the window forced cuts
     assert attrs["contextwise.context.keep_ratio"] < 1
     assert any("documents/" in r for r in attrs["contextwise.context.cut_reasons"])

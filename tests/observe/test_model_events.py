@@ -55,10 +55,6 @@ async def test_model_call_event_from_the_async_twin(counting_server, events):
     assert [c.streamed for c in _calls(events)] == [False, True]
 
 
-@pytest.fixture
-def anyio_backend():
-    return "asyncio"
-
 
 @pytest.mark.slow
 def test_model_call_event_from_the_local_model(events):

@@ -14,6 +14,8 @@ from contextwise.observe._exporters import Exporter
 OTHER = "other"
 _RATIO_BUCKETS = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0)
 _TOKEN_BUCKETS = (16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576)
+# The `bucket` label values of the token counter; the input ones sum to the whole prompt.
+TOKEN_KINDS = ("uncached_input", "cache_read", "cache_write", "cache_write_long", "output", "reasoning")
 _SECONDS_BUCKETS = (0.001, 0.005, 0.025, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 
 
@@ -64,6 +66,8 @@ class PrometheusExporter(Exporter):
         self._prom = prom
         self.registry = registry if registry is not None else prom.CollectorRegistry()
         self.label = BoundedLabels(max_label_values)
+        # label lookups cost more than the updates; the label values are bounded, so this is too
+        self._children: dict[tuple[str, ...], tuple[Any, ...]] = {}
         self._metrics(prom, namespace)
 
     def _metrics(self, prom: Any, ns: str) -> None:
@@ -119,20 +123,29 @@ class PrometheusExporter(Exporter):
 
     def _model_call(self, e: ModelCall) -> None:
         L = self.label
-        provider, model, tenant = L("provider", e.provider), L("model", e.model), L("tenant", e.tenant)
-        self.calls.labels(provider, model, tenant, "error" if e.error else "ok").inc()
-        self.duration.labels(provider, model).observe(e.latency_s)
+        key = (L("provider", e.provider), L("model", e.model), L("tenant", e.tenant), "error" if e.error else "ok")
+        children = self._children.get(key)
+        if children is None:
+            children = self._children.setdefault(key, self._call_children(*key))
+        calls, duration, cost, tokens = children
+        calls.inc()
+        duration.observe(e.latency_s)
         u = e.usage
-        for bucket, n in (("uncached_input", u.uncached_input_tokens), ("cache_read", u.cached_input_tokens),
-                          ("cache_write", u.cache_write_tokens), ("cache_write_long", u.cache_write_1h_tokens),
-                          ("output", u.visible_output_tokens), ("reasoning", u.reasoning_tokens)):
+        for child, n in zip(tokens, (u.uncached_input_tokens, u.cached_input_tokens, u.cache_write_tokens,
+                                     u.cache_write_1h_tokens, u.visible_output_tokens, u.reasoning_tokens)):
             if n:
-                self.tokens.labels(provider, model, tenant, bucket).inc(n)
+                child.inc(n)
         if e.cost_usd:
-            self.cost.labels(provider, model, tenant).inc(e.cost_usd)
+            cost.inc(e.cost_usd)
         if e.context is not None:
-            self.cache_tokens.labels(model, "predicted").inc(e.context.composition.predicted_cached_tokens)
-            self.cache_tokens.labels(model, "returned").inc(u.cached_input_tokens)
+            self.cache_tokens.labels(key[1], "predicted").inc(e.context.composition.predicted_cached_tokens)
+            self.cache_tokens.labels(key[1], "returned").inc(u.cached_input_tokens)
+
+    def _call_children(self, provider: str, model: str, tenant: str, outcome: str) -> tuple[Any, ...]:
+        """The metric children one (provider, model, tenant, outcome) updates, looked up once."""
+        tokens = tuple(self.tokens.labels(provider, model, tenant, bucket) for bucket in TOKEN_KINDS)
+        return (self.calls.labels(provider, model, tenant, outcome), self.duration.labels(provider, model),
+                self.cost.labels(provider, model, tenant), tokens)
 
     def _built(self, e: ContextBuilt) -> None:
         L, c = self.label, e.composition
