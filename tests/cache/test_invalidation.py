@@ -49,8 +49,10 @@ def test_updating_a_fact_invalidates_and_undo_of_the_add_too(tmp_path):
     deps = fact_dependencies(memory.facts())
     cached.with_control(depends_on=deps).complete(messages, options=ZERO)
     assert cached.lookup(messages, options=ZERO).hit
-    memory.learn("I work at Globex.")
+    switched = memory.learn("I work at Globex.").changes[0]  # supersedes the Acme fact (a new fact, Acme ended)
     assert cached.lookup(messages, options=ZERO).reason.startswith("stale: fact")
     cached.with_control(depends_on=fact_dependencies(memory.facts())).complete(messages, options=ZERO)
-    memory.undo(added.id)  # the fact is gone: its ADD is undone
+    assert cached.lookup(messages, options=ZERO).hit
+    memory.undo(switched.id)  # Globex is gone again and Acme is current: the entry built on Globex is stale
     assert cached.lookup(messages, options=ZERO).hit is False
+    assert [f.text for f in memory.facts()] == [added.after]

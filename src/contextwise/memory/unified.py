@@ -99,7 +99,7 @@ class UnifiedMemory:
     True
     """
 
-    def __init__(self, *, store: Any = "sqlite:contextwise-memory.db", embedder: Any = "onnx:all-minilm-l6-v2",
+    def __init__(self, *, store: Any = None, embedder: Any = "onnx:all-minilm-l6-v2",
                  tenant: str, model: Any = None, model_name: str = "gpt-4o-mini", short_term_tokens: int = 2000,
                  keep_last: int = 4, episode_threshold: float = 0.3, retention: Retention | None = None,
                  weights: RecallWeights | None = None, clock: Callable[[], float] = time.time) -> None:
@@ -232,13 +232,17 @@ class UnifiedMemory:
         timer = Timer("memory.build_context")
         return self._fill(self.sections(query, k=k, mode=mode), budget, timer)
 
-    async def abuild_context(self, query: str, budget_tokens: int, *, k: int = 10,
-                             mode: Mode = "hybrid") -> MemoryContext:
+    async def abuild_context(self, query: str, budget_tokens: int | None = None, *, k: int = 10,
+                             mode: Mode = "hybrid", max_tokens: int | None = None) -> MemoryContext:
         """The async twin of `build_context`: the recalls are awaited (`asections`), the budget is filled the
         same way."""
-        _check_budget(budget_tokens)
+        if max_tokens is not None:
+            warnings.warn("abuild_context(max_tokens=...) is now abuild_context(budget_tokens=...)",
+                          DeprecationWarning, stacklevel=2)
+            budget_tokens = max_tokens if budget_tokens is None else budget_tokens
+        budget = _check_budget(budget_tokens)
         timer = Timer("memory.build_context")
-        return self._fill(await self.asections(query, k=k, mode=mode), budget_tokens, timer)
+        return self._fill(await self.asections(query, k=k, mode=mode), budget, timer)
 
     def _fill(self, sections: Sequence[Section], budget_tokens: int, timer: Timer) -> MemoryContext:
         # The window is the budget itself: no output reserve, so `budget_tokens` bounds the memory block.
