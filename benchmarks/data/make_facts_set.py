@@ -6,6 +6,7 @@ yield (each with the words a right fact must contain) and the decisions it shoul
 targets). Run `python benchmarks/data/make_facts_set.py` to rewrite the JSONL after editing.
 """
 
+# ruff: noqa: E501  (one labelled case a line reads better than wrapped ones)
 from __future__ import annotations
 
 import json

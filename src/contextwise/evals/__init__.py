@@ -5,6 +5,7 @@ from contextwise.evals.locomo import (
     HELD_OUT,
     Conversation,
     Dense,
+    Episodic,
     Hybrid,
     Lexical,
     ModeRecall,
@@ -21,7 +22,7 @@ from contextwise.evals.locomo import (
 )
 
 __all__ = [
-    "HELD_OUT", "Conversation", "Dense", "Hybrid", "Lexical", "ModeRecall", "Question", "QuestionResult",
+    "HELD_OUT", "Conversation", "Dense", "Episodic", "Hybrid", "Lexical", "ModeRecall", "Question", "QuestionResult",
     "RecallReport", "Retrieval", "Turn", "TurnText", "evaluate_recall", "load_locomo", "parse_evidence",
     "plot_recall", "score_question",
 ]

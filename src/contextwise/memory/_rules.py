@@ -55,7 +55,8 @@ _I_VERB = re.compile(r"\bI((?: (?:[a-z]+ly|also|always|never|often|sometimes|sti
 
 # A leading discourse marker or time phrase before the subject: "Yeah, ", "Oh and ", "Last week, ".
 _LEAD = re.compile(r"^(?:(?:yeah|yes|yep|oh|ah|well|so|and|but|also|plus|actually|honestly|btw|anyway|haha|lol|"
-                   r"hmm|um|ok|okay|sure|right|no|nope|wait|sorry|by the way|fun fact|guess what|correction|to be clear)\b"
+                   r"hmm|um|ok|okay|sure|right|no|nope|wait|sorry|by the way|fun fact|guess what|correction|"
+                   r"to be clear)\b"
                    r"[,!.:]?\s*)+",
                    re.I)
 _SUBJECT = re.compile(r"^(?:(?:yesterday|today|last \w+|this \w+|recently|lately|on \w+|\w+ \w+ ago)[, ]+)?"
