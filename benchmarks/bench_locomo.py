@@ -11,8 +11,15 @@ turn recall@5/10/20, averaged over the three modes for the text; over hybrid wei
 held-out ones (conv-48, conv-49, conv-50, never used to choose anything), beside the peer a user would pick for
 BM25 (bm25s, same turns, same questions, same metric) and with speed (turns ingested/s, questions/s).
 
+`default`: the path a user writes, nothing tuned by hand: one `UnifiedMemory` per conversation, one
+`episodic.record("Speaker: text (session date)")` per turn, `episodic.recall(question, k)`; the same memories
+ranked the way episodic recall ranked before (the store's hybrid search, reciprocal-rank fusion 1:4) and bm25s
+on the same texts beside it, with the time per query. `--split tuning` for the tuning conversations;
+`--split held-out` once, at the end.
+
     python benchmarks/bench_locomo.py tune  --cache /tmp/locomo-vectors.db
     python benchmarks/bench_locomo.py final
+    python benchmarks/bench_locomo.py default --split tuning
 """
 
 from __future__ import annotations
@@ -205,16 +212,74 @@ def readme_rows(report: RecallReport, tuning_ids: list[str], held_ids: list[str]
                   f"`python benchmarks/bench_locomo.py final` |")
 
 
+def user_text(turn: Any) -> str:
+    """A turn as a user of the library would record it: "Speaker: text (session date)"."""
+    return f"{turn.speaker}: {turn.text} ({turn.date})"
+
+
+def default_path(conversations: Sequence[Conversation], cache: str | None, split: str) -> None:
+    """Recall through `UnifiedMemory.episodic` as shipped, beside the ranking it replaced and bm25s."""
+    from contextwise.memory import UnifiedMemory
+    from contextwise.memory.episodic import recall_tier
+
+    chosen = [c for c in conversations if (c.sample_id in HELD_OUT) == (split == "held-out")]
+    emb = CachedEmbedder(embedder(cache))
+    results: dict[str, list[Any]] = {"episodic.recall (default)": [], "before: store hybrid RRF 1:4": []}
+    seconds = dict.fromkeys(results, 0.0)
+    ingest_s, turns = 0.0, 0
+    for conv in chosen:
+        mem = UnifiedMemory(store="memory:", embedder=emb, tenant=conv.sample_id)
+        began = time.perf_counter()
+        for turn in conv.turns:
+            mem.episodic.record(user_text(turn), metadata={"dia_id": turn.dia_id})
+        ingest_s, turns = ingest_s + time.perf_counter() - began, turns + len(conv.turns)
+        for q in (q for q in conv.questions if q.evidence):
+            for name in results:
+                began = time.perf_counter()
+                items = mem.episodic.recall(q.text, max(KS)).items if name.startswith("episodic") else \
+                    recall_tier(mem.backend, "episodic", q.text, max(KS), mem.episodic.weights, mode="hybrid",
+                                where=None).items
+                seconds[name] += time.perf_counter() - began
+                results[name].append(score_question(conv.sample_id, q, [i.metadata["dia_id"] for i in items]))
+    print(f"{split}: {len(chosen)} conversations, {len(results['episodic.recall (default)'])} questions; "
+          f"{turns} turns recorded one call at a time in {ingest_s:.0f} s ({turns / ingest_s:.0f} turns/s)")
+    print(f"{'ranking':32} turn recall@5/10/20   ms/query (with embedding)")
+    for name, found in results.items():
+        row = "/".join(f"{sum(r.turn_recall(k) for r in found) / len(found):.3f}" for k in KS)
+        print(f"{name:32} {row}    {1000 * seconds[name] / len(found):.1f}")
+    try:
+        peer, _, query_s, _ = bm25s_peer(chosen, _UserText(), max(KS))
+    except ImportError:
+        print("bm25s is not installed: no lexical peer (pip install bm25s)")
+        return
+    row = "/".join(f"{sum(r.turn_recall(k) for r in peer) / len(peer):.3f}" for k in KS)
+    print(f"{'bm25s (same texts)':32} {row}    {1000 * query_s / len(peer):.1f}")
+    ours = sum(r.turn_recall(10) for r in results["episodic.recall (default)"]) / len(peer)
+    theirs = sum(r.turn_recall(10) for r in peer) / len(peer)
+    print(f"recall@10 ratio default / bm25s: {ours / theirs:.2f}x; time per query ratio: "
+          f"{seconds['episodic.recall (default)'] / max(query_s, 1e-9):.1f}x")
+
+
+class _UserText(TurnText):
+    def render(self, turn: Any) -> str:
+        return user_text(turn)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
-    """Parse arguments and run `tune` or `final`."""
+    """Parse arguments and run `tune`, `final` or `default`."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", choices=["tune", "final"])
+    parser.add_argument("what", choices=["tune", "final", "default"])
+    parser.add_argument("--split", choices=["tuning", "held-out"], default="tuning",
+                        help="for `default`: the conversations to report")
     parser.add_argument("--data", default=str(DATA), help="the locomo10.json file")
     parser.add_argument("--cache", default=None, help="a SQLite file caching vectors across runs (speed is then "
                                                       "not the embedder's)")
     args = parser.parse_args(argv)
     conversations = load_locomo(args.data)
-    (tune if args.what == "tune" else final)(conversations, args.cache)
+    if args.what == "default":
+        default_path(conversations, args.cache, args.split)
+    else:
+        (tune if args.what == "tune" else final)(conversations, args.cache)
 
 
 if __name__ == "__main__":

@@ -283,3 +283,17 @@ def test_results_do_not_depend_on_the_store(convs, tmp_path) -> None:
         sqlite = evaluate_recall(convs, embedder=HashEmbedder(32), store=store, mode="dense", ks=(1, 3, 8))
         assert sorted(store.tenants()) == ["conv-48", "conv-90"]
     assert [q.turn_ranks for q in sqlite.modes[0].questions] == [q.turn_ranks for q in memory.modes[0].questions]
+
+
+def test_episodic_mode_ranks_as_episodic_memory_does(convs) -> None:
+    from contextwise.evals.locomo import Episodic
+    from contextwise.memory import EpisodicMemory
+    from contextwise.memory._context_rank import POSITION
+
+    report = evaluate_recall(convs, embedder=HashEmbedder(64), mode=["episodic", "lexical"], ks=(1, 5))
+    assert report.mode("episodic").questions and 0.0 <= report.mode("episodic").turn_recall(5) <= 1.0
+    backend = MemoryBackend(InMemoryStore(64), HashEmbedder(64), tenant="t")
+    backend.put("episodic", [(t.dia_id, TurnText().render(t), {POSITION: n}) for n, t in enumerate(convs[0].turns)])
+    for question in convs[0].questions:
+        expected = [i.id for i in EpisodicMemory(backend).recall(question.text, 5).items]
+        assert Episodic().rank(backend, question.text, 5) == expected

@@ -162,3 +162,31 @@ def test_a_bad_timestamp_is_refused_before_anything_is_written(bad):
     with pytest.raises(UsageError):
         mem.learn("I live in Lyon.", timestamp=bad)
     assert mem.facts() == []
+
+
+def test_remember_stores_a_fact_as_given_and_validates_first():
+    mem = _memory()
+    learned = mem.remember("The user lives in Lyon.", category="personal", timestamp=_day(2022, 1, 1))
+    assert [c.op for c in learned.changes] == ["ADD"]
+    assert [(f.text, f.category, f.learned_at) for f in mem.facts()] == [
+        ("The user lives in Lyon.", "personal", _day(2022, 1, 1))]
+    for bad in (dict(category="nope"), dict(confidence=2), dict(timestamp=float("inf"))):
+        with pytest.raises(UsageError):
+            mem.remember("The user likes tea.", **bad)
+    assert len(mem.facts()) == 1
+
+
+def test_two_model_decisions_on_one_stored_fact_write_once():
+    import json
+
+    from contextwise.testing import ScriptedChatModel
+
+    mem = _memory()
+    mem.remember("The user lives in Lyon.")
+    target = mem.facts()[0].id
+    facts = {"facts": [{"text": t, "category": "personal", "confidence": 0.9}
+                       for t in ("The user lives in Lyon, France.", "The user's home is Lyon.")]}
+    decisions = {"decisions": [{"candidate": i, "op": "UPDATE", "target": target, "text": f"v{i}"} for i in (0, 1)]}
+    mem.model = ScriptedChatModel([json.dumps(facts), json.dumps(decisions)])
+    learned = mem.learn("I live in Lyon, France. My home is Lyon.")
+    assert [f.text for f in mem.facts()] == ["v0"] and len(learned.changes) == 1

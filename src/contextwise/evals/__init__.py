@@ -5,6 +5,7 @@ from contextwise.evals._plot import plot_recall
 from contextwise.evals.locomo import (
     HELD_OUT,
     DenseRetrieval,
+    Episodic,
     HybridRetrieval,
     LexicalRetrieval,
     LocomoConversation,
@@ -22,9 +23,9 @@ from contextwise.evals.locomo import (
 )
 
 __all__ = [
-    "HELD_OUT", "DenseRetrieval", "HybridRetrieval", "LexicalRetrieval", "LocomoConversation", "ModeRecall",
-    "Question", "QuestionResult", "RecallReport", "Retrieval", "Turn", "TurnText", "evaluate_recall", "load_locomo",
-    "parse_evidence", "plot_recall", "score_question",
+    "HELD_OUT", "DenseRetrieval", "Episodic", "HybridRetrieval", "LexicalRetrieval", "LocomoConversation",
+    "ModeRecall", "Question", "QuestionResult", "RecallReport", "Retrieval", "Turn", "TurnText", "evaluate_recall",
+    "load_locomo", "parse_evidence", "plot_recall", "score_question",
 ]
 
 __getattr__ = renamed_names(__name__, {"Conversation": "LocomoConversation", "Dense": "DenseRetrieval",

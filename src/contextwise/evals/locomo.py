@@ -278,11 +278,26 @@ class HybridRetrieval:
         return [r.id for r, _ in hits]
 
 
-MODES: Mapping[str, Retrieval] = {"dense": DenseRetrieval(), "lexical": LexicalRetrieval(), "hybrid": HybridRetrieval()}
+@dataclass(frozen=True)
+class Episodic:
+    """Episodic memory's own recall (what `UnifiedMemory.episodic.recall` does): dense and BM25 fused, each turn
+    lifted by its neighbours in the order recorded (`ContextRanking`)."""
+
+    name: str = "episodic"
+
+    def rank(self, backend: Any, query: str, depth: int) -> list[str]:
+        """Ids of the `depth` best turns in context."""
+        from contextwise.memory import EpisodicMemory
+
+        return [i.id for i in EpisodicMemory(backend).recall(query, depth).items]
+
+
+MODES: Mapping[str, Retrieval] = {"dense": DenseRetrieval(), "lexical": LexicalRetrieval(), "hybrid": HybridRetrieval(),
+                                  "episodic": Episodic()}
 
 
 def as_retrieval(mode: str | Retrieval) -> Retrieval:
-    """A Retrieval for "dense", "lexical" or "hybrid", or the object itself."""
+    """A Retrieval for "dense", "lexical", "hybrid" or "episodic", or the object itself."""
     if isinstance(mode, str):
         if mode not in MODES:
             raise UsageError(f"unknown mode {mode!r}; use one of {', '.join(MODES)}")
@@ -459,7 +474,8 @@ def evaluate_recall(conversations: Sequence[LocomoConversation], *, memory_facto
         conversations: from `load_locomo`.
         memory_factory: tenant -> MemoryBackend; None builds one per conversation over `store` and `embedder`.
         embedder / store: used when `memory_factory` is None; store None is one InMemoryStore for all tenants.
-        mode: "dense", "lexical", "hybrid", a Retrieval, or several; the turns are ingested once for all.
+        mode: "dense", "lexical", "hybrid", "episodic" (episodic memory's recall in context), a Retrieval, or
+            several; the turns are ingested once for all.
         ks: the cut-offs; each question is asked once per mode for max(ks) turns.
         turn_text: how a turn becomes stored text (default: "Speaker: text").
         batch_size: turns embedded and stored per write.
@@ -528,20 +544,22 @@ def _ingest(conversations: Sequence[LocomoConversation], factory: Callable[[str]
         for start in range(0, len(conv.turns), batch_size):
             batch = conv.turns[start:start + batch_size]
             began = time.perf_counter()
-            backend.put(TIER, [(t.dia_id, text.render(t), _metadata(t)) for t in batch])
+            backend.put(TIER, [(t.dia_id, text.render(t), _metadata(t, start + n)) for n, t in enumerate(batch)])
             elapsed += time.perf_counter() - began
             done += len(batch)
             tick("ingest", done, total)
         began = time.perf_counter()
-        if any(not isinstance(r, DenseRetrieval) for r in retrievals):
+        if any(not isinstance(r, DenseRetrieval) for r in retrievals):  # lexical, hybrid and episodic read the index
             backend.search(TIER, "index", 1, mode="lexical")  # builds the lexical index: part of ingesting
         elapsed += time.perf_counter() - began
     return backends, elapsed
 
 
-def _metadata(turn: Turn) -> dict[str, Any]:
+def _metadata(turn: Turn, position: int = 0) -> dict[str, Any]:
+    from contextwise.memory._context_rank import POSITION
+
     meta: dict[str, Any] = {"session": turn.session, "speaker": turn.speaker, "date": turn.date,
-                            "dia_id": turn.dia_id}
+                            "dia_id": turn.dia_id, POSITION: position}
     when = session_time(turn.date)
     if when is not None:
         meta["created_at"] = when

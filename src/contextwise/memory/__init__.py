@@ -4,8 +4,9 @@ token budget. Every tier is scoped to one tenant, a hard partition of the store.
 from contextwise.memory._base import (
     Entry, MemoryBackend, MemoryItem, OpStats, Recalled, RecallWeights, Stored,
 )
+from contextwise.memory._context_rank import ContextRanking
 from contextwise.memory.episodic import EpisodicMemory
-from contextwise.memory.facts import Candidate, Decision, Neighbour, rule_decide, rule_extract
+from contextwise.memory.facts import Candidate, Decision, Neighbour, rule_decide, rule_extract, slot_of
 from contextwise.memory.semantic import (
     AskModel, Change, Fact, FindSimilar, LearnJob, Learned, SemanticMemory, Similar,
 )
@@ -14,9 +15,10 @@ from contextwise.memory.unified import MemoryContext, Observed, Pruned, Retentio
 from contextwise.memory.working import WorkingMemory
 
 __all__ = [
-    "AskModel", "Candidate", "Change", "Decision", "Entry", "EpisodicMemory", "Fact", "FindSimilar", "LearnJob",
+    "AskModel", "Candidate", "Change", "ContextRanking", "Decision", "Entry", "EpisodicMemory", "Fact",
+    "FindSimilar", "LearnJob",
     "Learned", "MemoryBackend", "MemoryContext", "MemoryItem", "Neighbour", "Observed", "OpStats", "Pruned",
     "RecallWeights",
     "Recalled", "Retention", "SemanticMemory", "ShortTermMemory", "Similar", "Stored", "UnifiedMemory", "WorkingMemory",
-    "rule_decide", "rule_extract",
+    "rule_decide", "rule_extract", "slot_of",
 ]

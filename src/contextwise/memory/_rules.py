@@ -55,7 +55,9 @@ _I_VERB = re.compile(r"\bI((?: (?:[a-z]+ly|also|always|never|often|sometimes|sti
 
 # A leading discourse marker or time phrase before the subject: "Yeah, ", "Oh and ", "Last week, ".
 _LEAD = re.compile(r"^(?:(?:yeah|yes|yep|oh|ah|well|so|and|but|also|plus|actually|honestly|btw|anyway|haha|lol|"
-                   r"hmm|um|ok|okay|sure|right|no|nope|wait|sorry|by the way|fun fact|guess what)\b[,!.:]?\s*)+",
+                   r"hmm|um|ok|okay|sure|right|no|nope|wait|sorry|by the way|fun fact|guess what|correction|"
+                   r"to be clear)\b"
+                   r"[,!.:]?\s*)+",
                    re.I)
 _SUBJECT = re.compile(r"^(?:(?:yesterday|today|last \w+|this \w+|recently|lately|on \w+|\w+ \w+ ago)[, ]+)?"
                       r"(?:I\b|I'|My\b|We\b|We'|Our\b)", re.I)
@@ -71,7 +73,10 @@ _CHIT_CHAT = re.compile(
     r"say|love (?:that|how|it|this|the idea)|totally|completely|couldn't agree|get it|got it|promise|doubt)\b"
     r"|^I'(?:m|d) (?:\w+ly |so |very |super |totally )*(?:glad|happy (?:for|to hear)|sorry|proud of|excited "
     r"for|thrilled for|honou?red|grateful|thankful|curious|not sure|sure|fine|good|ok|okay|doing (?:great|"
-    r"well|good|fine|ok)|love to|like to hear|here for|all ears|in)\b",
+    r"well|good|fine|ok)|love to|like to hear|here for|all ears|in)\b"
+    r"|^I'm (?:so |really |very |super |a bit |kind of |pretty )*(?:tired|exhausted|bored|hungry|sleepy|busy|"
+    r"stressed|cold|hot)\b[^,;]{0,16}$"
+    r"|^I'll (?:think about it|let \w+ know|keep that in mind|try|see)\b",
     re.I)
 _EMPTY_OBJECT = re.compile(r"^I (?:\w+ )?(?:love|like|did|do|know|got|made|feel|felt) (?:it|that|this|so|them)\b"
                            r"[^,;]{0,12}[.!]*$", re.I)
@@ -97,7 +102,7 @@ def sentence_fact(sentence: str) -> Rewritten | None:
     correction = bool(_CORRECTION_CUE.search(s) and _CORRECTION.search(s))
     body = _LEAD.sub("", s).strip()
     about_user = _SUBJECT.match(body) or (len(body.split()) >= 5 and _OBJECT.search(body))
-    if (not body or s.endswith("?") or len(body.split()) < 3 or len(s) > MAX_CHARS or not about_user
+    if (not body or s.endswith("?") or len(body.split()) < 2 or len(s) > MAX_CHARS or not about_user
             or _ADDRESSEE.search(body) or _CHIT_CHAT.search(body) or _EMPTY_OBJECT.match(body)):
         return None
     body = body[0].upper() + body[1:]

@@ -176,7 +176,8 @@ def dated(candidate: Candidate, timestamp: float | None) -> Candidate:
     from contextwise.memory._when import resolve_times
 
     resolved = resolve_times(candidate.text, timestamp)
-    return replace(candidate, text=resolved.text,
+    text = resolved.text[:1].upper() + resolved.text[1:]
+    return replace(candidate, text=text,
                    valid_from=resolved.start if resolved.start is not None else candidate.valid_from)
 
 
@@ -195,7 +196,7 @@ _SLOTS: tuple[tuple[str, re.Pattern[str]], ...] = tuple((name, re.compile(rx, re
     ("role", r"\b(?:works as|is working as|got a job as|started working as)\s+"),
     ("partner", r"\b(?:is married to|married|is dating|is engaged to|got engaged to|is seeing|"
                 r"(?:partner|boyfriend|girlfriend|husband|wife|fianc[ée]e?) is(?: called| named)?)\s+"),
-    ("age", r"\b(?:is|turned) (?=\d+ years old\b)"),
+    ("age", r"\b(?:is (?=\d+ years old\b)|turned (?=\d+\b))"),
     ("name", r"\b(?:name is|is called|is named|goes by)\s+"),
     ("school", r"\b(?:studies at|is studying at|goes to school at|enrolled at)\s+"),
     ("car", r"\b(?:drives an?|drives)\s+"),
@@ -214,6 +215,8 @@ def slot_of(text: str) -> tuple[str, str] | None:
         m = rx.search(text)
         if m:
             subject = re.sub(r"\s+", " ", text[:m.start()]).strip().lower()
+            own = re.search(r"the user(?:'s [\w -]+?)?$", subject)  # "on 7 May 2023 the user" -> "the user"
+            subject = own.group(0) if own else subject
             subject = re.sub(r"^the user said: \"i\b", "the user", subject)
             rest = text[m.end():]
             value = rest[:_VALUE_END.search(rest).start()].strip().lower()  # type: ignore[union-attr]

@@ -277,6 +277,25 @@ class SemanticMemory:
             job.apply(step, answer)
         return self._finish(job, await self._acommit(job.decisions or [], source, job.timestamp), timer)
 
+    def remember(self, text: str, *, category: str = "general", source: str = "",
+                 timestamp: float | None = None, confidence: float = 1.0) -> Learned:
+        """Store `text` as a fact as it is: no extraction and no decision (a fact you already know to be true).
+
+        Raises:
+            UsageError: empty or oversized text, an unknown category, or a bad timestamp or confidence.
+        """
+        from contextwise.memory.facts import CATEGORIES
+
+        timer, text = Timer("semantic.remember"), check_text(text, self.backend.max_text_chars)
+        if category not in CATEGORIES:
+            raise UsageError(f"category must be one of {', '.join(CATEGORIES)}, got {category!r}")
+        if isinstance(confidence, bool) or not isinstance(confidence, (int, float)) or not 0 <= confidence <= 1:
+            raise UsageError(f"confidence must be a number in [0, 1], got {confidence!r}")
+        said = None if timestamp is None else _check_time(timestamp)
+        decision = Decision(Candidate(text, category, float(confidence)), "ADD", None, text, "remembered as given")
+        changes = self._commit([decision], source, said)
+        return Learned((decision,), tuple(changes), timer.stats(tokens=self.backend.counter.count(text)))
+
     def similar(self, texts: Sequence[str]) -> Similar:
         """Stored live facts similar to each text, and the texts' pairwise similarity."""
         vectors = self.backend.embedder.embed(list(texts), kind="document")
@@ -354,7 +373,11 @@ class SemanticMemory:
         stored = {r.id: r for r in found}
         entries: list[Entry] = []
         changes: list[Change] = []
+        touched: set[str] = set()
         for d in decisions:
+            if d.target_id and d.target_id in touched:
+                continue  # a second decision on one stored fact in one text (a model's): the first one stands
+            touched.add(d.target_id or "")
             written, change = self._apply_decision(d, stored.get(d.target_id or ""), source, now, said)
             entries += written
             if change is not None:
