@@ -166,19 +166,18 @@ def test_eight_threads_updating_one_fact_leave_an_exact_history(backend, tmp_pat
     for t in threads:
         t.join()
     assert errors == []
-    (fact,) = mem.facts()
-    history = mem.history(fact.id)
+    (fact,) = mem.facts()  # a home is single-valued: each move superseded the one before, exactly one is current
+    history = mem.history()
     (add,) = [c for c in history if c.op == "ADD"]
-    updates = [c for c in history if c.op == "UPDATE"]
-    assert updates
-    assert len({u.before for u in updates}) == len(updates)  # no two UPDATEs replaced the same text
-    # Follow the chain from the ADD: every UPDATE replaces exactly the text the one before it wrote.
-    by_before: dict[str | None, list] = {}
-    for u in updates:
-        by_before.setdefault(u.before, []).append(u)
-    text, seen = add.after, 0
-    while by_before.get(text):
-        step = by_before[text].pop()
-        text, seen = step.after, seen + 1
-    assert seen == len(updates) and text == fact.text
+    moves = [c for c in history if c.op == "SUPERSEDE"]
+    assert len(moves) == 3 * len(cities)
+    assert len({m.replaces for m in moves}) == len(moves)  # no fact was superseded twice
+    # Follow the chain from the ADD: every SUPERSEDE replaces exactly the fact (and text) the one before wrote.
+    by_replaced = {m.replaces: m for m in moves}
+    fact_id, text, seen = add.fact_id, add.after, 0
+    while fact_id in by_replaced:
+        step = by_replaced[fact_id]
+        assert step.before == text
+        fact_id, text, seen = step.fact_id, step.after, seen + 1
+    assert seen == len(moves) and fact_id == fact.id and text == fact.text
     store.close()

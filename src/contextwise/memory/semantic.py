@@ -8,6 +8,7 @@ to its candidates) and `apply()` takes it; `SemanticMemory.learn` and `alearn` a
 from __future__ import annotations
 
 import inspect
+import threading
 import uuid
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -236,6 +237,9 @@ class SemanticMemory:
         self.duplicate, self.related = duplicate, related
         self.weights = weights or RecallWeights()
         self.k_similar = k_similar
+        # Threads of this process commit one at a time: a supersede ends a fact without changing its text, which
+        # the store's compare-and-set (on text) cannot see, so two threads must not end the same fact at once.
+        self._commit_lock = threading.Lock()
 
     # -- learning -------------------------------------------------------------------------------------------
 
@@ -341,23 +345,46 @@ class SemanticMemory:
     def _commit(self, decisions: Sequence[Decision], source: str, said: float) -> list[Change]:
         """Write every fact change and its history entry in one atomic write, compare-and-set against the texts
         the changes were planned on: a fact changed meanwhile (another thread or process) is read again and
-        the change re-planned, so each UPDATE's `before` is exactly the text it replaced."""
-        targets = [d.target_id for d in decisions if d.target_id]
-        for attempt in range(_CAS_ATTEMPTS):
-            entries, changes, expect = self._plan_commit(decisions, self.backend.get(targets), source, said)
-            try:
-                self.backend.write(entries, expect=expect)
-                return changes
-            except WriteConflictError:
-                if attempt == _CAS_ATTEMPTS - 1:
-                    raise
+        the change re-planned, so each UPDATE's `before` is exactly the text it replaced; a decision about a fact
+        superseded meanwhile applies to its successor."""
+        with self._commit_lock:
+            for attempt in range(_CAS_ATTEMPTS):
+                decisions, found = self._latest(decisions)
+                entries, changes, expect = self._plan_commit(decisions, found, source, said)
+                try:
+                    self.backend.write(entries, expect=expect)
+                    return changes
+                except WriteConflictError:
+                    if attempt == _CAS_ATTEMPTS - 1:
+                        raise
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _latest(self, decisions: Sequence[Decision]) -> tuple[list[Decision], list[Any]]:
+        """The decisions retargeted from superseded facts to their current successors, and those records."""
+        decisions = list(decisions)
+        for _ in range(_CAS_ATTEMPTS):
+            found = self.backend.get([d.target_id for d in decisions if d.target_id])
+            moved = _successors(found)
+            if not moved:
+                return decisions, found
+            decisions = [replace(d, target_id=moved.get(d.target_id, d.target_id)) for d in decisions]
+        return decisions, found
+
+    async def _alatest(self, decisions: Sequence[Decision]) -> tuple[list[Decision], list[Any]]:
+        decisions = list(decisions)
+        for _ in range(_CAS_ATTEMPTS):
+            found = await self.backend.aget([d.target_id for d in decisions if d.target_id])
+            moved = _successors(found)
+            if not moved:
+                return decisions, found
+            decisions = [replace(d, target_id=moved.get(d.target_id, d.target_id)) for d in decisions]
+        return decisions, found
 
     async def _acommit(self, decisions: Sequence[Decision], source: str, said: float) -> list[Change]:
         """The async twin of `_commit`."""
-        targets = [d.target_id for d in decisions if d.target_id]
         for attempt in range(_CAS_ATTEMPTS):
-            entries, changes, expect = self._plan_commit(decisions, await self.backend.aget(targets), source, said)
+            decisions, found = await self._alatest(decisions)
+            entries, changes, expect = self._plan_commit(decisions, found, source, said)
             try:
                 await self.backend.awrite(entries, expect=expect)
                 return changes
@@ -500,6 +527,12 @@ class SemanticMemory:
         self.backend.write([Entry(self.tier, change.fact_id, text, meta), *extra, _history_entry(reverse)],
                            expect={change.fact_id: old[0].text})  # a concurrent change makes undo fail, not lie
         return Learned((), (reverse,), timer.stats(tokens=self.backend.counter.count(text)))
+
+
+def _successors(found: Sequence[Any]) -> dict[str, str]:
+    """Superseded facts among `found` -> the facts that replaced them."""
+    return {r.id: str(r.metadata["superseded_by"]) for r in found
+            if r.metadata.get("current") is False and r.metadata.get("superseded_by")}
 
 
 def _check_model(model: Any, *, async_driver: bool) -> None:
