@@ -33,9 +33,8 @@ from contextwise.registry import register
 __all__ = [
     "AsyncCachedEmbedder", "AsyncOpenAIEmbeddings", "BM25Index", "ByPeak", "CachedEmbedder", "EmbeddingCache",
     "EmbeddingsCore", "FusionStrategy", "MemoryCache", "MinMax", "OnnxMiniLM", "OpenAIEmbeddings", "Raw",
-    "ReciprocalRank", "SQLiteCache", "Scored", "analyze", "bm25_scores", "default_embedder", "fuse_rankings", "fuse_rrf",
-    "fuse_scores", "fuse_weighted", "onnx_factory", "hash_factory", "openai_factory",
-    "text_digest",
+    "ReciprocalRank", "SQLiteCache", "Scored", "analyze", "bm25_scores", "default_embedder", "fuse_rankings",
+    "fuse_rrf", "fuse_scores", "fuse_weighted", "onnx_factory", "hash_factory", "openai_factory", "text_digest",
 ]
 
 _ONNX_NAMES = ("", "all-minilm-l6-v2", "all-MiniLM-L6-v2")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Protocol
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -70,11 +70,7 @@ class MinMax:
 
     def normalize(self, scores: np.ndarray, present: np.ndarray) -> np.ndarray:
         """Min-max scaled scores of the present items."""
-        out = np.zeros(len(scores))
-        if present.any():
-            low, high = scores[present].min(), scores[present].max()
-            out[present] = (scores[present] - low) / (high - low) if high > low else 1.0
-        return out
+        return _scaled(scores, present, lambda s: (s - s.min()) / (s.max() - s.min()) if s.max() > s.min() else 1.0)
 
 
 @dataclass(frozen=True)
@@ -86,11 +82,7 @@ class ByPeak:
 
     def normalize(self, scores: np.ndarray, present: np.ndarray) -> np.ndarray:
         """Scores divided by the best present one (all zeros when it is not positive)."""
-        out = np.zeros(len(scores))
-        peak = float(scores[present].max()) if present.any() else 0.0
-        if peak > 0:
-            out[present] = scores[present] / peak
-        return out
+        return _scaled(scores, present, lambda s: s / s.max() if s.max() > 0 else 0.0)
 
 
 @dataclass(frozen=True)
@@ -167,6 +159,13 @@ def fuse_weighted(*rankings: Sequence[Scored], weights: Sequence[float] | None =
     Scored(id='b', score=2.0)
     """
     return fuse_rankings(*rankings, strategy=MinMax(), weights=weights)
+
+
+def _scaled(scores: np.ndarray, present: np.ndarray, scale: Callable[[np.ndarray], np.ndarray | float]) -> np.ndarray:
+    out = np.zeros(len(scores))
+    if present.any():
+        out[present] = scale(scores[present])
+    return out
 
 
 def _score(item: Scored | str, how: FusionStrategy) -> float:
