@@ -10,14 +10,15 @@ adds tokens. Pick one by how much must go, or let `Auto` pick:
 - `Auto` — extractive for light cuts, extractive + pruning for deeper ones, optionally summarizing the deepest.
 
 >>> from contextwise.testing import FakeTokenizer
->>> compress("Cats purr. Dogs bark. Cows moo.", target_tokens=2, compressor=Extractive(query="dogs"),
+>>> compress("Cats purr. Dogs bark. Cows moo.", budget_tokens=2, compressor=Extractive(query="dogs"),
 ...          tokenizer=FakeTokenizer()).text
 'Dogs bark.'
 """
 
 from __future__ import annotations
 
-from contextwise._deprecated import renamed_names
+from contextwise._deprecated import UNSET, renamed_keyword, renamed_names
+from contextwise.errors import UsageError
 from contextwise.compress._sentences import split_sentences
 from contextwise.compress.auto import Auto
 from contextwise.compress.extractive import Extractive
@@ -39,9 +40,12 @@ __all__ = [
 __getattr__ = renamed_names(__name__, {"Truncate": "TruncateTokens", "SummaryRequest": "ChunkSummaryRequest"})
 
 
-def compress(text: str, *, target_tokens: int, compressor: Compressor | str | None = None,
-             tokenizer: Tokenizer | str | None = None, query: str | None = None) -> Compressed:
-    """Shorten `text` to at most `target_tokens` tokens with `compressor` (default `Extractive()`).
+def compress(text: str, *, budget_tokens: int = UNSET, compressor: Compressor | str | None = None,
+             tokenizer: Tokenizer | str | None = None, query: str | None = None,
+             target_tokens: int = UNSET) -> Compressed:
+    """Shorten `text` to at most `budget_tokens` tokens with `compressor` (default `Extractive()`).
+
+    `target_tokens=` is the old, deprecated name of `budget_tokens`.
 
     Args:
         compressor: a Compressor or a "provider:name" string, e.g. "extractive:bm25", "truncate:middle", "auto".
@@ -50,10 +54,13 @@ def compress(text: str, *, target_tokens: int, compressor: Compressor | str | No
         query: what the text is compressed for; overrides the compressor's own query.
 
     Raises:
-        UsageError: `target_tokens` is negative or a name is unknown.
+        UsageError: `budget_tokens` is missing or negative, or a name is unknown.
     """
+    budget = renamed_keyword("compress", "target_tokens", "budget_tokens", target_tokens, budget_tokens, UNSET)
+    if budget is UNSET:
+        raise UsageError("compress() needs budget_tokens")
     chosen = Extractive() if compressor is None else resolve("compressor", compressor)
-    return chosen.compress(text, target_tokens, _tokenizer(tokenizer), query)
+    return chosen.compress(text, budget, _tokenizer(tokenizer), query)
 
 
 def _tokenizer(tokenizer: Tokenizer | str | None) -> Tokenizer:
