@@ -5,22 +5,24 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from contextwise.compress import split_sentences
+from contextwise.compress._sentences import sentence_spans as offset_spans
 
 Splitter = Callable[[str], Sequence[str]]
 Span = tuple[int, int]
 
 
-
 def sentence_spans(text: str, splitter: Splitter | None = None) -> list[Span]:
     """The (start, end) character span in `text` of each sentence, in order; whitespace between them is left out.
 
-    A sentence the splitter changed (so it is not found verbatim) ends the search: the rest of the text becomes
-    one span, so no text is ever lost.
+    The default splitter's offsets are used as they are (contextwise.compress's, the one sentence splitter). A
+    custom splitter returns strings, which are found in order; one it changed (so it is not found verbatim)
+    ends the search: the rest of the text becomes one span, so no text is ever lost.
     """
+    if splitter is None:
+        return [(span.start, span.end) for span in offset_spans(text)]
     spans: list[Span] = []
     pos = 0
-    for sentence in (splitter or split_sentences)(text):
+    for sentence in splitter(text):
         sentence = sentence.strip()
         if not sentence:
             continue
