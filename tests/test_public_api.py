@@ -22,6 +22,23 @@ PINNED = {
 }
 
 
+OBSERVE = {
+    "PARTS", "CacheLookup", "Calibration", "Composition", "Compression", "ContextBuilt", "ContextOverflow",
+    "Correction", "Counted", "Event", "Exporter", "LogExporter", "MemoryOp", "ModelCall", "OtelExporter",
+    "Preflight", "PreflightCheck", "PrometheusExporter", "PromptTruncated", "Scope", "SpendAlert", "SpendLimit",
+    "Subscription", "UsageStats", "calibration", "composition_of", "current_scope", "emit", "emit_cache_lookup",
+    "listening", "scope", "subscribe", "use_calibration",
+}
+
+
+def test_public_api_observe_all_is_pinned_and_documented():
+    from contextwise import observe
+
+    assert set(observe.__all__) == OBSERVE
+    undocumented = [n for n in observe.__all__ if callable(getattr(observe, n)) and not getattr(observe, n).__doc__]
+    assert undocumented == []
+
+
 def test_public_api_all_is_pinned():
     assert set(cw.__all__) == PINNED
     assert all(hasattr(cw, name) for name in cw.__all__)
@@ -46,9 +63,29 @@ def test_public_api_import_stays_light():
     assert out.strip() == "[]"
 
 
-@pytest.mark.parametrize("name", ["no_such_thing", "cache", "server"])
+@pytest.mark.parametrize("name", ["no_such_thing", "server"])
 def test_public_api_unknown_attribute_raises(name):
     # parts that do not exist yet have no public name: hasattr is False, never a ModuleNotFoundError
     assert not hasattr(cw, name)
     with pytest.raises(AttributeError):
         getattr(cw, name)
+
+
+NIAH_PINNED = {
+    "CellResult", "Compressed", "Contains", "ContextBuilder", "CurvePoint", "EmptyNeedleError", "Exact", "Grid",
+    "Haystack", "HaystackTooShortError", "Judge", "LOW_OVERLAP", "LowOverlapPair", "Matrix", "Needle",
+    "NiahResults", "NiahRun", "Placed", "PlannedCell", "RULER_THRESHOLD", "Raw", "Regex", "Reordered",
+    "ResultsFile", "Retrieved", "Scorer", "Strategy", "StrategySummary", "Target", "WindowExceededError", "cell_id",
+    "classic", "content_words", "describe", "distractor_similarity", "effective_length", "load_gkamradt",
+    "low_overlap", "matrix_of", "multi_key", "multi_query", "multi_value", "needles_from", "place_depths",
+    "plot_curves", "plot_differences", "plot_heatmap", "prompt_messages", "run_niah", "scorer_from", "single",
+    "spaced_depths", "spaced_lengths", "standard_strategies", "strategy_from", "with_distractors",
+}
+
+
+def test_public_api_niah_all_is_pinned():
+    from contextwise.evals import niah
+
+    assert set(niah.__all__) == NIAH_PINNED
+    undocumented = [n for n in niah.__all__ if callable(getattr(niah, n)) and not (getattr(niah, n).__doc__ or "")]
+    assert undocumented == []

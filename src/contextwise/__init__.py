@@ -2,7 +2,7 @@
 
 The main entry points are here; each area's strategy objects live in its subpackage, loaded on first use:
 `cw.budget`, `cw.arrange`, `cw.tokens`, `cw.models`, `cw.compress`, `cw.history`, `cw.memory`, `cw.documents`,
-`cw.embed`, `cw.stores`, `cw.llm`, `cw.testing`.
+`cw.embed`, `cw.stores`, `cw.llm`, `cw.cache`, `cw.observe`, `cw.testing`.
 
 >>> import contextwise as cw
 >>> built = cw.Context("gpt-4o-mini").system("Be brief.").user("Hi!").build()
@@ -44,8 +44,8 @@ _LAZY = {
 
 __version__ = "0.1.0"
 
-_SUBPACKAGES = frozenset({"arrange", "budget", "compress", "documents", "embed", "evals", "history", "llm",
-                          "memory", "models", "stores", "testing", "tokens"})
+_SUBPACKAGES = frozenset({"arrange", "budget", "cache", "compress", "documents", "embed", "evals", "history", "llm",
+                          "memory", "models", "observe", "stores", "testing", "tokens"})
 
 __all__ = [
     "AsyncChatModel", "AsyncEmbedder", "AsyncVectorStore", "AuthError", "BackendError", "BudgetExceededError",

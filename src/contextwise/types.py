@@ -358,13 +358,30 @@ def _part_from_openai(data: Any) -> ContentPart:
     raise UsageError(f"unsupported content part type {kind!r}; use 'text' or 'image_url'")
 
 
+_USAGE_FIELDS = ("input_tokens", "output_tokens", "cached_input_tokens", "cache_write_tokens",
+                 "cache_write_1h_tokens", "reasoning_tokens")
+
+
 @dataclass(frozen=True)
 class Usage:
-    """Tokens a call consumed, split the way providers bill them.
+    """Tokens a call consumed, in one shape whatever the provider, split the way providers bill them.
 
-    `input_tokens` is the whole prompt, cached part included (OpenAI's convention); `cached_input_tokens` is the
-    part read from the provider's prompt cache, `cache_write_tokens` / `cache_write_1h_tokens` the part written
-    to Anthropic's 5-minute / 1-hour cache.
+    `input_tokens` is the whole prompt: `uncached_input_tokens + cached_input_tokens + cache_write_tokens +
+    cache_write_1h_tokens` (OpenAI counts the cache inside its `prompt_tokens`; Anthropic reports it beside its
+    `input_tokens`; both become this). `cached_input_tokens` was read from the provider's prompt cache;
+    `cache_write_tokens` / `cache_write_1h_tokens` were written to the provider's short / long cache (Anthropic's
+    5-minute / 1-hour; OpenAI's 30-minute / 12-hour). `output_tokens` is
+    everything generated, `reasoning_tokens` (thinking) included, so reasoning is priced as output.
+
+    Read a provider's usage with `Usage.parse` (any of them, found by its fields) or `from_openai`,
+    `from_anthropic`, `from_gemini`: dicts and SDK objects alike.
+
+    >>> u = Usage.from_anthropic({"input_tokens": 10, "cache_read_input_tokens": 90, "output_tokens": 5})
+    >>> u.input_tokens, u.cached_input_tokens, u.uncached_input_tokens
+    (100, 90, 10)
+
+    Raises:
+        UsageError: a count that is not a whole number >= 0, or parts that exceed their whole.
     """
 
     input_tokens: int = 0
@@ -372,17 +389,27 @@ class Usage:
     cached_input_tokens: int = 0
     cache_write_tokens: int = 0
     cache_write_1h_tokens: int = 0
+    reasoning_tokens: int = 0
 
     def __post_init__(self) -> None:
-        for name in ("input_tokens", "output_tokens", "cached_input_tokens", "cache_write_tokens",
-                     "cache_write_1h_tokens"):
-            if getattr(self, name) < 0:
-                raise UsageError(f"Usage.{name} cannot be negative")
+        for name in _USAGE_FIELDS:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                value = _whole(name, value)
+                object.__setattr__(self, name, value)
+            if value < 0:
+                raise UsageError(f"Usage.{name} cannot be negative, got {value}")
         if self.cached_input_tokens + self.cache_write_tokens + self.cache_write_1h_tokens > self.input_tokens:
-            raise UsageError("cached and cache-write tokens are part of input_tokens and cannot exceed it")
+            raise UsageError("cached and cache-write tokens are part of input_tokens and cannot exceed it "
+                             f"({self.cached_input_tokens} + {self.cache_write_tokens} + "
+                             f"{self.cache_write_1h_tokens} > {self.input_tokens})")
+        if self.reasoning_tokens > self.output_tokens:
+            raise UsageError(f"reasoning tokens are part of output_tokens and cannot exceed it "
+                             f"({self.reasoning_tokens} > {self.output_tokens})")
 
     @property
     def total_tokens(self) -> int:
+        """Input and output tokens together."""
         return self.input_tokens + self.output_tokens
 
     @property
@@ -390,14 +417,74 @@ class Usage:
         """Input tokens billed at the plain input price."""
         return self.input_tokens - self.cached_input_tokens - self.cache_write_tokens - self.cache_write_1h_tokens
 
+    @property
+    def cache_written_tokens(self) -> int:
+        """Input tokens written to the prompt cache, both durations."""
+        return self.cache_write_tokens + self.cache_write_1h_tokens
+
+    @property
+    def visible_output_tokens(self) -> int:
+        """Output tokens of the answer itself, reasoning left out."""
+        return self.output_tokens - self.reasoning_tokens
+
     def __add__(self, other: Usage) -> Usage:
-        return Usage(
-            self.input_tokens + other.input_tokens,
-            self.output_tokens + other.output_tokens,
-            self.cached_input_tokens + other.cached_input_tokens,
-            self.cache_write_tokens + other.cache_write_tokens,
-            self.cache_write_1h_tokens + other.cache_write_1h_tokens,
-        )
+        if not isinstance(other, Usage):
+            return NotImplemented
+        return Usage(*(getattr(self, n) + getattr(other, n) for n in _USAGE_FIELDS))
+
+    @classmethod
+    def from_openai(cls, raw: Any) -> Usage:
+        """Usage from an OpenAI `usage` (chat completions or responses; dict or SDK object): the cached part is
+        inside `prompt_tokens`, reasoning inside `completion_tokens`."""
+        from contextwise.observe._usage import openai
+
+        return openai(raw)
+
+    @classmethod
+    def from_anthropic(cls, raw: Any) -> Usage:
+        """Usage from an Anthropic `usage` (dict or SDK object): cache reads and writes are beside `input_tokens`,
+        and are folded into this input; the 5-minute and 1-hour writes stay apart."""
+        from contextwise.observe._usage import anthropic
+
+        return anthropic(raw)
+
+    @classmethod
+    def from_gemini(cls, raw: Any) -> Usage:
+        """Usage from a Gemini `usageMetadata` (REST dict or google-genai object): `cachedContentTokenCount` is
+        inside `promptTokenCount`, thinking tokens (`thoughtsTokenCount`) are added to the output."""
+        from contextwise.observe._usage import gemini
+
+        return gemini(raw)
+
+    @classmethod
+    def parse(cls, raw: Any) -> Usage:
+        """A Usage from any provider's usage, or a whole response carrying one, told apart by its fields.
+
+        >>> Usage.parse({"prompt_tokens": 100, "completion_tokens": 5,
+        ...              "prompt_tokens_details": {"cached_tokens": 64}}).uncached_input_tokens
+        36
+
+        Raises:
+            UsageError: nothing in `raw` looks like usage from a known provider.
+        """
+        from contextwise.observe._usage import parse
+
+        return parse(raw)
+
+
+def _whole(name: str, value: Any) -> int:
+    """`value` as an int when it is a whole number (numpy ints, 3.0); UsageError otherwise (NaN, 2.5, "3")."""
+    import operator
+
+    if isinstance(value, bool):
+        raise UsageError(f"Usage.{name} must be a whole number of tokens, got {value!r}")
+    try:
+        return operator.index(value)
+    except TypeError:
+        pass
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    raise UsageError(f"Usage.{name} must be a whole number of tokens, got {value!r}")
 
 
 @dataclass(frozen=True)

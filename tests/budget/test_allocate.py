@@ -12,7 +12,7 @@ from contextwise.errors import BudgetExceededError
 
 def test_by_priority_waterfall_hand_computed():
     demands = [Demand("system", 100, 300, pinned=True), Demand("docs", 50, 5000, min_tokens=100),
-               Demand("history", 40, 3000, min_tokens=500), Demand("memory", 60, 800, max_tokens=600)]
+               Demand("history", 40, 3000, min_tokens=500), Demand("memory", 60, 800, budget_tokens=600)]
     grants = ByPriority().allocate(demands, 4000)
     # pinned 300; minimums docs 100 + history 500 (memory 0); then memory 600 (its max), docs takes the rest
     assert grants == {"system": 300, "memory": 600, "docs": 100 + 2500, "history": 500}
@@ -35,7 +35,7 @@ def test_pinned_over_budget_raises_with_numbers():
 
 demand_lists = st.lists(
     st.builds(Demand, name=st.uuids().map(str), priority=st.integers(0, 100), requested_tokens=st.integers(0, 5000),
-              min_tokens=st.integers(0, 500), max_tokens=st.one_of(st.none(), st.integers(500, 6000))),
+              min_tokens=st.integers(0, 500), budget_tokens=st.one_of(st.none(), st.integers(500, 6000))),
     max_size=8, unique_by=lambda d: d.name)
 
 

@@ -39,7 +39,7 @@ def conversations(draw):
 def _context(window, reserve=16):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", TruncationWarning)
-        return Context("gpt-4o-mini", window_tokens=window, output_reserve=reserve)
+        return Context("gpt-4o-mini", window_tokens=window, output_reserve_tokens=reserve)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -157,7 +157,7 @@ def test_context_rejects_duplicate_sections_and_bad_reserve():
     with pytest.raises(UsageError):
         _context(1000).memory(["a"]).memory(["b"])
     with pytest.raises(UsageError):
-        Context("gpt-4o-mini", output_reserve=1.5)
+        Context("gpt-4o-mini", output_reserve_tokens=1.5)
     with pytest.raises(UsageError):
         Context(None, window_tokens=1000)
 
@@ -166,3 +166,30 @@ def test_context_to_openai_round_trips_messages():
     built = _context(4000).system("s").history([Message.user("hi"), Message.assistant("hello")]).user("q").build()
     body = built.to_openai()
     assert [cw.Message.from_openai(m) for m in body["messages"]] == list(built.messages)
+
+
+class CountingCompressor:
+    """Keeps the first `target_tokens` words; counts its calls."""
+
+    name = "counting"
+
+    def __init__(self):
+        self.calls = 0
+
+    def compress(self, text, target_tokens, tokenizer, query=None):
+        from contextwise.compress.truncate import truncate_tokens
+
+        self.calls += 1
+        return truncate_tokens(text, target_tokens, tokenizer)
+
+
+def test_context_compresses_each_document_item_once_per_build():
+    compressor = CountingCompressor()
+    docs = [f"document {n} " + "harbour bikes cost money " * 40 for n in range(8)]
+    ctx = _context(900).system("s").documents(docs, fit=cw.budget.Compress(compressor)).memory(
+        ["short memory"]).user("q")
+    with pytest.warns(TruncationWarning):
+        built = ctx.build()
+    assert compressor.calls == 8
+    assert built.report.prompt_tokens <= built.report.available_tokens
+    assert sum(d.action == "compressed" for d in built.report.decisions) == 8

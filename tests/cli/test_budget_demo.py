@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -13,7 +14,8 @@ from contextwise.cli.demo import QUESTION, build_demo, sample_documents
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "contextwise.cli", *args], capture_output=True, text=True,
-                          timeout=120, env={"COLUMNS": "120", "PATH": "/usr/bin:/bin"})
+                          timeout=120, env={"COLUMNS": "120", "PATH": "/usr/bin:/bin",
+                                            **{k: v for k, v in os.environ.items() if k == "PYTHONPATH"}})
 
 
 def test_budget_prints_the_allocation():
@@ -50,3 +52,10 @@ def test_demo_command_prints_the_report():
     result = _run("demo", "--embedder", "bm25", "--window", "900")
     assert result.returncode == 0, result.stderr
     assert "what was cut to fit" in result.stdout and "documents" in result.stdout
+
+
+def test_budget_rejects_duplicate_names_and_min_over_max():
+    twice = _run("budget", "-m", "gpt-4o", "-s", "documents=100", "-s", "documents=200")
+    assert twice.returncode == 2 and "more than once: documents" in twice.stderr and "Traceback" not in twice.stderr
+    inverted = _run("budget", "-m", "gpt-4o", "-s", "documents=100,min=500,max=200")
+    assert inverted.returncode == 2 and "min <= max" in inverted.stderr

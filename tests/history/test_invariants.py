@@ -24,8 +24,8 @@ from contextwise.history import (
 from contextwise.testing import ScriptedChatModel
 
 MANAGERS = {
-    "token-based": (TokenBased(), 0),
-    "turn-based": (TurnBased(max_turns=3), 0),
+    "token-based": (TokenBased(), "unit"),
+    "turn-based": (TurnBased(max_turns=3), "unit"),
     "sliding": (SlidingWindow(), 1),
     "sliding-overlap": (SlidingWindow(overlap_tokens=40, keep_last_turns=2), 2),
     "sliding-unpinned": (SlidingWindow(overlap_tokens=0, keep_last_turns=0), 0),
@@ -46,7 +46,11 @@ def answer(messages) -> str:
     return "summary " + " ".join(["fact"] * (len(messages[1].text) % 40))
 
 
-def pinned_tokens(counter, messages, keep_last_turns: int) -> int:
+def pinned_tokens(counter, messages, keep_last_turns: int | str) -> int:
+    if keep_last_turns == "unit":  # the newest unit must fit, or the window raises
+        units = units_of(messages)
+        newest = sum(counter.message(messages[i]) for i in units[-1]) if units else 0
+        return pinned_tokens(counter, messages, 0) + newest
     systems = sum(counter.message(m) for m in messages if m.role == "system")
     users = [i for i, m in enumerate(messages) if m.role == "user"]
     start = users[-keep_last_turns] if keep_last_turns and len(users) >= keep_last_turns else 0
@@ -90,7 +94,8 @@ def test_token_based_keeps_the_longest_fitting_suffix(messages, max_tokens):
     chat.extend(messages)
     systems = [m for m in messages if m.role == "system"]
     left = max_tokens - counter.messages(systems)
-    if left < 0:
+    units = units_of(messages)
+    if left < 0 or units and sum(counter.message(messages[i]) for i in units[-1]) > left:
         with pytest.raises(BudgetExceededError):
             chat.context(max_tokens)
         return
@@ -132,6 +137,7 @@ def test_real_tokenizer_budget_holds_under_each_provider_framing(framing, messag
         try:
             context = chat.context(max_tokens)
         except BudgetExceededError:
-            assert counter.messages([m for m in messages if m.role == "system"]) > max_tokens
+            pinned = 0 if isinstance(manager, SlidingWindow) else "unit"
+            assert pinned_tokens(counter, messages, pinned) > max_tokens
             continue
         assert counter.messages(context) <= max_tokens

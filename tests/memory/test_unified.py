@@ -35,15 +35,18 @@ def test_build_context_fills_the_budget_by_tier_priority():
     for n in range(10):
         observed = mem.observe(Message.user(f"small talk {n}"), learn=False)
         assert observed.learned is None and [s.operation for s in observed.stats] == ["short_term.add"]
-    recall = mem.build_context("who likes climbing for the offsite?", max_tokens=150)
+    recall = mem.build_context("who likes climbing for the offsite?", budget_tokens=150)
     report = recall.report
     assert report.prompt_tokens <= 150
     assert recall.text.startswith("## Current task")
     assert report.section("semantic").items_kept > 0
     assert report.section("short_term").items_kept < report.section("short_term").items_total
     assert all(i.text in recall.text for i in recall.items)
+    assert len(recall.items) == sum(report.section(t).items_kept for t in ("semantic", "episodic", "short_term"))
     with pytest.raises(UsageError):
-        mem.build_context("q", max_tokens=0)
+        mem.build_context("q", budget_tokens=0)
+    with pytest.warns(DeprecationWarning):
+        assert mem.build_context("who likes climbing?", max_tokens=150).report.prompt_tokens <= 150
 
 
 def test_prune_removes_expired_and_unimportant_items_and_counts_them():
@@ -71,7 +74,7 @@ def test_tenants_never_see_each_others_memories(secrets):
         alice.episodic.record(f"alice secret {s}", importance=0.9)
         alice.semantic.learn(f"I keep the secret {s}.")
     for s in secrets:
-        recalled = bob.build_context(f"secret {s}", max_tokens=500)
+        recalled = bob.build_context(f"secret {s}", budget_tokens=500)
         assert "alice" not in recalled.text and s not in recalled.text
         assert bob.episodic.recall(s, k=10).items == ()
     assert bob.counts()["semantic"] == 0

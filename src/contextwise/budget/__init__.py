@@ -1,15 +1,17 @@
-"""Budgets: sections with priorities and bounds, allocation, fit strategies, and the Report."""
+"""Budgets: sections with priorities and bounds, allocation, fit strategies, the one engine and its Report."""
 
+from contextwise.budget._built import Built, canonical_json
+from contextwise.budget._history import ManagerFit, RecentTurns
 from contextwise.budget.allocate import Allocation, ByPriority, Demand, Proportional
-from contextwise.budget.context import Built, Context, resolve_reserve
+from contextwise.budget.context import Context, resolve_reserve
 from contextwise.budget.fit import Compress, DropLowest, FitEnv, FitStrategy, Fitted, Measured, PreferShorter, \
     Truncate, default_fit
 from contextwise.budget.report import Decision, Report, SectionReport
 from contextwise.budget.section import Item, Section, message_units, texts_to_items
 
 __all__ = [
-    "Allocation", "Built", "ByPriority", "resolve_reserve", "Compress", "Context", "Decision", "Demand", "DropLowest",
-    "FitEnv",
-    "FitStrategy", "Fitted", "Item", "Measured", "PreferShorter", "Proportional", "Report", "Section",
-    "SectionReport", "Truncate", "default_fit", "message_units", "texts_to_items",
+    "Allocation", "Built", "ByPriority", "Compress", "Context", "Decision", "Demand", "DropLowest", "FitEnv",
+    "FitStrategy", "Fitted", "Item", "ManagerFit", "Measured", "PreferShorter", "Proportional", "RecentTurns",
+    "Report", "Section", "SectionReport", "Truncate", "canonical_json", "default_fit", "message_units",
+    "resolve_reserve", "texts_to_items",
 ]

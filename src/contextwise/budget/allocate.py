@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Protocol
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from contextwise.errors import BudgetExceededError
 
@@ -17,13 +17,13 @@ class Demand:
     priority: int
     requested_tokens: int
     min_tokens: int = 0
-    max_tokens: int | None = None
+    budget_tokens: int | None = None
     pinned: bool = False
 
     @property
     def cap_tokens(self) -> int:
         """The most this section can use: what it asked for, bounded by its max."""
-        return self.requested_tokens if self.max_tokens is None else min(self.requested_tokens, self.max_tokens)
+        return self.requested_tokens if self.budget_tokens is None else min(self.requested_tokens, self.budget_tokens)
 
 
 class Allocation(Protocol):
@@ -38,9 +38,9 @@ def _pinned_and_minimums(demands: Sequence[Demand], available_tokens: int) -> tu
     """Grant pinned sections in full and minimums by priority; return the grants and what is left."""
     pinned = [d for d in demands if d.pinned]
     for d in pinned:
-        if d.max_tokens is not None and d.requested_tokens > d.max_tokens:
-            raise BudgetExceededError(f"pinned section {d.name!r} is larger than its max_tokens",
-                                      needed_tokens=d.requested_tokens, available_tokens=d.max_tokens,
+        if d.budget_tokens is not None and d.requested_tokens > d.budget_tokens:
+            raise BudgetExceededError(f"pinned section {d.name!r} is larger than its budget_tokens",
+                                      needed_tokens=d.requested_tokens, available_tokens=d.budget_tokens,
                                       sections=[d.name])
     needed = sum(d.requested_tokens for d in pinned)
     if needed > available_tokens:
@@ -55,10 +55,9 @@ def _pinned_and_minimums(demands: Sequence[Demand], available_tokens: int) -> tu
     return grants, left
 
 
-def by_priority(demands: Sequence[Demand] | object) -> list[Demand]:
+def by_priority(demands: Iterable[Demand]) -> list[Demand]:
     """Highest priority first; the order given breaks ties."""
-    listed = list(demands)  # type: ignore[call-overload]
-    return sorted(listed, key=lambda d: -d.priority)
+    return sorted(demands, key=lambda d: -d.priority)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ Each is a small strategy object; the section's items come in measured (`Measured
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal, Protocol
 from collections.abc import Callable, Sequence
 
@@ -18,7 +18,7 @@ from contextwise.protocols import Compressor, Tokenizer
 Side = Literal["tail", "head", "middle"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Measured:
     """An item and what it costs in the rendered prompt."""
 
@@ -51,7 +51,11 @@ class FitEnv:
 class FitStrategy(Protocol):
     """Shrinks measured items to at most `limit_tokens`."""
 
-    name: str
+    @property
+    def name(self) -> str:
+        """The strategy's name, shown in the Report."""
+        ...
+
 
     def fit(self, items: Sequence[Measured], limit_tokens: int, env: FitEnv) -> Fitted: ...
 
@@ -74,12 +78,12 @@ def _shorten(m: Measured, index: int, env: FitEnv, limit_tokens: int, side: Side
     if m.item.is_messages or room <= 0:
         return None, _drop(m, index, env, "no room left for even part of it")
     text = truncate_tokens(m.item.text, room, env.tokenizer, side=side).text
-    item = Item(text, m.item.priority, m.item.label)
+    item = replace(m.item, content=text)
     tokens = env.measure(item)
     while tokens > limit_tokens and text:  # a cut can re-merge at the seam; shave until it fits
         room -= tokens - limit_tokens
         text = truncate_tokens(text, max(room, 0), env.tokenizer, side=side).text
-        item = Item(text, m.item.priority, m.item.label)
+        item = replace(m.item, content=text)
         tokens = env.measure(item)
     if not text:
         return None, _drop(m, index, env, "no room left for even part of it")
@@ -213,7 +217,7 @@ class Compress:
                 decisions.append(_drop(m, index, env, "its share of the grant was too small to compress into"))
                 continue
             done = self.compressor.compress(m.item.text, target, env.tokenizer, query=env.query)
-            item = Item(done.text, m.item.priority, m.item.label)
+            item = replace(m.item, content=done.text)
             short = Measured(item, env.measure(item))
             out.append(short)
             decisions.append(Decision(env.section, _label(m, index), "compressed", m.tokens, short.tokens,
@@ -223,7 +227,11 @@ class Compress:
 
 
 def default_fit(kind: str) -> FitStrategy:
-    """The fit strategy a section of `kind` gets when none is given."""
-    if kind in ("history", "memory", "documents", "custom", "tools"):
+    """The fit strategy a section of `kind` gets when none is given (history: the newest whole turns)."""
+    if kind == "history":
+        from contextwise.budget._history import RecentTurns
+
+        return RecentTurns()
+    if kind in ("memory", "documents", "custom", "tools"):
         return DropLowest()
     return Truncate("tail")

@@ -7,13 +7,15 @@ from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from contextwise.arrange.layout import CachePlan
+    from contextwise.budget.section import Item
 
-Action = Literal["dropped", "truncated", "compressed"]
+Action = Literal["dropped", "truncated", "compressed", "summarised"]
 
 
 @dataclass(frozen=True)
 class Decision:
-    """One thing the build did to fit: an item dropped, truncated or compressed, with the tokens before/after."""
+    """One thing the build did to fit: an item dropped, truncated, compressed or summarised (history replaced by
+    a manager's summary), with the tokens before/after."""
 
     section: str
     item: str
@@ -24,12 +26,14 @@ class Decision:
 
     @property
     def saved_tokens(self) -> int:
+        """tokens_before - tokens_after."""
         return self.tokens_before - self.tokens_after
 
 
 @dataclass(frozen=True)
 class SectionReport:
-    """Per section: tokens asked for, granted by the allocation and actually used, and the items kept."""
+    """Per section: tokens asked for, granted by the allocation and actually used, and the items kept (`kept`,
+    in section order, each with its `origin`: the Chunk, MemoryItem or Tool it came from)."""
 
     name: str
     kind: str
@@ -41,9 +45,11 @@ class SectionReport:
     items_total: int
     items_kept: int
     strategy: str
+    kept: tuple[Item, ...] = field(default=(), compare=False, repr=False)
 
     @property
     def cut_tokens(self) -> int:
+        """requested_tokens - used_tokens."""
         return self.requested_tokens - self.used_tokens
 
 
@@ -53,7 +59,8 @@ class Report:
 
     `prompt_tokens` is the whole request as the provider bills it (message framing, tool definitions and reply
     priming included); `available_tokens` is the window less the output reserve. `exact` is False when the
-    model's tokenizer is an estimate.
+    model's tokenizer is an estimate. `cost` prices the prompt alone; `output_reserve_cost` prices the reserved
+    output as if the answer used all of it, so `worst_case_usd` is the most the call can cost.
     """
 
     model: str
@@ -65,9 +72,17 @@ class Report:
     sections: tuple[SectionReport, ...]
     decisions: tuple[Decision, ...]
     framing_tokens: int = 0
-    cost: Any = None  # contextwise.models.Cost of the prompt plus the reserved output, when the model is priced
+    cost: Any = None  # contextwise.models.Cost of the prompt, when the model is priced
     cache_plan: CachePlan | None = None
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    output_reserve_cost: Any = None  # contextwise.models.Cost of the whole output reserve, when priced
+
+    @property
+    def worst_case_usd(self) -> float | None:
+        """The prompt's cost plus the reserved output's (None when the model is not priced)."""
+        if self.cost is None:
+            return None
+        return float(self.cost.total_usd) + (self.output_reserve_cost.total_usd if self.output_reserve_cost else 0.0)
 
     @property
     def utilisation(self) -> float:
@@ -76,10 +91,12 @@ class Report:
 
     @property
     def dropped(self) -> tuple[Decision, ...]:
+        """The decisions that dropped an item."""
         return tuple(d for d in self.decisions if d.action == "dropped")
 
     @property
     def cut(self) -> tuple[Decision, ...]:
+        """The decisions that shortened an item (truncated, compressed, summarised)."""
         return tuple(d for d in self.decisions if d.action != "dropped")
 
     def section(self, name: str) -> SectionReport:
@@ -100,5 +117,7 @@ class Report:
                   for d in self.decisions]
         lines += [f"  ! {w}" for w in self.warnings]
         if self.cost is not None:
-            lines.append(f"  cost: ${self.cost.total_usd:.6f}")
+            reserve = self.output_reserve_cost.total_usd if self.output_reserve_cost else 0.0
+            lines.append(f"  cost: ${self.cost.total_usd:.6f} prompt; up to ${reserve:.6f} more if the answer "
+                         f"uses all {self.output_reserve_tokens} reserved tokens")
         return "\n".join(lines)

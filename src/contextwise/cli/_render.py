@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
@@ -22,7 +24,7 @@ def report_view(report: Report) -> Group:
                          f"{s.granted_tokens:,}", f"{s.used_tokens:,}", f"{s.items_kept}/{s.items_total}",
                          s.strategy)
     sections.add_row("framing", "", "", "", "", f"{report.framing_tokens:,}", "", "per message")
-    parts: list = [sections]
+    parts: list[Any] = [sections]
     if report.decisions:
         decisions = Table(title="what was cut to fit", title_justify="left")
         for column in ("section", "item", "action", "tokens", "why"):
@@ -32,9 +34,10 @@ def report_view(report: Report) -> Group:
         parts.append(decisions)
     lines = []
     if report.cost is not None:
-        c = report.cost
-        lines.append(f"estimated cost: ${c.total_usd:.6f} (prompt ${c.input_usd + c.cached_input_usd:.6f}, "
-                     f"output at the full reserve ${c.output_usd:.6f})")
+        reserve = report.output_reserve_cost.total_usd if report.output_reserve_cost is not None else 0.0
+        lines.append(f"estimated cost: prompt ${report.cost.total_usd:.6f}; at most ${report.worst_case_usd:.6f} "
+                     f"if the answer uses the whole {report.output_reserve_tokens:,}-token reserve "
+                     f"(${reserve:.6f})")
     plan = report.cache_plan
     if plan is not None:
         state = "cacheable" if plan.cacheable else f"below the {plan.min_cacheable_tokens:,}-token minimum"

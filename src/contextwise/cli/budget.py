@@ -34,8 +34,24 @@ def parse_section(spec: str) -> Demand:
             fields[key] = int(value)
         else:
             raise UsageError(f"--section {spec!r}: unknown option {option!r} (priority=, min=, max=, pinned)")
-    return Demand(name, fields.get("priority", priority), int(tokens), fields.get("min", 0), fields.get("max"),
-                  pinned)
+    low, high = fields.get("min", 0), fields.get("max")
+    if low < 0 or high is not None and high < low:
+        raise UsageError(f"--section {spec!r}: need 0 <= min <= max, got min={low} max={high}")
+    return Demand(name, fields.get("priority", priority), int(tokens), low, high, pinned)
+
+
+def parse_sections(specs: tuple[str, ...]) -> list[Demand]:
+    """Parse every --section; a name may appear once.
+
+    Raises:
+        UsageError: a malformed section, or a name given twice.
+    """
+    demands = [parse_section(s) for s in specs]
+    names = [d.name for d in demands]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise UsageError(f"--section names must be unique; given more than once: {', '.join(twice)}")
+    return demands
 
 
 def register(group: click.Group) -> None:
@@ -54,7 +70,7 @@ def register(group: click.Group) -> None:
         info = get_model(model)
         if not sections:
             raise UsageError("give at least one --section NAME=TOKENS, e.g. -s system=400 -s documents=50000")
-        demands = [parse_section(s) for s in sections]
+        demands = parse_sections(sections)
         reserve_tokens = _reserve(reserve, info)
         available = info.prompt_limit_tokens(reserve_output_tokens=reserve_tokens)
         grants = (Proportional() if proportional else ByPriority()).allocate(demands, available)

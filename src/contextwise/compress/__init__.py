@@ -17,6 +17,8 @@ adds tokens. Pick one by how much must go, or let `Auto` pick:
 
 from __future__ import annotations
 
+import time
+
 from contextwise._deprecated import UNSET, renamed_keyword, renamed_names
 from contextwise.errors import UsageError
 from contextwise.compress._sentences import split_sentences
@@ -28,6 +30,7 @@ from contextwise.compress.scoring import Bm25Scorer, EmbeddingScorer, HybridScor
 from contextwise.compress.summarize import ChunkSummaryRequest, SummaryStep, Summarizer
 from contextwise.compress.truncate import TruncateTokens, truncate_tokens
 from contextwise.protocols import Compressor, Tokenizer
+from contextwise.observe._emit import compressed as observe_compressed
 from contextwise.registry import resolve
 from contextwise.types import Compressed
 
@@ -60,7 +63,10 @@ def compress(text: str, *, budget_tokens: int = UNSET, compressor: Compressor | 
     if budget is UNSET:
         raise UsageError("compress() needs budget_tokens")
     chosen = Extractive() if compressor is None else resolve("compressor", compressor)
-    return chosen.compress(text, budget, _tokenizer(tokenizer), query)
+    started = time.perf_counter()
+    result: Compressed = chosen.compress(text, budget, _tokenizer(tokenizer), query)
+    observe_compressed(result, method=type(chosen).__name__, target_tokens=budget, started_s=started)
+    return result
 
 
 def _tokenizer(tokenizer: Tokenizer | str | None) -> Tokenizer:

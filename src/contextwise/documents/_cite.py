@@ -60,6 +60,8 @@ class CitationStyle:
         The length is unchanged, so character offsets still hold; a footnote copied from a web page can then
         not pass for a citation of the context.
         """
+        if self.brackets[0] not in text:
+            return text
         swap = "()" if self.brackets != "()" else "[]"
         chars = list(text)
         for start, end, _, _ in self.groups(text):

@@ -1,4 +1,5 @@
-"""Fuse ranked chunks into one cited context that never exceeds a token budget."""
+"""Fuse ranked chunks into one cited context that never exceeds a token budget: a shortcut over the budget
+engine (one documents section in a Context whose window is the budget, counted as bare text)."""
 
 from __future__ import annotations
 
@@ -6,32 +7,34 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from types import MappingProxyType
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from contextwise.arrange import Ordering
+from contextwise.budget.fit import FitEnv, Fitted, Measured
+from contextwise.budget.report import Decision
+from contextwise.budget.section import Item
 from contextwise.documents._cite import CitationCheck, CitationStyle, parse_citations
 from contextwise.documents._rank import Ranked, check_ids
 from contextwise.documents._sentences import Splitter, sentence_spans
 from contextwise.errors import UsageError
 from contextwise.protocols import Tokenizer
 from contextwise.registry import resolve
+from contextwise.tokens.framing import Framing
 from contextwise.types import Chunk, Citation
+
+if TYPE_CHECKING:
+    from contextwise.budget import Built
 
 Status = Literal["included", "cut", "dropped"]
 _FIELDS = ("marker", "text", "title", "source", "date")
-
-
-@dataclass(frozen=True)
-class _Pick:
-    chunk: Chunk
-    body: str
-    group: tuple[str, str] | None = None
-    header: str = ""
-    reason: str = "fits whole"
+_NO_ROOM = "no room left in the budget"
+# A Context over bare text: no message framing, no reply priming, so its prompt count is the text's count.
+_TEXT = Framing("text", per_message_tokens=0, per_name_tokens=0, reply_priming_tokens=0, role_counted=False)
 
 
 class _Strategy:
-    """What the fusion strategies share: the block template and the separator between blocks."""
+    """What the fusion strategies share: the block template, the separator between blocks, and the hooks the
+    budget engine calls when a strategy is a documents section's `order` (see `as_layout`)."""
 
     template: str
     separator: str
@@ -57,9 +60,58 @@ class _Strategy:
         """The group a chunk is shown under (None: no group headers)."""
         return None
 
-    def layout(self, picks: list[_Pick]) -> list[_Pick]:
-        """The order in which the chosen chunks are shown."""
-        return picks
+    def show(self, chunks: list[Chunk]) -> list[Chunk]:
+        """The order in which the chosen chunks (in claim order) are shown."""
+        return chunks
+
+    def as_layout(self) -> Layout:
+        """This strategy as the `order` of a documents section in a Context."""
+        return Layout(self)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """A fusion strategy inside the budget engine: the claim order, the display order, the block template and
+    the group headers of a documents section. `Context.documents(..., order=Structured())` makes one."""
+
+    strategy: _Strategy
+
+    @property
+    def name(self) -> str:
+        """The strategy's class name."""
+        return type(self.strategy).__name__.lower()
+
+    @property
+    def separator(self) -> str:
+        """What goes between blocks."""
+        return self.strategy.separator
+
+    def claim(self, items: Sequence[Item]) -> list[Item]:
+        """The items in the order they claim the budget, with priorities falling in that order."""
+        by_chunk = {id(_chunk(i)): i for i in items}
+        ordered = [by_chunk[id(c)] for c in self.strategy.priority([_chunk(i) for i in items])]
+        return [replace(item, priority=float(len(ordered) - n)) for n, item in enumerate(ordered)]
+
+    def order(self, items: Sequence[Item], priorities: Sequence[float]) -> list[Item]:
+        """The kept items (in claim order) in the order they are shown."""
+        by_chunk = {id(_chunk(i)): i for i in items}
+        return [by_chunk[id(c)] for c in self.strategy.show([_chunk(i) for i in items])]
+
+    def block(self, item: Item, marker: str) -> str:
+        """The item as its block (the template filled from its chunk)."""
+        return self.strategy.block(_chunk(item), marker, item.text)
+
+    def header(self, item: Item) -> tuple[object, str]:
+        """The item's group and the header shown above the group's first block ("" for none)."""
+        chunk = _chunk(item)
+        group = self.strategy.group(chunk)
+        return group, _header(chunk) if group else ""
+
+
+def _chunk(item: Item) -> Chunk:
+    if not isinstance(item.origin, Chunk):
+        raise UsageError("a fusion layout orders document chunks; give the section Chunks or Ranked results")
+    return item.origin
 
 
 @dataclass(frozen=True)
@@ -80,11 +132,11 @@ class Sequential(_Strategy):
     def __post_init__(self) -> None:
         self._check()
 
-    def layout(self, picks: list[_Pick]) -> list[_Pick]:
+    def show(self, chunks: list[Chunk]) -> list[Chunk]:
         """Rank order, or the arrangement's order of it."""
         if self.order is None:
-            return picks
-        return list(self.order.order(picks, [float(len(picks) - i) for i in range(len(picks))]))
+            return chunks
+        return list(self.order.order(chunks, [float(len(chunks) - i) for i in range(len(chunks))]))
 
 
 @dataclass(frozen=True)
@@ -129,12 +181,12 @@ class Structured(_Strategy):
         """Chunks of one document (same source and title) share a header."""
         return (chunk.source, chunk.title)
 
-    def layout(self, picks: list[_Pick]) -> list[_Pick]:
+    def show(self, chunks: list[Chunk]) -> list[Chunk]:
         """Documents in order of their best chunk; within a document, by position in it."""
         first: dict[tuple[str, str] | None, int] = {}
-        for i, pick in enumerate(picks):
-            first.setdefault(pick.group, i)
-        return sorted(picks, key=lambda p: (first[p.group], p.chunk.start_char))
+        for i, chunk in enumerate(chunks):
+            first.setdefault(self.group(chunk), i)
+        return sorted(chunks, key=lambda c: (first[self.group(c)], c.start_char))
 
 
 Strategy = Sequential | Interleaved | Structured
@@ -228,47 +280,61 @@ def fuse(items: Sequence[Ranked | Chunk], budget_tokens: int, tokenizer: Tokeniz
     check_ids(chunks)
     tok: Tokenizer = resolve("tokenizer", tokenizer)
     strategy, style = strategy or Sequential(), style or CitationStyle()
-    chunks = [_neutral(chunk, style) for chunk in chunks]
-    allowance = budget_tokens
-    while True:  # token counts are not additive; shrink the allowance by any overshoot until the whole fits
-        shown = strategy.layout(_select(chunks, allowance, tok, strategy, style, splitter))
-        text = _render(shown, strategy, style)
-        tokens = tok.count(text)
-        if tokens <= budget_tokens:
-            return _result(chunks, shown, text, tokens, budget_tokens, style)
-        allowance -= tokens - budget_tokens
+    live = [c for c in chunks if c.text.strip()]
+    built = _build(live, budget_tokens, tok, strategy, style, splitter) if live and budget_tokens else None
+    return _result(chunks, built, budget_tokens, style)
 
 
-def _select(chunks: Sequence[Chunk], allowance: int, tok: Tokenizer, strategy: Strategy, style: CitationStyle,
-            splitter: Splitter | None) -> list[_Pick]:
-    picks: list[_Pick] = []
-    headers: dict[tuple[str, str] | None, str] = {}
-    used = 0
-    for chunk in strategy.priority(chunks):
-        if not chunk.text.strip():
-            continue
-        group = strategy.group(chunk)
-        header = headers.get(group, _header(chunk) if group else "")
-        lead = (strategy.separator if picks else "") + (header + "\n" if header and group not in headers else "")
-        marker = style.marker(len(picks) + 1)
-        cost = tok.count(lead + strategy.block(chunk, marker, chunk.text))
-        body, reason = chunk.text, "fits whole"
-        if used + cost > allowance:
-            body, reason = _cut(chunk.text, _room(tok, lead, strategy, chunk, marker, allowance - used), tok,
-                                splitter)
-        if body:
-            picks.append(_Pick(chunk, body, group, header, reason))
-            headers.setdefault(group, header)
-            used += tok.count(lead + strategy.block(chunk, marker, body))
-        if body != chunk.text:
-            break
-    return picks
+def _build(chunks: list[Chunk], budget_tokens: int, tok: Tokenizer, strategy: Strategy, style: CitationStyle,
+           splitter: Splitter | None) -> Built:
+    """The chunks as the one documents section of a Context whose window is the budget, counted as bare text."""
+    import warnings
+
+    from contextwise.budget import Context
+    from contextwise.errors import TruncationWarning
+    from contextwise.tokens import TokenCounter
+
+    ctx = Context(window_tokens=budget_tokens, output_reserve_tokens=0, counter=TokenCounter(tok, _TEXT),
+                  citation_style=style)
+    ctx.documents(chunks, order=strategy, fit=_Claim(splitter), title="")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", TruncationWarning)
+        return ctx.build()
 
 
-def _room(tok: Tokenizer, lead: str, strategy: Strategy, chunk: Chunk, marker: str,
-          room_tokens: int) -> Callable[[str], bool]:
-    """Whether a chunk shown with `body` (after `lead`) takes at most `room_tokens`."""
-    return lambda body: tok.count(lead + strategy.block(chunk, marker, body)) <= room_tokens
+@dataclass(frozen=True)
+class _Claim:
+    """fuse's fit: items claim the budget in order while they fit; the first that does not is cut at a sentence
+    boundary (on a token boundary only if its first sentence alone is too long) and the rest are dropped."""
+
+    splitter: Splitter | None = None
+    name: str = "claim-in-order"
+
+    def fit(self, items: Sequence[Measured], limit_tokens: int, env: FitEnv) -> Fitted:
+        kept: list[Measured] = []
+        decisions: list[Decision] = []
+        left, full = limit_tokens, False
+        for m in items:
+            if not full and m.tokens <= left:
+                kept.append(m)
+                left -= m.tokens
+                continue
+            body, reason = ("", _NO_ROOM) if full else _cut(
+                m.item.text, _fits(env, m.item, left), env.tokenizer, self.splitter)
+            full = True
+            if body:
+                short = replace(m.item, content=body)
+                kept.append(Measured(short, env.measure(short)))
+                decisions.append(Decision(env.section, m.item.label, "truncated", m.tokens, kept[-1].tokens,
+                                          reason))
+            else:
+                decisions.append(Decision(env.section, m.item.label, "dropped", m.tokens, 0, _NO_ROOM))
+        return Fitted(tuple(kept), tuple(decisions))
+
+
+def _fits(env: FitEnv, item: Item, room_tokens: int) -> Callable[[str], bool]:
+    """Whether the item shown with `body` takes at most `room_tokens`."""
+    return lambda body: env.measure(replace(item, content=body)) <= room_tokens
 
 
 def _cut(text: str, fits: Callable[[str], bool], tok: Tokenizer, splitter: Splitter | None) -> tuple[str, str]:
@@ -305,39 +371,26 @@ def _largest(top: int, ok: Callable[[int], bool]) -> int:
     return low
 
 
-def _render(shown: list[_Pick], strategy: Strategy, style: CitationStyle) -> str:
-    parts: list[str] = []
-    group: object = object()
-    for number, pick in enumerate(shown, 1):
-        if parts:
-            parts.append(strategy.separator)
-        if pick.header and pick.group != group:
-            parts.append(pick.header + "\n")
-        group = pick.group
-        parts.append(strategy.block(pick.chunk, style.marker(number), pick.body))
-    return "".join(parts)
-
-
-def _result(chunks: Sequence[Chunk], shown: list[_Pick], text: str, tokens: int, budget_tokens: int,
-            style: CitationStyle) -> Fused:
-    by_id = {pick.chunk.id: (style.marker(n), pick) for n, pick in enumerate(shown, 1)}
-    citations = tuple(Citation(marker, p.chunk.id, p.chunk.source, p.chunk.title, p.chunk.start_char,
-                               p.chunk.start_char + len(p.body)) for marker, p in by_id.values())
-    outcomes = []
+def _result(chunks: Sequence[Chunk], built: Built | None, budget_tokens: int, style: CitationStyle) -> Fused:
+    if built is None:
+        empty = tuple(ChunkOutcome(c.id, "dropped", reason=_NO_ROOM if c.text.strip() else "no text")
+                      for c in chunks)
+        return Fused("", 0, budget_tokens, (), empty, style)
+    citations = tuple(built.citations.values())
+    markers = {c.chunk_id: c.marker for c in citations}
+    kept = {i.origin.id: i for i in built.report.section("documents").kept}
+    reasons = {d.item: d.reason for d in built.report.decisions}
+    outcomes: list[ChunkOutcome] = []
     for chunk in chunks:
-        if chunk.id not in by_id:
-            reason = "no room left in the budget" if chunk.text.strip() else "no text"
-            outcomes.append(ChunkOutcome(chunk.id, "dropped", reason=reason))
+        if chunk.id not in kept:
+            outcomes.append(ChunkOutcome(chunk.id, "dropped", reason=reasons.get(chunk.id, "no text")))
             continue
-        marker, pick = by_id[chunk.id]
-        status: Status = "included" if pick.body == chunk.text else "cut"
-        outcomes.append(ChunkOutcome(chunk.id, status, marker, len(pick.body), pick.reason))
-    return Fused(text, tokens, budget_tokens, citations, tuple(outcomes), style)
-
-
-def _neutral(chunk: Chunk, style: CitationStyle) -> Chunk:
-    text = style.neutralize(chunk.text)
-    return chunk if text == chunk.text else replace(chunk, text=text)
+        body = kept[chunk.id].text
+        status: Status = "included" if body == kept[chunk.id].origin.text.strip() else "cut"
+        outcomes.append(ChunkOutcome(chunk.id, status, markers[chunk.id], len(body),
+                                     reasons.get(chunk.id, "fits whole")))
+    text = built.messages[0].text if built.messages else ""
+    return Fused(text, built.report.prompt_tokens, budget_tokens, citations, tuple(outcomes), style)
 
 
 def _header(chunk: Chunk) -> str:

@@ -28,7 +28,6 @@ from contextwise.embed._fusion import (
 from contextwise.embed._onnx import OnnxMiniLM, default_embedder
 from contextwise.embed._openai import AsyncOpenAIEmbeddings, EmbeddingsCore, OpenAIEmbeddings
 from contextwise.errors import UnknownBackendError, UsageError
-from contextwise.registry import register
 
 __all__ = [
     "AsyncCachedEmbedder", "AsyncOpenAIEmbeddings", "BM25Index", "ByPeak", "CachedEmbedder", "EmbeddingCache",
@@ -60,8 +59,3 @@ def hash_factory(name: str) -> Any:
 def openai_factory(name: str) -> OpenAIEmbeddings:
     """Registry factory for "openai:<model>"; base URL and key come from OPENAI_BASE_URL and OPENAI_API_KEY."""
     return OpenAIEmbeddings(name or "text-embedding-3-small")
-
-
-register("embedder", "onnx", onnx_factory)
-register("embedder", "hash", hash_factory)
-register("embedder", "openai", openai_factory)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from os import PathLike, fspath
 from collections.abc import Iterable
 
@@ -53,6 +54,9 @@ class Conversation:
         messages, notes = store.load(conversation_id) if store is not None else ([], HistoryNotes())
         self.transcript = Transcript(self.counter, messages)
         self._notes = notes
+        # One object shared by threads serialises its appends (the store's "another writer appended" check is
+        # for other processes and other Conversation objects, not for this one's own threads).
+        self._lock = threading.RLock()
 
     def __len__(self) -> int:
         return len(self.transcript)
@@ -84,12 +88,14 @@ class Conversation:
         self.extend(as_messages(message))
 
     def extend(self, messages: Iterable[MessageLike]) -> None:
-        """Append messages in one store write; on a bad message or a store error nothing is added."""
+        """Append messages in one store write; on a bad message or a store error nothing is added. Threads
+        sharing one Conversation take turns."""
         batch = as_messages(messages)
-        if self.store is not None and batch:
-            self.store.append(self.conversation_id, len(self.transcript), batch)
-        for message in batch:
-            self.transcript.append(message)
+        with self._lock:
+            if self.store is not None and batch:
+                self.store.append(self.conversation_id, len(self.transcript), batch)
+            for message in batch:
+                self.transcript.append(message)
 
     def context(self, budget_tokens: int = UNSET, *, max_tokens: int = UNSET) -> list[Message]:
         """The messages to send: at most `budget_tokens` framed the way the provider bills, reply priming included.
@@ -106,11 +112,13 @@ class Conversation:
             raise UsageError("Conversation.context() needs budget_tokens")
         if isinstance(budget, bool) or not isinstance(budget, int) or budget < 1:
             raise UsageError(f"budget_tokens must be a positive int, got {budget!r}")
-        return self.manager.context(self.transcript, self._notes, budget)
+        with self._lock:
+            return self.manager.context(self.transcript, self._notes, budget)
 
     def plan(self) -> HistoryRequest | None:
         """The model call the manager wants next (a SummaryRequest or ScoreRequest), or None."""
-        return self.manager.plan(self.transcript, self._notes)
+        with self._lock:
+            return self.manager.plan(self.transcript, self._notes)
 
     def apply(self, request: HistoryRequest, completion: Completion) -> None:
         """Fold the model's answer to `request` in, and persist the new notes.
@@ -118,10 +126,11 @@ class Conversation:
         Raises:
             UsageError: the request is stale (plan again) or the answer unusable; nothing changed.
         """
-        notes = self.manager.apply(self._notes, request, completion)
-        if self.store is not None:
-            self.store.save_notes(self.conversation_id, notes)
-        self._notes = notes
+        with self._lock:
+            notes = self.manager.apply(self._notes, request, completion)
+            if self.store is not None:
+                self.store.save_notes(self.conversation_id, notes)
+            self._notes = notes
 
     def summarize(self, model: ChatModel, *, max_requests: int = 8) -> int:
         """Call `model` for each planned request until nothing is left (or `max_requests`); returns the count."""

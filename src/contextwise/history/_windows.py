@@ -33,6 +33,19 @@ def _check_cap(cap_tokens: int | None, owner: str) -> None:
         raise UsageError(f"{owner}.max_tokens must be positive or None, got {cap_tokens}")
 
 
+def newest_fits(transcript: Transcript, start: int, available_tokens: int) -> int:
+    """`start`, checked to keep at least the newest unit.
+
+    Raises:
+        BudgetExceededError: not even the newest unit fits `available_tokens`.
+    """
+    if start >= transcript.unit_count > 0:
+        needed = transcript.unit_tokens(transcript.unit_count - 1)
+        raise BudgetExceededError("the newest message does not fit the history budget", needed_tokens=needed,
+                                  available_tokens=available_tokens, sections=("history",))
+    return start
+
+
 def pinned_start(transcript: Transcript, available_tokens: int, keep_last_turns: int, *, lo: int = 0) -> int:
     """The unit where the last `keep_last_turns` turns start, checked to fit.
 
@@ -64,9 +77,13 @@ class TokenBased(_NoModel):
         _check_cap(self.max_tokens, "TokenBased")
 
     def context(self, transcript: Transcript, notes: HistoryNotes, max_tokens: int) -> list[Message]:
-        """Pinned messages plus the longest recent tail that fits `max_tokens` (framed, reply priming included)."""
-        start = transcript.fit_start(transcript.available_tokens(capped(max_tokens, self.max_tokens)))
-        return transcript.window(start)
+        """Pinned messages plus the longest recent tail that fits `max_tokens` (framed, reply priming included).
+
+        Raises:
+            BudgetExceededError: the system messages, or the newest message, do not fit.
+        """
+        available = transcript.available_tokens(capped(max_tokens, self.max_tokens))
+        return transcript.window(newest_fits(transcript, transcript.fit_start(available), available))
 
 
 @dataclass(frozen=True)
@@ -84,10 +101,14 @@ class TurnBased(_NoModel):
             raise UsageError(f"TurnBased.max_turns must be at least 1, got {self.max_turns}")
 
     def context(self, transcript: Transcript, notes: HistoryNotes, max_tokens: int) -> list[Message]:
-        """Pinned messages plus the last turns that fit."""
+        """Pinned messages plus the last turns that fit.
+
+        Raises:
+            BudgetExceededError: the system messages, or the newest message, do not fit.
+        """
         available = transcript.available_tokens(max_tokens)
         first = transcript.last_turns_unit(self.max_turns)
-        start = transcript.fit_start(available, lo=first)
+        start = newest_fits(transcript, transcript.fit_start(available, lo=first), available)
         turn = bisect_left(transcript.turn_units, start)
         if turn < len(transcript.turn_units):
             start = transcript.turn_units[turn]
