@@ -78,7 +78,7 @@ def test_auto_without_the_local_extra_falls_back_to_extractive_with_a_warning():
             "text = ' '.join(f'Fact {i} is that item {i} weighs {i * 3} grams.' for i in range(60))\n"
             "with warnings.catch_warnings(record=True) as caught:\n"
             "    warnings.simplefilter('always')\n"
-            "    out = compress(text, target_tokens=100, compressor=Auto())\n"
+            "    out = compress(text, budget_tokens=100, compressor=Auto())\n"
             "print(out.method, out.tokens <= 100, any('extractively' in str(w.message) for w in caught))")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert run.stdout.split() == ["auto-extractive", "True", "True"]

@@ -167,3 +167,15 @@ def test_summarizer_with_the_local_model(o200k):
     out = Summarizer(chunk_tokens=400).compress(text, 25, o200k, query="When was the tower completed?")
     assert out.tokens == o200k.count(out.text) <= 25
     assert out.text.strip()
+
+
+def test_summarize_chunks_split_long_sentences_without_splitting_characters():
+    from contextwise.compress.summarize import chunk_text
+    from contextwise.tokens import get_tokenizer
+
+    tok = get_tokenizer("o200k_base")
+    text = "東京の天気は晴れで気温は二十度です🌞🌞🌞" * 40  # one sentence, far over a chunk
+    chunks = chunk_text(text, 32, tok)
+    assert len(chunks) > 1
+    assert all("\ufffd" not in c and c in text for c in chunks)
+    assert "".join(chunks) == text

@@ -116,3 +116,13 @@ def test_chunk_document_chunks_start_at_sentence_starts(o200k):
     starts = {s for s, _ in sentence_spans(text)}
     assert len(chunks) > 5 and all(c.start_char in starts for c in chunks)
     assert any(a.start_char + len(a.text) > b.start_char for a, b in pairwise(chunks))
+
+
+def test_sentence_spans_use_the_splitters_offsets_even_for_repeated_sentences():
+    from contextwise.compress import split_sentences
+    from contextwise.documents._sentences import sentence_spans
+
+    text = "Yes.  Yes. No!\n\nYes."
+    spans = sentence_spans(text)
+    assert [text[s:e] for s, e in spans] == split_sentences(text) == ["Yes.", "Yes.", "No!", "Yes."]
+    assert spans == [(0, 4), (6, 10), (11, 14), (16, 20)]

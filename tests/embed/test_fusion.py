@@ -76,3 +76,36 @@ def test_fuse_weighted_scores_stay_within_the_weight_sum(lists):
 def test_fusion_rejects_bad_calls(call):
     with pytest.raises(UsageError):
         call()
+
+
+def test_fusion_one_implementation_behind_every_hybrid():
+    import numpy as np
+
+    from contextwise.compress import HybridScorer
+    from contextwise.embed import ByPeak, MinMax, Raw, ReciprocalRank, fuse_rankings, fuse_scores
+    from contextwise.testing import HashEmbedder
+
+    dense, lexical = np.array([0.9, 0.1, 0.4]), np.array([0.0, 6.0, 3.0])
+    assert fuse_scores([dense, lexical], strategy=[Raw(), ByPeak()], weights=[0.5, 0.5]).tolist() == \
+        pytest.approx([0.45, 0.55, 0.45])
+    assert fuse_scores([lexical], strategy=MinMax()).tolist() == pytest.approx([0.0, 1.0, 0.5])
+    assert fuse_scores([dense], strategy=ReciprocalRank(k=0)).tolist() == pytest.approx([1.0, 1 / 3, 1 / 2])
+    by_scores = fuse_rankings([Scored("a", 5.0), Scored("b", 1.0)], strategy=MinMax())
+    assert by_scores == fuse_weighted([Scored("a", 5.0), Scored("b", 1.0)])
+    scorer = HybridScorer(HashEmbedder(64), semantic_weight=0.25)
+    sentences, query = ["Cats purr.", "Dogs bark loudly.", "Cows moo."], "dogs"
+    fused = scorer.score(sentences, query).relevance
+    expected = 0.25 * scorer.semantic.score(sentences, query).relevance + \
+        0.75 * scorer.lexical.score(sentences, query).relevance
+    assert fused.tolist() == pytest.approx(expected.tolist())
+
+
+def test_fusion_strategies_refuse_mismatched_columns():
+    import numpy as np
+
+    from contextwise.embed import Raw, fuse_scores
+
+    with pytest.raises(UsageError, match="strategies"):
+        fuse_scores([np.zeros(2), np.zeros(2)], strategy=[Raw()])
+    with pytest.raises(UsageError, match="Scored"):
+        fuse_weighted(["a"])  # type: ignore[list-item]

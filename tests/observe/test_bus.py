@@ -36,7 +36,7 @@ def test_bus_kinds_filter_what_a_subscriber_gets(events):
     only = []
     with observe.subscribe(only.append, kinds=observe.Compression):
         _build()
-        compress("Cats purr. Dogs bark. Cows moo.", target_tokens=3, tokenizer=FakeTokenizer())
+        compress("Cats purr. Dogs bark. Cows moo.", budget_tokens=3, tokenizer=FakeTokenizer())
     assert [e.kind for e in only] == ["compression"]
     assert [e.kind for e in events] == ["context_built", "compression"]
 
@@ -89,7 +89,7 @@ def test_bus_subscribe_refuses_what_is_not_callable():
 
 
 def test_bus_compress_emits_its_counts(events):
-    out = compress("Cats purr. Dogs bark. Cows moo.", target_tokens=2, tokenizer=FakeTokenizer(), query="dogs")
+    out = compress("Cats purr. Dogs bark. Cows moo.", budget_tokens=2, tokenizer=FakeTokenizer(), query="dogs")
     (event,) = events
     assert (event.original_tokens, event.tokens, event.target_tokens) == (out.original_tokens, out.tokens, 2)
     assert event.method == out.method and event.keep_ratio == out.keep_ratio < 1

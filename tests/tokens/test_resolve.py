@@ -27,7 +27,7 @@ def test_resolve_every_spelling_names_the_same_encoding(spec):
 @pytest.mark.parametrize("spec", O200K_SPECS)
 def test_resolve_compress_chunk_and_fuse_agree_on_every_spelling(spec):
     reference = get_tokenizer("o200k_base")
-    assert compress(TEXT, target_tokens=8, tokenizer=spec) == compress(TEXT, target_tokens=8, tokenizer=reference)
+    assert compress(TEXT, budget_tokens=8, tokenizer=spec) == compress(TEXT, budget_tokens=8, tokenizer=reference)
     assert chunk_document(TEXT, spec, max_tokens=6) == chunk_document(TEXT, reference, max_tokens=6)
     chunks = [Chunk("a", "Cats purr."), Chunk("b", "Dogs bark.")]
     assert fuse(chunks, 8, spec).text == fuse(chunks, 8, reference).text

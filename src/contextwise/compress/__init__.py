@@ -10,7 +10,7 @@ adds tokens. Pick one by how much must go, or let `Auto` pick:
 - `Auto` — extractive for light cuts, extractive + pruning for deeper ones, optionally summarizing the deepest.
 
 >>> from contextwise.testing import FakeTokenizer
->>> compress("Cats purr. Dogs bark. Cows moo.", target_tokens=2, compressor=Extractive(query="dogs"),
+>>> compress("Cats purr. Dogs bark. Cows moo.", budget_tokens=2, compressor=Extractive(query="dogs"),
 ...          tokenizer=FakeTokenizer()).text
 'Dogs bark.'
 """
@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import time
 
-from contextwise._deprecated import renamed_names
+from contextwise._deprecated import UNSET, renamed_keyword, renamed_names
+from contextwise.errors import UsageError
 from contextwise.compress._sentences import split_sentences
 from contextwise.compress.auto import Auto
 from contextwise.compress.extractive import Extractive
@@ -42,9 +43,12 @@ __all__ = [
 __getattr__ = renamed_names(__name__, {"Truncate": "TruncateTokens", "SummaryRequest": "ChunkSummaryRequest"})
 
 
-def compress(text: str, *, target_tokens: int, compressor: Compressor | str | None = None,
-             tokenizer: Tokenizer | str | None = None, query: str | None = None) -> Compressed:
-    """Shorten `text` to at most `target_tokens` tokens with `compressor` (default `Extractive()`).
+def compress(text: str, *, budget_tokens: int = UNSET, compressor: Compressor | str | None = None,
+             tokenizer: Tokenizer | str | None = None, query: str | None = None,
+             target_tokens: int = UNSET) -> Compressed:
+    """Shorten `text` to at most `budget_tokens` tokens with `compressor` (default `Extractive()`).
+
+    `target_tokens=` is the old, deprecated name of `budget_tokens`.
 
     Args:
         compressor: a Compressor or a "provider:name" string, e.g. "extractive:bm25", "truncate:middle", "auto".
@@ -53,12 +57,15 @@ def compress(text: str, *, target_tokens: int, compressor: Compressor | str | No
         query: what the text is compressed for; overrides the compressor's own query.
 
     Raises:
-        UsageError: `target_tokens` is negative or a name is unknown.
+        UsageError: `budget_tokens` is missing or negative, or a name is unknown.
     """
+    budget = renamed_keyword("compress", "target_tokens", "budget_tokens", target_tokens, budget_tokens, UNSET)
+    if budget is UNSET:
+        raise UsageError("compress() needs budget_tokens")
     chosen = Extractive() if compressor is None else resolve("compressor", compressor)
     started = time.perf_counter()
-    result: Compressed = chosen.compress(text, target_tokens, _tokenizer(tokenizer), query)
-    observe_compressed(result, method=type(chosen).__name__, target_tokens=target_tokens, started_s=started)
+    result: Compressed = chosen.compress(text, budget, _tokenizer(tokenizer), query)
+    observe_compressed(result, method=type(chosen).__name__, target_tokens=budget, started_s=started)
     return result
 
 

@@ -15,6 +15,7 @@ import numpy as np
 from contextwise.compress import _lexical
 from contextwise.compress._base import backend
 from contextwise.embed._bm25 import bm25_scores
+from contextwise.embed._fusion import Raw, fuse_scores
 from contextwise.errors import UsageError
 from contextwise.protocols import Embedder
 
@@ -105,7 +106,8 @@ class HybridScorer:
         lexical = self.lexical.score(sentences, query)
         semantic = self.semantic.score(sentences, query)
         w = self.semantic_weight
-        return SentenceScores(w * semantic.relevance + (1 - w) * lexical.relevance, semantic.vectors)
+        fused = fuse_scores([semantic.relevance, lexical.relevance], strategy=Raw(), weights=[w, 1 - w])
+        return SentenceScores(fused, semantic.vectors)
 
 
 def _onnx_minilm() -> Embedder:

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from contextwise.compress._base import backend, check_target, local_model
 from contextwise.compress._sentences import sentence_spans
 from contextwise.compress.extractive import Extractive
-from contextwise.compress.truncate import truncate_tokens
+from contextwise.compress.truncate import token_windows, truncate_tokens
 from contextwise.errors import UsageError
 from contextwise.protocols import AsyncChatModel, ChatModel, Compressor, Tokenizer
 from contextwise.types import ChatOptions, Compressed, Message
@@ -232,9 +232,8 @@ def _pieces(text: str, chunk_tokens: int, tokenizer: Tokenizer) -> list[str]:
     """The sentences of `text`, a sentence longer than a chunk split on token boundaries."""
     out: list[str] = []
     for span in sentence_spans(text):
-        ids = tokenizer.encode(text[span.start:span.end])
-        step = max(1, chunk_tokens - 1)
-        out.extend(tokenizer.decode(ids[i:i + step]) for i in range(0, len(ids), step))
+        windows = token_windows(text, (span.start, span.end), tokenizer, max(1, chunk_tokens - 1))
+        out.extend(text[start:end] for start, end in windows)
     return out
 
 

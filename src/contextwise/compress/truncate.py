@@ -102,3 +102,44 @@ class TruncateTokens:
                  query: str | None = None) -> Compressed:
         """Cut `text` to at most `target_tokens`."""
         return truncate_tokens(text, target_tokens, tokenizer, side=self.side)
+
+
+def token_windows(text: str, span: tuple[int, int], tokenizer: Tokenizer, max_tokens: int) -> list[tuple[int, int]]:
+    """Split `text[span]` into consecutive spans of at most `max_tokens` tokens, cut on token boundaries: the
+    one windowing cut (chunking and the summarizer's map step both use it).
+
+    A boundary that would split a character moves back to the character's start. Only when a single character
+    costs more than `max_tokens` tokens does a span exceed it. Whitespace at the ends of a span is left out.
+    """
+    start, end = span
+    ids = tokenizer.encode(text[start:end])
+    out: list[tuple[int, int]] = []
+    pos, first = start, 0
+    while first < len(ids):
+        piece, first = _piece(text, pos, ids, first, tokenizer, max_tokens)
+        if not piece:  # the tokenizer does not round-trip this text: keep the rest whole rather than lose it
+            piece = text[pos:end]
+            first = len(ids)
+        out.append(_strip(text, pos, pos + len(piece)))
+        pos += len(piece)
+    return [(s, e) for s, e in out if e > s]
+
+
+def _piece(text: str, pos: int, ids: Sequence[int], first: int, tokenizer: Tokenizer,
+           max_tokens: int) -> tuple[str, int]:
+    """The decoded text of the next window of ids at `pos`, shortened until it is real text within max_tokens."""
+    for stop in range(min(len(ids), first + max_tokens), first, -1):
+        piece = tokenizer.decode(ids[first:stop])
+        if text.startswith(piece, pos) and tokenizer.count(piece) <= max_tokens:
+            return piece, stop
+    for stop in range(first + max_tokens + 1, len(ids) + 1):  # one character costs more than max_tokens
+        piece = tokenizer.decode(ids[first:stop])
+        if text.startswith(piece, pos):
+            return piece, stop
+    return "", first
+
+
+def _strip(text: str, start: int, end: int) -> tuple[int, int]:
+    piece = text[start:end]
+    lead = len(piece) - len(piece.lstrip())
+    return start + lead, max(start + lead, end - (len(piece) - len(piece.rstrip())))

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from contextwise.embed._bm25 import analyze, bm25_scores
+from contextwise.embed._fusion import ByPeak, Raw, fuse_scores
 from contextwise.errors import UsageError
 from contextwise.protocols import Embedder
 from contextwise.registry import resolve
@@ -88,10 +89,8 @@ class Hybrid:
     def scores(self, chunks: Sequence[Chunk], query: str, embedder: Embedder) -> np.ndarray:
         """One relevance score in [0, 1] per chunk."""
         dense = _cosine(chunks, query, embedder) if self.lexical < 1.0 else np.zeros(len(chunks))
-        lexical = _bm25(chunks, query)
-        peak = float(lexical.max()) if len(lexical) else 0.0
-        lexical = lexical / peak if peak > 0 else np.zeros(len(chunks))
-        return (1.0 - self.lexical) * dense + self.lexical * lexical
+        return fuse_scores([dense, _bm25(chunks, query)], strategy=[Raw(), ByPeak()],
+                           weights=[1.0 - self.lexical, self.lexical])
 
 
 @dataclass(frozen=True)

@@ -22,17 +22,18 @@ from contextwise.embed._cache import (
     SQLiteCache,
     text_digest,
 )
-from contextwise.embed._fusion import Scored, fuse_rrf, fuse_weighted
+from contextwise.embed._fusion import (
+    ByPeak, FusionStrategy, MinMax, Raw, ReciprocalRank, Scored, fuse_rankings, fuse_rrf, fuse_scores, fuse_weighted,
+)
 from contextwise.embed._onnx import OnnxMiniLM, default_embedder
 from contextwise.embed._openai import AsyncOpenAIEmbeddings, EmbeddingsCore, OpenAIEmbeddings
 from contextwise.errors import UnknownBackendError, UsageError
-from contextwise.registry import register
 
 __all__ = [
-    "AsyncCachedEmbedder", "AsyncOpenAIEmbeddings", "BM25Index", "CachedEmbedder", "EmbeddingCache",
-    "EmbeddingsCore", "MemoryCache", "OnnxMiniLM", "OpenAIEmbeddings", "SQLiteCache", "Scored", "analyze",
-    "bm25_scores", "default_embedder", "fuse_rrf", "fuse_weighted", "onnx_factory", "hash_factory", "openai_factory",
-    "text_digest",
+    "AsyncCachedEmbedder", "AsyncOpenAIEmbeddings", "BM25Index", "ByPeak", "CachedEmbedder", "EmbeddingCache",
+    "EmbeddingsCore", "FusionStrategy", "MemoryCache", "MinMax", "OnnxMiniLM", "OpenAIEmbeddings", "Raw",
+    "ReciprocalRank", "SQLiteCache", "Scored", "analyze", "bm25_scores", "default_embedder", "fuse_rankings",
+    "fuse_rrf", "fuse_scores", "fuse_weighted", "onnx_factory", "hash_factory", "openai_factory", "text_digest",
 ]
 
 _ONNX_NAMES = ("", "all-minilm-l6-v2", "all-MiniLM-L6-v2")
@@ -58,8 +59,3 @@ def hash_factory(name: str) -> Any:
 def openai_factory(name: str) -> OpenAIEmbeddings:
     """Registry factory for "openai:<model>"; base URL and key come from OPENAI_BASE_URL and OPENAI_API_KEY."""
     return OpenAIEmbeddings(name or "text-embedding-3-small")
-
-
-register("embedder", "onnx", onnx_factory)
-register("embedder", "hash", hash_factory)
-register("embedder", "openai", openai_factory)

@@ -1,9 +1,17 @@
-"""Fuse rankings from several retrievers (lexical, vector, ...) into one, for hybrid recall."""
+"""Score fusion, the one implementation: several retrievers' scores (lexical, vector, ...) for the same items
+combined into one, each first normalised by a named strategy.
+
+`fuse_scores` works on aligned score columns (documents' and compression's hybrids); `fuse_rankings` on best-first
+rankings of ids (memory's hybrid recall). `fuse_rrf` and `fuse_weighted` are `fuse_rankings` with a strategy chosen.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from collections.abc import Iterable, Sequence
+from typing import Protocol
+from collections.abc import Callable, Iterable, Sequence
+
+import numpy as np
 
 from contextwise.errors import UsageError
 
@@ -19,60 +27,152 @@ class Scored:
 Ranking = Sequence[Scored | str]
 
 
+class FusionStrategy(Protocol):
+    """How one column of scores is normalised before the weighted sum; absent items contribute 0."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def uses_scores(self) -> bool: ...
+
+    def normalize(self, scores: np.ndarray, present: np.ndarray) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class ReciprocalRank:
+    """1 / (k + rank), rank counted from 1 in descending score (ties in input order): only ranks matter, so
+    scores on different scales (BM25, cosine) fuse fairly. k=60 is Cormack et al. (2009)."""
+
+    k: float = 60.0
+    name: str = "rrf"
+    uses_scores: bool = False
+
+    def __post_init__(self) -> None:
+        if self.k < 0:
+            raise UsageError(f"k must not be negative, got {self.k}")
+
+    def normalize(self, scores: np.ndarray, present: np.ndarray) -> np.ndarray:
+        """Reciprocal ranks of the present items."""
+        out = np.zeros(len(scores))
+        order = [i for i in np.argsort(-scores, kind="stable") if present[i]]
+        out[order] = 1.0 / (self.k + np.arange(1, len(order) + 1))
+        return out
+
+
+@dataclass(frozen=True)
+class MinMax:
+    """(score - min) / (max - min) over the present items; all equal scale to 1. For scores that carry more
+    than their order (a near-tie in cosine stays a near-tie)."""
+
+    name: str = "min-max"
+    uses_scores: bool = True
+
+    def normalize(self, scores: np.ndarray, present: np.ndarray) -> np.ndarray:
+        """Min-max scaled scores of the present items."""
+        return _scaled(scores, present, lambda s: (s - s.min()) / (s.max() - s.min()) if s.max() > s.min() else 1.0)
+
+
+@dataclass(frozen=True)
+class ByPeak:
+    """score / best score, so the best item scores 1 and a score of 0 stays 0 (relative score fusion)."""
+
+    name: str = "by-peak"
+    uses_scores: bool = True
+
+    def normalize(self, scores: np.ndarray, present: np.ndarray) -> np.ndarray:
+        """Scores divided by the best present one (all zeros when it is not positive)."""
+        return _scaled(scores, present, lambda s: s / s.max() if s.max() > 0 else 0.0)
+
+
+@dataclass(frozen=True)
+class Raw:
+    """The scores as they are (already on a shared scale, e.g. cosines or relevances in [0, 1])."""
+
+    name: str = "raw"
+    uses_scores: bool = True
+
+    def normalize(self, scores: np.ndarray, present: np.ndarray) -> np.ndarray:
+        """The present scores unchanged."""
+        return np.where(present, scores, 0.0)
+
+
+def fuse_scores(columns: Sequence[np.ndarray], *, strategy: FusionStrategy | Sequence[FusionStrategy],
+                weights: Sequence[float] | None = None, present: Sequence[np.ndarray] | None = None) -> np.ndarray:
+    """The weighted sum of score columns (one score per item, the same items in each), each normalised by its
+    strategy (one for all, or one per column); `present` marks which items each column scored.
+
+    >>> fuse_scores([np.array([0.2, 0.8]), np.array([3.0, 0.0])], strategy=[Raw(), ByPeak()]).tolist()
+    [1.2, 0.8]
+    """
+    strategies = list(strategy) if isinstance(strategy, Sequence) else [strategy] * len(columns)
+    if len(strategies) != len(columns):
+        raise UsageError(f"got {len(strategies)} strategies for {len(columns)} columns; give one, or one each")
+    masks = present if present is not None else [np.ones(len(c), dtype=bool) for c in columns]
+    total = np.zeros(len(columns[0]) if len(columns) else 0)
+    for column, mask, how, weight in zip(columns, masks, strategies, _weights(columns, weights)):
+        total += weight * how.normalize(np.asarray(column, dtype=np.float64), np.asarray(mask, dtype=bool))
+    return total
+
+
+def fuse_rankings(*rankings: Ranking, strategy: FusionStrategy | None = None,
+         weights: Sequence[float] | None = None) -> list[Scored]:
+    """Fuse best-first rankings of ids (or `Scored`) into one, best first; ties keep first-seen order.
+
+    An id repeated within one ranking counts at its best rank (and best score). A strategy that uses scores
+    needs `Scored` items.
+
+    >>> [s.id for s in fuse_rankings(["a", "b", "c"], ["c", "a"])]
+    ['a', 'c', 'b']
+    """
+    how = strategy if strategy is not None else ReciprocalRank()
+    ids = list(dict.fromkeys(_id(item) for ranking in rankings for item in ranking))
+    slot = {key: i for i, key in enumerate(ids)}
+    columns, masks = [], []
+    for ranking in rankings:
+        column, mask = np.full(len(ids), -np.inf), np.zeros(len(ids), dtype=bool)
+        for position, item in enumerate(ranking):
+            value = _score(item, how) if how.uses_scores else -float(position)
+            i = slot[_id(item)]
+            column[i], mask[i] = max(column[i], value), True
+        columns.append(column)
+        masks.append(mask)
+    fused = fuse_scores(columns, strategy=how, weights=weights, present=masks) if rankings else np.zeros(0)
+    order = np.argsort(-fused, kind="stable")
+    return [Scored(ids[i], float(fused[i])) for i in order]
+
+
 def fuse_rrf(*rankings: Ranking, k: float = 60, weights: Sequence[float] | None = None) -> list[Scored]:
-    """Reciprocal-rank fusion: each id scores the sum over rankings of weight / (k + rank), rank counted from 1.
-
-    Only ranks matter, so rankings whose scores are on different scales (BM25, cosine) fuse fairly. An id
-    repeated within one ranking counts at its best rank. Ties keep the order in which ids were first seen.
-
-    Args:
-        rankings: each a best-first sequence of `Scored` or plain ids.
-        k: damping constant; 60 is the value of Cormack et al. (2009).
-        weights: one per ranking; None weighs all equally.
+    """Reciprocal-rank fusion: each id scores the sum over rankings of weight / (k + rank), rank from 1.
 
     >>> [s.id for s in fuse_rrf(["a", "b", "c"], ["c", "a"])]
     ['a', 'c', 'b']
     """
-    if k < 0:
-        raise UsageError(f"k must not be negative, got {k}")
-    fused: dict[str, float] = {}
-    for ranking, weight in zip(rankings, _weights(rankings, weights)):
-        seen: set[str] = set()
-        for rank, item in enumerate(ranking, start=1):
-            key = _id(item)
-            if key not in seen:
-                seen.add(key)
-                fused[key] = fused.get(key, 0.0) + weight / (k + rank)
-    return _sorted(fused)
+    return fuse_rankings(*rankings, strategy=ReciprocalRank(k), weights=weights)
 
 
 def fuse_weighted(*rankings: Sequence[Scored], weights: Sequence[float] | None = None) -> list[Scored]:
-    """Weighted score fusion: scores are min-max scaled to [0, 1] within each ranking, then summed by weight.
-
-    An id missing from a ranking gets 0 from it. A ranking whose scores are all equal scales them to 1.
-    Use it when scores carry more than their order (a near-tie in cosine should stay a near-tie).
+    """Weighted score fusion: scores min-max scaled within each ranking, then summed by weight; an id missing
+    from a ranking gets 0 from it, and a ranking whose scores are all equal scales them to 1.
 
     >>> fuse_weighted([Scored("a", 9.0), Scored("b", 1.0)], [Scored("b", 0.9)], weights=[1, 2])[0]
     Scored(id='b', score=2.0)
     """
-    fused: dict[str, float] = {}
-    for ranking, weight in zip(rankings, _weights(rankings, weights)):
-        for key, scaled in _min_max(ranking).items():
-            fused[key] = fused.get(key, 0.0) + weight * scaled
-    return _sorted(fused)
+    return fuse_rankings(*rankings, strategy=MinMax(), weights=weights)
 
 
-def _min_max(ranking: Sequence[Scored]) -> dict[str, float]:
-    best: dict[str, float] = {}
-    for item in ranking:
-        if not isinstance(item, Scored):
-            raise UsageError(f"fuse_weighted needs Scored items, got {type(item).__name__}; use fuse_rrf for ids")
-        best[item.id] = max(item.score, best.get(item.id, item.score))
-    if not best:
-        return {}
-    low, high = min(best.values()), max(best.values())
-    span = high - low
-    return {key: (score - low) / span if span else 1.0 for key, score in best.items()}
+def _scaled(scores: np.ndarray, present: np.ndarray, scale: Callable[[np.ndarray], np.ndarray | float]) -> np.ndarray:
+    out = np.zeros(len(scores))
+    if present.any():
+        out[present] = scale(scores[present])
+    return out
+
+
+def _score(item: Scored | str, how: FusionStrategy) -> float:
+    if not isinstance(item, Scored):
+        raise UsageError(f"the {how.name} fusion needs Scored items, got {type(item).__name__}; "
+                         "fuse plain ids with fuse_rrf")
+    return float(item.score)
 
 
 def _weights(rankings: Sequence[object], weights: Sequence[float] | None) -> Iterable[float]:
@@ -85,8 +185,3 @@ def _weights(rankings: Sequence[object], weights: Sequence[float] | None) -> Ite
 
 def _id(item: Scored | str) -> str:
     return item.id if isinstance(item, Scored) else item
-
-
-def _sorted(fused: dict[str, float]) -> list[Scored]:
-    # sorted() is stable, so equal scores keep first-seen order
-    return [Scored(key, score) for key, score in sorted(fused.items(), key=lambda kv: -kv[1])]

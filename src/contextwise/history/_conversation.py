@@ -6,6 +6,7 @@ import threading
 from os import PathLike, fspath
 from collections.abc import Iterable
 
+from contextwise._deprecated import UNSET, renamed_keyword
 from contextwise.errors import UsageError
 from contextwise.history._notes import HistoryManager, HistoryNotes, HistoryRequest
 from contextwise.history._store import HistoryStore, SQLiteHistoryStore
@@ -18,7 +19,7 @@ from contextwise.types import Completion, Message, MessageLike, as_messages
 class Conversation:
     """A conversation's messages, the manager that fits them into a budget, and where they persist.
 
-    `context(max_tokens)` is pure and fast (each message was counted once, when added). Summaries and ratings
+    `context(budget_tokens)` is pure and fast (each message was counted once, when added). Summaries and ratings
     are made off the hot path: `plan()` says what model call would help, `apply()` folds the answer in;
     `summarize(model)` / `await asummarize(model)` run that loop. A server that must not wait schedules
     `asummarize` itself (in its own task group) after replying; a request planned before another apply is
@@ -96,16 +97,23 @@ class Conversation:
             for message in batch:
                 self.transcript.append(message)
 
-    def context(self, max_tokens: int) -> list[Message]:
-        """The messages to send: at most `max_tokens` framed the way the provider bills, reply priming included.
+    def context(self, budget_tokens: int = UNSET, *, max_tokens: int = UNSET) -> list[Message]:
+        """The messages to send: at most `budget_tokens` framed the way the provider bills, reply priming included.
+
+        `max_tokens=` is the old, deprecated name of `budget_tokens`.
 
         Raises:
+            UsageError: the budget is not a positive int.
             BudgetExceededError: what the manager must keep (system messages, pinned turns) does not fit.
         """
-        if max_tokens < 1:
-            raise UsageError(f"max_tokens must be positive, got {max_tokens}")
+        budget = renamed_keyword("Conversation.context", "max_tokens", "budget_tokens", max_tokens, budget_tokens,
+                                 UNSET)
+        if budget is UNSET:
+            raise UsageError("Conversation.context() needs budget_tokens")
+        if isinstance(budget, bool) or not isinstance(budget, int) or budget < 1:
+            raise UsageError(f"budget_tokens must be a positive int, got {budget!r}")
         with self._lock:
-            return self.manager.context(self.transcript, self._notes, max_tokens)
+            return self.manager.context(self.transcript, self._notes, budget)
 
     def plan(self) -> HistoryRequest | None:
         """The model call the manager wants next (a SummaryRequest or ScoreRequest), or None."""

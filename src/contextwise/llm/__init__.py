@@ -18,7 +18,6 @@ from contextwise.llm._local import (
 )
 from contextwise.llm._openai import AsyncOpenAIChat, OpenAIChat, openai_usage
 from contextwise._wire import Retry
-from contextwise.registry import register
 
 __all__ = [
     "AnthropicChat", "AsyncAnthropicChat", "AsyncLlamaCppModel", "AsyncOpenAIChat", "CacheBreakpoints", "ChatML",
@@ -49,8 +48,3 @@ def local_chat(name: str) -> Any:
     if name in ("gemma3", "gemma3-270m"):
         return LlamaCppModel(gemma3_path(), n_ctx=GEMMA3_N_CTX, name="gemma3-270m", template=PlainText())
     return LlamaCppModel(name)
-
-
-register("chat", "openai", openai_chat)
-register("chat", "anthropic", anthropic_chat)
-register("chat", "local", local_chat)

@@ -14,6 +14,7 @@ from typing import Any
 
 from contextwise.errors import BackendError, UnknownBackendError, UsageError
 from contextwise.protocols import Tokenizer
+from contextwise.tokens._families import families
 from contextwise.tokens._backends import (
     QUICKTOK_ENCODINGS,
     AdaptiveTokenizer,
@@ -25,21 +26,6 @@ from contextwise.tokens._backends import (
 
 EXACT_OPENAI = ("o200k_base", "cl100k_base")
 TOKENIZER_IDS = ("o200k_base", "cl100k_base", "llama3", "qwen2", "mistral", "deepseek", "claude", "gemini")
-_ALIASES = {"o200k": "o200k_base", "cl100k": "cl100k_base", "llama-3": "llama3", "qwen": "qwen2",
-            "qwen2.5": "qwen2", "qwen3": "qwen2", "tekken": "mistral", "anthropic": "claude", "google": "gemini"}
-
-# Used until contextwise.models is importable, and for names the catalog does not know.
-_PREFIXES = (
-    ("gpt-4o", "o200k_base"), ("gpt-4.1", "o200k_base"), ("gpt-4.5", "o200k_base"), ("gpt-5", "o200k_base"),
-    ("chatgpt-4o", "o200k_base"), ("o1", "o200k_base"), ("o3", "o200k_base"), ("o4", "o200k_base"),
-    ("gpt-oss", "o200k_base"), ("gpt-4", "cl100k_base"), ("gpt-3.5", "cl100k_base"),
-    ("text-embedding-3", "cl100k_base"), ("text-embedding-ada", "cl100k_base"), ("claude", "claude"),
-    ("gemini", "gemini"), ("gemma", "gemini"), ("llama-3", "llama3"), ("llama3", "llama3"),
-    ("meta-llama-3", "llama3"), ("llama-4", "llama3"), ("qwen", "qwen2"), ("qwq", "qwen2"),
-    ("mistral", "mistral"), ("mixtral", "mistral"), ("codestral", "mistral"), ("ministral", "mistral"),
-    ("magistral", "mistral"), ("pixtral", "mistral"), ("devstral", "mistral"), ("deepseek", "deepseek"),
-)
-
 _lock = threading.RLock()  # an estimate builds its proxy tokenizer while holding it
 _cache: dict[str, Tokenizer] = {}
 
@@ -69,11 +55,11 @@ def canonical_tokenizer_id(name: str) -> str:
         UnknownBackendError: no tokenizer has that id; the message lists the near ones.
     """
     key = name.strip().lower()
-    key = _ALIASES.get(key, key)
+    key = families().aliases.get(key, key)
     if key not in TOKENIZER_IDS:
         known = list(TOKENIZER_IDS)
         raise UnknownBackendError(f"unknown tokenizer {name!r}; known: {', '.join(known)}",
-                                  suggestions=difflib.get_close_matches(key, known + list(_ALIASES), n=3))
+                                  suggestions=difflib.get_close_matches(key, known + list(families().aliases), n=3))
     return key
 
 
@@ -118,10 +104,9 @@ def tokenizer_id_for_model(model: str) -> str:
     from_catalog = _catalog_tokenizer(model)
     if from_catalog is not None:
         return canonical_tokenizer_id(from_catalog)
-    bare = model.strip().lower().rsplit("/", 1)[-1]
-    for prefix, tokenizer in _PREFIXES:
-        if bare.startswith(prefix):
-            return tokenizer
+    tokenizer = families().tokenizer_for(model.strip().lower().rsplit("/", 1)[-1])
+    if tokenizer is not None:
+        return tokenizer
     raise UnknownBackendError(f"unknown model {model!r}: no tokenizer is known for it; pass a tokenizer id "
                               f"({', '.join(TOKENIZER_IDS)}) or add the model to the catalog",
                               suggestions=_model_suggestions(model))
@@ -141,12 +126,10 @@ def tokenizer_for_model(model: str) -> Tokenizer:
     if info is not None:
         estimated = bool(info.tokenizer_estimated)
     else:
-        estimated = model.strip().lower().rsplit("/", 1)[-1].startswith(_APPROXIMATED_BY_KIN)
+        estimated = model.strip().lower().rsplit("/", 1)[-1].startswith(families().approximated_by_kin)
     return _inexact(tokenizer.name) if tokenizer.exact and estimated else tokenizer
 
 
-# Models outside the catalog with a tokenizer of their own that is not shipped, counted with a relative's.
-_APPROXIMATED_BY_KIN = ("llama-4", "llama4")
 _inexact_cache: dict[str, Tokenizer] = {}
 
 
@@ -251,7 +234,7 @@ def tokenizer_from_name(name: str) -> Tokenizer:
 def _from_name(name: str) -> tuple[Tokenizer, str | None]:
     if not name:
         raise UsageError(f"a tokenizer id or model name is needed; tokenizers: {', '.join(TOKENIZER_IDS)}")
-    key = _ALIASES.get(name.lower(), name.lower())
+    key = families().aliases.get(name.lower(), name.lower())
     if key in TOKENIZER_IDS:
         return get_tokenizer(key), None
     return tokenizer_for_model(name), name

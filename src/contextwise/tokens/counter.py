@@ -16,11 +16,10 @@ from typing import Any
 from contextwise.errors import UsageError
 from contextwise.protocols import Tokenizer
 from contextwise.tokens._catalog import tokenizer_and_model
+from contextwise.tokens._families import families
 from contextwise.tokens.framing import GENERIC, Framing, framing_for
 from contextwise.types import ImagePart, Message, MessageLike, TextPart, Tool, as_messages
 
-_DEFAULT_FRAMING_BY_TOKENIZER = {"o200k_base": "openai", "cl100k_base": "openai", "claude": "anthropic",
-                                 "gemini": "google", "llama3": "llama3", "qwen2": "chatml"}
 
 
 class _LRU:
@@ -240,7 +239,7 @@ class TokenCounter:
 def _default_framing(tokenizer: Tokenizer, model: str | None) -> Framing:
     if model:
         return framing_for(model)
-    provider = _DEFAULT_FRAMING_BY_TOKENIZER.get(getattr(tokenizer, "name", ""))
+    provider = families().framing_by_tokenizer.get(getattr(tokenizer, "name", ""))
     return framing_for(provider) if provider else GENERIC
 
 

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from contextwise.tokens._families import families
 from contextwise.tokens.images import (
     AreaImageRule,
     GeminiImageRule,
@@ -148,8 +149,6 @@ CHATML = Framing("chatml", per_message_tokens=4, reply_priming_tokens=3, per_too
 
 _BY_NAME = {"openai": OPENAI, "anthropic": ANTHROPIC, "google": GOOGLE, "generic": GENERIC,
             "openai-legacy": OPENAI_LEGACY, "llama3": LLAMA3, "meta": LLAMA3, "chatml": CHATML, "qwen": CHATML}
-_OPENAI_PREFIXES = ("gpt-", "o1", "o3", "o4", "chatgpt-", "computer-use", "text-embedding")
-_LEGACY_PREFIXES = ("gpt-4-", "gpt-3.5")
 
 
 def framing_for(model_or_provider: str) -> Framing:
@@ -165,7 +164,7 @@ def framing_for(model_or_provider: str) -> Framing:
     bare = key.rsplit("/", 1)[-1]
     provider = _catalog_provider(model_or_provider) or _provider_from_name(bare)
     if provider == "openai":
-        legacy = bare == "gpt-4" or bare.startswith(_LEGACY_PREFIXES)
+        legacy = families().openai_legacy(bare)
         base = OPENAI_LEGACY if legacy else OPENAI
         rule = openai_image_rule(bare)
         return base if rule == base.image_rule else replace(base, image_rule=rule)
@@ -173,17 +172,7 @@ def framing_for(model_or_provider: str) -> Framing:
 
 
 def _provider_from_name(bare: str) -> str | None:
-    if bare.startswith(_OPENAI_PREFIXES):
-        return "openai"
-    if bare.startswith("claude"):
-        return "anthropic"
-    if bare.startswith(("gemini", "gemma")):
-        return "google"
-    if bare.startswith(("llama-3", "llama3", "meta-llama-3")):
-        return "meta"
-    if bare.startswith(("qwen", "qwq")):
-        return "qwen"
-    return None
+    return families().provider_for(bare)
 
 
 def _catalog_provider(model: str) -> str | None:
