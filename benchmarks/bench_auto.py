@@ -42,8 +42,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_compress import DATA, DISTRACTORS, _answer_in, _local_model, load_cases, survives  # noqa: E402
 
-from contextwise.compress import Auto, Extractive, Summarizer, TokenPruning, Truncate, retention  # noqa: E402
-from contextwise.compress.summarize import SummaryRequest  # noqa: E402
+from contextwise.compress import Auto, Extractive, Summarizer, TokenPruning, TruncateTokens, retention  # noqa: E402
+from contextwise.compress.summarize import ChunkSummaryRequest  # noqa: E402
 from contextwise.tokens import get_tokenizer  # noqa: E402
 from contextwise.types import Message  # noqa: E402
 
@@ -95,8 +95,8 @@ def kept(doc: Doc, text: str, unit: str) -> float:
 def routes(local: Any, summarizer: Callable[[Any], Any]) -> dict[str, Callable[[], Any]]:
     """Each of Auto's routes forced by its thresholds, and the truncation peer."""
     out: dict[str, Callable[[], Any]] = {
-        "truncate tail (peer)": lambda: Truncate(side="tail"),
-        "truncate middle": lambda: Truncate(side="middle"),
+        "truncate tail (peer)": lambda: TruncateTokens(side="tail"),
+        "truncate middle": lambda: TruncateTokens(side="middle"),
         "auto extractive (bm25 centrality)": lambda: Auto(extractive_above=0.0),
     }
     if local is not None:
@@ -163,11 +163,11 @@ class PreviousSummarizer(Summarizer):
     def __init__(self, model: Any) -> None:
         super().__init__(model, read_ratio=None)
 
-    def _request(self, text: str, answer_tokens: int, query: str | None) -> SummaryRequest:
+    def _request(self, text: str, answer_tokens: int, query: str | None) -> ChunkSummaryRequest:
         focus = f"Question: {query}\n\n" if query else ""
         prompt = f"{focus}Text:\n{text}\n\nSummarize the text in at most {max(5, int(answer_tokens * 0.7))} words."
         cap = max(1, math.ceil(answer_tokens * 1.2))
-        return SummaryRequest((Message.system(self.SYSTEM), Message.user(prompt)), cap)
+        return ChunkSummaryRequest((Message.system(self.SYSTEM), Message.user(prompt)), cap)
 
 
 def summarizers(local: Any) -> dict[str, Callable[[], Any]]:

@@ -42,7 +42,7 @@ from typing import Any, Callable
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from contextwise.compress import (  # noqa: E402
-    Auto, EmbeddingScorer, Extractive, HybridScorer, Summarizer, TokenPruning, Truncate, retention,
+    Auto, EmbeddingScorer, Extractive, HybridScorer, Summarizer, TokenPruning, TruncateTokens, retention,
 )
 from contextwise.compress.pruning import Prefilter  # noqa: E402
 from contextwise.compress.retention import normalize  # noqa: E402
@@ -143,8 +143,8 @@ CACHED = {"token pruning", "extractive embedding", "extractive hybrid"}
 # key: (label, factory of the local model or None); --only takes keys.
 def compressors(local: Any, slacks: tuple[float, ...] = ()) -> dict[str, tuple[str, Callable[[], Any]]]:
     out: dict[str, tuple[str, Callable[[], Any]]] = {
-        "truncate-tail": ("truncate tail (peer)", lambda: Truncate(side="tail")),
-        "truncate-middle": ("truncate middle", lambda: Truncate(side="middle")),
+        "truncate-tail": ("truncate tail (peer)", lambda: TruncateTokens(side="tail")),
+        "truncate-middle": ("truncate middle", lambda: TruncateTokens(side="middle")),
         "bm25": ("extractive bm25", lambda: Extractive()),
         "bm25-no-mmr": ("extractive bm25, no MMR", lambda: Extractive(diversity=0.0)),
         "embedding": ("extractive embedding", lambda: Extractive(scorer=EmbeddingScorer(_cached_onnx()))),

@@ -29,8 +29,8 @@ from contextwise.embed import CachedEmbedder, OnnxMiniLM, SQLiteCache
 from contextwise.evals.locomo import (
     HELD_OUT,
     TURN_TEXTS,
-    Conversation,
-    Hybrid,
+    LocomoConversation,
+    HybridRetrieval,
     RecallReport,
     TurnText,
     evaluate_recall,
@@ -69,12 +69,12 @@ def score(report: RecallReport, mode: str) -> float:
     return sum(m.turn_recall(k) for k in report.ks) / len(report.ks)
 
 
-def tune(conversations: Sequence[Conversation], cache: str | None) -> None:
+def tune(conversations: Sequence[LocomoConversation], cache: str | None) -> None:
     """Try each text and fusion weight on the tuning conversations; print all and the choice."""
     tuning = [c for c in conversations if c.sample_id not in HELD_OUT]
     assert not {c.sample_id for c in tuning} & set(HELD_OUT)
     emb = embedder(cache)
-    hybrids = [Hybrid(d, lex, name=f"hybrid {d:g}:{lex:g}") for d, lex in WEIGHTS]
+    hybrids = [HybridRetrieval(d, lex, name=f"hybrid {d:g}:{lex:g}") for d, lex in WEIGHTS]
     best_text, best_text_score = "", -1.0
     for label, text in TEXTS.items():
         started = time.perf_counter()
@@ -94,7 +94,7 @@ def tune(conversations: Sequence[Conversation], cache: str | None) -> None:
           f"hybrid weights dense:lexical = {best.dense_weight:g}:{best.lexical_weight:g}")
 
 
-def bm25s_peer(conversations: Sequence[Conversation], text: TurnText,
+def bm25s_peer(conversations: Sequence[LocomoConversation], text: TurnText,
                depth: int) -> tuple[list[Any], float, float, float]:
     """bm25s on the same turn texts and questions: per-question results, index seconds, and query seconds
     asked one question at a time (as a memory serves them, and as ours are timed) and all in one batch."""
@@ -134,11 +134,11 @@ def table(report: RecallReport, label: str) -> None:
         print(f"{m.mode:12} " + " ".join(f"{c:{width}}" for c in cells) + f" {m.queries_per_s:.0f}")
 
 
-def final(conversations: Sequence[Conversation], cache: str | None) -> None:
+def final(conversations: Sequence[LocomoConversation], cache: str | None) -> None:
     """The chosen setting on all conversations, tuning and held-out apart, beside bm25s; speed."""
     text = TEXTS[CHOSEN_TEXT]
-    hybrid: list[Any] = [Hybrid()]  # MemoryBackend's hybrid search as shipped (the weights chosen by `tune`)
-    hybrid.append(Hybrid(1.0, 1.0, name="hybrid 1:1"))  # plain RRF, for comparison
+    hybrid: list[Any] = [HybridRetrieval()]  # MemoryBackend's hybrid search as shipped (the weights chosen by `tune`)
+    hybrid.append(HybridRetrieval(1.0, 1.0, name="hybrid 1:1"))  # plain RRF, for comparison
     shared = CachedEmbedder(embedder(cache))
     report = evaluate_recall(conversations, embedder=shared, mode=["dense", "lexical", *hybrid], ks=KS,
                              turn_text=text)
@@ -176,7 +176,7 @@ def published(report: RecallReport, deep: RecallReport) -> None:
                   + "  ".join(f"@{k} {100 * v:.1f}" for k, v in ours))
 
 
-def peer(conversations: Sequence[Conversation], report: RecallReport, text: TurnText) -> None:
+def peer(conversations: Sequence[LocomoConversation], report: RecallReport, text: TurnText) -> None:
     """bm25s beside our lexical recall, same metric."""
     try:
         results, index_s, query_s, batch_s = bm25s_peer(conversations, text, max(KS))

@@ -16,8 +16,9 @@ noise; --data uniform for the worst case). Recall@10 is measured for every row a
     python benchmarks/bench_stores.py --sizes 10000,100000 --backends numpy,sqlite,chroma@10000
     python benchmarks/bench_stores.py --sizes 1000000 --backends numpy,postgres --ef-search 400,1000
 
-PostgreSQL builds a tenant's HNSW index only when asked (`build_indexes()`, called here after the load and
-timed apart from ingest as "index s"); SQLite builds its in-process index at the first query ("first queries s").
+Both stores build a tenant's HNSW index when asked (`build_indexes()`, called here after the load and timed
+apart from ingest as "index s"); no query builds one (SQLite may start a background build at the first query of a
+large tenant and answers exactly meanwhile).
 --ef-search re-times the unfiltered HNSW rows at other ef_search values on the same index (no rebuild).
 """
 

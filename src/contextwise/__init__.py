@@ -2,7 +2,7 @@
 
 The main entry points are here; each area's strategy objects live in its subpackage, loaded on first use:
 `cw.budget`, `cw.arrange`, `cw.tokens`, `cw.models`, `cw.compress`, `cw.history`, `cw.memory`, `cw.documents`,
-`cw.embed`, `cw.stores`, `cw.llm`, `cw.testing`.
+`cw.embed`, `cw.stores`, `cw.llm`, `cw.cache`, `cw.observe`, `cw.testing`.
 
 >>> import contextwise as cw
 >>> built = cw.Context("gpt-4o-mini").system("Be brief.").user("Hi!").build()
@@ -26,7 +26,7 @@ from contextwise.registry import register, resolve
 from contextwise.tokens import TokenCounter, get_tokenizer, tokenizer_for_model  # also: tiktoken works offline
 from contextwise.types import (
     ChatOptions, Chunk, Citation, Completion, Compressed, Hit, ImagePart, Message, Record, TextPart, TokenLogprob,
-    Tool, ToolCall, Usage,
+    Tool, ToolCall, Usage, as_message, as_messages,
 )
 
 if TYPE_CHECKING:
@@ -44,8 +44,8 @@ _LAZY = {
 
 __version__ = "0.1.0"
 
-_SUBPACKAGES = frozenset({"arrange", "budget", "compress", "documents", "embed", "evals", "history", "llm",
-                          "memory", "models", "stores", "testing", "tokens", "cache", "server"})
+_SUBPACKAGES = frozenset({"arrange", "budget", "cache", "compress", "documents", "embed", "evals", "history", "llm",
+                          "memory", "models", "observe", "stores", "testing", "tokens"})
 
 __all__ = [
     "AsyncChatModel", "AsyncEmbedder", "AsyncVectorStore", "AuthError", "BackendError", "BudgetExceededError",
@@ -54,7 +54,8 @@ __all__ = [
     "Item", "Message", "MissingDependencyError", "ModelInfo", "ProviderError", "RateLimitError", "Record", "Report",
     "Section", "StoreError", "TextPart", "TokenCounter", "TokenLogprob", "Tokenizer", "Tool", "ToolCall",
     "TruncationWarning", "UnavailableError", "UnifiedMemory", "UnknownBackendError", "Usage", "UsageError",
-    "VectorStore", "cost", "get_model", "get_tokenizer", "register", "resolve", "tokenizer_for_model",
+    "VectorStore", "as_message", "as_messages", "cost", "get_model", "get_tokenizer", "register", "resolve",
+    "tokenizer_for_model",
 ]
 
 

@@ -64,10 +64,10 @@ class Retry:
             return None
         wait = self.base_delay_s * 2 ** (retry_number - 1)
         wait += wait * self.jitter * random.random()
-        asked = error.retry_after or 0.0
+        asked = float(error.retry_after or 0.0)
         if asked > self.max_delay_s:
             return None
-        return min(max(wait, asked), self.max_delay_s)
+        return float(min(max(wait, asked), self.max_delay_s))
 
 
 def retry_after_s(headers: Mapping[str, str], *, now_s: float | None = None) -> float | None:

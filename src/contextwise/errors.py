@@ -30,8 +30,8 @@ class UnknownBackendError(UsageError, LookupError):
 class MissingDependencyError(UsageError, ImportError):
     """An optional dependency is not installed; the message names the pip extra."""
 
-    def __init__(self, feature: str, extra: str) -> None:
-        super().__init__(f"{feature} needs: pip install 'contextwise[{extra}]'")
+    def __init__(self, feature: str, extra: str, *, remedy: str | None = None) -> None:
+        super().__init__(f"{feature} needs: " + (remedy or f"pip install 'contextwise[{extra}]'"))
         self.extra = extra
 
 
@@ -88,7 +88,19 @@ class AuthError(ProviderError):
 
 
 class ContextLengthError(ProviderError):
-    """The request did not fit the model's context window; build it with a smaller budget."""
+    """The request did not fit the model's context window; build it with a smaller budget.
+
+    Attributes:
+        needed_tokens: the prompt's tokens, when they were counted (preflight), else None.
+        available_tokens: the model's input limit for this call, when known, else None.
+    """
+
+    def __init__(self, message: str, *, backend: str = "", status_code: int | None = None,
+                 retry_after: float | None = None, needed_tokens: int | None = None,
+                 available_tokens: int | None = None) -> None:
+        super().__init__(message, backend=backend, status_code=status_code, retry_after=retry_after)
+        self.needed_tokens = needed_tokens
+        self.available_tokens = available_tokens
 
 
 class UnavailableError(ProviderError):

@@ -124,7 +124,7 @@ def block_network() -> Iterator[None]:
             raise ConnectionRefusedError(f"network blocked by contextwise.testing: {address!r}")
         return original(self, address)
 
-    socket.socket.connect = guarded  # type: ignore[method-assign]
+    socket.socket.connect = guarded  # type: ignore[method-assign,assignment]
     try:
         yield
     finally:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import contextwise.compress as cc
-from contextwise.compress import Extractive, Truncate, compress
+from contextwise.compress import Extractive, TruncateTokens, compress
 from contextwise.errors import UnknownBackendError, UsageError
 from contextwise.registry import providers, resolve
 
@@ -28,7 +28,7 @@ def test_compress_resolves_registry_strings(fake_tokenizer, spec, method):
 
 def test_compressor_kinds_are_registered():
     assert {"auto", "extractive", "pruning", "summarize", "truncate"} <= set(providers("compressor"))
-    assert isinstance(resolve("compressor", "truncate:tail"), Truncate)
+    assert isinstance(resolve("compressor", "truncate:tail"), TruncateTokens)
     assert isinstance(resolve("compressor", "extractive:hybrid"), Extractive)
 
 
@@ -42,15 +42,15 @@ def test_compress_rejects_unknown_names(fake_tokenizer):
 
 
 def test_compress_takes_an_encoding_name():
-    assert compress("hello there world", target_tokens=2, compressor=Truncate(), tokenizer="cl100k_base").tokens == 2
+    assert compress("hello there world", target_tokens=2, compressor=TruncateTokens(), tokenizer="cl100k_base").tokens == 2
 
 
 def test_public_names_are_pinned():
     assert sorted(cc.__all__) == sorted([
         "KEEP_PATTERNS", "Auto", "Bm25Scorer", "EmbeddingScorer", "Extractive", "HybridScorer", "Prefilter",
         "SentenceScorer",
-        "SentenceScores", "Summarizer", "SummaryRequest", "SummaryStep", "SurprisalModel", "TokenPruning",
-        "Truncate", "compress", "retention", "split_sentences", "truncate_tokens",
+        "SentenceScores", "Summarizer", "ChunkSummaryRequest", "SummaryStep", "SurprisalModel", "TokenPruning",
+        "TruncateTokens", "compress", "retention", "split_sentences", "truncate_tokens",
     ])
     for name in cc.__all__:
         assert getattr(cc, name).__doc__ or name == "KEEP_PATTERNS"

@@ -66,3 +66,32 @@ def test_auto_hybrid_extracts_before_pruning(fake_tokenizer, surprisal_model):
 def test_auto_to_zero_is_empty_without_calling_a_model(fake_tokenizer, surprisal_model):
     out = Auto(pruning=TokenPruning(model=surprisal_model)).compress(TEXT, 0, fake_tokenizer)
     assert (out.text, out.tokens) == ("", 0) and surprisal_model.calls == []
+
+
+def test_auto_without_the_local_extra_falls_back_to_extractive_with_a_warning():
+    # a fresh process in which llama_cpp cannot be imported, as without `pip install 'contextwise[local]'`
+    import subprocess
+    import sys
+
+    code = ("import sys, warnings; sys.modules['llama_cpp'] = None\n"
+            "from contextwise.compress import Auto, compress\n"
+            "text = ' '.join(f'Fact {i} is that item {i} weighs {i * 3} grams.' for i in range(60))\n"
+            "with warnings.catch_warnings(record=True) as caught:\n"
+            "    warnings.simplefilter('always')\n"
+            "    out = compress(text, target_tokens=100, compressor=Auto())\n"
+            "print(out.method, out.tokens <= 100, any('extractively' in str(w.message) for w in caught))")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout.split() == ["auto-extractive", "True", "True"]
+
+
+def test_auto_never_replaces_a_pruning_stage_it_was_given(fake_tokenizer):
+    from contextwise.errors import MissingDependencyError
+
+    class Unavailable:
+        name = "unavailable"
+
+        def compress(self, text, target_tokens, tokenizer, query=None):
+            raise MissingDependencyError("this pruning", "local")
+
+    with pytest.raises(MissingDependencyError):
+        Auto(pruning=Unavailable()).compress("One two. Three four. Five six. " * 20, 10, fake_tokenizer)

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from contextwise.compress import Auto, EmbeddingScorer, Extractive, Summarizer, TokenPruning, Truncate
+from contextwise.compress import Auto, EmbeddingScorer, Extractive, Summarizer, TokenPruning, TruncateTokens
 from contextwise.testing import FakeTokenizer, HashEmbedder, ScriptedChatModel
 
 
@@ -16,8 +16,8 @@ def _echo(messages):
 
 
 COMPRESSORS = {  # each builds its compressor from the surprisal model class
-    "truncate-tail": lambda lm: Truncate(),
-    "truncate-middle": lambda lm: Truncate(side="middle"),
+    "truncate-tail": lambda lm: TruncateTokens(),
+    "truncate-middle": lambda lm: TruncateTokens(side="middle"),
     "extractive-bm25": lambda lm: Extractive(),
     "extractive-embedding": lambda lm: Extractive(scorer=EmbeddingScorer(HashEmbedder())),
     "pruning": lambda lm: TokenPruning(model=lm()),

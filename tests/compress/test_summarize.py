@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from contextwise.compress import Summarizer, SummaryStep, Truncate
+from contextwise.compress import Summarizer, SummaryStep, TruncateTokens
 from contextwise.compress.summarize import chunk_text, fit_sentences, summary_prompt
 from contextwise.errors import UsageError
 from contextwise.testing import AsyncScriptedChatModel, FakeTokenizer, ScriptedChatModel
@@ -140,7 +140,7 @@ def test_summarizer_reads_all_of_a_text_within_read_ratio_of_the_target(fake_tok
 def test_summarizer_selects_with_the_given_selector(fake_tokenizer):
     model = ScriptedChatModel(["Short."])
     text = f"{HAY} {NEEDLE}"
-    Summarizer(model, selector=Truncate(side="head")).compress(text, 10, fake_tokenizer)
+    Summarizer(model, selector=TruncateTokens(side="head")).compress(text, 10, fake_tokenizer)
     read = _prompt_text(model)
     assert read.endswith(NEEDLE[-12:]) and fake_tokenizer.count(read) <= 20
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from contextwise.compress import Truncate, truncate_tokens
+from contextwise.compress import TruncateTokens, truncate_tokens
 from contextwise.errors import UsageError
 from contextwise.testing import FakeTokenizer
 
@@ -45,7 +45,7 @@ def test_truncate_rejects_an_unknown_side():
     with pytest.raises(UsageError, match="side"):
         truncate_tokens(TEXT, 2, FakeTokenizer(), side="left")  # type: ignore[arg-type]
     with pytest.raises(UsageError, match="side"):
-        Truncate(side="both")  # type: ignore[arg-type]
+        TruncateTokens(side="both")  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("side", ["head", "tail", "middle"])
@@ -58,7 +58,7 @@ def test_truncate_never_splits_a_multibyte_character(o200k, side):
 
 
 def test_truncate_compressor_ignores_the_query():
-    assert Truncate().compress(TEXT, 2, FakeTokenizer(), query="six").text == "one two"
+    assert TruncateTokens().compress(TEXT, 2, FakeTokenizer(), query="six").text == "one two"
 
 
 @settings(max_examples=60, deadline=None)

@@ -82,9 +82,19 @@ def test_rank_keeps_every_component_and_the_chunk():
     assert ranked.score == pytest.approx((ranked.relevance + ranked.authority) / 2)
 
 
-def test_rank_without_embedder_fails_when_relevance_counts():
-    with pytest.raises(UsageError, match="embedder"):
-        rank([Chunk("a", "x")], "q")
+def test_rank_without_an_embedder_uses_the_embedded_default_as_memory_does():
+    need("onnxruntime", "the embedded ONNX embedder ([embed])")
+    from contextwise.embed import default_embedder
+
+    chunks = [Chunk("a", "The cat purrs on the sofa."), Chunk("b", "Quarterly revenue rose by 4 percent.")]
+    by_default = rank(chunks, "why do kittens purr")
+    assert [r.chunk.id for r in by_default] == ["a", "b"]
+    assert by_default == rank(chunks, "why do kittens purr", embedder=default_embedder())
+
+
+def test_rank_with_lexical_relevance_loads_no_embedder():
+    ranked = rank([Chunk("a", "cats purr"), Chunk("b", "dogs bark")], "dogs", relevance=Hybrid(lexical=1.0))
+    assert ranked[0].chunk.id == "b"
 
 
 def test_rank_duplicate_ids_fail():

@@ -166,3 +166,20 @@ def test_bm25_after_any_adds_and_removes_scores_equal_bm25s_built_fresh(operatio
     expected = dict(zip(order, reference.get_scores_from_ids(term_ids))) if term_ids else {}
     assert got.keys() == {i for i, score in expected.items() if score > 0}
     assert all(got[i] == pytest.approx(expected[i], rel=1e-4) for i in got)
+
+
+@pytest.mark.parametrize("query", ["cat", "dog garden", "the cat and the dog", "revenue costs"])
+def test_bm25_one_formula_in_compression_documents_and_memory(index, query):
+    from contextwise.compress import Bm25Scorer
+    from contextwise.documents import Hybrid, rank
+    from contextwise.embed import analyze, bm25_scores
+    from contextwise.types import Chunk
+
+    one_off = bm25_scores([analyze(t) for t in DOCS.values()], analyze(query))
+    indexed = {h.id: h.score for h in index.search(query, k=10, tenant="t1")}
+    assert one_off.tolist() == pytest.approx([indexed.get(i, 0.0) for i in DOCS], rel=1e-5)
+    # documents and compression scale the same scores to [0, 1]: the best text is the same everywhere
+    ranked = rank([Chunk(i, t) for i, t in DOCS.items()], query, relevance=Hybrid(lexical=1.0))
+    sentences = Bm25Scorer().score(list(DOCS.values()), query).relevance
+    best = max(indexed, key=indexed.get)
+    assert ranked[0].chunk.id == best == list(DOCS)[int(sentences.argmax())]

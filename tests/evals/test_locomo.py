@@ -14,8 +14,8 @@ from support import need
 from contextwise.errors import UsageError
 from contextwise.evals.locomo import (
     HELD_OUT,
-    Dense,
-    Hybrid,
+    DenseRetrieval,
+    HybridRetrieval,
     Question,
     TurnText,
     evaluate_recall,
@@ -175,7 +175,7 @@ def test_evaluate_asks_each_conversation_in_its_own_tenant(convs) -> None:
         found: list[tuple[str, list[str]]] = field(default_factory=list)
 
         def rank(self, backend, query, depth):
-            ids = Dense().rank(backend, query, depth)
+            ids = DenseRetrieval().rank(backend, query, depth)
             self.found.append((backend.tenant, ids))
             return ids
 
@@ -198,12 +198,12 @@ def test_default_hybrid_is_weighted_rank_fusion_of_dense_and_lexical(convs) -> N
 
     backend = MemoryBackend(InMemoryStore(64), HashEmbedder(64), tenant="t")
     backend.put("episodic", [(t.dia_id, TurnText().render(t), {}) for t in convs[0].turns])
-    assert (Hybrid().dense_weight, Hybrid().lexical_weight) == backend.hybrid_weights
+    assert (HybridRetrieval().dense_weight, HybridRetrieval().lexical_weight) == backend.hybrid_weights
     for question in convs[0].questions:
         dense = [r.id for r, _ in backend.search("episodic", question.text, 20, mode="dense")]
         lexical = [r.id for r, _ in backend.search("episodic", question.text, 20, mode="lexical")]
         expected = [s.id for s in fuse_rrf(dense, lexical, weights=list(backend.hybrid_weights))][:5]
-        assert Hybrid().rank(backend, question.text, 5) == expected
+        assert HybridRetrieval().rank(backend, question.text, 5) == expected
 
 
 def test_report_splits_and_speed(convs) -> None:
@@ -219,7 +219,7 @@ def test_report_splits_and_speed(convs) -> None:
 @pytest.mark.parametrize(("kwargs", "message"), [
     ({"ks": ()}, "positive whole numbers"), ({"ks": (0, 5)}, "positive whole numbers"),
     ({"mode": "fuzzy"}, "unknown mode"), ({"mode": []}, "at least one mode"),
-    ({"mode": ["dense", Dense()]}, "share a name"), ({"mode": 3}, "an object with .name and .rank"),
+    ({"mode": ["dense", DenseRetrieval()]}, "share a name"), ({"mode": 3}, "an object with .name and .rank"),
 ], ids=["no-k", "zero-k", "unknown-mode", "no-mode", "same-name", "not-a-mode"])
 def test_evaluate_bad_arguments(convs, kwargs, message) -> None:
     with pytest.raises(UsageError, match=message):

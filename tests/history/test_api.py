@@ -8,8 +8,8 @@ import contextwise.history as history
 def test_history_all_is_pinned():
     assert sorted(history.__all__) == [
         "Conversation", "HeuristicScorer", "HierarchicalContext", "HistoryManager", "HistoryNotes",
-        "HistoryRequest", "HistoryStore", "Hybrid", "ImportanceWeighted", "InMemoryHistoryStore", "MessageCounter",
-        "ModelScorer", "RollingSummary", "SQLiteHistoryStore", "ScoreRequest", "Scorer", "SlidingWindow", "Summary",
+        "HistoryRequest", "HistoryStore", "ImportanceWeighted", "InMemoryHistoryStore", "KeyMoments",
+        "MessageCounter", "ModelScorer", "RollingSummary", "SQLiteHistoryStore", "ScoreRequest", "Scorer", "SlidingWindow", "Summary",
         "SummaryBased", "SummaryRequest", "TokenBased", "Transcript", "TurnBased",
     ]
 
@@ -23,5 +23,5 @@ def test_every_public_name_has_a_docstring():
 def test_every_manager_satisfies_the_protocol():
     managers = [history.TokenBased(), history.TurnBased(), history.SlidingWindow(), history.RollingSummary(),
                 history.SummaryBased(), history.HierarchicalContext(), history.ImportanceWeighted(),
-                history.Hybrid()]
+                history.KeyMoments()]
     assert all(isinstance(m, history.HistoryManager) for m in managers)

@@ -1,4 +1,4 @@
-"""ImportanceWeighted and Hybrid: what gets kept, heuristic and model scores."""
+"""ImportanceWeighted and KeyMoments: what gets kept, heuristic and model scores."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from history.history_helpers import make_counter, text
 from contextwise.history import (
     Conversation,
     HeuristicScorer,
-    Hybrid,
+    KeyMoments,
     ImportanceWeighted,
     ModelScorer,
     ScoreRequest,
@@ -72,7 +72,7 @@ def test_unrated_units_in_a_reply_get_a_neutral_score():
 
 
 def test_hybrid_keeps_key_moments_beside_the_summary():
-    chat = chat_with(Hybrid(keep_recent_tokens=120, step_tokens=60, key_moments_share=0.2))
+    chat = chat_with(KeyMoments(keep_recent_tokens=120, step_tokens=60, key_moments_share=0.2))
     chat.summarize(ScriptedChatModel(["they chatted"], repeat_last=True), max_requests=20)
     assert chat.notes.covered_end > 0
     context = chat.context(600)
@@ -84,7 +84,7 @@ def test_hybrid_keeps_key_moments_beside_the_summary():
 
 
 def test_hybrid_with_model_scores_rates_before_summarising():
-    chat = chat_with(Hybrid(keep_recent_tokens=120, step_tokens=60, scorer=ModelScorer()))
+    chat = chat_with(KeyMoments(keep_recent_tokens=120, step_tokens=60, scorer=ModelScorer()))
     first = chat.plan()
     assert isinstance(first, ScoreRequest)
     chat.apply(first, Completion("1: 9"))

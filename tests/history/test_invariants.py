@@ -12,7 +12,7 @@ from contextwise.errors import BudgetExceededError
 from contextwise.history import (
     Conversation,
     HierarchicalContext,
-    Hybrid,
+    KeyMoments,
     ImportanceWeighted,
     ModelScorer,
     RollingSummary,
@@ -34,8 +34,8 @@ MANAGERS = {
     "hierarchical": (HierarchicalContext(section_turns=2, max_sections=2, keep_recent_tokens=80), 0),
     "importance": (ImportanceWeighted(), 1),
     "importance-model": (ImportanceWeighted(ModelScorer(batch_units=4)), 1),
-    "hybrid": (Hybrid(keep_recent_tokens=100, step_tokens=40), 0),
-    "hybrid-model": (Hybrid(keep_recent_tokens=100, step_tokens=40, scorer=ModelScorer(batch_units=3)), 0),
+    "hybrid": (KeyMoments(keep_recent_tokens=100, step_tokens=40), 0),
+    "hybrid-model": (KeyMoments(keep_recent_tokens=100, step_tokens=40, scorer=ModelScorer(batch_units=3)), 0),
 }
 
 

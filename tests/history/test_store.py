@@ -112,3 +112,32 @@ def test_sqlite_store_round_trips_messages_and_notes(batch, scores):
     store.append("c", 0, batch)
     store.save_notes("c", notes)
     assert store.load("c") == (batch, notes)
+
+
+def test_a_conversation_shared_by_threads_serialises_its_appends(tmp_path):
+    import threading
+
+    from contextwise.history import Conversation
+    from contextwise.types import Message
+
+    chat = Conversation(store=tmp_path / "h.db", conversation_id="c")
+    errors: list[BaseException] = []
+
+    def writer(n: int) -> None:
+        try:
+            for i in range(25):
+                chat.add(Message.user(f"thread {n} message {i}"))
+        except BaseException as exc:  # noqa: BLE001 - any failure is what this test looks for
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    reopened = Conversation(store=tmp_path / "h.db", conversation_id="c")
+    assert len(reopened) == len(chat) == 200
+    assert list(reopened.messages) == list(chat.messages)
+    chat.close()
+    reopened.close()

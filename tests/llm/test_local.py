@@ -106,6 +106,16 @@ def test_local_rejects_options_it_cannot_honour(model, options):
         model.complete(ASK, options=options)
 
 
+def test_local_greedy_answer_is_the_same_on_the_first_and_a_repeated_call(tmp_path):
+    # A fresh engine (its own n_ctx): the first call decodes the prompt from scratch, the second reuses the cache.
+    fresh = LlamaCppModel(n_ctx=384)
+    first = fresh.complete(ASK, max_tokens=12, options=GREEDY).text
+    other = fresh.complete([Message.user("Say a number.")], max_tokens=4, options=GREEDY)
+    assert other.text
+    assert fresh.complete(ASK, max_tokens=12, options=GREEDY).text == first
+    assert fresh.complete(ASK, max_tokens=12, options=GREEDY).text == first
+
+
 def test_local_passes_sampler_settings_through_extra(model):
     # top_k=1 is greedy whatever the temperature, so it must reproduce the greedy answer.
     greedy = model.complete(ASK, max_tokens=10, options=GREEDY)
@@ -236,5 +246,5 @@ def test_local_without_llama_cpp_names_the_extra(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "llama_cpp", None)  # as if the `local` extra were not installed
     weights = tmp_path / "tiny.gguf"
     weights.write_bytes(b"GGUF")
-    with pytest.raises(MissingDependencyError, match=r"contextwise\[local\]"):
+    with pytest.raises(MissingDependencyError, match=r"contextwise install-local"):
         LlamaCppModel(weights, n_ctx=96)

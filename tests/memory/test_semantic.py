@@ -26,16 +26,18 @@ def test_rule_extract_rewrites_first_person_and_skips_questions():
     assert [c.category for c in found] == ["work", "personal"]
 
 
-def test_learn_adds_then_updates_a_single_valued_fact_and_keeps_history():
+def test_learn_supersedes_a_single_valued_fact_and_keeps_it_as_history():
     mem = _semantic()
-    mem.learn("I live in Lyon.", source="chat-1")
-    learned = mem.learn("I live in Berlin.", source="chat-2")
-    assert [d.op for d in learned.decisions] == ["UPDATE"]
+    mem.learn("I live in Lyon.", source="chat-1", timestamp=1_600_000_000)
+    learned = mem.learn("I live in Berlin.", source="chat-2", timestamp=1_700_000_000)
+    assert [d.op for d in learned.decisions] == ["SUPERSEDE"]
     assert [f.text for f in mem.facts()] == ["The user lives in Berlin."]
+    assert [f.text for f in mem.facts(at=1_650_000_000)] == ["The user lives in Lyon."]
     history = mem.history()
     assert [(c.op, c.before, c.after) for c in history] == [
-        ("ADD", None, "The user lives in Lyon."), ("UPDATE", "The user lives in Lyon.", "The user lives in Berlin.")]
-    assert history[1].source == "chat-2"
+        ("ADD", None, "The user lives in Lyon."),
+        ("SUPERSEDE", "The user lives in Lyon.", "The user lives in Berlin.")]
+    assert history[1].source == "chat-2" and history[1].replaces == history[0].fact_id
 
 
 def test_learn_deletes_a_fact_the_user_retracts_and_undo_restores_it():
@@ -130,3 +132,53 @@ def test_bad_input_writes_nothing(tmp_path):
     with pytest.raises(UsageError):
         mem.learn("x" * 50_000)
     assert mem.facts() == [] and mem.history() == []
+
+
+@pytest.mark.parametrize("backend", ["memory", "sqlite", "postgres"])
+def test_eight_threads_updating_one_fact_leave_an_exact_history(backend, tmp_path, request):
+    import threading
+
+    from contextwise.stores import InMemoryStore, SQLiteStore
+
+    if backend == "memory":
+        store = InMemoryStore(384)
+    elif backend == "sqlite":
+        store = SQLiteStore(tmp_path / "m.db", 384)
+    else:
+        from contextwise.stores import PostgresStore
+
+        store = PostgresStore(request.getfixturevalue("pg_dsn"), 384, request.getfixturevalue("pg_table"))
+    mem = SemanticMemory(MemoryBackend(store, HashEmbedder(384), tenant="u1"))
+    mem.learn("I live in Lyon.")
+    cities = ["Berlin", "Oslo", "Paris", "Rome", "Madrid", "Vienna", "Prague", "Lisbon"]
+    errors: list[BaseException] = []
+
+    def move(city):
+        try:
+            for district in ("North", "South", "East"):  # every text distinct, so the chain is unambiguous
+                mem.learn(f"I live in {district} {city}.")
+        except BaseException as exc:  # noqa: BLE001 - any failure is what this test looks for
+            errors.append(exc)
+
+    threads = [threading.Thread(target=move, args=(c,)) for c in cities]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    (fact,) = mem.facts()
+    history = mem.history(fact.id)
+    (add,) = [c for c in history if c.op == "ADD"]
+    updates = [c for c in history if c.op == "UPDATE"]
+    assert updates
+    assert len({u.before for u in updates}) == len(updates)  # no two UPDATEs replaced the same text
+    # Follow the chain from the ADD: every UPDATE replaces exactly the text the one before it wrote.
+    by_before: dict[str | None, list] = {}
+    for u in updates:
+        by_before.setdefault(u.before, []).append(u)
+    text, seen = add.after, 0
+    while by_before.get(text):
+        step = by_before[text].pop()
+        text, seen = step.after, seen + 1
+    assert seen == len(updates) and text == fact.text
+    store.close()

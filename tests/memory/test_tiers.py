@@ -50,10 +50,17 @@ def test_short_term_evicts_least_important_outside_the_protected_tail():
 def test_short_term_stays_within_budget_and_keeps_the_newest(adds, limit, keep_last):
     stm = ShortTermMemory(limit, keep_last=keep_last)
     for text, importance in adds:
-        stm.add(text, importance=importance)
+        before = stm.items()
+        if stm.counter.count(text) > limit:  # larger than the whole buffer: refused, never silently dropped
+            with pytest.raises(UsageError):
+                stm.add(text, importance=importance)
+            assert stm.items() == before
+            continue
+        stored = stm.add(text, importance=importance)
         held = stm.items()
-        assert stm.tokens <= limit or len(held) == 1
+        assert stm.tokens <= limit
         assert stm.tokens == sum(stm.counter.count(i.text) for i in held)
+        assert {i.id for i in before} | {stored.item.id} == {i.id for i in held} | {e.id for e in stored.evicted}
     if adds and keep_last and stm.counter.count(adds[-1][0]) <= limit:
         assert stm.items()[-1].text == adds[-1][0]  # the protected newest item stays while it fits alone
 

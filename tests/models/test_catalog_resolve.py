@@ -101,3 +101,9 @@ def test_catalog_built_from_model_infos() -> None:
     assert catalog.get("ACME/Tiny-V1") is info and len(catalog) == 1 and list(catalog) == [info]
     with pytest.raises(CatalogError):
         Catalog([info, ModelInfo("other", "acme", aliases=("tiny",), **limits)])
+
+
+@pytest.mark.parametrize("name", [None, "", "  ", 5], ids=["none", "empty", "blank", "int"])
+def test_get_model_refuses_what_is_not_a_name(name):
+    with pytest.raises(UsageError, match="non-empty string"):
+        get_model(name)

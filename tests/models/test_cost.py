@@ -112,7 +112,8 @@ def test_cost_rejects_unknown_model_and_wrong_usage_type() -> None:
     with pytest.raises(UnknownBackendError):
         cost(Usage(input_tokens=1), "no-such-model")
     with pytest.raises(UsageError):
-        cost({"input_tokens": 1}, "gpt-4o")  # type: ignore[arg-type]
+        cost({"tokens": 1}, "gpt-4o")  # a dict, but not any provider's usage
+    assert cost({"input_tokens": 1}, "gpt-4o") == cost(Usage(input_tokens=1), "gpt-4o")
 
 
 def test_cost_uses_the_given_catalog() -> None:

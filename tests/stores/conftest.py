@@ -9,7 +9,8 @@ from __future__ import annotations
 import tempfile
 import uuid
 import warnings
-from typing import Any, Callable, Iterator
+from typing import Any
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import pytest

@@ -56,6 +56,7 @@ def test_filter_selects_the_same_rows_in_query_and_scan(filled, vectors, where, 
 @pytest.mark.parametrize("where", [
     {"kind": {"$regex": "f.*"}}, {"year": {"$gt": "2020"}}, {"year": {"$lt": True}}, {"kind": {"$in": "fact"}},
     {"bad field!": 1}, {"kind": {}}, {"kind": ["fact"]}, {"score": float("nan")}, {"x": {"$eq": None}},
+    {"year": 2**64}, {"year": {"$gt": -(2**63) - 1}}, {"year": {"$in": [1, 10**30]}}, {"kind\n": "fact"},
 ], ids=str)
 def test_bad_filter_raises_invalid_filter_error(filled, vectors, where):
     with pytest.raises(InvalidFilterError):

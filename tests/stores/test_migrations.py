@@ -42,11 +42,12 @@ def test_sqlite_old_schema_is_migrated_on_open(tmp_path, version):
         assert store.get(["r2"], tenant="t1")[0].created_at == (5.0 if version == 1 else 0.0)
         store.upsert([store.get(["r0"], tenant="t1")[0]], tenant="t2")
         assert store.tenants() == ["t1", "t2"]
+        assert [h.record.id for h in store.search_text("text 1", 3, tenant="t1")][0] == "r1"  # FTS filled
     conn = sqlite3.connect(path)
-    assert conn.execute("SELECT version FROM schema_version").fetchall() == [(2,)]
+    assert conn.execute("SELECT version FROM schema_version").fetchall() == [(3,)]
     conn.close()
     with SQLiteStore(path, 4) as again:
-        assert again.migrated_from == 2 and again.count(tenant="t1") == 3
+        assert again.migrated_from == 3 and again.count(tenant="t1") == 3
 
 
 def test_sqlite_migration_takes_dimensions_from_stored_vectors(tmp_path):
@@ -105,8 +106,9 @@ def test_postgres_old_schema_is_migrated_on_open(pg_dsn, pg_table, version):
         assert store.count(tenant="t1") == 3
         assert store.get(["r1"], tenant="t1")[0].metadata == {"i": 1}
         assert store.query((0.0, 1.0, 0.0, 0.0), 1, tenant="t1")[0].record.id == "r1"
+        assert [h.record.id for h in store.search_text("text 1", 3, tenant="t1")][0] == "r1"  # tsvector filled
     with PostgresStore(pg_dsn, 4, pg_table) as again:
-        assert again.migrated_from == 2
+        assert again.migrated_from == 3
 
 
 def test_postgres_newer_schema_is_refused(pg_dsn, pg_table):

@@ -54,7 +54,7 @@ def test_build_indexes_indexes_large_tenants_only_and_filters_stay_exact(pg_dsn,
         (build,) = store.build_indexes()
         assert (build.tenant, build.vectors, build.built) == ("big", 600, True)
         (definition,) = _indexes(pg_dsn, pg_table)
-        assert "WHERE (tenant = 'big'::text)" in definition
+        assert "WHERE ((tenant = 'big'::text) AND (part = ''::text))" in definition
         assert store.build_indexes() == []
         assert store.build_index(tenant="big").built is False
         odd = np.flatnonzero(np.arange(600) % 2 == 1)
@@ -80,8 +80,8 @@ def test_an_indexed_tenant_is_planned_as_an_hnsw_scan(pg_dsn, pg_table, vectors)
 
         with psycopg.connect(pg_dsn, autocommit=True) as conn:
             conn.execute("SET enable_seqscan = off")  # at 200 rows a scan is cheaper; ask whether the index serves
-            plan = conn.execute(f"EXPLAIN SELECT id FROM \"{pg_table}\" WHERE tenant = 'a' AND vector IS NOT NULL "
-                                f"ORDER BY vector <=> '{q}' LIMIT 10").fetchall()
+            plan = conn.execute(f"EXPLAIN SELECT id FROM \"{pg_table}\" WHERE tenant = 'a' AND part = '' "
+                                f"AND vector IS NOT NULL ORDER BY vector <=> '{q}' LIMIT 10").fetchall()
         assert f"Index Scan using {store._core.index_name('a')}" in " ".join(r[0] for r in plan)
 
 

@@ -98,7 +98,8 @@ def test_saved_hnsw_index_is_reused_patched_or_rebuilt_and_stays_correct(tmp_pat
 def test_drop_tenant_removes_the_saved_index(tmp_path, vectors):
     with SQLiteStore(tmp_path / "s.db", 16, search=HnswSearch(min_vectors=50)) as store:
         _fill(store, vectors, [f"a{i}" for i in range(60)], seed=1)
-        store.query(vectors.clustered(1, 16)[0], 3, tenant="t")
+        store.query(vectors.clustered(1, 16)[0], 3, tenant="t")  # starts the build, answers exactly
+        assert store.wait_for_builds(120)
         assert list((tmp_path / "s.db.hnsw").glob("*/state.json"))
         store.drop_tenant("t")
         assert not list((tmp_path / "s.db.hnsw").glob("*/state.json"))

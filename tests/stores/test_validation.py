@@ -15,11 +15,18 @@ from contextwise.types import Record
 
 GOOD = (1.0, 0, 0, 0, 0, 0, 0, 0)
 
+
+def _deep(depth):
+    value: object = 1
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
 BAD_RECORDS = {
     "wrong dimension": (Record("x", "t", (1.0, 2.0)), DimensionMismatchError),
     "nan": (Record("x", "t", (float("nan"),) + GOOD[1:]), InvalidVectorError),
     "inf": (Record("x", "t", (float("inf"),) + GOOD[1:]), InvalidVectorError),
-    "overflows float32": (Record("x", "t", (1e39,) + GOOD[1:]), InvalidVectorError),
     "zero vector": (Record("x", "t", (0.0,) * 8), InvalidVectorError),
     "not numbers": (Record("x", "t", ("a",) * 8), InvalidVectorError),
     "text too long": (Record("x", "y" * 101, GOOD), TextTooLongError),
@@ -29,6 +36,9 @@ BAD_RECORDS = {
     "metadata key not str": (Record("x", "t", GOOD, {1: "v"}), InvalidRecordError),
     "metadata not json": (Record("x", "t", GOOD, {"v": object()}), InvalidRecordError),
     "created_at nan": (Record("x", "t", GOOD, created_at=float("nan")), InvalidRecordError),
+    "created_at beyond float": (Record("x", "t", GOOD, created_at=10**400), InvalidRecordError),
+    "metadata 5,000 deep": (Record("x", "t", GOOD, {"v": _deep(5000)}), InvalidRecordError),
+    "metadata of 2 MB": (Record("x", "t", GOOD, {"v": "x" * 2_000_000}), InvalidRecordError),
     "text not str": (Record("x", b"bytes", GOOD), InvalidRecordError),
     "nul in text": (Record("x", "a\x00b", GOOD), InvalidRecordError),
     "nul in id": (Record("x\x00", "t", GOOD), InvalidRecordError),
@@ -55,7 +65,21 @@ def test_duplicate_ids_in_one_batch_raise_and_write_nothing(store):
     assert store.count(tenant="t1") == 0
 
 
-@pytest.mark.parametrize("tenant", ["", " ", "has space", "a/b", "x" * 129, "-lead", None, 3, "é"], ids=repr)
+@pytest.mark.parametrize("scale", [1e-30, 1e-300, 1e20, 1e39, 1e300], ids=repr)
+def test_vectors_of_extreme_norm_are_normalised_in_float64_and_rank_right(store, scale):
+    # float32 norms of these under- or overflow (1e-30 scored inf/NaN, 1e20 was stored as zeros): the direction
+    # is taken in float64, so the vector ranks by its direction only, like any other.
+    store.upsert([Record("near", "t", (1.0, 1.0) + (0.0,) * 6), Record("far", "t", (0.0,) * 7 + (1.0,))],
+                 tenant="t1")
+    store.upsert([Record("scaled", "t", tuple(scale * x for x in (1.0, 0.9) + (0.0,) * 6))], tenant="t1")
+    hits = store.query((1.0, 1.0) + (0.0,) * 6, 3, tenant="t1")
+    assert [h.record.id for h in hits] == ["near", "scaled", "far"]
+    assert all(-1.0001 <= h.score <= 1.0001 for h in hits)
+    stored = store.get(["scaled"], tenant="t1")[0].vector
+    assert abs(sum(x * x for x in stored) - 1.0) < 1e-5  # kept as its unit direction
+
+
+@pytest.mark.parametrize("tenant", ["", " ", "has space", "a/b", "x" * 129, "-lead", None, 3, "é", "alice\n"], ids=repr)
 def test_bad_tenant_raises_on_every_call(store, tenant):
     calls = [
         lambda: store.upsert([Record("a", "t", GOOD)], tenant=tenant),

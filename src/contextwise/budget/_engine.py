@@ -16,6 +16,7 @@ from contextwise.budget.fit import FitEnv, Fitted, Measured, default_fit
 from contextwise.budget.report import Report, SectionReport
 from contextwise.budget.section import Item, Section
 from contextwise.errors import BudgetExceededError, TruncationWarning
+from contextwise.observe._emit import context_built as observe_built
 from contextwise.types import Chunk, Citation, Message, TextPart, Tool, Usage
 
 if TYPE_CHECKING:
@@ -109,7 +110,7 @@ def build(ctx: Context) -> Built:
     if report.decisions:
         warnings.warn(f"{len(report.decisions)} item(s) dropped or cut to fit {ctx.model}; see the Report",
                       TruncationWarning, stacklevel=3)
-    # observe: a one-line "context.build" event (report, citations) is emitted here.
+    report = observe_built(report, rendered.messages)  # contextwise.observe: ContextBuilt event, calibration note
     return Built(tuple(rendered.messages), rendered.tools, report, rendered.citations,
                  ctx.citation_style)
 

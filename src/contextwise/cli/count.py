@@ -26,7 +26,7 @@ class CountError(click.ClickException):
 
     def __init__(self, message: str, exit_code: int = USAGE_EXIT_CODE) -> None:
         super().__init__(message)
-        self.exit_code = exit_code
+        self.exit_code = exit_code  # type: ignore[misc]  # click declares it on the class; ours varies by error
 
     def show(self, file: Any = None) -> None:
         click.echo(f"error: {self.format_message()}", err=True)
@@ -152,7 +152,8 @@ def render(result: CountResult, console: Console) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def count_command(file: str, model: str, mode: str, as_json: bool) -> None:
     """Count the tokens in FILE ("-" for standard input) for a model, and what they cost as a prompt."""
-    text = read_input(file, getattr(sys.stdin, "buffer", sys.stdin))
+    stdin: Any = getattr(sys.stdin, "buffer", sys.stdin)
+    text = read_input(file, stdin)
     try:
         result = count_input(text, model, source="stdin" if file == "-" else file, mode=mode)
     except ContextwiseError as exc:

@@ -1,4 +1,5 @@
-"""`contextwise eval …`: evaluations. `eval locomo PATH`: memory recall of the LoCoMo evidence turns."""
+"""`contextwise eval …`: evaluations. `eval niah`: a needle-in-a-haystack grid (and the strategies under test);
+`eval locomo PATH`: memory recall of the LoCoMo evidence turns; `eval compression`: retention at given ratios."""
 
 from __future__ import annotations
 
@@ -47,8 +48,8 @@ def parse_modes(values: Sequence[str]) -> list[str]:
 
 
 def parse_weights(text: str):  # type: ignore[no-untyped-def]
-    """"1:3" -> Hybrid(dense_weight=1, lexical_weight=3), named "hybrid"."""
-    from contextwise.evals.locomo import Hybrid
+    """"1:3" -> HybridRetrieval(dense_weight=1, lexical_weight=3), named "hybrid"."""
+    from contextwise.evals.locomo import HybridRetrieval
 
     try:
         dense, lexical = (float(part) for part in text.split(":"))
@@ -56,7 +57,7 @@ def parse_weights(text: str):  # type: ignore[no-untyped-def]
         raise UsageError(f"--hybrid-weights {text!r}: write DENSE:LEXICAL, e.g. 1:1 or 1:3") from None
     if min(dense, lexical) < 0 or dense + lexical <= 0:
         raise UsageError(f"--hybrid-weights {text!r}: weights must be >= 0 and not both 0")
-    return Hybrid(dense, lexical)
+    return HybridRetrieval(dense, lexical)
 
 
 def pick_conversations(conversations, wanted: str | None):  # type: ignore[no-untyped-def]
@@ -141,12 +142,36 @@ def _chart(report, chart: str | None, explicit: bool, console: Console) -> None:
     console.print(f"chart: {path}")
 
 
+def write_locomo(report, out: Path) -> Path:  # type: ignore[no-untyped-def]
+    """results.jsonl (per question and mode) and summary.json (recall@k per split and mode) in `out`."""
+    import json
+    from dataclasses import asdict
+
+    from contextwise.evals.locomo import HELD_OUT
+    from contextwise.evals.report import write_summary
+
+    out.mkdir(parents=True, exist_ok=True)
+    lines = [json.dumps({"mode": m.mode, **asdict(q)}) + "\n" for m in report.modes for q in m.questions]
+    (out / "results.jsonl").write_text("".join(lines), encoding="utf-8")
+    splits = {"tuning": [c for c in report.conversations if c not in HELD_OUT],
+              "held-out": [c for c in report.conversations if c in HELD_OUT]}
+    metrics = [(f"{split}/{m.mode}", f"{level}@{k}", getattr(m, level)(k))
+               for split, ids in splits.items() if ids for m in report.only(ids).modes
+               for level in ("turn_recall", "turn_all", "session_recall") for k in report.ks]
+    return write_summary(out / "summary.json", "locomo", {"conversations": list(report.conversations),
+                                                          "ks": list(report.ks)}, metrics)
+
+
 def register(group: click.Group) -> None:
-    """Add the `eval` command group (with `eval locomo`) to the CLI."""
+    """Add the `eval` command group (niah, locomo, compression) to the CLI."""
 
     @group.group("eval")
     def evals() -> None:
         """Measure contextwise on public benchmarks."""
+
+    _register_niah(evals)
+    _register_compression(evals)
+    _register_compaction(evals)
 
     @evals.command("locomo")
     @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
@@ -164,9 +189,12 @@ def register(group: click.Group) -> None:
     @click.option("--chart", default=DEFAULT_CHART, show_default=True,
                   help="PNG of recall@k per mode (needs the plot extra).")
     @click.option("--no-chart", is_flag=True, help="Write no chart.")
+    @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+                  help="Also write results.jsonl (one line per question and mode) and summary.json here.")
     @click.pass_context
     def locomo(ctx: click.Context, path: Path, ks: str, modes: tuple[str, ...], conversations: str | None,
-               embedder: str, turn_text: str, hybrid_weights: str, chart: str, no_chart: bool) -> None:
+               embedder: str, turn_text: str, hybrid_weights: str, chart: str, no_chart: bool,
+               out: Path | None) -> None:
         """Store each LoCoMo turn as a memory and measure evidence recall@k for each question."""
         from contextwise.evals.locomo import load_locomo
 
@@ -181,3 +209,218 @@ def register(group: click.Group) -> None:
         report = _evaluate(chosen, chosen_modes, cutoffs, embedder, TURN_TEXTS[turn_text], console)
         _print(report, console)
         _chart(report, None if no_chart else chart, explicit, console)
+        if out is not None:
+            console.print(f"wrote {write_locomo(report, out)}", markup=False)
+
+
+def _register_niah(evals: click.Group) -> None:
+    @evals.command("niah")
+    @click.option("--model", "model_spec", required=True, help="Chat model spec: local, local:gemma3-270m, "
+                  "openai:<model>, anthropic:<model>.")
+    @click.option("--haystack", "haystack", multiple=True, required=True,
+                  type=click.Path(exists=True, path_type=Path), help="Text files or directories (repeatable).")
+    @click.option("--lengths", default="500,1000,2000", show_default=True,
+                  help="Context lengths in the model's tokens, comma-separated.")
+    @click.option("--depths", default=None, help="Needle depths in percent, comma-separated [default: 5 linear].")
+    @click.option("--depth-count", type=int, default=None, help="Instead of --depths: this many, spaced by "
+                                                              "--spacing.")
+    @click.option("--spacing", type=click.Choice(["linear", "sigmoid"]), default="linear", show_default=True)
+    @click.option("--seeds", default="0", show_default=True, help="Haystack seeds, comma-separated.")
+    @click.option("--needle", "needle_specs", multiple=True, help="classic, mk:N[:uuid], mv:N[:uuid], "
+                  "mq:A/K[:uuid], lo:I|all, with +near:N / +far:N distractors; repeatable [default: classic].")
+    @click.option("--order", type=click.Choice(["coherent", "shuffled"]), default="coherent", show_default=True)
+    @click.option("--strategy", "strategy_names", multiple=True, help="raw, bookend, long-context-reorder, "
+                  "extractive, pruning, retrieved, or all; repeatable [default: raw].")
+    @click.option("--keep", type=float, default=0.5, show_default=True,
+                  help="The share of the context the non-raw strategies may send (one budget for all).")
+    @click.option("--buffer", "buffer_tokens", type=int, default=200, show_default=True,
+                  help="Tokens of each length kept for the instruction, question and answer.")
+    @click.option("--max-output", "max_output_tokens", type=int, default=32, show_default=True)
+    @click.option("--scorer", default="contains", show_default=True, help="contains, exact or regex:<pattern>.")
+    @click.option("--judge", "judge_spec", default=None, help="A chat model spec for a 1-10 judge, reported "
+                                                               "apart.")
+    @click.option("--concurrency", type=int, default=4, show_default=True,
+                  help="Calls in flight for remote models (the local model runs one at a time).")
+    @click.option("--answer-prefix/--no-answer-prefix", default=None,
+                  help="End each prompt with the needle's answer prefix (RULER's) [default: on for base models].")
+    @click.option("--n-ctx", type=int, default=None, help="Open a local model with this window.")
+    @click.option("--window", "window_tokens", type=int, default=None,
+                  help="The model's window, for models the catalog does not know.")
+    @click.option("--tokenizer", "tokenizer_name", default=None, help="Tokenizer id for models the catalog does "
+                                                                      "not know (e.g. o200k_base).")
+    @click.option("--price-as", default=None, help="Price the calls as this catalog model.")
+    @click.option("--threshold", type=float, default=0.856, show_default=True,
+                  help="Effective length: the longest length scoring at least this (RULER's 85.6%).")
+    @click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
+                  help="Directory for results.jsonl, table.md, summary.json and the PNGs.")
+    def niah(model_spec: str, haystack: tuple[Path, ...], lengths: str, depths: str | None,
+             depth_count: int | None, spacing: str, seeds: str, needle_specs: tuple[str, ...], order: str,
+             strategy_names: tuple[str, ...], keep: float, buffer_tokens: int, max_output_tokens: int, scorer: str,
+             judge_spec: str | None, concurrency: int, answer_prefix: bool | None, n_ctx: int | None,
+             window_tokens: int | None, tokenizer_name: str | None, price_as: str | None, threshold: float,
+             out: Path) -> None:
+        """Hide needles at each depth of each context length and score the model's answers.
+
+        A second call with the same options reads the finished cells from OUT/results.jsonl and finishes at once;
+        an interrupted run resumes where it stopped.
+        """
+        from contextwise.cli import _niah
+        from contextwise.evals.niah import Haystack, NiahRun, describe, needles_from, scorer_from
+        from contextwise.evals.niah.strategies import STRATEGY_NAMES, strategy_from
+
+        grid = _niah.grid_from(lengths, depths, depth_count, spacing, seeds)
+        needles = [n for spec in (needle_specs or ("classic",)) for n in needles_from(spec)]
+        names = [n for v in (strategy_names or ("raw",)) for n in v.split(",") if n]
+        names = [n for n in STRATEGY_NAMES if n != "pruning"] if names == ["all"] else names
+        chosen_scorer = scorer_from(scorer)
+        hay = Haystack.load(haystack)
+        console = Console()
+        model = _niah.load_model(model_spec, n_ctx)
+        tokenizer = None
+        if tokenizer_name:
+            from contextwise.tokens import get_tokenizer
+
+            tokenizer = get_tokenizer(tokenizer_name)
+        target = describe(model, tokenizer=tokenizer, window_tokens=window_tokens, price_model=price_as)
+        pruning = model if "pruning" in names and target.local else None
+        strategies = [strategy_from(n, keep=keep, pruning_model=pruning) for n in names]
+        judge = _niah.load_model(judge_spec, None) if judge_spec else None
+        out.mkdir(parents=True, exist_ok=True)
+        run = NiahRun(target, hay, grid, needles, strategies=strategies, order=order, buffer_tokens=buffer_tokens,
+                      max_output_tokens=max_output_tokens, scorer=chosen_scorer, judge=judge,
+                      concurrency=concurrency, answer_prefix=answer_prefix, out=out / "results.jsonl")
+        cells = run.plan()
+        console.print(f"{target.name}: {len(cells)} cells ({len(grid.lengths)} lengths x {len(grid.depths)} depths"
+                      f" x {len(grid.seeds)} seeds x {len(needles)} needles x {len(strategies)} strategies), "
+                      f"window {target.window_tokens:,}, tokenizer {target.tokenizer_name}", markup=False)
+        results = _niah.run_with_bar(run, console)
+        _niah.dump_config(out, {"model": model_spec, "lengths": grid.lengths, "depths": grid.depths,
+                                "seeds": grid.seeds, "needles": [n.name for n in needles], "order": order,
+                                "strategies": [s.spec for s in strategies], "buffer_tokens": buffer_tokens,
+                                "max_output_tokens": max_output_tokens, "scorer": chosen_scorer.name})
+        console.print(_niah.summary_table(results, threshold))
+        for name in results.strategies:
+            console.print(_niah.matrix_table(results.matrix(name)))
+        title = f"{target.name}, {hay.digest[:8]} haystack ({order})"
+        for path in _niah.write_outputs(results, out, threshold, title, console):
+            console.print(f"wrote {path}", markup=False)
+
+
+DEFAULT_NQ = Path("../shared/bench/data/lost-in-the-middle/nq-open-oracle.jsonl.gz")
+
+
+def _register_compression(evals: click.Group) -> None:
+    @evals.command("compression")
+    @click.option("--data", type=click.Path(path_type=Path), default=None,
+                  help="Your own cases (JSONL: question, answers, context) [default: the NQ oracle file, "
+                       f"{DEFAULT_NQ}].")
+    @click.option("--nq", "nq_path", type=click.Path(path_type=Path), default=DEFAULT_NQ, show_default=True,
+                  help="Lost in the Middle's nq-open-oracle.jsonl.gz.")
+    @click.option("--n", "count", type=int, default=30, show_default=True, help="NQ cases to draw.")
+    @click.option("--seed", type=int, default=0, show_default=True)
+    @click.option("--ratios", default="2,4,10", show_default=True, help="Compression ratios, comma-separated.")
+    @click.option("--compressor", "specs", default="truncate:middle,extractive", show_default=True,
+                  help="Compressor specs, comma-separated (truncate:middle, extractive, pruning, auto, …).")
+    @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+                  help="Directory for results.jsonl, summary.json and retention.png.")
+    def compression(data: Path | None, nq_path: Path, count: int, seed: int, ratios: str, specs: str,
+                    out: Path) -> None:
+        """Answer retention of each compressor at each ratio (a case is kept when an answer alias survives)."""
+        import json
+
+        from contextwise.evals.compression import evaluate_compression, load_cases, load_nq, plot_retention
+        from contextwise.evals.report import write_summary
+        from contextwise.registry import resolve
+
+        try:
+            wanted = [float(r) for r in ratios.split(",") if r.strip()]
+        except ValueError:
+            raise UsageError(f"--ratios {ratios!r}: give numbers separated by commas, e.g. 2,4,10") from None
+        compressors = {spec: resolve("compressor", spec) for spec in (s.strip() for s in specs.split(",")) if spec}
+        cases = load_cases(data) if data is not None else load_nq(nq_path, n=count, seed=seed)
+        console = Console()
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        with Progress(*columns, console=console, transient=True) as bar:
+            task = bar.add_task("compressing", total=None)
+            report = evaluate_compression(cases, compressors, wanted,
+                                          progress=lambda d, t: bar.update(task, completed=d, total=t))
+        table = Table(title=f"answer retention, {len(cases)} cases", title_justify="left")
+        table.add_column("compressor")
+        for r in report.ratios:
+            table.add_column(f"{r:g}x", justify="right")
+        table.add_column("s/case", justify="right")
+        for name in report.compressors:
+            table.add_row(name, *(f"{report.retention(name, r):.2f}" for r in report.ratios),
+                          f"{sum(report.seconds(name, r) for r in report.ratios) / len(report.ratios):.3f}")
+        console.print(table)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "results.jsonl").write_text("".join(json.dumps(row) + "\n" for row in report.rows()),
+                                           encoding="utf-8")
+        metrics = [(name, f"retention@{r:g}x", report.retention(name, r)) for name in report.compressors
+                   for r in report.ratios]
+        write_summary(out / "summary.json", "compression",
+                      {"data": str(data or nq_path), "cases": len(cases), "seed": seed}, metrics)
+        _chart_or_note(lambda: plot_retention(report, out / "retention.png"), console)
+
+
+def _chart_or_note(draw, console: Console) -> None:  # type: ignore[no-untyped-def]
+    try:
+        console.print(f"chart: {draw()}", markup=False)
+    except MissingDependencyError:
+        console.print("no chart: pip install 'contextwise[plot]' for one", markup=False)
+
+
+def _register_compaction(evals: click.Group) -> None:
+    @evals.command("compaction")
+    @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+    @click.option("--budget", "budget_tokens", type=int, default=4000, show_default=True,
+                  help="The history budget every manager fits the conversation into.")
+    @click.option("--early-sessions", type=int, default=2, show_default=True,
+                  help="Probe questions whose evidence lies in sessions 1..N.")
+    @click.option("--conversations", default="tuning", show_default=True,
+                  help="Sample ids, comma-separated, or tuning / held-out.")
+    @click.option("--summarizer", "summarizer_spec", default=None,
+                  help="A chat model spec that writes the summaries of the summarizing managers.")
+    @click.option("--answerer", "answerer_spec", default=None,
+                  help="A chat model spec asked each probe from the managed context.")
+    @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+                  help="Directory for summary.json.")
+    def compaction(path: Path, budget_tokens: int, early_sessions: int, conversations: str,
+                   summarizer_spec: str | None, answerer_spec: str | None, out: Path | None) -> None:
+        """Compaction recall: the share of early-session LoCoMo answers each history manager still holds."""
+        from contextwise.evals.compaction import compaction_recall
+        from contextwise.evals.locomo import load_locomo
+        from contextwise.registry import resolve
+
+        chosen = pick_conversations(load_locomo(path), conversations)
+        summarizer = resolve("chat", summarizer_spec) if summarizer_spec else None
+        answerer = resolve("chat", answerer_spec) if answerer_spec else None
+        console = Console()
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        with Progress(*columns, console=console, transient=True) as bar:
+            task = bar.add_task("managing", total=None)
+            report = compaction_recall(chosen, budget_tokens=budget_tokens, early_sessions=early_sessions,
+                                       summarizer=summarizer, answerer=answerer,
+                                       progress=lambda d, t: bar.update(task, completed=d, total=t))
+        table = Table(title=f"compaction recall at {budget_tokens:,} tokens: questions about sessions "
+                            f"1..{early_sessions}, {len(report.conversations)} conversations", title_justify="left")
+        for column in ("manager", "probes", "answer present", "answered by model", "context tokens"):
+            table.add_column(column, justify="left" if column == "manager" else "right")
+        for m in report.managers:
+            table.add_row(m.manager, str(m.probes), f"{m.present:.3f}", "" if m.model is None else f"{m.model:.3f}",
+                          f"{m.context_tokens:,.0f}")
+        console.print(table)
+        if summarizer is None:
+            console.print("no --summarizer: the summarizing managers wrote no summary and kept what a window keeps",
+                          markup=False)
+        if out is not None:
+            from contextwise.evals.report import write_summary
+
+            out.mkdir(parents=True, exist_ok=True)
+            metrics = [(m.manager, key, value) for m in report.managers
+                       for key, value in (("present", m.present), ("model", m.model),
+                                          ("context_tokens", m.context_tokens)) if value is not None]
+            config = {"budget_tokens": budget_tokens, "early_sessions": early_sessions,
+                      "conversations": list(report.conversations), "summarizer": summarizer_spec}
+            console.print(f"wrote {write_summary(out / 'summary.json', 'compaction', config, metrics)}",
+                          markup=False)

@@ -3,7 +3,7 @@
 Every compressor returns exact counts under the tokenizer it was given, never exceeds the target and never
 adds tokens. Pick one by how much must go, or let `Auto` pick:
 
-- `Truncate` — the baseline: cut head, tail or middle on token boundaries (`truncate_tokens` is the function).
+- `TruncateTokens` — the baseline: cut head, tail or middle on token boundaries (`truncate_tokens` is the function).
 - `Extractive` — keep the most relevant, least redundant sentences (BM25, embeddings or both), in order.
 - `TokenPruning` — drop what a small local LM finds predictable, sentences first, then words (LLMLingua-style).
 - `Summarizer` — a chat model summarizes, single pass or map-reduce, focused on the query (sans-I/O core).
@@ -17,25 +17,29 @@ adds tokens. Pick one by how much must go, or let `Auto` pick:
 
 from __future__ import annotations
 
-from contextwise.compress import _factories
+import time
+
+from contextwise._deprecated import renamed_names
 from contextwise.compress._sentences import split_sentences
 from contextwise.compress.auto import Auto
 from contextwise.compress.extractive import Extractive
 from contextwise.compress.pruning import KEEP_PATTERNS, Prefilter, SurprisalModel, TokenPruning
 from contextwise.compress.retention import retention
 from contextwise.compress.scoring import Bm25Scorer, EmbeddingScorer, HybridScorer, SentenceScorer, SentenceScores
-from contextwise.compress.summarize import SummaryRequest, SummaryStep, Summarizer
-from contextwise.compress.truncate import Truncate, truncate_tokens
+from contextwise.compress.summarize import ChunkSummaryRequest, SummaryStep, Summarizer
+from contextwise.compress.truncate import TruncateTokens, truncate_tokens
 from contextwise.protocols import Compressor, Tokenizer
+from contextwise.observe._emit import compressed as observe_compressed
 from contextwise.registry import resolve
 from contextwise.types import Compressed
 
 __all__ = [
-    "KEEP_PATTERNS", "Auto", "Bm25Scorer", "EmbeddingScorer", "Extractive", "HybridScorer", "SentenceScorer",
-    "Prefilter", "SentenceScores", "Summarizer", "SummaryRequest", "SummaryStep", "SurprisalModel", "TokenPruning",
-    "Truncate",
-    "compress", "retention", "split_sentences", "truncate_tokens",
+    "KEEP_PATTERNS", "Auto", "Bm25Scorer", "ChunkSummaryRequest", "EmbeddingScorer", "Extractive", "HybridScorer",
+    "Prefilter", "SentenceScorer", "SentenceScores", "Summarizer", "SummaryStep", "SurprisalModel", "TokenPruning",
+    "TruncateTokens", "compress", "retention", "split_sentences", "truncate_tokens",
 ]
+
+__getattr__ = renamed_names(__name__, {"Truncate": "TruncateTokens", "SummaryRequest": "ChunkSummaryRequest"})
 
 
 def compress(text: str, *, target_tokens: int, compressor: Compressor | str | None = None,
@@ -44,22 +48,21 @@ def compress(text: str, *, target_tokens: int, compressor: Compressor | str | No
 
     Args:
         compressor: a Compressor or a "provider:name" string, e.g. "extractive:bm25", "truncate:middle", "auto".
-        tokenizer: a Tokenizer or an encoding name; default "o200k_base".
+        tokenizer: a Tokenizer, a tokenizer id ("o200k_base", the default), a "provider:name" string or a model
+            name ("gpt-4o"), as everywhere (see `contextwise.tokens.resolve_tokenizer`).
         query: what the text is compressed for; overrides the compressor's own query.
 
     Raises:
         UsageError: `target_tokens` is negative or a name is unknown.
     """
     chosen = Extractive() if compressor is None else resolve("compressor", compressor)
-    return chosen.compress(text, target_tokens, _tokenizer(tokenizer), query)
+    started = time.perf_counter()
+    result: Compressed = chosen.compress(text, target_tokens, _tokenizer(tokenizer), query)
+    observe_compressed(result, method=type(chosen).__name__, target_tokens=target_tokens, started_s=started)
+    return result
 
 
 def _tokenizer(tokenizer: Tokenizer | str | None) -> Tokenizer:
-    if tokenizer is None or isinstance(tokenizer, str):
-        from contextwise.tokens import get_tokenizer
+    from contextwise.tokens import resolve_tokenizer
 
-        return get_tokenizer(tokenizer or "o200k_base")
-    return tokenizer
-
-
-_factories.register_all()
+    return resolve_tokenizer("o200k_base" if tokenizer is None else tokenizer)

@@ -1,5 +1,6 @@
 """Registry factories for the "compressor" kind: "extractive:<scorer>", "truncate:<side>", "pruning[:<chat spec>]",
-"summarize[:<chat spec>]", "auto". Each takes the part after the first colon."""
+"summarize[:<chat spec>]", "auto". Each takes the part after the first colon; contextwise.registry.BUILTINS
+names them, so they load on the first lookup."""
 
 from __future__ import annotations
 
@@ -7,9 +8,8 @@ from contextwise.compress.auto import Auto
 from contextwise.compress.extractive import Extractive
 from contextwise.compress.pruning import TokenPruning
 from contextwise.compress.summarize import Summarizer
-from contextwise.compress.truncate import Truncate
+from contextwise.compress.truncate import TruncateTokens
 from contextwise.errors import UsageError
-from contextwise.registry import register
 
 
 def extractive(name: str) -> Extractive:
@@ -17,9 +17,9 @@ def extractive(name: str) -> Extractive:
     return Extractive(scorer=name or None)
 
 
-def truncate(name: str) -> Truncate:
+def truncate(name: str) -> TruncateTokens:
     """"truncate" (the tail is cut), "truncate:head", "truncate:tail", "truncate:middle"."""
-    return Truncate(side=name or "tail")  # type: ignore[arg-type]
+    return TruncateTokens(side=name or "tail")  # type: ignore[arg-type]
 
 
 def pruning(name: str) -> TokenPruning:
@@ -37,9 +37,3 @@ def auto(name: str) -> Auto:
     if name:
         raise UsageError(f"'auto' takes no name, got {name!r}")
     return Auto()
-
-
-def register_all() -> None:
-    """Register every built-in compressor provider."""
-    for factory in (extractive, truncate, pruning, summarize, auto):
-        register("compressor", factory.__name__, factory)

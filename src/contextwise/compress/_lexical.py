@@ -1,7 +1,7 @@
-"""Lexical statistics over a handful of sentences: terms, BM25 against a query, hashed TF-IDF vectors.
+"""Lexical statistics over a handful of sentences: terms, hashed TF-IDF vectors, centrality.
 
-Pure numpy on purpose: extractive compression is part of the dependency-free core, and scoring one document's
-sentences needs no index (contextwise.embed.BM25Index is the one for searching stored corpora).
+Pure numpy on purpose: extractive compression is part of the dependency-free core. Terms and BM25 are the ones
+documents and memory use too (`contextwise.embed._bm25`), so a query scores the same everywhere.
 """
 
 from __future__ import annotations
@@ -13,7 +13,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from contextwise.embed._bm25 import analyze
+
 _WORD = re.compile(r"\w+", re.UNICODE)
+# Function words token pruning never protects (wider than BM25's stop words, which only drop what carries no
+# lexical evidence).
 _STOPWORDS = frozenset("""
 a an and are as at be been but by can could did do does for from had has have he her his i if in into is it its
 me my no not of on or our she so than that the their them then there these they this those to was we were what
@@ -23,34 +27,8 @@ HASH_DIMENSIONS = 512
 
 
 def terms(text: str) -> list[str]:
-    """Lower-cased, lightly stemmed content words of `text` (stopwords left out)."""
-    return [_stem(w) for w in _WORD.findall(text.lower()) if w not in _STOPWORDS]
-
-
-def _stem(word: str) -> str:
-    if len(word) > 5 and word.endswith("ing"):
-        return word[:-3]
-    if len(word) > 4 and word.endswith("ed"):
-        return word[:-2]
-    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
-        return word[:-1]
-    return word
-
-
-def bm25(docs: Sequence[Sequence[str]], query: Sequence[str], *, k1: float = 1.2, b: float = 0.75) -> np.ndarray:
-    """Okapi BM25 of each term list in `docs` against the `query` terms, with IDF from `docs` themselves."""
-    counts = [Counter(d) for d in docs]
-    lengths = np.array([len(d) for d in docs], dtype=np.float64)
-    avg = lengths.mean() if len(docs) and lengths.mean() > 0 else 1.0
-    norm = k1 * (1 - b + b * lengths / avg)
-    scores = np.zeros(len(docs))
-    for term in set(query):
-        tf = np.array([c.get(term, 0) for c in counts], dtype=np.float64)
-        df = np.count_nonzero(tf)
-        if df:
-            idf = np.log(1 + (len(docs) - df + 0.5) / (df + 0.5))
-            scores += idf * tf * (k1 + 1) / (tf + norm)
-    return scores
+    """The terms of `text`, as BM25 sees them everywhere (`contextwise.embed.analyze`)."""
+    return analyze(text)
 
 
 def tfidf_vectors(docs: Sequence[Sequence[str]], *, dimensions: int = HASH_DIMENSIONS) -> np.ndarray:
@@ -61,7 +39,8 @@ def tfidf_vectors(docs: Sequence[Sequence[str]], *, dimensions: int = HASH_DIMEN
         for term, tf in Counter(doc).items():
             out[row, _bucket(term, dimensions)] += (1 + np.log(tf)) * np.log(1 + len(docs) / df[term])
     norms = np.linalg.norm(out, axis=1, keepdims=True)
-    return np.divide(out, norms, out=np.zeros_like(out), where=norms > 0)
+    unit: np.ndarray = np.divide(out, norms, out=np.zeros_like(out), where=norms > 0)
+    return unit
 
 
 def _bucket(term: str, dimensions: int) -> int:
@@ -69,10 +48,14 @@ def _bucket(term: str, dimensions: int) -> int:
 
 
 def unit_scale(values: np.ndarray) -> np.ndarray:
-    """`values` scaled to [0, 1] by min-max (all zeros when they are all equal)."""
+    """`values` scaled to [0, 1] by min-max (all zeros when they are all equal, to rounding: scaling rounding
+    noise up to [0, 1] would turn a tie into a full-scale preference; the vectors are float32)."""
     values = np.asarray(values, dtype=np.float64)
     span = values.max() - values.min() if len(values) else 0.0
-    return (values - values.min()) / span if span > 0 else np.zeros_like(values)
+    if span <= 1e-6 * max(1.0, float(np.abs(values).max()) if len(values) else 0.0):
+        return np.zeros_like(values)
+    scaled: np.ndarray = (values - values.min()) / span
+    return scaled
 
 
 def centrality(vectors: np.ndarray) -> np.ndarray:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+import warnings
+
 from contextwise.compress.extractive import Extractive
 from contextwise.compress.pruning import TokenPruning
 from contextwise.compress._base import check_target
-from contextwise.errors import UsageError
+from contextwise.errors import MissingDependencyError, UsageError
 from contextwise.protocols import Compressor, Tokenizer
 from contextwise.types import Compressed
 
@@ -43,7 +45,8 @@ class Auto:
         extractive: the extractive stage; default `Extractive()`.
         pruning: the token-pruning stage; default `TokenPruning()` (the embedded local model). For extractive
             only, with no model (about 1,000x faster, a tenth fewer facts kept without a query), set
-            `extractive_above=0`.
+            `extractive_above=0`. Without the `local` extra the default falls back to extractive, with a
+            warning; a pruning stage you pass is never replaced.
         summarizer: the abstractive stage for the deepest cuts; None: off.
         extractive_above_with_query: the extractive threshold when there is a query (see above).
     """
@@ -59,6 +62,7 @@ class Auto:
         self.query = query
         self.extractive = extractive if extractive is not None else Extractive()
         self.pruning = pruning if pruning is not None else TokenPruning()
+        self._fallback = pruning is None  # only the default pruning may be replaced when [local] is missing
         self.summarizer = summarizer
         self.extractive_above = extractive_above
         self.summarize_below = summarize_below
@@ -93,7 +97,14 @@ class Auto:
             return _renamed(self.extractive.compress(text, target_tokens, tokenizer, query), route)
         middle = min(original, math.ceil(target_tokens * self.hybrid_slack))
         first = self.extractive.compress(text, middle, tokenizer, query)
-        second = self.pruning.compress(first.text, target_tokens, tokenizer, query)
+        try:
+            second = self.pruning.compress(first.text, target_tokens, tokenizer, query)
+        except MissingDependencyError as exc:
+            if not self._fallback:
+                raise
+            warnings.warn(f"Auto compresses extractively: the default token pruning is unavailable ({exc})",
+                          UserWarning, stacklevel=2)
+            return _renamed(self.extractive.compress(text, target_tokens, tokenizer, query), "extractive")
         return Compressed(second.text, original, second.tokens, "auto-hybrid")
 
 

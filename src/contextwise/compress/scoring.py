@@ -14,6 +14,7 @@ import numpy as np
 
 from contextwise.compress import _lexical
 from contextwise.compress._base import backend
+from contextwise.embed._bm25 import bm25_scores
 from contextwise.errors import UsageError
 from contextwise.protocols import Embedder
 
@@ -40,12 +41,13 @@ class SentenceScorer(Protocol):
 
 @dataclass(frozen=True)
 class Bm25Scorer:
-    """Okapi BM25 of each sentence against the query, IDF taken over the document's own sentences.
+    """Okapi BM25 of each sentence against the query, IDF taken over the document's own sentences: the BM25
+    documents and memory use (`contextwise.embed.bm25_scores`, Lucene's formula and stop words).
 
     Vectors are hashed TF-IDF. Pure numpy, no model: the default scorer.
     """
 
-    k1: float = 1.2
+    k1: float = 1.5
     b: float = 0.75
     name: str = "bm25"
 
@@ -56,7 +58,7 @@ class Bm25Scorer:
         central = _lexical.unit_scale(_lexical.centrality(vectors))
         if not query:
             return SentenceScores(central, vectors)
-        lexical = _lexical.unit_scale(_lexical.bm25(docs, _lexical.terms(query), k1=self.k1, b=self.b))
+        lexical = _lexical.unit_scale(bm25_scores(docs, _lexical.terms(query), k1=self.k1, b=self.b))
         return SentenceScores(_blend(lexical, central), vectors)
 
 

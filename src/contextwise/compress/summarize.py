@@ -38,7 +38,7 @@ _ANSWER_SLACK = 1.2
 
 
 @dataclass(frozen=True)
-class SummaryRequest:
+class ChunkSummaryRequest:
     """One call to make: the messages and the answer's token cap."""
 
     messages: tuple[Message, ...]
@@ -49,7 +49,7 @@ class SummaryRequest:
 class SummaryStep:
     """A point in a summarization: requests to send now, or (when `requests` is empty) the `result`."""
 
-    requests: tuple[SummaryRequest, ...]
+    requests: tuple[ChunkSummaryRequest, ...]
     result: Compressed | None
     original_tokens: int
     target_tokens: int
@@ -164,9 +164,10 @@ class Summarizer:
                          for c in chunks)
         return replace(step, requests=requests)
 
-    def _request(self, text: str, answer_tokens: int, query: str | None) -> SummaryRequest:
-        return SummaryRequest((Message.system(SYSTEM_PROMPT), Message.user(summary_prompt(text, answer_tokens, query))),
-                              max(1, math.ceil(answer_tokens * _ANSWER_SLACK)))
+    def _request(self, text: str, answer_tokens: int, query: str | None) -> ChunkSummaryRequest:
+        prompt = summary_prompt(text, answer_tokens, query)
+        return ChunkSummaryRequest((Message.system(SYSTEM_PROMPT), Message.user(prompt)),
+                                   max(1, math.ceil(answer_tokens * _ANSWER_SLACK)))
 
     def _fit(self, text: str, step: SummaryStep) -> Compressed:
         fitted = fit_sentences(text, step.target_tokens, step.tokenizer)
@@ -229,7 +230,7 @@ def chunk_text(text: str, chunk_tokens: int, tokenizer: Tokenizer) -> list[str]:
 
 def _pieces(text: str, chunk_tokens: int, tokenizer: Tokenizer) -> list[str]:
     """The sentences of `text`, a sentence longer than a chunk split on token boundaries."""
-    out = []
+    out: list[str] = []
     for span in sentence_spans(text):
         ids = tokenizer.encode(text[span.start:span.end])
         step = max(1, chunk_tokens - 1)

@@ -79,11 +79,11 @@ def fit_tokens(text: str, max_tokens: int, tokenizer: Tokenizer, *, original_tok
 
 
 @dataclass(frozen=True)
-class Truncate:
+class TruncateTokens:
     """The truncation baseline as a Compressor: cut `side` on token boundaries; the query is ignored.
 
     >>> from contextwise.testing import FakeTokenizer
-    >>> Truncate(side="head").compress("one two three four", 2, FakeTokenizer()).text
+    >>> TruncateTokens(side="head").compress("one two three four", 2, FakeTokenizer()).text
     ' three four'
     """
 

@@ -8,7 +8,7 @@ from typing import Any
 from contextwise.documents._sentences import Span, Splitter, sentence_spans, token_windows
 from contextwise.errors import UsageError
 from contextwise.protocols import Tokenizer
-from contextwise.registry import resolve
+from contextwise.tokens import resolve_tokenizer
 from contextwise.types import Chunk
 
 
@@ -24,7 +24,7 @@ def chunk_document(text: str, tokenizer: Tokenizer | str, *, max_tokens: int = 2
 
     Args:
         text: the document.
-        tokenizer: the Tokenizer (or "provider:name") chunk sizes are counted in.
+        tokenizer: what chunk sizes are counted in: a Tokenizer, a tokenizer id, "provider:name" or a model name.
         max_tokens: the most tokens a chunk may have.
         overlap_tokens: the most tokens of sentences repeated from the previous chunk; less than max_tokens.
         doc_id: chunk ids are "<doc_id>#0", "<doc_id>#1", ….
@@ -38,7 +38,7 @@ def chunk_document(text: str, tokenizer: Tokenizer | str, *, max_tokens: int = 2
     if max_tokens < 1 or not 0 <= overlap_tokens < max_tokens:
         raise UsageError(f"need max_tokens >= 1 and 0 <= overlap_tokens < max_tokens, got {max_tokens} and "
                          f"{overlap_tokens}")
-    tok: Tokenizer = resolve("tokenizer", tokenizer)
+    tok = resolve_tokenizer(tokenizer)
     units = _units(text, tok, max_tokens, splitter)
     return [Chunk(f"{doc_id}#{n}", text[s:e], source, title, dict(metadata or {}), timestamp, authority, s)
             for n, (s, e) in enumerate(_pack(text, units, tok, max_tokens, overlap_tokens))]

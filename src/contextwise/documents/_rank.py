@@ -10,13 +10,14 @@ from typing import Any
 
 import numpy as np
 
-from contextwise.embed import BM25Index
+from contextwise.embed._bm25 import analyze, bm25_scores
 from contextwise.errors import UsageError
 from contextwise.protocols import Embedder
 from contextwise.registry import resolve
 from contextwise.types import Chunk
 
 DAY_S = 86_400.0
+DEFAULT_EMBEDDER = "onnx:all-minilm-l6-v2"
 
 
 @dataclass(frozen=True)
@@ -144,15 +145,16 @@ def rank(chunks: Sequence[Chunk], query: str, *, embedder: Embedder | str | None
     Args:
         chunks: the candidates; ids must be unique.
         query: what the context is for.
-        embedder: an Embedder or "provider:name"; needed unless the relevance weight is 0 or `relevance`
-            is purely lexical.
+        embedder: an Embedder or "provider:name"; default the embedded ONNX MiniLM (`contextwise[embed]`),
+            the one memory uses. Not loaded when the relevance weight is 0 or `relevance` is purely lexical.
         weights: the RankWeights (default: relevance only).
         relevance: Dense() (default), Hybrid(lexical=...) or Precomputed(scores).
         source_authority: authority by source; a source listed here overrides its chunks' own authority.
         now: the time recency is measured from, in epoch seconds (default: the current time).
 
     Raises:
-        UsageError: duplicate chunk ids, an authority outside [0, 1], or no embedder when one is needed.
+        UsageError: duplicate chunk ids or an authority outside [0, 1].
+        MissingDependencyError: the default embedder is needed and `contextwise[embed]` is not installed.
 
     >>> from contextwise.testing import HashEmbedder
     >>> best = rank([Chunk("a", "cats purr"), Chunk("b", "stocks fell")], "why do cats purr",
@@ -187,8 +189,7 @@ def _relevance(chunks: Sequence[Chunk], query: str, embedder: Embedder | str | N
     needs_embedder = not isinstance(relevance, Precomputed) and not (
         isinstance(relevance, Hybrid) and relevance.lexical == 1.0)
     if needs_embedder and embedder is None:
-        raise UsageError("rank() needs an embedder for relevance; pass embedder=... or set the relevance weight "
-                         "to 0")
+        embedder = DEFAULT_EMBEDDER  # the embedded default, as memory uses (MissingDependencyError names [embed])
     resolved: Any = resolve("embedder", embedder) if embedder is not None else None
     scores = relevance.scores(chunks, query, resolved)
     return [min(1.0, max(0.0, float(s))) for s in scores]
@@ -223,7 +224,4 @@ def _cosine(chunks: Sequence[Chunk], query: str, embedder: Any) -> np.ndarray:
 
 
 def _bm25(chunks: Sequence[Chunk], query: str) -> np.ndarray:
-    index = BM25Index()
-    index.add([c.id for c in chunks], [c.text for c in chunks], tenant="rank")
-    scores = {hit.id: hit.score for hit in index.search(query, len(chunks), tenant="rank")}
-    return np.array([scores.get(c.id, 0.0) for c in chunks], dtype=np.float64)
+    return bm25_scores([analyze(c.text) for c in chunks], analyze(query))

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from contextwise.embed._bm25 import BM25Index
+from contextwise.embed._bm25 import BM25Index, analyze, bm25_scores
 from contextwise.embed._cache import (
     AsyncCachedEmbedder,
     CachedEmbedder,
@@ -30,8 +30,8 @@ from contextwise.registry import register
 
 __all__ = [
     "AsyncCachedEmbedder", "AsyncOpenAIEmbeddings", "BM25Index", "CachedEmbedder", "EmbeddingCache",
-    "EmbeddingsCore", "MemoryCache", "OnnxMiniLM", "OpenAIEmbeddings", "SQLiteCache", "Scored",
-    "default_embedder", "fuse_rrf", "fuse_weighted", "onnx_factory", "hash_factory", "openai_factory",
+    "EmbeddingsCore", "MemoryCache", "OnnxMiniLM", "OpenAIEmbeddings", "SQLiteCache", "Scored", "analyze",
+    "bm25_scores", "default_embedder", "fuse_rrf", "fuse_weighted", "onnx_factory", "hash_factory", "openai_factory",
     "text_digest",
 ]
 

@@ -9,7 +9,6 @@ Scores equal bm25s's "lucene" method.
 
 from __future__ import annotations
 
-import math
 import re
 import threading
 from collections import Counter
@@ -27,6 +26,50 @@ ENGLISH_STOPWORDS = frozenset(
     "a an and are as at be but by for if in into is it no not of on or such that the their then there these "
     "they this to was will with".split()
 )
+
+
+def analyze(text: str, stopwords: Collection[str] = ENGLISH_STOPWORDS) -> list[str]:
+    """The terms BM25 sees in `text`, everywhere in contextwise (compression, documents, memory): lower-cased
+    runs of word characters, stop words left out, no stemming.
+
+    >>> analyze("The cats sat on THE mat")
+    ['cats', 'sat', 'mat']
+    """
+    return [w for w in _WORD.findall(text.lower()) if w not in stopwords]
+
+
+def idf(n: int, df: int | np.ndarray) -> float | np.ndarray:
+    """Lucene's BM25 inverse document frequency of a term found in `df` of `n` texts (never negative)."""
+    value: float | np.ndarray = np.log(1 + (n - df + 0.5) / (df + 0.5))
+    return value
+
+
+def length_norm(lengths: np.ndarray, k1: float, b: float, mean: float | None = None) -> np.ndarray:
+    """k1 * (1 - b + b * length / mean length) per text: the denominator term of BM25's tf saturation."""
+    if mean is None:
+        mean = float(lengths.sum()) / len(lengths) if len(lengths) else 0.0
+    out: np.ndarray = k1 * (1 - b + b * lengths / max(mean, 1e-9))
+    return out
+
+
+def bm25_scores(docs: Sequence[Sequence[str]], query: Sequence[str], *, k1: float = 1.5,
+                b: float = 0.75) -> np.ndarray:
+    """BM25 of each term list in `docs` against the `query` terms, statistics from `docs` themselves: the same
+    formula as `BM25Index` (Lucene's; a query term repeated counts once per repeat), for a one-off set of
+    texts such as the sentences of one document.
+
+    >>> bm25_scores([["cat", "sat"], ["dog", "ran"]], ["cat"]).round(3).tolist()
+    [0.277, 0.0]
+    """
+    counts = [Counter(d) for d in docs]
+    norm = length_norm(np.array([len(d) for d in docs], dtype=np.float64), k1, b)
+    scores = np.zeros(len(docs))
+    for term, repeats in Counter(query).items():
+        tf = np.array([c.get(term, 0) for c in counts], dtype=np.float64)
+        df = int(np.count_nonzero(tf))
+        if df:
+            scores += repeats * idf(len(docs), df) * tf / (tf + norm)
+    return scores
 
 
 @dataclass
@@ -120,8 +163,8 @@ class BM25Index:
         self._lock = threading.Lock()
 
     def tokenize(self, text: str) -> list[str]:
-        """The terms BM25 sees in `text`."""
-        return [w for w in _WORD.findall(text.lower()) if w not in self.stopwords]
+        """The terms BM25 sees in `text` (see `analyze`)."""
+        return analyze(text, self.stopwords)
 
     def add(self, ids: Sequence[str], texts: Sequence[str], *, tenant: str) -> None:
         """Index `texts` under `ids` for `tenant`; an id already there is replaced."""
@@ -168,15 +211,16 @@ class BM25Index:
     def _scores(self, part: _Partition, terms: Counter[str]) -> np.ndarray:
         n = len(part.slot_of)
         if part.norm is None:
-            part.norm = self.k1 * (1 - self.b + self.b * part.lengths / max(part.total_length / n, 1e-9))
+            # over live texts only: free slots have length 0 and must not pull the mean down
+            part.norm = length_norm(part.lengths, self.k1, self.b, part.total_length / n)
         norm = part.norm
         scores = np.zeros(len(part.lengths), dtype=np.float32)
         for term, repeats in terms.items():
             if term not in part.postings:
                 continue
             slots, tf = part.posting_arrays(term)
-            idf = math.log(1 + (n - len(slots) + 0.5) / (len(slots) + 0.5))
-            scores[slots] += (repeats * idf) * tf / (tf + norm[slots])
+            weight = repeats * float(idf(n, len(slots)))
+            scores[slots] += weight * tf / (tf + norm[slots])
         return scores
 
 

@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from contextwise._sqlite import connect
 from contextwise.errors import StoreError, UsageError
 
 
@@ -91,8 +92,7 @@ class SQLiteCache:
         self._lock = threading.Lock()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(str(self.path), check_same_thread=False, timeout=30)
-            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db = connect(self.path, durable=False, autocommit=False)  # a cache: a lost entry is recomputed
             with self._db:
                 self._db.execute(self._SCHEMA)
         except (OSError, sqlite3.Error) as exc:

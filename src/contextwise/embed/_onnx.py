@@ -86,9 +86,9 @@ class OnnxMiniLM:
 
     def _encode(self, texts: list[str]) -> list[Any]:
         try:
-            return self._tokenizer.encode_batch(texts)  # type: ignore[no-any-return]
+            return list(self._tokenizer.encode_batch(texts))
         except TypeError:  # a lone surrogate cannot cross into Rust; replace it as a UTF-8 encoder would
-            return self._tokenizer.encode_batch([t.encode("utf-8", "replace").decode("utf-8") for t in texts])
+            return list(self._tokenizer.encode_batch([t.encode("utf-8", "replace").decode("utf-8") for t in texts]))
 
     def _run(self, batch: list[list[int]]) -> np.ndarray:
         width = max(len(ids) for ids in batch)
@@ -112,7 +112,8 @@ def mean_pool_normalise(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
     summed = (hidden * weights).sum(axis=1)
     pooled = summed / np.maximum(weights.sum(axis=1), 1e-9)
     norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-    return (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
+    result: np.ndarray = (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
+    return result
 
 
 @functools.lru_cache(maxsize=1)

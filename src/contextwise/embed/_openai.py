@@ -104,7 +104,8 @@ class EmbeddingsCore:
             raise ProviderError(f"expected {self.dimensions} dimensions, got {vectors.shape[1]}; "
                                 "pass the model's real size as dimensions=", backend=self.name)
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        return vectors / np.maximum(norms, 1e-12)
+        result: np.ndarray = vectors / np.maximum(norms, 1e-12)
+        return result
 
 
 class OpenAIEmbeddings(EmbeddingsCore):

@@ -1,12 +1,13 @@
 """Evaluations: memory recall measured on LoCoMo (`contextwise.evals.locomo`), with a recall chart."""
 
+from contextwise._deprecated import renamed_names
 from contextwise.evals._plot import plot_recall
 from contextwise.evals.locomo import (
     HELD_OUT,
-    Conversation,
-    Dense,
-    Hybrid,
-    Lexical,
+    DenseRetrieval,
+    HybridRetrieval,
+    LexicalRetrieval,
+    LocomoConversation,
     ModeRecall,
     Question,
     QuestionResult,
@@ -21,7 +22,10 @@ from contextwise.evals.locomo import (
 )
 
 __all__ = [
-    "HELD_OUT", "Conversation", "Dense", "Hybrid", "Lexical", "ModeRecall", "Question", "QuestionResult",
-    "RecallReport", "Retrieval", "Turn", "TurnText", "evaluate_recall", "load_locomo", "parse_evidence",
-    "plot_recall", "score_question",
+    "HELD_OUT", "DenseRetrieval", "HybridRetrieval", "LexicalRetrieval", "LocomoConversation", "ModeRecall",
+    "Question", "QuestionResult", "RecallReport", "Retrieval", "Turn", "TurnText", "evaluate_recall", "load_locomo",
+    "parse_evidence", "plot_recall", "score_question",
 ]
+
+__getattr__ = renamed_names(__name__, {"Conversation": "LocomoConversation", "Dense": "DenseRetrieval",
+                                       "Lexical": "LexicalRetrieval", "Hybrid": "HybridRetrieval"})

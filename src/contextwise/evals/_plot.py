@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from contextwise.errors import MissingDependencyError, UsageError
 from contextwise.evals.locomo import RecallReport
@@ -40,7 +41,7 @@ def plot_recall(report: RecallReport, path: str | Path, *, title: str = "LoCoMo 
     return path
 
 
-def _pyplot():  # type: ignore[no-untyped-def]
+def _pyplot() -> Any:
     try:
         import matplotlib
 

@@ -67,7 +67,7 @@ class Question:
 
 
 @dataclass(frozen=True)
-class Conversation:
+class LocomoConversation:
     """One LoCoMo conversation: its id, the two speakers, every turn in order, and the questions about it."""
 
     sample_id: str
@@ -84,7 +84,7 @@ class Conversation:
 # ---------------------------------------------------------------------------------------------------- loading
 
 
-def load_locomo(path: str | Path) -> tuple[Conversation, ...]:
+def load_locomo(path: str | Path) -> tuple[LocomoConversation, ...]:
     """Read a LoCoMo file (the `locomo10.json` layout: a list of {sample_id, conversation, qa, ...}).
 
     Raises:
@@ -125,7 +125,7 @@ def parse_evidence(raw: str) -> list[str]:
     return [f"D{int(s)}:{int(t)}" for s, t in _EVIDENCE.findall(str(raw))]
 
 
-def _conversation(entry: Any, index: int, path: Path) -> Conversation:
+def _conversation(entry: Any, index: int, path: Path) -> LocomoConversation:
     where = f"{path}, conversation #{index}"
     if not isinstance(entry, Mapping):
         raise UsageError(f"{where}: expected an object with sample_id, conversation and qa")
@@ -141,7 +141,7 @@ def _conversation(entry: Any, index: int, path: Path) -> Conversation:
     known = {t.dia_id for t in turns}
     questions = tuple(_question(item, n, known, where) for n, item in enumerate(qa))
     speakers = (str(body.get("speaker_a", "")), str(body.get("speaker_b", "")))
-    return Conversation(sample_id, speakers, turns, questions)
+    return LocomoConversation(sample_id, speakers, turns, questions)
 
 
 def _turns(body: Mapping[str, Any], where: str) -> tuple[Turn, ...]:
@@ -242,7 +242,7 @@ class Retrieval(Protocol):
 
 
 @dataclass(frozen=True)
-class Dense:
+class DenseRetrieval:
     """Vector search with the backend's embedder and store."""
 
     name: str = "dense"
@@ -253,7 +253,7 @@ class Dense:
 
 
 @dataclass(frozen=True)
-class Lexical:
+class LexicalRetrieval:
     """BM25 over the stored texts (the backend's lexical index)."""
 
     name: str = "lexical"
@@ -264,7 +264,7 @@ class Lexical:
 
 
 @dataclass(frozen=True)
-class Hybrid:
+class HybridRetrieval:
     """Dense and BM25 rankings fused by weighted reciprocal rank: MemoryBackend's hybrid search with the given
     weights (the defaults are the backend's own). Other weights are for tuning."""
 
@@ -278,7 +278,7 @@ class Hybrid:
         return [r.id for r, _ in hits]
 
 
-MODES: Mapping[str, Retrieval] = {"dense": Dense(), "lexical": Lexical(), "hybrid": Hybrid()}
+MODES: Mapping[str, Retrieval] = {"dense": DenseRetrieval(), "lexical": LexicalRetrieval(), "hybrid": HybridRetrieval()}
 
 
 def as_retrieval(mode: str | Retrieval) -> Retrieval:
@@ -448,7 +448,7 @@ class RecallReport:
 Progress = Callable[[str, int, int], None]
 
 
-def evaluate_recall(conversations: Sequence[Conversation], *, memory_factory: Callable[[str], Any] | None = None,
+def evaluate_recall(conversations: Sequence[LocomoConversation], *, memory_factory: Callable[[str], Any] | None = None,
                     embedder: Any = "onnx:all-minilm-l6-v2", store: Any = None,
                     mode: str | Retrieval | Sequence[str | Retrieval] = ("dense", "lexical", "hybrid"),
                     ks: Sequence[int] = (5, 10, 20), turn_text: TurnText | None = None,
@@ -518,7 +518,7 @@ def _default_factory(embedder: Any, store: Any) -> Callable[[str], Any]:
     return lambda tenant: MemoryBackend(store, shared, tenant=tenant)
 
 
-def _ingest(conversations: Sequence[Conversation], factory: Callable[[str], Any], text: TurnText,
+def _ingest(conversations: Sequence[LocomoConversation], factory: Callable[[str], Any], text: TurnText,
             batch_size: int, retrievals: Sequence[Retrieval], tick: Progress) -> tuple[dict[str, Any], float]:
     total, done, elapsed = sum(len(c.turns) for c in conversations), 0, 0.0
     backends: dict[str, Any] = {}
@@ -533,7 +533,7 @@ def _ingest(conversations: Sequence[Conversation], factory: Callable[[str], Any]
             done += len(batch)
             tick("ingest", done, total)
         began = time.perf_counter()
-        if any(not isinstance(r, Dense) for r in retrievals):
+        if any(not isinstance(r, DenseRetrieval) for r in retrievals):
             backend.search(TIER, "index", 1, mode="lexical")  # builds the lexical index: part of ingesting
         elapsed += time.perf_counter() - began
     return backends, elapsed
@@ -548,7 +548,7 @@ def _metadata(turn: Turn) -> dict[str, Any]:
     return meta
 
 
-def _query(conversations: Sequence[Conversation], backends: Mapping[str, Any], retrievals: Sequence[Retrieval],
+def _query(conversations: Sequence[LocomoConversation], backends: Mapping[str, Any], retrievals: Sequence[Retrieval],
            depth: int, tick: Progress) -> tuple[dict[str, list[QuestionResult]], dict[str, float], float]:
     results: dict[str, list[QuestionResult]] = {r.name: [] for r in retrievals}
     seconds = {r.name: 0.0 for r in retrievals}
@@ -557,7 +557,7 @@ def _query(conversations: Sequence[Conversation], backends: Mapping[str, Any], r
     tick("query", 0, total)
     for conv in conversations:
         asked = [q for q in conv.questions if q.evidence]
-        if any(not isinstance(r, Lexical) for r in retrievals):
+        if any(not isinstance(r, LexicalRetrieval) for r in retrievals):
             began = time.perf_counter()  # one batch; every mode then finds the query vectors cached
             backends[conv.sample_id].embedder.embed([q.text for q in asked], kind="query")
             embed_s += time.perf_counter() - began

@@ -1,4 +1,4 @@
-"""Conversation history that fits a token budget: windows, summaries, levels, importance, hybrids.
+"""Conversation history that fits a token budget: windows, summaries, levels, importance, key moments.
 
 Every manager keeps system messages, keeps a tool call together with its results, and never exceeds the budget
 counted the way the provider bills. Managers that need a model plan the call and apply the answer; they never
@@ -14,8 +14,9 @@ make it themselves.
 
 from __future__ import annotations
 
+from contextwise._deprecated import renamed_names
 from contextwise.history._conversation import Conversation
-from contextwise.history._importance import HeuristicScorer, Hybrid, ImportanceWeighted, ModelScorer, Scorer
+from contextwise.history._importance import HeuristicScorer, ImportanceWeighted, KeyMoments, ModelScorer, Scorer
 from contextwise.history._notes import (
     HistoryManager,
     HistoryNotes,
@@ -31,7 +32,9 @@ from contextwise.history._windows import SlidingWindow, TokenBased, TurnBased
 
 __all__ = [
     "Conversation", "HeuristicScorer", "HierarchicalContext", "HistoryManager", "HistoryNotes", "HistoryRequest",
-    "HistoryStore", "Hybrid", "ImportanceWeighted", "InMemoryHistoryStore", "MessageCounter", "ModelScorer",
+    "HistoryStore", "ImportanceWeighted", "InMemoryHistoryStore", "KeyMoments", "MessageCounter", "ModelScorer",
     "RollingSummary", "SQLiteHistoryStore", "ScoreRequest", "Scorer", "SlidingWindow", "Summary", "SummaryBased",
     "SummaryRequest", "TokenBased", "Transcript", "TurnBased",
 ]
+
+__getattr__ = renamed_names(__name__, {"Hybrid": "KeyMoments"})

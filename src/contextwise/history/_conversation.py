@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from os import PathLike, fspath
 from collections.abc import Iterable
 
@@ -11,7 +12,7 @@ from contextwise.history._store import HistoryStore, SQLiteHistoryStore
 from contextwise.history._transcript import MessageCounter, Transcript
 from contextwise.history._windows import TokenBased
 from contextwise.protocols import AsyncChatModel, ChatModel
-from contextwise.types import Completion, Message
+from contextwise.types import Completion, Message, MessageLike, as_messages
 
 
 class Conversation:
@@ -25,7 +26,9 @@ class Conversation:
 
     Args:
         manager: the strategy (TokenBased() when None).
-        counter: framed message counts (contextwise.tokens.TokenCounter for o200k_base when None).
+        model: the model the messages are for: they are counted with its tokenizer and its provider's framing
+            (any tokenizer spec works too, e.g. "o200k_base", the default).
+        counter: framed message counts, instead of `model` (e.g. a TokenCounter shared with a Context).
         store: a HistoryStore, or a path to a SQLite file; None keeps everything in memory.
         conversation_id: the conversation's key in the store.
 
@@ -35,10 +38,13 @@ class Conversation:
     True
     """
 
-    def __init__(self, manager: HistoryManager | None = None, *, counter: MessageCounter | None = None,
-                 store: HistoryStore | str | PathLike[str] | None = None, conversation_id: str = "default") -> None:
+    def __init__(self, manager: HistoryManager | None = None, *, model: str | None = None,
+                 counter: MessageCounter | None = None, store: HistoryStore | str | PathLike[str] | None = None,
+                 conversation_id: str = "default") -> None:
+        if model is not None and counter is not None:
+            raise UsageError("give a model or a counter, not both (the counter already knows its model)")
         self.manager: HistoryManager = manager if manager is not None else TokenBased()
-        self.counter = counter if counter is not None else _default_counter()
+        self.counter = counter if counter is not None else _default_counter(model or "o200k_base")
         self._owns_store = isinstance(store, (str, PathLike))
         if isinstance(store, (str, PathLike)):
             store = SQLiteHistoryStore(fspath(store))
@@ -47,6 +53,9 @@ class Conversation:
         messages, notes = store.load(conversation_id) if store is not None else ([], HistoryNotes())
         self.transcript = Transcript(self.counter, messages)
         self._notes = notes
+        # One object shared by threads serialises its appends (the store's "another writer appended" check is
+        # for other processes and other Conversation objects, not for this one's own threads).
+        self._lock = threading.RLock()
 
     def __len__(self) -> int:
         return len(self.transcript)
@@ -72,21 +81,20 @@ class Conversation:
         """The manager's summaries and scores so far."""
         return self._notes
 
-    def add(self, message: Message) -> None:
-        """Append one message (persisted first when there is a store)."""
-        self.extend((message,))
+    def add(self, message: MessageLike) -> None:
+        """Append one message (a `Message`, an OpenAI dict or an SDK message object), persisted first when there
+        is a store. An Anthropic user turn holding several tool results is appended as several tool messages."""
+        self.extend(as_messages(message))
 
-    def extend(self, messages: Iterable[Message]) -> None:
-        """Append messages in one store write; on a store error nothing is added."""
-        batch = list(messages)
-        for message in batch:
-            if not isinstance(message, Message):
-                raise UsageError(f"Conversation takes Message objects, got {type(message).__name__}; "
-                                 "use Message.from_openai(...) for wire-format dicts")
-        if self.store is not None and batch:
-            self.store.append(self.conversation_id, len(self.transcript), batch)
-        for message in batch:
-            self.transcript.append(message)
+    def extend(self, messages: Iterable[MessageLike]) -> None:
+        """Append messages in one store write; on a bad message or a store error nothing is added. Threads
+        sharing one Conversation take turns."""
+        batch = as_messages(messages)
+        with self._lock:
+            if self.store is not None and batch:
+                self.store.append(self.conversation_id, len(self.transcript), batch)
+            for message in batch:
+                self.transcript.append(message)
 
     def context(self, max_tokens: int) -> list[Message]:
         """The messages to send: at most `max_tokens` framed the way the provider bills, reply priming included.
@@ -96,11 +104,13 @@ class Conversation:
         """
         if max_tokens < 1:
             raise UsageError(f"max_tokens must be positive, got {max_tokens}")
-        return self.manager.context(self.transcript, self._notes, max_tokens)
+        with self._lock:
+            return self.manager.context(self.transcript, self._notes, max_tokens)
 
     def plan(self) -> HistoryRequest | None:
         """The model call the manager wants next (a SummaryRequest or ScoreRequest), or None."""
-        return self.manager.plan(self.transcript, self._notes)
+        with self._lock:
+            return self.manager.plan(self.transcript, self._notes)
 
     def apply(self, request: HistoryRequest, completion: Completion) -> None:
         """Fold the model's answer to `request` in, and persist the new notes.
@@ -108,10 +118,11 @@ class Conversation:
         Raises:
             UsageError: the request is stale (plan again) or the answer unusable; nothing changed.
         """
-        notes = self.manager.apply(self._notes, request, completion)
-        if self.store is not None:
-            self.store.save_notes(self.conversation_id, notes)
-        self._notes = notes
+        with self._lock:
+            notes = self.manager.apply(self._notes, request, completion)
+            if self.store is not None:
+                self.store.save_notes(self.conversation_id, notes)
+            self._notes = notes
 
     def summarize(self, model: ChatModel, *, max_requests: int = 8) -> int:
         """Call `model` for each planned request until nothing is left (or `max_requests`); returns the count."""
@@ -130,7 +141,7 @@ class Conversation:
         return done
 
 
-def _default_counter() -> MessageCounter:
+def _default_counter(spec: str) -> MessageCounter:
     from contextwise.tokens import TokenCounter
 
-    return TokenCounter("o200k_base")
+    return TokenCounter(spec)

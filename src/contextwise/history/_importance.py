@@ -1,4 +1,4 @@
-"""Managers that keep what matters rather than what is newest: ImportanceWeighted and Hybrid (summary + key
+"""Managers that keep what matters rather than what is newest: ImportanceWeighted and KeyMoments (summary + key
 moments + recent turns). Importance comes from surface heuristics or from scores a model gave."""
 
 from __future__ import annotations
@@ -196,7 +196,7 @@ class ImportanceWeighted:
 
 
 @dataclass(frozen=True)
-class Hybrid:
+class KeyMoments:
     """A rolling summary of the old part, its key moments verbatim, and the recent turns.
 
     Key moments are the most important summarised units (by `scorer`), given up to `key_moments_share` of the
@@ -214,9 +214,9 @@ class Hybrid:
 
     def __post_init__(self) -> None:
         if not 0 <= self.key_moments_share + self.summary_share <= 1:
-            raise UsageError("Hybrid.key_moments_share + summary_share must be between 0 and 1")
+            raise UsageError("KeyMoments.key_moments_share + summary_share must be between 0 and 1")
         if self.step_tokens < 1 or self.max_input_tokens < 1:
-            raise UsageError("Hybrid.step_tokens and max_input_tokens must be at least 1")
+            raise UsageError("KeyMoments.step_tokens and max_input_tokens must be at least 1")
 
     def context(self, transcript: Transcript, notes: HistoryNotes, max_tokens: int) -> list[Message]:
         """Pinned messages, the summary, key moments, then the newest messages that fit."""

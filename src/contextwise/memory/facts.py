@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 from collections.abc import Mapping, Sequence
 
 from contextwise.types import ChatOptions, Message
 
-Op = Literal["ADD", "UPDATE", "DELETE", "NOOP"]
+Op = Literal["ADD", "UPDATE", "SUPERSEDE", "DELETE", "NOOP"]
+#: The ops a model may choose; SUPERSEDE (a new value of a single-valued attribute, the old one kept as history)
+#: is decided by rules, also on top of a model's UPDATE (see `settle`).
 OPS: tuple[str, ...] = ("ADD", "UPDATE", "DELETE", "NOOP")
 CATEGORIES = ("preference", "personal", "work", "plan", "health", "relationship", "general")
 MAX_FACT_CHARS = 500
@@ -24,6 +26,10 @@ class Candidate:
     text: str
     category: str = "general"
     confidence: float = 0.8
+    #: when what it states became true (seconds since the epoch), if the text says ("last month")
+    valid_from: float | None = None
+    #: whether it corrects something said before ("Actually, it was peanuts") rather than reporting a change
+    correction: bool = False
 
 
 @dataclass(frozen=True)
@@ -70,12 +76,20 @@ _EXTRACT_SYSTEM = (
 )
 
 
-def extract_messages(text: str) -> list[Message]:
-    """The messages asking a model to extract facts from `text`."""
-    return [Message.system(_EXTRACT_SYSTEM), Message.user(f"Text:\n{text}")]
+def extract_messages(text: str, *, timestamp: float | None = None) -> list[Message]:
+    """The messages asking a model to extract facts from `text` (said at `timestamp`, if given)."""
+    if timestamp is None:
+        return [Message.system(_EXTRACT_SYSTEM), Message.user(f"Text:\n{text}")]
+    from datetime import datetime, timezone
+
+    said = datetime.fromtimestamp(timestamp, tz=timezone.utc).strftime("%d %B %Y").lstrip("0")
+    return [Message.system(_EXTRACT_SYSTEM + " Write dates in full (e.g. 7 May 2023), resolving words like "
+                           "'yesterday' against the date the text was said."),
+            Message.user(f"Said on {said}. Text:\n{text}")]
 
 
 def extract_options() -> ChatOptions:
+    """Deterministic decoding constrained to EXTRACT_SCHEMA."""
     return ChatOptions(temperature=0.0, json_schema=EXTRACT_SCHEMA)
 
 
@@ -124,15 +138,6 @@ def _json_object(answer: str) -> dict[str, Any]:
 
 # -- rule-based extraction ----------------------------------------------------------------------------------
 
-_FIRST_PERSON = [(re.compile(p, re.I), r) for p, r in (
-    (r"\bI'm\b|\bI am\b", "the user is"), (r"\bI've\b|\bI have\b", "the user has"), (r"\bI'll\b", "the user will"),
-    (r"\bI'd\b", "the user would"), (r"\bmy\b", "the user's"), (r"\bmine\b", "the user's"), (r"\bme\b", "the user"),
-    (r"\bI\b", "the user"),
-)]
-_FIRST_PERSON_SUBJECT = re.compile(r"\b(i|i'm|i've|i'd|i'll|my|we|our)\b", re.I)
-# First-person sentences that carry nothing worth remembering.
-_SMALL_TALK = re.compile(r"^\W*(i (think|guess|see|know|agree|mean|suppose)\b|i'm (fine|good|ok|okay|great|sorry)\b"
-                         r"|thanks?\b|thank you\b|my pleasure\b)", re.I)
 _CATEGORY_WORDS = {
     "preference": r"\b(like|likes|love|loves|prefer|prefers|hate|hates|enjoy|enjoys|favou?rite)\b",
     "personal": r"\b(name|age|years old|live|lives|born|birthday|moved|home)\b",
@@ -143,96 +148,137 @@ _CATEGORY_WORDS = {
 }
 
 
-def rule_extract(text: str) -> list[Candidate]:
-    """Facts by rules: first-person statements rewritten in the third person; questions left out.
+def rule_extract(text: str, *, timestamp: float | None = None) -> list[Candidate]:
+    """Facts by rules: first-person statements rewritten in the third person; questions and chit-chat left out;
+    relative times ("yesterday") resolved against `timestamp` (seconds since the epoch) when it is given.
 
     >>> [c.text for c in rule_extract("Hi! I live in Lyon. What time is it? I'm allergic to nuts.")]
     ['The user lives in Lyon.', 'The user is allergic to nuts.']
     """
     from contextwise.compress import split_sentences
+    from contextwise.memory._rules import sentence_fact
 
     out = []
     for sentence in split_sentences(text):
-        s = sentence.strip()
-        if (not s or s.endswith("?") or len(s.split()) < 3 or len(s) > MAX_FACT_CHARS
-                or not _FIRST_PERSON_SUBJECT.search(s) or _SMALL_TALK.search(s)):
+        fact = sentence_fact(sentence)
+        if fact is None:
             continue
-        fact = _third_person(s)
-        category = next((c for c, rx in _CATEGORY_WORDS.items() if re.search(rx, s, re.I)), "general")
-        out.append(Candidate(fact, category, 0.6))
+        category = next((c for c, rx in _CATEGORY_WORDS.items() if re.search(rx, fact.text, re.I)), "general")
+        out.append(dated(Candidate(fact.text, category, 0.6, correction=fact.correction), timestamp))
     return out
 
 
-_NOT_A_BASE_VERB = frozenset(
-    "is was has had will would can could should may might must does did no never not also always often really "
-    "just still already usually sometimes recently currently only".split())
+def dated(candidate: Candidate, timestamp: float | None) -> Candidate:
+    """The candidate with its relative times resolved against `timestamp`, and `valid_from` set to the earliest
+    time it names (unchanged when `timestamp` is None)."""
+    if timestamp is None:
+        return candidate
+    from contextwise.memory._when import resolve_times
 
-
-def _third_singular(word: str) -> str:
-    low = word.lower()
-    if low in _NOT_A_BASE_VERB or low.endswith(("ed", "'s")) or not low.isalpha():
-        return word
-    if low.endswith("y") and low[-2:-1] not in "aeiou":
-        return word[:-1] + "ies"
-    if low.endswith(("s", "sh", "ch", "x", "z", "o")):
-        return word + "es"
-    return word + "s"
-
-
-def _third_person(sentence: str) -> str:
-    out = sentence
-    for rx, repl in _FIRST_PERSON:
-        out = rx.sub(repl, out)
-    # "the user live in" -> "the user lives in": the third person singular of the verb after the subject
-    out = re.sub(r"\bthe user (don't|do not)\b", "the user does not", out, flags=re.I)
-    out = re.sub(r"\b(the user (?:(?:no longer|really|also|always|often|usually|sometimes|still|never|rarely|"
-                 r"just|now|mostly) )*)([a-z]+)\b", lambda m: f"{m.group(1)}{_third_singular(m.group(2))}", out,
-                 flags=re.I)
-    out = out[0].upper() + out[1:] if out else out
-    return out if out.endswith((".", "!")) else out + "."
+    resolved = resolve_times(candidate.text, timestamp)
+    return replace(candidate, text=resolved.text,
+                   valid_from=resolved.start if resolved.start is not None else candidate.valid_from)
 
 
 # -- decisions ----------------------------------------------------------------------------------------------
 
-_NEGATION = re.compile(r"\b(no longer|not anymore|any ?more|stopped|quit|doesn't|does not|don't|do not|never)\b",
-                       re.I)
-# Verbs whose object can change (one value at a time): a new value UPDATEs the old fact instead of adding.
-_SINGLE_VALUED = re.compile(
-    r"\b(lives in|lives at|works (?:at|for|as)|is named|name is|is \d+ years old|age is|moved to|is married to|"
-    r"drives|studies at|is based in|phone number is|email is|birthday is)\b", re.I)
+_NEGATION = re.compile(r"\b(no longer|not anymore|any ?more|stopped|quit|doesn't|does not|don't|do not|never|"
+                       r"is not|isn't|was not|wasn't|has not|hasn't)\b", re.I)
+# A change of state, not a denial: the old fact was true until now, so it ends (and stays as history).
+_ENDED = re.compile(r"\b(no longer|any ?more|stopped|quit|gave up|moved out|left)\b", re.I)
+# Attributes with one value at a time: a new value supersedes the old fact (which stays as history).
+_SLOTS: tuple[tuple[str, re.Pattern[str]], ...] = tuple((name, re.compile(rx, re.I)) for name, rx in (
+    ("home", r"\b(?:lives in|lives at|lives near|moved to|moved back to|has moved to|relocated to|is based in|"
+             r"resides in|now lives in|lives now in|settled in)\s+"),
+    ("employer", r"\b(?:works at|works for|is employed by|joined|started working at|started working for|"
+                 r"got a job at|has a job at|took a job at|started a new job at|is working at|is working for)\s+"),
+    ("role", r"\b(?:works as|is working as|got a job as|started working as)\s+"),
+    ("partner", r"\b(?:is married to|married|is dating|is engaged to|got engaged to|is seeing|"
+                r"(?:partner|boyfriend|girlfriend|husband|wife|fianc[ée]e?) is(?: called| named)?)\s+"),
+    ("age", r"\b(?:is|turned) (?=\d+ years old\b)"),
+    ("name", r"\b(?:name is|is called|is named|goes by)\s+"),
+    ("school", r"\b(?:studies at|is studying at|goes to school at|enrolled at)\s+"),
+    ("car", r"\b(?:drives an?|drives)\s+"),
+    ("phone", r"\b(?:phone number is)\s+"), ("email", r"\b(?:email is|email address is)\s+"),
+    ("birthday", r"\b(?:birthday is|was born on)\s+"),
+))
+_VALUE_END = re.compile(r"\s+(?:on|in|since|last|this|next|for|from|because|and|but|with|after|before|as|now)\b"
+                        r"|[.,;!]|$",
+                        re.I)
+
+
+def slot_of(text: str) -> tuple[str, str] | None:
+    """The single-valued attribute a fact sets and its value: "The user lives in Lyon." -> ("the user|home",
+    "lyon"); None when the fact sets none."""
+    for name, rx in _SLOTS:
+        m = rx.search(text)
+        if m:
+            subject = re.sub(r"\s+", " ", text[:m.start()]).strip().lower()
+            subject = re.sub(r"^the user said: \"i\b", "the user", subject)
+            rest = text[m.end():]
+            value = rest[:_VALUE_END.search(rest).start()].strip().lower()  # type: ignore[union-attr]
+            role = re.search(r"\b(partner|boyfriend|girlfriend|husband|wife|fianc)", m.group(0), re.I)
+            if role:  # "The user's wife is Ann": the subject is the user, the attribute their partner
+                subject = re.sub(r"'s$", "", subject).strip()
+            return f"{subject}|{name}", value
+    return None
 
 
 def rule_decide(candidate: Candidate, neighbours: Sequence[Neighbour], *, duplicate: float = 0.9,
                 related: float = 0.7, slot_related: float = 0.5) -> Decision:
-    """Decide by similarity and wording: near-duplicates are NOOP, negations DELETE the fact they negate, a new
-    value of a single-valued attribute ("lives in", "works at") UPDATEs it, anything else is ADDed.
+    """Decide by similarity and wording.
+
+    - a near-duplicate is NOOP;
+    - a correction ("Actually ..., it was peanuts") UPDATEs the fact it corrects with the corrected text;
+    - a new value of a single-valued attribute (home, employer, partner, ...) SUPERSEDEs the current one, which
+      stays as history with its validity closed;
+    - a negation DELETEs (ends) the fact it negates;
+    - anything else is ADDed.
 
     `slot_related` is lower than `related` because a shared attribute is itself strong evidence: MiniLM puts
     "lives in Lyon" and "lives in Berlin" at a cosine of about 0.6."""
     best = max(neighbours, key=lambda n: n.similarity, default=None)
+    slot = slot_of(candidate.text)
+    same_slot = [n for n in neighbours if slot and (other := slot_of(n.text)) and other[0] == slot[0]]
+    if candidate.correction and not any(n.text == candidate.text for n in neighbours):
+        target = max(same_slot or [n for n in neighbours if n.similarity >= slot_related],
+                     key=lambda n: n.similarity, default=None)
+        if target is not None:
+            return Decision(candidate, "UPDATE", target.id, candidate.text, "a correction of this stored fact")
     if best is not None and best.similarity >= duplicate and _negated(candidate.text) == _negated(best.text):
         return Decision(candidate, "NOOP", best.id, best.text, f"near-duplicate of a stored fact "
                                                                f"(cosine {best.similarity:.2f})")
+    if slot and any(slot_of(n.text) == slot for n in same_slot) and not _negated(candidate.text):
+        same = next(n for n in same_slot if slot_of(n.text) == slot)
+        return Decision(candidate, "NOOP", same.id, same.text, f"the same value of '{slot[0]}'")
     if best is not None and best.similarity >= related and _negated(candidate.text) and not _negated(best.text):
         return Decision(candidate, "DELETE", best.id, best.text, "the new text negates this stored fact")
-    slot = _slot(candidate.text)
-    same_slot = [n for n in neighbours if n.similarity >= slot_related and slot and _slot(n.text) == slot]
-    if same_slot:
-        best = max(same_slot, key=lambda n: n.similarity)
-        return Decision(candidate, "UPDATE", best.id, candidate.text, f"a new value for '{slot}'")
+    if same_slot and not _negated(candidate.text):
+        target = max(same_slot, key=lambda n: n.similarity)
+        return Decision(candidate, "SUPERSEDE", target.id, candidate.text, f"a new value of '{slot[0]}'"
+                        if slot else "a new value")
     return Decision(candidate, "ADD", None, candidate.text, "no similar stored fact")
+
+
+def settle(decision: Decision, target: Neighbour | None) -> Decision:
+    """A model's UPDATE that gives a single-valued attribute a new value (not a correction) becomes SUPERSEDE,
+    so the old value stays as history, as the rules decide it."""
+    if decision.op != "UPDATE" or target is None or decision.candidate.correction:
+        return decision
+    new, old = slot_of(decision.text), slot_of(target.text)
+    if new and old and new[0] == old[0] and new[1] != old[1]:
+        return replace(decision, op="SUPERSEDE", reason=f"model: a new value of '{new[0]}'")
+    return decision
 
 
 def _negated(text: str) -> bool:
     return bool(_NEGATION.search(text))
 
 
-def _slot(text: str) -> str:
-    m = _SINGLE_VALUED.search(text)
-    if not m:
-        return ""
-    subject = text[:m.start()].strip().lower()
-    return f"{subject} {re.sub(r'[0-9]+', '#', m.group(1).lower())}"
+def ends_fact(text: str) -> bool:
+    """Whether a negation says a fact stopped being true ("no longer", "anymore", "quit") rather than that it
+    never was."""
+    return bool(_ENDED.search(text))
 
 
 DECIDE_SCHEMA: Mapping[str, Any] = {
@@ -265,6 +311,7 @@ def decide_messages(candidates: Sequence[Candidate], neighbours: Sequence[Sequen
 
 
 def decide_options() -> ChatOptions:
+    """Deterministic decoding constrained to DECIDE_SCHEMA."""
     return ChatOptions(temperature=0.0, json_schema=DECIDE_SCHEMA)
 
 
@@ -290,7 +337,8 @@ def parse_decisions(answer: str, candidates: Sequence[Candidate],
         if op in ("ADD", "UPDATE") and not text.strip():
             raise InvalidAnswer(f"decisions[{n}]: {op} needs the fact's text")
         final = text.strip() if op in ("ADD", "UPDATE") else known[target].text  # type: ignore[index]
-        by_candidate[index] = Decision(candidates[index], op, target if op != "ADD" else None, final, "model")
+        decision = Decision(candidates[index], op, target if op != "ADD" else None, final, "model")
+        by_candidate[index] = settle(decision, known.get(target) if isinstance(target, str) else None)
     missing = [i for i in range(len(candidates)) if i not in by_candidate]
     if missing:
         raise InvalidAnswer(f"no decision for new facts {missing}")

@@ -24,7 +24,9 @@ class ShortTermMemory:
     """The most recent items, within `max_tokens`.
 
     When over the limit, the least important item outside the last `keep_last` is evicted first (the oldest
-    among equals), so an important remark survives a run of small talk. Each item is counted once, when added.
+    among equals), so an important remark survives a run of small talk; every eviction is reported in the
+    `Stored.evicted` of the add that caused it. An item larger than the whole buffer is refused (UsageError),
+    never dropped silently. Each item is counted once, when added.
 
     Args:
         max_tokens: the buffer's budget, counted with `counter` (a TokenCounter; by default gpt-4o-mini's).
@@ -61,22 +63,35 @@ class ShortTermMemory:
         return self._tokens
 
     def add(self, content: str | Message, *, importance: float = 0.5, **metadata: Any) -> Stored:
-        """Add an item; the result holds it, the items evicted to make room (oldest first), and the stats."""
+        """Add an item; the result holds it, the items evicted to make room (oldest first), and the stats.
+
+        Raises:
+            UsageError: no text, a bad importance, or an item larger than the whole buffer (which would be
+                evicted at once: it is refused instead, and nothing changes).
+        """
         timer = Timer("short_term.add")
-        text = content.text if isinstance(content, Message) else content
-        if not text:
-            raise UsageError("a short-term item needs text")
+        text, tokens = self.check(content)
         if isinstance(content, Message):
             metadata.setdefault("role", content.role)
+        importance = check_importance(importance)
         seq = next(self._seq)
-        item = MemoryItem(f"short_term:{seq}", text, "short_term", check_importance(importance), self._clock(),
-                          metadata)
-        tokens = self.counter.count(text)
+        item = MemoryItem(f"short_term:{seq}", text, "short_term", importance, self._clock(), metadata)
         with self._lock:
             self._entries.append(_Entry(item, tokens, seq))
             self._tokens += tokens
             evicted = self._evict()
         return Stored(item, timer.stats(tokens=tokens), evicted)
+
+    def check(self, content: str | Message) -> tuple[str, int]:
+        """The text of `content` and its tokens, if it can be added; else UsageError (nothing changes)."""
+        text = content.text if isinstance(content, Message) else content
+        if not isinstance(text, str) or not text:
+            raise UsageError("a short-term item needs text")
+        tokens = self.counter.count(text)
+        if tokens > self.max_tokens:
+            raise UsageError(f"an item of {tokens:,} tokens cannot fit a short-term memory of {self.max_tokens:,} "
+                             "tokens; raise max_tokens (short_term_tokens) or keep it in episodic memory")
+        return text, tokens
 
     def _evict(self) -> tuple[MemoryItem, ...]:
         evicted: list[_Entry] = []

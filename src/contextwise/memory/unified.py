@@ -3,22 +3,26 @@ engine, and retention (TTL per tier, pruning of low-importance items)."""
 
 from __future__ import annotations
 
+import logging
+import os
+import sys
 import time
 import warnings
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from collections.abc import Callable, Mapping, Sequence
 
 from contextwise.budget import Context, Item, Report, Section
 from contextwise.errors import TruncationWarning, UsageError
 from contextwise.memory._base import (
-    DAY_S, MemoryBackend, MemoryItem, Mode, OpStats, RecallWeights, Stored, Timer,
+    DAY_S, MemoryBackend, MemoryItem, Mode, OpStats, RecallWeights, Stored, Timer, check_importance, check_text,
 )
 from contextwise.memory.episodic import EpisodicMemory
 from contextwise.memory.semantic import HISTORY_TIER, Learned, SemanticMemory
 from contextwise.memory.short_term import ShortTermMemory
 from contextwise.memory.working import WorkingMemory
-from contextwise.types import Message
+from contextwise.types import Message, MessageLike, as_message, as_messages
 
 
 @dataclass(frozen=True)
@@ -75,7 +79,11 @@ class UnifiedMemory:
     """All memory tiers of one tenant.
 
     Args:
-        store: a VectorStore or spec; the embedded default is a SQLite file ("sqlite:memory.db").
+        store: a VectorStore or spec ("sqlite:<path>", "memory:", "postgres:<dsn>"), or None for the default: a
+            SQLite file `memory.db` in the user's data directory ($CONTEXTWISE_DATA_DIR, else
+            $XDG_DATA_HOME/contextwise or ~/.local/share/contextwise; ~/Library/Application Support/contextwise
+            on macOS, %LOCALAPPDATA%\\contextwise on Windows). Its path is logged (logger
+            "contextwise.memory", INFO) and kept in `store_path`; never the current directory.
         embedder: an Embedder or spec; the embedded default is "onnx:all-minilm-l6-v2".
         tenant: the hard partition; two tenants never see each other's memories.
         model: a ChatModel for fact extraction and decisions (None: rules).
@@ -99,6 +107,10 @@ class UnifiedMemory:
 
         self.model_name = model_name
         counter = TokenCounter.for_model(model_name)
+        self.store_path: Path | None = None
+        if store is None:
+            self.store_path = default_store_path()
+            store = f"sqlite:{self.store_path}"
         self.backend = MemoryBackend(store, embedder, tenant=tenant, clock=clock, counter=counter)
         self.short_term = ShortTermMemory(short_term_tokens, keep_last=keep_last, counter=counter, clock=clock)
         self.episodic = EpisodicMemory(self.backend, threshold=episode_threshold, weights=weights)
@@ -110,13 +122,65 @@ class UnifiedMemory:
     def tenant(self) -> str:
         return self.backend.tenant
 
-    def observe(self, message: Message, *, importance: float = 0.5, learn: bool = True) -> Observed:
-        """Take in one conversation message: it enters short-term memory, and a user message is learned from."""
-        stored = self.short_term.add(message, importance=importance)
-        learned = None
-        if learn and message.role == "user" and message.text.strip():
-            learned = self.semantic.learn(message.text, source="conversation")
-        return Observed(stored, learned)
+    def observe(self, message: MessageLike | str, *, importance: float = 0.5, learn: bool = True,
+                timestamp: float | None = None) -> Observed:
+        """Take in one conversation message: it enters short-term memory, and a user message is learned from.
+
+        `message` is a `Message`, an OpenAI dict, an SDK message object, or a plain string (a user turn).
+        `timestamp` is when it was said (seconds since the epoch; default now): relative times in it
+        ("yesterday") are resolved against it, and facts it supersedes end then.
+        Everything is checked before anything changes, and learning (the store write) happens before the
+        message enters short-term memory, so a failure leaves both as they were.
+
+        Raises:
+            UsageError: a bad message (no text, NUL, too long to learn from or to hold in short-term memory),
+                or an async model, store or embedder (use `aobserve`).
+        """
+        message = _observed(message)
+        to_learn = self._check_observed(message, importance, learn)
+        learned = self.semantic.learn(to_learn, source="conversation", timestamp=timestamp) if to_learn else None
+        return Observed(self.short_term.add(message, importance=importance), learned)
+
+    async def aobserve(self, message: MessageLike | str, *, importance: float = 0.5, learn: bool = True,
+                       timestamp: float | None = None) -> Observed:
+        """The async twin of `observe`: awaits an async model, store and embedder (`alearn`)."""
+        message = _observed(message)
+        to_learn = self._check_observed(message, importance, learn)
+        learned = await self.semantic.alearn(to_learn, source="conversation",
+                                             timestamp=timestamp) if to_learn else None
+        return Observed(self.short_term.add(message, importance=importance), learned)
+
+    def observe_many(self, messages: Sequence[MessageLike], *, importance: float = 0.5,
+                     record: bool = True, learn: bool = False) -> tuple[Stored, ...]:
+        """Take in many messages at once (a transcript being imported): each is checked first, then all of them
+        are recorded as episodes with one embedder batch and one transaction (`episodic.record_many`; `record`
+        False skips that), the user messages are learned from if `learn`, and the messages enter short-term
+        memory. Returns the short-term writes.
+
+        Raises:
+            UsageError: any bad message (nothing is written).
+        """
+        if isinstance(messages, (Message, str, Mapping)) or not isinstance(messages, Sequence):
+            raise UsageError("observe_many takes a sequence of messages")
+        messages = as_messages(messages)
+        to_learn = [self._check_observed(m, importance, learn) for m in messages]
+        if record and messages:
+            self.episodic.record_many([f"{m.role}: {m.text}" for m in messages], importance=max(
+                importance, self.episodic.threshold), metadata=[{"role": m.role} for m in messages])
+        for text in to_learn:
+            if text:
+                self.semantic.learn(text, source="conversation")
+        return tuple(self.short_term.add(m, importance=importance) for m in messages)
+
+    def _check_observed(self, message: Message, importance: float, learn: bool) -> str:
+        """The text to learn from ("" for none), once `message` is known to be acceptable everywhere."""
+        if not isinstance(message, Message):
+            raise UsageError(f"observe takes a Message, got {type(message).__name__}; use Message.user(...)")
+        check_importance(importance)
+        self.short_term.check(message)
+        if not (learn and message.role == "user" and message.text.strip()):
+            return ""
+        return check_text(message.text, self.backend.max_text_chars)
 
     def sections(self, query: str, *, k: int = 10, mode: Mode = "hybrid", prefix: str = "",
                  **options: Any) -> list[Section]:
@@ -124,11 +188,22 @@ class UnifiedMemory:
         episodes > recent turns) and, inside a tier, items ordered by relevance, recency and importance.
 
         This is what `Context.memory(mem, query=...)` adds; `prefix` names them "<prefix>.<tier>"."""
+        recalled = {"semantic": self.semantic.recall(query, k, mode=mode).items,
+                    "episodic": self.episodic.recall(query, k, mode=mode).items}
+        return self._sections(recalled, prefix, options)
+
+    async def asections(self, query: str, *, k: int = 10, mode: Mode = "hybrid", prefix: str = "",
+                        **options: Any) -> list[Section]:
+        """The async twin of `sections`: the recalls are awaited."""
+        recalled = {"semantic": (await self.semantic.arecall(query, k, mode=mode)).items,
+                    "episodic": (await self.episodic.arecall(query, k, mode=mode)).items}
+        return self._sections(recalled, prefix, options)
+
+    def _sections(self, recalled: dict[str, tuple[MemoryItem, ...]], prefix: str,
+                  options: Mapping[str, Any]) -> list[Section]:
         from contextwise.budget._sources import memory_items
 
-        recalled = {"semantic": self.semantic.recall(query, k, mode=mode).items,
-                    "episodic": self.episodic.recall(query, k, mode=mode).items,
-                    "short_term": tuple(self.short_term.items())}
+        recalled["short_term"] = tuple(self.short_term.items())
         out = []
         task = self.working.render()
         if task:
@@ -153,12 +228,24 @@ class UnifiedMemory:
             warnings.warn("build_context(max_tokens=...) is now build_context(budget_tokens=...)",
                           DeprecationWarning, stacklevel=2)
             budget_tokens = max_tokens if budget_tokens is None else budget_tokens
-        if isinstance(budget_tokens, bool) or not isinstance(budget_tokens, int) or budget_tokens <= 0:
-            raise UsageError(f"budget_tokens must be a positive int, got {budget_tokens!r}")
+        budget = _check_budget(budget_tokens)
         timer = Timer("memory.build_context")
+        return self._fill(self.sections(query, k=k, mode=mode), budget, timer)
+
+    async def abuild_context(self, query: str, budget_tokens: int, *, k: int = 10,
+                             mode: Mode = "hybrid") -> MemoryContext:
+        """The async twin of `build_context`: the recalls are awaited (`asections`), the budget is filled the
+        same way."""
+        _check_budget(budget_tokens)
+        timer = Timer("memory.build_context")
+        return self._fill(await self.asections(query, k=k, mode=mode), budget_tokens, timer)
+
+    def _fill(self, sections: Sequence[Section], budget_tokens: int, timer: Timer) -> MemoryContext:
         # The window is the budget itself: no output reserve, so `budget_tokens` bounds the memory block.
         ctx = Context(self.model_name, window_tokens=budget_tokens, output_reserve_tokens=0,
-                      counter=self.backend.counter).memory(self, query=query, k=k, mode=mode)
+                      counter=self.backend.counter)
+        for section in sections:
+            ctx.add(section)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", TruncationWarning)
             built = ctx.build()
@@ -184,9 +271,37 @@ class UnifiedMemory:
 
     def counts(self) -> dict[str, int]:
         """Items held per tier (facts counted live, history apart)."""
-        return {"short_term": len(self.short_term), "episodic": len(self.backend.scan("episodic")),
+        return {"short_term": len(self.short_term), "episodic": self.backend.count("episodic"),
                 "semantic": len(self.semantic.facts()), "working": int(bool(self.working.task)),
-                HISTORY_TIER: len(self.backend.scan(HISTORY_TIER))}
+                HISTORY_TIER: self.backend.count(HISTORY_TIER)}
+
+
+def default_store_path() -> Path:
+    """Where UnifiedMemory keeps its SQLite file when given no store (see UnifiedMemory); the folder is made
+    and the path logged."""
+    base = os.environ.get("CONTEXTWISE_DATA_DIR")
+    if base:
+        folder = Path(base)
+    elif sys.platform == "win32":
+        folder = Path(os.environ.get("LOCALAPPDATA", Path.home() / "AppData" / "Local")) / "contextwise"
+    elif sys.platform == "darwin":
+        folder = Path.home() / "Library" / "Application Support" / "contextwise"
+    else:
+        folder = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "contextwise"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "memory.db"
+    logging.getLogger("contextwise.memory").info("memory is stored in %s (pass store=... to choose)", path)
+    return path
+
+
+def _check_budget(budget_tokens: Any) -> int:
+    if isinstance(budget_tokens, bool) or not isinstance(budget_tokens, int) or budget_tokens <= 0:
+        raise UsageError(f"budget_tokens must be a positive int, got {budget_tokens!r}")
+    return budget_tokens
+
+
+def _observed(message: Any) -> Message:
+    return Message.user(message) if isinstance(message, str) else as_message(message)
 
 
 def _section(tier: str, items: Sequence[Item], prefix: str, options: Mapping[str, Any]) -> Section:

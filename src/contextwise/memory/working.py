@@ -26,10 +26,19 @@ class WorkingMemory:
 
     def __init__(self, backend: MemoryBackend) -> None:
         self.backend = backend
-        found = backend.get([_ID])
-        data = json.loads(found[0].metadata.get("state_json", "{}")) if found else {}
-        self.task: str = found[0].text if found and found[0].text != "(no task)" else ""
-        self.state: dict[str, Any] = data
+        self.task: str = ""
+        self.state: dict[str, Any] = {}
+        if not backend.async_store:  # an async store is read by `await aload()`
+            self._loaded(backend.get([_ID]))
+
+    async def aload(self) -> None:
+        """Read the persisted task from an async store (a sync store is read when the tier is made)."""
+        self._loaded(await self.backend.aget([_ID]))
+
+    def _loaded(self, found: list[Any]) -> None:
+        if found:
+            self.state = json.loads(found[0].metadata.get("state_json", "{}"))
+            self.task = found[0].text if found[0].text != "(no task)" else ""
 
     def set_task(self, task: str, *, state: Mapping[str, Any] | None = None) -> Stored:
         """Start a task (replacing the current one and its state)."""

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from importlib import resources
 from typing import Any
 
-from contextwise.errors import UnknownBackendError
+from contextwise.errors import UnknownBackendError, UsageError
 from contextwise.models._build import FIGURES, build_model, model_fields
 from contextwise.models._schema import check_layer, merge, parse_toml, read_layer
 from contextwise.models._types import CatalogError, ModelInfo
@@ -121,8 +121,11 @@ class Catalog:
         """The model `name` resolves to.
 
         Raises:
+            UsageError: `name` is not a non-empty string.
             UnknownBackendError: no model matches; `.suggestions` holds the nearest known names.
         """
+        if not isinstance(name, str) or not name.strip():
+            raise UsageError(f"a model name is a non-empty string, e.g. 'gpt-4o', got {name!r}")
         found = self.find(name)
         if found is None:
             raise UnknownBackendError(
@@ -131,7 +134,9 @@ class Catalog:
         return found
 
     def find(self, name: str) -> ModelInfo | None:
-        """The model `name` resolves to, or None."""
+        """The model `name` resolves to, or None (also for a name that is not a string)."""
+        if not isinstance(name, str):
+            return None
         for candidate in _candidates(_key(name)):
             if candidate in self._index:
                 return self._models[self._index[candidate]]
@@ -240,6 +245,7 @@ def get_model(name: str, *, catalog: Catalog | None = None) -> ModelInfo:
     200000
 
     Raises:
+        UsageError: `name` is not a non-empty string.
         UnknownBackendError: nothing matches; the message lists the nearest known names.
     """
     return (catalog if catalog is not None else default_catalog()).get(name)

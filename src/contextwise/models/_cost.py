@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import KW_ONLY, dataclass, field
+from typing import Any
 
-from contextwise.errors import UsageError
 from contextwise.models._catalog import Catalog, get_model
 from contextwise.models._types import ModelInfo, Prices, PriceTier
 from contextwise.types import Usage
@@ -50,11 +50,15 @@ class Cost:
         )
 
 
-def cost(usage: Usage, model: str | ModelInfo, *, catalog: Catalog | None = None) -> Cost:
-    """Price `usage` for `model` at list prices.
+def cost(usage: Usage | Any, model: str | ModelInfo, *, catalog: Catalog | None = None) -> Cost:
+    """Price `usage` for `model` at list prices: the sum over token classes of tokens x that class's price.
+
+    `usage` is a Usage, or what `Usage.parse` reads: an OpenAI, Anthropic or Gemini usage (dict or SDK object),
+    or a whole response carrying one.
 
     `usage.input_tokens` is the whole prompt, cached and cache-write tokens included; each token is billed once,
-    at the price of its class. The long-context tier is chosen by the whole prompt size and replaces the prices
+    at the price of its class. Reasoning tokens are output and priced as output.
+    The long-context tier is chosen by the whole prompt size and replaces the prices
     it names. A class the model has no separate price for is billed at the plain input price (a 1-hour cache
     write without its own price falls back to the 5-minute write price first).
 
@@ -64,9 +68,10 @@ def cost(usage: Usage, model: str | ModelInfo, *, catalog: Catalog | None = None
 
     Raises:
         UnknownBackendError: `model` is a name no catalog entry matches.
+        UsageError: `usage` is not usage from a known provider.
     """
     if not isinstance(usage, Usage):
-        raise UsageError(f"cost() needs a contextwise.types.Usage, got {type(usage).__name__}")
+        usage = Usage.parse(usage)
     info = model if isinstance(model, ModelInfo) else get_model(model, catalog=catalog)
     tier = info.prices.tier_for(usage.input_tokens)
     rate = _Rates(info.prices, tier)

@@ -1,7 +1,9 @@
 """Vector + record stores: in-memory, SQLite (the embedded default) and PostgreSQL + pgvector (scale-out).
 
-Every store has the same methods (`upsert`, `query`, `get`, `delete`, `count`, `scan`, `tenants`,
-`drop_tenant`, `close`) and every call is scoped by a tenant that is a hard partition.
+Every store has the same methods (`upsert`, `upsert_partitions`, `query`, `search_text`, `get`, `delete`,
+`count`, `scan`, `tenants`, `drop_tenant`, `close`) and every call is scoped by a tenant that is a hard
+partition; inside a tenant, searches are scoped by a partition ('' by default), which memory uses for its tiers.
+Lexical search runs where the data is: FTS5 in SQLite, full-text search in PostgreSQL, BM25 in memory.
 
 >>> store = open_store("memory:", dimensions=3)
 >>> store.name
@@ -17,7 +19,7 @@ from contextwise.registry import register
 from contextwise.stores._core import ExactSearch, HnswSearch, IndexBuild
 from contextwise.stores._errors import (
     DimensionMismatchError, DuplicateIdError, InvalidFilterError, InvalidRecordError, InvalidTenantError,
-    InvalidVectorError, TextTooLongError,
+    InvalidVectorError, TextTooLongError, WriteConflictError,
 )
 from contextwise.stores.memory import InMemoryStore
 from contextwise.stores.sqlite import SQLiteStore
@@ -25,7 +27,7 @@ from contextwise.stores.sqlite import SQLiteStore
 __all__ = [
     "AsyncPostgresStore", "DimensionMismatchError", "DuplicateIdError", "ExactSearch", "HnswSearch",
     "InMemoryStore", "IndexBuild", "InvalidFilterError", "InvalidRecordError", "InvalidTenantError",
-    "InvalidVectorError", "PostgresStore", "SQLiteStore", "TextTooLongError", "open_store",
+    "InvalidVectorError", "PostgresStore", "SQLiteStore", "TextTooLongError", "WriteConflictError", "open_store",
 ]
 
 

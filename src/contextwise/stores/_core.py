@@ -18,7 +18,11 @@ from contextwise.stores._errors import (
 )
 from contextwise.types import Hit, Record
 
-TENANT_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@\-]{0,127}$")
+# \Z, not $: "$" also matches before a final newline, which would let "alice\n" through as a tenant.
+TENANT_PATTERN = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9_.:@\-]{0,127}\Z")
+MAX_QUERY_CHARS = 20_000
+MAX_METADATA_CHARS = 1_000_000
+MAX_METADATA_DEPTH = 32
 MAX_ID_CHARS = 512
 DEFAULT_MAX_TEXT_CHARS = 200_000
 MAX_K = 10_000
@@ -76,6 +80,22 @@ def check_tenant(tenant: Any) -> str:
     return tenant
 
 
+def check_partition(partition: Any) -> str:
+    """Return `partition` if it is "" (the default partition) or a valid name (the tenant rule)."""
+    if partition == "":
+        return ""
+    if not isinstance(partition, str) or not TENANT_PATTERN.match(partition):
+        raise InvalidTenantError(
+            f"bad partition {partition!r}: use '' or 1-128 letters, digits or _ - . : @, starting with a letter "
+            "or digit")
+    return partition
+
+
+def check_scope(partition: Any) -> str | None:
+    """`check_partition`, where None (every partition of the tenant) is allowed too: listing and counting."""
+    return None if partition is None else check_partition(partition)
+
+
 def check_dimensions(dimensions: Any) -> int:
     """Return `dimensions` if it is a positive int, else raise UsageError."""
     if not isinstance(dimensions, int) or isinstance(dimensions, bool) or not 0 < dimensions <= 16_000:
@@ -91,25 +111,45 @@ def check_k(k: Any) -> int:
 
 
 def check_vector(vector: Any, dimensions: int, *, what: str = "query vector") -> np.ndarray:
-    """The vector as float32 (dimensions,), or DimensionMismatchError / InvalidVectorError."""
+    """The vector scaled to unit length, as float32 (dimensions,), or DimensionMismatchError /
+    InvalidVectorError.
+
+    The direction is computed in float64 after scaling by the largest component, so vectors of tiny (1e-30) or
+    huge (1e30) norms normalise exactly; cosine search needs only the direction, so stores keep the unit vector.
+    """
     try:
-        with np.errstate(over="ignore", invalid="ignore"):  # overflow to inf is reported just below
-            arr = np.asarray(vector, dtype=np.float32)
-    except (TypeError, ValueError) as exc:
+        arr = np.asarray(vector, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError) as exc:
         raise InvalidVectorError(f"{what} is not a sequence of numbers") from exc
     if arr.ndim != 1 or arr.shape[0] != dimensions:
         raise DimensionMismatchError(f"{what} has shape {arr.shape}, the store holds {dimensions}-d vectors")
     if not np.isfinite(arr).all():
-        raise InvalidVectorError(f"{what} holds NaN or infinity (as float32)")
-    if not np.any(arr):
+        raise InvalidVectorError(f"{what} holds NaN or infinity")
+    unit = _unit64(arr)
+    if unit is None:
         raise InvalidVectorError(f"{what} is all zeros; cosine similarity is undefined for it")
-    return arr
+    return unit.astype(np.float32)
+
+
+def _unit64(arr: np.ndarray) -> np.ndarray | None:
+    peak = float(np.max(np.abs(arr))) if arr.size else 0.0
+    if peak == 0.0:
+        return None
+    scaled: np.ndarray = arr / peak
+    return np.asarray(scaled / np.linalg.norm(scaled))
 
 
 def normalized(matrix: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit length (float32)."""
-    norms = np.linalg.norm(matrix, axis=-1, keepdims=True)
-    return (matrix / norms).astype(np.float32, copy=False)
+    """Rows scaled to unit length (float32); rows whose float32 norm under- or overflows are done in float64."""
+    with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
+        norms = np.linalg.norm(matrix, axis=-1, keepdims=True)
+        out = (matrix / norms).astype(np.float32, copy=False)
+    if matrix.ndim == 2:
+        bad = ~np.isfinite(out).all(axis=1) | (norms[:, 0] < 1e-18) | (norms[:, 0] > 1e18)
+        for row in np.flatnonzero(bad):
+            unit = _unit64(matrix[row].astype(np.float64))
+            out[row] = 0.0 if unit is None else unit
+    return np.asarray(out, dtype=np.float32)
 
 
 @dataclass(frozen=True)
@@ -148,12 +188,22 @@ def _check_record(record: Any, seen: set[str], dimensions: int, max_text_chars: 
     if len(record.text) > max_text_chars:
         raise TextTooLongError(
             f"record {record.id!r} has {len(record.text)} chars, over max_text_chars={max_text_chars}; split it")
-    created = record.created_at
-    if not isinstance(created, (int, float)) or isinstance(created, bool) or not math.isfinite(created):
-        raise InvalidRecordError(f"record {record.id!r}: created_at must be a finite number")
+    check_created_at(record.id, record.created_at)
     vector = None if record.vector is None else check_vector(record.vector, dimensions,
                                                                   what=f"vector of record {record.id!r}")
     return vector, metadata_json(record.id, record.metadata)
+
+
+def check_created_at(record_id: str, created: Any) -> float:
+    """`created` as a float if it is a finite number a float can hold, else InvalidRecordError."""
+    try:
+        ok = isinstance(created, (int, float)) and not isinstance(created, bool) and math.isfinite(float(created))
+    except OverflowError:
+        ok = False
+    if not ok:
+        raise InvalidRecordError(f"record {record_id!r}: created_at must be a finite number of seconds, "
+                                 f"got {created!r:.60}")
+    return float(created)
 
 
 def check_id(record_id: Any) -> str:
@@ -175,14 +225,32 @@ def metadata_json(record_id: str, metadata: Mapping[str, Any]) -> str:
     """Metadata as canonical JSON, or InvalidRecordError if it is not a JSON object of finite values."""
     if not isinstance(metadata, Mapping) or not all(isinstance(key, str) for key in metadata):
         raise InvalidRecordError(f"record {record_id!r}: metadata must be a mapping with str keys")
+    _check_depth(record_id, metadata)
     try:
         text = json.dumps(dict(metadata), sort_keys=True, allow_nan=False, separators=(",", ":"),
                           ensure_ascii=False)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, RecursionError) as exc:
         raise InvalidRecordError(f"record {record_id!r}: metadata must be JSON (finite numbers): {exc}") from exc
+    if len(text) > MAX_METADATA_CHARS:
+        raise InvalidRecordError(f"record {record_id!r}: metadata is {len(text):,} chars as JSON, over "
+                                 f"{MAX_METADATA_CHARS:,}; store large values elsewhere and keep a reference")
     if "\\u0000" in text:
         raise InvalidRecordError(f"record {record_id!r}: metadata strings cannot hold NUL characters")
     return check_storable(record_id, text, "metadata")
+
+
+def _check_depth(record_id: str, value: Any) -> None:
+    """Refuse containers nested deeper than MAX_METADATA_DEPTH (iteratively: deep input must not recurse)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_METADATA_DEPTH:
+            raise InvalidRecordError(f"record {record_id!r}: metadata is nested deeper than {MAX_METADATA_DEPTH} "
+                                     "levels; flatten it")
+        if isinstance(item, Mapping):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend((v, depth + 1) for v in item)
 
 
 def check_storable(record_id: str, text: str, what: str) -> str:
@@ -241,3 +309,58 @@ class Closing:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def lexical_terms(query: Any) -> list[str]:
+    """The distinct terms a lexical search looks for in `query`: the BM25 index's own tokenizer (lower-cased
+    words, English stop words left out), so every back-end matches the same words.
+
+    Raises:
+        UsageError: the query is not a str or is longer than MAX_QUERY_CHARS.
+    """
+    if not isinstance(query, str):
+        raise UsageError(f"a lexical query must be a str, got {type(query).__name__}")
+    if len(query) > MAX_QUERY_CHARS:
+        raise UsageError(f"a lexical query of {len(query):,} chars is over {MAX_QUERY_CHARS:,}; shorten it")
+    from contextwise.embed import BM25Index
+
+    return list(dict.fromkeys(BM25Index().tokenize(query)))
+
+
+def validate_partitions(batches: Any, *, dimensions: int, max_text_chars: int) -> list[tuple[str, Batch]]:
+    """Check every record of every partition's batch (an id may appear once in all of them) before anything is
+    written; the batches validated, in the given order."""
+    if not isinstance(batches, Mapping):
+        raise InvalidRecordError("upsert_partitions takes a mapping of partition to a sequence of Record")
+    parts = [(check_partition(p), rs) for p, rs in batches.items()]
+    for _, rs in parts:
+        if isinstance(rs, Record) or not isinstance(rs, Sequence):
+            raise InvalidRecordError("each partition's batch must be a sequence of Record")
+    whole = validate_batch([r for _, rs in parts for r in rs], dimensions=dimensions,
+                           max_text_chars=max_text_chars)
+    out, start = [], 0
+    for partition, rs in parts:
+        end = start + len(rs)
+        out.append((partition, Batch(whole.records[start:end], whole.vectors[start:end],
+                                     whole.metadata_json[start:end])))
+        start = end
+    return out
+
+
+def check_expect(expect: Any) -> dict[str, str | None]:
+    """A compare-and-set condition: record id -> the text it must hold now (None: it must not exist)."""
+    if expect is None:
+        return {}
+    if not isinstance(expect, Mapping) or not all(v is None or isinstance(v, str) for v in expect.values()):
+        raise UsageError("expect must map record ids to the text they hold now (or None: absent)")
+    return {check_id(i): v for i, v in expect.items()}
+
+
+def check_expected(current: Mapping[str, str], expect: Mapping[str, str | None], backend: str) -> None:
+    """Raise WriteConflictError unless every expected id holds its expected text (`current`: id -> text now)."""
+    from contextwise.stores._errors import WriteConflictError
+
+    for record_id, text in expect.items():
+        if current.get(record_id) != text:
+            raise WriteConflictError(f"record {record_id!r} changed since it was read; read it again and retry",
+                                     backend=backend, record_id=record_id)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from contextwise.errors import UsageError
+from contextwise.errors import StoreError, UsageError
 
 
 class InvalidTenantError(UsageError):
@@ -31,3 +31,12 @@ class DuplicateIdError(InvalidRecordError):
 
 class InvalidFilterError(UsageError):
     """A `where` filter uses an unknown operator, a bad field name or a value of the wrong type."""
+
+
+class WriteConflictError(StoreError):
+    """A compare-and-set write found a record changed since it was read (`expect` did not hold); nothing of the
+    batch was written. Read again and retry."""
+
+    def __init__(self, message: str, *, backend: str, record_id: str) -> None:
+        super().__init__(message, backend=backend)
+        self.record_id = record_id

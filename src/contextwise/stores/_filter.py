@@ -18,7 +18,8 @@ from collections.abc import Mapping
 from contextwise.stores._errors import InvalidFilterError
 
 Scalar = str | int | float | bool
-_FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]{0,63}$")
+_FIELD = re.compile(r"\A[A-Za-z_][A-Za-z0-9_\-]{0,63}\Z")  # \Z: "$" would let "field\n" through
+_INT64 = (-(2**63), 2**63 - 1)  # what SQLite and PostgreSQL compare exactly
 _RANGE = {"$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
 _OPS = frozenset({"$eq", "$ne", "$in", "$nin", *_RANGE})
 
@@ -67,6 +68,9 @@ def _scalar(field: str, value: Any) -> Scalar:
         raise InvalidFilterError(f"filter value for {field!r} must be finite, got {value!r}")
     if not isinstance(value, (str, int, float, bool)):
         raise InvalidFilterError(f"filter value for {field!r} must be a string, number or bool, got {value!r}")
+    if isinstance(value, int) and not isinstance(value, bool) and not _INT64[0] <= value <= _INT64[1]:
+        raise InvalidFilterError(f"filter value for {field!r} is an integer beyond 64 bits; the stores compare "
+                                 "integers of at most 64 bits (use a float or a string)")
     return value
 
 

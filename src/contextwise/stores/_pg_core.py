@@ -39,7 +39,7 @@ from contextwise.stores._errors import DimensionMismatchError
 from contextwise.stores._filter import Condition, parse_where, to_postgres
 from contextwise.types import Hit, Record
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 _TABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,39}$")
 
 
@@ -75,7 +75,7 @@ class PgCore:
         self.indexed = sql.Identifier(f"{table}_hnsw")
         # tenant -> (has an HNSW index, when to look again). A stale answer only costs speed, never
         # correctness: the HNSW query names the tenant, so without its index PostgreSQL scans exactly.
-        self._index_known: dict[str, tuple[bool, float]] = {}
+        self._index_known: dict[tuple[str, str], tuple[bool, float]] = {}
 
     # --- schema ---------------------------------------------------------------------------------------------
 
@@ -130,43 +130,72 @@ class PgCore:
         yield Step(sql.SQL("CREATE TABLE {} (tenant text PRIMARY KEY, index_name text NOT NULL)"
                            ).format(self.indexed))
 
+    def _to_v3(self) -> Steps:
+        # Partitions inside a tenant, and lexical search in the table: a tsvector kept by PostgreSQL itself in
+        # every write's transaction, under a GIN index.
+        yield Step(sql.SQL("ALTER TABLE {} ADD COLUMN part text NOT NULL DEFAULT ''").format(self.t))
+        yield Step(sql.SQL("ALTER TABLE {} ADD COLUMN tsv tsvector GENERATED ALWAYS AS "
+                           "(to_tsvector('simple', text)) STORED").format(self.t))
+        yield Step(sql.SQL("CREATE INDEX {} ON {} USING gin (tsv)").format(
+            sql.Identifier(f"{self.table}_tsv"), self.t))
+        yield Step(sql.SQL("CREATE INDEX {} ON {} (tenant, part)").format(
+            sql.Identifier(f"{self.table}_part"), self.t))
+        yield Step(sql.SQL("ALTER TABLE {} ADD COLUMN part text NOT NULL DEFAULT ''").format(self.indexed))
+        yield Step(sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}, ADD PRIMARY KEY (tenant, part)").format(
+            self.indexed, sql.Identifier(f"{self.table}_hnsw_pkey")))
+
     # --- writes ---------------------------------------------------------------------------------------------
 
-    def upsert(self, records: Sequence[Record], *, tenant: str) -> Steps:
-        """Validate now; the steps insert or replace the batch in one transaction."""
-        _core.check_tenant(tenant)
-        batch = _core.validate_batch(records, dimensions=self.dimensions, max_text_chars=self.max_text_chars)
-        return self._upsert(batch, tenant)
+    def upsert(self, records: Sequence[Record], *, tenant: str, partition: str = "") -> Steps:
+        """Validate now; the steps insert or replace the batch in `partition` of `tenant` in one transaction."""
+        return self.upsert_partitions({partition: records}, tenant=tenant, expect=None)
 
-    def _upsert(self, batch: _core.Batch, tenant: str) -> Steps:
-        if not batch.records:
+    def upsert_partitions(self, batches: Any, *, tenant: str, expect: Any) -> Steps:
+        """Validate now; the steps write every partition's batch in one transaction, after checking `expect`
+        (record id -> text it must hold; None: absent) under row locks."""
+        _core.check_tenant(tenant)
+        parts = _core.validate_partitions(batches, dimensions=self.dimensions, max_text_chars=self.max_text_chars)
+        return self._upsert(parts, tenant, _core.check_expect(expect))
+
+    def _upsert(self, parts: list[tuple[str, _core.Batch]], tenant: str, expect: dict[str, str | None]) -> Steps:
+        rows = [(tenant, r.id, r.text, v, meta, float(r.created_at), partition)
+                for partition, batch in parts for r, v, meta in zip(batch.records, batch.vectors, batch.metadata_json)]
+        if not rows and not expect:
             return
-        rows = [(tenant, r.id, r.text, v, meta, float(r.created_at))
-                for r, v, meta in zip(batch.records, batch.vectors, batch.metadata_json)]
         # COPY into a session-private staging table, then one INSERT … ON CONFLICT: ~1.7x the rows per second
         # of executemany (measured at 384-d), and still one transaction.
-        stage = sql.Identifier(f"{self.table}_stage")
+        stage = sql.Identifier(f"{self.table}_stage3")
         yield BEGIN
+        if expect:
+            found = yield Step(sql.SQL("SELECT id, text FROM {} WHERE tenant = %s AND id = ANY(%s) FOR UPDATE"
+                                       ).format(self.t), (tenant, list(expect)))
+            _core.check_expected(dict(found), expect, "postgres")
+        if not rows:
+            yield COMMIT
+            return
         yield Step(sql.SQL("CREATE TEMP TABLE IF NOT EXISTS {} (tenant text, id text, text text, vector vector({}), "
-                           "metadata text, created_at float8) ON COMMIT DELETE ROWS"
+                           "metadata text, created_at float8, part text) ON COMMIT DELETE ROWS"
                            ).format(stage, sql.Literal(self.dimensions)))
         yield Step(sql.SQL("COPY {} FROM STDIN (FORMAT BINARY)").format(stage), rows,
-                   copy_types=("text", "text", "text", "vector", "text", "float8"))
-        yield Step(sql.SQL("INSERT INTO {} (tenant, id, text, vector, metadata, created_at) "
-                           "SELECT tenant, id, text, vector, metadata::jsonb, created_at FROM {} "
+                   copy_types=("text", "text", "text", "vector", "text", "float8", "text"))
+        yield Step(sql.SQL("INSERT INTO {} (tenant, id, text, vector, metadata, created_at, part) "
+                           "SELECT tenant, id, text, vector, metadata::jsonb, created_at, part FROM {} "
                            "ON CONFLICT (tenant, id) DO UPDATE SET text = excluded.text, vector = excluded.vector, "
-                           "metadata = excluded.metadata, created_at = excluded.created_at").format(self.t, stage))
+                           "metadata = excluded.metadata, created_at = excluded.created_at, part = excluded.part"
+                           ).format(self.t, stage))
         yield COMMIT
 
     # --- HNSW indexes (steps for a connection of their own: a build takes minutes) ------------------------------
 
-    def build_index(self, *, tenant: str, maintenance_work_mem_mb: int | None) -> Steps:
-        """Validate now; the steps build `tenant`'s partial HNSW index concurrently and register it."""
+    def build_index(self, *, tenant: str, partition: str, maintenance_work_mem_mb: int | None) -> Steps:
+        """Validate now; the steps build the partial HNSW index of `partition` of `tenant` concurrently and
+        register it."""
         _core.check_tenant(tenant)
-        return self._build_index(tenant, self._hnsw(), _check_memory(maintenance_work_mem_mb))
+        _core.check_partition(partition)
+        return self._build_index(tenant, partition, self._hnsw(), _check_memory(maintenance_work_mem_mb))
 
     def build_indexes(self, *, maintenance_work_mem_mb: int | None) -> Steps:
-        """Validate now; the steps index every tenant of at least `min_vectors` vectors that has no index."""
+        """Validate now; the steps index every partition of at least `min_vectors` vectors that has no index."""
         search, memory_mb = self._hnsw(), _check_memory(maintenance_work_mem_mb)
         return self._build_indexes(search, memory_mb)
 
@@ -177,48 +206,54 @@ class PgCore:
         return self.search
 
     def _build_indexes(self, search: _core.HnswSearch, memory_mb: int | None) -> Steps:
-        rows = yield Step(sql.SQL("SELECT tenant FROM {} WHERE vector IS NOT NULL GROUP BY tenant "
-                                  "HAVING count(*) >= %s EXCEPT SELECT tenant FROM {} ORDER BY 1").format(
+        rows = yield Step(sql.SQL("SELECT tenant, part FROM {} WHERE vector IS NOT NULL GROUP BY tenant, part "
+                                  "HAVING count(*) >= %s EXCEPT SELECT tenant, part FROM {} ORDER BY 1, 2").format(
             self.t, self.indexed), (search.min_vectors,))
         builds = []
-        for (tenant,) in rows:
-            builds.append((yield from self._build_index(tenant, search, memory_mb)))
+        for tenant, part in rows:
+            builds.append((yield from self._build_index(tenant, part, search, memory_mb)))
         return builds
 
-    def _build_index(self, tenant: str, search: _core.HnswSearch, memory_mb: int | None) -> Steps:
-        started, name = time.monotonic(), self.index_name(tenant)
+    def _build_index(self, tenant: str, part: str, search: _core.HnswSearch, memory_mb: int | None
+                     ) -> Steps:
+        started, name = time.monotonic(), self.index_name(tenant, part)
+        scope, params = _scope(tenant, part)
         yield Step(sql.SQL("SELECT pg_advisory_lock(hashtext(%s))"), (name,))  # freed when the connection closes
-        rows = yield Step(sql.SQL("SELECT count(*) FROM {} WHERE tenant = %s AND vector IS NOT NULL").format(self.t),
-                          (tenant,))
+        rows = yield Step(sql.SQL("SELECT count(*) FROM {} WHERE {} AND vector IS NOT NULL").format(self.t, scope),
+                          params)
         vectors = int(rows[0][0])
         rows = yield Step(sql.SQL("SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass(%s)"), (f'"{name}"',))
         built = not (rows and rows[0][0])
         if built:
             if rows:  # an earlier build failed half-way; no one else builds it (we hold the lock)
                 yield Step(sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(sql.Identifier(name)))
-            yield from self._create_index(name, tenant, search, memory_mb or _graph_mb(vectors, self.dimensions))
-        yield Step(sql.SQL("INSERT INTO {} (tenant, index_name) VALUES (%s, %s) ON CONFLICT DO NOTHING"
-                           ).format(self.indexed), (tenant, name))
+            yield from self._create_index(name, tenant, part, search,
+                                          memory_mb or _graph_mb(vectors, self.dimensions))
+        yield Step(sql.SQL("INSERT INTO {} (tenant, part, index_name) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING"
+                           ).format(self.indexed), (tenant, part, name))
         yield Step(sql.SQL("SELECT pg_advisory_unlock(hashtext(%s))"), (name,))
-        self._index_known[tenant] = (True, time.monotonic() + INDEX_CHECK_TTL_S)
+        self._index_known[(tenant, part)] = (True, time.monotonic() + INDEX_CHECK_TTL_S)
         return _core.IndexBuild(tenant, vectors, built, time.monotonic() - started)
 
-    def _create_index(self, name: str, tenant: str, search: _core.HnswSearch, memory_mb: int) -> Steps:
+    def _create_index(self, name: str, tenant: str, part: str, search: _core.HnswSearch,
+                      memory_mb: int) -> Steps:
         # pgvector builds ~10x faster while the graph fits in maintenance_work_mem.
         yield Step(sql.SQL("SET maintenance_work_mem = {}").format(sql.Literal(f"{memory_mb}MB")))
         yield Step(sql.SQL("CREATE INDEX CONCURRENTLY IF NOT EXISTS {} ON {} USING hnsw (vector vector_cosine_ops) "
-                           "WITH (m = {}, ef_construction = {}) WHERE tenant = {}").format(
+                           "WITH (m = {}, ef_construction = {}) WHERE {}").format(
             sql.Identifier(name), self.t, sql.Literal(search.m), sql.Literal(search.ef_construction),
-            sql.Literal(tenant)))
+            _literal_scope(tenant, part)))
         yield Step(sql.SQL("RESET maintenance_work_mem"))
         yield Step(sql.SQL("ANALYZE {}").format(self.t))  # so the planner knows the tenant is large
 
-    def index_name(self, tenant: str) -> str:
-        """The name of the partial HNSW index of `tenant` (a hash: tenant names are not identifiers)."""
-        return f"{self.table}_hnsw_{hashlib.sha1(tenant.encode()).hexdigest()[:16]}"
+    def index_name(self, tenant: str, partition: str = "") -> str:
+        """The name of the partial HNSW index of `partition` of `tenant`; a hash, since tenant names are not
+        identifiers ('' keeps the name it had before partitions)."""
+        key = tenant if not partition else f"{tenant}\x00{partition}"
+        return f"{self.table}_hnsw_{hashlib.sha1(key.encode()).hexdigest()[:16]}"
 
     def delete(self, ids: Sequence[str], *, tenant: str) -> Steps:
-        """Delete these ids from `tenant`; returns how many existed."""
+        """Delete these ids from `tenant` (whatever their partition); returns how many existed."""
         _core.check_tenant(tenant)
         return self._delete(_core.check_ids(ids), tenant)
 
@@ -230,66 +265,102 @@ class PgCore:
         return len(rows)
 
     def drop_tenant(self, tenant: str) -> Steps:
-        """Delete every record of `tenant` and its HNSW index; returns how many records there were."""
+        """Delete every record of `tenant`, in every partition, and its HNSW indexes; returns how many records
+        there were."""
         _core.check_tenant(tenant)
         return self._drop_tenant(tenant)
 
     def _drop_tenant(self, tenant: str) -> Steps:
         yield BEGIN
+        parts = yield Step(sql.SQL("SELECT DISTINCT part FROM {} WHERE tenant = %s").format(self.t), (tenant,))
         count = yield Step(sql.SQL("DELETE FROM {} WHERE tenant = %s").format(self.t), (tenant,))
         yield Step(sql.SQL("DELETE FROM {} WHERE tenant = %s").format(self.indexed), (tenant,))
         # By name, not by the registry: a build that failed half-way leaves an unregistered, invalid index.
-        yield Step(sql.SQL("DROP INDEX IF EXISTS {}").format(sql.Identifier(self.index_name(tenant))))
+        for part in [row[0] for row in parts]:
+            yield Step(sql.SQL("DROP INDEX IF EXISTS {}").format(sql.Identifier(self.index_name(tenant, part))))
         yield COMMIT
-        self._index_known.pop(tenant, None)
+        for key in [k for k in self._index_known if k[0] == tenant]:
+            self._index_known.pop(key, None)
         return count
 
     # --- reads ----------------------------------------------------------------------------------------------
 
-    def query(self, vector: Sequence[float], k: int, *, tenant: str, where: Where | None) -> Steps:
-        """Validate now; the steps return the top-k hits of `tenant` (exact, or HNSW on an indexed tenant)."""
+    def query(self, vector: Sequence[float], k: int, *, tenant: str, where: Where | None,
+              partition: str = "") -> Steps:
+        """Validate now; the steps return the top-k hits of `partition` of `tenant`: exact, or HNSW on a
+        partition with an index."""
         _core.check_tenant(tenant)
+        part = _core.check_partition(partition)
         q = _core.check_vector(vector, self.dimensions)
         _core.check_k(k)
-        return self._query(q, k, tenant, parse_where(where))
+        return self._query(q, k, tenant, part, parse_where(where))
 
-    def _query(self, q: np.ndarray, k: int, tenant: str, conditions: tuple[Condition, ...]) -> Steps:
+    def _query(self, q: np.ndarray, k: int, tenant: str, part: str,
+               conditions: tuple[Condition, ...]) -> Steps:
         use_index = False
         if not conditions and isinstance(self.search, _core.HnswSearch):
-            use_index = yield from self._has_index(tenant)
+            use_index = yield from self._has_index(tenant, part)
         if use_index:
-            rows = yield from self._hnsw_query(q, k, tenant, self.search)  # type: ignore[arg-type]
+            rows = yield from self._hnsw_query(q, k, tenant, part, self.search)  # type: ignore[arg-type]
         else:
-            rows = yield self._exact_query(q, k, tenant, conditions)
+            rows = yield self._exact_query(q, k, tenant, part, conditions)
         return [Hit(_record(row[:5]), float(row[5])) for row in rows]
 
-    def _exact_query(self, q: np.ndarray, k: int, tenant: str, conditions: tuple[Condition, ...]) -> Step:
+    def _exact_query(self, q: np.ndarray, k: int, tenant: str, part: str,
+                     conditions: tuple[Condition, ...]) -> Step:
         clause, params = to_postgres(conditions)
+        scope, scope_params = _scope(tenant, part)
         # "+ 0" makes the sort key an expression no HNSW index serves, so this is always an exact scan of the
-        # tenant's rows (found through the primary-key btree) feeding a top-k heap sort.
+        # scope's rows (found through a btree) feeding a top-k heap sort.
         query = sql.SQL(
             "WITH best AS (SELECT id, distance FROM (SELECT id, vector <=> %b AS distance FROM {t} "
-            "WHERE tenant = %s AND vector IS NOT NULL AND {clause}) scored "
+            "WHERE {scope} AND vector IS NOT NULL AND {clause}) scored "
             "ORDER BY distance + 0, id COLLATE \"C\" LIMIT %s) "
             "SELECT r.id, r.text, r.vector, r.metadata, r.created_at, 1 - best.distance FROM best "
             "JOIN {t} r ON r.tenant = %s AND r.id = best.id ORDER BY best.distance, best.id COLLATE \"C\""
-        ).format(t=self.t, clause=sql.SQL(clause))
-        return Step(query, (q, tenant, *params, k, tenant))
+        ).format(t=self.t, scope=scope, clause=sql.SQL(clause))
+        return Step(query, (q, *scope_params, *params, k, tenant))
 
-    def _has_index(self, tenant: str) -> Steps:
-        known = self._index_known.get(tenant)
+    def search_text(self, query: str, k: int, *, tenant: str, where: Where | None,
+                    partition: str = "") -> Steps:
+        """Validate now; the steps return the `k` records of `partition` of `tenant` that best match the words
+        of `query` by PostgreSQL full-text search (ts_rank over the GIN-indexed tsvector)."""
+        _core.check_tenant(tenant)
+        part = _core.check_partition(partition)
+        _core.check_k(k)
+        terms = _core.lexical_terms(query)
+        return self._search_text(terms, k, tenant, part, parse_where(where))
+
+    def _search_text(self, terms: list[str], k: int, tenant: str, part: str,
+                     conditions: tuple[Condition, ...]) -> Steps:
+        if not terms:
+            return []
+        clause, params = to_postgres(conditions)
+        scope, scope_params = _scope(tenant, part)
+        tsquery = " | ".join("'" + t.replace("'", "''") + "'" for t in terms)
+        rows = yield Step(sql.SQL(
+            "SELECT id, text, vector, metadata, created_at, ts_rank(tsv, q) AS score "
+            "FROM {t}, to_tsquery('simple', %s) q WHERE {scope} AND tsv @@ q AND {clause} "
+            "ORDER BY score DESC, id COLLATE \"C\" LIMIT %s").format(t=self.t, scope=scope, clause=sql.SQL(clause)),
+            (tsquery, *scope_params, *params, k))
+        return [Hit(_record(row[:5]), float(row[5])) for row in rows]
+
+    def _has_index(self, tenant: str, part: str) -> Steps:
+        known = self._index_known.get((tenant, part))
         if known is not None and known[1] > time.monotonic():
             return known[0]
-        rows = yield Step(sql.SQL("SELECT 1 FROM {} WHERE tenant = %s").format(self.indexed), (tenant,))
-        self._index_known[tenant] = (bool(rows), time.monotonic() + INDEX_CHECK_TTL_S)
+        rows = yield Step(sql.SQL("SELECT 1 FROM {} WHERE tenant = %s AND part = %s").format(self.indexed),
+                          (tenant, part))
+        self._index_known[(tenant, part)] = (bool(rows), time.monotonic() + INDEX_CHECK_TTL_S)
         return bool(rows)
 
-    def _hnsw_query(self, q: np.ndarray, k: int, tenant: str, search: _core.HnswSearch) -> Steps:
-        # The tenant is a literal so that the planner can prove the partial index's predicate.
+    def _hnsw_query(self, q: np.ndarray, k: int, tenant: str, part: str, search: _core.HnswSearch
+                    ) -> Steps:
+        # The scope is literal so that the planner can prove the partial index's predicate.
         query = Step(sql.SQL(
             "SELECT id, text, vector, metadata, created_at, 1 - (vector <=> %b) FROM {} "
-            "WHERE tenant = {} AND vector IS NOT NULL ORDER BY vector <=> %b LIMIT %s"
-        ).format(self.t, sql.Literal(tenant)), (q, q, k))
+            "WHERE {} AND vector IS NOT NULL ORDER BY vector <=> %b LIMIT %s"
+        ).format(self.t, _literal_scope(tenant, part)), (q, q, k))
         if _ef(search, k) == _ef(search, 1):
             return (yield query)
         yield BEGIN
@@ -309,10 +380,11 @@ class PgCore:
         found = {r.id: r for r in map(_record, rows)}
         return [found[i] for i in ids if i in found]
 
-    def count(self, *, tenant: str) -> Steps:
-        """How many records `tenant` holds."""
+    def count(self, *, tenant: str, partition: str | None = None) -> Steps:
+        """How many records `tenant` (or `partition` of it) holds."""
         _core.check_tenant(tenant)
-        return self._scalar(sql.SQL("SELECT count(*) FROM {} WHERE tenant = %s").format(self.t), (tenant,))
+        scope, params = _scope(tenant, _core.check_scope(partition))
+        return self._scalar(sql.SQL("SELECT count(*) FROM {} WHERE {}").format(self.t, scope), params)
 
     def _scalar(self, query: sql.Composable, params: Sequence[Any]) -> Steps:
         rows = yield Step(query, params)
@@ -323,18 +395,33 @@ class PgCore:
         rows = yield Step(sql.SQL("SELECT tenant COLLATE \"C\" AS t FROM {} GROUP BY 1 ORDER BY 1").format(self.t))
         return [row[0] for row in rows]
 
-    def scan(self, *, tenant: str, where: Where | None, limit: int | None) -> Steps:
-        """The records of `tenant` matching `where`, oldest first (then by id), at most `limit`."""
+    def scan(self, *, tenant: str, where: Where | None, limit: int | None, partition: str | None = None) -> Steps:
+        """The records of `tenant` (or `partition` of it) matching `where`, oldest first (then by id), at most
+        `limit`."""
         _core.check_tenant(tenant)
+        part = _core.check_scope(partition)
         clause, params = to_postgres(parse_where(where))
         _core.check_limit(limit)
-        return self._scan(tenant, clause, params, limit)
+        return self._scan(tenant, part, clause, params, limit)
 
-    def _scan(self, tenant: str, clause: str, params: list[Any], limit: int | None) -> Steps:
-        rows = yield Step(sql.SQL("SELECT id, text, vector, metadata, created_at FROM {} WHERE tenant = %s AND {} "
-                                  "ORDER BY created_at, id COLLATE \"C\" LIMIT %s").format(self.t, sql.SQL(clause)),
-                          (tenant, *params, limit))
+    def _scan(self, tenant: str, part: str | None, clause: str, params: list[Any], limit: int | None) -> Steps:
+        scope, scope_params = _scope(tenant, part)
+        rows = yield Step(sql.SQL("SELECT id, text, vector, metadata, created_at FROM {} WHERE {} AND {} "
+                                  "ORDER BY created_at, id COLLATE \"C\" LIMIT %s").format(
+            self.t, scope, sql.SQL(clause)), (*scope_params, *params, limit))
         return [_record(row) for row in rows]
+
+
+def _scope(tenant: str, part: str | None) -> tuple[sql.Composable, tuple[str, ...]]:
+    """The WHERE clause of a scope (a tenant, or one partition of it) and its parameters."""
+    if part is None:
+        return sql.SQL("tenant = %s"), (tenant,)
+    return sql.SQL("tenant = %s AND part = %s"), (tenant, part)
+
+
+def _literal_scope(tenant: str, part: str) -> sql.Composable:
+    """The scope with literal values, as a partial index's predicate and the queries it serves must be."""
+    return sql.SQL("tenant = {} AND part = {}").format(sql.Literal(tenant), sql.Literal(part))
 
 
 def _check_memory(memory_mb: int | None) -> int | None:

@@ -6,6 +6,10 @@ History:
   v2  adds `store_info` (the vector dimensions, checked on open), `tenant_state` (a write counter per tenant)
       and `records.seq` (the counter value of the write that last touched the row, indexed by tenant): a
       process holding a cached matrix at counter c reads only the rows with seq > c to bring it up to date.
+  v3  adds `records.part` (the partition inside a tenant, '' by default; memory tiers are partitions), an index
+      on (tenant, part, seq), and `records_fts`, an FTS5 index of every record's text kept by triggers in the
+      same transaction as the record. Its `scope` column holds two tokens per row, `t<hex(tenant)>` and
+      `t<hex(tenant)>p<hex(part)>`, so a lexical search is scoped by an FTS5 AND, not by a scan.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from collections.abc import Callable
 from contextwise.errors import StoreError
 from contextwise.stores._errors import DimensionMismatchError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 def _create_v0(conn: sqlite3.Connection, dimensions: int) -> None:
@@ -41,8 +45,29 @@ def _v1_to_v2(conn: sqlite3.Connection, dimensions: int) -> None:
     conn.execute("CREATE INDEX records_tenant_seq ON records (tenant, seq)")
 
 
+def _scope(row: str) -> str:
+    return f"'t' || hex({row}.tenant) || ' t' || hex({row}.tenant) || 'p' || hex({row}.part)"
+
+
+def _v2_to_v3(conn: sqlite3.Connection, dimensions: int) -> None:
+    conn.execute("ALTER TABLE records ADD COLUMN part TEXT NOT NULL DEFAULT ''")
+    conn.execute("CREATE INDEX records_tenant_part_seq ON records (tenant, part, seq)")
+    # Contentless: the text lives once, in `records`; the triggers hand FTS5 the old values to delete.
+    conn.execute("CREATE VIRTUAL TABLE records_fts USING fts5(text, scope, content='', tokenize='unicode61')")
+    insert = f"INSERT INTO records_fts (rowid, text, scope) VALUES (new.rowid, new.text, {_scope('new')});"
+    remove = (f"INSERT INTO records_fts (records_fts, rowid, text, scope) "
+              f"VALUES ('delete', old.rowid, old.text, {_scope('old')});")
+    conn.execute(f"CREATE TRIGGER records_fts_insert AFTER INSERT ON records BEGIN {insert} END")
+    conn.execute(f"CREATE TRIGGER records_fts_delete AFTER DELETE ON records BEGIN {remove} END")
+    conn.execute(f"CREATE TRIGGER records_fts_update AFTER UPDATE OF text, tenant, part ON records "
+                 f"BEGIN {remove} {insert} END")
+    conn.execute(f"INSERT INTO records_fts (rowid, text, scope) SELECT rowid, text, {_scope('records')} "
+                 "FROM records")
+
+
 # MIGRATIONS[v] takes a database at version v - 1 (-1: empty) to version v.
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection, int], None]] = {0: _create_v0, 1: _v0_to_v1, 2: _v1_to_v2}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection, int], None]] = {
+    0: _create_v0, 1: _v0_to_v1, 2: _v1_to_v2, 3: _v2_to_v3}
 
 
 def current_version(conn: sqlite3.Connection) -> int:

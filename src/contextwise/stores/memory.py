@@ -1,13 +1,15 @@
-"""InMemoryStore: records in dicts, exact cosine search in numpy; for tests, notebooks and short-lived agents."""
+"""InMemoryStore: records in dicts, exact cosine search in numpy and a BM25 index per partition, all in process;
+for tests, notebooks and short-lived agents."""
 
 from __future__ import annotations
 
 import threading
 from typing import Any
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from contextwise.embed import BM25Index
 from contextwise.errors import StoreError
 from contextwise.protocols import Where
 from contextwise.stores import _core
@@ -16,22 +18,48 @@ from contextwise.types import Hit, Record
 
 
 class _Tenant:
-    """One tenant's records plus a lazily rebuilt matrix of their unit vectors."""
+    """One tenant's records, the partition of each, lazily rebuilt matrices of unit vectors per partition, and
+    a BM25 index per partition."""
 
     def __init__(self) -> None:
         self.records: dict[str, Record] = {}
-        self._matrix: tuple[list[Record], np.ndarray] | None = None
+        self.part_of: dict[str, str] = {}
+        self.lexical = BM25Index()
+        self._matrices: dict[str, tuple[list[Record], np.ndarray]] = {}
 
-    def changed(self) -> None:
-        self._matrix = None
+    def put(self, records: Sequence[Record], partition: str) -> None:
+        self.remove([r.id for r in records])
+        for r in records:
+            self.records[r.id], self.part_of[r.id] = r, partition
+        self.lexical.add([r.id for r in records], [r.text for r in records], tenant=_lexical_key(partition))
+        self._matrices.clear()
 
-    def matrix(self) -> tuple[list[Record], np.ndarray]:
-        if self._matrix is None:
-            rows = [r for r in self.records.values() if r.vector is not None]
+    def remove(self, ids: Sequence[str]) -> int:
+        present = [i for i in ids if i in self.records]
+        for record_id in present:
+            del self.records[record_id]
+            partition = self.part_of.pop(record_id)
+            self.lexical.remove([record_id], tenant=_lexical_key(partition))
+        if present:
+            self._matrices.clear()
+        return len(present)
+
+    def in_scope(self, partition: str | None) -> list[Record]:
+        if partition is None:
+            return list(self.records.values())
+        return [r for r in self.records.values() if self.part_of[r.id] == partition]
+
+    def matrix(self, partition: str) -> tuple[list[Record], np.ndarray]:
+        if partition not in self._matrices:
+            rows = [r for r in self.in_scope(partition) if r.vector is not None]
             vectors = (np.array([r.vector for r in rows], dtype=np.float32).reshape(len(rows), -1) if rows
                        else np.zeros((0, 0), dtype=np.float32))  # a tenant may hold only vector-less records
-            self._matrix = (rows, _core.normalized(vectors) if rows else vectors)
-        return self._matrix
+            self._matrices[partition] = (rows, _core.normalized(vectors) if rows else vectors)
+        return self._matrices[partition]
+
+
+def _lexical_key(partition: str) -> str:
+    return "p" + partition  # BM25Index partitions need a non-empty name; '' is a valid partition here
 
 
 class InMemoryStore(_core.Closing):
@@ -53,28 +81,40 @@ class InMemoryStore(_core.Closing):
         self._lock = threading.RLock()
         self._closed = False
 
-    def upsert(self, records: Sequence[Record], *, tenant: str) -> None:
-        """Insert or replace `records` (by id) in `tenant`; a bad record raises before any is written."""
-        _core.check_tenant(tenant)
-        batch = _core.validate_batch(records, dimensions=self.dimensions, max_text_chars=self.max_text_chars)
-        with self._open():
-            if not batch.records:
-                return
-            data = self._tenants.setdefault(tenant, _Tenant())
-            data.records.update((r.id, r) for r in batch.stored())
-            data.changed()
+    def upsert(self, records: Sequence[Record], *, tenant: str, partition: str = "") -> None:
+        """Insert or replace `records` (by id) in `partition` of `tenant`; a bad record raises before any is
+        written."""
+        self.upsert_partitions({partition: records}, tenant=tenant)
 
-    def query(self, vector: Sequence[float], k: int = 10, *, tenant: str, where: Where | None = None) -> list[Hit]:
-        """The `k` records of `tenant` most similar (cosine) to `vector` that match `where`, best first."""
+    def upsert_partitions(self, batches: Mapping[str, Sequence[Record]], *, tenant: str,
+                          expect: Mapping[str, str | None] | None = None) -> None:
+        """`upsert` of several partitions' records at once; `expect` (record id -> the text it must hold now,
+        None: absent) is a compare-and-set: WriteConflictError and nothing written when it does not hold."""
         _core.check_tenant(tenant)
-        q = _core.normalized(_core.check_vector(vector, self.dimensions))
+        parts = _core.validate_partitions(batches, dimensions=self.dimensions, max_text_chars=self.max_text_chars)
+        expected = _core.check_expect(expect)
+        with self._open():
+            data = self._tenants.get(tenant)
+            current = {} if data is None else {i: data.records[i].text for i in expected if i in data.records}
+            _core.check_expected(current, expected, self.name)
+            for partition, batch in parts:
+                if batch.records:
+                    self._tenants.setdefault(tenant, _Tenant()).put(batch.stored(), partition)
+
+    def query(self, vector: Sequence[float], k: int = 10, *, tenant: str, where: Where | None = None,
+              partition: str = "") -> list[Hit]:
+        """The `k` records of `partition` of `tenant` most similar (cosine) to `vector` that match `where`,
+        best first."""
+        _core.check_tenant(tenant)
+        _core.check_partition(partition)
+        q = _core.check_vector(vector, self.dimensions)
         _core.check_k(k)
         conditions = parse_where(where)
         with self._open():
             data = self._tenants.get(tenant)
             if data is None:
                 return []
-            rows, matrix = data.matrix()
+            rows, matrix = data.matrix(partition)
             if conditions:
                 keep = [i for i, r in enumerate(rows) if matches(conditions, r.metadata)]
                 rows, matrix = [rows[i] for i in keep], matrix[keep]
@@ -83,6 +123,24 @@ class InMemoryStore(_core.Closing):
             scores = _core.similarities(matrix, q)
             best = _core.top_k(scores, k)
             return _core.hits([rows[i] for i in best], scores[best])
+
+    def search_text(self, query: str, k: int = 10, *, tenant: str, where: Where | None = None,
+                    partition: str = "") -> list[Hit]:
+        """The `k` records of `partition` of `tenant` that best match the words of `query` by BM25, best first
+        (score: the BM25 score); records sharing no word with the query are left out."""
+        _core.check_tenant(tenant)
+        _core.check_partition(partition)
+        _core.check_k(k)
+        _core.lexical_terms(query)
+        conditions = parse_where(where)
+        with self._open():
+            data = self._tenants.get(tenant)
+            if data is None:
+                return []
+            key = _lexical_key(partition)
+            pool = k if not conditions else data.lexical.count(tenant=key) or 1
+            found = [(data.records[s.id], s.score) for s in data.lexical.search(query, pool, tenant=key)]
+        return [Hit(r, s) for r, s in found if matches(conditions, r.metadata)][:k]
 
     def get(self, ids: Sequence[str], *, tenant: str) -> list[Record]:
         """The records of `tenant` with these ids, in the order asked; missing ids are left out."""
@@ -93,42 +151,46 @@ class InMemoryStore(_core.Closing):
             return [records[i] for i in wanted if i in records]
 
     def delete(self, ids: Sequence[str], *, tenant: str) -> int:
-        """Delete these ids from `tenant`; returns how many existed."""
+        """Delete these ids from `tenant` (whatever their partition); returns how many existed."""
         _core.check_tenant(tenant)
         wanted = _core.check_ids(ids)
         with self._open():
             data = self._tenants.get(tenant)
             if data is None:
                 return 0
-            removed = sum(data.records.pop(i, None) is not None for i in wanted)
-            data.changed()
-            self._forget_if_empty(tenant)
+            removed = data.remove(wanted)
+            if not data.records:
+                del self._tenants[tenant]
             return removed
 
-    def count(self, *, tenant: str) -> int:
-        """How many records `tenant` holds."""
+    def count(self, *, tenant: str, partition: str | None = None) -> int:
+        """How many records `tenant` (or `partition` of it) holds."""
         _core.check_tenant(tenant)
+        partition = _core.check_scope(partition)
         with self._open():
             data = self._tenants.get(tenant)
-            return len(data.records) if data else 0
+            return len(data.in_scope(partition)) if data else 0
 
     def tenants(self) -> list[str]:
         """The tenants that hold at least one record, sorted."""
         with self._open():
             return sorted(self._tenants)
 
-    def scan(self, *, tenant: str, where: Where | None = None, limit: int | None = None) -> list[Record]:
-        """The records of `tenant` matching `where`, oldest `created_at` first (then by id), at most `limit`."""
+    def scan(self, *, tenant: str, where: Where | None = None, limit: int | None = None,
+             partition: str | None = None) -> list[Record]:
+        """The records of `tenant` (of `partition` only, if given) matching `where`, oldest `created_at` first
+        (then by id), at most `limit`."""
         _core.check_tenant(tenant)
+        partition = _core.check_scope(partition)
         conditions = parse_where(where)
         _core.check_limit(limit)
         with self._open():
             data = self._tenants.get(tenant)
-            found = [r for r in (data.records.values() if data else ()) if matches(conditions, r.metadata)]
+            found = [r for r in (data.in_scope(partition) if data else ()) if matches(conditions, r.metadata)]
             return sorted(found, key=_core.scan_order)[:limit]
 
     def drop_tenant(self, tenant: str) -> int:
-        """Delete every record of `tenant`; returns how many there were."""
+        """Delete every record of `tenant`, in every partition; returns how many there were."""
         _core.check_tenant(tenant)
         with self._open():
             data = self._tenants.pop(tenant, None)
@@ -139,10 +201,6 @@ class InMemoryStore(_core.Closing):
         with self._lock:
             self._tenants.clear()
             self._closed = True
-
-    def _forget_if_empty(self, tenant: str) -> None:
-        if not self._tenants[tenant].records:
-            del self._tenants[tenant]
 
     def _open(self) -> Any:
         if self._closed:

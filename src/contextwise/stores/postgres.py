@@ -10,20 +10,22 @@ from __future__ import annotations
 import asyncio
 import threading
 from typing import Any
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from contextwise.errors import MissingDependencyError, StoreError
 from contextwise.protocols import Where
 from contextwise.stores import _core
 from contextwise.stores._core import IndexBuild
-from contextwise.stores._pg_core import PgCore, Step, Steps
 from contextwise.types import Hit, Record
 
+# Before anything that imports psycopg (_pg_core does): a guard after the import it guards never runs.
 try:
     import psycopg
     from pgvector.psycopg import register_vector, register_vector_async
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise MissingDependencyError("the PostgreSQL store", "postgres") from exc
+
+from contextwise.stores._pg_core import PgCore, Step, Steps  # noqa: E402  (needs psycopg, checked above)
 
 PG_DEFAULT_SEARCH = _core.HnswSearch(min_vectors=50_000)
 
@@ -65,13 +67,23 @@ class PostgresStore(_core.Closing):
             self.close()
             _raise_translated(exc, self.name)
 
-    def upsert(self, records: Sequence[Record], *, tenant: str) -> None:
-        """Insert or replace `records` (by id) in `tenant` in one transaction; bad input raises before any
-        write. An HNSW index of the tenant is kept up to date by PostgreSQL; none is built here."""
-        self._drive(self._core.upsert(records, tenant=tenant))
+    def upsert(self, records: Sequence[Record], *, tenant: str, partition: str = "") -> None:
+        """Insert or replace `records` (by id; an id is unique in its tenant) in `partition` of `tenant` in one
+        transaction; bad input raises before any write. HNSW and full-text indexes are kept up to date by
+        PostgreSQL in the same transaction; no HNSW index is built here."""
+        self._drive(self._core.upsert(records, tenant=tenant, partition=partition))
 
-    def build_index(self, *, tenant: str, maintenance_work_mem_mb: int | None = None) -> IndexBuild:
-        """Build `tenant`'s partial HNSW index now, whatever its size, and use it for its unfiltered queries.
+    def upsert_partitions(self, batches: Mapping[str, Sequence[Record]], *, tenant: str,
+                          expect: Mapping[str, str | None] | None = None) -> None:
+        """`upsert` of several partitions' records in one transaction; `expect` (record id -> the text it must
+        hold now, None: absent) is checked under row locks first: WriteConflictError, nothing written, when it
+        does not hold."""
+        self._drive(self._core.upsert_partitions(batches, tenant=tenant, expect=expect))
+
+    def build_index(self, *, tenant: str, partition: str = "",
+                    maintenance_work_mem_mb: int | None = None) -> IndexBuild:
+        """Build the partial HNSW index of `partition` of `tenant` now, whatever its size, and use it for that
+        partition's unfiltered queries.
 
         CREATE INDEX CONCURRENTLY, on a connection of its own: every tenant's reads and writes (this store's
         included, from other threads) go on while it runs; queries of `tenant` stay exact until it is done.
@@ -87,16 +99,25 @@ class PostgresStore(_core.Closing):
             UsageError: the store was opened with ExactSearch.
             StoreError: the build failed (its half-built index is dropped by the next call).
         """
-        return self._build(self._core.build_index(tenant=tenant, maintenance_work_mem_mb=maintenance_work_mem_mb))
+        return self._build(self._core.build_index(tenant=tenant, partition=partition,
+                                                  maintenance_work_mem_mb=maintenance_work_mem_mb))
 
     def build_indexes(self, *, maintenance_work_mem_mb: int | None = None) -> list[IndexBuild]:
         """`build_index` for every tenant of at least `search.min_vectors` vectors that has no index yet, one
         after the other; returns what was built (an empty list when there was nothing to do)."""
         return self._build(self._core.build_indexes(maintenance_work_mem_mb=maintenance_work_mem_mb))
 
-    def query(self, vector: Sequence[float], k: int = 10, *, tenant: str, where: Where | None = None) -> list[Hit]:
-        """The `k` records of `tenant` most similar (cosine) to `vector` that match `where`, best first."""
-        return self._drive(self._core.query(vector, k, tenant=tenant, where=where))
+    def query(self, vector: Sequence[float], k: int = 10, *, tenant: str, where: Where | None = None,
+              partition: str = "") -> list[Hit]:
+        """The `k` records of `partition` of `tenant` most similar (cosine) to `vector` that
+        match `where`, best first."""
+        return self._drive(self._core.query(vector, k, tenant=tenant, where=where, partition=partition))
+
+    def search_text(self, query: str, k: int = 10, *, tenant: str, where: Where | None = None,
+                    partition: str = "") -> list[Hit]:
+        """The `k` records of `partition` of `tenant` that best match the words of `query`,
+        by PostgreSQL full-text search (score: ts_rank), best first; records sharing no word are left out."""
+        return self._drive(self._core.search_text(query, k, tenant=tenant, where=where, partition=partition))
 
     def get(self, ids: Sequence[str], *, tenant: str) -> list[Record]:
         """The records of `tenant` with these ids, in the order asked; missing ids are left out."""
@@ -106,17 +127,19 @@ class PostgresStore(_core.Closing):
         """Delete these ids from `tenant`; returns how many existed."""
         return self._drive(self._core.delete(ids, tenant=tenant))
 
-    def count(self, *, tenant: str) -> int:
-        """How many records `tenant` holds."""
-        return self._drive(self._core.count(tenant=tenant))
+    def count(self, *, tenant: str, partition: str | None = None) -> int:
+        """How many records `tenant` (or `partition` of it) holds."""
+        return self._drive(self._core.count(tenant=tenant, partition=partition))
 
     def tenants(self) -> list[str]:
         """The tenants that hold at least one record, sorted."""
         return self._drive(self._core.tenants())
 
-    def scan(self, *, tenant: str, where: Where | None = None, limit: int | None = None) -> list[Record]:
-        """The records of `tenant` matching `where`, oldest `created_at` first (then by id), at most `limit`."""
-        return self._drive(self._core.scan(tenant=tenant, where=where, limit=limit))
+    def scan(self, *, tenant: str, where: Where | None = None, limit: int | None = None,
+             partition: str | None = None) -> list[Record]:
+        """The records of `tenant` (of `partition` only, if given) matching `where`, oldest `created_at` first
+        (then by id), at most `limit`."""
+        return self._drive(self._core.scan(tenant=tenant, where=where, limit=limit, partition=partition))
 
     def drop_tenant(self, tenant: str) -> int:
         """Delete every record of `tenant` (and its HNSW index); returns how many there were."""
@@ -185,14 +208,21 @@ class AsyncPostgresStore:
         self._lock: asyncio.Lock | None = None
         self.migrated_from: int | None = None
 
-    async def upsert(self, records: Sequence[Record], *, tenant: str) -> None:
-        """Insert or replace `records` (by id) in `tenant` in one transaction (see PostgresStore.upsert)."""
-        await self._drive(self._core.upsert(records, tenant=tenant))
+    async def upsert(self, records: Sequence[Record], *, tenant: str, partition: str = "") -> None:
+        """Insert or replace `records` (by id) in `partition` of `tenant` in one transaction (see
+        PostgresStore.upsert)."""
+        await self._drive(self._core.upsert(records, tenant=tenant, partition=partition))
 
-    async def build_index(self, *, tenant: str, maintenance_work_mem_mb: int | None = None) -> IndexBuild:
-        """Build `tenant`'s partial HNSW index concurrently on a connection of its own (see
+    async def upsert_partitions(self, batches: Mapping[str, Sequence[Record]], *, tenant: str,
+                                expect: Mapping[str, str | None] | None = None) -> None:
+        """The async twin of PostgresStore.upsert_partitions."""
+        await self._drive(self._core.upsert_partitions(batches, tenant=tenant, expect=expect))
+
+    async def build_index(self, *, tenant: str, partition: str = "",
+                          maintenance_work_mem_mb: int | None = None) -> IndexBuild:
+        """Build the partial HNSW index of `partition` of `tenant` concurrently on a connection of its own (see
         PostgresStore.build_index); this store's other calls go on meanwhile."""
-        return await self._build(self._core.build_index(tenant=tenant,
+        return await self._build(self._core.build_index(tenant=tenant, partition=partition,
                                                         maintenance_work_mem_mb=maintenance_work_mem_mb))
 
     async def build_indexes(self, *, maintenance_work_mem_mb: int | None = None) -> list[IndexBuild]:
@@ -200,9 +230,15 @@ class AsyncPostgresStore:
         return await self._build(self._core.build_indexes(maintenance_work_mem_mb=maintenance_work_mem_mb))
 
     async def query(self, vector: Sequence[float], k: int = 10, *, tenant: str,
-                    where: Where | None = None) -> list[Hit]:
-        """The `k` records of `tenant` most similar (cosine) to `vector` that match `where`, best first."""
-        return await self._drive(self._core.query(vector, k, tenant=tenant, where=where))
+                    where: Where | None = None, partition: str = "") -> list[Hit]:
+        """The `k` records of `partition` of `tenant` most similar (cosine) to `vector` that
+        match `where`, best first."""
+        return await self._drive(self._core.query(vector, k, tenant=tenant, where=where, partition=partition))
+
+    async def search_text(self, query: str, k: int = 10, *, tenant: str, where: Where | None = None,
+                          partition: str = "") -> list[Hit]:
+        """The async twin of PostgresStore.search_text."""
+        return await self._drive(self._core.search_text(query, k, tenant=tenant, where=where, partition=partition))
 
     async def get(self, ids: Sequence[str], *, tenant: str) -> list[Record]:
         """The records of `tenant` with these ids, in the order asked; missing ids are left out."""
@@ -212,17 +248,19 @@ class AsyncPostgresStore:
         """Delete these ids from `tenant`; returns how many existed."""
         return await self._drive(self._core.delete(ids, tenant=tenant))
 
-    async def count(self, *, tenant: str) -> int:
-        """How many records `tenant` holds."""
-        return await self._drive(self._core.count(tenant=tenant))
+    async def count(self, *, tenant: str, partition: str | None = None) -> int:
+        """How many records `tenant` (or `partition` of it) holds."""
+        return await self._drive(self._core.count(tenant=tenant, partition=partition))
 
     async def tenants(self) -> list[str]:
         """The tenants that hold at least one record, sorted."""
         return await self._drive(self._core.tenants())
 
-    async def scan(self, *, tenant: str, where: Where | None = None, limit: int | None = None) -> list[Record]:
-        """The records of `tenant` matching `where`, oldest `created_at` first (then by id), at most `limit`."""
-        return await self._drive(self._core.scan(tenant=tenant, where=where, limit=limit))
+    async def scan(self, *, tenant: str, where: Where | None = None, limit: int | None = None,
+                   partition: str | None = None) -> list[Record]:
+        """The records of `tenant` (of `partition` only, if given) matching `where`, oldest `created_at` first
+        (then by id), at most `limit`."""
+        return await self._drive(self._core.scan(tenant=tenant, where=where, limit=limit, partition=partition))
 
     async def drop_tenant(self, tenant: str) -> int:
         """Delete every record of `tenant` (and its HNSW index); returns how many there were."""

@@ -22,8 +22,8 @@ import warnings
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-from collections.abc import Iterator, Sequence
+from typing import Any, NamedTuple
+from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -33,22 +33,47 @@ from contextwise.stores import _core
 from contextwise.stores._filter import parse_where, to_sqlite
 from contextwise.stores._hnsw import HnswIndex, hnswlib_available
 from contextwise.stores._sqlite_schema import migrate
+from contextwise._sqlite import connect
 from contextwise.types import Hit, Record
 
-_UPSERT = ("INSERT INTO records (tenant, id, text, vector, metadata, created_at, seq) VALUES (?, ?, ?, ?, ?, ?, ?) "
+_UPSERT = ("INSERT INTO records (tenant, id, text, vector, metadata, created_at, seq, part) "
+           "VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
            "ON CONFLICT (tenant, id) DO UPDATE SET text = excluded.text, vector = excluded.vector, "
-           "metadata = excluded.metadata, created_at = excluded.created_at, seq = excluded.seq")
+           "metadata = excluded.metadata, created_at = excluded.created_at, seq = excluded.seq, part = excluded.part")
 _BUMP = ("INSERT INTO tenant_state (tenant, version) VALUES (?, 1) "
          "ON CONFLICT (tenant) DO UPDATE SET version = version + 1 RETURNING version")
 # Past this share of changed rows, reloading the tenant is cheaper than patching the cached matrix.
 _PATCH_MAX_SHARE = 0.25
+# A query patches an HNSW index with at most this many changed rows (milliseconds); past it the index is dropped
+# and rebuilt off the lock, so no query ever builds an index while holding the store's lock.
+_INDEX_PATCH_MAX_ROWS = 256
 _COLUMNS = "id, text, vector, metadata, created_at"
 _CHUNK = 500
+_BUILDER = "contextwise-hnsw-"
+
+
+class Scope(NamedTuple):
+    """Where a call looks: one tenant, and one partition of it (None, for listing and counting only: every
+    partition)."""
+
+    tenant: str
+    partition: str | None
+
+    def sql(self) -> tuple[str, tuple[str, ...]]:
+        """A WHERE clause over `records` and its parameters."""
+        if self.partition is None:
+            return "tenant = ?", (self.tenant,)
+        return "tenant = ? AND part = ?", (self.tenant, self.partition)
+
+    def fts_token(self) -> str:
+        """The token the `scope` column of records_fts holds for this scope (see _sqlite_schema v3)."""
+        token = "t" + self.tenant.encode().hex()
+        return token if self.partition is None else f"{token}p{self.partition.encode().hex()}"
 
 
 @dataclass
 class _Matrix:
-    """A tenant's vectors as of one write-counter value: row ids (ascending) and unit vectors."""
+    """A scope's vectors as of one write-counter value: row ids (ascending) and unit vectors."""
 
     version: int
     rowids: np.ndarray
@@ -59,14 +84,30 @@ class _Matrix:
 class SQLiteStore(_core.Closing):
     """A VectorStore in one SQLite file; safe to share between threads and processes.
 
+    Every record sits in a tenant (a hard partition) and, inside it, in a partition ('' unless given; memory
+    tiers are partitions). A search (`query`, `search_text`) looks in one partition, '' by default, and an HNSW
+    index serves one partition; `scan` and `count` span the tenant unless given a partition, and `get`,
+    `delete` and `drop_tenant` act on the whole tenant (an id is unique in its tenant).
+
     Args:
         path: the database file (created if missing; ":memory:" for a private in-memory database).
         dimensions: the vector size; a file remembers it and refuses another.
         search: ExactSearch(), or HnswSearch(min_vectors=...) (the default) to use an HNSW index for
-            unfiltered queries on tenants at least that large (needs hnswlib, extra `embed`; without it search
-            stays exact, with a warning). The index is built at the first such query, then kept up to date.
+            unfiltered queries on partitions (or tenants) at least that large (needs hnswlib, extra `embed`;
+            without it search stays exact, with a warning).
+        build_in_background: with HnswSearch, the first unfiltered query of a large partition starts building
+            its index on a background thread and is answered exactly, as are the queries until the index is
+            ready; False builds only when asked (`build_index` / `build_indexes`). No query builds under the
+            store's lock either way.
         max_text_chars: longer texts are refused with TextTooLongError.
-        cache_max_vectors: how many vectors the per-tenant matrix cache may hold before evicting tenants.
+        cache_max_vectors: how many vectors the matrix cache may hold before evicting partitions (least
+            recently used first; the one in use always stays). This bounds the store's memory: at 384-d a cached
+            vector costs 1.5 KB in the matrix and ~1.7 KB more in an HNSW index (hnswlib keeps its own copy plus
+            links), so the default 1,000,000 bounds the cache at about 3.3 GB; a 200k-memory tier takes about
+            0.65 GB. Lexical search keeps nothing here (FTS5 runs in SQLite's own page cache).
+
+    Lexical search (`search_text`) runs in SQLite's FTS5 with bm25(), in the same transaction as the records,
+    so it costs no memory in this process and reflects every write of every process.
 
     >>> from contextwise.types import Record
     >>> with SQLiteStore(":memory:", dimensions=2) as store:
@@ -78,23 +119,21 @@ class SQLiteStore(_core.Closing):
     name = "sqlite"
 
     def __init__(self, path: str | Path, dimensions: int = 384, *, search: _core.Search | None = None,
-                 max_text_chars: int = _core.DEFAULT_MAX_TEXT_CHARS, cache_max_vectors: int = 4_000_000,
-                 timeout_s: float = 30.0) -> None:
+                 max_text_chars: int = _core.DEFAULT_MAX_TEXT_CHARS, cache_max_vectors: int = 1_000_000,
+                 timeout_s: float = 30.0, build_in_background: bool = True) -> None:
         self.dimensions = _core.check_dimensions(dimensions)
         self.path = str(path)
         self.search = search if search is not None else _core.HnswSearch()
         self.max_text_chars = max_text_chars
+        self.build_in_background = build_in_background
         self._cache_max_vectors = cache_max_vectors
-        self._cache: OrderedDict[str, _Matrix] = OrderedDict()
+        self._cache: OrderedDict[Scope, _Matrix] = OrderedDict()
         self._lock = threading.RLock()
         self._warned_no_hnsw = False
-        self._building: set[str] = set()  # tenants whose index build_index is making; queried exactly meanwhile
+        self._building: dict[Scope, threading.Thread] = {}  # the thread building each scope's index
         self._conn: sqlite3.Connection | None = None
         try:
-            self._conn = sqlite3.connect(self.path, timeout=timeout_s, isolation_level=None,
-                                         check_same_thread=False)
-            self._conn.execute("PRAGMA journal_mode = WAL")
-            self._conn.execute("PRAGMA synchronous = FULL")
+            self._conn = connect(self.path, timeout_s=timeout_s)
             self.migrated_from = migrate(self._conn, self.dimensions)
         except sqlite3.Error as exc:
             self.close()
@@ -105,107 +144,191 @@ class SQLiteStore(_core.Closing):
 
     # --- writes ---------------------------------------------------------------------------------------------
 
-    def upsert(self, records: Sequence[Record], *, tenant: str) -> None:
-        """Insert or replace `records` (by id) in `tenant` in one transaction; a bad record raises before any
-        is written, and a failure leaves the file as it was."""
+    def upsert(self, records: Sequence[Record], *, tenant: str, partition: str = "") -> None:
+        """Insert or replace `records` (by id; an id is unique in its tenant) in `partition` of `tenant`, in one
+        transaction; a bad record raises before any is written, and a failure leaves the file as it was."""
+        self.upsert_partitions({partition: records}, tenant=tenant)
+
+    def upsert_partitions(self, batches: Mapping[str, Sequence[Record]], *, tenant: str,
+                          expect: Mapping[str, str | None] | None = None) -> None:
+        """`upsert` of several partitions' records in one transaction.
+
+        Args:
+            batches: partition -> its records.
+            expect: compare-and-set: record id -> the text it must hold when the transaction runs (None: it
+                must not exist); if one does not, WriteConflictError is raised and nothing is written.
+        """
         _core.check_tenant(tenant)
-        batch = _core.validate_batch(records, dimensions=self.dimensions, max_text_chars=self.max_text_chars)
-        if not batch.records:
+        parts = _core.validate_partitions(batches, dimensions=self.dimensions, max_text_chars=self.max_text_chars)
+        expected = _core.check_expect(expect)
+        rows = [(tenant, r.id, r.text, None if v is None else v.tobytes(), meta, float(r.created_at), partition)
+                for partition, batch in parts for r, v, meta in zip(batch.records, batch.vectors, batch.metadata_json)]
+        if not rows and not expected:
             return
         with self._write() as conn:
-            seq = conn.execute(_BUMP, (tenant,)).fetchone()[0]
-            conn.executemany(_UPSERT, [
-                (tenant, r.id, r.text, None if v is None else v.tobytes(), meta, float(r.created_at), seq)
-                for r, v, meta in zip(batch.records, batch.vectors, batch.metadata_json)])
+            if expected:
+                _core.check_expected(self._texts(conn, tenant, list(expected)), expected, self.name)
+            if rows:
+                seq = conn.execute(_BUMP, (tenant,)).fetchone()[0]
+                conn.executemany(_UPSERT, [(*row[:6], seq, row[6]) for row in rows])
+
+    def _texts(self, conn: sqlite3.Connection, tenant: str, ids: list[str]) -> dict[str, str]:
+        marks = ",".join("?" * len(ids))
+        return dict(conn.execute(f"SELECT id, text FROM records WHERE tenant = ? AND id IN ({marks})", (tenant, *ids)))
 
     def delete(self, ids: Sequence[str], *, tenant: str) -> int:
-        """Delete these ids from `tenant`; returns how many existed."""
+        """Delete these ids from `tenant` (whatever their partition); returns how many existed."""
         _core.check_tenant(tenant)
         wanted = _core.check_ids(ids)
         with self._write() as conn:
-            before = conn.total_changes
-            conn.executemany("DELETE FROM records WHERE tenant = ? AND id = ?", [(tenant, i) for i in wanted])
-            removed = conn.total_changes - before
+            # rowcount, not total_changes: the FTS triggers' changes must not count.
+            removed = max(0, conn.executemany("DELETE FROM records WHERE tenant = ? AND id = ?",
+                                              [(tenant, i) for i in wanted]).rowcount)
             if removed:
                 conn.execute(_BUMP, (tenant,)).fetchone()
         return removed
 
     def drop_tenant(self, tenant: str) -> int:
-        """Delete every record of `tenant`; returns how many there were."""
+        """Delete every record of `tenant`, in every partition, and its saved indexes; returns how many
+        records there were."""
         _core.check_tenant(tenant)
         with self._write() as conn:
+            parts = [row[0] for row in conn.execute("SELECT DISTINCT part FROM records WHERE tenant = ?", (tenant,))]
             removed = conn.execute("DELETE FROM records WHERE tenant = ?", (tenant,)).rowcount
             conn.execute(_BUMP, (tenant,)).fetchone()
-        folder = self._index_folder(tenant)
-        if folder is not None:
-            shutil.rmtree(folder, ignore_errors=True)
+            for scope in [s for s in self._cache if s.tenant == tenant]:
+                del self._cache[scope]
+        for scope in [Scope(tenant, p) for p in parts]:
+            folder = self._index_folder(scope)
+            if folder is not None:
+                shutil.rmtree(folder, ignore_errors=True)
         return removed
 
-    def build_index(self, *, tenant: str) -> _core.IndexBuild:
-        """Make `tenant`'s HNSW index now, rather than in its first unfiltered query once it is large, and save it
-        beside the file so a new process loads it.
+    # --- HNSW indexes ---------------------------------------------------------------------------------------
 
-        The graph is built outside the store's lock on a snapshot of the tenant's vectors: this store's other
-        calls go on meanwhile (the tenant's queries are answered exactly), and writes made during the build
-        are patched in at the end. `built` is False when an index was already in memory or on disk.
+    def build_index(self, *, tenant: str, partition: str = "") -> _core.IndexBuild:
+        """Make the HNSW index of `partition` of `tenant` now, and save it beside the file so a new process
+        loads it.
+
+        The graph is built outside the store's lock on a snapshot of the vectors: this store's other calls go
+        on meanwhile (the scope's queries are answered exactly), and writes made during the build are patched
+        in at the end. `built` is False when an index was already in memory or on disk.
 
         Raises:
             UsageError: the store was opened with ExactSearch.
             MissingDependencyError: hnswlib is not installed (extra `embed`).
         """
         _core.check_tenant(tenant)
+        scope = Scope(tenant, _core.check_partition(partition))
+        self._hnsw()
+        started = time.perf_counter()
+        with self._read() as conn:
+            snapshot = self._matrix(conn, scope)
+            if snapshot is not None and snapshot.index is None:
+                snapshot.index = self._saved_index(conn, scope, snapshot)
+            other = scope in self._building and self._building[scope] is not threading.current_thread()
+            if snapshot is None or snapshot.index is not None or other:
+                size = 0 if snapshot is None else int(snapshot.rowids.size)
+                return _core.IndexBuild(tenant, size, False, time.perf_counter() - started)
+            self._building[scope] = threading.current_thread()
+        try:
+            index = HnswIndex.build(snapshot.unit, snapshot.rowids, self._hnsw())
+            with self._read() as conn:
+                matrix = self._matrix(conn, scope)
+                if matrix is not None and matrix.index is None:
+                    matrix.index = self._caught_up(conn, scope, matrix, index, snapshot.version, snapshot.rowids)
+                    self._save_index(scope, matrix)
+        finally:
+            with self._lock:
+                self._building.pop(scope, None)
+        return _core.IndexBuild(tenant, int(snapshot.rowids.size), True, time.perf_counter() - started)
+
+    def build_indexes(self) -> list[_core.IndexBuild]:
+        """`build_index` for every partition of at least `search.min_vectors` vectors; returns those it built."""
+        search = self._hnsw()
+        with self._read() as conn:
+            scopes = conn.execute("SELECT tenant, part FROM records WHERE vector IS NOT NULL GROUP BY tenant, part "
+                                  "HAVING count(*) >= ? ORDER BY tenant, part", (search.min_vectors,)).fetchall()
+        builds = (self.build_index(tenant=t, partition=p) for t, p in scopes)
+        return [b for b in builds if b.built]
+
+    def wait_for_builds(self, timeout_s: float | None = None) -> bool:
+        """Wait until the background index builds running now are done; False if `timeout_s` passed first."""
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        for thread in [t for t in list(self._building.values()) if t.name.startswith(_BUILDER)]:
+            thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+            if thread.is_alive():
+                return False
+        return True
+
+    def _hnsw(self) -> _core.HnswSearch:
         if not isinstance(self.search, _core.HnswSearch):
             raise UsageError("this store searches exactly (ExactSearch); open it with HnswSearch to index")
         if not hnswlib_available():
             raise MissingDependencyError("the SQLite store's HNSW index", "embed")
-        started = time.perf_counter()
-        with self._read() as conn:
-            snapshot = self._matrix(conn, tenant)
-            if snapshot is not None and snapshot.index is None:
-                snapshot.index = self._saved_index(conn, tenant, snapshot)
-            if snapshot is None or snapshot.index is not None or tenant in self._building:
-                size = 0 if snapshot is None else int(snapshot.rowids.size)
-                return _core.IndexBuild(tenant, size, False, time.perf_counter() - started)
-            self._building.add(tenant)
-        try:
-            index = HnswIndex.build(snapshot.unit, snapshot.rowids, self.search)  # type: ignore[arg-type]
-            with self._read() as conn:
-                matrix = self._matrix(conn, tenant)
-                if matrix is not None and matrix.index is None:
-                    matrix.index = self._caught_up(conn, tenant, matrix, index, snapshot.version, snapshot.rowids)
-                    self._save_index(tenant, matrix)
-        finally:
-            self._building.discard(tenant)
-        return _core.IndexBuild(tenant, int(snapshot.rowids.size), True, time.perf_counter() - started)
+        return self.search
 
-    def build_indexes(self) -> list[_core.IndexBuild]:
-        """`build_index` for every tenant of at least `search.min_vectors` vectors; returns those it built."""
-        if not isinstance(self.search, _core.HnswSearch):
-            raise UsageError("this store searches exactly (ExactSearch); open it with HnswSearch to index")
-        builds = (self.build_index(tenant=t) for t in self.tenants() if self.count(tenant=t) >= self.search.min_vectors)
-        return [b for b in builds if b.built]
+    def _build_in_background(self, scope: Scope) -> None:
+        """Start building `scope`'s index on a thread of its own (the caller holds the lock)."""
+        if scope in self._building:
+            return
+        thread = threading.Thread(target=self._build_quietly, args=(scope,), daemon=True,
+                                  name=f"{_BUILDER}{scope.tenant}")
+        self._building[scope] = thread
+        thread.start()
+
+    def _build_quietly(self, scope: Scope) -> None:
+        try:
+            self.build_index(tenant=scope.tenant, partition=scope.partition or "")
+        except (StoreError, OSError, RuntimeError, UsageError) as exc:
+            if self._conn is None:
+                return  # the store was closed meanwhile: the build is simply abandoned
+            warnings.warn(f"building the HNSW index of {scope} failed ({exc}); its queries stay exact",
+                          RuntimeWarning, stacklevel=1)
 
     # --- reads ----------------------------------------------------------------------------------------------
 
-    def query(self, vector: Sequence[float], k: int = 10, *, tenant: str, where: Where | None = None) -> list[Hit]:
-        """The `k` records of `tenant` most similar (cosine) to `vector` that match `where`, best first."""
+    def query(self, vector: Sequence[float], k: int = 10, *, tenant: str, where: Where | None = None,
+              partition: str = "") -> list[Hit]:
+        """The `k` records of `partition` of `tenant` most similar (cosine) to `vector` that match `where`,
+        best first."""
         _core.check_tenant(tenant)
-        q = _core.normalized(_core.check_vector(vector, self.dimensions))
+        scope = Scope(tenant, _core.check_partition(partition))
+        q = _core.check_vector(vector, self.dimensions)
         _core.check_k(k)
         conditions = parse_where(where)
         with self._read() as conn:
-            matrix = self._matrix(conn, tenant)
+            matrix = self._matrix(conn, scope)
             if matrix is None or not matrix.rowids.size:
                 return []
+            positions = None
             if conditions:
-                positions = self._filtered(conn, tenant, matrix, conditions)
-            elif tenant not in self._building and self._use_hnsw(matrix):
-                positions = self._approximate(conn, tenant, matrix, q, k)
-            else:
-                positions = None
+                positions = self._filtered(conn, scope, matrix, conditions)
+            elif scope not in self._building and self._use_hnsw(matrix):
+                positions = self._approximate(conn, scope, matrix, q, k)
             rowids, scores = _rank(matrix, q, k, positions)
             records = self._fetch_rowids(conn, rowids)
         return _core.hits(records, scores)
+
+    def search_text(self, query: str, k: int = 10, *, tenant: str, where: Where | None = None,
+                    partition: str = "") -> list[Hit]:
+        """The `k` records of `partition` of `tenant` that best match the words of `query`,
+        by FTS5's bm25(), best first; a hit's score is the BM25 score (higher is better). Records sharing no
+        word with the query are left out. BM25's statistics are the file's, over every tenant."""
+        _core.check_tenant(tenant)
+        scope = Scope(tenant, _core.check_partition(partition))
+        _core.check_k(k)
+        terms = _core.lexical_terms(query)
+        clause, params = to_sqlite(parse_where(where))
+        if not terms:
+            return []
+        match = f'scope : "{scope.fts_token()}" AND text : (' + " OR ".join(_fts_quote(t) for t in terms) + ")"
+        sql = (f"SELECT r.id, r.text, r.vector, r.metadata, r.created_at, -bm25(records_fts, 1.0, 0.0) AS score "
+               f"FROM records_fts JOIN records r ON r.rowid = records_fts.rowid "
+               f"WHERE records_fts MATCH ? AND {clause} ORDER BY bm25(records_fts, 1.0, 0.0), r.rowid LIMIT ?")
+        with self._read() as conn:
+            rows = conn.execute(sql, (match, *params, k)).fetchall()
+        return [Hit(_record(row[:5]), float(row[5])) for row in rows]
 
     def get(self, ids: Sequence[str], *, tenant: str) -> list[Record]:
         """The records of `tenant` with these ids, in the order asked; missing ids are left out."""
@@ -220,32 +343,37 @@ class SQLiteStore(_core.Closing):
                 found.update((r.id, r) for r in map(_record, conn.execute(sql, (tenant, *part))))
         return [found[i] for i in wanted if i in found]
 
-    def count(self, *, tenant: str) -> int:
-        """How many records `tenant` holds."""
+    def count(self, *, tenant: str, partition: str | None = None) -> int:
+        """How many records `tenant` (or `partition` of it) holds."""
         _core.check_tenant(tenant)
+        clause, params = Scope(tenant, _core.check_scope(partition)).sql()
         with self._read() as conn:
-            return int(conn.execute("SELECT count(*) FROM records WHERE tenant = ?", (tenant,)).fetchone()[0])
+            return int(conn.execute(f"SELECT count(*) FROM records WHERE {clause}", params).fetchone()[0])
 
     def tenants(self) -> list[str]:
         """The tenants that hold at least one record, sorted."""
         with self._read() as conn:
             return [row[0] for row in conn.execute("SELECT DISTINCT tenant FROM records ORDER BY tenant")]
 
-    def scan(self, *, tenant: str, where: Where | None = None, limit: int | None = None) -> list[Record]:
-        """The records of `tenant` matching `where`, oldest `created_at` first (then by id), at most `limit`."""
+    def scan(self, *, tenant: str, where: Where | None = None, limit: int | None = None,
+             partition: str | None = None) -> list[Record]:
+        """The records of `tenant` (of `partition` only, if given) matching `where`, oldest `created_at` first
+        (then by id), at most `limit`."""
         _core.check_tenant(tenant)
+        scope_sql, scope_params = Scope(tenant, _core.check_scope(partition)).sql()
         clause, params = to_sqlite(parse_where(where))
         _core.check_limit(limit)
-        sql = (f"SELECT {_COLUMNS} FROM records WHERE tenant = ? AND {clause} ORDER BY created_at, id "
+        sql = (f"SELECT {_COLUMNS} FROM records WHERE {scope_sql} AND {clause} ORDER BY created_at, id "
                f"LIMIT {-1 if limit is None else int(limit)}")
         with self._read() as conn:
-            return [_record(row) for row in conn.execute(sql, (tenant, *params))]
+            return [_record(row) for row in conn.execute(sql, (*scope_params, *params))]
 
     def close(self) -> None:
-        """Close the file; the store cannot be used afterwards."""
+        """Close the file; the store cannot be used afterwards. A background index build still running ends
+        without saving."""
         with self._lock:
-            for tenant, matrix in self._cache.items():
-                self._save_index(tenant, matrix)
+            for scope, matrix in self._cache.items():
+                self._save_index(scope, matrix)
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
@@ -253,21 +381,22 @@ class SQLiteStore(_core.Closing):
 
     # --- search internals -----------------------------------------------------------------------------------
 
-    def _matrix(self, conn: sqlite3.Connection, tenant: str) -> _Matrix | None:
-        row = conn.execute("SELECT version FROM tenant_state WHERE tenant = ?", (tenant,)).fetchone()
+    def _matrix(self, conn: sqlite3.Connection, scope: Scope) -> _Matrix | None:
+        row = conn.execute("SELECT version FROM tenant_state WHERE tenant = ?", (scope.tenant,)).fetchone()
         if row is None:
             return None
-        cached = self._cache.get(tenant)
+        cached = self._cache.get(scope)
         if cached is None or cached.version != row[0]:
-            cached = (self._patched(conn, tenant, cached, row[0]) if cached is not None else None) \
-                or self._loaded(conn, tenant, row[0])
-            self._remember(tenant, cached)
-        self._cache.move_to_end(tenant)
+            cached = (self._patched(conn, scope, cached, row[0]) if cached is not None else None) \
+                or self._loaded(conn, scope, row[0])
+            self._remember(scope, cached)
+        self._cache.move_to_end(scope)
         return cached
 
-    def _loaded(self, conn: sqlite3.Connection, tenant: str, version: int) -> _Matrix:
-        rows = conn.execute("SELECT rowid, vector FROM records WHERE tenant = ? AND vector IS NOT NULL "
-                            "ORDER BY rowid", (tenant,)).fetchall()
+    def _loaded(self, conn: sqlite3.Connection, scope: Scope, version: int) -> _Matrix:
+        clause, params = scope.sql()
+        rows = conn.execute(f"SELECT rowid, vector FROM records WHERE {clause} AND vector IS NOT NULL "
+                            "ORDER BY rowid", params).fetchall()
         return _Matrix(version, *self._unpack(rows))
 
     def _unpack(self, rows: list[tuple[int, bytes]]) -> tuple[np.ndarray, np.ndarray]:
@@ -275,90 +404,96 @@ class SQLiteStore(_core.Closing):
         vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), self.dimensions)
         return rowids, (_core.normalized(vectors) if len(rows) else vectors)
 
-    def _patched(self, conn: sqlite3.Connection, tenant: str, old: _Matrix, version: int) -> _Matrix | None:
+    def _patched(self, conn: sqlite3.Connection, scope: Scope, old: _Matrix, version: int) -> _Matrix | None:
         """`old` brought to `version` from the rows written since (seq > old.version) and the row ids that
         remain; None when a reload is cheaper (many changes) or due (a worn HNSW index)."""
-        changed = conn.execute("SELECT rowid, vector FROM records WHERE tenant = ? AND seq > ?",
-                               (tenant, old.version)).fetchall()
+        clause, params = scope.sql()
+        changed = conn.execute(f"SELECT rowid, vector FROM records WHERE {clause} AND seq > ?",
+                               (*params, old.version)).fetchall()
         if len(changed) > _PATCH_MAX_SHARE * max(old.rowids.size, 1) or (old.index and old.index.worn):
             return None
-        present = np.fromiter((r[0] for r in conn.execute("SELECT rowid FROM records WHERE tenant = ?", (tenant,))),
+        present = np.fromiter((r[0] for r in conn.execute(f"SELECT rowid FROM records WHERE {clause}", params)),
                               dtype=np.int64)
         new_rowids, new_unit = self._unpack([r for r in changed if r[1] is not None])
         lost_vector = np.fromiter((r[0] for r in changed if r[1] is None), dtype=np.int64)
         still_there = np.isin(old.rowids, present) & ~np.isin(old.rowids, lost_vector)
         keep = still_there & ~np.isin(old.rowids, new_rowids)
-        if old.index is not None:
-            old.index.remove(old.rowids[~still_there])
-            old.index.add(new_unit, new_rowids, fresh=int((~np.isin(new_rowids, old.rowids)).sum()))
+        index = old.index if len(changed) <= _INDEX_PATCH_MAX_ROWS else None
+        if index is not None:
+            index.remove(old.rowids[~still_there])
+            index.add(new_unit, new_rowids, fresh=int((~np.isin(new_rowids, old.rowids)).sum()))
         rowids = np.concatenate([old.rowids[keep], new_rowids])
         order = np.argsort(rowids, kind="stable")
-        return _Matrix(version, rowids[order], np.concatenate([old.unit[keep], new_unit])[order], old.index)
+        return _Matrix(version, rowids[order], np.concatenate([old.unit[keep], new_unit])[order], index)
 
-    def _remember(self, tenant: str, matrix: _Matrix) -> None:
-        self._cache[tenant] = matrix
-        self._cache.move_to_end(tenant)
+    def _remember(self, scope: Scope, matrix: _Matrix) -> None:
+        self._cache[scope] = matrix
+        self._cache.move_to_end(scope)
         while len(self._cache) > 1 and sum(m.rowids.size for m in self._cache.values()) > self._cache_max_vectors:
             self._save_index(*self._cache.popitem(last=False))
 
-    def _filtered(self, conn: sqlite3.Connection, tenant: str, matrix: _Matrix, conditions: Any) -> np.ndarray:
+    def _filtered(self, conn: sqlite3.Connection, scope: Scope, matrix: _Matrix, conditions: Any) -> np.ndarray:
+        scope_sql, scope_params = scope.sql()
         clause, params = to_sqlite(conditions)
-        sql = f"SELECT rowid FROM records WHERE tenant = ? AND vector IS NOT NULL AND {clause}"
-        rowids = np.fromiter((r[0] for r in conn.execute(sql, (tenant, *params))), dtype=np.int64)
+        sql = f"SELECT rowid FROM records WHERE {scope_sql} AND vector IS NOT NULL AND {clause}"
+        rowids = np.fromiter((r[0] for r in conn.execute(sql, (*scope_params, *params))), dtype=np.int64)
         return np.searchsorted(matrix.rowids, rowids)
 
-    def _approximate(self, conn: sqlite3.Connection, tenant: str, matrix: _Matrix, q: np.ndarray, k: int
+    def _approximate(self, conn: sqlite3.Connection, scope: Scope, matrix: _Matrix, q: np.ndarray, k: int
                      ) -> np.ndarray | None:
-        """Candidate positions from the HNSW index; None (search exactly) if hnswlib fails."""
+        """Candidate positions from the HNSW index; None (search exactly) while there is none, or if hnswlib
+        fails."""
+        if matrix.index is None:
+            matrix.index = self._saved_index(conn, scope, matrix, max_changes=_INDEX_PATCH_MAX_ROWS)
+        if matrix.index is None:
+            if self.build_in_background:
+                self._build_in_background(scope)
+            return None
         try:
-            return np.searchsorted(matrix.rowids, self._index_for(conn, tenant, matrix).search(q, k))
+            return np.searchsorted(matrix.rowids, matrix.index.search(q, k))
         except RuntimeError as exc:  # hnswlib reports every failure as RuntimeError
             matrix.index = None
             warnings.warn(f"HNSW search failed ({exc}); answered exactly", RuntimeWarning, stacklevel=3)
             return None
 
-    def _index_for(self, conn: sqlite3.Connection, tenant: str, matrix: _Matrix) -> HnswIndex:
-        if matrix.index is None:
-            matrix.index = self._saved_index(conn, tenant, matrix)
-        if matrix.index is None:
-            matrix.index = HnswIndex.build(matrix.unit, matrix.rowids, self.search)  # type: ignore[arg-type]
-            self._save_index(tenant, matrix)
-        return matrix.index
-
-    def _saved_index(self, conn: sqlite3.Connection, tenant: str, matrix: _Matrix) -> HnswIndex | None:
+    def _saved_index(self, conn: sqlite3.Connection, scope: Scope, matrix: _Matrix, *,
+                     max_changes: int | None = None) -> HnswIndex | None:
         """The index saved by an earlier process, brought up to date; None when there is none worth patching."""
-        folder = self._index_folder(tenant)
+        folder = self._index_folder(scope)
         loaded = folder and HnswIndex.load(folder, self.search, self.dimensions)  # type: ignore[arg-type]
         if not loaded or loaded[1] > matrix.version:
             return None
-        return self._caught_up(conn, tenant, matrix, *loaded)
+        return self._caught_up(conn, scope, matrix, *loaded, max_changes=max_changes)
 
-    def _caught_up(self, conn: sqlite3.Connection, tenant: str, matrix: _Matrix, index: HnswIndex, version: int,
-                   labels: np.ndarray) -> HnswIndex | None:
+    def _caught_up(self, conn: sqlite3.Connection, scope: Scope, matrix: _Matrix, index: HnswIndex, version: int,
+                   labels: np.ndarray, *, max_changes: int | None = None) -> HnswIndex | None:
         """`index`, built at `version` over `labels`, patched to `matrix`; None when a rebuild is due."""
+        clause, params = scope.sql()
         changed = np.fromiter((r[0] for r in conn.execute(
-            "SELECT rowid FROM records WHERE tenant = ? AND seq > ? AND vector IS NOT NULL", (tenant, version))),
+            f"SELECT rowid FROM records WHERE {clause} AND seq > ? AND vector IS NOT NULL", (*params, version))),
             dtype=np.int64)
-        if len(changed) > _PATCH_MAX_SHARE * max(matrix.rowids.size, 1):
+        limit = _PATCH_MAX_SHARE * max(matrix.rowids.size, 1)
+        if len(changed) > (limit if max_changes is None else min(limit, max_changes)):
             return None
         index.remove(labels[~np.isin(labels, matrix.rowids)])
         index.add(matrix.unit[np.searchsorted(matrix.rowids, changed)], changed,
                   fresh=int((~np.isin(changed, labels)).sum()))
         return None if index.worn else index
 
-    def _index_folder(self, tenant: str) -> Path | None:
+    def _index_folder(self, scope: Scope) -> Path | None:
         if self.path in ("", ":memory:") or self.path.startswith("file:"):
             return None
-        return Path(f"{self.path}.hnsw") / hashlib.sha1(tenant.encode()).hexdigest()[:16]
+        key = scope.tenant if not scope.partition else f"{scope.tenant}\x00{scope.partition}"  # '' as before v3
+        return Path(f"{self.path}.hnsw") / hashlib.sha1(key.encode()).hexdigest()[:16]
 
-    def _save_index(self, tenant: str, matrix: _Matrix) -> None:
-        folder = self._index_folder(tenant)
+    def _save_index(self, scope: Scope, matrix: _Matrix) -> None:
+        folder = self._index_folder(scope)
         if folder is None or matrix.index is None or not matrix.index.dirty:
             return
         try:
             matrix.index.save(folder, matrix.version, matrix.rowids)
         except (OSError, RuntimeError) as exc:  # a missing save costs a rebuild later, never a wrong answer
-            warnings.warn(f"could not save the HNSW index of {tenant!r} to {folder}: {exc}", RuntimeWarning,
+            warnings.warn(f"could not save the HNSW index of {scope} to {folder}: {exc}", RuntimeWarning,
                           stacklevel=3)
 
     def _use_hnsw(self, matrix: _Matrix) -> bool:
@@ -407,6 +542,11 @@ class SQLiteStore(_core.Closing):
             except BaseException:
                 _rollback(conn)
                 raise
+
+
+def _fts_quote(term: str) -> str:
+    """A term as an FTS5 string (a phrase of the words FTS5's tokenizer finds in it)."""
+    return '"' + term.replace('"', '""') + '"'
 
 
 def _rank(matrix: _Matrix, q: np.ndarray, k: int, positions: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:

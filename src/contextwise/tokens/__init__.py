@@ -26,7 +26,7 @@ from contextwise.tokens._catalog import (
     estimated_tokenizer,
     get_tokenizer,
     quicktok_tokenizer,
-    register_tokenizers,
+    resolve_tokenizer,
     tiktoken_tokenizer,
     tokenizer_for_model,
     tokenizer_id_for_model,
@@ -87,12 +87,11 @@ __all__ = [
     "install_into_tiktoken",
     "quicktok_available",
     "quicktok_tokenizer",
-    "register_tokenizers",
+    "resolve_tokenizer",
     "split_for_parallel",
     "tiktoken_tokenizer",
     "tokenizer_for_model",
     "tokenizer_id_for_model",
 ]
 
-register_tokenizers()
 install_into_tiktoken()

@@ -14,7 +14,6 @@ from typing import Any
 
 from contextwise.errors import BackendError, UnknownBackendError, UsageError
 from contextwise.protocols import Tokenizer
-from contextwise.registry import register
 from contextwise.tokens._backends import (
     QUICKTOK_ENCODINGS,
     AdaptiveTokenizer,
@@ -214,14 +213,45 @@ def _estimate(key: str) -> EstimatedTokenizer:
     return EstimatedTokenizer(key, get_tokenizer(spec.proxy), spec.ratio, cjk_ratio=spec.cjk_ratio)
 
 
-# Provider name -> factory; pyproject.toml declares the same as `tokenizer.<provider>` entry points.
-FACTORIES: dict[str, Callable[[str], Tokenizer]] = {
-    "auto": get_tokenizer, "tiktoken": tiktoken_tokenizer, "quicktok": quicktok_tokenizer,
-    "estimate": estimated_tokenizer, "model": tokenizer_for_model,
-}
+def resolve_tokenizer(spec: Tokenizer | str) -> Tokenizer:
+    """The one tokenizer resolver every API uses: a Tokenizer object, a tokenizer id ("o200k_base"), a
+    "provider:name" string ("tiktoken:o200k_base", "model:gpt-4o") or a model name ("gpt-4o").
+
+    Raises:
+        UsageError: `spec` is neither a string nor a tokenizer (e.g. None).
+        UnknownBackendError: no tokenizer id, provider or model has that name; the near ones are suggested.
+
+    >>> resolve_tokenizer("gpt-4o") is resolve_tokenizer("o200k_base") is resolve_tokenizer("auto:o200k_base")
+    True
+    """
+    return tokenizer_and_model(spec)[0]
 
 
-def register_tokenizers() -> None:
-    """Register the built-in tokenizer providers ("auto:", "tiktoken:", "quicktok:", "estimate:", "model:")."""
-    for provider, factory in FACTORIES.items():
-        register("tokenizer", provider, factory)
+def tokenizer_and_model(spec: Tokenizer | str) -> tuple[Tokenizer, str | None]:
+    """`resolve_tokenizer`, and the model `spec` named (None for a tokenizer id or object), for its framing."""
+    if not isinstance(spec, str):
+        if callable(getattr(spec, "count", None)) and callable(getattr(spec, "encode", None)):
+            return spec, None
+        raise UsageError(f"a tokenizer is a Tokenizer, a tokenizer id ({', '.join(TOKENIZER_IDS)}), a "
+                         f"'provider:name' string or a model name, got {type(spec).__name__}")
+    from contextwise.registry import is_registered, resolve
+
+    name = spec.strip()
+    provider, sep, rest = name.partition(":")
+    if sep and is_registered("tokenizer", provider):
+        return resolve("tokenizer", name), (rest.strip() if provider == "model" else None)
+    return _from_name(name)
+
+
+def tokenizer_from_name(name: str) -> Tokenizer:
+    """The registry's fallback for specs that name no provider: a tokenizer id or a model name."""
+    return _from_name(name.strip())[0]
+
+
+def _from_name(name: str) -> tuple[Tokenizer, str | None]:
+    if not name:
+        raise UsageError(f"a tokenizer id or model name is needed; tokenizers: {', '.join(TOKENIZER_IDS)}")
+    key = _ALIASES.get(name.lower(), name.lower())
+    if key in TOKENIZER_IDS:
+        return get_tokenizer(key), None
+    return tokenizer_for_model(name), name

@@ -15,8 +15,9 @@ from typing import Any
 
 from contextwise.errors import UsageError
 from contextwise.protocols import Tokenizer
+from contextwise.tokens._catalog import tokenizer_and_model
 from contextwise.tokens.framing import GENERIC, Framing, framing_for
-from contextwise.types import ImagePart, Message, TextPart, Tool
+from contextwise.types import ImagePart, Message, MessageLike, TextPart, Tool, as_messages
 
 _DEFAULT_FRAMING_BY_TOKENIZER = {"o200k_base": "openai", "cl100k_base": "openai", "claude": "anthropic",
                                  "gemini": "google", "llama3": "llama3", "qwen2": "chatml"}
@@ -98,7 +99,7 @@ class TokenCounter:
     def __init__(self, tokenizer: Tokenizer | str, framing: Framing | str | None = None, *,
                  max_cached_texts: int = 100_000, max_cached_chars: int = 64_000_000,
                  max_cached_messages: int = 100_000) -> None:
-        self.tokenizer, model = _resolve_tokenizer(tokenizer)
+        self.tokenizer, model = tokenizer_and_model(tokenizer)
         if isinstance(framing, str):
             framing = framing_for(framing)
         self.framing = framing or _default_framing(self.tokenizer, model)
@@ -124,7 +125,13 @@ class TokenCounter:
         return bool(self.tokenizer.exact)
 
     def count(self, text: str) -> int:
-        """Tokens in `text`, cached by content."""
+        """Tokens in `text`, cached by content.
+
+        Raises:
+            UsageError: `text` is not a string.
+        """
+        if not isinstance(text, str):
+            raise UsageError(f"count() takes a string, got {type(text).__name__}; use messages() for messages")
         if not text:
             return 0
         cached = self._texts.get(text)
@@ -143,12 +150,13 @@ class TokenCounter:
         self._messages.put(msg, tokens)
         return tokens
 
-    def messages(self, msgs: Iterable[Message], *, tools: Iterable[Tool | Mapping[str, Any]] = ()) -> int:
+    def messages(self, msgs: Iterable[MessageLike], *, tools: Iterable[Tool | Mapping[str, Any]] = ()) -> int:
         """Prompt tokens of a whole request: every message, the reply priming and the tool definitions.
 
-        Counting a sequence that extends (or is a prefix of) one counted recently costs only the difference.
+        `msgs` may hold `Message`s, OpenAI-format dicts or SDK message objects (see `as_messages`). Counting a
+        sequence that extends (or is a prefix of) one counted recently costs only the difference.
         """
-        seq = msgs if isinstance(msgs, list) else list(msgs)
+        seq = msgs if isinstance(msgs, list) and all(isinstance(m, Message) for m in msgs) else as_messages(msgs)
         return self._sum(seq) + self.framing.reply_priming_tokens + self.tools(tools)
 
     def tools(self, tools: Iterable[Tool | Mapping[str, Any]]) -> int:
@@ -227,28 +235,6 @@ class TokenCounter:
                     return snap
                 best = snap
         return best
-
-
-def _resolve_tokenizer(spec: Tokenizer | str) -> tuple[Tokenizer, str | None]:
-    if not isinstance(spec, str):
-        return spec, None
-    from contextwise.registry import resolve
-    from contextwise.tokens._catalog import (
-        TOKENIZER_IDS,
-        canonical_tokenizer_id,
-        get_tokenizer,
-        tokenizer_for_model,
-    )
-
-    if ":" in spec:
-        return resolve("tokenizer", spec), None
-    try:
-        return get_tokenizer(canonical_tokenizer_id(spec)), None
-    except UsageError:
-        if not spec.strip():
-            raise UsageError(f"a tokenizer or model name is needed; tokenizers: {', '.join(TOKENIZER_IDS)}") \
-                from None
-        return tokenizer_for_model(spec), spec
 
 
 def _default_framing(tokenizer: Tokenizer, model: str | None) -> Framing:

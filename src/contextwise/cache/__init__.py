@@ -1,0 +1,38 @@
+"""Caching: a response cache that is never wrong (exact, then semantic with guards), and cached compressions.
+
+The exact key hashes the whole canonical request, every field but a reviewed list of output-irrelevant ones,
+with the provider's defaults filled in, and the tenant, which is mandatory and a hard partition of every store.
+Answers record what they depended on (memory facts, document chunks, the system prompt) and are not served
+once that changed.
+
+>>> from contextwise.cache import CachedChatModel, ResponseCache
+>>> from contextwise.testing import ScriptedChatModel
+>>> from contextwise.types import ChatOptions, Message
+>>> model = CachedChatModel(ScriptedChatModel(["4"]), ResponseCache("memory:"), tenant="acme")
+>>> found = model.complete_cached([Message.user("2+2?")], options=ChatOptions(temperature=0))
+>>> found.cached, model.complete_cached([Message.user("2+2?")], options=ChatOptions(temperature=0)).cached
+(False, True)
+"""
+
+from __future__ import annotations
+
+from contextwise.cache._compressed import CachedCompressed, CachedCompressor, settings_of
+from contextwise.cache._anchors import Anchors, anchors
+from contextwise.cache._semantic import Calibration, SemanticIndex, calibrate, prompt_text, wilson
+from contextwise.cache._chat import AsyncCachedChatModel, CachedChatModel, CachedCompletion
+from contextwise.cache._deps import chunk_dependencies, chunk_versions, fact_dependencies, fact_versions, Versions
+from contextwise.cache._entry import Dependency, Entry, VersionSource, content_version
+from contextwise.cache._keys import canonical_bytes, canonical_request, request_key
+from contextwise.cache._request import CacheRequest, from_call
+from contextwise.cache._response import CacheControl, CacheStats, Lookup, ResponseCache
+from contextwise.cache._schemas import Param, Schema, get_schema, schema_names
+from contextwise.cache._stores import EntryStore, MemoryEntries, RedisEntries, SQLiteEntries, open_entries
+
+__all__ = [
+    "Anchors", "AsyncCachedChatModel", "CacheControl", "CacheRequest", "CacheStats", "CachedChatModel",
+    "CachedCompletion", "CachedCompressed", "CachedCompressor", "Calibration", "Dependency", "Entry", "EntryStore",
+    "Lookup", "MemoryEntries", "Param", "RedisEntries", "ResponseCache", "SQLiteEntries", "Schema", "SemanticIndex",
+    "VersionSource", "Versions", "anchors", "calibrate", "canonical_bytes", "canonical_request",
+    "chunk_dependencies", "chunk_versions", "content_version", "fact_dependencies", "fact_versions", "from_call",
+    "get_schema", "open_entries", "prompt_text", "request_key", "schema_names", "settings_of", "wilson",
+]

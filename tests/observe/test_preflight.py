@@ -1,0 +1,203 @@
+"""Preflight (overflow caught before sending), silent truncation after, and calibration of estimated counts,
+against a real OpenAI-compatible server on 127.0.0.1 that counts and truncates like Ollama."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+
+import contextwise as cw
+from contextwise import observe
+from contextwise.errors import ContextLengthError, TruncationWarning, UsageError
+from contextwise.llm import AnthropicChat, AsyncOpenAIChat, OpenAIChat
+from contextwise.observe import Calibration, Preflight
+from contextwise.types import Message, Usage
+
+LONG = "The quick brown fox jumps over the lazy dog. " * 40  # about 400 tokens
+
+
+def _history(turns: int) -> list[Message]:
+    out = [Message.system("Be brief.")]
+    for i in range(turns):
+        out += [Message.user(f"Question {i}: {LONG}"), Message.assistant(f"Answer {i}.")]
+    return out + [Message.user("And now?")]
+
+
+def test_preflight_count_is_what_the_server_bills(counting_server):
+    model = OpenAIChat("gpt-4o", base_url=counting_server.url, api_key="k")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", TruncationWarning)
+        got = model.complete(_history(2))
+    counted = model._check.count(_history(2))  # what preflight counted for this prompt
+    assert counted.tokens == got.usage.input_tokens and not counted.estimate
+
+
+def test_preflight_overflow_raises_with_the_numbers_and_sends_nothing(counting_server, events):
+    model = OpenAIChat("gpt-4o", base_url=counting_server.url, api_key="k",
+                       preflight=Preflight(input_limit_tokens=500))
+    with pytest.raises(ContextLengthError) as info:
+        model.complete(_history(3))
+    err = info.value
+    assert err.available_tokens == 500 and err.needed_tokens > 500
+    assert str(err.needed_tokens) in str(err) and "nothing was sent" in str(err)
+    assert counting_server.requests == []
+    (overflow,) = [e for e in events if e.kind == "context_overflow"]
+    assert (overflow.counted_tokens, overflow.limit_tokens) == (err.needed_tokens, 500)
+
+
+def test_preflight_catalog_limit_keeps_room_for_max_tokens(counting_server):
+    limit = cw.get_model("gpt-4o").context_window_tokens
+    model = OpenAIChat("gpt-4o", base_url=counting_server.url, api_key="k")
+    messages = _history(1)
+    prompt = model._check.count(messages).tokens
+    with pytest.raises(ContextLengthError):
+        model.complete(messages, max_tokens=limit - prompt + 1)
+    model.complete(messages, max_tokens=limit - prompt)
+    assert len(counting_server.requests) == 1
+
+
+def test_preflight_off_sends_anything(counting_server):
+    model = OpenAIChat("gpt-4o", base_url=counting_server.url, api_key="k", preflight=False)
+    model.complete(_history(1), max_tokens=10**7)
+    assert len(counting_server.requests) == 1
+
+
+def test_preflight_settings_are_checked():
+    with pytest.raises(UsageError):
+        Preflight(input_limit_tokens=0)
+    with pytest.raises(UsageError):
+        Preflight(estimate_margin=1.5)
+    with pytest.raises(UsageError):
+        OpenAIChat("gpt-4o", base_url="http://127.0.0.1:9", preflight="yes")
+
+
+def test_truncation_like_ollama_num_ctx_is_reported_with_both_numbers(counting_server, events):
+    counting_server.framing, counting_server.num_ctx = "chatml", 1024
+    model = OpenAIChat("llama3.2", base_url=counting_server.url, preflight=Preflight(tokenizer="o200k_base"))
+    with pytest.warns(TruncationWarning, match="billed"):
+        got = model.complete(_history(6))
+    (event,) = [e for e in events if e.kind == "prompt_truncated"]
+    assert event.returned_tokens == got.usage.input_tokens <= 1024
+    assert event.counted_tokens > 2000 and event.lost_tokens == event.counted_tokens - event.returned_tokens
+    call = [e for e in events if e.kind == "model_call"][-1]
+    assert call.counted_input_tokens == event.counted_tokens
+
+
+def test_truncation_not_reported_when_the_prompt_fits(counting_server, events):
+    counting_server.framing, counting_server.num_ctx = "chatml", 8192
+    model = OpenAIChat("llama3.2", base_url=counting_server.url, preflight=Preflight(tokenizer="o200k_base"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", TruncationWarning)
+        model.complete(_history(6))
+    assert not [e for e in events if e.kind == "prompt_truncated"]
+
+
+@pytest.mark.anyio
+async def test_truncation_async_twin_reports_it_too(counting_server, events):
+    counting_server.framing, counting_server.num_ctx = "chatml", 1024
+    model = AsyncOpenAIChat("llama3.2", base_url=counting_server.url, preflight=Preflight(tokenizer="o200k_base"))
+    with pytest.warns(TruncationWarning):
+        await model.complete(_history(6))
+    await model.aclose()
+    assert [e.kind for e in events].count("prompt_truncated") == 1
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+
+
+def test_calibration_learns_a_bounded_median():
+    cal = Calibration(min_calls=3)
+    for billed in (1100, 1080, 1120, 5000):  # one wild answer (a proxy) is clamped and outvoted
+        cal.learn("claude-x", counted_tokens=1000, billed_tokens=billed)
+    c = cal.correction("claude-x")
+    assert c.calls == 4 and 1.09 <= c.ratio <= 1.2 and c.apply(1000) == pytest.approx(1000 * c.ratio, abs=1)
+    assert "calibrated on 4 call(s)" in c.describe()
+    assert cal.correction("never-seen") is None
+    cal.learn("tiny", counted_tokens=5, billed_tokens=9)  # framing-dominated prompts teach nothing
+    assert cal.correction("tiny") is None
+
+
+def test_calibration_persists_in_sqlite(tmp_path):
+    path = tmp_path / "cal.sqlite3"
+    first = Calibration(path, window=4)
+    for billed in (900, 910, 920, 930, 940, 950):
+        first.learn("gemini-2.5-pro", counted_tokens=1000, billed_tokens=billed)
+    first.close()
+    again = Calibration(path, window=4)
+    c = again.correction("gemini-2.5-pro")
+    assert c.calls == 4 and c.ratio == pytest.approx(0.935)  # only the window's last four survive
+    again.forget("gemini-2.5-pro")
+    assert Calibration(path).correction("gemini-2.5-pro") is None
+
+
+def test_calibration_user_data_dir_is_configurable(tmp_path, monkeypatch):
+    monkeypatch.setenv("CONTEXTWISE_DATA_DIR", str(tmp_path))
+    cal = Calibration.user()
+    assert cal.path == tmp_path / "calibration.sqlite3" and cal.path.exists()
+    cal.close()
+
+
+def _anthropic_answer(input_tokens: int) -> dict:
+    return {"id": "m", "type": "message", "role": "assistant", "model": "claude-sonnet-4-5",
+            "content": [{"type": "text", "text": "OK"}], "stop_reason": "end_turn",
+            "usage": {"input_tokens": input_tokens, "output_tokens": 2}}
+
+
+def test_calibration_from_anthropic_answers_reaches_preflight_and_the_report(fresh_calibration):
+    """Claude's tokenizer is an estimate: the billed counts teach a ratio that preflight and the Report use."""
+    import http.server
+    import json
+    import threading
+
+    estimate = None
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *a):
+            pass
+
+        def do_POST(self):  # noqa: N802
+            self.rfile.read(int(self.headers["Content-Length"]))
+            data = json.dumps(_anthropic_answer(int(estimate * 1.2))).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        model = AnthropicChat("claude-sonnet-4-5", base_url=f"http://127.0.0.1:{httpd.server_address[1]}",
+                              api_key="k")
+        messages = _history(2)
+        estimate = model._check.count(messages).raw
+        for _ in range(3):
+            model.complete(messages)
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    correction = fresh_calibration.correction("claude-sonnet-4-5")
+    assert correction.calls == 3 and correction.ratio == pytest.approx(1.2, rel=0.01)
+    assert model._check.count(messages).tokens == correction.apply(estimate)
+    report = cw.Context("claude-sonnet-4-5").system("Be brief.").user("Hi").build().report
+    assert not report.exact and any("calibrated on 3 call(s)" in w for w in report.warnings)
+
+
+def test_preflight_estimated_counts_get_a_margin(fresh_calibration, counting_server):
+    model = OpenAIChat("claude-sonnet-4-5", base_url=counting_server.url, api_key="k",
+                       preflight=Preflight(input_limit_tokens=10_000, estimate_margin=0.5))
+    messages = _history(1)
+    raw = model._check.count(messages).raw
+    assert raw * 1.5 > 10_000 or raw < 10_000  # sanity
+    tight = OpenAIChat("claude-sonnet-4-5", base_url=counting_server.url, api_key="k",
+                       preflight=Preflight(input_limit_tokens=int(raw * 1.2), estimate_margin=0.3))
+    with pytest.raises(ContextLengthError):
+        tight.complete(messages)
+    loose = OpenAIChat("claude-sonnet-4-5", base_url=counting_server.url, api_key="k",
+                       preflight=Preflight(input_limit_tokens=int(raw * 1.2), estimate_margin=0.1))
+    loose.complete(messages)
+    assert len(counting_server.requests) == 1
+    assert Usage  # the shape returned is a Usage
