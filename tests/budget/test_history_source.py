@@ -133,3 +133,19 @@ def test_windows_raise_when_the_newest_message_does_not_fit(manager):
     assert info.value.needed_tokens > info.value.available_tokens
     built = _build(_ctx(200).history(chat).user("q"))  # unpinned in a Context: dropped, reported
     assert built.report.section("history").items_kept == 0 and built.report.dropped
+
+
+def test_history_accepts_the_openai_sdks_message_objects():
+    types = pytest.importorskip("openai.types.chat")
+    reply = types.ChatCompletionMessage(role="assistant", content="Pier 7 has 4 free docks.")
+    built = _ctx().history([{"role": "user", "content": "Docks at Pier 7?"}, reply]).user("Thanks").build()
+    assert [m.text for m in built.messages] == ["Docks at Pier 7?", "Pier 7 has 4 free docks.", "Thanks"]
+
+
+def test_a_managers_output_passed_as_messages_keeps_its_summary_first_in_a_tight_window():
+    chat = _summarised_chat()
+    messages = chat.context(600)
+    assert messages[0].text.startswith("Summary of the earlier conversation")
+    built = _build(_ctx(200).history(messages).user("And now?"))
+    assert built.messages[0].text.startswith("Summary of the earlier conversation")
+    assert built.report.section("history").items_kept < built.report.section("history").items_total

@@ -7,33 +7,16 @@ from __future__ import annotations
 
 from dataclasses import replace
 from typing import Any
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 
 from contextwise.budget.section import Item, texts_to_items
 from contextwise.errors import UsageError
-from contextwise.types import Chunk, Message
+from contextwise.types import Chunk, Message, as_messages
 
 
 def to_messages(value: Any) -> list[Message]:
-    """Messages from `Message`s, OpenAI-format dicts or SDK message objects (a lone one is one message)."""
-    if isinstance(value, (Message, Mapping, str)) or hasattr(value, "model_dump"):
-        value = [value]
-    if not isinstance(value, Iterable):
-        raise UsageError(f"expected messages, got {type(value).__name__}")
-    return [_message(v) for v in value]
-
-
-def _message(value: Any) -> Message:
-    if isinstance(value, Message):
-        return value
-    if hasattr(value, "model_dump"):  # an `openai` SDK object
-        value = value.model_dump(exclude_none=True)
-    if isinstance(value, Mapping):
-        try:
-            return Message.from_openai(value)
-        except (KeyError, TypeError, AttributeError) as exc:
-            raise UsageError(f"not an OpenAI-format message: {dict(value)!r:.200}") from exc
-    raise UsageError(f"expected a Message or an OpenAI-format message dict, got {type(value).__name__}")
+    """Messages from `Message`s, OpenAI or Anthropic dicts or SDK message objects (a lone one is one message)."""
+    return as_messages(value)
 
 
 def document_items(docs: Any, style: Any) -> tuple[Item, ...]:

@@ -47,11 +47,12 @@ class Item:
     origin: Any = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
-        content = self.content
-        if isinstance(self.priority, bool) or not isinstance(self.priority, (int, float)) or \
-                not math.isfinite(self.priority):
-            raise UsageError(f"an Item's priority is a finite number, got {self.priority!r}")
-        if not isinstance(self.label, str):
+        content, p = self.content, self.priority
+        # plain floats and ints pass on the first test: thousands of items are made per build
+        if not (p.__class__ is float and -math.inf < p < math.inf or p.__class__ is int) and (
+                isinstance(p, bool) or not isinstance(p, (int, float)) or not math.isfinite(p)):
+            raise UsageError(f"an Item's priority is a finite number, got {p!r}")
+        if self.label.__class__ is not str and not isinstance(self.label, str):
             raise UsageError(f"an Item's label is a string, got {type(self.label).__name__}")
         if isinstance(content, str):
             if content[:1].isspace() or content[-1:].isspace():
