@@ -187,7 +187,8 @@ class _Engine:
         self._prompt_tokens = len(prompt)
         if limit > 0:
             differ = np.flatnonzero(np.asarray(llama.input_ids[:limit]) != np.asarray(prompt[:limit]))
-            kept = (int(differ[0]) if differ.size else limit) // llama.n_batch * llama.n_batch
+            batch = int(llama.n_batch)
+            kept = (int(differ[0]) if differ.size else int(limit)) // batch * batch
             if kept and _llama_cpp().llama_memory_seq_rm(_llama_cpp().llama_get_memory(llama.ctx), -1, kept, -1):
                 llama.n_tokens = kept
                 return kept
