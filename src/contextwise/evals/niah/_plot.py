@@ -35,7 +35,8 @@ def _width(matrices: Sequence[Matrix]) -> float:
     return 1 + sum(max(4.2, 0.22 * len(m.lengths)) for m in matrices)
 
 
-def _draw(axis: Any, matrix: Matrix, *, cmap: Any, low: float, high: float, annotate: bool) -> Any:
+def _draw(axis: Any, matrix: Matrix, *, cmap: Any, low: float, high: float, annotate: bool,
+          ylabel: bool = True) -> Any:
     image = axis.imshow([[math.nan if v is None else v for v in row] for row in matrix.values], cmap=cmap,
                         vmin=low, vmax=high, aspect="auto", interpolation="nearest")
     xstep = max(1, len(matrix.lengths) // 16)
@@ -44,7 +45,8 @@ def _draw(axis: Any, matrix: Matrix, *, cmap: Any, low: float, high: float, anno
     step = max(1, len(matrix.depths) // 12)
     axis.set_yticks(range(0, len(matrix.depths), step), [f"{d:g}" for d in matrix.depths[::step]])
     axis.set_xlabel("context length (tokens)")
-    axis.set_ylabel("needle depth (%)")
+    if ylabel:
+        axis.set_ylabel("needle depth (%)")
     axis.set_title(matrix.title)
     if annotate and len(matrix.lengths) * len(matrix.depths) <= 150:
         for y, row in enumerate(matrix.values):
@@ -69,8 +71,8 @@ def plot_heatmap(matrix: Matrix | Sequence[Matrix], path: str | Path, *, title: 
 
     cmap = LinearSegmentedColormap.from_list("niah", _COLOURS)
     figure, axes = plt.subplots(1, len(matrices), figsize=(_width(matrices), 4.2), squeeze=False)
-    for axis, m in zip(axes[0], matrices):
-        image = _draw(axis, m, cmap=cmap, low=0.0, high=1.0, annotate=True)
+    for n, (axis, m) in enumerate(zip(axes[0], matrices)):
+        image = _draw(axis, m, cmap=cmap, low=0.0, high=1.0, annotate=True, ylabel=n == 0)
     figure.colorbar(image, ax=list(axes[0]), label="score")
     if title:
         figure.suptitle(title)
@@ -83,9 +85,9 @@ def plot_differences(raw: Matrix, others: Sequence[Matrix], path: str | Path, *,
         raise UsageError("nothing to compare: give at least one strategy besides raw")
     plt = _pyplot()
     figure, axes = plt.subplots(1, len(others), figsize=(_width(others), 4.2), squeeze=False)
-    for axis, m in zip(axes[0], others):
+    for n, (axis, m) in enumerate(zip(axes[0], others)):
         image = _draw(axis, m.minus(raw, f"{m.title} - {raw.title}"), cmap="RdBu", low=-1.0, high=1.0,
-                      annotate=True)
+                      annotate=True, ylabel=n == 0)
     figure.colorbar(image, ax=list(axes[0]), label="score difference")
     if title:
         figure.suptitle(title)
