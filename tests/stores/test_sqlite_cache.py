@@ -80,7 +80,8 @@ def test_saved_hnsw_index_is_reused_patched_or_rebuilt_and_stays_correct(tmp_pat
     queries = vectors.clustered(10, 16, seed=9, clusters=4)
     with SQLiteStore(path, 16, search=search) as first:
         model = _fill(first, vectors, [f"a{i}" for i in range(300)], seed=1)
-        _assert_exact_top(first, model, queries)
+        _assert_exact_top(first, model, queries)  # answered exactly while the first query builds in the background
+        assert first.wait_for_builds(120)
     saved = list((tmp_path / "s.db.hnsw").glob("*/state.json"))
     assert len(saved) == 1
     if damage == "corrupt state":
