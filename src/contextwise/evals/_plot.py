@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from contextwise.errors import MissingDependencyError, UsageError
+from contextwise._charts import pyplot, save_png
+from contextwise.errors import UsageError
 from contextwise.evals.locomo import RecallReport
 
 
@@ -31,22 +32,8 @@ def plot_recall(report: RecallReport, path: str | Path, *, title: str = "LoCoMo 
     axes[0].set_ylabel("recall (fraction of evidence found)")
     axes[0].legend()
     figure.suptitle(f"{title} ({report.questions} questions, {len(report.conversations)} conversations)")
-    path = Path(path)
-    try:
-        figure.savefig(path, dpi=120, bbox_inches="tight")
-    except OSError as exc:
-        raise UsageError(f"cannot write the chart to {path}: {exc.strerror or exc}") from exc
-    finally:
-        plt.close(figure)
-    return path
+    return save_png(plt, figure, path)
 
 
 def _pyplot() -> Any:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")  # files only; never open a window
-        import matplotlib.pyplot as plt
-    except ImportError as exc:
-        raise MissingDependencyError("the recall chart (matplotlib)", "plot") from exc
-    return plt
+    return pyplot("the recall chart (matplotlib)")

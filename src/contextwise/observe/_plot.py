@@ -6,21 +6,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from contextwise.errors import MissingDependencyError, UsageError
+from contextwise._charts import pyplot, save_png
 from contextwise.observe._stats import StatsRow
 
 MAX_LINES = 8
 
 
 def _pyplot() -> Any:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError as exc:
-        raise MissingDependencyError("stats charts", "plot") from exc
-    return plt
+    return pyplot("stats charts")
 
 
 def plot_stats(summary: Sequence[StatsRow], series: Sequence[StatsRow], prefix: str | Path, *,
@@ -81,11 +74,4 @@ def _bars(plt: Any, summary: Sequence[StatsRow], by: str) -> Any:
 
 
 def _save(plt: Any, figure: Any, path: str) -> Path:
-    out = Path(path)
-    try:
-        figure.savefig(out, dpi=110, bbox_inches="tight")
-    except OSError as exc:
-        raise UsageError(f"cannot write the chart to {out}: {exc.strerror or exc}") from exc
-    finally:
-        plt.close(figure)
-    return out
+    return save_png(plt, figure, path, dpi=110)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from contextwise.errors import UsageError
+from contextwise._charts import save_png
 from contextwise.evals._plot import _pyplot
 from contextwise.evals.niah._results import CurvePoint, Matrix
 
@@ -17,14 +18,7 @@ _COLOURS = ("#F0496E", "#EBB839", "#0CD79F")
 
 
 def _save(figure: Any, plt: Any, path: str | Path) -> Path:
-    path = Path(path)
-    try:
-        figure.savefig(path, dpi=120, bbox_inches="tight")
-    except OSError as exc:
-        raise UsageError(f"cannot write the chart to {path}: {exc.strerror or exc}") from exc
-    finally:
-        plt.close(figure)
-    return path
+    return save_png(plt, figure, path)
 
 
 def _length_label(tokens: int) -> str:
