@@ -4,11 +4,12 @@ pairing, block shapes, cache breakpoints) and answers in their wire format."""
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Iterator
+from http.server import BaseHTTPRequestHandler
+from typing import Any
+from collections.abc import Iterator
 
 import pytest
+from support import serve_http
 
 
 def openai_errors(body: dict[str, Any]) -> list[str]:
@@ -102,9 +103,5 @@ def provider_server() -> Iterator[tuple[str, list[tuple[str, dict[str, Any]]]]]:
     """(base URL, received requests) of a provider-shaped server on 127.0.0.1."""
     received: list[tuple[str, dict[str, Any]]] = []
     handler = type("Handler", (_Handler,), {"received": received})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", received
-    server.shutdown()
-    server.server_close()
+    with serve_http(handler) as url:
+        yield url, received

@@ -11,10 +11,12 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Iterator
+from http.server import BaseHTTPRequestHandler
+from typing import Any
+from collections.abc import Iterator
 
 import pytest
+from support import serve_http
 
 
 @dataclass
@@ -123,14 +125,10 @@ class _Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="session")
 def _server() -> Iterator[FakeProvider]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    provider = FakeProvider(f"http://127.0.0.1:{server.server_address[1]}")
-    _Handler.provider = provider
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield provider
-    server.shutdown()
-    server.server_close()
+    with serve_http(_Handler) as url:
+        provider = FakeProvider(url)
+        _Handler.provider = provider
+        yield provider
 
 
 @pytest.fixture

@@ -11,13 +11,13 @@ error.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
+from support import serve_http
 import tiktoken
 
 
@@ -93,14 +93,10 @@ class _Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="session")
 def _counting_server() -> Iterator[CountingServer]:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    state = CountingServer(f"http://127.0.0.1:{httpd.server_address[1]}/v1")
-    _Handler.server_state = state
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield state
-    httpd.shutdown()
-    httpd.server_close()
+    with serve_http(_Handler) as url:
+        state = CountingServer(f"{url}/v1")
+        _Handler.server_state = state
+        yield state
 
 
 @pytest.fixture

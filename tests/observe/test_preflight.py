@@ -6,6 +6,7 @@ from __future__ import annotations
 import warnings
 
 import pytest
+from support import serve_http
 
 import contextwise as cw
 from contextwise.errors import ContextLengthError, TruncationWarning, UsageError
@@ -145,7 +146,6 @@ def test_calibration_from_anthropic_answers_reaches_preflight_and_the_report(fre
     """Claude's tokenizer is an estimate: the billed counts teach a ratio that preflight and the Report use."""
     import http.server
     import json
-    import threading
 
     estimate = None
 
@@ -162,18 +162,12 @@ def test_calibration_from_anthropic_answers_reaches_preflight_and_the_report(fre
             self.end_headers()
             self.wfile.write(data)
 
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    try:
-        model = AnthropicChat("claude-sonnet-4-5", base_url=f"http://127.0.0.1:{httpd.server_address[1]}",
-                              api_key="k")
+    with serve_http(Handler) as url:
+        model = AnthropicChat("claude-sonnet-4-5", base_url=url, api_key="k")
         messages = _history(2)
         estimate = model._check.count(messages).raw
         for _ in range(3):
             model.complete(messages)
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
     correction = fresh_calibration.correction("claude-sonnet-4-5")
     assert correction.calls == 3 and correction.ratio == pytest.approx(1.2, rel=0.01)
     assert model._check.count(messages).tokens == correction.apply(estimate)
