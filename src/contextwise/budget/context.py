@@ -14,10 +14,10 @@ whole turns, tools as a pinned section, and the user's turn.
 from __future__ import annotations
 
 import functools
-import warnings
 from typing import Any
 from collections.abc import Iterable, Mapping
 
+from contextwise._deprecated import UNSET, renamed_keyword
 from contextwise.arrange.markers import Markdown, Markers
 from contextwise.budget._built import Built
 from contextwise.budget._sources import document_items, memory_items, to_messages
@@ -28,7 +28,6 @@ from contextwise.protocols import Tokenizer
 from contextwise.types import ImagePart, Message, TextPart, Tool
 
 _DEFAULT_RESERVE_TOKENS = 4096
-_UNSET: Any = object()
 
 
 class Context:
@@ -52,14 +51,12 @@ class Context:
     """
 
     def __init__(self, model: str | None = None, *, window_tokens: int | None = None,
-                 output_reserve_tokens: int | float | None = None, tokenizer: Tokenizer | str | None = None,
+                 output_reserve_tokens: Any = UNSET, tokenizer: Tokenizer | str | None = None,
                  allocation: Allocation | None = None, markers: Markers | None = None,
                  counter: Any = None, catalog: Any = None, citation_style: Any = None,
-                 output_reserve: Any = _UNSET) -> None:
-        if output_reserve is not _UNSET:
-            warnings.warn("Context(output_reserve=...) is now Context(output_reserve_tokens=...)",
-                          DeprecationWarning, stacklevel=2)
-            output_reserve_tokens = output_reserve if output_reserve_tokens is None else output_reserve_tokens
+                 output_reserve: Any = UNSET) -> None:
+        output_reserve_tokens = renamed_keyword("Context", "output_reserve", "output_reserve_tokens", output_reserve,
+                                                output_reserve_tokens, None)
         _check_args(model, window_tokens, tokenizer, allocation, markers, counter)
         info: Any = _model_info(model, catalog) if model else None
         self.info = info

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 from collections.abc import Callable, Mapping, Sequence
 
+from contextwise._deprecated import UNSET, renamed_keyword
 from contextwise.budget import Context, Item, Report, Section
 from contextwise.errors import TruncationWarning, UsageError
 from contextwise.memory._base import (
@@ -216,31 +217,25 @@ class UnifiedMemory:
                 out.append(_section(tier, ranked, prefix, options))
         return out
 
-    def build_context(self, query: str, budget_tokens: int | None = None, *, k: int = 10, mode: Mode = "hybrid",
-                      max_tokens: int | None = None) -> MemoryContext:
+    def build_context(self, query: str, budget_tokens: Any = UNSET, *, k: int = 10, mode: Mode = "hybrid",
+                      max_tokens: Any = UNSET) -> MemoryContext:
         """Recall from every tier for `query` and fill `budget_tokens` by priority: a shortcut for
         `Context(...).memory(self, query=query).build()` with the whole window as the budget.
 
         Raises:
             UsageError: budget_tokens is not positive or the query is empty.
         """
-        if max_tokens is not None:
-            warnings.warn("build_context(max_tokens=...) is now build_context(budget_tokens=...)",
-                          DeprecationWarning, stacklevel=2)
-            budget_tokens = max_tokens if budget_tokens is None else budget_tokens
-        budget = _check_budget(budget_tokens)
+        budget = _check_budget(renamed_keyword("UnifiedMemory.build_context", "max_tokens", "budget_tokens",
+                                               max_tokens, budget_tokens, None))
         timer = Timer("memory.build_context")
         return self._fill(self.sections(query, k=k, mode=mode), budget, timer)
 
-    async def abuild_context(self, query: str, budget_tokens: int | None = None, *, k: int = 10,
-                             mode: Mode = "hybrid", max_tokens: int | None = None) -> MemoryContext:
+    async def abuild_context(self, query: str, budget_tokens: Any = UNSET, *, k: int = 10,
+                             mode: Mode = "hybrid", max_tokens: Any = UNSET) -> MemoryContext:
         """The async twin of `build_context`: the recalls are awaited (`asections`), the budget is filled the
         same way."""
-        if max_tokens is not None:
-            warnings.warn("abuild_context(max_tokens=...) is now abuild_context(budget_tokens=...)",
-                          DeprecationWarning, stacklevel=2)
-            budget_tokens = max_tokens if budget_tokens is None else budget_tokens
-        budget = _check_budget(budget_tokens)
+        budget = _check_budget(renamed_keyword("UnifiedMemory.abuild_context", "max_tokens", "budget_tokens",
+                                               max_tokens, budget_tokens, None))
         timer = Timer("memory.build_context")
         return self._fill(await self.asections(query, k=k, mode=mode), budget, timer)
 
