@@ -27,8 +27,9 @@ def canonical(value: Any) -> Any:
 
 
 def canonical_json(body: Any) -> str:
-    """The one serialisation of a request body: sorted keys, no insignificant whitespace, UTF-8 kept."""
-    return json.dumps(canonical(body), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """The one serialisation of a request body: sorted keys, no insignificant whitespace, UTF-8 kept; NaN and
+    infinities (not JSON) are refused with ValueError. The response cache keys on exactly these bytes."""
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 @dataclass(frozen=True)

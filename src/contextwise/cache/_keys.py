@@ -10,11 +10,11 @@ hash frames every part with its length, so no choice of tenant, namespace or bod
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 from typing import Any
 from collections.abc import Mapping
 
+from contextwise.budget._built import canonical_json
 from contextwise.cache._schemas import Schema, get_schema
 from contextwise.errors import UsageError
 from contextwise.stores._core import check_tenant
@@ -51,9 +51,8 @@ def canonical_request(body: Mapping[str, Any], schema: Schema | str = "generic")
 
 
 def canonical_bytes(canonical: Mapping[str, Any]) -> bytes:
-    """The canonical request as compact JSON with sorted keys (UTF-8)."""
-    return json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False).encode("utf-8", "surrogatepass")
+    """The canonical request in the one serialisation of a request body (`budget.canonical_json`), as UTF-8."""
+    return canonical_json(canonical).encode("utf-8", "surrogatepass")
 
 
 def request_key(body: Mapping[str, Any], *, tenant: str, schema: Schema | str = "generic", namespace: str = "",
