@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+import re
 import unicodedata
+from functools import lru_cache
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -19,7 +21,14 @@ from contextwise.tokens import (
     get_tokenizer,
     split_for_parallel,
 )
-from contextwise.tokens._backends import PARALLEL_MIN_CHARS, quicktok_available
+from contextwise.tokens._backends import (
+    PARALLEL_MIN_CHARS,
+    QUICKTOK_LOAD_CHARS,
+    TIKTOKEN_LOAD_CHARS,
+    fast_break_even_chars,
+    has_unassigned,
+    quicktok_available,
+)
 from contextwise.tokens._catalog import _estimate
 
 TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=300)
@@ -75,6 +84,68 @@ def test_code_points_newer_than_pythons_unicode_tables_count_like_tiktoken(text:
         assert fast[ref.name].count(text) == ref.count(text)
         long = (text + " and some words. ") * (PARALLEL_MIN_CHARS // 10)  # counted in parallel pieces
         assert fast[ref.name].count(long) == ref.count(long)
+
+
+@lru_cache(maxsize=1)
+def old_unassigned_regex() -> re.Pattern[str]:
+    """The check as it was before issue 8: one character class of every code point Python leaves unassigned."""
+    ranges: list[tuple[int, int]] = []
+    for cp in range(0x80, 0x110000):
+        if unicodedata.category(chr(cp)) == "Cn":
+            if ranges and ranges[-1][1] == cp - 1:
+                ranges[-1] = (ranges[-1][0], cp)
+            else:
+                ranges.append((cp, cp))
+    return re.compile("[" + "".join(f"\\U{a:08x}-\\U{b:08x}" for a, b in ranges) + "]")
+
+
+# Characters on both sides of the line: assigned and unassigned, inside and above the BMP, lone surrogates.
+EDGE_CHARS = ["a", "\n", "é", "\u00a0", "\u2019", "—", "日", "，", "\u0378", "\u088f", "\ufffe", "\U0001f600",
+              "\U0001fae8", "\U000323b0", "\U000e0000", "\U000e0001", "\U0010ffff", "\ud800", "\udfff", "\ud83d"]
+EDGE_TEXT = st.one_of(
+    st.text(alphabet=st.characters(), max_size=400),
+    st.lists(st.sampled_from(EDGE_CHARS), max_size=40).map("".join),
+    # Long texts take the numpy path: mostly common characters with a few edge ones anywhere.
+    st.tuples(st.text(alphabet=st.sampled_from(EDGE_CHARS[:8]), min_size=300, max_size=700),
+              st.lists(st.tuples(st.integers(0, 700), st.sampled_from(EDGE_CHARS)), max_size=3)).map(
+        lambda pair: _insert(*pair)),
+)
+
+
+def _insert(text: str, inserts: list[tuple[int, str]]) -> str:
+    for at, char in inserts:
+        text = text[:at] + char + text[at:]
+    return text
+
+
+@SETTINGS
+@given(text=EDGE_TEXT)
+def test_new_character_check_agrees_with_the_old_regex(text: str) -> None:
+    expected = old_unassigned_regex().search(text) is not None
+    assert expected == any(unicodedata.category(c) == "Cn" for c in text)
+    assert has_unassigned(text) == expected
+    assert has_unassigned(text * 300) == expected  # the same characters through the long-text path
+
+
+@pytest.mark.parametrize("char", ["\U000323b0", "\u088f", "\U000e0000"], ids=["astral-cjk", "bmp", "plane-14"])
+@pytest.mark.parametrize("size", [3, 10_000, PARALLEL_MIN_CHARS + 10], ids=["short", "long", "parallel"])
+def test_one_new_character_anywhere_in_real_text_is_found(char: str, size: int) -> None:
+    body = ("It’s the essays’ text — with\u00a0no-break spaces, 中文，and 😀.\n" * (size // 40 + 1))[:size]
+    for at in (0, size // 2, size):
+        assert has_unassigned(body[:at] + char + body[at:])
+    assert not has_unassigned(body)
+
+
+def test_non_ascii_text_counts_like_tiktoken_on_every_back_end() -> None:
+    text = ("我们明天下午三点在图书馆见面，然后一起去吃晚饭。It’s “quoted” — café\u00a0naïve 😀👍🏽 "
+            "Ελληνικά русский עברית العربية हिन्दी 한국어 日本語\n") * (PARALLEL_MIN_CHARS // 90)
+    fast = {t.name: t for t in quicktok_tokenizers()}
+    for ref in tiktoken_tokenizers():
+        expected = len(ref.encode(text))
+        assert ref.count(text) == expected  # in parallel pieces
+        assert fast[ref.name].count(text) == expected
+        assert AdaptiveTokenizer(ref.name, switch_after_chars=0).count(text) == expected
+        assert fast[ref.name].count(text[:5000]) == len(ref.encode(text[:5000]))
 
 
 def test_lone_surrogates_count_like_tiktoken() -> None:
@@ -148,19 +219,50 @@ def test_adaptive_tokenizer_counts_like_tiktoken_across_its_switch(texts: list[s
         assert adaptive.count(text) == reference.count(text)
         assert adaptive.encode(text) == reference.encode(text)
         assert adaptive.decode(reference.encode(text)) == text
-    expected = "quicktok" if sum(map(len, texts)) * 2 >= 200 else "tiktoken"
-    assert adaptive.backend == expected
+    first, seen = len(texts[0]), sum(map(len, texts)) * 2  # count and encode both add the text's length
+    repays = first >= 200 * (1 - TIKTOKEN_LOAD_CHARS / QUICKTOK_LOAD_CHARS) or seen >= 200
+    assert adaptive.backend == ("quicktok" if repays else "tiktoken")
 
 
-def test_adaptive_tokenizer_takes_a_large_first_text_straight_to_quicktok() -> None:
+@pytest.mark.parametrize(("first_chars", "backend"), [(540, "tiktoken"), (560, "quicktok")], ids=["short", "long"])
+def test_adaptive_tokenizer_takes_a_first_text_to_quicktok_only_when_it_repays_the_load(first_chars: int,
+                                                                                      backend: str) -> None:
     need("quicktok", "the fast extra")
-    adaptive = AdaptiveTokenizer("o200k_base")
+    # A first text repays quicktok's load net of tiktoken's from 1000 * (1 - 5M/11M) = 545.5 characters.
+    adaptive = AdaptiveTokenizer("o200k_base", switch_after_chars=1_000)
     assert adaptive.backend == "none"
-    adaptive.count("small")
+    text = "naïve café, 日本語 " * (first_chars // 16) + "x" * (first_chars % 16)
+    assert len(text) == first_chars
+    assert adaptive.count(text) == TiktokenTokenizer.for_encoding("o200k_base").count(text)
+    assert adaptive.backend == backend
+
+
+def test_adaptive_tokenizer_moves_to_quicktok_once_the_characters_counted_repay_its_load() -> None:
+    need("quicktok", "the fast extra")
+    adaptive = AdaptiveTokenizer("o200k_base", switch_after_chars=1_000)
+    for _ in range(9):
+        adaptive.count("x" * 100)
+    assert adaptive.backend == "tiktoken"  # 900 characters counted
+    adaptive.count("x" * 100)
+    assert adaptive.backend == "quicktok"
+
+
+def test_adaptive_tokenizer_counts_a_cold_first_megabyte_on_tiktoken_by_default() -> None:
+    need("quicktok", "the fast extra")
+    # Loading quicktok inside this call would cost more than it saves (the regression of issue 8).
+    adaptive = AdaptiveTokenizer("o200k_base")
+    assert adaptive.switch_after_chars == fast_break_even_chars() > PARALLEL_MIN_CHARS
+    text = "It’s the essays’ text — with\u00a0no-break spaces.\n" * (PARALLEL_MIN_CHARS // 40)
+    assert adaptive.count(text) == TiktokenTokenizer.for_encoding("o200k_base").count(text)
     assert adaptive.backend == "tiktoken"
-    big = AdaptiveTokenizer("o200k_base")
-    big.count("word " * (PARALLEL_MIN_CHARS // 5))
-    assert big.backend == "quicktok"
+
+
+def test_break_even_grows_with_the_threads_tiktoken_counts_on() -> None:
+    one, two = fast_break_even_chars(1), fast_break_even_chars(2)
+    assert two == pytest.approx(2 * one, abs=1)
+    assert one > QUICKTOK_LOAD_CHARS > TIKTOKEN_LOAD_CHARS
+    with pytest.raises(UsageError):
+        AdaptiveTokenizer("o200k_base", switch_after_chars=-1)
 
 
 def test_backends_reject_unknown_encodings() -> None:

@@ -12,7 +12,7 @@ import os
 import re
 import threading
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -144,7 +144,7 @@ class QuicktokTokenizer(_EncodingTokenizer):
         """tiktoken, for a text quicktok might split differently: one with code points this Python's Unicode
         tables leave unassigned (characters newer than them), whose letter-or-not class the two back-ends' regex
         tables disagree on (found by the property test; e.g. U+323B0 followed by ":A"). None otherwise."""
-        if self.name not in ("o200k_base", "cl100k_base") or text.isascii() or not _unassigned().search(text):
+        if self.name not in ("o200k_base", "cl100k_base") or not has_unassigned(text):
             return None
         if self._tiktoken is None:
             self._tiktoken = TiktokenTokenizer.for_encoding(self.name)
@@ -178,17 +178,52 @@ class QuicktokTokenizer(_EncodingTokenizer):
             return int(self._count_batch(self._enc, [_without_surrogates(p) for p in pieces]).sum())
 
 
+#: Below this many characters `has_unassigned` looks at the text's distinct characters, above it at a numpy array.
+_SMALL_TEXT_CHARS = 256
+
+
+def has_unassigned(text: str) -> bool:
+    """Whether `text` holds a code point this Python's Unicode tables leave unassigned (category Cn).
+
+    One pass in C over the text (a few percent of counting it): Basic Multilingual Plane characters are looked
+    up in a table, and the distinct characters above it (emoji, rare CJK) one by one.
+    """
+    if text.isascii():
+        return False
+    if len(text) < _SMALL_TEXT_CHARS:
+        chars = set(text)
+        if not _unassigned_bmp().isdisjoint(chars):
+            return True
+        return max(chars) > "\uffff" and _any_unassigned(c for c in chars if c > "\uffff")
+    import numpy as np
+
+    code_points = np.array([text]).view(np.uint32)  # one copy of the text as UCS-4
+    high = code_points[code_points >= 0x80]
+    found = int(np.bitwise_or.reduce(_unassigned_table()[np.minimum(high, 0x10000)], initial=0))
+    if found & 1:
+        return True
+    return bool(found & 2) and _any_unassigned(map(chr, np.unique(high[high > 0xFFFF]).tolist()))
+
+
+def _any_unassigned(chars: Iterable[str]) -> bool:
+    return any(unicodedata.category(c) == "Cn" for c in chars)
+
+
 @lru_cache(maxsize=1)
-def _unassigned() -> re.Pattern[str]:
-    """A character class of the code points this Python's Unicode tables leave unassigned (built once, ~0.3 s)."""
-    ranges: list[tuple[int, int]] = []
-    for cp in range(0x80, 0x110000):
-        if unicodedata.category(chr(cp)) == "Cn":
-            if ranges and ranges[-1][1] == cp - 1:
-                ranges[-1] = (ranges[-1][0], cp)
-            else:
-                ranges.append((cp, cp))
-    return re.compile("[" + "".join(f"\\U{a:08x}-\\U{b:08x}" for a, b in ranges) + "]")
+def _unassigned_bmp() -> frozenset[str]:
+    """This Python's unassigned code points in the Basic Multilingual Plane (built once, ~15 ms)."""
+    return frozenset(c for c in map(chr, range(0x80, 0x10000)) if unicodedata.category(c) == "Cn")
+
+
+@lru_cache(maxsize=1)
+def _unassigned_table() -> Any:
+    """A numpy table indexed by code point up to 0x10000: 1 = unassigned, 2 (the last entry) = above the BMP."""
+    import numpy as np
+
+    table = np.zeros(0x10001, dtype=np.uint8)
+    table[sorted(map(ord, _unassigned_bmp()))] = 1
+    table[0x10000] = 2
+    return table
 
 
 def _without_surrogates(text: str) -> str:
@@ -196,21 +231,44 @@ def _without_surrogates(text: str) -> str:
     return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
-class AdaptiveTokenizer:
-    """Exact o200k_base / cl100k_base that starts on whichever back-end is quicker for the work seen so far.
+# What loading costs, as the characters of English prose tiktoken counts on one thread in the same time, and how
+# many times faster quicktok counts per thread (the least over the four real texts). `benchmarks/bench_tokens.py`
+# prints all three as measured in its own run (on 2 cores under load: 5.5M, 11.7M, 2.4-4.5x).
+TIKTOKEN_LOAD_CHARS = 5_000_000
+QUICKTOK_LOAD_CHARS = 11_000_000
+QUICKTOK_SPEEDUP = 2.4
 
-    tiktoken loads in about half the time quicktok does, while quicktok counts about three times faster; both
-    give identical ids. A first text of `PARALLEL_MIN_CHARS` or more goes straight to quicktok; otherwise the
-    tokenizer starts on tiktoken and moves to quicktok once `switch_after_chars` characters have been counted.
+
+def fast_break_even_chars(threads: int | None = None) -> int:
+    """Characters counted with tiktoken by which loading quicktok would have paid for itself.
+
+    Each character quicktok counts saves `1 - 1/QUICKTOK_SPEEDUP` of tiktoken's time, spread over `threads`
+    (default: the cores long texts are counted on); the load costs `QUICKTOK_LOAD_CHARS`.
+    """
+    return math.ceil(QUICKTOK_LOAD_CHARS * (threads or _threads()) / (1 - 1 / QUICKTOK_SPEEDUP))
+
+
+class AdaptiveTokenizer:
+    """Exact o200k_base / cl100k_base that moves from tiktoken to quicktok once the move has paid for itself.
+
+    Both give identical ids. tiktoken loads in less than half the time; quicktok counts 2.4-4.5x faster per
+    thread, but its load holds the GIL for about 0.6 s, so it happens inside a call only when the saving covers
+    it. A first text goes straight to quicktok only when it is long enough to repay quicktok's load net of
+    tiktoken's within that call (`switch_after_chars` times `1 - TIKTOKEN_LOAD_CHARS / QUICKTOK_LOAD_CHARS`);
+    otherwise the tokenizer starts on tiktoken and moves once it has counted `switch_after_chars` characters
+    (by default `fast_break_even_chars()`, where quicktok's saving would have repaid its load: the total never
+    exceeds tiktoken's by more than one load, and falls below it after as many characters again).
     """
 
     exact = True
 
-    def __init__(self, name: str, *, switch_after_chars: int = 4_000_000) -> None:
+    def __init__(self, name: str, *, switch_after_chars: int | None = None) -> None:
         if name not in ("o200k_base", "cl100k_base"):
             raise UsageError(f"the adaptive back-end serves o200k_base and cl100k_base, not {name!r}")
+        if switch_after_chars is not None and switch_after_chars < 0:
+            raise UsageError(f"switch_after_chars must be 0 or more, got {switch_after_chars}")
         self.name = name
-        self.switch_after_chars = switch_after_chars
+        self.switch_after_chars = fast_break_even_chars() if switch_after_chars is None else switch_after_chars
         self._current: TiktokenTokenizer | QuicktokTokenizer | None = None
         self._seen_chars = 0
         self._fast_failed = False
@@ -236,16 +294,21 @@ class AdaptiveTokenizer:
     def _pick(self, size_chars: int) -> TiktokenTokenizer | QuicktokTokenizer:
         self._seen_chars += size_chars
         current = self._current
-        if current is not None and (current.backend == "quicktok" or not self._wants_fast(0)):
+        if current is not None and (current.backend == "quicktok" or not self._wants_fast()):
             return current
         with self._lock:
-            if self._current is None or (self._current.backend == "tiktoken" and self._wants_fast(0)):
-                self._current = self._load(self._wants_fast(size_chars))
+            if self._current is None:
+                self._current = self._load(self._wants_fast(first_chars=size_chars))
+            elif self._current.backend == "tiktoken" and self._wants_fast():
+                self._current = self._load(True)
             return self._current
 
-    def _wants_fast(self, size_chars: int) -> bool:
-        return not self._fast_failed and (size_chars >= PARALLEL_MIN_CHARS
-                                          or self._seen_chars >= self.switch_after_chars)
+    def _wants_fast(self, *, first_chars: int | None = None) -> bool:
+        if self._fast_failed:
+            return False
+        if first_chars is None:
+            return self._seen_chars >= self.switch_after_chars
+        return first_chars >= self.switch_after_chars * (1 - TIKTOKEN_LOAD_CHARS / QUICKTOK_LOAD_CHARS)
 
     def _load(self, fast: bool) -> TiktokenTokenizer | QuicktokTokenizer:
         if fast:
