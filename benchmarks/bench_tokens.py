@@ -1,20 +1,27 @@
-"""Token counting: contextwise vs raw tiktoken on the same 10 MB, and recounting a growing 10,000-turn chat.
+"""Token counting: contextwise vs raw tiktoken on real text (cold and warm), and recounting a growing chat.
 
-Figures printed:
-  1. cold: a fresh process imports, loads the o200k_base tokenizer and counts 10 kB, then 10 MB (median of
-     --cold-runs processes each); tiktoken gets its best cold case, its rank file already in its own disk cache.
-  2. warm: tokenizer loaded, a 10 MB text never seen before (and the same text again: a cache hit).
-  3. conversation: after each of --turns turns, the whole history is counted as a chat request. contextwise
-     reuses its running totals; the peer recounts every message with tiktoken each turn (the cookbook's loop),
-     timed on every --sample-every-th turn and scaled up (its cost per turn grows linearly, so this is fair).
+Sets (each repeated to --chars characters): the Paul Graham essays as shipped (curly quotes, dashes, no-break
+spaces), LoCoMo dialogue, NQ passages, MemoryBank's Chinese dialogues (all from ../shared/bench/data; skipped when
+it is absent) and generated ASCII prose. Figures printed per set:
+  1. cold: a fresh process imports, loads the o200k_base tokenizer and counts 10 kB, then the whole set (median of
+     --cold-runs processes each, interleaved with the peer); tiktoken gets its best cold case, its rank file
+     already in its own disk cache.
+  2. warm: tokenizer loaded, the set's text never seen before (and the same text again: a cache hit).
+Then the conversation: after each of --turns turns, the whole history is counted as a chat request. contextwise
+reuses its running totals; the peer recounts every message with tiktoken each turn (the cookbook's loop), timed
+on every --sample-every-th turn and scaled up (its cost per turn grows linearly, so this is fair).
+Counts are asserted identical to tiktoken's everywhere. contextwise counts long texts in pieces on all cores;
+tiktoken's `encode_ordinary` is the call its users make.
 
-Run: python benchmarks/bench_tokens.py            (about a minute on 2 cores)
+Run: python benchmarks/bench_tokens.py --cold-runs 3     (about five minutes on 2 cores)
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
 import hashlib
+import json
 import os
 import random
 import statistics
@@ -24,22 +31,65 @@ import tempfile
 import time
 from pathlib import Path
 
-ESSAYS = Path(__file__).resolve().parents[1] / ".." / "shared" / "bench" / "data" / "niah-paul-graham-essays"
+DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "bench" / "data"
 TARGET_CHARS = 10_000_000
-WORDS = ["context", "budget", "token", "window", "model", "cache", "prompt", "history", "memory", "summary", "retrieval", "answer", "question", "tool", "call", "result", "image", "price", "latency", "vector", "store", "search", "rank", "chunk", "document", "citation"]
+WORDS = ("context budget token window model cache prompt history memory summary retrieval answer question "
+         "tool call result image price latency vector store search rank chunk document citation").split()
 
 
-def corpus(chars: int = TARGET_CHARS) -> tuple[str, str]:
-    """About `chars` characters of text: the Paul Graham essays repeated if present, else generated prose."""
-    essays = sorted((ESSAYS / "PaulGrahamEssays").glob("*.txt")) if ESSAYS.exists() else []
-    if essays:
-        base = "\n\n".join(p.read_text(encoding="utf-8") for p in essays)
-        return (base * (chars // len(base) + 1))[:chars], "Paul Graham essays (repeated)"
+def _essays() -> str:
+    """The Paul Graham essays as shipped (English, with curly quotes, dashes and no-break spaces)."""
+    files = sorted((DATA / "niah-paul-graham-essays" / "PaulGrahamEssays").glob("*.txt"))
+    return "\n\n".join(p.read_text(encoding="utf-8") for p in files)
+
+
+def _locomo() -> str:
+    """Every LoCoMo dialogue turn as `speaker: text` lines."""
+    convs = json.loads((DATA / "locomo" / "locomo10.json").read_text(encoding="utf-8"))
+    sessions = [turns for conv in convs for key, turns in conv["conversation"].items()
+                if key.startswith("session_") and isinstance(turns, list)]
+    return "\n".join(f"{turn['speaker']}: {turn['text']}" for turns in sessions for turn in turns)
+
+
+def _nq() -> str:
+    """The NQ (lost-in-the-middle) passages, title and text."""
+    with gzip.open(DATA / "lost-in-the-middle" / "nq-open-oracle.jsonl.gz", "rt", encoding="utf-8") as f:
+        rows = [json.loads(line) for line in f]
+    return "\n\n".join(f"{c['title']}\n{c['text']}" for row in rows for c in row["ctxs"])
+
+
+def _chinese() -> str:
+    """MemoryBank's Chinese dialogues (user query and reply), one line each."""
+    bank = json.loads((DATA / "memorybank" / "cn" / "memory_bank_cn.json").read_text(encoding="utf-8"))
+    return "\n".join(f"{turn['query']}\n{turn['response']}" for person in bank.values()
+                     for turns in person["history"].values() for turn in turns)
+
+
+def _generated() -> str:
     rng = random.Random(7)
     lines = []
-    while sum(map(len, lines)) < chars:
+    while sum(map(len, lines)) < 1_000_000:
         lines.append(" ".join(rng.choice(WORDS) for _ in range(rng.randint(4, 30))).capitalize() + ".\n")
-    return "".join(lines)[:chars], "generated prose (seed 7)"
+    return "".join(lines)
+
+
+#: Name -> (description, loader, needs ../shared/bench/data).
+SETS = {
+    "essays": ("Paul Graham essays as shipped", _essays, True),
+    "locomo": ("LoCoMo dialogue turns", _locomo, True),
+    "nq": ("NQ passages (lost-in-the-middle)", _nq, True),
+    "chinese": ("MemoryBank Chinese dialogues", _chinese, True),
+    "generated": ("generated ASCII prose (seed 7)", _generated, False),
+}
+
+
+def corpus(name: str, chars: int = TARGET_CHARS) -> tuple[str, str] | None:
+    """About `chars` characters of set `name`, repeated to length; None when its data is not here."""
+    description, load, shared = SETS[name]
+    if shared and not DATA.exists():
+        return None
+    base = load()
+    return (base * (chars // len(base) + 1))[:chars], description
 
 
 COLD_CONTEXTWISE = """
@@ -115,14 +165,16 @@ def bench_cold(text: str, runs: int, chars: int) -> tuple[float, float]:
     return median["contextwise"], theirs
 
 
-def bench_warm(text: str) -> tuple[float, float]:
+def bench_warm(text: str) -> tuple[float, float, float | None]:
+    """Seconds to count a never-seen text: contextwise as it starts, after `load_fast()`, and tiktoken."""
     import tiktoken
 
-    from contextwise.tokens import TokenCounter, get_tokenizer
+    from contextwise.tokens import AdaptiveTokenizer, TokenCounter
 
     enc = tiktoken.get_encoding("o200k_base")
-    counter = TokenCounter(get_tokenizer("o200k_base"))
-    assert counter.tokenizer.count(text) == len(enc.encode_ordinary(text))  # both loaded and warmed up
+    default, fast = AdaptiveTokenizer("o200k_base"), AdaptiveTokenizer("o200k_base")
+    counter = TokenCounter(default)
+    assert default.count(text) == len(enc.encode_ordinary(text))  # both loaded and warmed up
     fresh = text[1:] + text[:1]  # never counted before in this process
     t0 = time.perf_counter()
     theirs = len(enc.encode_ordinary(fresh))
@@ -132,10 +184,17 @@ def bench_warm(text: str) -> tuple[float, float]:
     again = counter.count(fresh[:])
     t3 = time.perf_counter()
     assert ours == theirs == again
-    print(f"warm  count new 10 MB: contextwise {t2 - t1:.3f} s, tiktoken {t1 - t0:.3f} s -> {(t1 - t0) / (t2 - t1):.2f}x"
-          f"; same text again (cache hit) {t3 - t2:.4f} s -> {(t1 - t0) / max(t3 - t2, 1e-9):,.0f}x")
-    print(f"      backend: {get_tokenizer('o200k_base')!r}")
-    return t2 - t1, t1 - t0
+    fast_s = None
+    if fast.load_fast():
+        fast.count(text)  # warmed up on the same text as the others
+        t4 = time.perf_counter()
+        assert fast.count(fresh) == theirs
+        fast_s = time.perf_counter() - t4
+    print(f"warm  count new text: contextwise {t2 - t1:.3f} s ({default!r}), tiktoken {t1 - t0:.3f} s -> "
+          f"{(t1 - t0) / (t2 - t1):.2f}x; same text again (cache hit) {t3 - t2:.4f} s")
+    if fast_s is not None:
+        print(f"      after load_fast(): {fast_s:.3f} s -> {(t1 - t0) / fast_s:.2f}x")
+    return t2 - t1, t1 - t0, fast_s
 
 
 def conversation(turns: int) -> list:
@@ -188,23 +247,35 @@ def main() -> None:
     parser.add_argument("--cold-runs", type=int, default=5)
     parser.add_argument("--turns", type=int, default=10_000)
     parser.add_argument("--sample-every", type=int, default=100)
+    parser.add_argument("--chars", type=int, default=TARGET_CHARS)
+    parser.add_argument("--sets", default=",".join(SETS), help="comma-separated: " + ", ".join(SETS))
     args = parser.parse_args()
-    text, source = corpus()
-    print(f"text: {len(text):,} chars of {source}; {os.cpu_count()} cores")
-    small_ours, small_theirs = bench_cold(text, args.cold_runs, 10_000)
-    cold_ours, cold_theirs = bench_cold(text, args.cold_runs, len(text))
-    warm_ours, warm_theirs = bench_warm(text)
+    print(f"{os.cpu_count()} cores; load average {os.getloadavg()[0]:.1f}")
+    rows = []
+    command = f"`python benchmarks/bench_tokens.py --cold-runs {args.cold_runs}`"
+    for name in args.sets.split(","):
+        got = corpus(name, args.chars)
+        if got is None:
+            print(f"{name}: skipped, {DATA} is not here")
+            continue
+        text, source = got
+        print(f"-- {name}: {len(text):,} chars of {source}, {sum(ord(c) > 127 for c in text):,} non-ASCII")
+        small_ours, small_theirs = bench_cold(text, args.cold_runs, 10_000)
+        cold_ours, cold_theirs = bench_cold(text, args.cold_runs, len(text))
+        warm_ours, warm_theirs, fast = bench_warm(text)
+        mb = len(text) / 1e6
+        fast_cell = f"; after `load_fast()` {fast:.2f} s" if fast else ""
+        fast_ratio = f"; {warm_theirs / fast:.1f}x" if fast else ""
+        rows.append(f"| count {mb:.0f}M chars of {source}: cold (import + load + count, median of {args.cold_runs}) "
+                    f"/ warm (loaded, new text) | {cold_ours:.2f} s / {warm_ours:.2f} s{fast_cell} "
+                    f"| tiktoken {cold_theirs:.2f} s / {warm_theirs:.2f} s "
+                    f"| {cold_theirs / cold_ours:.2f}x / {warm_theirs / warm_ours:.2f}x{fast_ratio} "
+                    f"(10 kB cold: {small_theirs / small_ours:.2f}x) | {command} |")
     chat_ours, chat_theirs = bench_conversation(args.turns, args.sample_every)
-    command = "`python benchmarks/bench_tokens.py`"
-    print("README rows:")
-    print(f"| count 10 kB, o200k_base (cold: import + load + count) | contextwise {small_ours:.2f} s "
-          f"| tiktoken {small_theirs:.2f} s | {small_theirs / small_ours:.1f}x | {command} |")
-    print(f"| count 10 MB, o200k_base (cold: load + count) | contextwise {cold_ours:.2f} s | tiktoken {cold_theirs:.2f} s "
-          f"| {cold_theirs / cold_ours:.1f}x | {command} |")
-    print(f"| count 10 MB, o200k_base (tokenizer loaded) | contextwise {warm_ours:.2f} s | tiktoken {warm_theirs:.2f} s "
-          f"| {warm_theirs / warm_ours:.1f}x | {command} |")
-    print(f"| recount a growing {args.turns:,}-turn chat every turn | contextwise {chat_ours:.2f} s "
-          f"| tiktoken afresh ~{chat_theirs:.0f} s | {chat_theirs / chat_ours:.0f}x | {command} |")
+    rows.append(f"| recount a growing {args.turns:,}-turn chat every turn | contextwise {chat_ours:.2f} s "
+                f"| tiktoken afresh ~{chat_theirs:.0f} s | {chat_theirs / chat_ours:.0f}x | {command} |")
+    print(f"load average {os.getloadavg()[0]:.1f}\nREADME rows:")
+    print("\n".join(rows))
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ from __future__ import annotations
 import difflib
 import importlib
 import threading
-from importlib import metadata
 from typing import Any
 from collections.abc import Callable
 
@@ -160,6 +159,8 @@ def _load_plugins() -> None:
     with _lock:
         if _plugins_loaded:
             return
+        from importlib import metadata  # on first resolve only: it costs ~20 ms of `import contextwise`
+
         for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
             kind, _, provider = ep.name.partition(".")
             if kind in KINDS and provider and (kind, provider) not in BUILTINS:

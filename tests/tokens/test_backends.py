@@ -219,8 +219,8 @@ def test_adaptive_tokenizer_counts_like_tiktoken_across_its_switch(texts: list[s
         assert adaptive.count(text) == reference.count(text)
         assert adaptive.encode(text) == reference.encode(text)
         assert adaptive.decode(reference.encode(text)) == text
-    first, seen = len(texts[0]), sum(map(len, texts)) * 2  # count and encode both add the text's length
-    repays = first >= 200 * (1 - TIKTOKEN_LOAD_CHARS / QUICKTOK_LOAD_CHARS) or seen >= 200
+    # A call moves only when its own text repays the load (a first one net of tiktoken's load).
+    repays = len(texts[0]) >= 200 * (1 - TIKTOKEN_LOAD_CHARS / QUICKTOK_LOAD_CHARS) or max(map(len, texts)) >= 200
     assert adaptive.backend == ("quicktok" if repays else "tiktoken")
 
 
@@ -237,14 +237,27 @@ def test_adaptive_tokenizer_takes_a_first_text_to_quicktok_only_when_it_repays_t
     assert adaptive.backend == backend
 
 
-def test_adaptive_tokenizer_moves_to_quicktok_once_the_characters_counted_repay_its_load() -> None:
+def test_adaptive_tokenizer_moves_to_quicktok_only_in_a_call_whose_text_repays_the_load() -> None:
     need("quicktok", "the fast extra")
     adaptive = AdaptiveTokenizer("o200k_base", switch_after_chars=1_000)
-    for _ in range(9):
+    for _ in range(50):  # 5,000 characters in short calls: no short call pays a load it cannot repay
         adaptive.count("x" * 100)
-    assert adaptive.backend == "tiktoken"  # 900 characters counted
-    adaptive.count("x" * 100)
+    assert adaptive.backend == "tiktoken"
+    adaptive.count("x" * 999)
+    assert adaptive.backend == "tiktoken"
+    assert adaptive.count("y" * 1_000) == TiktokenTokenizer.for_encoding("o200k_base").count("y" * 1_000)
     assert adaptive.backend == "quicktok"
+
+
+def test_load_fast_moves_at_once_and_only_once() -> None:
+    need("quicktok", "the fast extra")
+    adaptive = AdaptiveTokenizer("o200k_base")
+    adaptive.count("short")
+    assert adaptive.backend == "tiktoken"
+    assert adaptive.load_fast() is True
+    fast = adaptive._current
+    assert adaptive.backend == "quicktok" and adaptive.load_fast() is True and adaptive._current is fast
+    assert adaptive.count("naïve café") == TiktokenTokenizer.for_encoding("o200k_base").count("naïve café")
 
 
 def test_adaptive_tokenizer_counts_a_cold_first_megabyte_on_tiktoken_by_default() -> None:
@@ -279,6 +292,7 @@ def test_adaptive_tokenizer_switches_safely_under_threads() -> None:
     reference = TiktokenTokenizer.for_encoding("o200k_base")
     adaptive = AdaptiveTokenizer("o200k_base", switch_after_chars=5_000)
     texts = [f"thread text {i}: naïve café, 日本語, 42/7 — it's fine\n" * 3 for i in range(200)]
+    texts[50] *= 40  # one text long enough to repay the load: the move happens while the threads count
     expected = [reference.count(t) for t in texts]
     results: list[list[int]] = []
 

@@ -240,7 +240,7 @@ QUICKTOK_SPEEDUP = 2.4
 
 
 def fast_break_even_chars(threads: int | None = None) -> int:
-    """Characters counted with tiktoken by which loading quicktok would have paid for itself.
+    """The shortest text whose count on quicktok, load included, takes no longer than on a loaded tiktoken.
 
     Each character quicktok counts saves `1 - 1/QUICKTOK_SPEEDUP` of tiktoken's time, spread over `threads`
     (default: the cores long texts are counted on); the load costs `QUICKTOK_LOAD_CHARS`.
@@ -249,15 +249,14 @@ def fast_break_even_chars(threads: int | None = None) -> int:
 
 
 class AdaptiveTokenizer:
-    """Exact o200k_base / cl100k_base that moves from tiktoken to quicktok once the move has paid for itself.
+    """Exact o200k_base / cl100k_base on tiktoken, moving to quicktok only where no call gets slower for it.
 
     Both give identical ids. tiktoken loads in less than half the time; quicktok counts 2.4-4.5x faster per
-    thread, but its load holds the GIL for about 0.6 s, so it happens inside a call only when the saving covers
-    it. A first text goes straight to quicktok only when it is long enough to repay quicktok's load net of
-    tiktoken's within that call (`switch_after_chars` times `1 - TIKTOKEN_LOAD_CHARS / QUICKTOK_LOAD_CHARS`);
-    otherwise the tokenizer starts on tiktoken and moves once it has counted `switch_after_chars` characters
-    (by default `fast_break_even_chars()`, where quicktok's saving would have repaid its load: the total never
-    exceeds tiktoken's by more than one load, and falls below it after as many characters again).
+    thread, but its load holds the GIL for about 0.7 s (a background load would stall every thread as long), so
+    it happens inside a call only when that call's own text repays it: a text of at least `switch_after_chars`
+    characters (by default `fast_break_even_chars()`), or a first text of that times
+    `1 - TIKTOKEN_LOAD_CHARS / QUICKTOK_LOAD_CHARS` (it saves tiktoken's load too). No single call is then
+    slower than tiktoken's. Where a 0.7 s pause is free (a server's start-up), `load_fast()` moves at once.
     """
 
     exact = True
@@ -270,7 +269,6 @@ class AdaptiveTokenizer:
         self.name = name
         self.switch_after_chars = fast_break_even_chars() if switch_after_chars is None else switch_after_chars
         self._current: TiktokenTokenizer | QuicktokTokenizer | None = None
-        self._seen_chars = 0
         self._fast_failed = False
         self._lock = threading.Lock()
 
@@ -278,6 +276,13 @@ class AdaptiveTokenizer:
     def backend(self) -> str:
         """The back-end in use: "tiktoken", "quicktok", or "none" before the first call."""
         return self._current.backend if self._current is not None else "none"
+
+    def load_fast(self) -> bool:
+        """Move to quicktok now (about 0.7 s, holding the GIL); True if it is in use, False without the extra."""
+        with self._lock:
+            if self.backend != "quicktok":
+                self._current = self._load(True)
+        return self.backend == "quicktok"
 
     def encode(self, text: str) -> list[int]:
         """Token ids of `text`, special-token strings treated as plain text."""
@@ -292,23 +297,23 @@ class AdaptiveTokenizer:
         return self._pick(len(text)).count(text)
 
     def _pick(self, size_chars: int) -> TiktokenTokenizer | QuicktokTokenizer:
-        self._seen_chars += size_chars
         current = self._current
-        if current is not None and (current.backend == "quicktok" or not self._wants_fast()):
+        if current is not None and (current.backend == "quicktok" or not self._repays(size_chars, first=False)):
             return current
         with self._lock:
             if self._current is None:
-                self._current = self._load(self._wants_fast(first_chars=size_chars))
-            elif self._current.backend == "tiktoken" and self._wants_fast():
+                self._current = self._load(self._repays(size_chars, first=True))
+            elif self._current.backend == "tiktoken" and self._repays(size_chars, first=False):
                 self._current = self._load(True)
             return self._current
 
-    def _wants_fast(self, *, first_chars: int | None = None) -> bool:
+    def _repays(self, size_chars: int, *, first: bool) -> bool:
+        """Whether loading quicktok for a call on `size_chars` characters costs no more than tiktoken's count."""
         if self._fast_failed:
             return False
-        if first_chars is None:
-            return self._seen_chars >= self.switch_after_chars
-        return first_chars >= self.switch_after_chars * (1 - TIKTOKEN_LOAD_CHARS / QUICKTOK_LOAD_CHARS)
+        needed = self.switch_after_chars * (1 - TIKTOKEN_LOAD_CHARS / QUICKTOK_LOAD_CHARS) if first else \
+            self.switch_after_chars
+        return size_chars >= needed
 
     def _load(self, fast: bool) -> TiktokenTokenizer | QuicktokTokenizer:
         if fast:
