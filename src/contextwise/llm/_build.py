@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Literal
 from pathlib import Path
 
+from contextwise._paths import cache_dir
 from contextwise.errors import BackendError, MissingDependencyError, UsageError
 
 #: The llama-cpp-python release the suite runs against; pyproject's `local` extra allows the same range.
@@ -56,14 +57,6 @@ model = llama_cpp.Llama(sys.argv[1], n_ctx=256, n_batch=64, n_threads=1, verbose
 out = model.create_completion("The capital of France is", max_tokens=4, temperature=0.0)
 print("contextwise-llama-ok", repr(out["choices"][0]["text"]))
 """
-
-
-def cache_dir() -> Path:
-    """Where contextwise keeps machine-local state it can rebuild: `$CONTEXTWISE_CACHE_DIR`, else
-    `$XDG_CACHE_HOME/contextwise`, else `~/.cache/contextwise`."""
-    if os.environ.get("CONTEXTWISE_CACHE_DIR"):
-        return Path(os.environ["CONTEXTWISE_CACHE_DIR"])
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "contextwise"
 
 
 def portable_cmake_args(machine: str | None = None) -> str:
