@@ -24,7 +24,7 @@ from contextwise.memory._base import (
 from contextwise.memory.episodic import arecall_tier, recall_tier
 from contextwise.memory._rules import is_correction
 from contextwise.memory.facts import (
-    Candidate, Decision, InvalidAnswer, Neighbour, dated, decide_messages, decide_options, extract_messages,
+    Candidate, FactDecision, InvalidAnswer, Neighbour, dated, decide_messages, decide_options, extract_messages,
     extract_options, parse_decisions, parse_extraction, retry_messages, rule_decide, rule_extract, slot_of,
 )
 from contextwise.types import ChatOptions, Completion, Message, Usage
@@ -83,7 +83,7 @@ class Change:
 class Learned:
     """What one `learn` (or `undo`) did: a decision per extracted fact, the changes written, and the stats."""
 
-    decisions: tuple[Decision, ...]
+    decisions: tuple[FactDecision, ...]
     changes: tuple[Change, ...]
     stats: OpStats
 
@@ -129,7 +129,7 @@ class LearnJob:
     timestamp: float | None = None
     candidates: list[Candidate] = field(default_factory=list)
     neighbours: list[tuple[Neighbour, ...]] = field(default_factory=list)
-    decisions: list[Decision] | None = None
+    decisions: list[FactDecision] | None = None
     warnings: list[str] = field(default_factory=list)
     usage: Usage = field(default_factory=Usage)
     model_calls: int = 0
@@ -296,7 +296,7 @@ class SemanticMemory:
         if isinstance(confidence, bool) or not isinstance(confidence, (int, float)) or not 0 <= confidence <= 1:
             raise UsageError(f"confidence must be a number in [0, 1], got {confidence!r}")
         said = None if timestamp is None else _check_time(timestamp)
-        decision = Decision(Candidate(text, category, float(confidence)), "ADD", None, text, "remembered as given")
+        decision = FactDecision(Candidate(text, category, float(confidence)), "ADD", None, text, "remembered as given")
         changes = self._commit([decision], source, said)
         return Learned((decision,), tuple(changes), timer.stats(tokens=self.backend.counter.count(text)))
 
@@ -342,7 +342,7 @@ class SemanticMemory:
                             warnings=job.warnings)
         return Learned(tuple(job.decisions or ()), tuple(changes), stats)
 
-    def _commit(self, decisions: Sequence[Decision], source: str, said: float) -> list[Change]:
+    def _commit(self, decisions: Sequence[FactDecision], source: str, said: float) -> list[Change]:
         """Write every fact change and its history entry in one atomic write, compare-and-set against the texts
         the changes were planned on: a fact changed meanwhile (another thread or process) is read again and
         the change re-planned, so each UPDATE's `before` is exactly the text it replaced; a decision about a fact
@@ -359,7 +359,7 @@ class SemanticMemory:
                         raise
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _latest(self, decisions: Sequence[Decision]) -> tuple[list[Decision], list[Any]]:
+    def _latest(self, decisions: Sequence[FactDecision]) -> tuple[list[FactDecision], list[Any]]:
         """The decisions retargeted from superseded facts to their current successors, and those records."""
         decisions = list(decisions)
         for _ in range(_CAS_ATTEMPTS):
@@ -370,7 +370,7 @@ class SemanticMemory:
             decisions = [replace(d, target_id=moved.get(d.target_id, d.target_id)) for d in decisions]
         return decisions, found
 
-    async def _alatest(self, decisions: Sequence[Decision]) -> tuple[list[Decision], list[Any]]:
+    async def _alatest(self, decisions: Sequence[FactDecision]) -> tuple[list[FactDecision], list[Any]]:
         decisions = list(decisions)
         for _ in range(_CAS_ATTEMPTS):
             found = await self.backend.aget([d.target_id for d in decisions if d.target_id])
@@ -380,7 +380,7 @@ class SemanticMemory:
             decisions = [replace(d, target_id=moved.get(d.target_id, d.target_id)) for d in decisions]
         return decisions, found
 
-    async def _acommit(self, decisions: Sequence[Decision], source: str, said: float) -> list[Change]:
+    async def _acommit(self, decisions: Sequence[FactDecision], source: str, said: float) -> list[Change]:
         """The async twin of `_commit`."""
         for attempt in range(_CAS_ATTEMPTS):
             decisions, found = await self._alatest(decisions)
@@ -393,7 +393,7 @@ class SemanticMemory:
                     raise
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _plan_commit(self, decisions: Sequence[Decision], found: Sequence[Any], source: str, said: float
+    def _plan_commit(self, decisions: Sequence[FactDecision], found: Sequence[Any], source: str, said: float
                      ) -> tuple[list[Entry], list[Change], dict[str, str | None]]:
         """The entries to write, the changes they record, and the texts they must still find. Pure."""
         now = self.backend.clock()
@@ -413,7 +413,7 @@ class SemanticMemory:
         expect: dict[str, str | None] = {r.id: r.text for r in stored.values()}
         return entries, changes, expect
 
-    def _apply_decision(self, d: Decision, old: Any, source: str, now: float,
+    def _apply_decision(self, d: FactDecision, old: Any, source: str, now: float,
                         said: float) -> tuple[list[Entry], Change | None]:
         if d.op == "ADD" or old is None:
             entry = self._new_fact(d, source, now, said)
@@ -442,7 +442,7 @@ class SemanticMemory:
             meta["valid_from"] = d.candidate.valid_from
         return [Entry(self.tier, old.id, d.text, meta)], _change("UPDATE", old.id, old.text, d.text, now, source, d)
 
-    def _new_fact(self, d: Decision, source: str, now: float, said: float,
+    def _new_fact(self, d: FactDecision, source: str, now: float, said: float,
                   valid_from: float | None = None) -> Entry:
         meta: dict[str, Any] = {
             "category": d.candidate.category, "confidence": d.candidate.confidence, "source": source,
@@ -589,7 +589,7 @@ def _check_period(period: Any) -> tuple[float, float]:
 
 
 def _change(op: str, fact_id: str, before: str | None, after: str | None, at: float, source: str,
-            d: Decision, *, replaces: str | None = None) -> Change:
+            d: FactDecision, *, replaces: str | None = None) -> Change:
     return Change(f"change:{uuid.uuid4().hex}", op, fact_id, before, after, at, source, d.reason, replaces)
 
 
