@@ -8,12 +8,17 @@ import functools
 import sys
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from contextwise.errors import UsageError
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib  # type: ignore[import-not-found]
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -64,6 +69,15 @@ def families() -> Families:
         framing_aliases=dict(raw["framing_aliases"]),
         openai_images=dict(raw["openai_images"]),
     )
+
+
+def rule_from(kinds: Mapping[str, type[T]], spec: Mapping[str, Any], what: str) -> T:
+    """A rule object from its data-file spec: `kind` picks the class in `kinds`, the other keys are its fields."""
+    fields = dict(spec)
+    kind = fields.pop("kind", None)
+    if kind not in kinds:
+        raise UsageError(f"{what} kind {kind!r}: expected one of {', '.join(kinds)}")
+    return kinds[kind](**fields)
 
 
 def _first(rules: tuple[tuple[str, str], ...], bare: str) -> str | None:

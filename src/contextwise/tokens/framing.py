@@ -13,8 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from contextwise.errors import UsageError
-from contextwise.tokens._families import families
+from contextwise.tokens._families import families, rule_from
 from contextwise.tokens.images import ImageRule, TileImageRule, image_rule_from, openai_image_rule
 from contextwise.types import Tool
 
@@ -120,11 +119,7 @@ _TOOL_RULES: dict[str, type[ToolRule]] = {"openai": OpenAIToolRule, "json": Json
 
 def tool_rule_from(spec: Mapping[str, Any]) -> ToolRule:
     """A tool rule from its data-file spec (`{kind = "json", preamble_tokens = 20, per_tool_tokens = 10}`)."""
-    fields = dict(spec)
-    kind = fields.pop("kind", None)
-    if kind not in _TOOL_RULES:
-        raise UsageError(f"tool rule kind {kind!r}: expected one of {', '.join(_TOOL_RULES)}")
-    return _TOOL_RULES[kind](**fields)
+    return rule_from(_TOOL_RULES, spec, "tool rule")
 
 
 def _framing_fields(name: str) -> dict[str, Any]:

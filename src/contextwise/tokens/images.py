@@ -15,8 +15,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from contextwise.errors import UsageError
-from contextwise.tokens._families import families
+from contextwise.tokens._families import families, rule_from
 from contextwise.types import ImagePart
 
 
@@ -129,11 +128,7 @@ _KINDS: dict[str, type[ImageRule]] = {"tile": TileImageRule, "patch": PatchImage
 
 def image_rule_from(spec: Mapping[str, Any]) -> ImageRule:
     """An image rule from its data-file spec (`{kind = "tile", base_tokens = 85, tile_tokens = 170}`)."""
-    fields = dict(spec)
-    kind = fields.pop("kind", None)
-    if kind not in _KINDS:
-        raise UsageError(f"image rule kind {kind!r}: expected one of {', '.join(_KINDS)}")
-    return _KINDS[kind](**fields)
+    return rule_from(_KINDS, spec, "image rule")
 
 
 @functools.lru_cache(maxsize=1)
