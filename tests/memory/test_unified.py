@@ -46,7 +46,7 @@ def test_build_context_fills_the_budget_by_tier_priority():
     with pytest.raises(UsageError):
         mem.build_context("q", budget_tokens=0)
     with pytest.warns(DeprecationWarning):
-        assert mem.build_context("who likes climbing?", budget_tokens=150).report.prompt_tokens <= 150
+        assert mem.build_context("who likes climbing?", max_tokens=150).report.prompt_tokens <= 150
 
 
 def test_prune_removes_expired_and_unimportant_items_and_counts_them():

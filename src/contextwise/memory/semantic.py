@@ -1,7 +1,7 @@
 """Semantic memory: facts with source, confidence and category; learned from text, compared with what is known
 (ADD / UPDATE / DELETE / NOOP), every change kept in a history that can be undone.
 
-Learning is a sans-I/O job: `LearnJob.next_step()` says what it needs (a model answer, or the stored facts similar
+Learning is a sans-I/O job: `LearnJob.plan()` says what it needs (a model answer, or the stored facts similar
 to its candidates) and `apply()` takes it; `SemanticMemory.learn` and `alearn` are the two short drivers.
 """
 
@@ -10,12 +10,14 @@ from __future__ import annotations
 import inspect
 import threading
 import uuid
+import warnings
 from dataclasses import dataclass, field, replace
 from typing import Any
 from collections.abc import Sequence
 
 import numpy as np
 
+from contextwise import _sansio
 from contextwise.errors import UsageError
 from contextwise.stores._errors import WriteConflictError
 from contextwise.memory._base import (
@@ -96,6 +98,7 @@ class AskModel:
     messages: tuple[Message, ...]
     options: ChatOptions
     attempt: int = 0
+    max_output_tokens: int | None = None
 
 
 @dataclass(frozen=True)
@@ -142,7 +145,12 @@ class LearnJob:
             self._stage = "similar"
 
     def next_step(self) -> Step | None:
-        """What the job needs next, or None when its decisions are ready."""
+        """Deprecated: `plan` (every sans-I/O job plans and applies)."""
+        warnings.warn("LearnJob.next_step was renamed plan", DeprecationWarning, stacklevel=2)
+        return self.plan()
+
+    def plan(self) -> Step | None:
+        """What the job needs next (a model call, or similar stored facts), or None when its decisions are ready."""
         if self._pending is not None:
             return self._pending
         if self._stage == "extract":
@@ -161,7 +169,7 @@ class LearnJob:
     def apply(self, step: Step, answer: Completion | Similar) -> None:
         """Take the answer to `step`."""
         if step is not self._pending:
-            raise UsageError("apply() takes the answer to the step next_step() returned")
+            raise UsageError("apply() takes the answer to the step plan() returned")
         self._pending = None
         if isinstance(step, FindSimilar):
             if not isinstance(answer, Similar):
@@ -260,10 +268,7 @@ class SemanticMemory:
         """
         _check_model(self.model, async_driver=False)
         timer, job = Timer("semantic.learn"), self.start(text, timestamp=timestamp)
-        while (step := job.next_step()) is not None:
-            answer = self.similar(step.texts) if isinstance(step, FindSimilar) else self.model.complete(
-                list(step.messages), options=step.options)
-            job.apply(step, answer)
+        _sansio.run(job, self.model, answer_other=lambda step: self.similar(step.texts))
         return self._finish(job, self._commit(job.decisions or [], source, job.timestamp), timer)
 
     async def alearn(self, text: str, *, source: str = "", timestamp: float | None = None) -> Learned:
@@ -275,10 +280,7 @@ class SemanticMemory:
         """
         _check_model(self.model, async_driver=True)
         timer, job = Timer("semantic.learn"), self.start(text, timestamp=timestamp)
-        while (step := job.next_step()) is not None:
-            answer = await self.asimilar(step.texts) if isinstance(step, FindSimilar) else \
-                await self.model.complete(list(step.messages), options=step.options)
-            job.apply(step, answer)
+        await _sansio.arun(job, self.model, answer_other=lambda step: self.asimilar(step.texts))
         return self._finish(job, await self._acommit(job.decisions or [], source, job.timestamp), timer)
 
     def remember(self, text: str, *, category: str = "general", source: str = "",
