@@ -123,6 +123,11 @@ class Ranked:
     recency: float
     authority: float
 
+    @property
+    def id(self) -> str:
+        """The chunk's id."""
+        return self.chunk.id
+
     def explain(self) -> str:
         """A one-line account of the score."""
         return (f"{self.chunk.id}: score {self.score:.3f} = relevance {self.relevance:.3f}, "
