@@ -88,13 +88,13 @@ HistoryRequest = SummaryRequest | ScoreRequest
 
 @runtime_checkable
 class HistoryManager(Protocol):
-    """A strategy deciding which messages (and summaries) go into a context of at most `max_tokens`.
+    """A strategy deciding which messages (and summaries) go into a context of at most `budget_tokens`.
 
     `context` never calls a model; `plan` says what model call would help next (or None) and `apply` folds its
     answer into new notes. All three are pure.
     """
 
-    def context(self, transcript: Transcript, notes: HistoryNotes, max_tokens: int) -> list[Message]: ...
+    def context(self, transcript: Transcript, notes: HistoryNotes, budget_tokens: int) -> list[Message]: ...
 
     def plan(self, transcript: Transcript, notes: HistoryNotes) -> HistoryRequest | None: ...
 
