@@ -21,6 +21,8 @@ from contextwise.protocols import Tokenizer
 
 #: Texts at least this long are counted in pieces on all cores (the pieces are cut where the result cannot change).
 PARALLEL_MIN_CHARS = 1_000_000
+#: Below this many characters in all, `count_many` counts its texts one by one (threads would not repay).
+MANY_MIN_CHARS = 200_000
 
 # A newline followed by a letter ends a pre-token under every pattern used here (cl100k, o200k, Llama 3,
 # Qwen 2): no pattern alternative spans "\n" + letter. Splitting there gives the same tokens as not splitting;
@@ -77,6 +79,15 @@ class _EncodingTokenizer:
     def _count_pieces(self, pieces: list[str]) -> int:
         raise NotImplementedError
 
+    def count_many(self, texts: Sequence[str]) -> list[int]:
+        """Tokens in each of `texts` (what `count` gives each); many texts together are counted on all cores."""
+        if len(texts) < 2 or sum(map(len, texts)) < MANY_MIN_CHARS or _threads() < 2:
+            return [self.count(t) for t in texts]
+        return self._count_each(list(texts))
+
+    def _count_each(self, texts: list[str]) -> list[int]:
+        raise NotImplementedError
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r})"
 
@@ -104,6 +115,12 @@ class TiktokenTokenizer(_EncodingTokenizer):
 
     def _count_pieces(self, pieces: list[str]) -> int:
         return sum(map(len, self._enc.encode_ordinary_batch(pieces, num_threads=_threads())))
+
+    def _count_each(self, texts: list[str]) -> list[int]:
+        try:
+            return [len(ids) for ids in self._enc.encode_ordinary_batch(texts, num_threads=_threads())]
+        except (TypeError, UnicodeEncodeError):  # a lone surrogate: count each the way count() does
+            return [self.count(t) for t in texts]
 
 
 # Our tokenizer ids -> quicktok's bundled encoding names.
@@ -180,6 +197,14 @@ class QuicktokTokenizer(_EncodingTokenizer):
             return int(self._count_batch(self._enc, pieces).sum())
         except (TypeError, UnicodeEncodeError):
             return int(self._count_batch(self._enc, [_without_surrogates(p) for p in pieces]).sum())
+
+    def _count_each(self, texts: list[str]) -> list[int]:
+        if any(self._reference(t) is not None for t in texts):
+            return [self.count(t) for t in texts]
+        try:
+            return [int(n) for n in self._count_batch(self._enc, texts)]
+        except (TypeError, UnicodeEncodeError):
+            return [self.count(t) for t in texts]
 
 
 #: Below this many characters `has_unassigned` looks at the text's distinct characters, above it at a numpy array.
@@ -299,6 +324,10 @@ class AdaptiveTokenizer:
     def count(self, text: str) -> int:
         """Number of tokens in `text`."""
         return self._pick(len(text)).count(text)
+
+    def count_many(self, texts: Sequence[str]) -> list[int]:
+        """Tokens in each of `texts`; the back-end is chosen for their total size, as for one text that long."""
+        return self._pick(sum(map(len, texts))).count_many(texts)
 
     def _pick(self, size_chars: int) -> TiktokenTokenizer | QuicktokTokenizer:
         current = self._current
