@@ -98,6 +98,29 @@ class Raw:
         return np.where(present, scores, 0.0)
 
 
+@dataclass(frozen=True)
+class RawCut:
+    """The scores as they are, for a column that holds a search's top `pool` results: an item the search did not
+    return counts its lowest returned score when the search was cut at `pool` (it may have scored just below),
+    else 0 (the search returned everything that matched). Episodic memory ranks with it."""
+
+    pool: int
+    name: str = "raw-cut"
+    uses_scores: bool = True
+
+    def __post_init__(self) -> None:
+        if isinstance(self.pool, bool) or not isinstance(self.pool, int) or self.pool < 1:
+            raise UsageError(f"pool must be a whole number >= 1, got {self.pool!r}")
+
+    def absent(self, scores: np.ndarray, present: np.ndarray) -> float:
+        """What an item missing from the column counts."""
+        return float(scores[present].min()) if int(present.sum()) >= self.pool else 0.0
+
+    def normalize(self, scores: np.ndarray, present: np.ndarray) -> np.ndarray:
+        """The present scores unchanged, the absent ones `absent()`."""
+        return np.where(present, scores, self.absent(scores, present))
+
+
 def fuse_scores(columns: Sequence[np.ndarray], *, strategy: FusionStrategy | Sequence[FusionStrategy],
                 weights: Sequence[float] | None = None, present: Sequence[np.ndarray] | None = None) -> np.ndarray:
     """The weighted sum of score columns (one score per item, the same items in each), each normalised by its
