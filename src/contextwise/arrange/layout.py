@@ -46,11 +46,16 @@ class CachePlan:
         return self.mode != "none" and self.prefix_tokens >= self.min_cacheable_tokens
 
 
+def volatile_spans(text: str) -> list[tuple[str, int, int]]:
+    """What in `text` changes per call, as (what, start, end): "a timestamp", "a UUID", ... (first of each)."""
+    return [(what, m.start(), m.end()) for what, rx in _VOLATILE if (m := rx.search(text))]
+
+
 def volatile_findings(name: str, text: str) -> list[str]:
     """Warnings for content in `text` that changes per call (timestamps, UUIDs, ids)."""
-    return [f"section {name!r} is in the cached prefix but contains {what} ({m.group(0)!r}); "
+    return [f"section {name!r} is in the cached prefix but contains {what} ({text[start:end]!r}); "
             "move it after the stable part or mark the section stable=False"
-            for what, rx in _VOLATILE if (m := rx.search(text))]
+            for what, start, end in volatile_spans(text)]
 
 
 def plan_cache(provider: str, prefix_tokens: int, stable_message_ends: Sequence[int], *,
