@@ -129,6 +129,8 @@ def prompt_layout(request: Mapping[str, Any], counter: TokenCounter) -> PromptLa
     blocks = []
     for part, label, message, raw in request_parts(request):
         body = strip_markers(raw)
+        if isinstance(body, str):  # a string content is the same prompt as one text block holding it
+            body = {"type": "text", "text": body}
         text = body.get("text") if isinstance(body, Mapping) and set(body) <= {"type", "text"} else body
         serial = text if isinstance(text, str) else canonical_json(body)
         digest = hashlib.blake2b(canonical_json(body).encode(), digest_size=16).digest()

@@ -435,7 +435,7 @@ def _longest_live(prompt: PromptLayout, cache: Mapping[bytes, float], now: float
             lo = mid
         else:
             hi = mid - 1
-    return lo
+    return lo if lo >= first else -1
 
 
 def _contents(info: ModelInfo, calls: list[_Call], strategy: CachedContents,

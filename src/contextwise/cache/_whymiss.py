@@ -153,7 +153,10 @@ def _history(parts_a: list[Any], parts_b: list[Any], raw_a: list[str], raw_b: li
                             "user turn")
     count_a = len({p[2] for p in parts_a if p[2] is not None})
     count_b = len({p[2] for p in parts_b if p[2] is not None})
-    if count_b < count_a or (raw_b[at] not in raw_a and any(r in raw_a[at + 1:] for r in raw_b[at + 1:])):
+    # Where the two agree again: blocks of A replaced by fewer blocks of B is a compaction; one for one, an edit.
+    again = next(((k, raw_a.index(raw_b[k], at + 1)) for k in range(at + 1, len(raw_b)) if raw_b[k] in raw_a[at + 1:]),
+                 None)
+    if count_b < count_a or (again is not None and again[1] > again[0]):
         return "compaction", (f"the history from {where_a} on was rewritten ({count_a} -> {count_b} messages): a "
                               "compaction or summary replaced earlier turns; compact rarely and in large steps, "
                               "since each one writes the rest of the prompt again")
