@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from cache.promptcache_helpers import agent, batch, chat
 
-from contextwise.cache import AutomaticCache, CachedContents, MarkerPolicy, TraceCall, fixed_heuristics, \
+from contextwise.cache import AutomaticCache, CachedContents, MarkerPolicy, TraceCall, count_markers, fixed_heuristics, \
     plan_prompt_cache, prompt_layout, read_trace, simulate_prompt_cache
 from contextwise.errors import UsageError
 from contextwise.models import CatalogError, cost, default_catalog, get_model
@@ -36,6 +36,17 @@ def test_catalog_holds_the_cache_rules_with_a_checked_on_date():
     assert gemini.cache_storage_usd_per_mtok_hour and gemini.min_cacheable_tokens == 2048
     assert get_model("claude-haiku-4-5").min_cacheable_tokens == 4096
     assert all(m.cache_checked_on is not None for m in (sonnet, gpt, gemini))
+
+
+def test_context_cache_plan_takes_the_provider_rules_from_the_catalog_and_warns_below_the_minimum():
+    from contextwise.arrange import plan_cache
+
+    plan = plan_cache("anthropic", 5000, [0, 2, 4, 6, 8, 10])
+    assert plan.breakpoints == (4, 6, 8, 10) and plan.min_cacheable_tokens == 1024 and not plan.warnings
+    short = plan_cache("anthropic", 500, [0], min_cacheable_tokens=4096)
+    assert short.warnings and "4,096-token minimum" in short.warnings[0] and not short.cacheable
+    assert plan_cache("openai", 5000, [0, 1]).breakpoints == ()  # automatic: no markers
+    assert plan_cache("deepseek", 100, []).min_cacheable_tokens == 64
 
 
 @pytest.mark.parametrize("ttls", [[3600, 300], [300, 300], [], [0]], ids=["unsorted", "repeated", "empty", "zero"])
@@ -204,3 +215,20 @@ def test_read_trace_reads_seconds_and_iso_times_and_names_a_bad_line(tmp_path: P
         read_trace(odd)
     with pytest.raises(UsageError, match="cannot read"):
         read_trace(tmp_path / "missing.jsonl")
+
+
+def test_a_built_context_takes_the_plans_markers():
+    from contextwise.budget import Context
+
+    calls = agent(4, 15)
+    plan = plan_prompt_cache(calls, SONNET)
+    built = Context(SONNET).system(calls[0].request["system"]).user("What next?").build()
+    body, default = built.to_anthropic(prompt_cache=plan), built.to_anthropic()
+    assert plan.strategy.marks and count_markers(body) <= 4
+    wanted = plan.strategy.place(layout(TraceCall(0, default)))
+    blocks = [*body["system"], *(b for m in body["messages"] for b in m["content"])]
+    ttls = {i: b["cache_control"]["ttl"] for i, b in enumerate(blocks) if "cache_control" in b}
+    assert ttls == {m.block: {300: "5m", 3600: "1h"}[m.ttl_s] for m in wanted}
+    assert ttls != {i: b["cache_control"]["ttl"] for i, b in
+                    enumerate([*default["system"], *(b for m in default["messages"] for b in m["content"])])
+                    if "cache_control" in b}
