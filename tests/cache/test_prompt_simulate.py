@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from cache.promptcache_helpers import agent, batch, chat
 
-from contextwise.cache import AutomaticCache, CachedContents, MarkerPolicy, TraceCall, count_markers, fixed_heuristics, \
-    plan_prompt_cache, prompt_layout, read_trace, simulate_prompt_cache
+from contextwise.cache import AutomaticCache, CachedContents, MarkerPolicy, TraceCall, count_markers, \
+    fixed_heuristics, plan_prompt_cache, prompt_layout, read_trace, simulate_prompt_cache
 from contextwise.errors import UsageError
 from contextwise.models import CatalogError, cost, default_catalog, get_model
 from contextwise.tokens import TokenCounter
