@@ -18,14 +18,13 @@ and the ratios. Run: `PYTHONPATH=src python benchmarks/bench_promptcache.py`
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from contextwise.cache import TraceCall, fixed_heuristics, plan_prompt_cache
+from contextwise.cache import TraceCall, fixed_heuristics, plan_prompt_cache, write_trace
 from contextwise.models import cost
 from contextwise.types import Usage
 
@@ -102,12 +101,6 @@ def nightly_batch(seed: int = 3) -> list[TraceCall]:
 TRACES = {"bursty chat": bursty_chat, "agent loop": agent_loop, "nightly batch": nightly_batch}
 
 
-def write_jsonl(calls: list[TraceCall], path: Path) -> None:
-    with path.open("w", encoding="utf-8") as out:
-        for c in calls:
-            out.write(json.dumps({"t": c.t_s, "session": c.session, "tenant": c.tenant, "request": c.request}) + "\n")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--model", action="append", dest="models",
@@ -119,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.write:
         args.write.mkdir(parents=True, exist_ok=True)
         for name, calls in traces.items():
-            write_jsonl(calls, args.write / (name.replace(" ", "_") + ".jsonl"))
+            write_trace(args.write / (name.replace(" ", "_") + ".jsonl"), calls)
     print("whole-trace cost in USD; fixed = tools+system+last turn at 5m (explicit markers) or the provider's "
           "default (automatic); best fixed = the cheapest fixed heuristic")
     print(f"{'trace':<14} {'model':<18} {'calls':>5} {'no cache':>9} {'fixed':>9} {'best fixed':>10} "

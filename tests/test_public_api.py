@@ -41,7 +41,7 @@ CACHE = {
     "chunk_versions", "content_version", "count_markers", "fact_dependencies", "fact_versions", "fixed_heuristics",
     "from_call", "get_schema", "mark_request", "open_entries", "plan_prompt_cache", "prompt_layout", "prompt_text",
     "read_trace", "request_key", "schema_names", "settings_of", "simulate_prompt_cache", "trace_call", "why_miss",
-    "wilson",
+    "wilson", "write_trace",
 }
 
 

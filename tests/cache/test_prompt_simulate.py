@@ -10,7 +10,7 @@ import pytest
 from cache.promptcache_helpers import agent, batch, chat
 
 from contextwise.cache import AutomaticCache, CachedContents, MarkerPolicy, TraceCall, count_markers, \
-    fixed_heuristics, plan_prompt_cache, prompt_layout, read_trace, simulate_prompt_cache
+    fixed_heuristics, plan_prompt_cache, prompt_layout, read_trace, simulate_prompt_cache, write_trace
 from contextwise.errors import UsageError
 from contextwise.models import CatalogError, cost, default_catalog, get_model
 from contextwise.tokens import TokenCounter
@@ -232,3 +232,20 @@ def test_a_built_context_takes_the_plans_markers():
     assert ttls != {i: b["cache_control"]["ttl"] for i, b in
                     enumerate([*default["system"], *(b for m in default["messages"] for b in m["content"])])
                     if "cache_control" in b}
+
+
+def test_write_trace_round_trips(tmp_path: Path):
+    calls = [dataclasses.replace(c, output_tokens=7, model=SONNET) for c in chat(3)]
+    assert read_trace(write_trace(tmp_path / "t.jsonl", calls)) == calls
+
+
+def test_automatic_plan_names_its_request_fields():
+    plan = plan_prompt_cache(chat(3), "gpt-5")
+    by_session = dataclasses.replace(plan, strategy=AutomaticCache(86400, "session"))
+    assert by_session.request_fields(session="s3") == {"prompt_cache_retention": "24h", "prompt_cache_key": "s3"}
+    with pytest.raises(UsageError, match="session"):
+        by_session.request_fields()
+    keyed = dataclasses.replace(plan, strategy=AutomaticCache(300, "tenant"))
+    assert keyed.request_fields(tenant="acme") == {"prompt_cache_retention": "in_memory", "prompt_cache_key": "acme"}
+    assert dataclasses.replace(plan, model="gpt-4o", strategy=AutomaticCache(300)).request_fields() == {}
+    assert plan_prompt_cache(chat(2), SONNET).request_fields(session="x") == {}

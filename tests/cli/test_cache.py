@@ -44,6 +44,8 @@ def test_cache_simulate_takes_a_model_for_automatic_caches(group: click.Group, t
     result = CliRunner().invoke(group, ["cache", "simulate", str(trace), "--model", "gpt-4o", "--no-png"])
     assert result.exit_code == 0, result.output
     assert "automatic 5m key=session" in result.output and not list(tmp_path.glob("*.png"))
+    five = CliRunner().invoke(group, ["cache", "simulate", str(trace), "--model", "gpt-5", "--no-png"])
+    assert "send with each request: prompt_cache_retention=" in five.output
 
 
 def test_cache_simulate_fails_clearly_on_a_bad_trace(group: click.Group, tmp_path: Path):

@@ -30,7 +30,7 @@ from contextwise.cache._prompt import CacheMarker, MarkerPolicy, PromptBlock, Pr
     mark_request, prompt_layout
 from contextwise.cache._simulate import AutomaticCache, CachedContents, CacheSimulation, PromptCachePlan, \
     SimulatedCall, TraceCall, candidate_strategies, fixed_heuristics, plan_prompt_cache, read_trace, \
-    simulate_prompt_cache, trace_call
+    simulate_prompt_cache, trace_call, write_trace
 from contextwise.cache._whymiss import MissReport, why_miss
 from contextwise.cache._stores import EntryStore, MemoryEntries, RedisEntries, SQLiteEntries, open_entries
 
@@ -44,5 +44,5 @@ __all__ = [
     "chunk_versions", "content_version", "count_markers", "fact_dependencies", "fact_versions", "fixed_heuristics",
     "from_call", "get_schema", "mark_request", "open_entries", "plan_prompt_cache", "prompt_layout", "prompt_text",
     "read_trace", "request_key", "schema_names", "settings_of", "simulate_prompt_cache", "trace_call", "why_miss",
-    "wilson",
+    "wilson", "write_trace",
 ]

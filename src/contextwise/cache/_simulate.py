@@ -84,6 +84,29 @@ def read_trace(path: str | Path) -> list[TraceCall]:
     return calls
 
 
+def write_trace(path: str | Path, calls: Iterable[TraceCall]) -> Path:
+    """Write `calls` as the JSONL trace `read_trace` reads (one line per call, `t` in seconds).
+
+    Raises:
+        UsageError: the file cannot be written.
+    """
+    out = Path(path)
+    lines = []
+    for call in calls:
+        record: dict[str, Any] = {"t": call.t_s, "request": call.request}
+        for key in ("session", "tenant", "model"):
+            if getattr(call, key) is not None:
+                record[key] = getattr(call, key)
+        if call.output_tokens:
+            record["output_tokens"] = call.output_tokens
+        lines.append(json.dumps(record, ensure_ascii=False) + "\n")
+    try:
+        out.write_text("".join(lines), encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot write the trace {out}: {exc.strerror or exc}") from exc
+    return out
+
+
 def trace_call(record: Any, *, where: str = "trace") -> TraceCall:
     """One trace record (a parsed JSONL line) as a TraceCall.
 
@@ -234,6 +257,28 @@ class PromptCachePlan:
     def ratio_to_heuristic(self) -> float:
         """The chosen strategy's cost over the best fixed heuristic's (<= 1)."""
         return self.best.total_usd / self.heuristic.total_usd if self.heuristic.total_usd else 1.0
+
+    def request_fields(self, *, tenant: str | None = None, session: str | None = None) -> dict[str, Any]:
+        """The request fields an automatic-cache plan asks for: `prompt_cache_key` (the tenant or session id,
+        by the plan's scope) and `prompt_cache_retention` where the model offers more than one; {} otherwise.
+
+        Raises:
+            UsageError: the plan keys by tenant or session and that id was not given.
+        """
+        strategy = self.strategy
+        if not isinstance(strategy, AutomaticCache):
+            return {}
+        info = get_model(self.model)
+        fields: dict[str, Any] = {}
+        if len(info.cache_ttls_s) > 1:
+            shortest = strategy.ttl_s == info.cache_ttls_s[0]
+            fields["prompt_cache_retention"] = "in_memory" if shortest else f"{strategy.ttl_s // 3600}h"
+        if strategy.key != "none":
+            value = {"tenant": tenant, "session": session}[strategy.key]
+            if not value:
+                raise UsageError(f"this plan keys the cache per {strategy.key}; pass {strategy.key}=...")
+            fields["prompt_cache_key"] = value
+        return fields
 
     def mark(self, request: Mapping[str, Any], *, previous: Mapping[str, Any] | None = None,
              catalog: Catalog | None = None) -> dict[str, Any]:

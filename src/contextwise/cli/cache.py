@@ -56,6 +56,10 @@ def register(group: click.Group) -> None:
         console.print(f"plan: {plan.best.strategy}: ${plan.best.total_usd:.4f}, {plan.ratio_to_heuristic:.3f}x "
                       f"the best fixed heuristic ({plan.heuristic.strategy}, ${plan.heuristic.total_usd:.4f})",
                       markup=False)
+        fields = plan.request_fields(tenant="<tenant id>", session="<session id>")
+        if fields:
+            console.print("send with each request: " + ", ".join(f"{k}={v}" for k, v in fields.items()),
+                          markup=False)
         for warning in plan.best.warnings:
             console.print(f"warning: {warning}", markup=False)
         if not no_png:
