@@ -70,3 +70,35 @@ def test_a_context_cache_plan_sends_at_most_four_markers(roles, ends):
     dialect = AnthropicDialect("claude-sonnet-4-5", base_url="http://127.0.0.1", api_key=None, headers={},
                                default_max_tokens=16, cache=CacheBreakpoints.from_plan(plan))
     assert count_markers(dialect.request(messages, None, None, stream=False).body) <= 4
+
+
+def _trace(gaps: list[float], growth: list[int], system_words: int) -> list[Any]:
+    from contextwise.cache import TraceCall
+
+    system = " ".join(["policy"] * system_words)
+    history: list[dict[str, Any]] = []
+    calls, t = [], 0.0
+    for gap, blocks in zip(gaps, growth):
+        t += gap
+        history.append({"role": "user", "content": [_text_block(f"turn {len(calls)} part {k} " * 20)
+                                                    for k in range(blocks)]})
+        calls.append(TraceCall(t, {"system": system, "messages": list(history)}, session="s"))
+        history.append({"role": "assistant", "content": f"answer {len(calls)} " * 30})
+    return calls
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.lists(st.sampled_from([5.0, 60.0, 400.0, 2000.0, 5000.0]), min_size=2, max_size=8),
+       st.lists(st.integers(min_value=1, max_value=30), min_size=8, max_size=8),
+       st.sampled_from([50, 1500]))
+def test_a_plan_never_costs_more_than_a_fixed_heuristic_and_every_call_adds_up(gaps, growth, system_words):
+    from contextwise.cache import fixed_heuristics, plan_prompt_cache
+
+    plan = plan_prompt_cache(_trace(gaps, growth, system_words), "claude-sonnet-4-5")
+    costs = {s.strategy: s.total_usd for s in plan.simulations}
+    assert all(plan.best.total_usd <= costs[h.name] + 1e-12 for h in fixed_heuristics("claude-sonnet-4-5"))
+    for run in plan.simulations:
+        for call in run.calls:
+            assert call.cache_read_tokens + call.cache_write_tokens + call.cache_write_1h_tokens <= call.input_tokens
+            assert call.markers <= 4 and call.usd >= 0
+    assert costs["none"] >= 0 and all(c.cache_read_tokens == 0 for c in plan.simulations[0].calls[:1])
