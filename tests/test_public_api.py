@@ -31,27 +31,6 @@ OBSERVE = {
 }
 
 
-CACHE = {
-    "Anchors", "AsyncCachedChatModel", "AutomaticCache", "CacheControl", "CacheMarker", "CacheRequest",
-    "CacheSimulation", "CacheStats", "CachedChatModel", "CachedCompletion", "CachedCompressed", "CachedCompressor",
-    "CachedContents", "Calibration", "Dependency", "Entry", "EntryStore", "Lookup", "MarkerPolicy", "MemoryEntries",
-    "MissReport", "Param", "PromptBlock", "PromptCachePlan", "PromptLayout", "RedisEntries", "ResponseCache",
-    "SQLiteEntries", "Schema", "SemanticIndex", "SimulatedCall", "TraceCall", "VersionSource", "Versions", "anchors",
-    "calibrate", "candidate_strategies", "canonical_bytes", "canonical_request", "chunk_dependencies",
-    "chunk_versions", "content_version", "count_markers", "fact_dependencies", "fact_versions", "fixed_heuristics",
-    "from_call", "get_schema", "mark_request", "open_entries", "plan_prompt_cache", "prompt_layout", "prompt_text",
-    "read_trace", "request_key", "schema_names", "settings_of", "simulate_prompt_cache", "trace_call", "why_miss",
-    "wilson", "write_trace",
-}
-
-
-def test_public_api_cache_all_is_pinned():
-    from contextwise import cache
-
-    assert set(cache.__all__) == CACHE
-    assert all(hasattr(cache, name) for name in cache.__all__)
-
-
 def test_public_api_observe_all_is_pinned_and_documented():
     from contextwise import observe
 
