@@ -111,6 +111,11 @@ def test_explicit_marker_below_the_minimum_caches_nothing_and_warns():
     run = simulate_prompt_cache(short, SONNET, MarkerPolicy((("system", 300),)))
     assert run.cache_write_tokens == run.cache_read_tokens == 0
     assert run.warnings and "1,024-token minimum" in run.warnings[0]
+    plan = dataclasses.replace(plan_prompt_cache(chat(2), SONNET), strategy=MarkerPolicy((("system", 300),)))
+    with pytest.warns(UserWarning, match="below claude-sonnet-4-5's 1,024-token minimum"):
+        body = plan.mark(short[0].request)
+    assert count_markers(body) == 0
+    assert count_markers(plan.mark(chat(1)[0].request)) == 1
 
 
 def test_lookback_of_twenty_blocks_limits_the_last_marker_and_the_history_anchor_fixes_it():

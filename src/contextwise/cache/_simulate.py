@@ -26,6 +26,7 @@ import hashlib
 import itertools
 import json
 import math
+import warnings
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -258,7 +259,8 @@ class PromptCachePlan:
         """The chosen strategy's cost over the best fixed heuristic's (<= 1)."""
         return self.best.total_usd / self.heuristic.total_usd if self.heuristic.total_usd else 1.0
 
-    def request_fields(self, *, tenant: str | None = None, session: str | None = None) -> dict[str, Any]:
+    def request_fields(self, *, tenant: str | None = None, session: str | None = None,
+                       catalog: Catalog | None = None) -> dict[str, Any]:
         """The request fields an automatic-cache plan asks for: `prompt_cache_key` (the tenant or session id,
         by the plan's scope) and `prompt_cache_retention` where the model offers more than one; {} otherwise.
 
@@ -268,7 +270,7 @@ class PromptCachePlan:
         strategy = self.strategy
         if not isinstance(strategy, AutomaticCache):
             return {}
-        info = get_model(self.model)
+        info = get_model(self.model, catalog=catalog)
         fields: dict[str, Any] = {}
         if len(info.cache_ttls_s) > 1:
             shortest = strategy.ttl_s == info.cache_ttls_s[0]
@@ -283,7 +285,8 @@ class PromptCachePlan:
     def mark(self, request: Mapping[str, Any], *, previous: Mapping[str, Any] | None = None,
              catalog: Catalog | None = None) -> dict[str, Any]:
         """`request` with the chosen markers in place (`previous`: the session's last request, for the
-        history anchor). A non-marker strategy returns the body without markers.
+        history anchor). A non-marker strategy returns the body without markers. A marker whose prefix is below
+        the model's minimum is left out, with a UserWarning: it would cache nothing.
 
         Raises:
             UsageError: the body is not a request.
@@ -298,7 +301,13 @@ class PromptCachePlan:
             shared = prompt.shared_blocks(prompt_layout(previous, counter))
             history = shared - 1 if shared else None
         markers = self.strategy.place(prompt, history_end=history, max_markers=info.cache_breakpoints_max or 4)
-        return mark_request(request, [m for m in markers if prompt.through[m.block] >= _minimum(info)])
+        kept = [m for m in markers if prompt.through[m.block] >= _minimum(info)]
+        if len(kept) < len(markers):
+            short = min(prompt.through[m.block] for m in markers if m not in kept)
+            warnings.warn(f"{len(markers) - len(kept)} cache marker(s) left out: the prefix they close ({short:,} "
+                          f"tokens) is below {info.name}'s {_minimum(info):,}-token minimum", UserWarning,
+                          stacklevel=2)
+        return mark_request(request, kept)
 
 
 # -- replay ---------------------------------------------------------------------------------------------------------
