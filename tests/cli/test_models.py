@@ -54,6 +54,8 @@ def test_models_json_output_has_every_field(group: click.Group) -> None:
     pro = next(d for d in data if d["name"] == "gemini-2.5-pro")
     assert pro["prices"]["tiers"][0]["above_input_tokens"] == 200_000
     assert pro["checked_on"] and pro["window_includes_output"] is False
+    assert pro["cache_checked_on"] and pro["cache_storage_usd_per_mtok_hour"] > 0
+    assert pro["min_cacheable_tokens"] == 2048
 
 
 def test_models_file_option_adds_models(group: click.Group, tmp_path: Path) -> None:

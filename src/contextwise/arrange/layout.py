@@ -16,14 +16,6 @@ _VOLATILE = (
     ("a date", re.compile(r"\b(today is|current date|now:)", re.I)),
 )
 
-# Provider rules for prompt caching: (how caching works, smallest cacheable prefix, most breakpoints).
-_PROVIDER_CACHE = {
-    "openai": ("automatic", 1024, 0),
-    "anthropic": ("explicit", 1024, 4),
-    "google": ("automatic", 1024, 0),
-    "deepseek": ("automatic", 64, 0),
-}
-
 
 @dataclass(frozen=True)
 class CachePlan:
@@ -46,11 +38,16 @@ class CachePlan:
         return self.mode != "none" and self.prefix_tokens >= self.min_cacheable_tokens
 
 
+def volatile_spans(text: str) -> list[tuple[str, int, int]]:
+    """What in `text` changes per call, as (what, start, end): "a timestamp", "a UUID", ... (first of each)."""
+    return [(what, m.start(), m.end()) for what, rx in _VOLATILE if (m := rx.search(text))]
+
+
 def volatile_findings(name: str, text: str) -> list[str]:
     """Warnings for content in `text` that changes per call (timestamps, UUIDs, ids)."""
-    return [f"section {name!r} is in the cached prefix but contains {what} ({m.group(0)!r}); "
+    return [f"section {name!r} is in the cached prefix but contains {what} ({text[start:end]!r}); "
             "move it after the stable part or mark the section stable=False"
-            for what, rx in _VOLATILE if (m := rx.search(text))]
+            for what, start, end in volatile_spans(text)]
 
 
 def plan_cache(provider: str, prefix_tokens: int, stable_message_ends: Sequence[int], *,
@@ -58,12 +55,21 @@ def plan_cache(provider: str, prefix_tokens: int, stable_message_ends: Sequence[
                warnings: Sequence[str] = ()) -> CachePlan:
     """The cache plan for a prompt whose stable part ends after the given message indexes (in order).
 
-    `mode` and `min_cacheable_tokens` come from the model's catalog entry when known; otherwise the provider's
-    usual rules apply."""
-    default_mode, minimum, max_breakpoints = _PROVIDER_CACHE.get(provider, ("none", 0, 0))
-    mode = mode or default_mode
-    minimum = min_cacheable_tokens or minimum
-    if mode == "explicit" and not max_breakpoints:
-        max_breakpoints = 4
-    points = tuple(stable_message_ends[-max_breakpoints:]) if max_breakpoints else ()
-    return CachePlan(provider, mode, prefix_tokens, minimum, points, tuple(warnings))
+    `mode` and `min_cacheable_tokens` come from the model's catalog entry when known; otherwise from the
+    provider's defaults in the catalog (how it caches, its minimum prefix, how many markers it takes). An explicit
+    cache whose stable prefix is below the minimum gets a warning: its markers would cache nothing.
+
+    For the markers and lifetimes that cost least over a recorded sequence of calls, see
+    `contextwise.cache.plan_prompt_cache`."""
+    from contextwise.models import default_catalog
+
+    rules = default_catalog().provider_defaults(provider)
+    mode = mode or rules.get("cache_kind") or "none"
+    minimum = min_cacheable_tokens or rules.get("min_cacheable_tokens") or 0
+    most = rules.get("cache_breakpoints_max") or (4 if mode == "explicit" else 0)
+    points = tuple(stable_message_ends[-most:]) if mode == "explicit" and most else ()
+    found = list(warnings)
+    if points and prefix_tokens < minimum:
+        found.append(f"the stable prefix is {prefix_tokens:,} tokens, below {provider}'s {minimum:,}-token minimum "
+                     "for a cached prefix: its cache markers will cache nothing")
+    return CachePlan(provider, mode, prefix_tokens, minimum, points, tuple(found))

@@ -13,6 +13,7 @@ from contextwise.budget.report import Report
 from contextwise.types import Citation, Message, Tool
 
 if TYPE_CHECKING:
+    from contextwise.cache import PromptCachePlan
     from contextwise.documents import CitationCheck, CitationStyle
 
 
@@ -62,10 +63,14 @@ class Built:
             body["tools"] = [t.to_openai() for t in self.tools]
         return canonical(body)  # type: ignore[no-any-return]
 
-    def to_anthropic(self, *, ttl: str = "5m") -> dict[str, Any]:
+    def to_anthropic(self, *, ttl: str = "5m", prompt_cache: PromptCachePlan | None = None,
+                     previous: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """`system`, `messages` (and `tools`) in Anthropic messages-API format, with `cache_control`
         breakpoints where the Report's CachePlan puts them and tool results as `tool_result` blocks:
         `client.messages.create(model=..., max_tokens=..., **built.to_anthropic())`.
+
+        `prompt_cache`, a plan from `contextwise.cache.plan_prompt_cache`, places its markers and lifetimes instead
+        (`previous`: the session's last body, for its history anchor).
 
         Raises:
             UsageError: no user or assistant message, or a tool call whose arguments are not JSON.
@@ -84,4 +89,6 @@ class Built:
             body["tools"] = [{"name": t.name, "description": t.description,
                               "input_schema": dict(t.parameters) or {"type": "object", "properties": {}}}
                              for t in self.tools]
+        if prompt_cache is not None:
+            body = prompt_cache.mark(body, previous=previous)
         return canonical(body)  # type: ignore[no-any-return]

@@ -26,13 +26,23 @@ from contextwise.cache._keys import canonical_bytes, canonical_request, request_
 from contextwise.cache._request import CacheRequest, from_call
 from contextwise.cache._response import CacheControl, CacheStats, Lookup, ResponseCache
 from contextwise.cache._schemas import Param, Schema, get_schema, schema_names
+from contextwise.cache._prompt import CacheMarker, MarkerPolicy, PromptBlock, PromptLayout, count_markers, \
+    mark_request, prompt_layout
+from contextwise.cache._simulate import AutomaticCache, CachedContents, CacheSimulation, PromptCachePlan, \
+    SimulatedCall, TraceCall, candidate_strategies, fixed_heuristics, plan_prompt_cache, read_trace, \
+    simulate_prompt_cache, trace_call, write_trace
+from contextwise.cache._whymiss import MissReport, why_miss
 from contextwise.cache._stores import EntryStore, MemoryEntries, RedisEntries, SQLiteEntries, open_entries
 
 __all__ = [
-    "Anchors", "AsyncCachedChatModel", "CacheControl", "CacheRequest", "CacheStats", "CachedChatModel",
-    "CachedCompletion", "CachedCompressed", "CachedCompressor", "Calibration", "Dependency", "Entry", "EntryStore",
-    "Lookup", "MemoryEntries", "Param", "RedisEntries", "ResponseCache", "SQLiteEntries", "Schema", "SemanticIndex",
-    "VersionSource", "Versions", "anchors", "calibrate", "canonical_bytes", "canonical_request",
-    "chunk_dependencies", "chunk_versions", "content_version", "fact_dependencies", "fact_versions", "from_call",
-    "get_schema", "open_entries", "prompt_text", "request_key", "schema_names", "settings_of", "wilson",
+    "Anchors", "AsyncCachedChatModel", "AutomaticCache", "CacheControl", "CacheMarker", "CacheRequest",
+    "CacheSimulation", "CacheStats", "CachedChatModel", "CachedCompletion", "CachedCompressed", "CachedCompressor",
+    "CachedContents", "Calibration", "Dependency", "Entry", "EntryStore", "Lookup", "MarkerPolicy", "MemoryEntries",
+    "MissReport", "Param", "PromptBlock", "PromptCachePlan", "PromptLayout", "RedisEntries", "ResponseCache",
+    "SQLiteEntries", "Schema", "SemanticIndex", "SimulatedCall", "TraceCall", "VersionSource", "Versions", "anchors",
+    "calibrate", "candidate_strategies", "canonical_bytes", "canonical_request", "chunk_dependencies",
+    "chunk_versions", "content_version", "count_markers", "fact_dependencies", "fact_versions", "fixed_heuristics",
+    "from_call", "get_schema", "mark_request", "open_entries", "plan_prompt_cache", "prompt_layout", "prompt_text",
+    "read_trace", "request_key", "schema_names", "settings_of", "simulate_prompt_cache", "trace_call", "why_miss",
+    "wilson", "write_trace",
 ]

@@ -10,7 +10,7 @@ import click
 from contextwise.errors import ContextwiseError
 
 # Each module adds its commands to the group; a module that is not there yet is simply absent.
-COMMAND_MODULES = ("count", "models", "budget", "demo", "evals", "stats", "install")
+COMMAND_MODULES = ("count", "models", "budget", "demo", "evals", "stats", "install", "cache")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -54,7 +54,9 @@ def models_table(models: list[ModelInfo], *, title: str = "", usage: Usage | Non
 def model_json(info: ModelInfo) -> dict[str, Any]:
     """`info` as plain JSON-ready data (dates as ISO strings)."""
     data = dataclasses.asdict(info)
-    data["checked_on"] = info.checked_on.isoformat() if info.checked_on else None
+    for key in ("checked_on", "cache_checked_on"):
+        day = getattr(info, key)
+        data[key] = day.isoformat() if day else None
     return data
 
 

@@ -33,8 +33,13 @@ def build_model(name: str, fields: Mapping[str, Any], source: str) -> ModelInfo:
         values["cache_kind"] = "automatic"  # a cached price with no word on how: the OpenAI-compatible default
     if values.get("cache_kind") == "none":
         values["cache_kind"] = None
-    if isinstance(values.get("checked_on"), str):
-        values["checked_on"] = dt.date.fromisoformat(values["checked_on"])
+    for day in ("checked_on", "cache_checked_on"):
+        if isinstance(values.get(day), str):
+            values[day] = dt.date.fromisoformat(values[day])
+    if "cache_ttls_s" in values:
+        values["cache_ttls_s"] = tuple(values["cache_ttls_s"])
+    if "cache_storage_usd_per_mtok_hour" in values:
+        values["cache_storage_usd_per_mtok_hour"] = float(values["cache_storage_usd_per_mtok_hour"])
     info = ModelInfo(name=name, prices=prices, **values)
     _check_limits(info, source, where)
     return info
@@ -91,7 +96,7 @@ def model_fields(info: ModelInfo) -> dict[str, Any]:
         value = getattr(info, field.name)
         if field.name in ("name", "prices") or value is None:
             continue
-        out[field.name] = list(value) if field.name == "aliases" else value
+        out[field.name] = list(value) if isinstance(value, tuple) else value
     if info.cache_kind is None:
         out["cache_kind"] = "none"
     out["prices"] = _price_fields(info.prices)

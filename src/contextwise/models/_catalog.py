@@ -166,6 +166,10 @@ class Catalog:
         """The providers that have at least one model, sorted."""
         return sorted({info.provider for info in self})
 
+    def provider_defaults(self, provider: str) -> dict[str, Any]:
+        """The `[providers.<provider>]` fields every model of `provider` starts from ({} for none)."""
+        return dict(self._provider_defaults.get(_key(provider), {}))
+
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and self.find(name) is not None
 

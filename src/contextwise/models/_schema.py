@@ -68,6 +68,12 @@ def _aliases(value: Any) -> str | None:
     return f"must be a list of non-empty strings, got {value!r}"
 
 
+def _durations(value: Any) -> str | None:
+    ok = isinstance(value, (list, tuple)) and bool(value) and all(_is_int(v) and v > 0 for v in value) \
+        and list(value) == sorted(set(value))
+    return None if ok else f"must be a non-empty list of positive whole seconds, shortest first, got {value!r}"
+
+
 def _date(value: Any) -> str | None:
     if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
         return None
@@ -87,7 +93,10 @@ MODEL_CHECKS: dict[str, Check] = {
     "max_input_tokens": _positive_int, "extended_context_window_tokens": _positive_int, "tokenizer": _tokenizer,
     "tokenizer_estimated": _flag, "aliases": _aliases, "checked_on": _date, "window_includes_output": _flag,
     "supports_tools": _flag, "supports_images": _flag, "cache_kind": _cache_kind, "min_cacheable_tokens": _count,
-    "priced_by": _text, "notes": _text,
+    "priced_by": _text, "notes": _text, "cache_breakpoints_max": _positive_int, "cache_lookback_blocks": _positive_int,
+    "cache_ttls_s": _durations, "cache_increment_tokens": _positive_int,
+    "cache_route_requests_per_min": _positive_int, "cache_storage_usd_per_mtok_hour": _price,
+    "cache_checked_on": _date,
 }
 SECTIONS = ("catalog", "providers", "models")
 

@@ -96,6 +96,13 @@ class ModelInfo:
     `checked_on` is the date the figures are known to reflect (None for a user entry that did not give one).
     `tokenizer_estimated` marks a model whose own tokenizer is unknown or unpublished and is counted with a
     relative's (`tokenizer`): its counts are estimates however exact that relative is.
+
+    Prompt-cache rules (None where the provider has no such rule): `cache_ttls_s` are the lifetimes a cached
+    prefix may be given, shortest (the default) first; `cache_breakpoints_max` / `cache_lookback_blocks` limit
+    explicit markers (Anthropic); `cache_increment_tokens` is the step an automatic cache matches in above
+    `min_cacheable_tokens` and `cache_route_requests_per_min` how many calls a minute one routing key keeps on
+    one machine (OpenAI); `cache_storage_usd_per_mtok_hour` prices explicit cached contents (Gemini);
+    `cache_checked_on` is the date those rules were checked.
     """
 
     name: str
@@ -115,6 +122,13 @@ class ModelInfo:
     supports_images: bool = False
     cache_kind: CacheKind | None = None
     min_cacheable_tokens: int | None = None
+    cache_ttls_s: tuple[int, ...] = ()
+    cache_breakpoints_max: int | None = None
+    cache_lookback_blocks: int | None = None
+    cache_increment_tokens: int | None = None
+    cache_route_requests_per_min: int | None = None
+    cache_storage_usd_per_mtok_hour: float | None = None
+    cache_checked_on: dt.date | None = None
     priced_by: str = ""
     notes: str = ""
 
