@@ -89,13 +89,48 @@ def compressed(result: Any, *, method: str, target_tokens: int, started_s: float
     return result
 
 
-def emit_cache_lookup(*, cache: str, hit: bool, match: str = "exact", latency_s: float = 0.0,
-                      similarity: float | None = None, saved_tokens: int = 0, saved_usd: float = 0.0,
-                      model: str = "") -> None:
-    """For response caches: report one lookup (nothing is built when nothing listens).
+def emit_cache_lookup(*, cache: str, hit: bool, tier: str = "exact", key: str = "", latency_s: float = 0.0,
+                      distance: float | None = None, reason: str = "", saved_tokens: int = 0,
+                      saved_usd: float = 0.0, model: str = "") -> None:
+    """For caches of your own: report one lookup (nothing is built when nothing listens).
 
     >>> emit_cache_lookup(cache="sqlite", hit=True, saved_tokens=1200)
     """
     if _bus.subscribers:
-        _bus.emit(CacheLookup(cache=cache, hit=hit, match=match, latency_s=latency_s, similarity=similarity,
-                              saved_tokens=saved_tokens, saved_usd=saved_usd, model=model))
+        _bus.emit(CacheLookup(cache=cache, hit=hit, tier=tier, key=key, latency_s=latency_s, distance=distance,
+                              reason=reason, saved_tokens=saved_tokens, saved_usd=saved_usd, model=model))
+
+
+def response_lookup(found: Any, *, cache: str, model: str, semantic: bool, started_s: float) -> None:
+    """Called by the response cache after each lookup: emits its CacheLookup (the tier read last, the distance
+    to the nearest semantic entry, what a hit saved at list prices when the catalog prices the model)."""
+    if not _bus.subscribers:
+        return
+    if found.hit:
+        tier = found.tier
+    else:
+        tier = "none" if found.reason == "no_cache" else "semantic" if semantic else "exact"
+    saved_tokens, saved_usd = 0, 0.0
+    if found.hit and found.entry is not None:
+        usage = found.entry.completion.usage
+        saved_tokens = usage.input_tokens + usage.output_tokens
+        saved_usd = _usd(usage, _catalog_info(model)) or 0.0
+    _bus.emit(CacheLookup(cache=cache, hit=found.hit, tier=tier, key=found.key,
+                          latency_s=time.perf_counter() - started_s, distance=found.distance, reason=found.reason,
+                          saved_tokens=saved_tokens, saved_usd=saved_usd, model=model))
+
+
+def compressed_lookup(*, hit: bool, key: str, method: str, started_s: float) -> None:
+    """Called by CachedCompressor after each lookup: a CacheLookup of cache "compressed" (tier "exact")."""
+    if _bus.subscribers:
+        _bus.emit(CacheLookup(cache="compressed", hit=hit, tier="exact", key=key,
+                              latency_s=time.perf_counter() - started_s, reason="" if hit else "absent",
+                              model=method))
+
+
+def _catalog_info(model: str) -> Any:
+    if not model:
+        return None
+    from contextwise.models import default_catalog
+
+    return default_catalog().find(model)
