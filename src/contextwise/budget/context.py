@@ -24,6 +24,7 @@ from contextwise.budget._sources import document_items, memory_items, to_message
 from contextwise.budget.allocate import Allocation, ByPriority
 from contextwise.budget.section import Item, Section
 from contextwise.errors import UsageError
+from contextwise.observe._preflight import DEFAULT_ESTIMATE_MARGIN, check_estimate_margin, estimate_allowance
 from contextwise.protocols import Tokenizer
 from contextwise.types import ImagePart, Message, TextPart, Tool
 
@@ -44,6 +45,10 @@ class Context:
         counter: a TokenCounter to share between contexts; by default one per model is shared in the process,
             so content counted by an earlier build is not counted again.
         citation_style: the citation markers of document items (default "[1]", "[2]" …).
+        estimate_margin: for a tokenizer that estimates (`exact=False`: Claude, Gemini), the fraction of the
+            input limit kept free for the estimate's error (default 0.05, as preflight adds); the calibrated
+            factor is applied too, when calibration has learned the model. None: no margin. The Report's
+            warnings say how the budget was set.
         output_reserve: deprecated spelling of `output_reserve_tokens`.
 
     Raises:
@@ -54,7 +59,7 @@ class Context:
                  output_reserve_tokens: Any = UNSET, tokenizer: Tokenizer | str | None = None,
                  allocation: Allocation | None = None, markers: Markers | None = None,
                  counter: Any = None, catalog: Any = None, citation_style: Any = None,
-                 output_reserve: Any = UNSET) -> None:
+                 output_reserve: Any = UNSET, estimate_margin: float | None = DEFAULT_ESTIMATE_MARGIN) -> None:
         output_reserve_tokens = renamed_keyword("Context", "output_reserve", "output_reserve_tokens", output_reserve,
                                                 output_reserve_tokens, None)
         _check_args(model, window_tokens, tokenizer, allocation, markers, counter)
@@ -73,6 +78,11 @@ class Context:
             self.prompt_limit_tokens = self.info.prompt_limit_tokens(reserve_output_tokens=self.output_reserve_tokens)
         else:
             self.prompt_limit_tokens = self.window_tokens - self.output_reserve_tokens
+        self.estimate_notes: tuple[str, ...] = ()
+        check_estimate_margin(estimate_margin)
+        if not getattr(self.counter, "exact", True):
+            self.prompt_limit_tokens, note = estimate_allowance(self.model, self.prompt_limit_tokens, estimate_margin)
+            self.estimate_notes = (note,)
         self.allocation = allocation or ByPriority()
         self.markers = markers or Markdown()
         self.citation_style = citation_style or _default_style()
