@@ -52,14 +52,14 @@ def test_preflight_catalog_limit_keeps_room_for_max_tokens(counting_server):
     messages = _history(1)
     prompt = model._check.count(messages).tokens
     with pytest.raises(ContextLengthError):
-        model.complete(messages, max_tokens=limit - prompt + 1)
-    model.complete(messages, max_tokens=limit - prompt)
+        model.complete(messages, max_output_tokens=limit - prompt + 1)
+    model.complete(messages, max_output_tokens=limit - prompt)
     assert len(counting_server.requests) == 1
 
 
 def test_preflight_off_sends_anything(counting_server):
     model = OpenAIChat("gpt-4o", base_url=counting_server.url, api_key="k", preflight=False)
-    model.complete(_history(1), max_tokens=10**7)
+    model.complete(_history(1), max_output_tokens=10**7)
     assert len(counting_server.requests) == 1
 
 

@@ -33,12 +33,12 @@ class OpenAIDialect:
         self.headers = {**({"Authorization": f"Bearer {api_key}"} if api_key else {}), **headers}
         self.max_tokens_field = max_tokens_field
 
-    def request(self, messages: Sequence[Message], max_tokens: int | None, options: ChatOptions | None, *,
+    def request(self, messages: Sequence[Message], max_output_tokens: int | None, options: ChatOptions | None, *,
                 stream: bool) -> HttpRequest:
         """The HTTP request for one call."""
         body: dict[str, Any] = {"model": self.model, "messages": [m.to_openai() for m in messages]}
-        if max_tokens is not None:
-            body[self.max_tokens_field] = max_tokens
+        if max_output_tokens is not None:
+            body[self.max_tokens_field] = max_output_tokens
         if options is not None:
             body.update(_options(options))
         if stream:
