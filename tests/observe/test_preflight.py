@@ -234,3 +234,25 @@ def test_context_margin_is_only_for_estimates_and_is_checked(fresh_calibration):
     for bad in (1.0, -0.1, "5%", True):
         with pytest.raises(UsageError, match="estimate_margin"):
             cw.Context("gpt-4o", estimate_margin=bad)
+
+
+def test_preflight_reuses_the_count_of_the_build_that_made_the_messages(counting_server, monkeypatch, events):
+    built = cw.Context("gpt-4o", output_reserve_tokens=500).system("Be brief.").user(LONG).build()
+    model = OpenAIChat("gpt-4o", base_url=counting_server.url, api_key="k")
+    counter = model._check.counter
+    calls = []
+    real = counter.messages
+    monkeypatch.setattr(counter, "messages", lambda *a, **kw: calls.append(1) or real(*a, **kw))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", TruncationWarning)  # the reused count is what the server bills
+        got = model.complete(built.messages)
+        model.complete([m.to_openai() for m in built.messages])  # equal messages, other objects: reused too
+    assert calls == []
+    (call, _) = [e for e in events if e.kind == "model_call"]
+    assert call.counted_input_tokens == built.report.prompt_tokens == got.usage.input_tokens
+    model.complete([*built.messages, Message.user("And now?")])  # not what was built: counted
+    model.complete(built.messages, options=cw.ChatOptions(tools=(cw.Tool("f", "a tool"),)))  # other tools
+    assert len(calls) == 2
+    own = cw.Context("gpt-4o", tokenizer="o200k_base").system("Be brief.").user(LONG).build()
+    model.complete(own.messages)  # built with another counter: its count is not taken on trust
+    assert len(calls) == 3

@@ -24,6 +24,7 @@ from contextwise.budget._sources import document_items, memory_items, to_message
 from contextwise.budget.allocate import Allocation, ByPriority
 from contextwise.budget.section import Item, Section
 from contextwise.errors import UsageError
+from contextwise.observe._emit import built_count
 from contextwise.observe._preflight import DEFAULT_ESTIMATE_MARGIN, check_estimate_margin, estimate_allowance
 from contextwise.protocols import Tokenizer
 from contextwise.types import ImagePart, Message, TextPart, Tool
@@ -196,7 +197,9 @@ class Context:
         """
         from contextwise.budget._engine import build
 
-        return build(self)
+        built = build(self)
+        built_count(built.messages, built.tools, built.report.prompt_tokens, self.counter)  # preflight reuses it
+        return built
 
 
 def _section(options: dict[str, Any], name: str, items: tuple[Item, ...], kind: str, **fixed: Any) -> Section:
@@ -231,7 +234,7 @@ def _counter(info: Any, tokenizer: Tokenizer | str | None) -> Any:
     from contextwise.tokens import TokenCounter, framing_for, get_tokenizer
 
     if tokenizer is None:
-        return _shared_counter(info.name)
+        return shared_counter(info.name)
     tok = get_tokenizer(tokenizer) if isinstance(tokenizer, str) else tokenizer
     return TokenCounter(tok, framing_for(info.provider if info else "generic"))
 
@@ -266,8 +269,9 @@ def resolve_reserve(window_tokens: int, output_reserve_tokens: int | float | Non
 
 
 @functools.lru_cache(maxsize=16)
-def _shared_counter(model: str) -> Any:
-    # keyed by model name (a string), bounded: one counter per model shared by every context in the process
+def shared_counter(model: str) -> Any:
+    """The TokenCounter of a catalog model that every Context and every client's preflight share in the process
+    (keyed by model name, bounded), so content counted once is not counted again."""
     from contextwise.tokens import TokenCounter
 
     return TokenCounter.for_model(model)

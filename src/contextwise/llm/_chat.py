@@ -76,7 +76,10 @@ class _ChatClient:
         if check is None:
             return request, None, converted
         reserve = int(cap or getattr(self._dialect, "default_max_tokens", 0) or 0)
-        return request, check.before(converted, options.tools if options else (), reserve), converted
+        tools = options.tools if options else ()
+        # the messages a Context.build() here just counted with this counter are not counted again
+        raw = _emit.counted_before(converted, tools, check.counter)
+        return request, check.before(converted, tools, reserve, raw_tokens=raw), converted
 
     def _done(self, messages: Sequence[Message], completion: Completion | None, counted: Counted | None,
               started_s: float, *, streamed: bool, error: BaseException | None = None) -> None:

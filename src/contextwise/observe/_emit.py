@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextvars
 import dataclasses
 import time
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -15,6 +16,36 @@ from contextwise.observe._events import CacheLookup, Compression, ContextBuilt, 
 # The last build observed in this thread or task, so the model call that sends its messages can carry it.
 _last_built: contextvars.ContextVar[ContextBuilt | None] = contextvars.ContextVar("contextwise_last_built",
                                                                                   default=None)
+
+
+# The last build's count in this thread or task: (messages, tools, prompt tokens, a weak reference to the counter
+# that counted them, which this keeps no more alive than its Context does), so preflight in the client that
+# sends those messages need not count them again.
+_last_count: contextvars.ContextVar[tuple[tuple[Any, ...], tuple[Any, ...], int, Any] | None] = \
+    contextvars.ContextVar("contextwise_last_count", default=None)
+
+
+def built_count(messages: Sequence[Any], tools: Sequence[Any], tokens: int, counter: Any) -> None:
+    """Called by `Context.build()`: remember what it counted, for `counted_before`."""
+    try:
+        ref = weakref.ref(counter)
+    except TypeError:  # a counter of the user's that takes no weak reference: nothing is reused
+        return
+    _last_count.set((tuple(messages), tuple(tools), tokens, ref))
+
+
+def counted_before(messages: Sequence[Any], tools: Sequence[Any], counter: Any) -> int | None:
+    """The prompt tokens the last build here counted, when `counter` is the one it counted with and `messages`
+    and `tools` are what it built (the same objects, or equal ones); None otherwise."""
+    last = _last_count.get()
+    if last is None:
+        return None
+    built, built_tools, tokens, built_counter = last
+    if built_counter() is not counter or len(built) != len(messages):
+        return None
+    if not all(a is b or a == b for a, b in zip(built, messages)):
+        return None
+    return tokens if tuple(tools) == built_tools else None
 
 
 def context_built(report: Any, messages: Sequence[Any] = ()) -> Any:

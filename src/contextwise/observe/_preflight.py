@@ -67,7 +67,9 @@ class Preflight:
             tok = get_tokenizer(self.tokenizer) if isinstance(self.tokenizer, str) else self.tokenizer
             counter = TokenCounter(tok, framing_for(info.provider if info is not None else provider))
         elif info is not None:
-            counter = TokenCounter.for_model(info.name)
+            from contextwise.budget.context import shared_counter
+
+            counter = shared_counter(info.name)  # the Context's own: counts cached there are hits here
         else:
             return None
         return PreflightCheck(self, model, provider, counter, info)
@@ -130,17 +132,20 @@ class PreflightCheck:
             return None
         return int(self.info.prompt_limit_tokens(reserve_output_tokens=reserve_output_tokens))
 
-    def count(self, messages: Sequence[Any], tools: Sequence[Any] = ()) -> Counted:
-        """The prompt's count, calibrated when the tokenizer is an estimate and a correction is known."""
-        raw = self.counter.messages(messages, tools=tools)
+    def count(self, messages: Sequence[Any], tools: Sequence[Any] = (), *, raw_tokens: int | None = None) -> Counted:
+        """The prompt's count, calibrated when the tokenizer is an estimate and a correction is known;
+        `raw_tokens` is the tokenizer's count when already known (a build counted these messages)."""
+        raw = self.counter.messages(messages, tools=tools) if raw_tokens is None else raw_tokens
         if self.counter.exact:
             return Counted(raw, raw, False)
         correction = calibration().correction(self.model)
         return Counted(raw, correction.apply(raw) if correction else raw, True)
 
-    def before(self, messages: Sequence[Any], tools: Sequence[Any], reserve_output_tokens: int) -> Counted:
-        """Count the prompt; ContextLengthError (and a ContextOverflow event) when it is over the limit."""
-        counted = self.count(messages, tools)
+    def before(self, messages: Sequence[Any], tools: Sequence[Any], reserve_output_tokens: int, *,
+               raw_tokens: int | None = None) -> Counted:
+        """Count the prompt (or take `raw_tokens`); ContextLengthError (and a ContextOverflow event) when it is
+        over the limit."""
+        counted = self.count(messages, tools, raw_tokens=raw_tokens)
         limit = self.limit_tokens(reserve_output_tokens)
         needed = counted.tokens
         if counted.estimate:
