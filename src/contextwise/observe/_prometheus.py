@@ -127,11 +127,16 @@ class PrometheusExporter(Exporter):
 
     def _lookup(self, e: CacheLookup) -> None:
         L = self.label
-        cache, tier = L("cache", e.cache), L("tier", e.tier)
-        reason = L("reason", e.reason.split(":", 1)[0]) if not e.hit else ""
-        self.lookups.labels(cache, tier, "hit" if e.hit else "miss", reason).inc()
+        key = ("lookup", L("cache", e.cache), L("tier", e.tier), "hit" if e.hit else "miss",
+               L("reason", e.reason.split(":", 1)[0]) if not e.hit else "")
+        children = self._children.get(key)
+        if children is None:
+            children = self._children.setdefault(key, (self.lookups.labels(*key[1:]),
+                                                       self.saved.labels(key[1], key[2])))
+        lookups, saved = children
+        lookups.inc()
         if e.saved_tokens:
-            self.saved.labels(cache, tier).inc(e.saved_tokens)
+            saved.inc(e.saved_tokens)
 
     def _model_call(self, e: ModelCall) -> None:
         L = self.label
