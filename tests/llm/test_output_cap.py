@@ -36,6 +36,16 @@ def test_openai_maps_the_cap_to_its_configured_field(provider):
     assert second["max_completion_tokens"] == 41 and "max_tokens" not in second
 
 
+def test_openai_own_api_gets_max_completion_tokens_by_default(monkeypatch):
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    assert OpenAIChat("o3", api_key="k")._dialect.request(ASK, 64, None, stream=False).body[
+        "max_completion_tokens"] == 64
+    other = OpenAIChat("llama3.2", base_url="http://127.0.0.1:11434/v1")._dialect.request(ASK, 64, None, stream=False)
+    assert other.body["max_tokens"] == 64 and "max_completion_tokens" not in other.body
+    with pytest.raises(UsageError, match="max_tokens_field"):
+        OpenAIChat("o3", api_key="k", max_tokens_field="")
+
+
 def test_anthropic_maps_the_cap_to_max_tokens(provider):
     provider.json(ANTHROPIC)
     AnthropicChat("claude-test", base_url=provider.url, api_key="k").complete(ASK, max_output_tokens=77)
