@@ -212,3 +212,19 @@ def _normalised(body: dict) -> dict:
     out = walk(body)
     out.get("systemInstruction", {}).pop("role", None)
     return out
+
+
+def test_gemini_behind_the_response_cache_keys_its_wire_body(provider):
+    from contextwise.cache import CachedChatModel, from_call
+
+    provider.json(answer({"text": "Sunny."}))
+    model = CachedChatModel(client(provider), "memory:", tenant="acme")
+    zero = ChatOptions(temperature=0)
+    first = model.complete_cached(ASK, options=zero)
+    again = model.complete_cached(ASK, options=zero)
+    assert (first.cached, again.cached, again.completion.text) == (False, True, "Sunny.")
+    assert len(provider.requests) == 1
+    unknown = model.lookup(ASK)  # no temperature given: Gemini's default is not assumed, so not cached
+    assert unknown.reason.startswith("sampled")
+    longer = from_call(client(provider), ASK, 64, zero, stream=False)
+    assert longer.key("acme") != from_call(client(provider), ASK, None, zero, stream=False).key("acme")
