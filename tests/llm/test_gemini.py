@@ -228,3 +228,23 @@ def test_gemini_behind_the_response_cache_keys_its_wire_body(provider):
     assert unknown.reason.startswith("sampled")
     longer = from_call(client(provider), ASK, 64, zero, stream=False)
     assert longer.key("acme") != from_call(client(provider), ASK, None, zero, stream=False).key("acme")
+
+
+def test_gemini_call_span_uses_the_genai_provider_name(provider):
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    spans = InMemorySpanExporter()
+    tracer = TracerProvider()
+    tracer.add_span_processor(SimpleSpanProcessor(spans))
+    provider.json(answer({"text": "Sunny."}))
+    with observe.OtelExporter(tracer):
+        client(provider, preflight=False).complete(ASK)
+    (span,) = spans.get_finished_spans()
+    attrs = dict(span.attributes)
+    assert span.name == "chat gemini-2.5-flash" and attrs["gen_ai.provider.name"] == "gcp.gemini"
+    assert attrs["gen_ai.usage.input_tokens"] == 1200 and attrs["gen_ai.usage.cache_read.input_tokens"] == 1024
+    assert attrs["gen_ai.usage.reasoning.output_tokens"] == 30 and attrs["gen_ai.response.model"] == \
+        "gemini-2.5-flash-001"
+    tracer.shutdown()
