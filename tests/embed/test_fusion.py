@@ -107,5 +107,5 @@ def test_fusion_strategies_refuse_mismatched_columns():
 
     with pytest.raises(UsageError, match="strategies"):
         fuse_scores([np.zeros(2), np.zeros(2)], strategy=[Raw()])
-    with pytest.raises(UsageError, match="Scored"):
+    with pytest.raises(UsageError, match="scored items"):
         fuse_weighted(["a"])  # type: ignore[list-item]

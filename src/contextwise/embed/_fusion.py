@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 import numpy as np
 
 from contextwise.errors import UsageError
+from contextwise.types import ScoredResult
 
 
 @dataclass(frozen=True)
@@ -24,7 +25,7 @@ class Scored:
     score: float
 
 
-Ranking = Sequence[Scored | str]
+Ranking = Sequence[ScoredResult | str]
 
 
 class FusionStrategy(Protocol):
@@ -117,10 +118,11 @@ def fuse_scores(columns: Sequence[np.ndarray], *, strategy: FusionStrategy | Seq
 
 def fuse_rankings(*rankings: Ranking, strategy: FusionStrategy | None = None,
          weights: Sequence[float] | None = None) -> list[Scored]:
-    """Fuse best-first rankings of ids (or `Scored`) into one, best first; ties keep first-seen order.
+    """Fuse best-first rankings of ids, or of scored results (anything with `.id` and `.score`: `Scored`, store
+    `Hit`s, `Ranked` chunks, recalled `MemoryItem`s), into one, best first; ties keep first-seen order.
 
     An id repeated within one ranking counts at its best rank (and best score). A strategy that uses scores
-    needs `Scored` items.
+    needs scored items.
 
     >>> [s.id for s in fuse_rankings(["a", "b", "c"], ["c", "a"])]
     ['a', 'c', 'b']
@@ -151,7 +153,7 @@ def fuse_rrf(*rankings: Ranking, k: float = 60, weights: Sequence[float] | None 
     return fuse_rankings(*rankings, strategy=ReciprocalRank(k), weights=weights)
 
 
-def fuse_weighted(*rankings: Sequence[Scored], weights: Sequence[float] | None = None) -> list[Scored]:
+def fuse_weighted(*rankings: Sequence[ScoredResult], weights: Sequence[float] | None = None) -> list[Scored]:
     """Weighted score fusion: scores min-max scaled within each ranking, then summed by weight; an id missing
     from a ranking gets 0 from it, and a ranking whose scores are all equal scales them to 1.
 
@@ -168,9 +170,9 @@ def _scaled(scores: np.ndarray, present: np.ndarray, scale: Callable[[np.ndarray
     return out
 
 
-def _score(item: Scored | str, how: FusionStrategy) -> float:
-    if not isinstance(item, Scored):
-        raise UsageError(f"the {how.name} fusion needs Scored items, got {type(item).__name__}; "
+def _score(item: ScoredResult | str, how: FusionStrategy) -> float:
+    if isinstance(item, str):
+        raise UsageError(f"the {how.name} fusion needs scored items (an id and a score), got a plain id; "
                          "fuse plain ids with fuse_rrf")
     return float(item.score)
 
@@ -183,5 +185,5 @@ def _weights(rankings: Sequence[object], weights: Sequence[float] | None) -> Ite
     return [float(w) for w in weights]
 
 
-def _id(item: Scored | str) -> str:
-    return item.id if isinstance(item, Scored) else item
+def _id(item: ScoredResult | str) -> str:
+    return item if isinstance(item, str) else item.id

@@ -17,6 +17,7 @@ from functools import lru_cache
 from typing import Any
 
 from contextwise.errors import BackendError, MissingDependencyError, UsageError
+from contextwise.protocols import Tokenizer
 
 #: Texts at least this long are counted in pieces on all cores (the pieces are cut where the result cannot change).
 PARALLEL_MIN_CHARS = 1_000_000
@@ -56,11 +57,13 @@ class _EncodingTokenizer:
 
     def encode(self, text: str) -> list[int]:
         """Token ids of `text`, special-token strings treated as plain text."""
-        return self._enc.encode_ordinary(text)
+        ids: list[int] = self._enc.encode_ordinary(text)
+        return ids
 
     def decode(self, ids: Sequence[int]) -> str:
         """Text of `ids` (invalid UTF-8 at the edges becomes U+FFFD)."""
-        return self._enc.decode(list(ids))
+        text: str = self._enc.decode(list(ids))
+        return text
 
     def count(self, text: str) -> int:
         """Number of tokens in `text`; long texts are counted on all cores."""
@@ -156,9 +159,10 @@ class QuicktokTokenizer(_EncodingTokenizer):
         if reference is not None:
             return reference.encode(text)
         try:
-            return self._enc.encode_ordinary(text)
+            ids: list[int] = self._enc.encode_ordinary(text)
         except (TypeError, UnicodeEncodeError):
-            return self._enc.encode_ordinary(_without_surrogates(text))
+            ids = self._enc.encode_ordinary(_without_surrogates(text))
+        return ids
 
     def _count_one(self, text: str) -> int:
         reference = self._reference(text)
@@ -341,7 +345,7 @@ class EstimatedTokenizer:
 
     exact = False
 
-    def __init__(self, name: str, proxy: Any, ratio: float, *, cjk_ratio: float | None = None) -> None:
+    def __init__(self, name: str, proxy: Tokenizer, ratio: float, *, cjk_ratio: float | None = None) -> None:
         if ratio <= 0 or (cjk_ratio is not None and cjk_ratio <= 0):
             raise UsageError(f"estimate ratios must be positive, got {ratio} and {cjk_ratio}")
         self.name = name
