@@ -27,10 +27,12 @@ def renamed_names(module: str, renames: Mapping[str, str]) -> Callable[[str], An
     return __getattr__
 
 
-def renamed_keyword(owner: str, old: str, new: str, old_value: Any, new_value: Any, default: Any) -> Any:
+def renamed_keyword(owner: str, old: str, new: str, old_value: Any, new_value: Any, default: Any, *,
+                    stacklevel: int = 3) -> Any:
     """The value of keyword `new`, taking the deprecated `old` spelling (with a warning) when only it was given.
 
     `old_value` / `new_value` are what the caller passed (`UNSET` when not passed); `default` is used when neither.
+    `stacklevel` points the warning at the user's call (3: the caller of the function that calls this).
 
     Raises:
         UsageError: both spellings were given.
@@ -39,8 +41,22 @@ def renamed_keyword(owner: str, old: str, new: str, old_value: Any, new_value: A
         return default if new_value is _UNSET else new_value
     if new_value is not _UNSET:
         raise UsageError(f"{owner}: give {new}= only ({old}= is its old name)")
-    warnings.warn(f"{owner}: {old}= was renamed {new}=", DeprecationWarning, stacklevel=3)
+    warnings.warn(f"{owner}: {old}= was renamed {new}=", DeprecationWarning, stacklevel=stacklevel)
     return old_value
 
 
 UNSET = _UNSET
+
+
+def output_cap(owner: str, max_output_tokens: int | None, max_tokens: Any = _UNSET, *, depth: int = 2) -> int | None:
+    """The answer's cap from `max_output_tokens`, or from its deprecated spelling `max_tokens` (a warning pointed
+    at the user's call, `depth` frames above this one).
+
+    Raises:
+        UsageError: both spellings were given, or the cap is not a positive int.
+    """
+    cap = renamed_keyword(f"{owner}.complete", "max_tokens", "max_output_tokens", max_tokens,
+                          _UNSET if max_output_tokens is None else max_output_tokens, None, stacklevel=depth + 2)
+    if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 1):
+        raise UsageError(f"max_output_tokens must be a positive int, got {cap!r}")
+    return cap

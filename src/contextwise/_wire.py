@@ -18,12 +18,13 @@ from contextwise.errors import (
     AuthError, ContextLengthError, ProviderError, RateLimitError, UnavailableError, UsageError,
 )
 
-# What vLLM, llama.cpp server, Ollama, OpenAI and Anthropic say when the prompt does not fit.
+# What vLLM, llama.cpp server, Ollama, OpenAI, Anthropic and Gemini say when the prompt does not fit.
 _CONTEXT_CODES = frozenset({"context_length_exceeded", "exceed_context_size_error", "string_above_max_length",
                             "request_too_large"})
 _CONTEXT_TEXT = re.compile(
     r"context[ _-]?(length|window|size)|maximum context|prompt is too long|too many tokens|"
-    r"exceeds? the available context|input is too long|reduce the length",
+    r"exceeds? the available context|input is too long|reduce the length|"
+    r"input token count .* exceeds the maximum number of tokens",
     re.IGNORECASE,
 )
 

@@ -48,11 +48,12 @@ class AsyncEmbedder(Protocol):
 
 @runtime_checkable
 class ChatModel(Protocol):
-    """A chat model: messages in, Completion out."""
+    """A chat model: messages in, Completion out, the answer capped at `max_output_tokens` (contextwise's clients
+    also take the old spelling `max_tokens=`, with a DeprecationWarning)."""
 
     name: str
 
-    def complete(self, messages: Sequence[Message], max_tokens: int | None = None,
+    def complete(self, messages: Sequence[Message], max_output_tokens: int | None = None,
                  options: ChatOptions | None = None) -> Completion: ...
 
 
@@ -62,7 +63,7 @@ class AsyncChatModel(Protocol):
 
     name: str
 
-    async def complete(self, messages: Sequence[Message], max_tokens: int | None = None,
+    async def complete(self, messages: Sequence[Message], max_output_tokens: int | None = None,
                        options: ChatOptions | None = None) -> Completion: ...
 
 

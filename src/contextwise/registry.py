@@ -40,6 +40,7 @@ BUILTINS: dict[tuple[str, str], str] = {
     ("embedder", "openai"): "contextwise.embed:openai_factory",
     ("chat", "openai"): "contextwise.llm:openai_chat",
     ("chat", "anthropic"): "contextwise.llm:anthropic_chat",
+    ("chat", "gemini"): "contextwise.llm:gemini_chat",
     ("chat", "local"): "contextwise.llm:local_chat",
     ("store", "memory"): "contextwise.stores:open_store",
     ("store", "sqlite"): "contextwise.stores:open_store",

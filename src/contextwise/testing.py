@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 
+from contextwise._deprecated import UNSET, output_cap
 from contextwise.errors import UsageError
 from contextwise.types import ChatOptions, Completion, Message, Usage
 
@@ -88,10 +89,11 @@ class ScriptedChatModel:
         self._repeat_last = repeat_last
         self.calls: list[tuple[tuple[Message, ...], int | None, ChatOptions | None]] = []
 
-    def complete(self, messages: Sequence[Message], max_tokens: int | None = None,
-                 options: ChatOptions | None = None) -> Completion:
+    def complete(self, messages: Sequence[Message], max_output_tokens: int | None = None,
+                 options: ChatOptions | None = None, *, max_tokens: Any = UNSET) -> Completion:
+        cap = output_cap(type(self).__name__, max_output_tokens, max_tokens)
         index = len(self.calls)
-        self.calls.append((tuple(messages), max_tokens, options))
+        self.calls.append((tuple(messages), cap, options))
         if index >= len(self._script):
             if not self._repeat_last:
                 raise UsageError(f"ScriptedChatModel ran out of answers after {len(self._script)} calls")
@@ -107,9 +109,10 @@ class ScriptedChatModel:
 class AsyncScriptedChatModel(ScriptedChatModel):
     """The async twin of ScriptedChatModel."""
 
-    async def complete(self, messages: Sequence[Message], max_tokens: int | None = None,  # type: ignore[override]
-                       options: ChatOptions | None = None) -> Completion:
-        return ScriptedChatModel.complete(self, messages, max_tokens, options)
+    async def complete(self, messages: Sequence[Message], max_output_tokens: int | None = None,  # type: ignore[override]
+                       options: ChatOptions | None = None, *, max_tokens: Any = UNSET) -> Completion:
+        cap = output_cap(type(self).__name__, max_output_tokens, max_tokens)
+        return ScriptedChatModel.complete(self, messages, cap, options)
 
 
 @contextlib.contextmanager

@@ -47,7 +47,7 @@ CONVERSATION = [
 
 def test_anthropic_sends_system_on_top_and_maps_tool_turns(provider):
     provider.json(message(text("Paris 21 C, Oslo 4 C.")))
-    client(provider).complete(CONVERSATION, max_tokens=100, options=ChatOptions(
+    client(provider).complete(CONVERSATION, max_output_tokens=100, options=ChatOptions(
         temperature=0.5, stop=("\n\n",), tools=(WEATHER,), tool_choice="required"))
     sent = provider.requests[0]
     assert sent.path == "/v1/messages"

@@ -51,45 +51,45 @@ def test_local_template_comes_from_the_gguf_metadata(model):
 
 
 def test_local_complete_answers_with_usage(model):
-    got = model.complete(ASK, max_tokens=24, options=GREEDY)
+    got = model.complete(ASK, max_output_tokens=24, options=GREEDY)
     assert got.text.strip()
     assert got.usage.input_tokens > 10 and 1 <= got.usage.output_tokens <= 24
     assert got.finish_reason in ("stop", "length") and got.model == model.name
 
 
 def test_local_greedy_is_deterministic_and_stream_matches_complete(model):
-    first = model.complete(ASK, max_tokens=20, options=GREEDY)
-    items = list(model.stream(ASK, max_tokens=20, options=GREEDY))
+    first = model.complete(ASK, max_output_tokens=20, options=GREEDY)
+    items = list(model.stream(ASK, max_output_tokens=20, options=GREEDY))
     assert isinstance(items[-1], Completion)
     assert "".join(items[:-1]) == items[-1].text == first.text
     assert items[-1].usage == first.usage
 
 
 def test_local_logprobs_are_per_generated_token(model):
-    got = model.complete(ASK, max_tokens=12, options=ChatOptions(temperature=0.0, logprobs=True))
+    got = model.complete(ASK, max_output_tokens=12, options=ChatOptions(temperature=0.0, logprobs=True))
     assert got.logprobs is not None and len(got.logprobs) == got.usage.output_tokens
     assert all(t.logprob <= 0 for t in got.logprobs)
     assert "".join(t.token for t in got.logprobs).startswith(got.text)
-    assert model.complete(ASK, max_tokens=4, options=GREEDY).logprobs is None
+    assert model.complete(ASK, max_output_tokens=4, options=GREEDY).logprobs is None
 
 
 def test_local_greedy_tokens_are_the_most_likely(model):
     # Under greedy decoding each chosen token must have the highest probability, so at least 1/vocab, and
     # usually far more; a wrong logits row would give near-uniform values.
-    got = model.complete(ASK, max_tokens=8, options=ChatOptions(temperature=0.0, logprobs=True))
+    got = model.complete(ASK, max_output_tokens=8, options=ChatOptions(temperature=0.0, logprobs=True))
     assert max(t.logprob for t in got.logprobs) > math.log(0.3)
 
 
 def test_local_stop_strings_end_the_answer(model):
-    free = model.complete(ASK, max_tokens=30, options=GREEDY).text
+    free = model.complete(ASK, max_output_tokens=30, options=GREEDY).text
     stop = free.strip().split()[1]
-    got = model.complete(ASK, max_tokens=30, options=ChatOptions(temperature=0.0, stop=(stop,)))
+    got = model.complete(ASK, max_output_tokens=30, options=ChatOptions(temperature=0.0, stop=(stop,)))
     assert stop not in got.text and free.startswith(got.text) and got.finish_reason == "stop"
 
 
 def test_local_json_schema_constrains_the_answer(model):
     schema = {"type": "object", "properties": {"colour": {"type": "string"}}, "required": ["colour"]}
-    got = model.complete([Message.user("Give a colour as JSON.")], max_tokens=40,
+    got = model.complete([Message.user("Give a colour as JSON.")], max_output_tokens=40,
                          options=ChatOptions(temperature=0.0, json_schema=schema))
     assert isinstance(json.loads(got.text)["colour"], str)
 
@@ -109,17 +109,17 @@ def test_local_rejects_options_it_cannot_honour(model, options):
 def test_local_greedy_answer_is_the_same_on_the_first_and_a_repeated_call(tmp_path):
     # A fresh engine (its own n_ctx): the first call decodes the prompt from scratch, the second reuses the cache.
     fresh = LlamaCppModel(n_ctx=384)
-    first = fresh.complete(ASK, max_tokens=12, options=GREEDY).text
-    other = fresh.complete([Message.user("Say a number.")], max_tokens=4, options=GREEDY)
+    first = fresh.complete(ASK, max_output_tokens=12, options=GREEDY).text
+    other = fresh.complete([Message.user("Say a number.")], max_output_tokens=4, options=GREEDY)
     assert other.text
-    assert fresh.complete(ASK, max_tokens=12, options=GREEDY).text == first
-    assert fresh.complete(ASK, max_tokens=12, options=GREEDY).text == first
+    assert fresh.complete(ASK, max_output_tokens=12, options=GREEDY).text == first
+    assert fresh.complete(ASK, max_output_tokens=12, options=GREEDY).text == first
 
 
 def test_local_passes_sampler_settings_through_extra(model):
     # top_k=1 is greedy whatever the temperature, so it must reproduce the greedy answer.
-    greedy = model.complete(ASK, max_tokens=10, options=GREEDY)
-    top1 = model.complete(ASK, max_tokens=10, options=ChatOptions(temperature=1.5, seed=3, extra={"top_k": 1}))
+    greedy = model.complete(ASK, max_output_tokens=10, options=GREEDY)
+    top1 = model.complete(ASK, max_output_tokens=10, options=ChatOptions(temperature=1.5, seed=3, extra={"top_k": 1}))
     assert top1.text == greedy.text
 
 
@@ -211,12 +211,12 @@ async def test_local_sync_and_async_twins_agree(model):
 
 
 def test_local_an_open_stream_blocks_reentry_from_its_own_thread(model):
-    stream = model.stream(ASK, max_tokens=8, options=GREEDY)
+    stream = model.stream(ASK, max_output_tokens=8, options=GREEDY)
     next(stream)
     with pytest.raises(UsageError, match="close"):
-        model.complete(ASK, max_tokens=2)
+        model.complete(ASK, max_output_tokens=2)
     stream.close()
-    assert model.complete(ASK, max_tokens=2, options=GREEDY).usage.output_tokens >= 1
+    assert model.complete(ASK, max_output_tokens=2, options=GREEDY).usage.output_tokens >= 1
 
 
 @pytest.mark.anyio

@@ -52,7 +52,7 @@ def test_openai_complete_sends_a_chat_completions_request(provider):
     provider.json(completion("Sunny."))
     options = ChatOptions(temperature=0.3, stop=("END",), seed=7, tools=(WEATHER,), tool_choice="get_weather",
                           json_schema={"title": "Weather report", "type": "object"}, extra={"user": "u1"})
-    client(provider).complete(MESSAGES, max_tokens=50, options=options)
+    client(provider).complete(MESSAGES, max_output_tokens=50, options=options)
     sent = provider.requests[0]
     assert sent.path == "/v1/chat/completions"
     assert sent.headers["authorization"] == "Bearer sk-test"
@@ -125,7 +125,7 @@ def test_openai_stream_yields_deltas_then_the_completion_with_usage(provider):
     provider.sse([(None, chunk({"role": "assistant", "content": ""})), (None, chunk({"content": "Sun"})),
                   (None, chunk({"content": "ny."})), (None, chunk({}, finish="stop")),
                   (None, chunk(usage=USAGE)), (None, "[DONE]")])
-    items = list(client(provider).stream(MESSAGES, max_tokens=20))
+    items = list(client(provider).stream(MESSAGES, max_output_tokens=20))
     assert items[:-1] == ["Sun", "ny."]
     final = items[-1]
     assert isinstance(final, Completion)
@@ -236,7 +236,7 @@ def test_openai_local_servers_need_no_key(provider, monkeypatch):
 @pytest.mark.parametrize("messages, max_tokens", [([], None), (MESSAGES, 0)], ids=["no-messages", "zero-tokens"])
 def test_openai_rejects_bad_calls_before_sending(provider, messages, max_tokens):
     with pytest.raises(UsageError):
-        client(provider).complete(messages, max_tokens=max_tokens)
+        client(provider).complete(messages, max_output_tokens=max_tokens)
     assert provider.requests == []
 
 

@@ -1,4 +1,4 @@
-"""The chat clients register under "openai", "anthropic" and "local" like any plugin would."""
+"""The chat clients register under "openai", "anthropic", "gemini" and "local" like any plugin would."""
 
 from __future__ import annotations
 
@@ -6,19 +6,20 @@ import pytest
 from support import missing, need
 
 from contextwise.errors import MissingDependencyError
-from contextwise.llm import AnthropicChat, OpenAIChat, local_model
+from contextwise.llm import AnthropicChat, GeminiChat, OpenAIChat, local_model
 from contextwise.protocols import ChatModel
 from contextwise.registry import providers, resolve
 
 
 def test_registry_lists_the_chat_providers():
-    assert {"openai", "anthropic", "local"} <= set(providers("chat"))
+    assert {"openai", "anthropic", "gemini", "local"} <= set(providers("chat"))
 
 
 @pytest.mark.parametrize("spec, kind, name", [
     ("openai:gpt-4o-mini", OpenAIChat, "gpt-4o-mini"),
     ("anthropic:claude-sonnet-4-5", AnthropicChat, "claude-sonnet-4-5"),
-], ids=["openai", "anthropic"])
+    ("gemini:gemini-2.5-flash", GeminiChat, "gemini-2.5-flash"),
+], ids=["openai", "anthropic", "gemini"])
 def test_registry_builds_http_clients(spec, kind, name):
     model = resolve("chat", spec)
     assert type(model) is kind and model.name == name and isinstance(model, ChatModel)

@@ -106,9 +106,11 @@ def test_bus_memory_operations_emit_their_opstats(events):
 
 
 def test_bus_cache_lookup_event_for_caches(events):
-    observe.emit_cache_lookup(cache="sqlite", hit=False, match="semantic", similarity=0.71)
+    observe.emit_cache_lookup(cache="sqlite", hit=False, tier="semantic", distance=0.29, key="k1",
+                              reason="semantic: empty")
     (event,) = events
-    assert (event.cache, event.hit, event.match, event.similarity) == ("sqlite", False, "semantic", 0.71)
+    assert (event.cache, event.hit, event.tier, event.distance, event.key) == ("sqlite", False, "semantic", 0.29, "k1")
+    assert event.to_dict()["reason"] == "semantic: empty"
 
 
 def test_bus_nothing_is_built_when_nobody_listens(monkeypatch):

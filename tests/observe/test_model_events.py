@@ -65,7 +65,7 @@ def test_model_call_event_from_the_local_model(events):
         model = local_model()
     except cw.MissingDependencyError as exc:
         pytest.skip(str(exc))
-    got = model.complete([Message.user("Say hi")], max_tokens=4)
+    got = model.complete([Message.user("Say hi")], max_output_tokens=4)
     (call,) = _calls(events)
     assert (call.provider, call.model) == ("local", model.name)
     assert call.usage == got.usage and call.counted_input_tokens == got.usage.input_tokens > 0

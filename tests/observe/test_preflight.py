@@ -52,14 +52,14 @@ def test_preflight_catalog_limit_keeps_room_for_max_tokens(counting_server):
     messages = _history(1)
     prompt = model._check.count(messages).tokens
     with pytest.raises(ContextLengthError):
-        model.complete(messages, max_tokens=limit - prompt + 1)
-    model.complete(messages, max_tokens=limit - prompt)
+        model.complete(messages, max_output_tokens=limit - prompt + 1)
+    model.complete(messages, max_output_tokens=limit - prompt)
     assert len(counting_server.requests) == 1
 
 
 def test_preflight_off_sends_anything(counting_server):
     model = OpenAIChat("gpt-4o", base_url=counting_server.url, api_key="k", preflight=False)
-    model.complete(_history(1), max_tokens=10**7)
+    model.complete(_history(1), max_output_tokens=10**7)
     assert len(counting_server.requests) == 1
 
 
@@ -189,3 +189,70 @@ def test_preflight_estimated_counts_get_a_margin(fresh_calibration, counting_ser
                        preflight=Preflight(input_limit_tokens=int(raw * 1.2), estimate_margin=0.1))
     got = loose.complete(messages)
     assert len(counting_server.requests) == 1 and isinstance(got.usage, Usage)
+
+
+def _filled(margin=cw.observe._preflight.DEFAULT_ESTIMATE_MARGIN, model="claude-sonnet-4-5"):
+    """A context over a 3,000-token window filled past its limit with documents."""
+    ctx = cw.Context(model, window_tokens=3000, output_reserve_tokens=500, estimate_margin=margin)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", TruncationWarning)  # documents are dropped to fit
+        return ctx, ctx.system("Be brief.").documents([f"{i}: {LONG[:180]}" for i in range(80)]).user("Hi").build()
+
+
+def test_context_budgets_an_estimate_with_a_margin_that_preflight_accepts(fresh_calibration):
+    ctx, built = _filled()
+    report = built.report
+    assert not report.exact and report.available_tokens == int((2500 - 2) / 1.05)
+    assert report.prompt_tokens <= report.available_tokens and report.prompt_tokens > 0.97 * report.available_tokens
+    assert any("5% margin (not calibrated yet)" in w and "of 2500 tokens" in w for w in report.warnings)
+    check = Preflight(input_limit_tokens=2500).bind("claude-sonnet-4-5", "anthropic")
+    check.before(built.messages, (), 0)  # within the limit with preflight's own margin: no ContextLengthError
+    _, raw = _filled(margin=None)  # no margin: the budget is the limit, and preflight's margin refuses it
+    assert raw.report.available_tokens == 2500 and any("no margin" in w for w in raw.report.warnings)
+    with pytest.raises(ContextLengthError):
+        check.before(raw.messages, (), 0)
+
+
+def test_context_applies_the_calibrated_factor_and_says_so(fresh_calibration):
+    for _ in range(3):
+        fresh_calibration.learn("claude-sonnet-4-5", counted_tokens=1000, billed_tokens=1200)
+    _, built = _filled()
+    report = built.report
+    assert report.available_tokens == int((2500 - 2) / (1.2 * 1.05))
+    assert any("calibration x1.200" in w for w in report.warnings)
+    assert any("calibrated on 3 call(s)" in w for w in report.warnings)
+    check = Preflight(input_limit_tokens=2500).bind("claude-sonnet-4-5", "anthropic")
+    counted = check.before(built.messages, (), 0)  # the calibrated count with its margin still fits
+    assert counted.tokens == fresh_calibration.correction("claude-sonnet-4-5").apply(counted.raw)
+    assert int(counted.tokens * 1.05 + 0.999) <= 2500
+
+
+def test_context_margin_is_only_for_estimates_and_is_checked(fresh_calibration):
+    _, exact = _filled(model="gpt-4o")
+    assert exact.report.exact and exact.report.available_tokens == 2500
+    assert not any("estimate" in w for w in exact.report.warnings)
+    for bad in (1.0, -0.1, "5%", True):
+        with pytest.raises(UsageError, match="estimate_margin"):
+            cw.Context("gpt-4o", estimate_margin=bad)
+
+
+def test_preflight_reuses_the_count_of_the_build_that_made_the_messages(counting_server, monkeypatch, events):
+    built = cw.Context("gpt-4o", output_reserve_tokens=500).system("Be brief.").user(LONG).build()
+    model = OpenAIChat("gpt-4o", base_url=counting_server.url, api_key="k")
+    counter = model._check.counter
+    calls = []
+    real = counter.messages
+    monkeypatch.setattr(counter, "messages", lambda *a, **kw: calls.append(1) or real(*a, **kw))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", TruncationWarning)  # the reused count is what the server bills
+        got = model.complete(built.messages)
+        model.complete([m.to_openai() for m in built.messages])  # equal messages, other objects: reused too
+    assert calls == []
+    (call, _) = [e for e in events if e.kind == "model_call"]
+    assert call.counted_input_tokens == built.report.prompt_tokens == got.usage.input_tokens
+    model.complete([*built.messages, Message.user("And now?")])  # not what was built: counted
+    model.complete(built.messages, options=cw.ChatOptions(tools=(cw.Tool("f", "a tool"),)))  # other tools
+    assert len(calls) == 2
+    own = cw.Context("gpt-4o", tokenizer="o200k_base").system("Be brief.").user(LONG).build()
+    model.complete(own.messages)  # built with another counter: its count is not taken on trust
+    assert len(calls) == 3

@@ -422,7 +422,7 @@ def _report(ctx: Context, rows: list[_Row], rendered: _Rendered) -> Report:
     return Report(ctx.model, ctx.window_tokens, ctx.output_reserve_tokens, ctx.prompt_limit_tokens, total,
                   bool(ctx.counter.exact), tuple(sections), tuple(d for r in rows for d in r.fitted.decisions),
                   framing_tokens=total - sum(r.used_tokens for r in sections), cost=prompt_cost, cache_plan=plan,
-                  warnings=plan.warnings, output_reserve_cost=reserve_cost)
+                  warnings=ctx.estimate_notes + plan.warnings, output_reserve_cost=reserve_cost)
 
 
 def _costs(ctx: Context, prompt_tokens: int) -> tuple[Any, Any]:

@@ -24,6 +24,8 @@ from contextwise.budget._sources import document_items, memory_items, to_message
 from contextwise.budget.allocate import Allocation, ByPriority
 from contextwise.budget.section import Item, Section
 from contextwise.errors import UsageError
+from contextwise.observe._emit import built_count
+from contextwise.observe._preflight import DEFAULT_ESTIMATE_MARGIN, check_estimate_margin, estimate_allowance
 from contextwise.protocols import Tokenizer
 from contextwise.types import ImagePart, Message, TextPart, Tool
 
@@ -44,6 +46,10 @@ class Context:
         counter: a TokenCounter to share between contexts; by default one per model is shared in the process,
             so content counted by an earlier build is not counted again.
         citation_style: the citation markers of document items (default "[1]", "[2]" …).
+        estimate_margin: for a tokenizer that estimates (`exact=False`: Claude, Gemini), the fraction of the
+            input limit kept free for the estimate's error (default 0.05, as preflight adds); the calibrated
+            factor is applied too, when calibration has learned the model. None: no margin. The Report's
+            warnings say how the budget was set.
         output_reserve: deprecated spelling of `output_reserve_tokens`.
 
     Raises:
@@ -54,7 +60,7 @@ class Context:
                  output_reserve_tokens: Any = UNSET, tokenizer: Tokenizer | str | None = None,
                  allocation: Allocation | None = None, markers: Markers | None = None,
                  counter: Any = None, catalog: Any = None, citation_style: Any = None,
-                 output_reserve: Any = UNSET) -> None:
+                 output_reserve: Any = UNSET, estimate_margin: float | None = DEFAULT_ESTIMATE_MARGIN) -> None:
         output_reserve_tokens = renamed_keyword("Context", "output_reserve", "output_reserve_tokens", output_reserve,
                                                 output_reserve_tokens, None)
         _check_args(model, window_tokens, tokenizer, allocation, markers, counter)
@@ -73,6 +79,11 @@ class Context:
             self.prompt_limit_tokens = self.info.prompt_limit_tokens(reserve_output_tokens=self.output_reserve_tokens)
         else:
             self.prompt_limit_tokens = self.window_tokens - self.output_reserve_tokens
+        self.estimate_notes: tuple[str, ...] = ()
+        check_estimate_margin(estimate_margin)
+        if not getattr(self.counter, "exact", True):
+            self.prompt_limit_tokens, note = estimate_allowance(self.model, self.prompt_limit_tokens, estimate_margin)
+            self.estimate_notes = (note,)
         self.allocation = allocation or ByPriority()
         self.markers = markers or Markdown()
         self.citation_style = citation_style or _default_style()
@@ -186,7 +197,9 @@ class Context:
         """
         from contextwise.budget._engine import build
 
-        return build(self)
+        built = build(self)
+        built_count(built.messages, built.tools, built.report.prompt_tokens, self.counter)  # preflight reuses it
+        return built
 
 
 def _section(options: dict[str, Any], name: str, items: tuple[Item, ...], kind: str, **fixed: Any) -> Section:
@@ -221,7 +234,7 @@ def _counter(info: Any, tokenizer: Tokenizer | str | None) -> Any:
     from contextwise.tokens import TokenCounter, framing_for, get_tokenizer
 
     if tokenizer is None:
-        return _shared_counter(info.name)
+        return shared_counter(info.name)
     tok = get_tokenizer(tokenizer) if isinstance(tokenizer, str) else tokenizer
     return TokenCounter(tok, framing_for(info.provider if info else "generic"))
 
@@ -256,8 +269,9 @@ def resolve_reserve(window_tokens: int, output_reserve_tokens: int | float | Non
 
 
 @functools.lru_cache(maxsize=16)
-def _shared_counter(model: str) -> Any:
-    # keyed by model name (a string), bounded: one counter per model shared by every context in the process
+def shared_counter(model: str) -> Any:
+    """The TokenCounter of a catalog model that every Context and every client's preflight share in the process
+    (keyed by model name, bounded), so content counted once is not counted again."""
     from contextwise.tokens import TokenCounter
 
     return TokenCounter.for_model(model)

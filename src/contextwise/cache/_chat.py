@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 
 from contextwise.cache._request import CacheRequest, from_call
 from contextwise.cache._response import DEFAULT_CONTROL, CacheControl, Lookup, ResponseCache
+from contextwise._deprecated import UNSET, output_cap
 from contextwise.errors import UsageError
 from contextwise.stores._core import check_tenant
 from contextwise.types import ChatOptions, Completion, Message
@@ -71,23 +72,24 @@ class _CachedBase:
         view.__dict__.update(self.__dict__, control=twin)
         return view
 
-    def lookup(self, messages: Sequence[Message], max_tokens: int | None = None,
-               options: ChatOptions | None = None, *, stream: bool = False) -> Lookup:
+    def lookup(self, messages: Sequence[Message], max_output_tokens: int | None = None,
+               options: ChatOptions | None = None, *, stream: bool = False, max_tokens: Any = UNSET) -> Lookup:
         """What the cache would do with this call, without calling the model."""
-        return self._plan(messages, max_tokens, options, stream).lookup
+        cap = output_cap(type(self).__name__, max_output_tokens, max_tokens)
+        return self._plan(messages, cap, options, stream).lookup
 
-    def _plan(self, messages: Sequence[Message], max_tokens: int | None, options: ChatOptions | None,
+    def _plan(self, messages: Sequence[Message], cap: int | None, options: ChatOptions | None,
               stream: bool) -> _Plan:
-        request, skipped = self._prepare(messages, max_tokens, options, stream)
+        request, skipped = self._prepare(messages, cap, options, stream)
         if skipped is not None:
             return _Plan(request, skipped, False)
         found = self.cache.lookup(request, tenant=self.tenant, control=self.control, semantic=self.semantic)
         return _Plan(request, found, not self.control.no_store)
 
-    def _prepare(self, messages: Sequence[Message], max_tokens: int | None, options: ChatOptions | None,
+    def _prepare(self, messages: Sequence[Message], cap: int | None, options: ChatOptions | None,
                  stream: bool) -> tuple[CacheRequest, Lookup | None]:
         """The request, and the Lookup to return without asking the cache when it may not be cached."""
-        request = from_call(self.model, messages, max_tokens, options, stream=stream)
+        request = from_call(self.model, messages, cap, options, stream=stream)
         sampled = self.control.cache_sampled if self.control.cache_sampled is not None else self.cache_sampled
         temperature = request.temperature()
         if sampled or (temperature is not None and temperature <= 0):
@@ -120,32 +122,35 @@ class CachedChatModel(_CachedBase):
     ('Paris.', 'Paris.')
     """
 
-    def complete(self, messages: Sequence[Message], max_tokens: int | None = None,
-                 options: ChatOptions | None = None) -> Completion:
+    def complete(self, messages: Sequence[Message], max_output_tokens: int | None = None,
+                 options: ChatOptions | None = None, *, max_tokens: Any = UNSET) -> Completion:
         """The answer, from the cache or from the model."""
-        return self.complete_cached(messages, max_tokens, options).completion
+        cap = output_cap(type(self).__name__, max_output_tokens, max_tokens)
+        return self.complete_cached(messages, cap, options).completion
 
-    def complete_cached(self, messages: Sequence[Message], max_tokens: int | None = None,
-                        options: ChatOptions | None = None) -> CachedCompletion:
+    def complete_cached(self, messages: Sequence[Message], max_output_tokens: int | None = None,
+                        options: ChatOptions | None = None, *, max_tokens: Any = UNSET) -> CachedCompletion:
         """The answer with its Lookup (key, hit or miss, tier, semantic distance)."""
-        plan = self._plan(messages, max_tokens, options, False)
+        cap = output_cap(type(self).__name__, max_output_tokens, max_tokens)
+        plan = self._plan(messages, cap, options, False)
         if plan.lookup.completion is not None:
             return CachedCompletion(plan.lookup.completion, plan.lookup)
-        completion = self.model.complete(messages, max_tokens, options)
+        completion = self.model.complete(messages, cap, options)
         self._store(plan, completion)
         return CachedCompletion(completion, plan.lookup)
 
-    def stream(self, messages: Sequence[Message], max_tokens: int | None = None,
-               options: ChatOptions | None = None) -> Iterator[str | Completion]:
+    def stream(self, messages: Sequence[Message], max_output_tokens: int | None = None,
+               options: ChatOptions | None = None, *, max_tokens: Any = UNSET) -> Iterator[str | Completion]:
         """Text deltas then the Completion; a cached streamed answer replays its deltas as they came. An answer
         is stored only when its stream ran to the end."""
-        plan = self._plan(messages, max_tokens, options, True)
+        cap = output_cap(type(self).__name__, max_output_tokens, max_tokens)
+        plan = self._plan(messages, cap, options, True)
         if plan.lookup.entry is not None:
             yield from _replay(plan.lookup.entry.completion, plan.lookup.entry.deltas)
             return
         source = getattr(self.model, "stream", None)
-        items = source(messages, max_tokens, options) if source is not None else \
-            _replay(self.model.complete(messages, max_tokens, options), None)
+        items = source(messages, cap, options) if source is not None else \
+            _replay(self.model.complete(messages, cap, options), None)
         deltas: list[str] = []
         for item in items:
             if isinstance(item, Completion):
@@ -158,14 +163,15 @@ class CachedChatModel(_CachedBase):
 class AsyncCachedChatModel(_CachedBase):
     """The async twin of CachedChatModel, over an AsyncChatModel; a Redis cache is awaited (redis.asyncio)."""
 
-    async def lookup(self, messages: Sequence[Message], max_tokens: int | None = None,  # type: ignore[override]
-                     options: ChatOptions | None = None, *, stream: bool = False) -> Lookup:
+    async def lookup(self, messages: Sequence[Message], max_output_tokens: int | None = None,  # type: ignore[override]
+                     options: ChatOptions | None = None, *, stream: bool = False, max_tokens: Any = UNSET) -> Lookup:
         """What the cache would do with this call, without calling the model."""
-        return (await self._aplan(messages, max_tokens, options, stream)).lookup
+        cap = output_cap(type(self).__name__, max_output_tokens, max_tokens)
+        return (await self._aplan(messages, cap, options, stream)).lookup
 
-    async def _aplan(self, messages: Sequence[Message], max_tokens: int | None, options: ChatOptions | None,
+    async def _aplan(self, messages: Sequence[Message], cap: int | None, options: ChatOptions | None,
                      stream: bool) -> _Plan:
-        request, skipped = self._prepare(messages, max_tokens, options, stream)
+        request, skipped = self._prepare(messages, cap, options, stream)
         if skipped is not None:
             return _Plan(request, skipped, False)
         found = await self.cache.alookup(request, tenant=self.tenant, control=self.control, semantic=self.semantic)
@@ -176,43 +182,46 @@ class AsyncCachedChatModel(_CachedBase):
             await self.cache.astore(plan.request, completion, tenant=self.tenant, control=self.control,
                                     deltas=deltas, semantic=self.semantic)
 
-    async def complete(self, messages: Sequence[Message], max_tokens: int | None = None,
-                       options: ChatOptions | None = None) -> Completion:
+    async def complete(self, messages: Sequence[Message], max_output_tokens: int | None = None,
+                       options: ChatOptions | None = None, *, max_tokens: Any = UNSET) -> Completion:
         """The answer, from the cache or from the model."""
-        return (await self.complete_cached(messages, max_tokens, options)).completion
+        cap = output_cap(type(self).__name__, max_output_tokens, max_tokens)
+        return (await self.complete_cached(messages, cap, options)).completion
 
-    async def complete_cached(self, messages: Sequence[Message], max_tokens: int | None = None,
-                              options: ChatOptions | None = None) -> CachedCompletion:
+    async def complete_cached(self, messages: Sequence[Message], max_output_tokens: int | None = None,
+                              options: ChatOptions | None = None, *, max_tokens: Any = UNSET) -> CachedCompletion:
         """The answer with its Lookup."""
-        plan = await self._aplan(messages, max_tokens, options, False)
+        cap = output_cap(type(self).__name__, max_output_tokens, max_tokens)
+        plan = await self._aplan(messages, cap, options, False)
         if plan.lookup.completion is not None:
             return CachedCompletion(plan.lookup.completion, plan.lookup)
-        completion = await self.model.complete(messages, max_tokens, options)
+        completion = await self.model.complete(messages, cap, options)
         await self._astore(plan, completion)
         return CachedCompletion(completion, plan.lookup)
 
-    async def stream(self, messages: Sequence[Message], max_tokens: int | None = None,
-                     options: ChatOptions | None = None) -> AsyncIterator[str | Completion]:
+    async def stream(self, messages: Sequence[Message], max_output_tokens: int | None = None,
+                     options: ChatOptions | None = None, *, max_tokens: Any = UNSET) -> AsyncIterator[str | Completion]:
         """Text deltas then the Completion; a cached streamed answer replays its deltas."""
-        plan = await self._aplan(messages, max_tokens, options, True)
+        cap = output_cap(type(self).__name__, max_output_tokens, max_tokens)
+        plan = await self._aplan(messages, cap, options, True)
         if plan.lookup.entry is not None:
             for item in _replay(plan.lookup.entry.completion, plan.lookup.entry.deltas):
                 yield item
             return
         deltas: list[str] = []
-        async for item in self._source(messages, max_tokens, options):
+        async for item in self._source(messages, cap, options):
             if isinstance(item, Completion):
                 await self._astore(plan, item, deltas)
             else:
                 deltas.append(item)
             yield item
 
-    async def _source(self, messages: Sequence[Message], max_tokens: int | None,
+    async def _source(self, messages: Sequence[Message], cap: int | None,
                       options: ChatOptions | None) -> AsyncIterator[str | Completion]:
         source = getattr(self.model, "stream", None)
         if source is not None:
-            async for item in source(messages, max_tokens, options):
+            async for item in source(messages, cap, options):
                 yield item
             return
-        for item in _replay(await self.model.complete(messages, max_tokens, options), None):
+        for item in _replay(await self.model.complete(messages, cap, options), None):
             yield item

@@ -13,6 +13,7 @@ import hashlib
 import json
 import re
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,7 @@ from typing import Any
 from contextwise.cache._keys import canonical_bytes, digest
 from contextwise.cache._stores import EntryStore
 from contextwise.errors import UsageError
+from contextwise.observe import _bus, _emit
 from contextwise.protocols import Tokenizer
 from contextwise.stores._core import check_tenant
 from contextwise.types import Compressed
@@ -117,8 +119,11 @@ class CachedCompressor:
     def compress(self, text: str, target_tokens: int, tokenizer: Tokenizer,
                  query: str | None = None) -> CachedCompressed:
         """The compressor's result for these arguments, computed once."""
+        started = time.perf_counter()
         key = self.key(text, target_tokens, tokenizer, query)
         found = self._get(key)
+        if _bus.subscribers:  # a CacheLookup event (cache "compressed") for every lookup, hit or miss
+            _emit.compressed_lookup(hit=found is not None, key=key, method=self.name, started_s=started)
         if found is not None:
             return _tagged(found, True, key)
         done = self.compressor.compress(text, target_tokens, tokenizer, query=query)

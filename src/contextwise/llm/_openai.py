@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from contextwise.llm._chat import AsyncChat, SyncChat
 from contextwise.observe._preflight import Preflight
 from contextwise._wire import HttpRequest, Retry, ServerEvent, error_from_event
-from contextwise.errors import ProviderError
+from contextwise.errors import ProviderError, UsageError
 from contextwise.types import ChatOptions, Completion, Message, TokenLogprob, ToolCall, Usage
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
@@ -33,12 +33,12 @@ class OpenAIDialect:
         self.headers = {**({"Authorization": f"Bearer {api_key}"} if api_key else {}), **headers}
         self.max_tokens_field = max_tokens_field
 
-    def request(self, messages: Sequence[Message], max_tokens: int | None, options: ChatOptions | None, *,
+    def request(self, messages: Sequence[Message], max_output_tokens: int | None, options: ChatOptions | None, *,
                 stream: bool) -> HttpRequest:
         """The HTTP request for one call."""
         body: dict[str, Any] = {"model": self.model, "messages": [m.to_openai() for m in messages]}
-        if max_tokens is not None:
-            body[self.max_tokens_field] = max_tokens
+        if max_output_tokens is not None:
+            body[self.max_tokens_field] = max_output_tokens
         if options is not None:
             body.update(_options(options))
         if stream:
@@ -175,7 +175,7 @@ class _OpenAISetup:
 
     def __init__(self, model: str, *, base_url: str | None = None, api_key: str | None = None,
                  timeout_s: float = 60.0, retry: Retry | None = None, headers: Mapping[str, str] | None = None,
-                 max_tokens_field: str = "max_tokens", http_client: Any = None,
+                 max_tokens_field: str | None = None, http_client: Any = None,
                  preflight: Preflight | bool = True) -> None:
         """Args:
             model: the model name the server knows.
@@ -185,16 +185,22 @@ class _OpenAISetup:
             timeout_s: per request.
             retry: retry strategy for RateLimitError/UnavailableError; None means no retries.
             headers: extra HTTP headers (e.g. an organization or a gateway key).
-            max_tokens_field: "max_completion_tokens" for OpenAI's reasoning models.
+            max_tokens_field: the body field `max_output_tokens` goes in; default "max_completion_tokens" for
+                OpenAI's own API (its reasoning models refuse "max_tokens"), "max_tokens" for any other server
+                (vLLM, Ollama, llama.cpp).
             http_client: an httpx client to use instead of the client's own pool.
             preflight: how each prompt is counted before it is sent and checked against the model's input limit
                 (ContextLengthError, nothing sent, when over), and each answer's billed prompt against that
                 count (a TruncationWarning when it is smaller). True: automatic for models in the catalog;
                 False: off; a Preflight for a model the catalog does not know (a local server) or other margins.
         """
+        root = base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
+        if max_tokens_field is None:
+            max_tokens_field = "max_completion_tokens" if root.rstrip("/") == DEFAULT_BASE_URL else "max_tokens"
+        if not isinstance(max_tokens_field, str) or not max_tokens_field:
+            raise UsageError(f"max_tokens_field is a body field name, got {max_tokens_field!r}")
         dialect = OpenAIDialect(
-            model, base_url=base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL,
-            api_key=api_key if api_key is not None else os.environ.get("OPENAI_API_KEY"),
+            model, base_url=root, api_key=api_key if api_key is not None else os.environ.get("OPENAI_API_KEY"),
             headers=dict(headers or {}), max_tokens_field=max_tokens_field,
         )
         self._setup(dialect, timeout_s=timeout_s, retry=retry, http_client=http_client,  # type: ignore[attr-defined]

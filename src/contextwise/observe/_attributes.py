@@ -8,6 +8,8 @@ from contextwise.observe._composition import LISTED_CUTS, Composition
 from contextwise.observe._events import ModelCall
 
 AttributeValue = str | bool | int | float | list[str]
+# gen_ai.provider.name where the conventions' well-known value differs from the client's backend name
+_PROVIDER_NAMES = {"gemini": "gcp.gemini"}
 
 
 def model_call_attributes(event: ModelCall) -> dict[str, AttributeValue]:
@@ -15,7 +17,7 @@ def model_call_attributes(event: ModelCall) -> dict[str, AttributeValue]:
     u = event.usage
     out: dict[str, AttributeValue] = {
         "gen_ai.operation.name": event.operation,
-        "gen_ai.provider.name": event.provider,
+        "gen_ai.provider.name": _PROVIDER_NAMES.get(event.provider, event.provider),
         "gen_ai.request.model": event.model,
         "gen_ai.response.model": event.response_model or event.model,
         "gen_ai.usage.input_tokens": u.input_tokens,

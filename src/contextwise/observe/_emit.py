@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextvars
 import dataclasses
 import time
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -15,6 +16,35 @@ from contextwise.observe._events import CacheLookup, Compression, ContextBuilt, 
 # The last build observed in this thread or task, so the model call that sends its messages can carry it.
 _last_built: contextvars.ContextVar[ContextBuilt | None] = contextvars.ContextVar("contextwise_last_built",
                                                                                   default=None)
+
+
+# The last build's count in this thread or task: (messages, tools, prompt tokens, a weak reference to the counter
+# that counted them, which this keeps no more alive than its Context does), so preflight in the client that
+# sends those messages need not count them again.
+_last_count: contextvars.ContextVar[tuple[tuple[Any, ...], tuple[Any, ...], int, Any] | None] = \
+    contextvars.ContextVar("contextwise_last_count", default=None)
+
+
+def built_count(messages: Sequence[Any], tools: Sequence[Any], tokens: int, counter: Any) -> None:
+    """Called by `Context.build()`: remember what it counted, for `counted_before`."""
+    try:
+        ref = weakref.ref(counter)
+    except TypeError:  # a counter of the user's that takes no weak reference: nothing is reused
+        return
+    _last_count.set((tuple(messages), tuple(tools), tokens, ref))
+
+
+def counted_before(messages: Sequence[Any], tools: Sequence[Any], counter: Any) -> int | None:
+    """The prompt tokens the last build here counted, when `counter` is the one it counted with and `messages`
+    and `tools` are what it built (the same objects, or equal ones); None otherwise."""
+    last = _last_count.get()
+    if last is None:
+        return None
+    built, built_tools, tokens, built_counter = last
+    if built_counter() is not counter or len(built) != len(messages) or tuple(tools) != built_tools:
+        return None
+    # tuple equality tries identity before __eq__, element by element in C: the build's own objects cost ~ns each
+    return tokens if tuple(messages) == built else None
 
 
 def context_built(report: Any, messages: Sequence[Any] = ()) -> Any:
@@ -89,13 +119,48 @@ def compressed(result: Any, *, method: str, target_tokens: int, started_s: float
     return result
 
 
-def emit_cache_lookup(*, cache: str, hit: bool, match: str = "exact", latency_s: float = 0.0,
-                      similarity: float | None = None, saved_tokens: int = 0, saved_usd: float = 0.0,
-                      model: str = "") -> None:
-    """For response caches: report one lookup (nothing is built when nothing listens).
+def emit_cache_lookup(*, cache: str, hit: bool, tier: str = "exact", key: str = "", latency_s: float = 0.0,
+                      distance: float | None = None, reason: str = "", saved_tokens: int = 0,
+                      saved_usd: float = 0.0, model: str = "") -> None:
+    """For caches of your own: report one lookup (nothing is built when nothing listens).
 
     >>> emit_cache_lookup(cache="sqlite", hit=True, saved_tokens=1200)
     """
     if _bus.subscribers:
-        _bus.emit(CacheLookup(cache=cache, hit=hit, match=match, latency_s=latency_s, similarity=similarity,
-                              saved_tokens=saved_tokens, saved_usd=saved_usd, model=model))
+        _bus.emit(CacheLookup(cache=cache, hit=hit, tier=tier, key=key, latency_s=latency_s, distance=distance,
+                              reason=reason, saved_tokens=saved_tokens, saved_usd=saved_usd, model=model))
+
+
+def response_lookup(found: Any, *, cache: str, model: str, semantic: bool, started_s: float) -> None:
+    """Called by the response cache after each lookup: emits its CacheLookup (the tier read last, the distance
+    to the nearest semantic entry, what a hit saved at list prices when the catalog prices the model)."""
+    if not _bus.subscribers:
+        return
+    if found.hit:
+        tier = found.tier
+    else:
+        tier = "none" if found.reason == "no_cache" else "semantic" if semantic else "exact"
+    saved_tokens, saved_usd = 0, 0.0
+    if found.hit and found.entry is not None:
+        usage = found.entry.completion.usage
+        saved_tokens = usage.input_tokens + usage.output_tokens
+        saved_usd = _usd(usage, _catalog_info(model)) or 0.0
+    _bus.emit(CacheLookup(cache=cache, hit=found.hit, tier=tier, key=found.key,
+                          latency_s=time.perf_counter() - started_s, distance=found.distance, reason=found.reason,
+                          saved_tokens=saved_tokens, saved_usd=saved_usd, model=model))
+
+
+def compressed_lookup(*, hit: bool, key: str, method: str, started_s: float) -> None:
+    """Called by CachedCompressor after each lookup: a CacheLookup of cache "compressed" (tier "exact")."""
+    if _bus.subscribers:
+        _bus.emit(CacheLookup(cache="compressed", hit=hit, tier="exact", key=key,
+                              latency_s=time.perf_counter() - started_s, reason="" if hit else "absent",
+                              model=method))
+
+
+def _catalog_info(model: str) -> Any:
+    if not model:
+        return None
+    from contextwise.models import default_catalog
+
+    return default_catalog().find(model)

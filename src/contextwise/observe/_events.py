@@ -128,25 +128,33 @@ class MemoryOp(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class CacheLookup(Event):
-    """A response-cache lookup: which cache, hit or miss, exact or semantic, and what a hit saved.
+    """A cache lookup: which cache, hit or miss, which tier, under which key, and what a hit saved.
 
-    Caches emit it with `observe.emit_cache_lookup(...)`.
+    `tier` is the deepest tier the lookup read: "exact" (a hit there, or a miss with no semantic tier behind
+    it), "semantic" (the exact tier missed and the semantic one was asked: a hit or a miss there), or "none"
+    (nothing was read: `no_cache`). So the exact tier's hit rate is exact hits over all lookups, and the semantic
+    tier's is semantic hits over lookups with tier "semantic". `distance` is the semantic tier's cosine distance
+    to the nearest entry (also on a miss), `reason` why a lookup missed ("absent", "expired", "stale: fact f1",
+    ...). `cache` names the cache kind ("memory", "sqlite", "redis", "compressed"), never a path.
+    The response cache and `CachedCompressor` emit it; other caches can with `observe.emit_cache_lookup(...)`.
     """
 
     kind: ClassVar[str] = "cache_lookup"
     cache: str
     hit: bool
-    match: str = "exact"
+    tier: str = "exact"
+    key: str = ""
     latency_s: float = 0.0
-    similarity: float | None = None
+    distance: float | None = None
+    reason: str = ""
     saved_tokens: int = 0
     saved_usd: float = 0.0
     model: str = ""
 
     def fields(self) -> dict[str, Any]:
-        return {"cache": self.cache, "hit": self.hit, "match": self.match, "latency_s": self.latency_s,
-                "similarity": self.similarity, "saved_tokens": self.saved_tokens, "saved_usd": self.saved_usd,
-                "model": self.model}
+        return {"cache": self.cache, "hit": self.hit, "tier": self.tier, "key": self.key,
+                "latency_s": self.latency_s, "distance": self.distance, "reason": self.reason,
+                "saved_tokens": self.saved_tokens, "saved_usd": self.saved_usd, "model": self.model}
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -16,6 +16,10 @@ from contextwise.types import Usage
 
 # How far off an estimated tokenizer may be before calibration has learned its model.
 UNCALIBRATED_TOLERANCE = 0.15
+#: The margin added to counts from an estimated tokenizer (`exact=False`), by preflight and by Context alike.
+DEFAULT_ESTIMATE_MARGIN = 0.05
+# Rounding in preflight's calibrated count and margin (each rounds up) that a budget leaves room for.
+_ROUNDING_TOKENS = 2
 
 
 @dataclass(frozen=True)
@@ -41,7 +45,7 @@ class Preflight:
 
     input_limit_tokens: int | None = None
     tokenizer: Any = None
-    estimate_margin: float = 0.05
+    estimate_margin: float = DEFAULT_ESTIMATE_MARGIN
     truncation_tolerance: float = 0.02
     truncation_slack_tokens: int = 16
     calibrate: bool = True
@@ -63,10 +67,45 @@ class Preflight:
             tok = get_tokenizer(self.tokenizer) if isinstance(self.tokenizer, str) else self.tokenizer
             counter = TokenCounter(tok, framing_for(info.provider if info is not None else provider))
         elif info is not None:
-            counter = TokenCounter.for_model(info.name)
+            from contextwise.budget.context import shared_counter
+
+            counter = shared_counter(info.name)  # the Context's own: counts cached there are hits here
         else:
             return None
         return PreflightCheck(self, model, provider, counter, info)
+
+
+def check_estimate_margin(margin: object) -> None:
+    """UsageError unless `margin` is None or a fraction in [0, 1)."""
+    if margin is not None and (isinstance(margin, bool) or not isinstance(margin, (int, float))
+                               or not 0 <= margin < 1):
+        raise UsageError(f"estimate_margin is a fraction in [0, 1) or None (no margin), got {margin!r}")
+
+
+def estimate_allowance(model: str, limit_tokens: int, margin: float | None) -> tuple[int, str]:
+    """A budget for a model whose count is an estimate: `limit_tokens` of the provider's tokens, as estimated
+    tokens (divided by the calibrated factor, when calibration knows the model and it is above 1, and by 1 +
+    `margin`), so a prompt built within it passes preflight's check of the same limit; and the Report's note.
+
+    >>> estimate_allowance("no-such-model", 10_000, 0.05)[0]
+    9521
+
+    Raises:
+        UsageError: `margin` is not None or a fraction in [0, 1).
+    """
+    check_estimate_margin(margin)
+    correction = calibration().correction(model)
+    ratio = max(correction.ratio, 1.0) if correction is not None else 1.0
+    factor = ratio * (1 + (margin or 0.0))
+    if factor == 1.0:
+        return limit_tokens, (f"token count is an estimate, budgeted with no margin: available {limit_tokens} "
+                              f"tokens")
+    limit = max(0, int((limit_tokens - _ROUNDING_TOKENS) / factor))
+    how = f"a {margin:.0%} margin" if margin else "no margin"
+    calibrated = (f" and calibration x{ratio:.3f}" if correction is not None and ratio > 1
+                  else " (not calibrated yet)" if correction is None else "")
+    return limit, (f"token count is an estimate, budgeted with {how}{calibrated}: available {limit} of "
+                   f"{limit_tokens} tokens")
 
 
 @dataclass(frozen=True)
@@ -93,17 +132,20 @@ class PreflightCheck:
             return None
         return int(self.info.prompt_limit_tokens(reserve_output_tokens=reserve_output_tokens))
 
-    def count(self, messages: Sequence[Any], tools: Sequence[Any] = ()) -> Counted:
-        """The prompt's count, calibrated when the tokenizer is an estimate and a correction is known."""
-        raw = self.counter.messages(messages, tools=tools)
+    def count(self, messages: Sequence[Any], tools: Sequence[Any] = (), *, raw_tokens: int | None = None) -> Counted:
+        """The prompt's count, calibrated when the tokenizer is an estimate and a correction is known;
+        `raw_tokens` is the tokenizer's count when already known (a build counted these messages)."""
+        raw = self.counter.messages(messages, tools=tools) if raw_tokens is None else raw_tokens
         if self.counter.exact:
             return Counted(raw, raw, False)
         correction = calibration().correction(self.model)
         return Counted(raw, correction.apply(raw) if correction else raw, True)
 
-    def before(self, messages: Sequence[Any], tools: Sequence[Any], reserve_output_tokens: int) -> Counted:
-        """Count the prompt; ContextLengthError (and a ContextOverflow event) when it is over the limit."""
-        counted = self.count(messages, tools)
+    def before(self, messages: Sequence[Any], tools: Sequence[Any], reserve_output_tokens: int, *,
+               raw_tokens: int | None = None) -> Counted:
+        """Count the prompt (or take `raw_tokens`); ContextLengthError (and a ContextOverflow event) when it is
+        over the limit."""
+        counted = self.count(messages, tools, raw_tokens=raw_tokens)
         limit = self.limit_tokens(reserve_output_tokens)
         needed = counted.tokens
         if counted.estimate:

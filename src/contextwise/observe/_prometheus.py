@@ -90,7 +90,11 @@ class PrometheusExporter(Exporter):
                       registry=r)
         self.cache_tokens = c(f"{ns}_prompt_cache_tokens", "Prompt-cache reads: predicted by the layout, returned "
                               "by the provider", ["model", "source"], registry=r)
-        self.lookups = c(f"{ns}_cache_lookups", "Response-cache lookups", ["cache", "result", "match"], registry=r)
+        self.lookups = c(f"{ns}_cache_lookups", "Cache lookups by the tier read last (hit rate of a tier: its hits "
+                         "over its lookups; every lookup reads the exact tier)", ["cache", "tier", "result", "reason"],
+                         registry=r)
+        self.saved = c(f"{ns}_cache_saved_tokens", "Tokens a cache hit did not send or generate", ["cache", "tier"],
+                       registry=r)
         self.memory = h(f"{ns}_memory_operation_duration_seconds", "Memory operations", ["operation"],
                         buckets=_SECONDS_BUCKETS, registry=r)
         self.compress = h(f"{ns}_compression_keep_ratio", "Compressed tokens / original tokens", ["method"],
@@ -111,7 +115,7 @@ class PrometheusExporter(Exporter):
         elif isinstance(event, MemoryOp):
             self.memory.labels(L("operation", event.stats.operation)).observe(float(event.stats.latency_s))
         elif isinstance(event, CacheLookup):
-            self.lookups.labels(L("cache", event.cache), "hit" if event.hit else "miss", L("match", event.match)).inc()
+            self._lookup(event)
         elif isinstance(event, Compression):
             self.compress.labels(L("method", event.method)).observe(event.keep_ratio)
         elif isinstance(event, ContextOverflow):
@@ -120,6 +124,19 @@ class PrometheusExporter(Exporter):
             self.truncations.labels(L("provider", event.provider), L("model", event.model)).inc()
         elif isinstance(event, SpendAlert):
             self.alerts.labels(L("tenant", event.tenant)).inc()
+
+    def _lookup(self, e: CacheLookup) -> None:
+        L = self.label
+        key = ("lookup", L("cache", e.cache), L("tier", e.tier), "hit" if e.hit else "miss",
+               L("reason", e.reason.split(":", 1)[0]) if not e.hit else "")
+        children = self._children.get(key)
+        if children is None:
+            children = self._children.setdefault(key, (self.lookups.labels(*key[1:]),
+                                                       self.saved.labels(key[1], key[2])))
+        lookups, saved = children
+        lookups.inc()
+        if e.saved_tokens:
+            saved.inc(e.saved_tokens)
 
     def _model_call(self, e: ModelCall) -> None:
         L = self.label

@@ -32,6 +32,8 @@ CREATE TABLE IF NOT EXISTS observe_events (
 );
 CREATE INDEX IF NOT EXISTS observe_events_tenant_at ON observe_events (tenant, at_s);
 """
+# The `cache` of CachedCompressor's lookups, which the response-cache hit rate leaves out.
+COMPRESSED_CACHE = "compressed"
 _INSERT = f"INSERT INTO observe_events ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
 # How many slices `series(progress=...)` reads a store in.
 PROGRESS_STEPS = 20
@@ -278,6 +280,8 @@ def _row(event: Event) -> tuple[Any, ...] | None:
         return _values(event, "build", c.model, prompt_tokens=c.prompt_tokens, available_tokens=c.available_tokens,
                        keep_ratio=c.keep_ratio)
     if isinstance(event, CacheLookup):
+        if event.cache == COMPRESSED_CACHE:
+            return None  # the hit rate is the response cache's: a served compression saves no model call
         return _values(event, "lookup", event.model, hit=int(event.hit))
     if isinstance(event, Compression):
         return _values(event, "compression", event.method, keep_ratio=event.keep_ratio)
