@@ -118,3 +118,21 @@ def test_as_messages_refuses_bad_input_with_a_usage_error(value, match):
                         max_size=2).map(tuple)), max_size=5))
 def test_as_messages_round_trips_the_openai_wire_format(messages):
     assert as_messages([m.to_openai() for m in messages]) == messages
+
+
+def test_types_every_scored_result_has_the_one_shape_and_fuses():
+    from contextwise.documents import Hybrid, rank
+    from contextwise.embed import Scored, fuse_rankings
+    from contextwise.memory import MemoryItem
+    from contextwise.types import Chunk, Hit, Record, ScoredResult
+
+    hits = [Hit(Record("a", "alpha", None, {}), 0.9), Hit(Record("b", "beta", None, {}), 0.4)]
+    ranked = rank([Chunk("b", "beta beta"), Chunk("c", "gamma")], "beta", relevance=Hybrid(lexical=1.0))
+    items = [MemoryItem("c", "gamma", "semantic", score=0.7)]
+    for result in (*hits, *ranked, *items, Scored("d", 0.1)):
+        assert isinstance(result, ScoredResult)
+    assert [h.id for h in hits] == ["a", "b"] and ranked[0].id == "b"
+    fused = fuse_rankings(hits, ranked, items)
+    assert {s.id for s in fused} == {"a", "b", "c"}
+    # b and c each appear in two rankings (ranks 2+1), a in one: reciprocal rank puts a last, ties first-seen
+    assert [s.id for s in fused] == ["b", "c", "a"]

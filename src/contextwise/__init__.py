@@ -25,8 +25,8 @@ from contextwise.protocols import (
 from contextwise.registry import register, resolve
 from contextwise.tokens import TokenCounter, get_tokenizer, tokenizer_for_model  # also: tiktoken works offline
 from contextwise.types import (
-    ChatOptions, Chunk, Citation, Completion, Compressed, Hit, ImagePart, Message, Record, TextPart, TokenLogprob,
-    Tool, ToolCall, Usage, as_message, as_messages,
+    ChatOptions, Chunk, Citation, Completion, Compressed, Hit, ImagePart, Message, Record, ScoredResult, TextPart,
+    TokenLogprob, Tool, ToolCall, Usage, as_message, as_messages,
 )
 
 if TYPE_CHECKING:
@@ -52,8 +52,8 @@ __all__ = [
     "Built", "Catalog", "ChatModel", "ChatOptions", "Chunk", "Citation", "Completion", "Compressed", "Compressor",
     "Context", "ContextLengthError", "ContextwiseError", "Conversation", "Cost", "Embedder", "Hit", "ImagePart",
     "Item", "Message", "MissingDependencyError", "ModelInfo", "ProviderError", "RateLimitError", "Record", "Report",
-    "Section", "StoreError", "TextPart", "TokenCounter", "TokenLogprob", "Tokenizer", "Tool", "ToolCall",
-    "TruncationWarning", "UnavailableError", "UnifiedMemory", "UnknownBackendError", "Usage", "UsageError",
+    "ScoredResult", "Section", "StoreError", "TextPart", "TokenCounter", "TokenLogprob", "Tokenizer", "Tool",
+    "ToolCall", "TruncationWarning", "UnavailableError", "UnifiedMemory", "UnknownBackendError", "Usage", "UsageError",
     "VectorStore", "as_message", "as_messages", "cost", "get_model", "get_tokenizer", "register", "resolve",
     "tokenizer_for_model",
 ]

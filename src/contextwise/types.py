@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, runtime_checkable
 from collections.abc import Iterable, Mapping
 
 from contextwise.errors import UsageError
@@ -546,12 +546,29 @@ class Record:
         return hash(self.id)
 
 
+@runtime_checkable
+class ScoredResult(Protocol):
+    """The one shape of a scored result: an `id` and a `score` (higher is better). Store hits, ranked chunks,
+    recalled memories and fused rankings all have it, so any of them can be fused, compared or cut alike."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def score(self) -> float: ...
+
+
 @dataclass(frozen=True)
 class Hit:
     """A search result: a record and its score (higher is better)."""
 
     record: Record
     score: float
+
+    @property
+    def id(self) -> str:
+        """The record's id."""
+        return self.record.id
 
 
 @dataclass(frozen=True)

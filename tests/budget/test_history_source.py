@@ -99,7 +99,7 @@ def _summarised_chat():
     chat = Conversation(RollingSummary(keep_recent_tokens=120, step_tokens=50, max_input_tokens=4000),
                         counter=TokenCounter.for_model("gpt-4o-mini"))
     chat.extend(_chat(10))
-    chat.summarize(ScriptedChatModel(["The user asked ten questions about bikes; all answered yes."],
+    chat.run(ScriptedChatModel(["The user asked ten questions about bikes; all answered yes."],
                                      repeat_last=True))
     assert chat.notes.summaries
     return chat

@@ -20,7 +20,7 @@ def test_plan_of_a_short_text_is_one_request_with_the_query(fake_tokenizer):
     assert not step.done and len(step.requests) == 1
     prompt = step.requests[0].messages[-1].text
     assert "what is gamma" in prompt and text.strip()[:40] in prompt
-    assert step.requests[0].max_tokens >= 12
+    assert step.requests[0].max_output_tokens >= 12
 
 
 def test_apply_finishes_and_fits_the_answer_to_the_target(fake_tokenizer):

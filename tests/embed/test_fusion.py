@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -107,5 +108,18 @@ def test_fusion_strategies_refuse_mismatched_columns():
 
     with pytest.raises(UsageError, match="strategies"):
         fuse_scores([np.zeros(2), np.zeros(2)], strategy=[Raw()])
-    with pytest.raises(UsageError, match="Scored"):
+    with pytest.raises(UsageError, match="scored items"):
         fuse_weighted(["a"])  # type: ignore[list-item]
+
+
+def test_fusion_raw_cut_counts_a_missing_item_at_the_lowest_score_only_when_the_search_was_cut():
+    from contextwise.embed import RawCut, fuse_scores
+
+    scores, present = np.array([0.9, 0.4, 0.0]), np.array([True, True, False])
+    assert RawCut(pool=2).normalize(scores, present).tolist() == [0.9, 0.4, 0.4]  # cut at 2: it may be just below
+    assert RawCut(pool=3).normalize(scores, present).tolist() == [0.9, 0.4, 0.0]  # all that matched came back
+    fused = fuse_scores([scores, np.array([0.0, 1.0, 0.5])], strategy=RawCut(pool=2), weights=[2.5, 1.0],
+                        present=[present, np.array([False, True, True])])
+    assert fused.tolist() == [2.5 * 0.9 + 1.0 * 0.5, 2.5 * 0.4 + 1.0, 2.5 * 0.4 + 0.5]
+    with pytest.raises(UsageError):
+        RawCut(pool=0)

@@ -73,7 +73,7 @@ def test_unrated_units_in_a_reply_get_a_neutral_score():
 
 def test_hybrid_keeps_key_moments_beside_the_summary():
     chat = chat_with(KeyMoments(keep_recent_tokens=120, step_tokens=60, key_moments_share=0.2))
-    chat.summarize(ScriptedChatModel(["they chatted"], repeat_last=True), max_requests=20)
+    chat.run(ScriptedChatModel(["they chatted"], repeat_last=True), max_requests=20)
     assert chat.notes.covered_end > 0
     context = chat.context(600)
     texts = [m.text for m in context]

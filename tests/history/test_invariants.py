@@ -67,7 +67,7 @@ def test_manager_context_keeps_invariants(name, messages, max_tokens):
     counter = make_counter()
     chat = Conversation(manager, counter=counter)
     chat.extend(messages)
-    chat.summarize(ScriptedChatModel([answer], repeat_last=True), max_requests=100)
+    chat.run(ScriptedChatModel([answer], repeat_last=True), max_requests=100)
     try:
         context = chat.context(max_tokens)
     except BudgetExceededError:

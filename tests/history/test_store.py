@@ -41,7 +41,7 @@ def test_new_object_on_the_same_store_continues_the_conversation(tmp_path, kind)
     store = SQLiteHistoryStore(tmp_path / "chat.db") if kind == "sqlite" else InMemoryHistoryStore()
     chat = Conversation(MANAGER, counter=make_counter(), store=store, conversation_id="c1")
     fill(chat, 25)
-    chat.summarize(ScriptedChatModel(["they are going to Porto"], repeat_last=True), max_requests=20)
+    chat.run(ScriptedChatModel(["they are going to Porto"], repeat_last=True), max_requests=20)
     assert chat.notes.summaries
     again = Conversation(MANAGER, counter=make_counter(), store=store, conversation_id="c1")
     assert again.messages == chat.messages and again.notes == chat.notes
@@ -53,7 +53,7 @@ def test_a_new_process_sees_the_same_context(tmp_path):
     path = tmp_path / "chat.db"
     chat = Conversation(MANAGER, counter=make_counter(), store=path)
     fill(chat, 25)
-    chat.summarize(ScriptedChatModel(["they are going to Porto"], repeat_last=True), max_requests=20)
+    chat.run(ScriptedChatModel(["they are going to Porto"], repeat_last=True), max_requests=20)
     script = (
         "import json, sys\n"
         "from contextwise.history import Conversation, RollingSummary\n"

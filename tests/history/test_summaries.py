@@ -59,7 +59,7 @@ def test_rolling_summary_request_covers_old_messages_not_recent_ones():
 def test_rolling_summary_folds_the_previous_summary_into_the_next():
     answer, calls = numbered()
     chat = chat_with(RollingSummary(keep_recent_tokens=150, step_tokens=100, max_input_tokens=200), 30)
-    done = chat.summarize(ScriptedChatModel([answer], repeat_last=True), max_requests=50)
+    done = chat.run(ScriptedChatModel([answer], repeat_last=True), max_requests=50)
     assert done >= 2 and chat.plan() is None
     assert "S1 facts" in calls[1][-1].text
     (summary,) = chat.notes.summaries
@@ -68,7 +68,7 @@ def test_rolling_summary_folds_the_previous_summary_into_the_next():
 
 def test_rolling_summary_context_has_summary_then_recent_messages():
     chat = chat_with(RollingSummary(keep_recent_tokens=150, step_tokens=100), 30)
-    chat.summarize(ScriptedChatModel(["the user wants Lisbon"], repeat_last=True), max_requests=50)
+    chat.run(ScriptedChatModel(["the user wants Lisbon"], repeat_last=True), max_requests=50)
     context = chat.context(2000)
     assert context[0] is chat.messages[0]
     assert context[1].role == "system" and "the user wants Lisbon" in context[1].text
@@ -77,7 +77,7 @@ def test_rolling_summary_context_has_summary_then_recent_messages():
 
 def test_rolling_summary_drops_the_summary_when_it_does_not_fit():
     chat = chat_with(RollingSummary(keep_recent_tokens=150, step_tokens=100), 30)
-    chat.summarize(ScriptedChatModel([" ".join(["long"] * 400)], repeat_last=True), max_requests=50)
+    chat.run(ScriptedChatModel([" ".join(["long"] * 400)], repeat_last=True), max_requests=50)
     context = chat.context(300)
     assert not any("long long" in m.text for m in context)
     assert context == chat_with(RollingSummary(), 30).context(300)  # as if there were no summary
@@ -110,7 +110,7 @@ def test_summary_based_waits_for_the_trigger_then_keeps_only_the_last_turn():
     chat = chat_with(manager, 4)
     assert chat.plan() is None
     chat = chat_with(manager, 20)
-    chat.summarize(ScriptedChatModel(["gist"], repeat_last=True))
+    chat.run(ScriptedChatModel(["gist"], repeat_last=True))
     assert chat.notes.covered_end == len(chat) - 2
     assert chat.context(5000)[-2:] == list(chat.messages[-2:])
 
@@ -119,7 +119,7 @@ def test_hierarchical_summarises_sections_then_folds_them_into_the_global_summar
     manager = HierarchicalContext(section_turns=2, max_sections=3, keep_recent_tokens=100)
     chat = chat_with(manager, 30)
     answer, calls = numbered("H")
-    chat.summarize(ScriptedChatModel([answer], repeat_last=True), max_requests=200)
+    chat.run(ScriptedChatModel([answer], repeat_last=True), max_requests=200)
     assert chat.plan() is None
     notes = chat.notes
     assert len(notes.level(0)) == 1 and 1 <= len(notes.level(1)) <= 3
@@ -133,7 +133,7 @@ def test_hierarchical_summarises_sections_then_folds_them_into_the_global_summar
 def test_hierarchical_context_orders_global_sections_then_recent():
     manager = HierarchicalContext(section_turns=2, max_sections=3, keep_recent_tokens=100)
     chat = chat_with(manager, 30)
-    chat.summarize(ScriptedChatModel([numbered("H")[0]], repeat_last=True), max_requests=200)
+    chat.run(ScriptedChatModel([numbered("H")[0]], repeat_last=True), max_requests=200)
     context = chat.context(5000)
     summaries = [m for m in context if m.text.startswith("Summary of the earlier")]
     assert "overview" in summaries[0].text
@@ -144,8 +144,8 @@ def test_hierarchical_context_orders_global_sections_then_recent():
 def test_async_driver_gives_the_same_notes_as_the_sync_driver():
     manager = RollingSummary(keep_recent_tokens=150, step_tokens=100, max_input_tokens=200)
     sync_chat, async_chat = chat_with(manager, 25), chat_with(manager, 25)
-    sync_chat.summarize(ScriptedChatModel([numbered()[0]], repeat_last=True), max_requests=50)
-    asyncio.run(async_chat.asummarize(AsyncScriptedChatModel([numbered()[0]], repeat_last=True), max_requests=50))
+    sync_chat.run(ScriptedChatModel([numbered()[0]], repeat_last=True), max_requests=50)
+    asyncio.run(async_chat.arun(AsyncScriptedChatModel([numbered()[0]], repeat_last=True), max_requests=50))
     assert async_chat.notes == sync_chat.notes and sync_chat.notes.summaries
 
 
@@ -163,7 +163,7 @@ def test_messages_added_while_a_summary_is_awaited_are_kept():
         chat.add(Message.user("arrived during the call"))
         return "gist"
 
-    asyncio.run(chat.asummarize(AsyncScriptedChatModel([answer], repeat_last=True), max_requests=3))
+    asyncio.run(chat.arun(AsyncScriptedChatModel([answer], repeat_last=True), max_requests=3))
     assert [m.text for m in chat.messages[-3:]] == ["arrived during the call"] * 3
     assert chat.notes.summaries and chat.context(5000)[-1].text == "arrived during the call"
 
@@ -177,8 +177,8 @@ def test_two_concurrent_summarizers_cannot_apply_the_same_request_twice():
             return await super().complete(messages, max_tokens, options)
 
     async def both():
-        return await asyncio.gather(chat.asummarize(Slow(["a"], repeat_last=True), max_requests=1),
-                                    chat.asummarize(Slow(["b"], repeat_last=True), max_requests=1),
+        return await asyncio.gather(chat.arun(Slow(["a"], repeat_last=True), max_requests=1),
+                                    chat.arun(Slow(["b"], repeat_last=True), max_requests=1),
                                     return_exceptions=True)
 
     results = asyncio.run(both())

@@ -101,7 +101,7 @@ def test_sliding_window_rejects_negative_overlap():
         SlidingWindow(overlap_tokens=-1)
 
 
-@pytest.mark.parametrize("manager", [TokenBased(max_tokens=300), SlidingWindow(max_tokens=300)],
+@pytest.mark.parametrize("manager", [TokenBased(budget_tokens=300), SlidingWindow(budget_tokens=300)],
                          ids=["token-based", "sliding"])
 def test_window_cap_applies_below_the_requested_budget(manager):
     chat = build(manager, 40)
@@ -111,8 +111,19 @@ def test_window_cap_applies_below_the_requested_budget(manager):
     assert uncapped.counter.messages(uncapped.context(5000)) > 300
 
 
-@pytest.mark.parametrize("make", [lambda: TokenBased(max_tokens=0), lambda: SlidingWindow(max_tokens=-5)],
+@pytest.mark.parametrize("make", [lambda: TokenBased(budget_tokens=0), lambda: SlidingWindow(budget_tokens=-5)],
                          ids=["token-based", "sliding"])
 def test_window_cap_must_be_positive(make):
     with pytest.raises(UsageError):
         make()
+
+
+def test_window_caps_take_budget_tokens_and_the_old_max_tokens_with_a_warning():
+    with pytest.warns(DeprecationWarning, match="budget_tokens"):
+        old = TokenBased(max_tokens=300)
+    assert old == TokenBased(budget_tokens=300) and old.budget_tokens == 300
+    with pytest.raises(UsageError):
+        SlidingWindow(budget_tokens=300, max_tokens=200)
+    for bad in ("300", 2.5, True):
+        with pytest.raises(UsageError):
+            TokenBased(budget_tokens=bad)

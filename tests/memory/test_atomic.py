@@ -64,8 +64,8 @@ def test_a_message_larger_than_short_term_memory_is_refused_not_dropped():
     lambda m: m.episodic.recall("x", k=1.5),
     lambda m: m.episodic.recall("x", k=0),
     lambda m: m.semantic.recall("x", mode="nope"),
-    lambda m: m.build_context("x", max_tokens=None),
-    lambda m: m.build_context("x", max_tokens=1.5),
+    lambda m: m.build_context("x", budget_tokens=None),
+    lambda m: m.build_context("x", budget_tokens=1.5),
     lambda m: m.episodic.record("an episode", metadata={"created_at": "yesterday"}),
     lambda m: m.episodic.record("an episode", metadata={"created_at": 10**400}),
     lambda m: m.episodic.record("an episode", metadata={"deep": _deep(5000)}),
@@ -125,14 +125,14 @@ def test_async_drivers_match_the_sync_ones(tmp_path):
     sync_mem = _memory(store=SQLiteStore(tmp_path / "s.db", 384))
     for t in texts:
         sync_mem.observe(Message.user(t))
-    expected = sync_mem.build_context("where does she live and work?", max_tokens=200).text
+    expected = sync_mem.build_context("where does she live and work?", budget_tokens=200).text
 
     async def run():
         mem = _memory(store=SQLiteStore(tmp_path / "a.db", 384), embedder=AsyncHash())
         for t in texts:
             await mem.aobserve(Message.user(t))
         recalled = await mem.semantic.arecall("where does she live", 3)
-        return (await mem.abuild_context("where does she live and work?", max_tokens=200)).text, recalled
+        return (await mem.abuild_context("where does she live and work?", budget_tokens=200)).text, recalled
 
     text, recalled = asyncio.run(run())
     assert text == expected and "Lyon" in text
@@ -147,7 +147,7 @@ def test_async_all_the_way_on_postgres(pg_dsn, pg_table):
         mem = _memory(store=store, embedder=AsyncHash(), model=AsyncScriptedChatModel(
             [_facts("The user lives in Lyon.")]))
         await mem.aobserve(Message.user("I live in Lyon."))
-        built = await mem.abuild_context("where does the user live", max_tokens=200)
+        built = await mem.abuild_context("where does the user live", budget_tokens=200)
         await store.close()
         return built.text
 

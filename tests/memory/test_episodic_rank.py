@@ -73,3 +73,25 @@ def test_expanded_query_keeps_the_query_and_adds_only_lowercase_words(query):
 def test_expand_query_adds_inflections_of_content_words_only():
     assert expand_query("When did Caroline go running?").split()[5:] == ["run", "runs", "runing", "runed"]
     assert expand_query("Who is Bob?") == "Who is Bob?"
+
+
+def test_linear_part_of_episodic_ranking_is_the_shared_fusion_with_the_cut_floor():
+    # with no neighbour or window lift the ranking is dense_weight * cosine + lexical_weight * lexical, an
+    # item a cut search did not return counting that search's lowest score; relevance is scaled by the best
+    import random
+
+    from contextwise.memory._context_rank import ContextRanking
+    from contextwise.types import Record
+
+    rng = random.Random(3)
+    records = [Record(f"r{i}", "t", None, {}) for i in range(40)]
+    dense = [(r, rng.random()) for r in records[:25]]
+    lexical = [(r, rng.random()) for r in records[16:]]
+    ranking = ContextRanking(neighbour_weight=0.0, window=0, window_weight=0.0, pool=25)
+    d, lx = dict((r.id, s) for r, s in dense), dict((r.id, s) for r, s in lexical)
+    d_floor = min(d.values())  # dense came back full (25 = pool): cut; lexical (24) was not
+    expected = {r.id: 2.5 * d.get(r.id, d_floor) + 1.0 * lx.get(r.id, 0.0) for r in records}
+    top = max(expected.values())
+    got = ranking.rank(dense, lexical)
+    assert [r.id for r, _ in got] == sorted(expected, key=lambda i: (-expected[i], i))
+    assert all(abs(s - expected[r.id] / top) < 1e-12 for r, s in got)

@@ -75,7 +75,7 @@ def test_drop_tenant_leaves_nothing_of_the_tenant_to_any_recall_path(shared):
     mem.semantic.learn("I live in Lyon.")
     for mode in MODES:  # every path has read (and, before, cached) the tier
         assert SECRET in _texts(mem, "what is the password hunter2", mode)
-    assert "hunter2" in mem.build_context("password hunter2", max_tokens=300).text
+    assert "hunter2" in mem.build_context("password hunter2", budget_tokens=300).text
     if target is None:
         store.drop_tenant("alice")
     else:
@@ -83,7 +83,7 @@ def test_drop_tenant_leaves_nothing_of_the_tenant_to_any_recall_path(shared):
     for mode in MODES:
         assert _texts(mem, "what is the password hunter2", mode) == set()
         assert _texts(mem, "where does the user live Lyon", mode) == set()
-    assert "hunter2" not in mem.build_context("password hunter2", max_tokens=300).text
+    assert "hunter2" not in mem.build_context("password hunter2", budget_tokens=300).text
     assert mem.counts()["episodic"] == 0
 
 

@@ -154,3 +154,28 @@ def test_clear_forgets_everything() -> None:
     spy.counted.clear()
     counter.messages(history(3))
     assert spy.counted.count("user") == 1 and len(spy.counted) == 5  # 3 contents + 2 roles, counted again
+
+
+def test_count_many_gives_what_count_gives_each_text_and_caches_them():
+    from contextwise.tokens import TokenCounter
+    from contextwise.tokens._backends import MANY_MIN_CHARS
+
+    texts = [f"passage {i}: the harbour station had {i} bikes, café ünïcode {chr(0x4e00 + i)}" for i in range(400)]
+    texts += texts[:3] + ["", "x" * (MANY_MIN_CHARS // 2)]  # duplicates, an empty text, enough text for threads
+    counter = TokenCounter("o200k_base")
+    many = counter.count_many(texts)
+    fresh = TokenCounter("o200k_base")
+    assert many == [fresh.count(t) for t in texts]
+    hits = counter._texts.hits
+    assert counter.count_many(texts[:10]) == many[:10] and counter._texts.hits == hits + 10
+
+
+def test_count_many_refuses_what_is_not_a_list_of_strings():
+    from contextwise.errors import UsageError
+    from contextwise.tokens import TokenCounter
+
+    counter = TokenCounter("o200k_base")
+    with pytest.raises(UsageError):
+        counter.count_many("one text")
+    with pytest.raises(UsageError, match="at 1"):
+        counter.count_many(["fine", None])

@@ -121,21 +121,26 @@ def _row(ctx: Context, section: Section, query: str | None) -> _Row:
     env = FitEnv(section.name, lambda item: _measure(ctx, section, item), ctx.counter.tokenizer, query)
     if section.placement in ("messages", "tools") or _layout(section) is not None:
         items = [Measured(it, _measure(ctx, section, it, n)) for n, it in enumerate(section.items, 1)]
-    else:  # the hot path: thousands of chunks, each counted once per process (the counter caches by content)
-        count, wrap = ctx.counter.count, _wrap_cache(ctx)
+    else:  # the hot path: thousands of chunks, counted once per process (the counter caches by content), the
+        # ones not counted yet together on all cores
+        counts, wrap = _count_many(ctx.counter, [it.text for it in section.items]), _wrap_cache(ctx)
         style = ctx.citation_style
         left, right = style.marker(0).split("0", 1) if section.cite else ("", "")
         items = []
-        for n, it in enumerate(section.items, 1):
-            text = it.text
-            last = text[-1:]
+        for n, (it, tokens) in enumerate(zip(section.items, counts), 1):
+            last = it.text[-1:]
             marker = f"{left}{n}{right}" if section.cite else ""
-            items.append(Measured(it, int(count(text)) + wrap(_header(it), marker, last.isalnum() or last)))
+            items.append(Measured(it, int(tokens) + wrap(_header(it), marker, last.isalnum() or last)))
     overhead = _overhead(ctx, section, items)
     requested = (sum(m.tokens for m in items) + overhead) if items else 0
     demand = Demand(section.name, section.priority or 0, requested, section.min_tokens, section.budget_tokens,
                     bool(section.pinned))
     return _Row(section, items, overhead, demand, env, ctx.counter)
+
+
+def _count_many(counter: Any, texts: list[str]) -> list[int]:
+    many = getattr(counter, "count_many", None)  # a counter of the caller's own may count one text at a time
+    return list(many(texts)) if many is not None else [int(counter.count(t)) for t in texts]
 
 
 def _overhead(ctx: Context, section: Section, items: list[Measured]) -> int:

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import click
@@ -18,7 +18,8 @@ from rich.progress import (
 from rich.table import Table
 
 from contextwise.errors import MissingDependencyError, UsageError
-from contextwise.evals.locomo import TURN_TEXTS
+from contextwise.evals.locomo import (TURN_TEXTS, HybridRetrieval, LocomoConversation, RecallReport, Retrieval,
+                                      TurnText)
 
 DEFAULT_CHART = "locomo-recall.png"
 
@@ -47,7 +48,7 @@ def parse_modes(values: Sequence[str]) -> list[str]:
     return modes or list(MODES)
 
 
-def parse_weights(text: str):  # type: ignore[no-untyped-def]
+def parse_weights(text: str) -> HybridRetrieval:
     """"1:3" -> HybridRetrieval(dense_weight=1, lexical_weight=3), named "hybrid"."""
     from contextwise.evals.locomo import HybridRetrieval
 
@@ -60,7 +61,8 @@ def parse_weights(text: str):  # type: ignore[no-untyped-def]
     return HybridRetrieval(dense, lexical)
 
 
-def pick_conversations(conversations, wanted: str | None):  # type: ignore[no-untyped-def]
+def pick_conversations(conversations: Sequence[LocomoConversation],
+                       wanted: str | None) -> list[LocomoConversation]:
     """The conversations named in `wanted` ("conv-26,conv-30", "tuning", "held-out"), or all of them."""
     from contextwise.evals.locomo import HELD_OUT
 
@@ -82,7 +84,7 @@ def pick_conversations(conversations, wanted: str | None):  # type: ignore[no-un
     return [c for c in conversations if c.sample_id in chosen]
 
 
-def results_table(report, title: str) -> Table:  # type: ignore[no-untyped-def]
+def results_table(report: RecallReport, title: str) -> Table:
     """Recall per mode at each k: turn (fraction found), turn (all found), session (fraction found)."""
     at = "/".join(str(k) for k in report.ks)
     table = Table(title=f"{title}\nrecall @{at}", title_justify="left")
@@ -97,7 +99,8 @@ def results_table(report, title: str) -> Table:  # type: ignore[no-untyped-def]
     return table
 
 
-def _evaluate(conversations, modes, ks, embedder, text, console):  # type: ignore[no-untyped-def]
+def _evaluate(conversations: Sequence[LocomoConversation], modes: Sequence[str | Retrieval], ks: Sequence[int],
+              embedder: str, text: TurnText, console: Console) -> RecallReport:
     from contextwise.evals.locomo import evaluate_recall
 
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
@@ -111,7 +114,7 @@ def _evaluate(conversations, modes, ks, embedder, text, console):  # type: ignor
         return evaluate_recall(conversations, embedder=embedder, mode=modes, ks=ks, turn_text=text, progress=tick)
 
 
-def _print(report, console: Console) -> None:  # type: ignore[no-untyped-def]
+def _print(report: RecallReport, console: Console) -> None:
     from contextwise.evals.locomo import HELD_OUT
 
     groups = [("tuning conversations", [c for c in report.conversations if c not in HELD_OUT]),
@@ -127,7 +130,7 @@ def _print(report, console: Console) -> None:  # type: ignore[no-untyped-def]
                   f"embedded at {report.query_embeds_per_s:,.1f}/s")
 
 
-def _chart(report, chart: str | None, explicit: bool, console: Console) -> None:  # type: ignore[no-untyped-def]
+def _chart(report: RecallReport, chart: str | None, explicit: bool, console: Console) -> None:
     if not chart:
         return
     from contextwise.evals._plot import plot_recall
@@ -142,7 +145,7 @@ def _chart(report, chart: str | None, explicit: bool, console: Console) -> None:
     console.print(f"chart: {path}")
 
 
-def write_locomo(report, out: Path) -> Path:  # type: ignore[no-untyped-def]
+def write_locomo(report: RecallReport, out: Path) -> Path:
     """results.jsonl (per question and mode) and summary.json (recall@k per split and mode) in `out`."""
     import json
     from dataclasses import asdict
@@ -363,7 +366,7 @@ def _register_compression(evals: click.Group) -> None:
         _chart_or_note(lambda: plot_retention(report, out / "retention.png"), console)
 
 
-def _chart_or_note(draw, console: Console) -> None:  # type: ignore[no-untyped-def]
+def _chart_or_note(draw: Callable[[], Path], console: Console) -> None:
     try:
         console.print(f"chart: {draw()}", markup=False)
     except MissingDependencyError:

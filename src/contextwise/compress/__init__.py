@@ -27,7 +27,7 @@ from contextwise.compress.extractive import Extractive
 from contextwise.compress.pruning import KEEP_PATTERNS, Prefilter, SurprisalModel, TokenPruning
 from contextwise.compress.retention import retention
 from contextwise.compress.scoring import Bm25Scorer, EmbeddingScorer, HybridScorer, SentenceScorer, SentenceScores
-from contextwise.compress.summarize import ChunkSummaryRequest, SummaryStep, Summarizer
+from contextwise.compress.summarize import ChunkSummaryRequest, Summarizer, SummaryJob, SummaryStep
 from contextwise.compress.truncate import TruncateTokens, truncate_tokens
 from contextwise.protocols import Compressor, Tokenizer
 from contextwise.observe._emit import compressed as observe_compressed
@@ -36,8 +36,8 @@ from contextwise.types import Compressed
 
 __all__ = [
     "KEEP_PATTERNS", "Auto", "Bm25Scorer", "ChunkSummaryRequest", "EmbeddingScorer", "Extractive", "HybridScorer",
-    "Prefilter", "SentenceScorer", "SentenceScores", "Summarizer", "SummaryStep", "SurprisalModel", "TokenPruning",
-    "TruncateTokens", "compress", "retention", "split_sentences", "truncate_tokens",
+    "Prefilter", "SentenceScorer", "SentenceScores", "Summarizer", "SummaryJob", "SummaryStep", "SurprisalModel",
+    "TokenPruning", "TruncateTokens", "compress", "retention", "split_sentences", "truncate_tokens",
 ]
 
 __getattr__ = renamed_names(__name__, {"Truncate": "TruncateTokens", "SummaryRequest": "ChunkSummaryRequest"})

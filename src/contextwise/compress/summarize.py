@@ -5,11 +5,12 @@ or centrality without one) to a few times the target, so the model reads only th
 small model gets a short, relevant input. The prompt asks for facts copied as written (names, numbers, dates)
 rather than paraphrased, since a paraphrased name or number is a lost one.
 
-The orchestration is sans-I/O. `Summarizer.plan()` returns a `SummaryStep` holding the requests to send;
-`Summarizer.apply(step, answers)` takes the model's answers and returns the next step, until `step.result` is
-set. `compress()` drives it with a sync ChatModel, `acompress()` with an async one (the requests of one step
-are sent concurrently). The summary is then fitted to the target exactly: cut at its last whole sentence that
-fits, or on a token boundary.
+The orchestration is sans-I/O, in the shape every model-driven part shares (`contextwise._sansio`):
+`Summarizer.start()` returns a `SummaryJob`; its `plan()` is the next request, `apply()` takes the model's
+Completion, until `result` is set. `compress()` drives it with a sync ChatModel, `acompress()` with an async one
+(the requests of one map level are sent concurrently). `plan()`/`apply()` on the Summarizer itself are the
+level-at-a-time steps the job is made of. The summary is then fitted to the target exactly: cut at its last
+whole sentence that fits, or on a token boundary.
 """
 
 from __future__ import annotations
@@ -20,13 +21,15 @@ from dataclasses import dataclass, replace
 from typing import Any
 from collections.abc import Sequence
 
+from contextwise import _sansio
+from contextwise._sansio import RenamedMaxTokens
 from contextwise.compress._base import backend, check_target, local_model
 from contextwise.compress._sentences import sentence_spans
 from contextwise.compress.extractive import Extractive
 from contextwise.compress.truncate import token_windows, truncate_tokens
 from contextwise.errors import UsageError
 from contextwise.protocols import AsyncChatModel, ChatModel, Compressor, Tokenizer
-from contextwise.types import ChatOptions, Compressed, Message
+from contextwise.types import ChatOptions, Completion, Compressed, Message
 
 SYSTEM_PROMPT = (
     "You shorten documents for another assistant. Write a dense summary that keeps every fact, name, number "
@@ -38,11 +41,12 @@ _ANSWER_SLACK = 1.2
 
 
 @dataclass(frozen=True)
-class ChunkSummaryRequest:
-    """One call to make: the messages and the answer's token cap."""
+class ChunkSummaryRequest(RenamedMaxTokens):
+    """One call to make: the messages, the answer's token cap and the sampling options."""
 
     messages: tuple[Message, ...]
-    max_tokens: int
+    max_output_tokens: int
+    options: ChatOptions | None = _OPTIONS
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,44 @@ class SummaryStep:
     def done(self) -> bool:
         """Whether the result is ready."""
         return self.result is not None
+
+
+class SummaryJob:
+    """Summarizing one text as a sans-I/O job (`Summarizer.start`): `plan()` the next request, `apply()` the
+    model's Completion, until `result` is set. The requests of one map level are all `pending()` at once, so a
+    driver may send them concurrently."""
+
+    def __init__(self, summarizer: Summarizer, step: SummaryStep) -> None:
+        self._summarizer = summarizer
+        self.step = step
+        self._answers: dict[int, str] = {}
+
+    @property
+    def result(self) -> Compressed | None:
+        """The summary, once the job is done."""
+        return self.step.result
+
+    def pending(self) -> tuple[ChunkSummaryRequest, ...]:
+        """The requests of the current level not answered yet (empty when done)."""
+        return tuple(r for i, r in enumerate(self.step.requests) if i not in self._answers)
+
+    def plan(self) -> ChunkSummaryRequest | None:
+        """The next request to send, or None when the summary is ready."""
+        return next(iter(self.pending()), None)
+
+    def apply(self, request: ChunkSummaryRequest, answer: Completion) -> None:
+        """Take the model's answer to `request` (one of `pending()`).
+
+        Raises:
+            UsageError: `request` is not pending (answered already, or of an earlier level).
+        """
+        index = next((i for i, r in enumerate(self.step.requests) if r is request and i not in self._answers), None)
+        if index is None:
+            raise UsageError("apply() takes the answer to a request pending() returned, once")
+        self._answers[index] = answer.text
+        if len(self._answers) == len(self.step.requests):
+            answers = [self._answers[i] for i in range(len(self.step.requests))]
+            self.step, self._answers = self._summarizer.apply(self.step, answers), {}
 
 
 class Summarizer:
@@ -123,8 +165,13 @@ class Summarizer:
 
     # -- sans-I/O -------------------------------------------------------------------------------------------
 
+    def start(self, text: str, budget_tokens: int, tokenizer: Tokenizer, query: str | None = None) -> SummaryJob:
+        """A job summarizing `text` to `budget_tokens`, for `contextwise` drivers or your own; no model is called."""
+        return SummaryJob(self, self.plan(text, budget_tokens, tokenizer, query))
+
     def plan(self, text: str, target_tokens: int, tokenizer: Tokenizer, query: str | None = None) -> SummaryStep:
-        """The first step of summarizing `text` to `target_tokens`; no model is called."""
+        """The first step (every request of one level at once) of summarizing `text` to `target_tokens`; no model
+        is called. `start()` wraps the steps in a job of the one sans-I/O shape."""
         check_target(target_tokens)
         original = tokenizer.count(text)
         step = SummaryStep((), None, original, target_tokens, tokenizer, query or self.query, 0, False)
@@ -167,7 +214,7 @@ class Summarizer:
     def _request(self, text: str, answer_tokens: int, query: str | None) -> ChunkSummaryRequest:
         prompt = summary_prompt(text, answer_tokens, query)
         return ChunkSummaryRequest((Message.system(SYSTEM_PROMPT), Message.user(prompt)),
-                                   max(1, math.ceil(answer_tokens * _ANSWER_SLACK)))
+                                   max(1, math.ceil(answer_tokens * _ANSWER_SLACK)), _OPTIONS)
 
     def _fit(self, text: str, step: SummaryStep) -> Compressed:
         fitted = fit_sentences(text, step.target_tokens, step.tokenizer)
@@ -179,20 +226,20 @@ class Summarizer:
                  query: str | None = None) -> Compressed:
         """Summarize `text` to at most `target_tokens` tokens, calling the model."""
         model = self.model
-        step = self.plan(text, target_tokens, tokenizer, query)
-        while not step.done:
-            answers = [model.complete(r.messages, r.max_tokens, _OPTIONS).text for r in step.requests]
-            step = self.apply(step, answers)
-        return step.result  # type: ignore[return-value]
+        job = self.start(text, target_tokens, tokenizer, query)
+        _sansio.run(job, model)
+        return job.result  # type: ignore[return-value]
 
     async def acompress(self, text: str, target_tokens: int, tokenizer: Tokenizer, query: str | None = None, *,
                         model: AsyncChatModel) -> Compressed:
-        """Summarize `text` with an async model; the requests of one step run concurrently."""
-        step = self.plan(text, target_tokens, tokenizer, query)
-        while not step.done:
-            done = await asyncio.gather(*(model.complete(r.messages, r.max_tokens, _OPTIONS) for r in step.requests))
-            step = self.apply(step, [c.text for c in done])
-        return step.result  # type: ignore[return-value]
+        """Summarize `text` with an async model; the requests of one level are sent concurrently."""
+        job = self.start(text, target_tokens, tokenizer, query)
+        while batch := job.pending():
+            done = await asyncio.gather(*(model.complete(list(r.messages), r.max_output_tokens, r.options)
+                                          for r in batch))
+            for request, completion in zip(batch, done):
+                job.apply(request, completion)
+        return job.result  # type: ignore[return-value]
 
 
 def summary_prompt(text: str, answer_tokens: int, query: str | None) -> str:

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from contextwise._weighting import DAY_S, Weighting
 from contextwise.embed._bm25 import analyze, bm25_scores
 from contextwise.embed._fusion import ByPeak, Raw, fuse_scores
 from contextwise.errors import UsageError
@@ -17,12 +18,11 @@ from contextwise.protocols import Embedder
 from contextwise.registry import resolve
 from contextwise.types import Chunk
 
-DAY_S = 86_400.0
 DEFAULT_EMBEDDER = "onnx:all-minilm-l6-v2"
 
 
 @dataclass(frozen=True)
-class RankWeights:
+class RankWeights(Weighting):
     """How much relevance, recency and authority each count toward a chunk's score.
 
     The score is the weighted mean of the three components, each in [0, 1], so it is in [0, 1] too.
@@ -44,19 +44,12 @@ class RankWeights:
     half_life_s: float = 30 * DAY_S
     undated_recency: float = 0.0
 
+    components = ("relevance", "recency", "authority")
+
     def __post_init__(self) -> None:
-        weights = (self.relevance, self.recency, self.authority)
-        if any(not math.isfinite(w) or w < 0 for w in weights) or sum(weights) <= 0:
-            raise UsageError(f"rank weights must be finite, >= 0 and not all 0, got {weights}")
-        if not self.half_life_s > 0:
-            raise UsageError(f"half_life_s must be > 0, got {self.half_life_s}")
+        self.check()
         if not 0.0 <= self.undated_recency <= 1.0:
             raise UsageError(f"undated_recency must be in [0, 1], got {self.undated_recency}")
-
-    def combine(self, relevance: float, recency: float, authority: float) -> float:
-        """The weighted mean of the three component scores."""
-        total = self.relevance + self.recency + self.authority
-        return (self.relevance * relevance + self.recency * recency + self.authority * authority) / total
 
 
 @dataclass(frozen=True)
@@ -130,6 +123,11 @@ class Ranked:
     recency: float
     authority: float
 
+    @property
+    def id(self) -> str:
+        """The chunk's id."""
+        return self.chunk.id
+
     def explain(self) -> str:
         """A one-line account of the score."""
         return (f"{self.chunk.id}: score {self.score:.3f} = relevance {self.relevance:.3f}, "
@@ -197,11 +195,7 @@ def _relevance(chunks: Sequence[Chunk], query: str, embedder: Embedder | str | N
 def _recency(chunks: Sequence[Chunk], weights: RankWeights, now: float) -> list[float]:
     out = []
     for chunk in chunks:
-        if chunk.timestamp is None:
-            out.append(weights.undated_recency)
-        else:
-            age_s = max(0.0, now - chunk.timestamp)
-            out.append(0.5 ** (age_s / weights.half_life_s))
+        out.append(weights.undated_recency if chunk.timestamp is None else weights.decay(now - chunk.timestamp))
     return out
 
 

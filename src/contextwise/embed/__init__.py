@@ -23,7 +23,8 @@ from contextwise.embed._cache import (
     text_digest,
 )
 from contextwise.embed._fusion import (
-    ByPeak, FusionStrategy, MinMax, Raw, ReciprocalRank, Scored, fuse_rankings, fuse_rrf, fuse_scores, fuse_weighted,
+    ByPeak, FusionStrategy, MinMax, Raw, RawCut, ReciprocalRank, Scored, fuse_rankings, fuse_rrf, fuse_scores,
+    fuse_weighted,
 )
 from contextwise.embed._onnx import OnnxMiniLM, default_embedder
 from contextwise.embed._openai import AsyncOpenAIEmbeddings, EmbeddingsCore, OpenAIEmbeddings
@@ -31,7 +32,7 @@ from contextwise.errors import UnknownBackendError, UsageError
 
 __all__ = [
     "AsyncCachedEmbedder", "AsyncOpenAIEmbeddings", "BM25Index", "ByPeak", "CachedEmbedder", "EmbeddingCache",
-    "EmbeddingsCore", "FusionStrategy", "MemoryCache", "MinMax", "OnnxMiniLM", "OpenAIEmbeddings", "Raw",
+    "EmbeddingsCore", "FusionStrategy", "MemoryCache", "MinMax", "OnnxMiniLM", "OpenAIEmbeddings", "Raw", "RawCut",
     "ReciprocalRank", "SQLiteCache", "Scored", "analyze", "bm25_scores", "default_embedder", "fuse_rankings",
     "fuse_rrf", "fuse_scores", "fuse_weighted", "onnx_factory", "hash_factory", "openai_factory", "text_digest",
 ]

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 import numpy as np
 
 from contextwise.errors import UsageError
+from contextwise.types import ScoredResult
 
 
 @dataclass(frozen=True)
@@ -24,7 +25,7 @@ class Scored:
     score: float
 
 
-Ranking = Sequence[Scored | str]
+Ranking = Sequence[ScoredResult | str]
 
 
 class FusionStrategy(Protocol):
@@ -97,6 +98,29 @@ class Raw:
         return np.where(present, scores, 0.0)
 
 
+@dataclass(frozen=True)
+class RawCut:
+    """The scores as they are, for a column that holds a search's top `pool` results: an item the search did not
+    return counts its lowest returned score when the search was cut at `pool` (it may have scored just below),
+    else 0 (the search returned everything that matched). Episodic memory ranks with it."""
+
+    pool: int
+    name: str = "raw-cut"
+    uses_scores: bool = True
+
+    def __post_init__(self) -> None:
+        if isinstance(self.pool, bool) or not isinstance(self.pool, int) or self.pool < 1:
+            raise UsageError(f"pool must be a whole number >= 1, got {self.pool!r}")
+
+    def absent(self, scores: np.ndarray, present: np.ndarray) -> float:
+        """What an item missing from the column counts."""
+        return float(scores[present].min()) if int(present.sum()) >= self.pool else 0.0
+
+    def normalize(self, scores: np.ndarray, present: np.ndarray) -> np.ndarray:
+        """The present scores unchanged, the absent ones `absent()`."""
+        return np.where(present, scores, self.absent(scores, present))
+
+
 def fuse_scores(columns: Sequence[np.ndarray], *, strategy: FusionStrategy | Sequence[FusionStrategy],
                 weights: Sequence[float] | None = None, present: Sequence[np.ndarray] | None = None) -> np.ndarray:
     """The weighted sum of score columns (one score per item, the same items in each), each normalised by its
@@ -117,10 +141,11 @@ def fuse_scores(columns: Sequence[np.ndarray], *, strategy: FusionStrategy | Seq
 
 def fuse_rankings(*rankings: Ranking, strategy: FusionStrategy | None = None,
          weights: Sequence[float] | None = None) -> list[Scored]:
-    """Fuse best-first rankings of ids (or `Scored`) into one, best first; ties keep first-seen order.
+    """Fuse best-first rankings of ids, or of scored results (anything with `.id` and `.score`: `Scored`, store
+    `Hit`s, `Ranked` chunks, recalled `MemoryItem`s), into one, best first; ties keep first-seen order.
 
     An id repeated within one ranking counts at its best rank (and best score). A strategy that uses scores
-    needs `Scored` items.
+    needs scored items.
 
     >>> [s.id for s in fuse_rankings(["a", "b", "c"], ["c", "a"])]
     ['a', 'c', 'b']
@@ -151,7 +176,7 @@ def fuse_rrf(*rankings: Ranking, k: float = 60, weights: Sequence[float] | None 
     return fuse_rankings(*rankings, strategy=ReciprocalRank(k), weights=weights)
 
 
-def fuse_weighted(*rankings: Sequence[Scored], weights: Sequence[float] | None = None) -> list[Scored]:
+def fuse_weighted(*rankings: Sequence[ScoredResult], weights: Sequence[float] | None = None) -> list[Scored]:
     """Weighted score fusion: scores min-max scaled within each ranking, then summed by weight; an id missing
     from a ranking gets 0 from it, and a ranking whose scores are all equal scales them to 1.
 
@@ -168,9 +193,9 @@ def _scaled(scores: np.ndarray, present: np.ndarray, scale: Callable[[np.ndarray
     return out
 
 
-def _score(item: Scored | str, how: FusionStrategy) -> float:
-    if not isinstance(item, Scored):
-        raise UsageError(f"the {how.name} fusion needs Scored items, got {type(item).__name__}; "
+def _score(item: ScoredResult | str, how: FusionStrategy) -> float:
+    if isinstance(item, str):
+        raise UsageError(f"the {how.name} fusion needs scored items (an id and a score), got a plain id; "
                          "fuse plain ids with fuse_rrf")
     return float(item.score)
 
@@ -183,5 +208,5 @@ def _weights(rankings: Sequence[object], weights: Sequence[float] | None) -> Ite
     return [float(w) for w in weights]
 
 
-def _id(item: Scored | str) -> str:
-    return item.id if isinstance(item, Scored) else item
+def _id(item: ScoredResult | str) -> str:
+    return item if isinstance(item, str) else item.id

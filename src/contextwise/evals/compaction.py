@@ -38,8 +38,8 @@ def default_managers(budget_tokens: int) -> dict[str, Any]:
     from contextwise.history import (
         HeuristicScorer,
         HierarchicalContext,
-        Hybrid,
         ImportanceWeighted,
+        KeyMoments,
         RollingSummary,
         SlidingWindow,
         SummaryBased,
@@ -53,7 +53,7 @@ def default_managers(budget_tokens: int) -> dict[str, Any]:
             "summary-based": SummaryBased(trigger_tokens=budget_tokens),
             "hierarchical": HierarchicalContext(keep_recent_tokens=recent),
             "importance": ImportanceWeighted(HeuristicScorer()),
-            "hybrid": Hybrid(keep_recent_tokens=recent, step_tokens=recent)}
+            "hybrid": KeyMoments(keep_recent_tokens=recent, step_tokens=recent)}
 
 
 def messages_of(conversation: LocomoConversation) -> list[list[Message]]:
@@ -152,7 +152,7 @@ def _managed(conversation: LocomoConversation, manager: Any, budget_tokens: int,
     for session in messages_of(conversation):
         chat.extend(session)
         if summarizer is not None:
-            chat.summarize(summarizer, max_requests=32)
+            chat.run(summarizer, max_requests=32)
     return chat.context(budget_tokens)
 
 

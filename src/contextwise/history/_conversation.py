@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import threading
+import warnings
 from os import PathLike, fspath
 from collections.abc import Iterable
 
+from contextwise import _sansio
 from contextwise._deprecated import UNSET, renamed_keyword
 from contextwise.errors import UsageError
 from contextwise.history._notes import HistoryManager, HistoryNotes, HistoryRequest
@@ -21,8 +23,8 @@ class Conversation:
 
     `context(budget_tokens)` is pure and fast (each message was counted once, when added). Summaries and ratings
     are made off the hot path: `plan()` says what model call would help, `apply()` folds the answer in;
-    `summarize(model)` / `await asummarize(model)` run that loop. A server that must not wait schedules
-    `asummarize` itself (in its own task group) after replying; a request planned before another apply is
+    `run(model)` / `await arun(model)` drive that loop. A server that must not wait schedules `arun` itself (in
+    its own task group) after replying; a request planned before another apply is
     refused as stale rather than applied twice.
 
     Args:
@@ -132,21 +134,23 @@ class Conversation:
                 self.store.save_notes(self.conversation_id, notes)
             self._notes = notes
 
-    def summarize(self, model: ChatModel, *, max_requests: int = 8) -> int:
+    def run(self, model: ChatModel, *, max_requests: int = 8) -> int:
         """Call `model` for each planned request until nothing is left (or `max_requests`); returns the count."""
-        done = 0
-        while done < max_requests and (request := self.plan()) is not None:
-            self.apply(request, model.complete(request.messages, request.max_tokens))
-            done += 1
-        return done
+        return _sansio.run(self, model, max_requests=max_requests)
+
+    async def arun(self, model: AsyncChatModel, *, max_requests: int = 8) -> int:
+        """The async twin of `run`: awaits `model.complete`; starts no task and no thread."""
+        return await _sansio.arun(self, model, max_requests=max_requests)
+
+    def summarize(self, model: ChatModel, *, max_requests: int = 8) -> int:
+        """Deprecated: `run` (the drivers of every sans-I/O job are run / arun)."""
+        warnings.warn("Conversation.summarize was renamed run", DeprecationWarning, stacklevel=2)
+        return self.run(model, max_requests=max_requests)
 
     async def asummarize(self, model: AsyncChatModel, *, max_requests: int = 8) -> int:
-        """The async twin of `summarize`: awaits `model.complete`; starts no task and no thread."""
-        done = 0
-        while done < max_requests and (request := self.plan()) is not None:
-            self.apply(request, await model.complete(request.messages, request.max_tokens))
-            done += 1
-        return done
+        """Deprecated: `arun`."""
+        warnings.warn("Conversation.asummarize was renamed arun", DeprecationWarning, stacklevel=2)
+        return await self.arun(model, max_requests=max_requests)
 
 
 def _default_counter(spec: str) -> MessageCounter:

@@ -173,13 +173,13 @@ class ImportanceWeighted:
         if self.keep_last_turns < 0:
             raise UsageError(f"ImportanceWeighted.keep_last_turns cannot be negative, got {self.keep_last_turns}")
 
-    def context(self, transcript: Transcript, notes: HistoryNotes, max_tokens: int) -> list[Message]:
+    def context(self, transcript: Transcript, notes: HistoryNotes, budget_tokens: int) -> list[Message]:
         """Pinned messages, the last turns, and the most valuable older units that fit, in order.
 
         Raises:
             BudgetExceededError: the system messages and the last `keep_last_turns` turns do not fit.
         """
-        available = transcript.available_tokens(max_tokens)
+        available = transcript.available_tokens(budget_tokens)
         start = pinned_start(transcript, available, self.keep_last_turns)
         left = available - transcript.tail_tokens(start)
         older = pick_important(transcript, notes, self.scorer, range(start), left,
@@ -218,13 +218,13 @@ class KeyMoments:
         if self.step_tokens < 1 or self.max_input_tokens < 1:
             raise UsageError("KeyMoments.step_tokens and max_input_tokens must be at least 1")
 
-    def context(self, transcript: Transcript, notes: HistoryNotes, max_tokens: int) -> list[Message]:
+    def context(self, transcript: Transcript, notes: HistoryNotes, budget_tokens: int) -> list[Message]:
         """Pinned messages, the summary, key moments, then the newest messages that fit."""
-        available = transcript.available_tokens(max_tokens)
+        available = transcript.available_tokens(budget_tokens)
         covered = transcript.unit_at(notes.covered_end)
         moments = pick_important(transcript, notes, self.scorer, range(covered),
                                  int(available * self.key_moments_share), half_life_turns=None)
-        return compose(transcript, max_tokens, notes.level(0)[-1:], summary_share=self.summary_share,
+        return compose(transcript, budget_tokens, notes.level(0)[-1:], summary_share=self.summary_share,
                        extra_units=moments)
 
     def plan(self, transcript: Transcript, notes: HistoryNotes) -> HistoryRequest | None:

@@ -10,7 +10,8 @@ from collections.abc import Mapping, Sequence
 
 from contextwise.errors import UsageError
 from contextwise.history._transcript import Transcript
-from contextwise.types import Completion, Message
+from contextwise._sansio import RenamedMaxTokens
+from contextwise.types import ChatOptions, Completion, Message
 
 SUMMARY_HEADER = "Summary of the earlier conversation"
 
@@ -57,10 +58,10 @@ class HistoryNotes:
 
 
 @dataclass(frozen=True)
-class SummaryRequest:
+class SummaryRequest(RenamedMaxTokens):
     """Ask the model for a summary of messages [start, end) that replaces `replaces` once applied.
 
-    Send `messages` (with `max_tokens`) to a ChatModel and hand the Completion to `apply`.
+    Send `messages` (with `max_output_tokens` and `options`) to a ChatModel and hand the Completion to `apply`.
     """
 
     messages: tuple[Message, ...]
@@ -68,16 +69,18 @@ class SummaryRequest:
     end: int
     level: int = 0
     replaces: tuple[Summary, ...] = ()
-    max_tokens: int | None = None
+    max_output_tokens: int | None = None
+    options: ChatOptions | None = None
 
 
 @dataclass(frozen=True)
-class ScoreRequest:
+class ScoreRequest(RenamedMaxTokens):
     """Ask the model to rate the importance of the units starting at `unit_starts` (message indices)."""
 
     messages: tuple[Message, ...]
     unit_starts: tuple[int, ...]
-    max_tokens: int | None = None
+    max_output_tokens: int | None = None
+    options: ChatOptions | None = None
 
 
 HistoryRequest = SummaryRequest | ScoreRequest
@@ -85,13 +88,13 @@ HistoryRequest = SummaryRequest | ScoreRequest
 
 @runtime_checkable
 class HistoryManager(Protocol):
-    """A strategy deciding which messages (and summaries) go into a context of at most `max_tokens`.
+    """A strategy deciding which messages (and summaries) go into a context of at most `budget_tokens`.
 
     `context` never calls a model; `plan` says what model call would help next (or None) and `apply` folds its
     answer into new notes. All three are pure.
     """
 
-    def context(self, transcript: Transcript, notes: HistoryNotes, max_tokens: int) -> list[Message]: ...
+    def context(self, transcript: Transcript, notes: HistoryNotes, budget_tokens: int) -> list[Message]: ...
 
     def plan(self, transcript: Transcript, notes: HistoryNotes) -> HistoryRequest | None: ...
 

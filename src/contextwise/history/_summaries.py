@@ -38,16 +38,16 @@ def summary_prompt(instructions: str, previous: Sequence[Summary], new: Sequence
     return (Message.system(instructions), Message.user("\n\n".join(parts)))
 
 
-def compose(transcript: Transcript, max_tokens: int, summaries: Sequence[Summary], *,
+def compose(transcript: Transcript, budget_tokens: int, summaries: Sequence[Summary], *,
             summary_share: float, extra_units: Sequence[int] = ()) -> list[Message]:
     """Pinned messages, the summaries that fit (given in priority order), `extra_units`, then the newest tail.
 
     Recent messages after the last summary get first call on all but `summary_share` of the budget; summaries
-    fill what the tail leaves. The result never exceeds `max_tokens` (framed, reply priming included) and keeps
+    fill what the tail leaves. The result never exceeds `budget_tokens` (framed, reply priming included) and keeps
     transcript order, summaries placed before the first kept message that is not pinned.
     """
     extra_tokens = sum(transcript.unit_tokens(u) for u in extra_units)
-    available = transcript.available_tokens(max_tokens, extra_tokens=extra_tokens)
+    available = transcript.available_tokens(budget_tokens, extra_tokens=extra_tokens)
     messages = [s.to_message() for s in summaries]
     costs = [transcript.cost(m) for m in messages]
     reserve = min(sum(costs), int(max(available, 0) * summary_share))
@@ -98,9 +98,9 @@ class _Summarizing:
 
     summary_share: float
 
-    def context(self, transcript: Transcript, notes: HistoryNotes, max_tokens: int) -> list[Message]:
+    def context(self, transcript: Transcript, notes: HistoryNotes, budget_tokens: int) -> list[Message]:
         """Pinned messages, the summary if it fits, then the newest messages after it."""
-        return compose(transcript, max_tokens, notes.level(0)[-1:], summary_share=self.summary_share)
+        return compose(transcript, budget_tokens, notes.level(0)[-1:], summary_share=self.summary_share)
 
     def apply(self, notes: HistoryNotes, request: HistoryRequest, completion: Completion) -> HistoryNotes:
         """The notes with the summary in `completion` applied (pure).
@@ -175,11 +175,11 @@ class SummaryBased(_Summarizing):
 
 
 def extend_summary(transcript: Transcript, notes: HistoryNotes, lo: int, end: int, instructions: str,
-                   max_tokens: int | None) -> SummaryRequest:
+                   max_output_tokens: int | None) -> SummaryRequest:
     """A request folding units [lo, end) into the running (level 0) summary."""
     previous = notes.level(0)[-1:]
     messages = summary_prompt(instructions, previous, transcript.units_messages(lo, end))
-    return SummaryRequest(messages, 0, transcript.message_start(end), 0, previous, max_tokens)
+    return SummaryRequest(messages, 0, transcript.message_start(end), 0, previous, max_output_tokens)
 
 
 @dataclass(frozen=True)
@@ -206,10 +206,10 @@ class HierarchicalContext(_Summarizing):
         _check(self.max_input_tokens, "max_input_tokens", "HierarchicalContext")
         _check_share(self.summary_share, "HierarchicalContext")
 
-    def context(self, transcript: Transcript, notes: HistoryNotes, max_tokens: int) -> list[Message]:
+    def context(self, transcript: Transcript, notes: HistoryNotes, budget_tokens: int) -> list[Message]:
         """Pinned messages, L0, the newest L1s that fit, then recent messages."""
         ranked = notes.level(0)[-1:] + tuple(reversed(notes.level(1)))
-        return compose(transcript, max_tokens, ranked, summary_share=self.summary_share)
+        return compose(transcript, budget_tokens, ranked, summary_share=self.summary_share)
 
     def plan(self, transcript: Transcript, notes: HistoryNotes) -> SummaryRequest | None:
         """Fold old sections into L0 when there are too many, else summarise the next finished section."""

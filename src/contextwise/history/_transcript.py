@@ -140,17 +140,17 @@ class Transcript:
         start = self.message_start(unit)
         return self.systems_before(start) + self.messages[start:]
 
-    def available_tokens(self, max_tokens: int, *, extra_tokens: int = 0) -> int:
+    def available_tokens(self, budget_tokens: int, *, extra_tokens: int = 0) -> int:
         """Tokens left for units after reply priming, pinned messages and `extra_tokens`.
 
         Raises:
-            BudgetExceededError: the pinned messages alone do not fit `max_tokens`.
+            BudgetExceededError: the pinned messages alone do not fit `budget_tokens`.
         """
         pinned = self.priming_tokens + self.system_tokens
-        if pinned > max_tokens:
+        if pinned > budget_tokens:
             raise BudgetExceededError("the system messages do not fit the history budget",
-                                      needed_tokens=pinned, available_tokens=max_tokens, sections=("history",))
-        return max_tokens - pinned - extra_tokens
+                                      needed_tokens=pinned, available_tokens=budget_tokens, sections=("history",))
+        return budget_tokens - pinned - extra_tokens
 
     def cost(self, message: Message) -> int:
         """Framed tokens of a message that is not in the transcript (a summary), cached by content."""

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from bisect import bisect_left
-from dataclasses import dataclass
+from dataclasses import InitVar, dataclass
 
+from contextwise._deprecated import UNSET, renamed_keyword
 from contextwise.errors import BudgetExceededError, UsageError
 from contextwise.history._notes import HistoryNotes, HistoryRequest
 from contextwise.history._transcript import Transcript
@@ -23,14 +24,21 @@ class _NoModel:
         raise UsageError(f"{type(self).__name__} plans no model calls, so there is nothing to apply")
 
 
-def capped(max_tokens: int, cap_tokens: int | None) -> int:
+def capped(budget_tokens: int, cap_tokens: int | None) -> int:
     """The budget under a manager's own cap."""
-    return max_tokens if cap_tokens is None else min(max_tokens, cap_tokens)
+    return budget_tokens if cap_tokens is None else min(budget_tokens, cap_tokens)
 
 
 def _check_cap(cap_tokens: int | None, owner: str) -> None:
-    if cap_tokens is not None and cap_tokens < 1:
-        raise UsageError(f"{owner}.max_tokens must be positive or None, got {cap_tokens}")
+    if cap_tokens is not None and (isinstance(cap_tokens, bool) or not isinstance(cap_tokens, int) or cap_tokens < 1):
+        raise UsageError(f"{owner}.budget_tokens must be a positive int or None, got {cap_tokens!r}")
+
+
+def _renamed_cap(manager: TokenBased | SlidingWindow, max_tokens: int | None) -> None:
+    owner = type(manager).__name__
+    new = UNSET if manager.budget_tokens is None else manager.budget_tokens
+    value = renamed_keyword(owner, "max_tokens", "budget_tokens", max_tokens, new, None)
+    object.__setattr__(manager, "budget_tokens", value)
 
 
 def newest_fits(transcript: Transcript, start: int, available_tokens: int) -> int:
@@ -65,24 +73,26 @@ class TokenBased(_NoModel):
     """Keep the most recent messages that fit the budget; system messages always; tool calls with their results.
 
     Args:
-        max_tokens: a cap of its own, below whatever budget a context is asked for (None: no cap).
+        budget_tokens: a cap of its own, below whatever budget a context is asked for (None: no cap).
 
     >>> TokenBased()
-    TokenBased(max_tokens=None)
+    TokenBased(budget_tokens=None)
     """
 
-    max_tokens: int | None = None
+    budget_tokens: int | None = None
+    max_tokens: InitVar[int | None] = UNSET  # the old name of budget_tokens
 
-    def __post_init__(self) -> None:
-        _check_cap(self.max_tokens, "TokenBased")
+    def __post_init__(self, max_tokens: int | None) -> None:
+        _renamed_cap(self, max_tokens)
+        _check_cap(self.budget_tokens, "TokenBased")
 
-    def context(self, transcript: Transcript, notes: HistoryNotes, max_tokens: int) -> list[Message]:
-        """Pinned messages plus the longest recent tail that fits `max_tokens` (framed, reply priming included).
+    def context(self, transcript: Transcript, notes: HistoryNotes, budget_tokens: int) -> list[Message]:
+        """Pinned messages plus the longest recent tail that fits `budget_tokens` (framed, reply priming included).
 
         Raises:
             BudgetExceededError: the system messages, or the newest message, do not fit.
         """
-        available = transcript.available_tokens(capped(max_tokens, self.max_tokens))
+        available = transcript.available_tokens(capped(budget_tokens, self.budget_tokens))
         return transcript.window(newest_fits(transcript, transcript.fit_start(available), available))
 
 
@@ -100,13 +110,13 @@ class TurnBased(_NoModel):
         if self.max_turns < 1:
             raise UsageError(f"TurnBased.max_turns must be at least 1, got {self.max_turns}")
 
-    def context(self, transcript: Transcript, notes: HistoryNotes, max_tokens: int) -> list[Message]:
+    def context(self, transcript: Transcript, notes: HistoryNotes, budget_tokens: int) -> list[Message]:
         """Pinned messages plus the last turns that fit.
 
         Raises:
             BudgetExceededError: the system messages, or the newest message, do not fit.
         """
-        available = transcript.available_tokens(max_tokens)
+        available = transcript.available_tokens(budget_tokens)
         first = transcript.last_turns_unit(self.max_turns)
         start = newest_fits(transcript, transcript.fit_start(available, lo=first), available)
         turn = bisect_left(transcript.turn_units, start)
@@ -125,29 +135,31 @@ class SlidingWindow(_NoModel):
     time (the most history that fits). System messages and the last `keep_last_turns` turns are always kept.
 
     Args:
-        max_tokens: a cap of its own, below whatever budget a context is asked for (None: no cap).
+        budget_tokens: a cap of its own, below whatever budget a context is asked for (None: no cap).
         overlap_tokens: tokens of the previous window kept when the window jumps; None keeps all that fits.
         keep_last_turns: newest turns that are never dropped (a BudgetExceededError if they cannot fit).
     """
 
-    max_tokens: int | None = None
+    budget_tokens: int | None = None
     overlap_tokens: int | None = None
     keep_last_turns: int = 1
+    max_tokens: InitVar[int | None] = UNSET  # the old name of budget_tokens
 
-    def __post_init__(self) -> None:
-        _check_cap(self.max_tokens, "SlidingWindow")
+    def __post_init__(self, max_tokens: int | None) -> None:
+        _renamed_cap(self, max_tokens)
+        _check_cap(self.budget_tokens, "SlidingWindow")
         if self.overlap_tokens is not None and self.overlap_tokens < 0:
             raise UsageError(f"SlidingWindow.overlap_tokens cannot be negative, got {self.overlap_tokens}")
         if self.keep_last_turns < 0:
             raise UsageError(f"SlidingWindow.keep_last_turns cannot be negative, got {self.keep_last_turns}")
 
-    def context(self, transcript: Transcript, notes: HistoryNotes, max_tokens: int) -> list[Message]:
+    def context(self, transcript: Transcript, notes: HistoryNotes, budget_tokens: int) -> list[Message]:
         """Pinned messages plus the window.
 
         Raises:
             BudgetExceededError: the system messages and the last `keep_last_turns` turns do not fit.
         """
-        available = transcript.available_tokens(capped(max_tokens, self.max_tokens))
+        available = transcript.available_tokens(capped(budget_tokens, self.budget_tokens))
         latest = pinned_start(transcript, available, self.keep_last_turns)
         start = min(self._jump_start(transcript, available), latest)
         return transcript.window(start)

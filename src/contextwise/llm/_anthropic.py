@@ -183,7 +183,8 @@ def _finish(stop_reason: str | None) -> str | None:
 
 def _system_blocks(messages: Sequence[Message], marks: frozenset[int],
                    cache: CacheBreakpoints | None) -> list[dict[str, Any]]:
-    blocks = [{"type": "text", "text": m.text} for m in messages if m.role in ("system", "developer") and m.text]
+    blocks: list[dict[str, Any]] = [{"type": "text", "text": m.text} for m in messages
+                                    if m.role in ("system", "developer") and m.text]
     marked = any(i in marks for i, m in enumerate(messages) if m.role in ("system", "developer"))
     if blocks and cache is not None and (cache.system or marked):
         blocks[-1]["cache_control"] = cache.marker

@@ -398,7 +398,8 @@ class LlamaCppModel:
         `detokenize(tokenize(t)) == t` for text of assigned, non-control characters (newline and tab included);
         llama.cpp drops bytes of unassigned code points, and SmolLM2 has no token for a few C0 control bytes.
         """
-        return self._engine.llama.detokenize(list(ids)).decode("utf-8", errors="replace")
+        raw: bytes = self._engine.llama.detokenize(list(ids))
+        return raw.decode("utf-8", errors="replace")
 
     @property
     def tokenizer(self) -> LlamaTokenizer:

@@ -4,13 +4,13 @@ and recall scoring by relevance, recency and importance."""
 from __future__ import annotations
 
 import inspect
-import math
 import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from collections.abc import Callable, Iterator, Mapping, Sequence
 
+from contextwise._weighting import DAY_S, Weighting
 from contextwise.errors import UsageError
 from contextwise.registry import resolve
 from contextwise.types import Record, Usage
@@ -18,7 +18,6 @@ from contextwise.observe._emit import memory_op
 
 Tier = Literal["short_term", "episodic", "semantic", "working"]
 TIERS: tuple[str, ...] = ("short_term", "episodic", "semantic", "working")
-DAY_S = 86_400.0
 
 
 @dataclass(frozen=True)
@@ -75,24 +74,21 @@ class Recalled:
 
 
 @dataclass(frozen=True)
-class RecallWeights:
+class RecallWeights(Weighting):
     """How relevance, recency (exponential, `half_life_s`) and importance combine into a recall score."""
 
     relevance: float = 1.0
     recency: float = 0.15
     importance: float = 0.15
     half_life_s: float = 30 * DAY_S
+    components = ("relevance", "recency", "importance")
 
     def __post_init__(self) -> None:
-        parts = (self.relevance, self.recency, self.importance)
-        if any(not math.isfinite(p) or p < 0 for p in parts) or sum(parts) <= 0 or self.half_life_s <= 0:
-            raise UsageError("recall weights must be finite, >= 0, not all 0, and half_life_s > 0")
+        self.check()
 
     def score(self, relevance: float, age_s: float, importance: float) -> float:
         """The weighted mean of the three components, each in [0, 1]."""
-        recency = 0.5 ** (max(age_s, 0.0) / self.half_life_s)
-        total = self.relevance + self.recency + self.importance
-        return (self.relevance * relevance + self.recency * recency + self.importance * importance) / total
+        return self.combine(relevance, self.decay(age_s), importance)
 
 
 Mode = Literal["dense", "lexical", "hybrid"]

@@ -14,6 +14,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
+from contextwise.embed._fusion import RawCut, fuse_scores
 from contextwise.errors import UsageError
 from contextwise.types import Record
 
@@ -52,11 +55,11 @@ class ContextRanking:
         records = {r.id: r for r, _ in [*dense, *lexical]}
         if not records:
             return []
-        d, d_floor = _scores(dense, self.pool)
-        lx, l_floor = _scores(lexical, self.pool)
-        base = {i: self.dense_weight * d.get(i, d_floor) + self.lexical_weight * lx.get(i, l_floor)
-                for i in records}
-        floor = self.dense_weight * d_floor + self.lexical_weight * l_floor
+        ids, how, weights = list(records), RawCut(self.pool), (self.dense_weight, self.lexical_weight)
+        columns = [_column(hits, ids) for hits in (dense, lexical)]
+        fused = fuse_scores([c for c, _ in columns], strategy=how, weights=weights, present=[m for _, m in columns])
+        base = dict(zip(ids, fused.tolist()))
+        floor = sum(w * how.absent(c, m) for w, (c, m) in zip(weights, columns))
         at: dict[int, float] = {}
         for i, r in records.items():
             p = _position(r)
@@ -75,11 +78,10 @@ class ContextRanking:
         return own + self.neighbour_weight * near + self.window_weight * best
 
 
-def _scores(hits: Sequence[tuple[Record, float]], pool: int) -> tuple[dict[str, float], float]:
-    """Scores by id, and the value assumed for what the search did not return: its lowest score when it was cut
-    at `pool`, else 0 (it returned everything that matched)."""
+def _column(hits: Sequence[tuple[Record, float]], ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """The hits' scores in `ids` order (the last of a repeated id), and which ids the search returned."""
     scores = {r.id: float(s) for r, s in hits}
-    return scores, min(scores.values(), default=0.0) if len(scores) >= pool else 0.0
+    return np.array([scores.get(i, 0.0) for i in ids]), np.array([i in scores for i in ids], dtype=bool)
 
 
 def _position(record: Record) -> int | None:

@@ -42,7 +42,7 @@ class Neighbour:
 
 
 @dataclass(frozen=True)
-class Decision:
+class FactDecision:
     """What to do with one candidate: the op, the stored fact it targets (UPDATE/DELETE/NOOP) and the text."""
 
     candidate: Candidate
@@ -228,7 +228,7 @@ def slot_of(text: str) -> tuple[str, str] | None:
 
 
 def rule_decide(candidate: Candidate, neighbours: Sequence[Neighbour], *, duplicate: float = 0.9,
-                related: float = 0.7, slot_related: float = 0.5) -> Decision:
+                related: float = 0.7, slot_related: float = 0.5) -> FactDecision:
     """Decide by similarity and wording.
 
     - a near-duplicate is NOOP;
@@ -247,23 +247,23 @@ def rule_decide(candidate: Candidate, neighbours: Sequence[Neighbour], *, duplic
         target = max(same_slot or [n for n in neighbours if n.similarity >= slot_related],
                      key=lambda n: n.similarity, default=None)
         if target is not None:
-            return Decision(candidate, "UPDATE", target.id, candidate.text, "a correction of this stored fact")
+            return FactDecision(candidate, "UPDATE", target.id, candidate.text, "a correction of this stored fact")
     if best is not None and best.similarity >= duplicate and _negated(candidate.text) == _negated(best.text):
-        return Decision(candidate, "NOOP", best.id, best.text, f"near-duplicate of a stored fact "
+        return FactDecision(candidate, "NOOP", best.id, best.text, f"near-duplicate of a stored fact "
                                                                f"(cosine {best.similarity:.2f})")
     if slot and any(slot_of(n.text) == slot for n in same_slot) and not _negated(candidate.text):
         same = next(n for n in same_slot if slot_of(n.text) == slot)
-        return Decision(candidate, "NOOP", same.id, same.text, f"the same value of '{slot[0]}'")
+        return FactDecision(candidate, "NOOP", same.id, same.text, f"the same value of '{slot[0]}'")
     if best is not None and best.similarity >= related and _negated(candidate.text) and not _negated(best.text):
-        return Decision(candidate, "DELETE", best.id, best.text, "the new text negates this stored fact")
+        return FactDecision(candidate, "DELETE", best.id, best.text, "the new text negates this stored fact")
     if same_slot and not _negated(candidate.text):
         target = max(same_slot, key=lambda n: n.similarity)
-        return Decision(candidate, "SUPERSEDE", target.id, candidate.text, f"a new value of '{slot[0]}'"
+        return FactDecision(candidate, "SUPERSEDE", target.id, candidate.text, f"a new value of '{slot[0]}'"
                         if slot else "a new value")
-    return Decision(candidate, "ADD", None, candidate.text, "no similar stored fact")
+    return FactDecision(candidate, "ADD", None, candidate.text, "no similar stored fact")
 
 
-def settle(decision: Decision, target: Neighbour | None) -> Decision:
+def settle(decision: FactDecision, target: Neighbour | None) -> FactDecision:
     """A model's UPDATE that gives a single-valued attribute a new value (not a correction) becomes SUPERSEDE,
     so the old value stays as history, as the rules decide it."""
     if decision.op != "UPDATE" or target is None or decision.candidate.correction:
@@ -319,13 +319,13 @@ def decide_options() -> ChatOptions:
 
 
 def parse_decisions(answer: str, candidates: Sequence[Candidate],
-                    neighbours: Sequence[Sequence[Neighbour]]) -> list[Decision]:
+                    neighbours: Sequence[Sequence[Neighbour]]) -> list[FactDecision]:
     """Validate a model's decisions: one per candidate, targets among that candidate's neighbours."""
     data = _json_object(answer)
     raw = data.get("decisions")
     if not isinstance(raw, list):
         raise InvalidAnswer('the answer needs a "decisions" list')
-    by_candidate: dict[int, Decision] = {}
+    by_candidate: dict[int, FactDecision] = {}
     for n, d in enumerate(raw):
         if not isinstance(d, dict) or not isinstance(d.get("candidate"), int):
             raise InvalidAnswer(f"decisions[{n}] needs an integer candidate")
@@ -340,7 +340,7 @@ def parse_decisions(answer: str, candidates: Sequence[Candidate],
         if op in ("ADD", "UPDATE") and not text.strip():
             raise InvalidAnswer(f"decisions[{n}]: {op} needs the fact's text")
         final = text.strip() if op in ("ADD", "UPDATE") else known[target].text  # type: ignore[index]
-        decision = Decision(candidates[index], op, target if op != "ADD" else None, final, "model")
+        decision = FactDecision(candidates[index], op, target if op != "ADD" else None, final, "model")
         by_candidate[index] = settle(decision, known.get(target) if isinstance(target, str) else None)
     missing = [i for i in range(len(candidates)) if i not in by_candidate]
     if missing:

@@ -1,7 +1,7 @@
 """Semantic memory: facts with source, confidence and category; learned from text, compared with what is known
 (ADD / UPDATE / DELETE / NOOP), every change kept in a history that can be undone.
 
-Learning is a sans-I/O job: `LearnJob.next_step()` says what it needs (a model answer, or the stored facts similar
+Learning is a sans-I/O job: `LearnJob.plan()` says what it needs (a model answer, or the stored facts similar
 to its candidates) and `apply()` takes it; `SemanticMemory.learn` and `alearn` are the two short drivers.
 """
 
@@ -10,12 +10,14 @@ from __future__ import annotations
 import inspect
 import threading
 import uuid
+import warnings
 from dataclasses import dataclass, field, replace
 from typing import Any
 from collections.abc import Sequence
 
 import numpy as np
 
+from contextwise import _sansio
 from contextwise.errors import UsageError
 from contextwise.stores._errors import WriteConflictError
 from contextwise.memory._base import (
@@ -24,7 +26,7 @@ from contextwise.memory._base import (
 from contextwise.memory.episodic import arecall_tier, recall_tier
 from contextwise.memory._rules import is_correction
 from contextwise.memory.facts import (
-    Candidate, Decision, InvalidAnswer, Neighbour, dated, decide_messages, decide_options, extract_messages,
+    Candidate, FactDecision, InvalidAnswer, Neighbour, dated, decide_messages, decide_options, extract_messages,
     extract_options, parse_decisions, parse_extraction, retry_messages, rule_decide, rule_extract, slot_of,
 )
 from contextwise.types import ChatOptions, Completion, Message, Usage
@@ -83,7 +85,7 @@ class Change:
 class Learned:
     """What one `learn` (or `undo`) did: a decision per extracted fact, the changes written, and the stats."""
 
-    decisions: tuple[Decision, ...]
+    decisions: tuple[FactDecision, ...]
     changes: tuple[Change, ...]
     stats: OpStats
 
@@ -96,6 +98,7 @@ class AskModel:
     messages: tuple[Message, ...]
     options: ChatOptions
     attempt: int = 0
+    max_output_tokens: int | None = None
 
 
 @dataclass(frozen=True)
@@ -129,7 +132,7 @@ class LearnJob:
     timestamp: float | None = None
     candidates: list[Candidate] = field(default_factory=list)
     neighbours: list[tuple[Neighbour, ...]] = field(default_factory=list)
-    decisions: list[Decision] | None = None
+    decisions: list[FactDecision] | None = None
     warnings: list[str] = field(default_factory=list)
     usage: Usage = field(default_factory=Usage)
     model_calls: int = 0
@@ -142,7 +145,12 @@ class LearnJob:
             self._stage = "similar"
 
     def next_step(self) -> Step | None:
-        """What the job needs next, or None when its decisions are ready."""
+        """Deprecated: `plan` (every sans-I/O job plans and applies)."""
+        warnings.warn("LearnJob.next_step was renamed plan", DeprecationWarning, stacklevel=2)
+        return self.plan()
+
+    def plan(self) -> Step | None:
+        """What the job needs next (a model call, or similar stored facts), or None when its decisions are ready."""
         if self._pending is not None:
             return self._pending
         if self._stage == "extract":
@@ -161,7 +169,7 @@ class LearnJob:
     def apply(self, step: Step, answer: Completion | Similar) -> None:
         """Take the answer to `step`."""
         if step is not self._pending:
-            raise UsageError("apply() takes the answer to the step next_step() returned")
+            raise UsageError("apply() takes the answer to the step plan() returned")
         self._pending = None
         if isinstance(step, FindSimilar):
             if not isinstance(answer, Similar):
@@ -260,10 +268,7 @@ class SemanticMemory:
         """
         _check_model(self.model, async_driver=False)
         timer, job = Timer("semantic.learn"), self.start(text, timestamp=timestamp)
-        while (step := job.next_step()) is not None:
-            answer = self.similar(step.texts) if isinstance(step, FindSimilar) else self.model.complete(
-                list(step.messages), options=step.options)
-            job.apply(step, answer)
+        _sansio.run(job, self.model, answer_other=lambda step: self.similar(step.texts))
         return self._finish(job, self._commit(job.decisions or [], source, job.timestamp), timer)
 
     async def alearn(self, text: str, *, source: str = "", timestamp: float | None = None) -> Learned:
@@ -275,10 +280,7 @@ class SemanticMemory:
         """
         _check_model(self.model, async_driver=True)
         timer, job = Timer("semantic.learn"), self.start(text, timestamp=timestamp)
-        while (step := job.next_step()) is not None:
-            answer = await self.asimilar(step.texts) if isinstance(step, FindSimilar) else \
-                await self.model.complete(list(step.messages), options=step.options)
-            job.apply(step, answer)
+        await _sansio.arun(job, self.model, answer_other=lambda step: self.asimilar(step.texts))
         return self._finish(job, await self._acommit(job.decisions or [], source, job.timestamp), timer)
 
     def remember(self, text: str, *, category: str = "general", source: str = "",
@@ -296,7 +298,7 @@ class SemanticMemory:
         if isinstance(confidence, bool) or not isinstance(confidence, (int, float)) or not 0 <= confidence <= 1:
             raise UsageError(f"confidence must be a number in [0, 1], got {confidence!r}")
         said = None if timestamp is None else _check_time(timestamp)
-        decision = Decision(Candidate(text, category, float(confidence)), "ADD", None, text, "remembered as given")
+        decision = FactDecision(Candidate(text, category, float(confidence)), "ADD", None, text, "remembered as given")
         changes = self._commit([decision], source, said)
         return Learned((decision,), tuple(changes), timer.stats(tokens=self.backend.counter.count(text)))
 
@@ -342,7 +344,7 @@ class SemanticMemory:
                             warnings=job.warnings)
         return Learned(tuple(job.decisions or ()), tuple(changes), stats)
 
-    def _commit(self, decisions: Sequence[Decision], source: str, said: float) -> list[Change]:
+    def _commit(self, decisions: Sequence[FactDecision], source: str, said: float) -> list[Change]:
         """Write every fact change and its history entry in one atomic write, compare-and-set against the texts
         the changes were planned on: a fact changed meanwhile (another thread or process) is read again and
         the change re-planned, so each UPDATE's `before` is exactly the text it replaced; a decision about a fact
@@ -359,7 +361,7 @@ class SemanticMemory:
                         raise
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _latest(self, decisions: Sequence[Decision]) -> tuple[list[Decision], list[Any]]:
+    def _latest(self, decisions: Sequence[FactDecision]) -> tuple[list[FactDecision], list[Any]]:
         """The decisions retargeted from superseded facts to their current successors, and those records."""
         decisions = list(decisions)
         for _ in range(_CAS_ATTEMPTS):
@@ -370,7 +372,7 @@ class SemanticMemory:
             decisions = [replace(d, target_id=moved.get(d.target_id, d.target_id)) for d in decisions]
         return decisions, found
 
-    async def _alatest(self, decisions: Sequence[Decision]) -> tuple[list[Decision], list[Any]]:
+    async def _alatest(self, decisions: Sequence[FactDecision]) -> tuple[list[FactDecision], list[Any]]:
         decisions = list(decisions)
         for _ in range(_CAS_ATTEMPTS):
             found = await self.backend.aget([d.target_id for d in decisions if d.target_id])
@@ -380,7 +382,7 @@ class SemanticMemory:
             decisions = [replace(d, target_id=moved.get(d.target_id, d.target_id)) for d in decisions]
         return decisions, found
 
-    async def _acommit(self, decisions: Sequence[Decision], source: str, said: float) -> list[Change]:
+    async def _acommit(self, decisions: Sequence[FactDecision], source: str, said: float) -> list[Change]:
         """The async twin of `_commit`."""
         for attempt in range(_CAS_ATTEMPTS):
             decisions, found = await self._alatest(decisions)
@@ -393,7 +395,7 @@ class SemanticMemory:
                     raise
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _plan_commit(self, decisions: Sequence[Decision], found: Sequence[Any], source: str, said: float
+    def _plan_commit(self, decisions: Sequence[FactDecision], found: Sequence[Any], source: str, said: float
                      ) -> tuple[list[Entry], list[Change], dict[str, str | None]]:
         """The entries to write, the changes they record, and the texts they must still find. Pure."""
         now = self.backend.clock()
@@ -413,7 +415,7 @@ class SemanticMemory:
         expect: dict[str, str | None] = {r.id: r.text for r in stored.values()}
         return entries, changes, expect
 
-    def _apply_decision(self, d: Decision, old: Any, source: str, now: float,
+    def _apply_decision(self, d: FactDecision, old: Any, source: str, now: float,
                         said: float) -> tuple[list[Entry], Change | None]:
         if d.op == "ADD" or old is None:
             entry = self._new_fact(d, source, now, said)
@@ -442,7 +444,7 @@ class SemanticMemory:
             meta["valid_from"] = d.candidate.valid_from
         return [Entry(self.tier, old.id, d.text, meta)], _change("UPDATE", old.id, old.text, d.text, now, source, d)
 
-    def _new_fact(self, d: Decision, source: str, now: float, said: float,
+    def _new_fact(self, d: FactDecision, source: str, now: float, said: float,
                   valid_from: float | None = None) -> Entry:
         meta: dict[str, Any] = {
             "category": d.candidate.category, "confidence": d.candidate.confidence, "source": source,
@@ -589,7 +591,7 @@ def _check_period(period: Any) -> tuple[float, float]:
 
 
 def _change(op: str, fact_id: str, before: str | None, after: str | None, at: float, source: str,
-            d: Decision, *, replaces: str | None = None) -> Change:
+            d: FactDecision, *, replaces: str | None = None) -> Change:
     return Change(f"change:{uuid.uuid4().hex}", op, fact_id, before, after, at, source, d.reason, replaces)
 
 

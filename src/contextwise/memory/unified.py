@@ -16,8 +16,9 @@ from collections.abc import Callable, Mapping, Sequence
 from contextwise._deprecated import UNSET, renamed_keyword
 from contextwise.budget import Context, Item, Report, Section
 from contextwise.errors import TruncationWarning, UsageError
+from contextwise._weighting import DAY_S
 from contextwise.memory._base import (
-    DAY_S, MemoryBackend, MemoryItem, Mode, OpStats, RecallWeights, Stored, Timer, check_importance, check_text,
+    MemoryBackend, MemoryItem, Mode, OpStats, RecallWeights, Stored, Timer, check_importance, check_text,
 )
 from contextwise.memory.episodic import EpisodicMemory
 from contextwise.memory.semantic import HISTORY_TIER, Learned, SemanticMemory

@@ -7,7 +7,7 @@ import math
 import re
 from dataclasses import dataclass
 from typing import Any
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -270,7 +270,8 @@ def similarities(unit_matrix: np.ndarray, unit_query: np.ndarray) -> np.ndarray:
     einsum rather than `@`: OpenBLAS's threaded matrix-vector product stalls for ~20 ms per call on a busy
     2-core machine, and single-threaded SIMD is as fast as memory allows anyway (benchmarks/bench_stores.py).
     """
-    return np.einsum("ij,j->i", unit_matrix, unit_query)
+    scores: np.ndarray = np.einsum("ij,j->i", unit_matrix, unit_query)
+    return scores
 
 
 def top_k(scores: np.ndarray, k: int) -> np.ndarray:
@@ -281,7 +282,7 @@ def top_k(scores: np.ndarray, k: int) -> np.ndarray:
     return part[np.argsort(-scores[part], kind="stable")]
 
 
-def hits(records: Sequence[Record], scores: Sequence[float]) -> list[Hit]:
+def hits(records: Sequence[Record], scores: Iterable[float]) -> list[Hit]:
     """Hits from records and their scores, in the given order."""
     return [Hit(r, float(s)) for r, s in zip(records, scores)]
 

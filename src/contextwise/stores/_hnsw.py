@@ -112,7 +112,7 @@ class HnswIndex:
     @property
     def worn(self) -> bool:
         """Whether so many elements are deleted that a rebuild is due."""
-        return self.deleted > MAX_DELETED_SHARE * max(self.live, 1)
+        return bool(self.deleted > MAX_DELETED_SHARE * max(self.live, 1))
 
     def search(self, unit_query: np.ndarray, k: int) -> np.ndarray:
         """Labels of (approximately) the `k` nearest rows, best first."""
@@ -121,4 +121,5 @@ class HnswIndex:
             return np.empty(0, dtype=np.int64)
         self._index.set_ef(max(self._params.ef_search, k))
         labels, _ = self._index.knn_query(unit_query.reshape(1, -1), k=k, num_threads=1)
-        return labels[0].astype(np.int64)
+        nearest: np.ndarray = labels[0].astype(np.int64)
+        return nearest

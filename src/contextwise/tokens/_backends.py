@@ -17,9 +17,12 @@ from functools import lru_cache
 from typing import Any
 
 from contextwise.errors import BackendError, MissingDependencyError, UsageError
+from contextwise.protocols import Tokenizer
 
 #: Texts at least this long are counted in pieces on all cores (the pieces are cut where the result cannot change).
 PARALLEL_MIN_CHARS = 1_000_000
+#: Below this many characters in all, `count_many` counts its texts one by one (threads would not repay).
+MANY_MIN_CHARS = 200_000
 
 # A newline followed by a letter ends a pre-token under every pattern used here (cl100k, o200k, Llama 3,
 # Qwen 2): no pattern alternative spans "\n" + letter. Splitting there gives the same tokens as not splitting;
@@ -56,11 +59,13 @@ class _EncodingTokenizer:
 
     def encode(self, text: str) -> list[int]:
         """Token ids of `text`, special-token strings treated as plain text."""
-        return self._enc.encode_ordinary(text)
+        ids: list[int] = self._enc.encode_ordinary(text)
+        return ids
 
     def decode(self, ids: Sequence[int]) -> str:
         """Text of `ids` (invalid UTF-8 at the edges becomes U+FFFD)."""
-        return self._enc.decode(list(ids))
+        text: str = self._enc.decode(list(ids))
+        return text
 
     def count(self, text: str) -> int:
         """Number of tokens in `text`; long texts are counted on all cores."""
@@ -72,6 +77,15 @@ class _EncodingTokenizer:
         return len(self._enc.encode_ordinary(text))
 
     def _count_pieces(self, pieces: list[str]) -> int:
+        raise NotImplementedError
+
+    def count_many(self, texts: Sequence[str]) -> list[int]:
+        """Tokens in each of `texts` (what `count` gives each); many texts together are counted on all cores."""
+        if len(texts) < 2 or sum(map(len, texts)) < MANY_MIN_CHARS or _threads() < 2:
+            return [self.count(t) for t in texts]
+        return self._count_each(list(texts))
+
+    def _count_each(self, texts: list[str]) -> list[int]:
         raise NotImplementedError
 
     def __repr__(self) -> str:
@@ -101,6 +115,12 @@ class TiktokenTokenizer(_EncodingTokenizer):
 
     def _count_pieces(self, pieces: list[str]) -> int:
         return sum(map(len, self._enc.encode_ordinary_batch(pieces, num_threads=_threads())))
+
+    def _count_each(self, texts: list[str]) -> list[int]:
+        try:
+            return [len(ids) for ids in self._enc.encode_ordinary_batch(texts, num_threads=_threads())]
+        except (TypeError, UnicodeEncodeError):  # a lone surrogate: count each the way count() does
+            return [self.count(t) for t in texts]
 
 
 # Our tokenizer ids -> quicktok's bundled encoding names.
@@ -156,9 +176,10 @@ class QuicktokTokenizer(_EncodingTokenizer):
         if reference is not None:
             return reference.encode(text)
         try:
-            return self._enc.encode_ordinary(text)
+            ids: list[int] = self._enc.encode_ordinary(text)
         except (TypeError, UnicodeEncodeError):
-            return self._enc.encode_ordinary(_without_surrogates(text))
+            ids = self._enc.encode_ordinary(_without_surrogates(text))
+        return ids
 
     def _count_one(self, text: str) -> int:
         reference = self._reference(text)
@@ -176,6 +197,14 @@ class QuicktokTokenizer(_EncodingTokenizer):
             return int(self._count_batch(self._enc, pieces).sum())
         except (TypeError, UnicodeEncodeError):
             return int(self._count_batch(self._enc, [_without_surrogates(p) for p in pieces]).sum())
+
+    def _count_each(self, texts: list[str]) -> list[int]:
+        if any(self._reference(t) is not None for t in texts):
+            return [self.count(t) for t in texts]
+        try:
+            return [int(n) for n in self._count_batch(self._enc, texts)]
+        except (TypeError, UnicodeEncodeError):
+            return [self.count(t) for t in texts]
 
 
 #: Below this many characters `has_unassigned` looks at the text's distinct characters, above it at a numpy array.
@@ -296,6 +325,10 @@ class AdaptiveTokenizer:
         """Number of tokens in `text`."""
         return self._pick(len(text)).count(text)
 
+    def count_many(self, texts: Sequence[str]) -> list[int]:
+        """Tokens in each of `texts`; the back-end is chosen for their total size, as for one text that long."""
+        return self._pick(sum(map(len, texts))).count_many(texts)
+
     def _pick(self, size_chars: int) -> TiktokenTokenizer | QuicktokTokenizer:
         current = self._current
         if current is not None and (current.backend == "quicktok" or not self._repays(size_chars, first=False)):
@@ -341,7 +374,7 @@ class EstimatedTokenizer:
 
     exact = False
 
-    def __init__(self, name: str, proxy: Any, ratio: float, *, cjk_ratio: float | None = None) -> None:
+    def __init__(self, name: str, proxy: Tokenizer, ratio: float, *, cjk_ratio: float | None = None) -> None:
         if ratio <= 0 or (cjk_ratio is not None and cjk_ratio <= 0):
             raise UsageError(f"estimate ratios must be positive, got {ratio} and {cjk_ratio}")
         self.name = name

@@ -1,5 +1,6 @@
 """Model families from the data file `contextwise/models/families.toml`: tokenizer and framing by name prefix for
-models the catalog does not list, tokenizer-id aliases and default framings. No prefix table lives in code."""
+models the catalog does not list, tokenizer-id aliases, default framings, each framing's figures and OpenAI's image
+rules. No prefix table or provider figure lives in code."""
 
 from __future__ import annotations
 
@@ -7,12 +8,17 @@ import functools
 import sys
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from contextwise.errors import UsageError
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib  # type: ignore[import-not-found]
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -27,6 +33,9 @@ class Families:
     provider_prefixes: tuple[tuple[str, str], ...]
     openai_legacy_names: frozenset[str]
     openai_legacy_prefixes: tuple[str, ...]
+    framings: dict[str, dict[str, Any]]
+    framing_aliases: dict[str, str]
+    openai_images: dict[str, Any]
 
     def tokenizer_for(self, bare: str) -> str | None:
         """The tokenizer id the first matching prefix names, or None."""
@@ -56,7 +65,19 @@ def families() -> Families:
         provider_prefixes=tuple((str(p), str(v)) for p, v in fr["providers"]),
         openai_legacy_names=frozenset(fr["openai_legacy_names"]),
         openai_legacy_prefixes=tuple(fr["openai_legacy_prefixes"]),
+        framings={str(name): dict(spec) for name, spec in raw["framing"].items()},
+        framing_aliases=dict(raw["framing_aliases"]),
+        openai_images=dict(raw["openai_images"]),
     )
+
+
+def rule_from(kinds: Mapping[str, type[T]], spec: Mapping[str, Any], what: str) -> T:
+    """A rule object from its data-file spec: `kind` picks the class in `kinds`, the other keys are its fields."""
+    fields = dict(spec)
+    kind = fields.pop("kind", None)
+    if kind not in kinds:
+        raise UsageError(f"{what} kind {kind!r}: expected one of {', '.join(kinds)}")
+    return kinds[kind](**fields)
 
 
 def _first(rules: tuple[tuple[str, str], ...], bare: str) -> str | None:

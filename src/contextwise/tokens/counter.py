@@ -140,6 +140,34 @@ class TokenCounter:
         self._texts.put(text, tokens, len(text))
         return tokens
 
+    def count_many(self, texts: Sequence[str]) -> list[int]:
+        """Tokens in each of `texts`, cached by content like `count`; the ones not cached yet are counted together
+        (on all cores when there is enough text, with a tokenizer that offers `count_many`).
+
+        Raises:
+            UsageError: an entry is not a string.
+        """
+        if isinstance(texts, str):
+            raise UsageError("count_many() takes a sequence of strings; use count() for one")
+        out: list[int] = []
+        missing: dict[str, list[int]] = {}
+        for i, text in enumerate(texts):
+            if text.__class__ is not str and not isinstance(text, str):
+                raise UsageError(f"count_many() takes strings, got {type(text).__name__} at {i}")
+            cached = self._texts.get(text) if text else 0
+            if cached is None:
+                missing.setdefault(text, []).append(i)
+            out.append(cached or 0)
+        if missing:
+            batch = getattr(self.tokenizer, "count_many", None)
+            unique = list(missing)
+            counts = batch(unique) if batch is not None else [self.tokenizer.count(t) for t in unique]
+            for text, tokens in zip(unique, counts):
+                self._texts.put(text, tokens, len(text))
+                for i in missing[text]:
+                    out[i] = tokens
+        return out
+
     def message(self, msg: Message) -> int:
         """Tokens one message adds to a prompt under the framing (overhead included), cached by value."""
         cached = self._messages.get(msg)

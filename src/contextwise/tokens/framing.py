@@ -1,25 +1,20 @@
 """How providers frame a chat request into prompt tokens: per-message overhead, names, tools, images, priming.
 
-OpenAI's figures are the ones its token-counting cookbook documents and checks against the API
-(`num_tokens_from_messages`, `num_tokens_for_tools`). Anthropic and Google publish no per-message framing;
-their figures are conservative estimates, and the tool-use system prompt Anthropic documents is included.
+The figures are data (`models/families.toml`): OpenAI's are the ones its token-counting cookbook documents and
+checks against the API (`num_tokens_from_messages`, `num_tokens_for_tools`); Anthropic and Google publish no
+per-message framing, so theirs are conservative estimates, with the tool-use system prompt Anthropic documents.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from contextwise.tokens._families import families
-from contextwise.tokens.images import (
-    AreaImageRule,
-    GeminiImageRule,
-    ImageRule,
-    TileImageRule,
-    openai_image_rule,
-)
+from contextwise.tokens._families import families, rule_from
+from contextwise.tokens.images import ImageRule, TileImageRule, image_rule_from, openai_image_rule
 from contextwise.types import Tool
 
 CountText = Callable[[str], int]
@@ -119,36 +114,44 @@ class Framing:
     exact: bool = True
 
 
-OPENAI = Framing("openai")
-OPENAI_LEGACY = Framing("openai-legacy", tool_rule=OpenAIToolRule(per_tool_tokens=10))
-# Anthropic documents 346 tool-use system-prompt tokens (tool_choice auto/none) for Claude 3.5 Sonnet and later.
-# Its count_tokens endpoint reports 10 input tokens for one user message "Hello, world" (about 3 content tokens),
-# so message framing plus priming is about 7: "\n\nHuman: " / "\n\nAssistant:" style turns.
-ANTHROPIC = Framing("anthropic", per_message_tokens=3, per_name_tokens=2, reply_priming_tokens=4,
-                    role_counted=False, per_tool_call_tokens=10, per_tool_result_tokens=10,
-                    tool_call_id_counted=True, tool_rule=JsonToolRule(preamble_tokens=346, per_tool_tokens=10),
-                    image_rule=AreaImageRule(), exact=False)
-GOOGLE = Framing("google", per_message_tokens=5, per_name_tokens=2, reply_priming_tokens=5, role_counted=False,
-                 per_tool_call_tokens=10, per_tool_result_tokens=10,
-                 tool_rule=JsonToolRule(preamble_tokens=20, per_tool_tokens=10), image_rule=GeminiImageRule(),
-                 exact=False)
-GENERIC = Framing("generic", per_message_tokens=5, per_name_tokens=2, reply_priming_tokens=5,
-                  per_tool_call_tokens=10, per_tool_result_tokens=10,
-                  tool_rule=JsonToolRule(preamble_tokens=50, per_tool_tokens=10), exact=False)
+_TOOL_RULES: dict[str, type[ToolRule]] = {"openai": OpenAIToolRule, "json": JsonToolRule}
 
-# Open-weight chat templates: Llama 3's `<|start_header_id|>role<|end_header_id|>\n\n...<|eot_id|>` (plus
-# <|begin_of_text|> once) and ChatML's `<|im_start|>role\n...<|im_end|>\n` (Qwen). Exact for the bare
-# templates; not exact in general, as Llama 3.1+ templates add dated system lines and Qwen 2.5 a default
-# system prompt when none is given.
-LLAMA3 = Framing("llama3", per_message_tokens=4, reply_priming_tokens=5, per_tool_call_tokens=10,
-                 per_tool_result_tokens=4, tool_rule=JsonToolRule(preamble_tokens=30, per_tool_tokens=10),
-                 exact=False)
-CHATML = Framing("chatml", per_message_tokens=4, reply_priming_tokens=3, per_tool_call_tokens=10,
-                 per_tool_result_tokens=4, tool_rule=JsonToolRule(preamble_tokens=60, per_tool_tokens=10),
-                 exact=False)
 
-_BY_NAME = {"openai": OPENAI, "anthropic": ANTHROPIC, "google": GOOGLE, "generic": GENERIC,
-            "openai-legacy": OPENAI_LEGACY, "llama3": LLAMA3, "meta": LLAMA3, "chatml": CHATML, "qwen": CHATML}
+def tool_rule_from(spec: Mapping[str, Any]) -> ToolRule:
+    """A tool rule from its data-file spec (`{kind = "json", preamble_tokens = 20, per_tool_tokens = 10}`)."""
+    return rule_from(_TOOL_RULES, spec, "tool rule")
+
+
+def _framing_fields(name: str) -> dict[str, Any]:
+    specs = families().framings
+    spec = dict(specs[name])
+    base = spec.pop("based_on", None)
+    return {**(_framing_fields(base) if base else {}), **spec}
+
+
+@functools.cache
+def _framing_named(name: str) -> Framing:
+    fields = _framing_fields(name)
+    tool_rule = tool_rule_from(fields.pop("tool_rule"))
+    image_rule = image_rule_from(fields.pop("image_rule"))
+    return Framing(name, **fields, tool_rule=tool_rule, image_rule=image_rule)
+
+
+def _framings() -> dict[str, Framing]:
+    table = families()
+    named = {name: _framing_named(name) for name in table.framings}
+    return {**named, **{alias: named[target] for alias, target in table.framing_aliases.items()}}
+
+
+# The framings in the data file, by the names the docs use.
+OPENAI = _framing_named("openai")
+OPENAI_LEGACY = _framing_named("openai-legacy")
+ANTHROPIC = _framing_named("anthropic")
+GOOGLE = _framing_named("google")
+GENERIC = _framing_named("generic")
+LLAMA3 = _framing_named("llama3")
+CHATML = _framing_named("chatml")
+_BY_NAME = _framings()
 
 
 def framing_for(model_or_provider: str) -> Framing:

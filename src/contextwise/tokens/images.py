@@ -2,15 +2,20 @@
 
 Each rule is a small frozen strategy object with `tokens(part) -> int`. A part without a size is priced as the
 largest image the provider accepts, and OpenAI's "auto" detail as "high", so a budget is never under-counted.
-Figures from the providers' vision pricing pages (checked on 2026-11-25).
+Which model takes which rule, with which figures, is data (`models/families.toml`, from the providers' vision
+pricing pages); the classes hold the formulas.
 """
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Any
 
+from contextwise.tokens._families import families, rule_from
 from contextwise.types import ImagePart
 
 
@@ -117,26 +122,28 @@ class GeminiImageRule:
 
 ImageRule = TileImageRule | PatchImageRule | AreaImageRule | GeminiImageRule
 
-# OpenAI model-name prefixes (longest first wins) -> their image rule.
-OPENAI_IMAGE_RULES: tuple[tuple[str, ImageRule], ...] = (
-    ("gpt-4o-mini", TileImageRule(2833, 5667)),
-    ("gpt-4.1-mini", PatchImageRule(1.62)),
-    ("gpt-4.1-nano", PatchImageRule(2.46)),
-    ("gpt-5-mini", PatchImageRule(1.62)),
-    ("gpt-5-nano", PatchImageRule(2.46)),
-    ("o4-mini", PatchImageRule(1.72)),
-    ("computer-use", TileImageRule(65, 129)),
-    ("gpt-5", TileImageRule(70, 140)),
-    ("o1", TileImageRule(75, 150)),
-    ("o3", TileImageRule(75, 150)),
-)
-DEFAULT_OPENAI_IMAGE_RULE = TileImageRule(85, 170)  # gpt-4o, gpt-4.1, gpt-4.5, gpt-4-turbo
+_KINDS: dict[str, type[ImageRule]] = {"tile": TileImageRule, "patch": PatchImageRule, "area": AreaImageRule,
+                                      "gemini": GeminiImageRule}
+
+
+def image_rule_from(spec: Mapping[str, Any]) -> ImageRule:
+    """An image rule from its data-file spec (`{kind = "tile", base_tokens = 85, tile_tokens = 170}`)."""
+    return rule_from(_KINDS, spec, "image rule")
+
+
+@functools.lru_cache(maxsize=1)
+def _openai_rules() -> tuple[tuple[tuple[str, ImageRule], ...], ImageRule]:
+    table = families().openai_images
+    rules = tuple((str(prefix), image_rule_from(spec)) for prefix, spec in table["prefixes"])
+    return tuple(sorted(rules, key=lambda item: -len(item[0]))), image_rule_from(table["default"])
 
 
 def openai_image_rule(model: str) -> ImageRule:
-    """The image rule for an OpenAI model name."""
+    """The image rule for an OpenAI model name (the data file's longest matching prefix, else its default).
+
+    >>> openai_image_rule("gpt-4o-mini-2024-07-18").tile_tokens
+    5667
+    """
     bare = model.lower().rsplit("/", 1)[-1]
-    for prefix, rule in sorted(OPENAI_IMAGE_RULES, key=lambda item: -len(item[0])):
-        if bare.startswith(prefix):
-            return rule
-    return DEFAULT_OPENAI_IMAGE_RULE
+    rules, default = _openai_rules()
+    return next((rule for prefix, rule in rules if bare.startswith(prefix)), default)
