@@ -40,6 +40,12 @@ def test_a_timestamp_in_the_system_prompt_is_named():
     assert report.shared_tokens == tools + counter.count(SYSTEM[:SYSTEM.index("00:00") + 1])
 
 
+def test_a_dropped_system_prompt_is_named_as_the_system_part():
+    bare = {k: v for k, v in BASE.items() if k != "system"}
+    report = why_miss(BASE, bare)
+    assert report.cause == "system" and report.detail.startswith("system[0] line 1")
+
+
 def test_reordered_tools_are_named():
     report = why_miss(BASE, variant(tools=TOOLS[::-1]))
     assert (report.part, report.cause, report.shared_tokens) == ("tools", "tool order", 0)

@@ -108,8 +108,8 @@ def _explain(parts_a: list[Any], parts_b: list[Any], raw_a: list[str], raw_b: li
                              "through budget.canonical_json so equal content is equal bytes")
     if part == "tools" or parts_a[at][0] == "tools":
         return _tools(parts_a, parts_b)
-    if part == "system" and parts_a[at][0] == "system":
-        return _system(where, _text(block_a), _text(block_b))
+    if part == "system" or parts_a[at][0] == "system":
+        return _system(parts_a[at][1] if parts_a[at][0] == "system" else where, _text(block_a), _text(block_b))
     return _history(parts_a, parts_b, raw_a, raw_b, at)
 
 
