@@ -249,7 +249,9 @@ def _register_niah(evals: click.Group) -> None:
                   help="The model's window, for models the catalog does not know.")
     @click.option("--tokenizer", "tokenizer_name", default=None, help="Tokenizer id for models the catalog does "
                                                                       "not know (e.g. o200k_base).")
-    @click.option("--price-as", default=None, help="Price the calls as this catalog model.")
+    @click.option("--price-as", default=None, help="Also price each cell as this catalog model would bill the "
+                  "same prompt and answer (e.g. gpt-4o-mini; a local model itself costs nothing) [default: a remote "
+                  "model as itself].")
     @click.option("--threshold", type=float, default=0.856, show_default=True,
                   help="Effective length: the longest length scoring at least this (RULER's 85.6%).")
     @click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
