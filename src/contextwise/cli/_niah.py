@@ -49,7 +49,7 @@ def priced_as(summaries: Any) -> str | None:
 
 
 def _usd(value: float | None) -> str:
-    return "" if value is None else f"{value:.6f}"
+    return "" if value is None else "0" if value == 0 else f"{value:.6f}"
 
 
 def summary_table(results: Any, threshold: float) -> Table:
