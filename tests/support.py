@@ -30,6 +30,20 @@ def missing(reason: str) -> None:
     pytest.skip(reason)
 
 
+def local_chat_model() -> Any:
+    """The shared embedded model (`contextwise.llm.local_model()`, SmolLM2-135M), or a skip (a failure in CI) when
+    llama-cpp-python or the weights are missing: the body of every test module's `model` fixture."""
+    need("llama_cpp", "the local model needs the `local` extra")
+    from contextwise.errors import MissingDependencyError
+    from contextwise.llm import local_model
+
+    try:
+        return local_model()
+    except MissingDependencyError as exc:
+        missing(str(exc))
+        raise
+
+
 @contextlib.contextmanager
 def serve_http(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
     """Serve `handler` on a free 127.0.0.1 port in a daemon thread; yields "http://127.0.0.1:PORT", shuts down

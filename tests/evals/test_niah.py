@@ -269,3 +269,73 @@ def test_answer_prefix_ends_the_prompt_and_makes_new_cells(hay):
     prompt = model.calls[-1][0][-1].text
     assert prompt.endswith("Answer: " + multi_key(2).answer_prefix)
     assert multi_key(2).answer_prefix.startswith("The special magic number for ")
+
+
+def _priced_as(model_name, messages, response):
+    from contextwise.models import cost
+    from contextwise.tokens import TokenCounter
+    from contextwise.types import Usage
+
+    counter = TokenCounter.for_model(model_name)
+    return cost(Usage(input_tokens=counter.messages(messages), output_tokens=counter.count(response)),
+                model_name).total_usd
+
+
+def test_each_cell_is_priced_as_the_named_catalog_model_in_its_own_tokenizer(hay):
+    from contextwise.evals.niah import Target
+
+    model = ScriptedChatModel([reader()], repeat_last=True)
+    free = Target(model, "local-like", FakeTokenizer(), "fake", 8192, True, "gpt-4o-mini")
+    results = run_niah(free, hay, Grid((400, 800), (0, 100)), [classic()])
+    for result, (messages, _, _) in zip(results.results, model.calls):
+        assert result.cost_usd == 0.0 and result.price_model == "gpt-4o-mini"
+        assert result.priced_usd == pytest.approx(_priced_as("gpt-4o-mini", messages, result.response))
+    (summary,) = results.summary()
+    assert summary.cost_usd == 0.0 and summary.price_model == "gpt-4o-mini"
+    assert summary.priced_usd == pytest.approx(sum(r.priced_usd for r in results.results)) and summary.priced_usd > 0
+    dearer = run_niah(Target(model, "local-like", FakeTokenizer(), "fake", 8192, True, "gpt-4o"), hay,
+                      Grid((400, 800), (0, 100)), [classic()]).summary()[0]
+    assert dearer.priced_usd > summary.priced_usd  # the same tokens at gpt-4o's higher list price
+
+
+def test_finished_cells_are_repriced_without_asking_the_model_again(hay, tmp_path):
+    out = tmp_path / "r.jsonl"
+    grid = Grid((400,), (0, 50, 100))
+    first = run_niah(target(ScriptedChatModel([reader()], repeat_last=True)), hay, grid, out=out)
+    assert {r.price_model for r in first.results} == {None} and first.summary()[0].priced_usd is None
+    idle = ScriptedChatModel(["never asked"])
+    priced = run_niah(describe(idle, tokenizer=FakeTokenizer(), window_tokens=8192, price_model="gpt-4o-mini"),
+                      hay, grid, out=out)
+    assert idle.calls == [] and [r.response for r in priced.results] == [r.response for r in first.results]
+    fresh = ScriptedChatModel([reader()], repeat_last=True)
+    direct = run_niah(describe(fresh, tokenizer=FakeTokenizer(), window_tokens=8192, price_model="gpt-4o-mini"),
+                      hay, grid)
+    assert [r.priced_usd for r in priced.results] == pytest.approx([r.priced_usd for r in direct.results])
+    assert {r.cell_id for r in NiahResults.read(out).results} == {r.cell_id for r in first.results}
+    assert all(r.price_model == "gpt-4o-mini" for r in NiahResults.read(out).results)
+
+
+def test_an_unknown_price_model_is_refused_before_any_call():
+    with pytest.raises(UsageError, match="catalog"):
+        describe(ScriptedChatModel(["x"]), tokenizer=FakeTokenizer(), window_tokens=8192, price_model="no-such-llm")
+
+
+def test_the_table_shows_the_cost_as_the_named_model(hay, tmp_path):
+    from rich.console import Console
+
+    from contextwise.cli import _niah
+
+    model = ScriptedChatModel([reader()], repeat_last=True)
+    results = run_niah(describe(model, tokenizer=FakeTokenizer(), window_tokens=8192, price_model="gpt-4o-mini"),
+                       hay, Grid((400,), (0, 100)), [classic()])
+    table = _niah.markdown(results, 0.856)
+    assert "| cost $ | as gpt-4o-mini $ |" in table
+    row = next(line for line in table.splitlines() if line.startswith("| raw |"))
+    assert f"{results.summary()[0].priced_usd:.6f}" in row
+    console = Console(record=True, width=200)
+    console.print(_niah.summary_table(results, 0.856))
+    assert "as gpt-4o-mini $" in console.export_text()
+    _niah.write_outputs(results, tmp_path, 0.856, "t", console)
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["config"]["price_model"] == "gpt-4o-mini"
+    assert any(m["metric"] == "priced_usd" for m in summary["metrics"])

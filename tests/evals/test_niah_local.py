@@ -4,23 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from contextwise.errors import MissingDependencyError
 from contextwise.evals.niah import Grid, Haystack, NiahRun, WindowExceededError, classic, multi_key
-from contextwise.llm import LlamaCppModel, local_model
+from contextwise.llm import LlamaCppModel
 from contextwise.types import ChatOptions, Message
-from tests.support import missing, need
+from tests.support import local_chat_model, need
 
 FILLER = " ".join(f"Sentence {i} of the filler is about the weather in spring." for i in range(400))
 
 
 @pytest.fixture(scope="module")
 def model() -> LlamaCppModel:
-    need("llama_cpp", "the local model needs the `local` extra")
-    try:
-        return local_model()
-    except MissingDependencyError as exc:
-        missing(str(exc))
-        raise
+    return local_chat_model()
 
 
 def ask(model: LlamaCppModel, text: str):

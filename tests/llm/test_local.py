@@ -10,7 +10,7 @@ import sys
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from support import missing, need
+from support import local_chat_model
 
 from contextwise.errors import ContextLengthError, MissingDependencyError, UsageError
 from contextwise.llm import AsyncLlamaCppModel, ChatML, LlamaCppModel, local_model, smollm2_path
@@ -22,12 +22,7 @@ ASK = [Message.user("Name three colours.")]
 
 @pytest.fixture(scope="module")
 def model() -> LlamaCppModel:
-    need("llama_cpp", "the local model needs the `local` extra")
-    try:
-        return local_model()
-    except MissingDependencyError as exc:
-        missing(str(exc))
-        raise
+    return local_chat_model()
 
 
 def test_local_model_is_loaded_once_and_shared(model):

@@ -42,17 +42,32 @@ def run_with_bar(run: Any, console: Console, label: str = "cells") -> Any:
         return run.run(tick)
 
 
+def priced_as(summaries: Any) -> str | None:
+    """The catalog model every strategy's cells were priced as, if one."""
+    names = {s.price_model for s in summaries}
+    return names.pop() if len(names) == 1 else None
+
+
+def _usd(value: float | None) -> str:
+    return "" if value is None else "0" if value == 0 else f"{value:.6f}"
+
+
 def summary_table(results: Any, threshold: float) -> Table:
-    """Per strategy: cells, accuracy, judge, effective length, prompt tokens, cost, latency."""
+    """Per strategy: cells, accuracy, judge, effective length, prompt tokens, cost (its own, and as the
+    `--price-as` model), latency."""
+    summaries = results.summary(threshold)
+    price = priced_as(summaries)
     table = Table(title=f"NIAH by strategy (effective length: longest length scoring >= {threshold:g})",
                   title_justify="left")
-    for column in ("strategy", "cells", "accuracy", "judge", "effective length", "prompt tokens", "cost $",
-                   "latency s"):
+    columns = ["strategy", "cells", "accuracy", "judge", "effective length", "prompt tokens", "cost $"]
+    columns += [f"as {price} $"] if price else []
+    for column in (*columns, "latency s"):
         table.add_column(column, justify="left" if column == "strategy" else "right")
-    for s in results.summary(threshold):
-        table.add_row(s.strategy, str(s.cells), f"{s.accuracy:.3f}", "" if s.judge is None else f"{s.judge:.3f}",
-                      "-" if s.effective_length is None else f"{s.effective_length:,}", f"{s.prompt_tokens:,.0f}",
-                      "" if s.cost_usd is None else f"{s.cost_usd:.6f}", f"{s.latency_s:.2f}")
+    for s in summaries:
+        cells = [s.strategy, str(s.cells), f"{s.accuracy:.3f}", "" if s.judge is None else f"{s.judge:.3f}",
+                 "-" if s.effective_length is None else f"{s.effective_length:,}", f"{s.prompt_tokens:,.0f}",
+                 _usd(s.cost_usd)]
+        table.add_row(*cells, *([_usd(s.priced_usd)] if price else []), f"{s.latency_s:.2f}")
     return table
 
 
@@ -69,12 +84,16 @@ def matrix_table(matrix: Any) -> Table:
 
 def markdown(results: Any, threshold: float) -> str:
     """The summary and each strategy's matrix as Markdown (table.md)."""
-    lines = ["| strategy | cells | accuracy | judge | effective length | prompt tokens | cost $ | latency s |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|"]
-    for s in results.summary(threshold):
+    summaries = results.summary(threshold)
+    price = priced_as(summaries)
+    extra = f" as {price} $ |" if price else ""
+    lines = [f"| strategy | cells | accuracy | judge | effective length | prompt tokens | cost $ |{extra} latency s |",
+             "|---|---:|---:|---:|---:|---:|---:|" + ("---:|" if price else "") + "---:|"]
+    for s in summaries:
+        priced = f" {_usd(s.priced_usd)} |" if price else ""
         lines.append(f"| {s.strategy} | {s.cells} | {s.accuracy:.3f} | {'' if s.judge is None else f'{s.judge:.3f}'}"
                      f" | {'-' if s.effective_length is None else s.effective_length} | {s.prompt_tokens:.0f} | "
-                     f"{'' if s.cost_usd is None else f'{s.cost_usd:.6f}'} | {s.latency_s:.2f} |")
+                     f"{_usd(s.cost_usd)} |{priced} {s.latency_s:.2f} |")
     for name in results.strategies:
         m = results.matrix(name)
         lines += ["", f"**{name}** (rows: depth %, columns: length in tokens)", "",
@@ -94,8 +113,10 @@ def write_outputs(results: Any, out: Path, threshold: float, title: str, console
     metrics = [(s.strategy, key, value) for s in results.summary(threshold)
                for key, value in (("accuracy", s.accuracy), ("judge", s.judge),
                                   ("effective_length", s.effective_length), ("prompt_tokens", s.prompt_tokens),
-                                  ("cost_usd", s.cost_usd), ("latency_s", s.latency_s)) if value is not None]
-    written.append(write_summary(out / "summary.json", "niah", {"title": title, "threshold": threshold}, metrics))
+                                  ("cost_usd", s.cost_usd), ("priced_usd", s.priced_usd),
+                                  ("latency_s", s.latency_s)) if value is not None]
+    config = {"title": title, "threshold": threshold, "price_model": priced_as(results.summary(threshold))}
+    written.append(write_summary(out / "summary.json", "niah", config, metrics))
     try:
         written += charts(results, out, threshold, title)
     except MissingDependencyError:

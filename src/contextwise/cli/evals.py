@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 from pathlib import Path
 
 import click
@@ -251,7 +252,9 @@ def _register_niah(evals: click.Group) -> None:
                   help="The model's window, for models the catalog does not know.")
     @click.option("--tokenizer", "tokenizer_name", default=None, help="Tokenizer id for models the catalog does "
                                                                       "not know (e.g. o200k_base).")
-    @click.option("--price-as", default=None, help="Price the calls as this catalog model.")
+    @click.option("--price-as", default=None, help="Also price each cell as this catalog model would bill the "
+                  "same prompt and answer (e.g. gpt-4o-mini; a local model itself costs nothing) [default: a remote "
+                  "model as itself].")
     @click.option("--threshold", type=float, default=0.856, show_default=True,
                   help="Effective length: the longest length scoring at least this (RULER's 85.6%).")
     @click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
@@ -380,50 +383,104 @@ def _register_compaction(evals: click.Group) -> None:
                   help="The history budget every manager fits the conversation into.")
     @click.option("--early-sessions", type=int, default=2, show_default=True,
                   help="Probe questions whose evidence lies in sessions 1..N.")
+    @click.option("--sessions", type=int, default=None,
+                  help="Add only each conversation's first N sessions (a shorter run) [default: all].")
     @click.option("--conversations", default="tuning", show_default=True,
                   help="Sample ids, comma-separated, or tuning / held-out.")
     @click.option("--summarizer", "summarizer_spec", default=None,
-                  help="A chat model spec that writes the summaries of the summarizing managers.")
+                  help="What writes the summaries of the summarizing managers: a chat model spec (e.g. local), "
+                       "or compressor:<spec> (e.g. compressor:extractive, no model call).")
+    @click.option("--summary-input", "summary_input_tokens", type=int, default=None,
+                  help="Tokens of messages per summary request [default: 40% of a local summarizer's window].")
+    @click.option("--summary-tokens", type=int, default=None,
+                  help="Summary length [default: 10% of a local summarizer's window, at most a fifth of --budget].")
+    @click.option("--summary-cache", default=None,
+                  help="Response cache spec for the summaries, so a rerun asks no model [default: sqlite in "
+                       "the contextwise cache dir; 'none' for no cache].")
     @click.option("--answerer", "answerer_spec", default=None,
                   help="A chat model spec asked each probe from the managed context.")
     @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
-                  help="Directory for summary.json.")
-    def compaction(path: Path, budget_tokens: int, early_sessions: int, conversations: str,
-                   summarizer_spec: str | None, answerer_spec: str | None, out: Path | None) -> None:
+                  help="Directory for summary.json and results.jsonl (one line per probe and manager).")
+    def compaction(path: Path, budget_tokens: int, early_sessions: int, sessions: int | None, conversations: str,
+                   summarizer_spec: str | None, summary_input_tokens: int | None, summary_tokens: int | None,
+                   summary_cache: str | None, answerer_spec: str | None, out: Path | None) -> None:
         """Compaction recall: the share of early-session LoCoMo answers each history manager still holds."""
-        from contextwise.evals.compaction import compaction_recall
+        from contextwise.evals.compaction import CompressorSummarizer, compaction_recall, summary_sizes
         from contextwise.evals.locomo import load_locomo
         from contextwise.registry import resolve
 
         chosen = pick_conversations(load_locomo(path), conversations)
-        summarizer = resolve("chat", summarizer_spec) if summarizer_spec else None
+        summarizer: Any = None
+        if summarizer_spec and summarizer_spec.startswith("compressor:"):
+            summarizer = CompressorSummarizer(resolve("compressor", summarizer_spec.partition(":")[2]))
+        elif summarizer_spec:
+            summarizer = resolve("chat", summarizer_spec)
+        limits = summary_sizes(summarizer, budget_tokens, summary_input_tokens, summary_tokens)
+        if summarizer is not None and not isinstance(summarizer, CompressorSummarizer):
+            summarizer = _cached_summarizer(summarizer, summary_cache)
         answerer = resolve("chat", answerer_spec) if answerer_spec else None
         console = Console()
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
         with Progress(*columns, console=console, transient=True) as bar:
             task = bar.add_task("managing", total=None)
             report = compaction_recall(chosen, budget_tokens=budget_tokens, early_sessions=early_sessions,
-                                       summarizer=summarizer, answerer=answerer,
+                                       sessions=sessions, summarizer=summarizer, summary_input_tokens=limits[0],
+                                       summary_tokens=limits[1], answerer=answerer,
                                        progress=lambda d, t: bar.update(task, completed=d, total=t))
+        scope = f"first {sessions} sessions" if sessions else "whole conversations"
         table = Table(title=f"compaction recall at {budget_tokens:,} tokens: questions about sessions "
-                            f"1..{early_sessions}, {len(report.conversations)} conversations", title_justify="left")
-        for column in ("manager", "probes", "answer present", "answered by model", "context tokens"):
+                            f"1..{early_sessions}, {len(report.conversations)} conversations ({scope}); answer "
+                            f"in the whole history: {report.ceiling:.3f}", title_justify="left")
+        headers = ["manager", "probes", "present", "tokens"]
+        headers += ["by model"] if answerer is not None else []
+        headers += ["summaries", "summary s"] if summarizer is not None else []
+        for column in headers:
             table.add_column(column, justify="left" if column == "manager" else "right")
         for m in report.managers:
-            table.add_row(m.manager, str(m.probes), f"{m.present:.3f}", "" if m.model is None else f"{m.model:.3f}",
-                          f"{m.context_tokens:,.0f}")
+            cells = [m.manager, str(m.probes), f"{m.present:.3f}", f"{m.context_tokens:,.0f}"]
+            cells += [f"{m.model:.3f}"] if m.model is not None else []
+            if summarizer is not None:
+                cells += [f"{m.summaries}" + (f" ({m.refused} bad)" if m.refused else ""), f"{m.summary_s:.1f}"]
+            table.add_row(*cells)
         console.print(table)
         if summarizer is None:
             console.print("no --summarizer: the summarizing managers wrote no summary and kept what a window keeps",
                           markup=False)
+        else:
+            console.print(f"summaries by {summarizer_spec}: at most {limits[0]:,} tokens of messages per request, "
+                          f"{limits[1]:,}-token summaries", markup=False)
         if out is not None:
-            from contextwise.evals.report import write_summary
+            _write_compaction(report, out, {"budget_tokens": budget_tokens, "early_sessions": early_sessions,
+                                            "sessions": sessions, "conversations": list(report.conversations),
+                                            "summarizer": summarizer_spec, "ceiling": report.ceiling,
+                                            "summary_input_tokens": limits[0], "summary_tokens": limits[1]},
+                              console)
 
-            out.mkdir(parents=True, exist_ok=True)
-            metrics = [(m.manager, key, value) for m in report.managers
-                       for key, value in (("present", m.present), ("model", m.model),
-                                          ("context_tokens", m.context_tokens)) if value is not None]
-            config = {"budget_tokens": budget_tokens, "early_sessions": early_sessions,
-                      "conversations": list(report.conversations), "summarizer": summarizer_spec}
-            console.print(f"wrote {write_summary(out / 'summary.json', 'compaction', config, metrics)}",
-                          markup=False)
+
+def _cached_summarizer(model: Any, spec: str | None) -> Any:
+    """`model` behind the response cache (`spec`, default a SQLite file in the cache dir; "none": uncached)."""
+    if spec == "none":
+        return model
+    from contextwise._paths import cache_dir
+    from contextwise.cache import CachedChatModel
+
+    if spec is None:
+        (cache_dir() / "evals").mkdir(parents=True, exist_ok=True)
+        spec = f"sqlite:{cache_dir() / 'evals' / 'summaries.db'}"
+    return CachedChatModel(model, spec, tenant="contextwise-evals")
+
+
+def _write_compaction(report: Any, out: Path, config: dict[str, Any], console: Console) -> None:
+    import json
+    from dataclasses import asdict
+
+    from contextwise.evals.report import write_summary
+
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.jsonl").write_text("".join(json.dumps(asdict(p), sort_keys=True) + "\n"
+                                               for p in report.probes), encoding="utf-8")
+    metrics = [(m.manager, key, value) for m in report.managers
+               for key, value in (("present", m.present), ("model", m.model), ("context_tokens", m.context_tokens),
+                                  ("summaries", m.summaries), ("refused", m.refused), ("summary_s", m.summary_s))
+               if value is not None]
+    console.print(f"wrote {write_summary(out / 'summary.json', 'compaction', config, metrics)}", markup=False)

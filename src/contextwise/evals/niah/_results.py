@@ -24,7 +24,9 @@ class CellResult:
 
     `score` is the deterministic scorer's; `judge_score` the optional model judge's, kept apart. Token counts
     are the model's own: `context_tokens` of the haystack with its needle as built, `prompt_tokens` as sent
-    (after the strategy), `cached_tokens` of the prompt reused from the model's cache.
+    (after the strategy), `cached_tokens` of the prompt reused from the model's cache. `cost_usd` is what the
+    call cost (0 on a local model); `priced_usd` what the same prompt and answer cost on `price_model`, a
+    catalog model, at list prices (`--price-as`).
     """
 
     cell_id: str
@@ -50,6 +52,8 @@ class CellResult:
     strategy_s: float = 0.0
     cost_usd: float | None = None
     judge_score: float | None = None
+    price_model: str | None = None
+    priced_usd: float | None = None
 
     def to_json(self) -> str:
         """One line of JSON."""
@@ -165,6 +169,8 @@ class StrategySummary:
     prompt_tokens: float
     cost_usd: float | None
     latency_s: float
+    price_model: str | None = None
+    priced_usd: float | None = None
 
 
 class NiahResults:
@@ -218,15 +224,20 @@ class NiahResults:
         return effective_length(self.curve(strategy), threshold)
 
     def summary(self, threshold: float = RULER_THRESHOLD) -> list[StrategySummary]:
-        """Per strategy: accuracy, judge, effective length, mean prompt tokens, total cost, mean latency."""
+        """Per strategy: accuracy, judge, effective length, mean prompt tokens, total cost (its own, and as the
+        catalog model the cells were priced as, when all of them were priced as one), mean latency."""
         out = []
         for name in self.strategies:
             rs = self.of(name)
             judged = [r.judge_score for r in rs if r.judge_score is not None]
             costs = [r.cost_usd for r in rs if r.cost_usd is not None]
+            priced_as = {r.price_model for r in rs}
+            priced = priced_as.pop() if len(priced_as) == 1 else None
+            priced_usd = sum(r.priced_usd or 0.0 for r in rs) if priced is not None else None
             out.append(StrategySummary(name, len(rs), _mean([r.score for r in rs]), _mean(judged) if judged else None,
                                        self.effective_length(name, threshold), _mean([r.prompt_tokens for r in rs]),
-                                       sum(costs) if costs else None, _mean([r.latency_s + r.strategy_s for r in rs])))
+                                       sum(costs) if len(costs) == len(rs) else None,
+                                       _mean([r.latency_s + r.strategy_s for r in rs]), priced, priced_usd))
         return out
 
 

@@ -38,7 +38,9 @@ class WindowExceededError(UsageError):
 @dataclass(frozen=True)
 class Target:
     """The model under test with the facts the grid needs: its tokenizer (lengths are counted in it), its
-    window, and the catalog name its cost is priced under (None: not priced)."""
+    window, the catalog model each cell is also priced as (`price_model`, None: not priced; the same prompt
+    and answer counted in that model's tokenizer, so a free local model shows what a hosted one would charge)
+    and its own catalog entry (`catalog_name`, None for a local model, which costs nothing)."""
 
     model: ChatModel
     name: str
@@ -47,18 +49,27 @@ class Target:
     window_tokens: int
     local: bool
     price_model: str | None
+    catalog_name: str | None = None
 
 
 def describe(model: ChatModel, *, tokenizer: Tokenizer | None = None, window_tokens: int | None = None,
              price_model: str | None = None) -> Target:
     """The Target for `model`: a llama.cpp model brings its own tokenizer and n_ctx; a remote model is looked up
-    in the catalog (its tokenizer, its window) unless both are given.
+    in the catalog (its tokenizer, its window) unless both are given. `price_model` (a catalog name) prices
+    every cell as that model would bill the same prompt; a remote model is priced as itself by default.
 
     Raises:
-        UsageError: a remote model the catalog does not know, without `tokenizer` and `window_tokens`.
+        UsageError: a remote model the catalog does not know, without `tokenizer` and `window_tokens`; a
+            `price_model` the catalog does not know.
     """
     from contextwise.llm import LlamaCppModel
 
+    if price_model is not None:
+        priced = _catalog_entry(price_model)
+        if priced is None:
+            raise UsageError(f"price_model {price_model!r}: the catalog does not know it (`contextwise models` "
+                             f"lists the names)")
+        price_model = priced.name
     if isinstance(model, LlamaCppModel):
         return Target(model, model.name, tokenizer or model.tokenizer, f"llama.cpp:{model.path.name}",
                       min(window_tokens or model.n_ctx, model.n_ctx), True, price_model)
@@ -71,8 +82,9 @@ def describe(model: ChatModel, *, tokenizer: Tokenizer | None = None, window_tok
 
         tokenizer = get_tokenizer(info.tokenizer)
     window = window_tokens or info.max_input_tokens or info.context_window_tokens
+    own = info.name if info is not None else None
     return Target(model, model.name, tokenizer, getattr(tokenizer, "name", "?"), window, False,
-                  price_model or (info.name if info is not None else None))
+                  price_model or own, own)
 
 
 def _catalog_entry(name: str) -> Any:
@@ -137,6 +149,7 @@ class NiahRun:
         self.file = ResultsFile(out) if out is not None else None
         self._builders: dict[int, ContextBuilder] = {}
         self._done: dict[str, CellResult] = {}
+        self._price_counter: Any = None
 
     # -- planning (pure but for reading the haystack) ----------------------------------------------------------
 
@@ -209,7 +222,8 @@ class NiahRun:
         A failing model call raises after the cells finished before it were written."""
         cells = self.plan()
         self._done = self.file.load() if self.file is not None else self._done
-        todo = [c for c in cells if c.id not in self._done or self._needs_judge(self._done[c.id])]
+        todo = [c for c in cells if c.id not in self._done or self._needs_judge(self._done[c.id])
+                or self._needs_price(self._done[c.id])]
         finished = len(cells) - len(todo)
         if progress:
             progress(finished, len(cells))
@@ -225,6 +239,10 @@ class NiahRun:
     def _needs_judge(self, result: CellResult) -> bool:
         return self.judge is not None and result.judge_score is None
 
+    def _needs_price(self, result: CellResult) -> bool:
+        """A cell finished earlier without this run's `price_model` (priced as another model, or not at all)."""
+        return self.target.price_model is not None and result.price_model != self.target.price_model
+
     def _results(self, todo: list[PlannedCell]) -> Iterator[CellResult]:
         if self.concurrency == 1 or self.target.local:
             yield from map(self._run_cell, todo)
@@ -236,19 +254,26 @@ class NiahRun:
 
     def _run_cell(self, cell: PlannedCell) -> CellResult:
         previous = self._done.get(cell.id)
-        if previous is not None:  # only the judge is missing
-            return self._with_judge(previous, cell.needle)
+        if previous is not None:  # only the judge or the price is missing
+            if self._needs_price(previous):
+                previous = self._repriced(previous, self._messages(cell)[0])
+            return self._with_judge(previous, cell.needle) if self._needs_judge(previous) else previous
+        messages, placed, strategy_s = self._messages(cell)
+        started = time.perf_counter()
+        completion = self.target.model.complete(messages, self.max_output_tokens, self.options)
+        latency = time.perf_counter() - started
+        result = self._result(cell, placed.tokens, completion, latency, strategy_s)
+        result = self._repriced(result, messages, completion)
+        return self._with_judge(result, cell.needle) if self.judge is not None else result
+
+    def _messages(self, cell: PlannedCell) -> tuple[list[Message], Any, float]:
+        """The cell's prompt (built, then fitted by its strategy), the placed context, the strategy's seconds."""
         placed = self._builder(cell.seed).build(cell.length - self.buffer_tokens, cell.depth, cell.needle.inserts)
         started = time.perf_counter()
         sent = cell.strategy.fit(placed.text, cell.needle.question, self.target.tokenizer)
         strategy_s = time.perf_counter() - started
-        started = time.perf_counter()
         prefix = cell.needle.answer_prefix if self.answer_prefix else ""
-        completion = self.target.model.complete(prompt_messages(sent, cell.needle.question, prefix),
-                                                self.max_output_tokens, self.options)
-        latency = time.perf_counter() - started
-        result = self._result(cell, placed.tokens, completion, latency, strategy_s)
-        return self._with_judge(result, cell.needle) if self.judge is not None else result
+        return prompt_messages(sent, cell.needle.question, prefix), placed, strategy_s
 
     def _result(self, cell: PlannedCell, context_tokens: int, completion: Completion, latency: float,
                 strategy_s: float) -> CellResult:
@@ -259,6 +284,30 @@ class NiahRun:
                           usage.cached_input_tokens, completion.text, self.scorer.score(completion.text, cell.needle),
                           self.scorer.name, latency, strategy_s, self._cost(completion))
 
+    def _repriced(self, result: CellResult, messages: Sequence[Message],
+                  completion: Completion | None = None) -> CellResult:
+        """`result` with its own cost (0 for a local model) and its price as `price_model`: the remote model's
+        own usage when it is priced as itself, else `messages` and the answer counted in price_model's tokenizer
+        (framed as its provider frames them)."""
+        from dataclasses import replace
+
+        from contextwise.models import cost
+        from contextwise.types import Usage
+
+        own = 0.0 if self.target.local else result.cost_usd
+        name = self.target.price_model
+        if name is None:
+            return replace(result, cost_usd=own)
+        if name == self.target.catalog_name and own is not None:
+            return replace(result, cost_usd=own, price_model=name, priced_usd=own)
+        if self._price_counter is None:
+            from contextwise.tokens import TokenCounter
+
+            self._price_counter = TokenCounter.for_model(name)
+        usage = Usage(input_tokens=self._price_counter.messages(messages),
+                      output_tokens=self._price_counter.count(result.response))
+        return replace(result, cost_usd=own, price_model=name, priced_usd=cost(usage, name).total_usd)
+
     def _with_judge(self, result: CellResult, needle: Needle) -> CellResult:
         from dataclasses import replace
 
@@ -266,12 +315,16 @@ class NiahRun:
         return replace(result, judge_score=self.judge.score(result.response, needle))
 
     def _cost(self, completion: Completion) -> float | None:
-        if self.target.price_model is None:
+        """The call's own cost: nothing for a local model, the catalog's list price of its usage for a remote
+        one (None when the catalog does not price it)."""
+        if self.target.local:
+            return 0.0
+        if self.target.catalog_name is None:
             return None
         from contextwise.models import cost
 
         try:
-            return cost(completion.usage, self.target.price_model).total_usd
+            return cost(completion.usage, self.target.catalog_name).total_usd
         except ContextwiseError:
             return None
 
