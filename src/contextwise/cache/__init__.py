@@ -22,6 +22,8 @@ from contextwise.cache._semantic import Calibration, SemanticIndex, calibrate, p
 from contextwise.cache._chat import AsyncCachedChatModel, CachedChatModel, CachedCompletion
 from contextwise.cache._deps import chunk_dependencies, chunk_versions, fact_dependencies, fact_versions, Versions
 from contextwise.cache._entry import Dependency, Entry, VersionSource, content_version
+from contextwise.cache._kv import KVCacheStats, KVFound, KVState, KVStateCache, KVStateEntry, Scenario
+from contextwise.cache._kvmodel import KVCachedModel, PrecomputedScenario
 from contextwise.cache._keys import canonical_bytes, canonical_request, request_key
 from contextwise.cache._request import CacheRequest, from_call
 from contextwise.cache._response import CacheControl, CacheStats, Lookup, ResponseCache
@@ -31,8 +33,10 @@ from contextwise.cache._stores import EntryStore, MemoryEntries, RedisEntries, S
 __all__ = [
     "Anchors", "AsyncCachedChatModel", "CacheControl", "CacheRequest", "CacheStats", "CachedChatModel",
     "CachedCompletion", "CachedCompressed", "CachedCompressor", "Calibration", "Dependency", "Entry", "EntryStore",
-    "Lookup", "MemoryEntries", "Param", "RedisEntries", "ResponseCache", "SQLiteEntries", "Schema", "SemanticIndex",
-    "VersionSource", "Versions", "anchors", "calibrate", "canonical_bytes", "canonical_request",
-    "chunk_dependencies", "chunk_versions", "content_version", "fact_dependencies", "fact_versions", "from_call",
-    "get_schema", "open_entries", "prompt_text", "request_key", "schema_names", "settings_of", "wilson",
+    "KVCacheStats", "KVCachedModel", "KVFound", "KVState", "KVStateCache", "KVStateEntry", "Lookup",
+    "MemoryEntries", "Param", "PrecomputedScenario", "RedisEntries", "ResponseCache", "SQLiteEntries", "Scenario",
+    "Schema", "SemanticIndex", "VersionSource", "Versions", "anchors", "calibrate", "canonical_bytes",
+    "canonical_request", "chunk_dependencies", "chunk_versions", "content_version", "fact_dependencies",
+    "fact_versions", "from_call", "get_schema", "open_entries", "prompt_text", "request_key", "schema_names",
+    "settings_of", "wilson",
 ]
