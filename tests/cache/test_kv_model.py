@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from support import missing, need
+from support import missing
 
 import contextwise
 from contextwise.cache import KVCachedModel, KVStateCache
@@ -25,12 +25,12 @@ GREEDY = ChatOptions(temperature=0.0, logprobs=True)
 SYSTEM = "You answer from the notes in one short sentence."
 NOTES = " ".join(f"Box {i} holds a {colour} ball." for i, colour in enumerate(["red", "blue", "green"] * 4))
 ASK = [Message.user("What colour is the ball in box 4?")]
-OUT = 12
+OUT = 8
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def model() -> LlamaCppModel:
-    need("llama_cpp", "the local model needs the `local` extra")
     try:
         return local_model()
     except MissingDependencyError as exc:
