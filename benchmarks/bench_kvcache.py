@@ -8,6 +8,7 @@ run restores the state from its file (the file is in the OS page cache: a warm r
 answers the same question from the same directory: the scenario precomputed here, served after a restart.
 
     python benchmarks/bench_kvcache.py [--prefix-tokens 2000] [--repeat 3] [--max-tokens 16] [--no-child]
+        [--data /work/shared/bench/data]
 """
 
 from __future__ import annotations
@@ -22,8 +23,6 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-
-from bench_surprisal import load_text  # the sibling script: the same real text
 
 from contextwise.cache import KVCachedModel, KVStateCache
 from contextwise.llm import LlamaCppModel, smollm2_path
@@ -48,10 +47,17 @@ def first_token(stream: Iterator[str | Completion]) -> tuple[float, Completion]:
     return (ttft if ttft is not None else time.perf_counter() - started), done
 
 
-def context_for(model: LlamaCppModel, prefix_tokens: int) -> str:
-    """Text that makes the scenario's prefix `prefix_tokens` long (the template and system prompt counted)."""
+def context_for(model: LlamaCppModel, prefix_tokens: int, data: Path) -> str:
+    """Essays cut so the scenario's prefix is `prefix_tokens` long (the template and system prompt counted)."""
     overhead = len(model._tokens(model.template.prefix([Message.system(f"{SYSTEM}\n\n")])))  # noqa: SLF001
-    return load_text(model, prefix_tokens - overhead)
+    ids: list[int] = []
+    for essay in sorted((data / "niah-paul-graham-essays" / "PaulGrahamEssays").glob("*.txt")):
+        ids += model.tokenize(essay.read_text() + "\n\n")
+        if len(ids) >= prefix_tokens:
+            break
+    if len(ids) < prefix_tokens - overhead:
+        raise SystemExit(f"not enough text under {data} (pass --data: the folder holding niah-paul-graham-essays)")
+    return model.detokenize(ids[:prefix_tokens - overhead])
 
 
 def child_run(folder: str, max_tokens: int) -> dict[str, float]:
@@ -90,6 +96,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--max-tokens", type=int, default=16)
     parser.add_argument("--no-child", action="store_true", help="skip the new-process run")
+    parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "bench" / "data",
+                        help="the public benchmark data folder (default ../shared/bench/data beside the checkout)")
     args = parser.parse_args()
     load_start = os.getloadavg()[0]
 
@@ -98,7 +106,7 @@ def main() -> None:
     plain.reuse_prefix = False
     folder = tempfile.mkdtemp(prefix="cw-bench-kv-")
     kv = KVCachedModel(model, KVStateCache(folder), tenant="bench")
-    context = context_for(model, args.prefix_tokens)
+    context = context_for(model, args.prefix_tokens, args.data)
     ask = [Message.user(QUESTION)]
     plain.complete([Message.user("warm up")], max_tokens=2)
 

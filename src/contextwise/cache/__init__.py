@@ -5,6 +5,10 @@ with the provider's defaults filled in, and the tenant, which is mandatory and a
 Answers record what they depended on (memory facts, document chunks, the system prompt) and are not served
 once that changed.
 
+For the local model, `KVCachedModel` resumes generation from llama.cpp KV states saved on disk (checksummed,
+fingerprinted, partitioned by tenant, evicted by their real bytes), and `precompute()` saves a scenario's
+system prompt and common context once for every later call and process.
+
 >>> from contextwise.cache import CachedChatModel, ResponseCache
 >>> from contextwise.testing import ScriptedChatModel
 >>> from contextwise.types import ChatOptions, Message
