@@ -213,3 +213,11 @@ def test_kv_precompute_refuses_bad_input_before_any_work(kv):
     with pytest.raises(UsageError):
         KVCachedModel(kv.model, kv.states, tenant="acme", save_min_new_tokens=0)
     assert kv.states.entries() == [] and kv.states.scenario("acme", "huge") is None
+
+
+def test_kv_an_unreadable_index_warns_and_answers_as_without_a_cache(kv, reference):
+    kv.states.close()
+    with pytest.warns(RuntimeWarning, match="not consulted"):
+        got = kv.complete([Message.system(f"{SYSTEM}\n\n{NOTES}"), *ASK], max_tokens=OUT, options=GREEDY)
+    assert got.usage.cached_input_tokens < 16
+    _same(got, reference)

@@ -169,10 +169,13 @@ class KVStateCache:
             return None
         wanted = np.asarray(tokens, dtype=np.int32)
         with self._lock:
-            rows = self._db.execute(
-                "SELECT key, n_tokens, tokens, bytes, last_used, uses FROM kv_states "
-                "WHERE tenant = ? AND fingerprint = ? AND head = ?",
-                (tenant, fingerprint, _head(wanted))).fetchall()
+            try:
+                rows = self._db.execute(
+                    "SELECT key, n_tokens, tokens, bytes, last_used, uses FROM kv_states "
+                    "WHERE tenant = ? AND fingerprint = ? AND head = ?",
+                    (tenant, fingerprint, _head(wanted))).fetchall()
+            except sqlite3.Error as exc:
+                raise StoreError(f"cannot read the KV state index in {self.root}: {exc}", backend="kv") from exc
         best: KVFound | None = None
         for key, n_tokens, blob, size, last_used, uses in rows:
             saved = np.frombuffer(blob, dtype="<i4")
@@ -234,10 +237,14 @@ class KVStateCache:
             raise StoreError(f"cannot write a KV state under {self.root}: {exc}", backend="kv") from exc
         now = time.time()
         with self._lock:
-            self._db.execute("INSERT OR REPLACE INTO kv_states VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0)",
-                             (tenant, fingerprint, key, _head(ids), len(ids), ids.tobytes(), size, now, now))
-            self._counts["saves"] += 1
-            self._evict(keep=(tenant, fingerprint, key))
+            try:
+                self._db.execute("INSERT OR REPLACE INTO kv_states VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0)",
+                                 (tenant, fingerprint, key, _head(ids), len(ids), ids.tobytes(), size, now, now))
+                self._counts["saves"] += 1
+                self._evict(keep=(tenant, fingerprint, key))
+            except sqlite3.Error as exc:
+                path.unlink(missing_ok=True)
+                raise StoreError(f"cannot index a KV state in {self.root}: {exc}", backend="kv") from exc
         return KVStateEntry(tenant, fingerprint, key, len(ids), size, now, 0, path)
 
     def remove(self, entry: KVStateEntry) -> None:

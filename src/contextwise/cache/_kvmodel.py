@@ -39,7 +39,8 @@ class KVCachedModel:
 
     >>> model = KVCachedModel(local_model(), KVStateCache(), tenant="acme")  # doctest: +SKIP
     >>> model.precompute("support", "You answer from the manual.", manual_text)  # doctest: +SKIP
-    >>> model.complete_scenario("support", [Message.user("How do I reset it?")]).usage.cached_input_tokens
+    >>> answer = model.complete_scenario("support", [Message.user("How do I reset it?")])  # doctest: +SKIP
+    >>> answer.usage.cached_input_tokens  # the scenario's prefix, restored  # doctest: +SKIP
     2012
     """
 
@@ -159,7 +160,11 @@ class _Resume:
         """Restore the tenant's saved state sharing the longest prefix with `tokens` when it beats `kept`;
         the tokens now cached."""
         owner, started = self.owner, time.perf_counter()
-        found = owner.states.find(owner.tenant, self.fingerprint, tokens)
+        try:
+            found = owner.states.find(owner.tenant, self.fingerprint, tokens)
+        except StoreError as exc:  # the index cannot be read: evaluate the prompt, as without a cache
+            warnings.warn(f"the KV state cache was not consulted: {exc}", RuntimeWarning, stacklevel=2)
+            found = None
         self.saved = found.common_tokens if found else 0
         if found is None or found.common_tokens < kept + owner.min_reuse_tokens:
             self._report(False, started, 0)
