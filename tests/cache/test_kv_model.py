@@ -4,6 +4,7 @@ serving another."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -220,4 +221,14 @@ def test_kv_an_unreadable_index_warns_and_answers_as_without_a_cache(kv, referen
     with pytest.warns(RuntimeWarning, match="not consulted"):
         got = kv.complete([Message.system(f"{SYSTEM}\n\n{NOTES}"), *ASK], max_tokens=OUT, options=GREEDY)
     assert got.usage.cached_input_tokens < 16
+    _same(got, reference)
+
+
+def test_kv_async_twin_resumes_the_same_way(kv, reference):
+    from contextwise.llm import AsyncLlamaCppModel
+
+    done = kv.precompute("boxes", SYSTEM, NOTES)
+    messages = kv.scenario_messages("boxes", ASK)
+    got = asyncio.run(AsyncLlamaCppModel(kv).complete(messages, OUT, GREEDY))
+    assert got.usage.cached_input_tokens == done.tokens
     _same(got, reference)

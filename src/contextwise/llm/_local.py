@@ -743,11 +743,31 @@ class LlamaTokenizer:
         return len(self._model.tokenize(text))
 
 
-class AsyncLlamaCppModel:
-    """The async twin of LlamaCppModel: the same model, its CPU-bound work run in a worker thread."""
+class LocalChat(Protocol):
+    """What AsyncLlamaCppModel runs in its worker thread: a LlamaCppModel, or contextwise.cache.KVCachedModel."""
 
-    def __init__(self, model: LlamaCppModel | None = None) -> None:
-        self.model = model or local_model()
+    @property
+    def name(self) -> str:
+        """The model name reported in completions."""
+        ...
+
+    def complete(self, messages: Sequence[Message], max_tokens: int | None = None,
+                 options: ChatOptions | None = None) -> Completion:
+        """Generate the assistant's answer."""
+        ...
+
+    def stream(self, messages: Sequence[Message], max_tokens: int | None = None,
+               options: ChatOptions | None = None) -> Iterator[str | Completion]:
+        """Yield text deltas, then the Completion."""
+        ...
+
+
+class AsyncLlamaCppModel:
+    """The async twin of LlamaCppModel (or of a KVCachedModel over one): the same model, its CPU-bound work run
+    in a worker thread."""
+
+    def __init__(self, model: LocalChat | None = None) -> None:
+        self.model: LocalChat = model or local_model()
         self.name = self.model.name
 
     async def complete(self, messages: Sequence[Message], max_tokens: int | None = None,
