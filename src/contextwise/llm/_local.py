@@ -216,7 +216,9 @@ class _Engine:
         The cut makes reuse exact: the tokens after it are evaluated in the same batches as a fresh evaluation
         would use, over cache entries that were computed the same way, so the logits are the same bits (a
         reused cache evaluated from an arbitrary token, or one holding generated tokens decoded one at a time,
-        gives slightly different logits, which can flip a near-tie in the answer).
+        gives slightly different logits, which can flip a near-tie in the answer). What differs is a token
+        evaluated alone (see `evaluate`); restored states (contextwise.cache.KVCachedModel) resume at any
+        length on that basis.
         """
         llama = self.llama
         limit = min(llama.n_tokens, self._prompt_tokens, len(prompt) - 1)
