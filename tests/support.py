@@ -13,6 +13,9 @@ from typing import Any
 import pytest
 
 REQUIRE_ALL = os.environ.get("CONTEXTWISE_REQUIRE_ALL") == "1"
+# What contextwise.llm sets before it imports llama_cpp, set here too because need("llama_cpp") imports it first:
+# OpenMP reads it once, and idle workers that spin made the model's tests 5-20x slower on a loaded machine.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def need(module: str, reason: str = "") -> Any:

