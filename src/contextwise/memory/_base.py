@@ -206,7 +206,7 @@ class MemoryBackend:
                        {**e.metadata, "tier": e.tier}, float(e.metadata.get("created_at", now)))
                 for e in entries]
 
-    def _upsert_call(self, records: Sequence[Record], expect: Mapping[str, str | None] | None) -> Any:
+    def _upsert_call(self, records: Sequence[Record], expect: Mapping[str, str | int | None] | None) -> Any:
         if not self.partitioned:
             if expect:
                 raise UsageError("compare-and-set writes need a store with upsert_partitions")
@@ -240,12 +240,13 @@ class MemoryBackend:
         """Store (id, text, metadata) triples in `tier`, embedding their texts; atomic per call."""
         self.write([Entry(tier, i, text, meta, embed) for i, text, meta in items])
 
-    def write(self, entries: Sequence[Entry], *, expect: Mapping[str, str | None] | None = None) -> None:
+    def write(self, entries: Sequence[Entry], *, expect: Mapping[str, str | int | None] | None = None) -> None:
         """Store entries of any tiers in one atomic write; only entries marked `embed` get a vector (one
         embedder batch for all of them).
 
         Args:
-            expect: compare-and-set (record id -> the text it must hold now, None: absent); when it does not
+            expect: compare-and-set (record id -> the version it must have now, `Record.version` as read, or
+                the text it must hold now; None: absent); when it does not
                 hold, WriteConflictError is raised and nothing is written.
         """
         self._sync(embeds=any(e.embed for e in entries))
@@ -255,7 +256,7 @@ class MemoryBackend:
         vectors: Sequence[Any] = list(self.embedder.embed(texts, kind="document")) if texts else []
         self._upsert_call(self.records(entries, vectors), expect)
 
-    def upsert(self, records: Sequence[Record], *, expect: Mapping[str, str | None] | None = None) -> None:
+    def upsert(self, records: Sequence[Record], *, expect: Mapping[str, str | int | None] | None = None) -> None:
         """Write records (their tier in metadata) in one transaction, each into its tier's partition."""
         self._sync()
         self._upsert_call(records, expect)
@@ -300,7 +301,8 @@ class MemoryBackend:
 
     # --- async driver (the same steps; awaits what is async, calls what is not) ----------------------------
 
-    async def awrite(self, entries: Sequence[Entry], *, expect: Mapping[str, str | None] | None = None) -> None:
+    async def awrite(self, entries: Sequence[Entry], *,
+                     expect: Mapping[str, str | int | None] | None = None) -> None:
         """The async twin of `write`."""
         if not entries and not expect:
             return
