@@ -485,6 +485,15 @@ class SemanticMemory:
         when = _check_time(at)
         return [f for f in map(_fact, self.backend.scan(self.tier, _KEPT)) if f.valid_during(when, when + 1e-6)]
 
+    def get(self, ids: Sequence[str]) -> list[Fact]:
+        """The facts with these ids that are true now, in the order asked (deleted, superseded and ended facts,
+        and ids of anything else, left out): one read of those ids, whatever the number of facts."""
+        from contextwise.stores._filter import matches, parse_where
+
+        live = parse_where(_LIVE)
+        return [_fact(r) for r in self.backend.get(list(ids))
+                if r.metadata.get("tier") == self.tier and matches(live, r.metadata)]
+
     def history(self, fact_id: str | None = None) -> list[Change]:
         """The changes (of one fact, or of all), oldest first."""
         where = {"fact_id": fact_id} if fact_id else None
