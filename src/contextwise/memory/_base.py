@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from collections.abc import Callable, Iterator, Mapping, Sequence
 
+import numpy as np
+
 from contextwise.errors import UsageError
 from contextwise.registry import resolve
 from contextwise.types import Record, Usage
@@ -359,9 +361,14 @@ def _dense_hits(hits: Sequence[Any]) -> list[tuple[Record, float]]:
 
 
 def _lexical_hits(hits: Sequence[Any]) -> list[tuple[Record, float]]:
-    found = [(h.record, float(h.score)) for h in hits]
-    peak = found[0][1] if found and found[0][1] > 0 else 1.0
-    return [(r, max(0.0, s / peak)) for r, s in found]
+    """Lexical hits with relevances in [0, 1]: each score over the best (embed's ByPeak), never below 0."""
+    from contextwise.embed import ByPeak
+
+    if not hits:
+        return []
+    scores = np.array([float(h.score) for h in hits], dtype=np.float64)
+    relative = np.maximum(ByPeak().normalize(scores, np.ones(len(scores), dtype=bool)), 0.0)
+    return [(h.record, float(x)) for h, x in zip(hits, relative)]
 
 
 def _combine(mode: str, dense: list[tuple[Record, float]], lexical: list[tuple[Record, float]], k: int,
