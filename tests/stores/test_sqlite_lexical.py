@@ -32,6 +32,12 @@ def corpus(n: int, seed: int = 0) -> list[str]:
     return texts
 
 
+@pytest.fixture(autouse=True)
+def pruned_at_any_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests are about the pruned search, which files above SQL_MAX_ROWS rows get."""
+    monkeypatch.setattr(_sqlite_text, "SQL_MAX_ROWS", 0)
+
+
 @pytest.fixture
 def loaded(tmp_path: Path) -> SQLiteStore:
     store = SQLiteStore(tmp_path / "lex.db", 2)
@@ -96,6 +102,16 @@ def test_cached_frequencies_follow_writes_of_this_and_other_processes(loaded: SQ
     assert hits[0].record.id == "z1"
     assert [h.score for h in hits] == [s for _, s in reference(loaded, "zebra alice", 5)]
     other.close()
+
+
+def test_a_small_file_is_ranked_by_bm25_in_sql(loaded: SQLiteStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_sqlite_text, "SQL_MAX_ROWS", 20_000)
+    read = []
+    monkeypatch.setattr(_sqlite_text, "_scores", lambda *a: read.append(a) or [])
+    for query in QUERIES:
+        hits = loaded.search_text(query, 10, tenant="t", partition="episodic")
+        assert [h.score for h in hits] == [s for _, s in reference(loaded, query, 10)]
+    assert read == []  # no text was read in Python
 
 
 def test_tokens_of_unusual_text_are_unicode61s(loaded: SQLiteStore) -> None:

@@ -21,6 +21,8 @@ simple they are applied here: runs of [A-Za-z0-9], case-folded, every other char
 ASCII text and for text whose other characters are punctuation, symbols (emoji) or spaces. Any other text ("café",
 "日本語", a combining accent) is handed to unicode61 itself: written to a temporary FTS5 table of this connection
 and read back through fts5vocab, so its tokens are FTS5's exactly.
+
+A file of at most SQL_MAX_ROWS rows skips all this: bm25() in SQL is cheaper there (the same ranking).
 """
 
 from __future__ import annotations
@@ -37,6 +39,9 @@ import numpy as np
 
 #: FTS5's bm25() constants (ext/fts5/fts5_aux.c).
 K1, B = 1.2, 0.75
+#: A file of at most this many rows is ranked by bm25() in SQL: every phrase's IDF count and every match are
+#: cheap there, and C beats the Python scoring (LoCoMo-sized tiers: benchmarks/bench_locomo.py default).
+SQL_MAX_ROWS = 20_000
 #: The first round reads the rarest terms' rows, up to this many by their document frequencies (at least one term).
 FIRST_ROUND_ROWS = 2_000
 #: Later rounds read more terms' rows while the rows read stay within this many (by document frequencies); past
@@ -90,6 +95,8 @@ def _pruned(conn: sqlite3.Connection, scope_token: str, terms: Sequence[str], k:
     rows, tokens = sizes[0], sum(sizes[1:])
     if rows <= 0:
         return []
+    if rows <= SQL_MAX_ROWS:
+        raise _Fallback  # a small file: bm25() over every matching row is cheaper than reading texts here
     avgdl = float(tokens) / float(rows)
     phrases = [fts_tokens(conn, t) for t in terms]
     df = _document_frequencies(conn, terms, cache, writes)
@@ -166,7 +173,8 @@ def _scores(conn: sqlite3.Connection, rows: Sequence[tuple[int, str, bytes | Non
         return []
     if any(row[2] is None for row in rows):
         raise _Fallback  # a table made without column sizes
-    counts = [_counts(conn, row[1], _words(phrases, live)) for row in rows]
+    words = _words(phrases, live)
+    counts = [_counts(conn, row[1], words) for row in rows]
     length = np.array([_length(row[2]) for row in rows], dtype=np.float64)  # type: ignore[arg-type]
     norm = K1 * (1 - B + B * length / avgdl)
     score = np.zeros(len(rows), dtype=np.float64)
