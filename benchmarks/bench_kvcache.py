@@ -108,7 +108,7 @@ def main() -> None:
     kv = KVCachedModel(model, KVStateCache(folder), tenant="bench")
     context = context_for(model, args.prefix_tokens, args.data)
     ask = [Message.user(QUESTION)]
-    plain.complete([Message.user("warm up")], max_tokens=2)
+    plain.complete([Message.user("warm up")], max_output_tokens=2)
 
     done = kv.precompute("bench", SYSTEM, context)
     (entry,) = kv.states.entries()

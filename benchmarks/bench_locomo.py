@@ -217,8 +217,12 @@ def user_text(turn: Any) -> str:
     return f"{turn.speaker}: {turn.text} ({turn.date})"
 
 
-def default_path(conversations: Sequence[Conversation], cache: str | None, split: str) -> None:
-    """Recall through `UnifiedMemory.episodic` as shipped, beside the ranking it replaced and bm25s."""
+def default_path(conversations: Sequence[Conversation], cache: str | None, split: str, store: str) -> None:
+    """Recall through `UnifiedMemory.episodic` as shipped, beside the ranking it replaced and bm25s. `store`
+    "sqlite" is the default a user gets (a SQLite file: FTS5 bm25 for the lexical side); "memory" the
+    in-memory store (its own BM25 index)."""
+    import tempfile
+
     from contextwise.memory import UnifiedMemory
     from contextwise.memory.episodic import recall_tier
 
@@ -227,8 +231,10 @@ def default_path(conversations: Sequence[Conversation], cache: str | None, split
     results: dict[str, list[Any]] = {"episodic.recall (default)": [], "before: store hybrid RRF 1:4": []}
     seconds = dict.fromkeys(results, 0.0)
     ingest_s, turns = 0.0, 0
+    folder = tempfile.TemporaryDirectory(prefix="cw-locomo-")
     for conv in chosen:
-        mem = UnifiedMemory(store="memory:", embedder=emb, tenant=conv.sample_id)
+        spec = f"sqlite:{folder.name}/{conv.sample_id}.db" if store == "sqlite" else "memory:"
+        mem = UnifiedMemory(store=spec, embedder=emb, tenant=conv.sample_id)
         began = time.perf_counter()
         for turn in conv.turns:
             mem.episodic.record(user_text(turn), metadata={"dia_id": turn.dia_id})
@@ -241,7 +247,8 @@ def default_path(conversations: Sequence[Conversation], cache: str | None, split
                                 where=None).items
                 seconds[name] += time.perf_counter() - began
                 results[name].append(score_question(conv.sample_id, q, [i.metadata["dia_id"] for i in items]))
-    print(f"{split}: {len(chosen)} conversations, {len(results['episodic.recall (default)'])} questions; "
+    folder.cleanup()
+    print(f"{split}, {store} store: {len(chosen)} conversations, {len(results['episodic.recall (default)'])} questions; "
           f"{turns} turns recorded one call at a time in {ingest_s:.0f} s ({turns / ingest_s:.0f} turns/s)")
     print(f"{'ranking':32} turn recall@5/10/20   ms/query (with embedding)")
     for name, found in results.items():
@@ -272,12 +279,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--split", choices=["tuning", "held-out"], default="tuning",
                         help="for `default`: the conversations to report")
     parser.add_argument("--data", default=str(DATA), help="the locomo10.json file")
+    parser.add_argument("--store", choices=["sqlite", "memory"], default="sqlite",
+                        help="for `default`: the store (sqlite: what UnifiedMemory uses when given none)")
     parser.add_argument("--cache", default=None, help="a SQLite file caching vectors across runs (speed is then "
                                                       "not the embedder's)")
     args = parser.parse_args(argv)
     conversations = load_locomo(args.data)
     if args.what == "default":
-        default_path(conversations, args.cache, args.split)
+        default_path(conversations, args.cache, args.split, args.store)
     else:
         (tune if args.what == "tune" else final)(conversations, args.cache)
 

@@ -534,13 +534,19 @@ class Completion:
 @dataclass(frozen=True)
 class Record:
     """A stored item: text, optional vector and metadata. Its tenant is the scope of the store call, not a field,
-    so a record can never claim a tenant other than the one it was written and read under."""
+    so a record can never claim a tenant other than the one it was written and read under.
+
+    `version` is set by the store on read: how many times the record has been written (1 after its first
+    write; 0 for a record not read from a store). A compare-and-set write (`upsert_partitions(expect=...)`)
+    can require it, which sees every change, a change of metadata alone included. It is ignored on write and
+    by equality."""
 
     id: str
     text: str
     vector: tuple[float, ...] | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
     created_at: float = 0.0
+    version: int = field(default=0, compare=False)
 
     def __hash__(self) -> int:
         return hash(self.id)

@@ -56,3 +56,22 @@ def test_updating_a_fact_invalidates_and_undo_of_the_add_too(tmp_path):
     memory.undo(switched.id)  # Globex is gone again and Acme is current: the entry built on Globex is stale
     assert cached.lookup(messages, options=ZERO).hit is False
     assert [f.text for f in memory.facts()] == [added.after]
+
+
+def test_fact_versions_reads_only_the_facts_an_entry_depends_on(tmp_path):
+    from contextwise.cache._entry import content_version
+
+    memory = _memory(tmp_path)
+    memory.learn("I live in Lyon.")
+    memory.learn("I work at Acme.")
+    memory.learn("I like green tea.")
+    lyon = next(f for f in memory.facts() if "Lyon" in f.text)
+    tea = next(f for f in memory.facts() if "tea" in f.text)
+    memory.learn("I moved to Oslo.")  # supersedes Lyon: the old fact stays stored, no longer current
+    calls = []
+    scan, get = memory.backend.scan, memory.backend.get
+    memory.backend.scan = lambda *a, **k: calls.append("scan") or scan(*a, **k)
+    memory.backend.get = lambda ids: calls.append(tuple(ids)) or get(ids)
+    source = fact_versions(memory)
+    assert source.versions([tea.id, lyon.id, "semantic:gone"]) == {tea.id: content_version(tea.text)}
+    assert calls == [(tea.id, lyon.id, "semantic:gone")]  # one read of those ids, no scan of every fact

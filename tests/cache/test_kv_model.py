@@ -55,7 +55,7 @@ def kv(model, tmp_path) -> KVCachedModel:
 @pytest.fixture(scope="module")
 def reference(fresh) -> Completion:
     """The scenario's answer evaluated whole, once for the module."""
-    return fresh.complete([Message.system(f"{SYSTEM}\n\n{NOTES}"), *ASK], max_tokens=OUT, options=GREEDY)
+    return fresh.complete([Message.system(f"{SYSTEM}\n\n{NOTES}"), *ASK], max_output_tokens=OUT, options=GREEDY)
 
 
 def _same(got: Completion, want: Completion) -> None:
@@ -108,7 +108,7 @@ def test_kv_restored_prefix_gives_the_same_logits_as_a_fresh_evaluation(model, s
 
 def test_kv_scenario_answer_equals_the_answer_without_reuse(kv, reference):
     done = kv.precompute("boxes", SYSTEM, NOTES)
-    got = kv.complete_scenario("boxes", ASK, max_tokens=OUT, options=GREEDY)
+    got = kv.complete_scenario("boxes", ASK, max_output_tokens=OUT, options=GREEDY)
     assert got.usage.cached_input_tokens == done.tokens and kv.states.stats().hits == 1
     _same(got, reference)
     again = kv.precompute("boxes", SYSTEM, NOTES)
@@ -119,7 +119,7 @@ def test_kv_torn_file_is_refused_removed_and_the_answer_unchanged(kv, reference)
     kv.precompute("boxes", SYSTEM, NOTES)
     (entry,) = kv.states.entries()
     entry.path.write_bytes(entry.path.read_bytes()[: entry.bytes // 3])
-    got = kv.complete_scenario("boxes", ASK, max_tokens=OUT, options=GREEDY)
+    got = kv.complete_scenario("boxes", ASK, max_output_tokens=OUT, options=GREEDY)
     assert got.usage.cached_input_tokens < 16 and kv.states.stats().refused == 1
     assert not entry.path.exists() and kv.states.entries() == []
     _same(got, reference)
@@ -131,7 +131,7 @@ def test_kv_state_llama_cpp_refuses_is_a_miss_and_removed(kv, model, reference):
     state = kv.states.load(entry)
     assert state is not None
     kv.states.save("acme", kv.fingerprint, state.tokens, state.data[: len(state.data) // 2])  # checksummed anew
-    got = kv.complete_scenario("boxes", ASK, max_tokens=OUT, options=GREEDY)
+    got = kv.complete_scenario("boxes", ASK, max_output_tokens=OUT, options=GREEDY)
     assert got.usage.cached_input_tokens < 16 and kv.states.entries() == []
     _same(got, reference)
 
@@ -140,7 +140,7 @@ def test_kv_fingerprint_changes_with_the_window_and_a_mismatch_is_not_restored(k
     kv.precompute("boxes", SYSTEM, NOTES)
     small = KVCachedModel(LlamaCppModel(model.path, n_ctx=512, name=model.name), kv.states, tenant="acme")
     assert small.fingerprint != kv.fingerprint and len(kv.fingerprint) == 64
-    got = small.complete_scenario("boxes", ASK, max_tokens=4, options=GREEDY)
+    got = small.complete_scenario("boxes", ASK, max_output_tokens=4, options=GREEDY)
     assert got.usage.cached_input_tokens == 0
     assert {e.fingerprint for e in kv.states.entries()} == {kv.fingerprint}  # the other state is left alone
 
@@ -151,10 +151,10 @@ def test_kv_tenants_never_share_states_nor_the_models_own_cache(kv, reference):
     with pytest.raises(UsageError, match="no scenario"):
         rival.scenario_messages("boxes", ASK)
     messages = kv.scenario_messages("boxes", ASK)
-    theirs = rival.complete(messages, max_tokens=OUT, options=GREEDY)
+    theirs = rival.complete(messages, max_output_tokens=OUT, options=GREEDY)
     assert theirs.usage.cached_input_tokens == 0  # neither acme's saved state nor acme's prompt in the model
-    again = rival.complete(messages, max_tokens=OUT, options=GREEDY)  # its own prompt, in the model: reused
-    mine = kv.complete(messages, max_tokens=OUT, options=GREEDY)  # acme's state, from disk
+    again = rival.complete(messages, max_output_tokens=OUT, options=GREEDY)  # its own prompt, in the model: reused
+    mine = kv.complete(messages, max_output_tokens=OUT, options=GREEDY)  # acme's state, from disk
     assert mine.usage.cached_input_tokens == done.tokens
     for answer in (theirs, again, mine):
         _same(answer, reference)
@@ -164,11 +164,11 @@ def test_kv_tenants_never_share_states_nor_the_models_own_cache(kv, reference):
 def test_kv_conversation_turns_resume_from_the_saved_previous_turn(model, tmp_path):
     chat = KVCachedModel(model, KVStateCache(tmp_path), tenant="acme", save_min_new_tokens=16)
     first = [Message.system(f"{SYSTEM}\n\n{NOTES}"), *ASK]
-    answer = chat.complete(first, max_tokens=OUT, options=GREEDY)
+    answer = chat.complete(first, max_output_tokens=OUT, options=GREEDY)
     (saved,) = chat.states.entries()
     assert saved.n_tokens == answer.usage.input_tokens - 1
-    KVCachedModel(model, chat.states, tenant="other").complete([Message.user("hi")], max_tokens=2)
-    second = chat.complete([*first, Message.assistant(answer.text), Message.user("And box 5?")], max_tokens=4,
+    KVCachedModel(model, chat.states, tenant="other").complete([Message.user("hi")], max_output_tokens=2)
+    second = chat.complete([*first, Message.assistant(answer.text), Message.user("And box 5?")], max_output_tokens=4,
                            options=GREEDY)
     assert second.usage.cached_input_tokens >= saved.n_tokens - 1
 
@@ -177,7 +177,7 @@ def test_kv_lookup_is_observed(kv):
     done = kv.precompute("boxes", SYSTEM, NOTES)
     seen: list[CacheLookup] = []
     with subscribe(seen.append, kinds=CacheLookup):
-        kv.complete_scenario("boxes", ASK, max_tokens=2, options=GREEDY)
+        kv.complete_scenario("boxes", ASK, max_output_tokens=2, options=GREEDY)
     assert [(e.cache, e.hit, e.tier, e.saved_tokens) for e in seen] == [("kv", True, "prefix", done.tokens)]
 
 
@@ -189,7 +189,7 @@ def test_kv_precompute_survives_a_new_process(kv, reference, tmp_path):
         "from contextwise.cache import KVCachedModel, KVStateCache\n"
         "from contextwise.types import ChatOptions, Message\n"
         "kv = KVCachedModel(states=KVStateCache(sys.argv[1]), tenant='acme')\n"
-        f"got = kv.complete_scenario('boxes', [Message.user({ASK[0].text!r})], max_tokens={OUT},"
+        f"got = kv.complete_scenario('boxes', [Message.user({ASK[0].text!r})], max_output_tokens={OUT},"
         " options=ChatOptions(temperature=0.0, logprobs=True))\n"
         "print(json.dumps({'text': got.text, 'cached': got.usage.cached_input_tokens,"
         " 'logprobs': [t.logprob for t in got.logprobs]}))\n"
@@ -219,7 +219,7 @@ def test_kv_precompute_refuses_bad_input_before_any_work(kv):
 def test_kv_an_unreadable_index_warns_and_answers_as_without_a_cache(kv, reference):
     kv.states.close()
     with pytest.warns(RuntimeWarning, match="not consulted"):
-        got = kv.complete([Message.system(f"{SYSTEM}\n\n{NOTES}"), *ASK], max_tokens=OUT, options=GREEDY)
+        got = kv.complete([Message.system(f"{SYSTEM}\n\n{NOTES}"), *ASK], max_output_tokens=OUT, options=GREEDY)
     assert got.usage.cached_input_tokens < 16
     _same(got, reference)
 

@@ -43,11 +43,14 @@ def test_sqlite_old_schema_is_migrated_on_open(tmp_path, version):
         store.upsert([store.get(["r0"], tenant="t1")[0]], tenant="t2")
         assert store.tenants() == ["t1", "t2"]
         assert [h.record.id for h in store.search_text("text 1", 3, tenant="t1")][0] == "r1"  # FTS filled
+        assert store.get(["r1"], tenant="t1")[0].version == 1  # v4: rows written before versions start at 1
+        store.upsert([store.get(["r1"], tenant="t1")[0]], tenant="t1")
+        assert store.get(["r1"], tenant="t1")[0].version == 2
     conn = sqlite3.connect(path)
-    assert conn.execute("SELECT version FROM schema_version").fetchall() == [(3,)]
+    assert conn.execute("SELECT version FROM schema_version").fetchall() == [(4,)]
     conn.close()
     with SQLiteStore(path, 4) as again:
-        assert again.migrated_from == 3 and again.count(tenant="t1") == 3
+        assert again.migrated_from == 4 and again.count(tenant="t1") == 3
 
 
 def test_sqlite_migration_takes_dimensions_from_stored_vectors(tmp_path):
@@ -107,8 +110,11 @@ def test_postgres_old_schema_is_migrated_on_open(pg_dsn, pg_table, version):
         assert store.get(["r1"], tenant="t1")[0].metadata == {"i": 1}
         assert store.query((0.0, 1.0, 0.0, 0.0), 1, tenant="t1")[0].record.id == "r1"
         assert [h.record.id for h in store.search_text("text 1", 3, tenant="t1")][0] == "r1"  # tsvector filled
+        assert store.get(["r1"], tenant="t1")[0].version == 1  # v4: rows written before versions start at 1
+        store.upsert([store.get(["r1"], tenant="t1")[0]], tenant="t1")
+        assert store.get(["r1"], tenant="t1")[0].version == 2
     with PostgresStore(pg_dsn, 4, pg_table) as again:
-        assert again.migrated_from == 3
+        assert again.migrated_from == 4
 
 
 def test_postgres_newer_schema_is_refused(pg_dsn, pg_table):

@@ -1,5 +1,5 @@
 """Dependencies of cached answers on memory facts and document chunks, and the version sources that tell whether
-they still hold. Built on memory's public API only (`SemanticMemory.facts()`): no write hooks into memory."""
+they still hold. Built on memory's public API only (`SemanticMemory.get()`): no write hooks into memory."""
 
 from __future__ import annotations
 
@@ -46,11 +46,10 @@ class Versions:
 
 
 def fact_versions(memory: Any) -> Versions:
-    """The current versions of a SemanticMemory's live facts (one `facts()` read per lookup of an entry that
-    depends on facts)."""
+    """The current versions of the live facts of a SemanticMemory that an entry depends on: one `get()` of
+    those ids per lookup, never a read of every fact."""
     def fetch(ids: Sequence[str]) -> Mapping[str, str]:
-        wanted = set(ids)
-        return {f.id: content_version(f.text) for f in memory.facts() if f.id in wanted}
+        return {f.id: content_version(f.text) for f in memory.get(list(ids))}
 
     return Versions(FACT, fetch)
 

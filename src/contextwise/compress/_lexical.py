@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from contextwise.embed._bm25 import analyze
+from contextwise.embed._fusion import MinMax
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 # Function words token pruning never protects (wider than BM25's stop words, which only drop what carries no
@@ -47,15 +48,15 @@ def _bucket(term: str, dimensions: int) -> int:
     return int.from_bytes(hashlib.blake2b(term.encode(), digest_size=4).digest(), "little") % dimensions
 
 
+#: Min-max to [0, 1], all zeros when the values tie to rounding: scaling rounding noise up to [0, 1] would turn a
+#: tie into a full-scale preference (the vectors are float32).
+_UNIT = MinMax(tie_value=0.0, tie_tolerance=1e-6)
+
+
 def unit_scale(values: np.ndarray) -> np.ndarray:
-    """`values` scaled to [0, 1] by min-max (all zeros when they are all equal, to rounding: scaling rounding
-    noise up to [0, 1] would turn a tie into a full-scale preference; the vectors are float32)."""
+    """`values` (as float64) scaled to [0, 1] by embed's MinMax, ties to rounding scaled to 0."""
     values = np.asarray(values, dtype=np.float64)
-    span = values.max() - values.min() if len(values) else 0.0
-    if span <= 1e-6 * max(1.0, float(np.abs(values).max()) if len(values) else 0.0):
-        return np.zeros_like(values)
-    scaled: np.ndarray = (values - values.min()) / span
-    return scaled
+    return _UNIT.normalize(values, np.ones(len(values), dtype=bool))
 
 
 def centrality(vectors: np.ndarray) -> np.ndarray:

@@ -63,15 +63,33 @@ class ReciprocalRank:
 
 @dataclass(frozen=True)
 class MinMax:
-    """(score - min) / (max - min) over the present items; all equal scale to 1. For scores that carry more
-    than their order (a near-tie in cosine stays a near-tie)."""
+    """(score - min) / (max - min) over the present items. For scores that carry more than their order (a
+    near-tie in cosine stays a near-tie).
+
+    Items that all tie scale to `tie_value` (1 by default). A tie is a spread of at most `tie_tolerance` times
+    the largest magnitude (at least 1): 0 by default, exact ties only; compression uses
+    `MinMax(tie_value=0.0, tie_tolerance=1e-6)`, so rounding noise among float32 scores is not stretched into a
+    full-scale preference.
+
+    >>> MinMax().normalize(np.array([1.0, 3.0, 2.0]), np.ones(3, dtype=bool)).tolist()
+    [0.0, 1.0, 0.5]
+    """
 
     name: str = "min-max"
     uses_scores: bool = True
+    tie_value: float = 1.0
+    tie_tolerance: float = 0.0
 
     def normalize(self, scores: np.ndarray, present: np.ndarray) -> np.ndarray:
         """Min-max scaled scores of the present items."""
-        return _scaled(scores, present, lambda s: (s - s.min()) / (s.max() - s.min()) if s.max() > s.min() else 1.0)
+        return _scaled(scores, present, self._scale)
+
+    def _scale(self, s: np.ndarray) -> np.ndarray | float:
+        span = s.max() - s.min()
+        if span <= self.tie_tolerance * max(1.0, float(np.abs(s).max())):
+            return self.tie_value
+        scaled: np.ndarray = (s - s.min()) / span
+        return scaled
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from collections.abc import Callable, Iterator, Mapping, Sequence
 
+import numpy as np
+
 from contextwise._weighting import DAY_S, Weighting
 from contextwise.errors import UsageError
 from contextwise.registry import resolve
@@ -202,7 +204,7 @@ class MemoryBackend:
                        {**e.metadata, "tier": e.tier}, float(e.metadata.get("created_at", now)))
                 for e in entries]
 
-    def _upsert_call(self, records: Sequence[Record], expect: Mapping[str, str | None] | None) -> Any:
+    def _upsert_call(self, records: Sequence[Record], expect: Mapping[str, str | int | None] | None) -> Any:
         if not self.partitioned:
             if expect:
                 raise UsageError("compare-and-set writes need a store with upsert_partitions")
@@ -236,12 +238,13 @@ class MemoryBackend:
         """Store (id, text, metadata) triples in `tier`, embedding their texts; atomic per call."""
         self.write([Entry(tier, i, text, meta, embed) for i, text, meta in items])
 
-    def write(self, entries: Sequence[Entry], *, expect: Mapping[str, str | None] | None = None) -> None:
+    def write(self, entries: Sequence[Entry], *, expect: Mapping[str, str | int | None] | None = None) -> None:
         """Store entries of any tiers in one atomic write; only entries marked `embed` get a vector (one
         embedder batch for all of them).
 
         Args:
-            expect: compare-and-set (record id -> the text it must hold now, None: absent); when it does not
+            expect: compare-and-set (record id -> the version it must have now, `Record.version` as read, or
+                the text it must hold now; None: absent); when it does not
                 hold, WriteConflictError is raised and nothing is written.
         """
         self._sync(embeds=any(e.embed for e in entries))
@@ -251,7 +254,7 @@ class MemoryBackend:
         vectors: Sequence[Any] = list(self.embedder.embed(texts, kind="document")) if texts else []
         self._upsert_call(self.records(entries, vectors), expect)
 
-    def upsert(self, records: Sequence[Record], *, expect: Mapping[str, str | None] | None = None) -> None:
+    def upsert(self, records: Sequence[Record], *, expect: Mapping[str, str | int | None] | None = None) -> None:
         """Write records (their tier in metadata) in one transaction, each into its tier's partition."""
         self._sync()
         self._upsert_call(records, expect)
@@ -296,7 +299,8 @@ class MemoryBackend:
 
     # --- async driver (the same steps; awaits what is async, calls what is not) ----------------------------
 
-    async def awrite(self, entries: Sequence[Entry], *, expect: Mapping[str, str | None] | None = None) -> None:
+    async def awrite(self, entries: Sequence[Entry], *,
+                     expect: Mapping[str, str | int | None] | None = None) -> None:
         """The async twin of `write`."""
         if not entries and not expect:
             return
@@ -353,9 +357,14 @@ def _dense_hits(hits: Sequence[Any]) -> list[tuple[Record, float]]:
 
 
 def _lexical_hits(hits: Sequence[Any]) -> list[tuple[Record, float]]:
-    found = [(h.record, float(h.score)) for h in hits]
-    peak = found[0][1] if found and found[0][1] > 0 else 1.0
-    return [(r, max(0.0, s / peak)) for r, s in found]
+    """Lexical hits with relevances in [0, 1]: each score over the best (embed's ByPeak), never below 0."""
+    from contextwise.embed import ByPeak
+
+    if not hits:
+        return []
+    scores = np.array([float(h.score) for h in hits], dtype=np.float64)
+    relative = np.maximum(ByPeak().normalize(scores, np.ones(len(scores), dtype=bool)), 0.0)
+    return [(h.record, float(x)) for h, x in zip(hits, relative)]
 
 
 def _combine(mode: str, dense: list[tuple[Record, float]], lexical: list[tuple[Record, float]], k: int,

@@ -8,7 +8,6 @@ to its candidates) and `apply()` takes it; `SemanticMemory.learn` and `alearn` a
 from __future__ import annotations
 
 import inspect
-import threading
 import uuid
 import warnings
 from dataclasses import dataclass, field, replace
@@ -245,9 +244,6 @@ class SemanticMemory:
         self.duplicate, self.related = duplicate, related
         self.weights = weights or RecallWeights()
         self.k_similar = k_similar
-        # Threads of this process commit one at a time: a supersede ends a fact without changing its text, which
-        # the store's compare-and-set (on text) cannot see, so two threads must not end the same fact at once.
-        self._commit_lock = threading.Lock()
 
     # -- learning -------------------------------------------------------------------------------------------
 
@@ -345,20 +341,20 @@ class SemanticMemory:
         return Learned(tuple(job.decisions or ()), tuple(changes), stats)
 
     def _commit(self, decisions: Sequence[FactDecision], source: str, said: float) -> list[Change]:
-        """Write every fact change and its history entry in one atomic write, compare-and-set against the texts
-        the changes were planned on: a fact changed meanwhile (another thread or process) is read again and
-        the change re-planned, so each UPDATE's `before` is exactly the text it replaced; a decision about a fact
-        superseded meanwhile applies to its successor."""
-        with self._commit_lock:
-            for attempt in range(_CAS_ATTEMPTS):
-                decisions, found = self._latest(decisions)
-                entries, changes, expect = self._plan_commit(decisions, found, source, said)
-                try:
-                    self.backend.write(entries, expect=expect)
-                    return changes
-                except WriteConflictError:
-                    if attempt == _CAS_ATTEMPTS - 1:
-                        raise
+        """Write every fact change and its history entry in one atomic write, compare-and-set against the
+        versions of the facts the changes were planned on: a fact changed meanwhile (another thread or process;
+        its text, or only its metadata, as a supersede does) is read again and the change re-planned, so each
+        UPDATE's `before` is exactly the text it replaced, and a decision about a fact superseded meanwhile
+        applies to its successor (one current fact, never two)."""
+        for attempt in range(_CAS_ATTEMPTS):
+            decisions, found = self._latest(decisions)
+            entries, changes, expect = self._plan_commit(decisions, found, source, said)
+            try:
+                self.backend.write(entries, expect=expect)
+                return changes
+            except WriteConflictError:
+                if attempt == _CAS_ATTEMPTS - 1:
+                    raise
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _latest(self, decisions: Sequence[FactDecision]) -> tuple[list[FactDecision], list[Any]]:
@@ -396,7 +392,7 @@ class SemanticMemory:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _plan_commit(self, decisions: Sequence[FactDecision], found: Sequence[Any], source: str, said: float
-                     ) -> tuple[list[Entry], list[Change], dict[str, str | None]]:
+                     ) -> tuple[list[Entry], list[Change], dict[str, str | int | None]]:
         """The entries to write, the changes they record, and the texts they must still find. Pure."""
         now = self.backend.clock()
         stored = {r.id: r for r in found}
@@ -412,7 +408,7 @@ class SemanticMemory:
             if change is not None:
                 changes.append(change)
                 entries.append(_history_entry(change))
-        expect: dict[str, str | None] = {r.id: r.text for r in stored.values()}
+        expect: dict[str, str | int | None] = {r.id: _seen(r) for r in stored.values()}
         return entries, changes, expect
 
     def _apply_decision(self, d: FactDecision, old: Any, source: str, now: float,
@@ -491,6 +487,15 @@ class SemanticMemory:
         when = _check_time(at)
         return [f for f in map(_fact, self.backend.scan(self.tier, _KEPT)) if f.valid_during(when, when + 1e-6)]
 
+    def get(self, ids: Sequence[str]) -> list[Fact]:
+        """The facts with these ids that are true now, in the order asked (deleted, superseded and ended facts,
+        and ids of anything else, left out): one read of those ids, whatever the number of facts."""
+        from contextwise.stores._filter import matches, parse_where
+
+        live = parse_where(_LIVE)
+        return [_fact(r) for r in self.backend.get(list(ids))
+                if r.metadata.get("tier") == self.tier and matches(live, r.metadata)]
+
     def history(self, fact_id: str | None = None) -> list[Change]:
         """The changes (of one fact, or of all), oldest first."""
         where = {"fact_id": fact_id} if fact_id else None
@@ -527,8 +532,15 @@ class SemanticMemory:
         reverse = Change(f"change:{uuid.uuid4().hex}", f"UNDO_{change.op}", change.fact_id, old[0].text,
                          None if meta.get("deleted") else text, self.backend.clock(), "", f"undo of {change_id}")
         self.backend.write([Entry(self.tier, change.fact_id, text, meta), *extra, _history_entry(reverse)],
-                           expect={change.fact_id: old[0].text})  # a concurrent change makes undo fail, not lie
+                           expect={change.fact_id: _seen(old[0])})  # a concurrent change makes undo fail, not lie
         return Learned((), (reverse,), timer.stats(tokens=self.backend.counter.count(text)))
+
+
+def _seen(record: Any) -> str | int:
+    """What a compare-and-set must find of `record` still: its version, or its text from a store that keeps
+    no versions (a third-party one)."""
+    version = getattr(record, "version", 0)
+    return version if isinstance(version, int) and version > 0 else str(record.text)
 
 
 def _successors(found: Sequence[Any]) -> dict[str, str]:

@@ -4,8 +4,6 @@ engine, and retention (TTL per tier, pruning of low-importance items)."""
 from __future__ import annotations
 
 import logging
-import os
-import sys
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -14,6 +12,7 @@ from typing import Any
 from collections.abc import Callable, Mapping, Sequence
 
 from contextwise._deprecated import UNSET, renamed_keyword
+from contextwise._paths import data_dir
 from contextwise.budget import Context, Item, Report, Section
 from contextwise.errors import TruncationWarning, UsageError
 from contextwise._weighting import DAY_S
@@ -279,15 +278,7 @@ class UnifiedMemory:
 def default_store_path() -> Path:
     """Where UnifiedMemory keeps its SQLite file when given no store (see UnifiedMemory); the folder is made
     and the path logged."""
-    base = os.environ.get("CONTEXTWISE_DATA_DIR")
-    if base:
-        folder = Path(base)
-    elif sys.platform == "win32":
-        folder = Path(os.environ.get("LOCALAPPDATA", Path.home() / "AppData" / "Local")) / "contextwise"
-    elif sys.platform == "darwin":
-        folder = Path.home() / "Library" / "Application Support" / "contextwise"
-    else:
-        folder = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "contextwise"
+    folder = data_dir()
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "memory.db"
     logging.getLogger("contextwise.memory").info("memory is stored in %s (pass store=... to choose)", path)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import sys
 from pathlib import Path
+
+from contextwise._paths import data_dir
 
 from contextwise.errors import StoreError
 
@@ -25,14 +26,5 @@ def connect(path: str | os.PathLike[str], schema: str, *, backend: str) -> sqlit
 
 
 def user_data_dir() -> Path:
-    """Where contextwise keeps per-user data: $CONTEXTWISE_DATA_DIR, else the platform's user data folder."""
-    explicit = os.environ.get("CONTEXTWISE_DATA_DIR")
-    if explicit:
-        return Path(explicit)
-    if sys.platform == "win32":
-        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
-    elif sys.platform == "darwin":
-        base = Path.home() / "Library" / "Application Support"
-    else:
-        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    return base / "contextwise"
+    """Where contextwise keeps per-user data (`contextwise._paths.data_dir`)."""
+    return data_dir()

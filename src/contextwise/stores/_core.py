@@ -348,20 +348,29 @@ def validate_partitions(batches: Any, *, dimensions: int, max_text_chars: int) -
     return out
 
 
-def check_expect(expect: Any) -> dict[str, str | None]:
-    """A compare-and-set condition: record id -> the text it must hold now (None: it must not exist)."""
+Expected = str | int | None
+
+
+def check_expect(expect: Any) -> dict[str, Expected]:
+    """A compare-and-set condition: record id -> the version it must have now (an int >= 1, `Record.version`
+    as read), or the text it must hold now (a str), or None: it must not exist."""
     if expect is None:
         return {}
-    if not isinstance(expect, Mapping) or not all(v is None or isinstance(v, str) for v in expect.values()):
-        raise UsageError("expect must map record ids to the text they hold now (or None: absent)")
+    if not isinstance(expect, Mapping) or not all(
+            v is None or isinstance(v, str) or (type(v) is int and 0 < v < 2**63) for v in expect.values()):
+        raise UsageError("expect must map record ids to the version they have now (Record.version), the text "
+                         "they hold now, or None (absent)")
     return {check_id(i): v for i, v in expect.items()}
 
 
-def check_expected(current: Mapping[str, str], expect: Mapping[str, str | None], backend: str) -> None:
-    """Raise WriteConflictError unless every expected id holds its expected text (`current`: id -> text now)."""
+def check_expected(current: Mapping[str, tuple[str, int]], expect: Mapping[str, Expected], backend: str) -> None:
+    """Raise WriteConflictError unless every expected id has its expected version or text (`current`: id ->
+    (text, version) now)."""
     from contextwise.stores._errors import WriteConflictError
 
-    for record_id, text in expect.items():
-        if current.get(record_id) != text:
+    for record_id, wanted in expect.items():
+        now = current.get(record_id)
+        held = None if now is None else now[1] if isinstance(wanted, int) else now[0]
+        if held != wanted:
             raise WriteConflictError(f"record {record_id!r} changed since it was read; read it again and retry",
                                      backend=backend, record_id=record_id)

@@ -39,7 +39,7 @@ from contextwise.stores._errors import DimensionMismatchError
 from contextwise.stores._filter import Condition, parse_where, to_postgres
 from contextwise.types import Hit, Record
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 _TABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,39}$")
 
 
@@ -144,6 +144,10 @@ class PgCore:
         yield Step(sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}, ADD PRIMARY KEY (tenant, part)").format(
             self.indexed, sql.Identifier(f"{self.table}_hnsw_pkey")))
 
+    def _to_v4(self) -> Steps:
+        # A write count per record (1 on insert, +1 on each rewrite), for compare-and-set on versions.
+        yield Step(sql.SQL("ALTER TABLE {} ADD COLUMN version bigint NOT NULL DEFAULT 1").format(self.t))
+
     # --- writes ---------------------------------------------------------------------------------------------
 
     def upsert(self, records: Sequence[Record], *, tenant: str, partition: str = "") -> Steps:
@@ -152,12 +156,12 @@ class PgCore:
 
     def upsert_partitions(self, batches: Any, *, tenant: str, expect: Any) -> Steps:
         """Validate now; the steps write every partition's batch in one transaction, after checking `expect`
-        (record id -> text it must hold; None: absent) under row locks."""
+        (record id -> the version it must have, or the text it must hold; None: absent) under row locks."""
         _core.check_tenant(tenant)
         parts = _core.validate_partitions(batches, dimensions=self.dimensions, max_text_chars=self.max_text_chars)
         return self._upsert(parts, tenant, _core.check_expect(expect))
 
-    def _upsert(self, parts: list[tuple[str, _core.Batch]], tenant: str, expect: dict[str, str | None]) -> Steps:
+    def _upsert(self, parts: list[tuple[str, _core.Batch]], tenant: str, expect: dict[str, str | int | None]) -> Steps:
         rows = [(tenant, r.id, r.text, v, meta, float(r.created_at), partition)
                 for partition, batch in parts for r, v, meta in zip(batch.records, batch.vectors, batch.metadata_json)]
         if not rows and not expect:
@@ -167,9 +171,9 @@ class PgCore:
         stage = sql.Identifier(f"{self.table}_stage3")
         yield BEGIN
         if expect:
-            found = yield Step(sql.SQL("SELECT id, text FROM {} WHERE tenant = %s AND id = ANY(%s) FOR UPDATE"
-                                       ).format(self.t), (tenant, list(expect)))
-            _core.check_expected(dict(found), expect, "postgres")
+            found = yield Step(sql.SQL("SELECT id, text, version FROM {} WHERE tenant = %s AND id = ANY(%s) "
+                                       "FOR UPDATE").format(self.t), (tenant, list(expect)))
+            _core.check_expected({i: (text, int(v)) for i, text, v in found}, expect, "postgres")
         if not rows:
             yield COMMIT
             return
@@ -178,11 +182,11 @@ class PgCore:
                            ).format(stage, sql.Literal(self.dimensions)))
         yield Step(sql.SQL("COPY {} FROM STDIN (FORMAT BINARY)").format(stage), rows,
                    copy_types=("text", "text", "text", "vector", "text", "float8", "text"))
-        yield Step(sql.SQL("INSERT INTO {} (tenant, id, text, vector, metadata, created_at, part) "
-                           "SELECT tenant, id, text, vector, metadata::jsonb, created_at, part FROM {} "
+        yield Step(sql.SQL("INSERT INTO {t} (tenant, id, text, vector, metadata, created_at, part, version) "
+                           "SELECT tenant, id, text, vector, metadata::jsonb, created_at, part, 1 FROM {s} "
                            "ON CONFLICT (tenant, id) DO UPDATE SET text = excluded.text, vector = excluded.vector, "
-                           "metadata = excluded.metadata, created_at = excluded.created_at, part = excluded.part"
-                           ).format(self.t, stage))
+                           "metadata = excluded.metadata, created_at = excluded.created_at, part = excluded.part, "
+                           "version = {t}.version + 1").format(t=self.t, s=stage))
         yield COMMIT
 
     # --- HNSW indexes (steps for a connection of their own: a build takes minutes) ------------------------------
@@ -304,7 +308,7 @@ class PgCore:
             rows = yield from self._hnsw_query(q, k, tenant, part, self.search)  # type: ignore[arg-type]
         else:
             rows = yield self._exact_query(q, k, tenant, part, conditions)
-        return [Hit(_record(row[:5]), float(row[5])) for row in rows]
+        return [Hit(_record(row[:6]), float(row[6])) for row in rows]
 
     def _exact_query(self, q: np.ndarray, k: int, tenant: str, part: str,
                      conditions: tuple[Condition, ...]) -> Step:
@@ -316,7 +320,7 @@ class PgCore:
             "WITH best AS (SELECT id, distance FROM (SELECT id, vector <=> %b AS distance FROM {t} "
             "WHERE {scope} AND vector IS NOT NULL AND {clause}) scored "
             "ORDER BY distance + 0, id COLLATE \"C\" LIMIT %s) "
-            "SELECT r.id, r.text, r.vector, r.metadata, r.created_at, 1 - best.distance FROM best "
+            "SELECT r.id, r.text, r.vector, r.metadata, r.created_at, r.version, 1 - best.distance FROM best "
             "JOIN {t} r ON r.tenant = %s AND r.id = best.id ORDER BY best.distance, best.id COLLATE \"C\""
         ).format(t=self.t, scope=scope, clause=sql.SQL(clause))
         return Step(query, (q, *scope_params, *params, k, tenant))
@@ -339,11 +343,11 @@ class PgCore:
         scope, scope_params = _scope(tenant, part)
         tsquery = " | ".join("'" + t.replace("'", "''") + "'" for t in terms)
         rows = yield Step(sql.SQL(
-            "SELECT id, text, vector, metadata, created_at, ts_rank(tsv, q) AS score "
+            "SELECT id, text, vector, metadata, created_at, version, ts_rank(tsv, q) AS score "
             "FROM {t}, to_tsquery('simple', %s) q WHERE {scope} AND tsv @@ q AND {clause} "
             "ORDER BY score DESC, id COLLATE \"C\" LIMIT %s").format(t=self.t, scope=scope, clause=sql.SQL(clause)),
             (tsquery, *scope_params, *params, k))
-        return [Hit(_record(row[:5]), float(row[5])) for row in rows]
+        return [Hit(_record(row[:6]), float(row[6])) for row in rows]
 
     def _has_index(self, tenant: str, part: str) -> Steps:
         known = self._index_known.get((tenant, part))
@@ -358,7 +362,7 @@ class PgCore:
                     ) -> Steps:
         # The scope is literal so that the planner can prove the partial index's predicate.
         query = Step(sql.SQL(
-            "SELECT id, text, vector, metadata, created_at, 1 - (vector <=> %b) FROM {} "
+            "SELECT id, text, vector, metadata, created_at, version, 1 - (vector <=> %b) FROM {} "
             "WHERE {} AND vector IS NOT NULL ORDER BY vector <=> %b LIMIT %s"
         ).format(self.t, _literal_scope(tenant, part)), (q, q, k))
         if _ef(search, k) == _ef(search, 1):
@@ -375,7 +379,7 @@ class PgCore:
         return self._get(_core.check_ids(ids), tenant)
 
     def _get(self, ids: list[str], tenant: str) -> Steps:
-        rows = yield Step(sql.SQL("SELECT id, text, vector, metadata, created_at FROM {} "
+        rows = yield Step(sql.SQL("SELECT id, text, vector, metadata, created_at, version FROM {} "
                                   "WHERE tenant = %s AND id = ANY(%s)").format(self.t), (tenant, ids))
         found = {r.id: r for r in map(_record, rows)}
         return [found[i] for i in ids if i in found]
@@ -406,7 +410,7 @@ class PgCore:
 
     def _scan(self, tenant: str, part: str | None, clause: str, params: list[Any], limit: int | None) -> Steps:
         scope, scope_params = _scope(tenant, part)
-        rows = yield Step(sql.SQL("SELECT id, text, vector, metadata, created_at FROM {} WHERE {} AND {} "
+        rows = yield Step(sql.SQL("SELECT id, text, vector, metadata, created_at, version FROM {} WHERE {} AND {} "
                                   "ORDER BY created_at, id COLLATE \"C\" LIMIT %s").format(
             self.t, scope, sql.SQL(clause)), (*scope_params, *params, limit))
         return [_record(row) for row in rows]
@@ -442,6 +446,6 @@ def _ef(search: _core.HnswSearch, k: int) -> int:
 
 
 def _record(row: Sequence[Any]) -> Record:
-    record_id, text, vector, metadata, created_at = row
+    record_id, text, vector, metadata, created_at, version = row
     values = None if vector is None else tuple(vector.to_numpy().astype(float).tolist())
-    return Record(record_id, text, values, metadata, float(created_at))
+    return Record(record_id, text, values, metadata, float(created_at), int(version))

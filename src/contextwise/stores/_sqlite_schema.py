@@ -10,6 +10,9 @@ History:
       on (tenant, part, seq), and `records_fts`, an FTS5 index of every record's text kept by triggers in the
       same transaction as the record. Its `scope` column holds two tokens per row, `t<hex(tenant)>` and
       `t<hex(tenant)>p<hex(part)>`, so a lexical search is scoped by an FTS5 AND, not by a scan.
+  v4  adds `records.version` (1 on insert, +1 on every rewrite of the row): compare-and-set on a record's
+      version sees a change of its metadata alone (a superseded fact), which a comparison of texts cannot.
+      Existing rows start at 1.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from collections.abc import Callable
 from contextwise.errors import StoreError
 from contextwise.stores._errors import DimensionMismatchError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 def _create_v0(conn: sqlite3.Connection, dimensions: int) -> None:
@@ -65,9 +68,13 @@ def _v2_to_v3(conn: sqlite3.Connection, dimensions: int) -> None:
                  "FROM records")
 
 
+def _v3_to_v4(conn: sqlite3.Connection, dimensions: int) -> None:
+    conn.execute("ALTER TABLE records ADD COLUMN version INTEGER NOT NULL DEFAULT 1")
+
+
 # MIGRATIONS[v] takes a database at version v - 1 (-1: empty) to version v.
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection, int], None]] = {
-    0: _create_v0, 1: _v0_to_v1, 2: _v1_to_v2, 3: _v2_to_v3}
+    0: _create_v0, 1: _v0_to_v1, 2: _v1_to_v2, 3: _v2_to_v3, 4: _v3_to_v4}
 
 
 def current_version(conn: sqlite3.Connection) -> int:

@@ -4,6 +4,7 @@ for tests, notebooks and short-lived agents."""
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from typing import Any
 from collections.abc import Mapping, Sequence
 
@@ -28,9 +29,10 @@ class _Tenant:
         self._matrices: dict[str, tuple[list[Record], np.ndarray]] = {}
 
     def put(self, records: Sequence[Record], partition: str) -> None:
+        versions = {r.id: self.records[r.id].version + 1 if r.id in self.records else 1 for r in records}
         self.remove([r.id for r in records])
         for r in records:
-            self.records[r.id], self.part_of[r.id] = r, partition
+            self.records[r.id], self.part_of[r.id] = replace(r, version=versions[r.id]), partition
         self.lexical.add([r.id for r in records], [r.text for r in records], tenant=_lexical_key(partition))
         self._matrices.clear()
 
@@ -87,15 +89,17 @@ class InMemoryStore(_core.Closing):
         self.upsert_partitions({partition: records}, tenant=tenant)
 
     def upsert_partitions(self, batches: Mapping[str, Sequence[Record]], *, tenant: str,
-                          expect: Mapping[str, str | None] | None = None) -> None:
-        """`upsert` of several partitions' records at once; `expect` (record id -> the text it must hold now,
-        None: absent) is a compare-and-set: WriteConflictError and nothing written when it does not hold."""
+                          expect: Mapping[str, str | int | None] | None = None) -> None:
+        """`upsert` of several partitions' records at once; `expect` (record id -> the version it must have
+        now, `Record.version` as read, or the text it must hold now; None: absent) is a compare-and-set:
+        WriteConflictError and nothing written when it does not hold."""
         _core.check_tenant(tenant)
         parts = _core.validate_partitions(batches, dimensions=self.dimensions, max_text_chars=self.max_text_chars)
         expected = _core.check_expect(expect)
         with self._open():
             data = self._tenants.get(tenant)
-            current = {} if data is None else {i: data.records[i].text for i in expected if i in data.records}
+            current = {} if data is None else {i: (data.records[i].text, data.records[i].version)
+                                               for i in expected if i in data.records}
             _core.check_expected(current, expected, self.name)
             for partition, batch in parts:
                 if batch.records:

@@ -74,7 +74,7 @@ class PostgresStore(_core.Closing):
         self._drive(self._core.upsert(records, tenant=tenant, partition=partition))
 
     def upsert_partitions(self, batches: Mapping[str, Sequence[Record]], *, tenant: str,
-                          expect: Mapping[str, str | None] | None = None) -> None:
+                          expect: Mapping[str, str | int | None] | None = None) -> None:
         """`upsert` of several partitions' records in one transaction; `expect` (record id -> the text it must
         hold now, None: absent) is checked under row locks first: WriteConflictError, nothing written, when it
         does not hold."""
@@ -214,7 +214,7 @@ class AsyncPostgresStore:
         await self._drive(self._core.upsert(records, tenant=tenant, partition=partition))
 
     async def upsert_partitions(self, batches: Mapping[str, Sequence[Record]], *, tenant: str,
-                                expect: Mapping[str, str | None] | None = None) -> None:
+                                expect: Mapping[str, str | int | None] | None = None) -> None:
         """The async twin of PostgresStore.upsert_partitions."""
         await self._drive(self._core.upsert_partitions(batches, tenant=tenant, expect=expect))
 
