@@ -15,7 +15,7 @@ import numpy as np
 from contextwise._weighting import DAY_S, Weighting
 from contextwise.errors import UsageError
 from contextwise.registry import resolve
-from contextwise.types import Record, Usage
+from contextwise.types import Hit, Record, Usage
 from contextwise.observe._emit import memory_op
 
 Tier = Literal["short_term", "episodic", "semantic", "working"]
@@ -356,7 +356,7 @@ def _dense_hits(hits: Sequence[Any]) -> list[tuple[Record, float]]:
     return [(h.record, max(0.0, min(1.0, float(h.score)))) for h in hits]
 
 
-def _lexical_hits(hits: Sequence[Any]) -> list[tuple[Record, float]]:
+def _lexical_hits(hits: Sequence[Hit]) -> list[tuple[Record, float]]:
     """Lexical hits with relevances in [0, 1]: each score over the best (embed's ByPeak), never below 0."""
     from contextwise.embed import ByPeak
 
@@ -397,13 +397,7 @@ def _scan_bm25(records: list[Record], query: str, k: int) -> list[tuple[Record, 
     index = BM25Index()
     index.add([r.id for r in records], [r.text for r in records], tenant="scan")
     by_id = {r.id: r for r in records}
-    return _lexical_hits([_Scored(by_id[s.id], s.score) for s in index.search(query, k, tenant="scan")])
-
-
-@dataclass(frozen=True)
-class _Scored:
-    record: Record
-    score: float
+    return _lexical_hits([Hit(by_id[s.id], s.score) for s in index.search(query, k, tenant="scan")])
 
 
 def _fuse(dense: list[tuple[Record, float]], lexical: list[tuple[Record, float]],

@@ -340,7 +340,7 @@ class SemanticMemory:
                             warnings=job.warnings)
         return Learned(tuple(job.decisions or ()), tuple(changes), stats)
 
-    def _commit(self, decisions: Sequence[FactDecision], source: str, said: float) -> list[Change]:
+    def _commit(self, decisions: Sequence[FactDecision], source: str, said: float | None) -> list[Change]:
         """Write every fact change and its history entry in one atomic write, compare-and-set against the
         versions of the facts the changes were planned on: a fact changed meanwhile (another thread or process;
         its text, or only its metadata, as a supersede does) is read again and the change re-planned, so each
@@ -365,7 +365,7 @@ class SemanticMemory:
             moved = _successors(found)
             if not moved:
                 return decisions, found
-            decisions = [replace(d, target_id=moved.get(d.target_id, d.target_id)) for d in decisions]
+            decisions = [_retarget(d, moved) for d in decisions]
         return decisions, found
 
     async def _alatest(self, decisions: Sequence[FactDecision]) -> tuple[list[FactDecision], list[Any]]:
@@ -375,10 +375,10 @@ class SemanticMemory:
             moved = _successors(found)
             if not moved:
                 return decisions, found
-            decisions = [replace(d, target_id=moved.get(d.target_id, d.target_id)) for d in decisions]
+            decisions = [_retarget(d, moved) for d in decisions]
         return decisions, found
 
-    async def _acommit(self, decisions: Sequence[FactDecision], source: str, said: float) -> list[Change]:
+    async def _acommit(self, decisions: Sequence[FactDecision], source: str, said: float | None) -> list[Change]:
         """The async twin of `_commit`."""
         for attempt in range(_CAS_ATTEMPTS):
             decisions, found = await self._alatest(decisions)
@@ -391,7 +391,7 @@ class SemanticMemory:
                     raise
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _plan_commit(self, decisions: Sequence[FactDecision], found: Sequence[Any], source: str, said: float
+    def _plan_commit(self, decisions: Sequence[FactDecision], found: Sequence[Any], source: str, said: float | None
                      ) -> tuple[list[Entry], list[Change], dict[str, str | int | None]]:
         """The entries to write, the changes they record, and the texts they must still find. Pure."""
         now = self.backend.clock()
@@ -412,7 +412,7 @@ class SemanticMemory:
         return entries, changes, expect
 
     def _apply_decision(self, d: FactDecision, old: Any, source: str, now: float,
-                        said: float) -> tuple[list[Entry], Change | None]:
+                        said: float | None) -> tuple[list[Entry], Change | None]:
         if d.op == "ADD" or old is None:
             entry = self._new_fact(d, source, now, said)
             return [entry], _change("ADD", entry.id, None, d.text, now, source, d)
@@ -440,7 +440,7 @@ class SemanticMemory:
             meta["valid_from"] = d.candidate.valid_from
         return [Entry(self.tier, old.id, d.text, meta)], _change("UPDATE", old.id, old.text, d.text, now, source, d)
 
-    def _new_fact(self, d: FactDecision, source: str, now: float, said: float,
+    def _new_fact(self, d: FactDecision, source: str, now: float, said: float | None,
                   valid_from: float | None = None) -> Entry:
         meta: dict[str, Any] = {
             "category": d.candidate.category, "confidence": d.candidate.confidence, "source": source,
@@ -655,3 +655,8 @@ def _cost(model: Any, usage: Usage) -> float | None:
     except UnknownBackendError:
         return None  # a local or unlisted model: no price to give
 
+
+def _retarget(decision: FactDecision, moved: dict[str, str]) -> FactDecision:
+    """The decision aimed at its target's current successor (unchanged when it has none, or no target)."""
+    target = decision.target_id
+    return decision if target is None or target not in moved else replace(decision, target_id=moved[target])

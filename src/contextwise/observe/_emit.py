@@ -7,7 +7,7 @@ import dataclasses
 import time
 import weakref
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from contextwise.observe import _bus
 from contextwise.observe._calibration import calibration
@@ -23,6 +23,8 @@ _last_built: contextvars.ContextVar[ContextBuilt | None] = contextvars.ContextVa
 # sends those messages need not count them again.
 _last_count: contextvars.ContextVar[tuple[tuple[Any, ...], tuple[Any, ...], int, Any] | None] = \
     contextvars.ContextVar("contextwise_last_count", default=None)
+
+_Stats = TypeVar("_Stats")
 
 
 def built_count(messages: Sequence[Any], tools: Sequence[Any], tokens: int, counter: Any) -> None:
@@ -103,7 +105,7 @@ def _usd(usage: Any, info: Any) -> float | None:
     return cost(usage, info).total_usd
 
 
-def memory_op(stats: Any) -> Any:
+def memory_op(stats: _Stats) -> _Stats:
     """Called where a memory operation's OpStats is made: emits MemoryOp and returns the stats unchanged."""
     if _bus.subscribers:
         _bus.emit(MemoryOp(stats=stats))

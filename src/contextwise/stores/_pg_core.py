@@ -26,7 +26,7 @@ import math
 import re
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from collections.abc import Generator, Sequence
 
 import numpy as np
@@ -56,6 +56,9 @@ BEGIN = Step(sql.SQL("BEGIN"))
 COMMIT = Step(sql.SQL("COMMIT"))
 INDEX_CHECK_TTL_S = 60.0
 Steps = Generator[Step, Any, Any]
+_T = TypeVar("_T")
+#: Steps whose driver ends with a `_T` (what the store method returns).
+Plan = Generator[Step, Any, _T]
 
 
 class PgCore:
@@ -191,14 +194,15 @@ class PgCore:
 
     # --- HNSW indexes (steps for a connection of their own: a build takes minutes) ------------------------------
 
-    def build_index(self, *, tenant: str, partition: str, maintenance_work_mem_mb: int | None) -> Steps:
+    def build_index(self, *, tenant: str, partition: str,
+                    maintenance_work_mem_mb: int | None) -> Plan[_core.IndexBuild]:
         """Validate now; the steps build the partial HNSW index of `partition` of `tenant` concurrently and
         register it."""
         _core.check_tenant(tenant)
         _core.check_partition(partition)
         return self._build_index(tenant, partition, self._hnsw(), _check_memory(maintenance_work_mem_mb))
 
-    def build_indexes(self, *, maintenance_work_mem_mb: int | None) -> Steps:
+    def build_indexes(self, *, maintenance_work_mem_mb: int | None) -> Plan[list[_core.IndexBuild]]:
         """Validate now; the steps index every partition of at least `min_vectors` vectors that has no index."""
         search, memory_mb = self._hnsw(), _check_memory(maintenance_work_mem_mb)
         return self._build_indexes(search, memory_mb)
@@ -256,7 +260,7 @@ class PgCore:
         key = tenant if not partition else f"{tenant}\x00{partition}"
         return f"{self.table}_hnsw_{hashlib.sha1(key.encode()).hexdigest()[:16]}"
 
-    def delete(self, ids: Sequence[str], *, tenant: str) -> Steps:
+    def delete(self, ids: Sequence[str], *, tenant: str) -> Plan[int]:
         """Delete these ids from `tenant` (whatever their partition); returns how many existed."""
         _core.check_tenant(tenant)
         return self._delete(_core.check_ids(ids), tenant)
@@ -268,7 +272,7 @@ class PgCore:
                           (tenant, ids))
         return len(rows)
 
-    def drop_tenant(self, tenant: str) -> Steps:
+    def drop_tenant(self, tenant: str) -> Plan[int]:
         """Delete every record of `tenant`, in every partition, and its HNSW indexes; returns how many records
         there were."""
         _core.check_tenant(tenant)
@@ -290,7 +294,7 @@ class PgCore:
     # --- reads ----------------------------------------------------------------------------------------------
 
     def query(self, vector: Sequence[float], k: int, *, tenant: str, where: Where | None,
-              partition: str = "") -> Steps:
+              partition: str = "") -> Plan[list[Hit]]:
         """Validate now; the steps return the top-k hits of `partition` of `tenant`: exact, or HNSW on a
         partition with an index."""
         _core.check_tenant(tenant)
@@ -326,7 +330,7 @@ class PgCore:
         return Step(query, (q, *scope_params, *params, k, tenant))
 
     def search_text(self, query: str, k: int, *, tenant: str, where: Where | None,
-                    partition: str = "") -> Steps:
+                    partition: str = "") -> Plan[list[Hit]]:
         """Validate now; the steps return the `k` records of `partition` of `tenant` that best match the words
         of `query` by PostgreSQL full-text search (ts_rank over the GIN-indexed tsvector)."""
         _core.check_tenant(tenant)
@@ -373,7 +377,7 @@ class PgCore:
         yield COMMIT
         return rows
 
-    def get(self, ids: Sequence[str], *, tenant: str) -> Steps:
+    def get(self, ids: Sequence[str], *, tenant: str) -> Plan[list[Record]]:
         """The records of `tenant` with these ids, in the order asked."""
         _core.check_tenant(tenant)
         return self._get(_core.check_ids(ids), tenant)
@@ -384,7 +388,7 @@ class PgCore:
         found = {r.id: r for r in map(_record, rows)}
         return [found[i] for i in ids if i in found]
 
-    def count(self, *, tenant: str, partition: str | None = None) -> Steps:
+    def count(self, *, tenant: str, partition: str | None = None) -> Plan[int]:
         """How many records `tenant` (or `partition` of it) holds."""
         _core.check_tenant(tenant)
         scope, params = _scope(tenant, _core.check_scope(partition))
@@ -394,12 +398,13 @@ class PgCore:
         rows = yield Step(query, params)
         return int(rows[0][0])
 
-    def tenants(self) -> Steps:
+    def tenants(self) -> Plan[list[str]]:
         """The tenants that hold at least one record, sorted."""
         rows = yield Step(sql.SQL("SELECT tenant COLLATE \"C\" AS t FROM {} GROUP BY 1 ORDER BY 1").format(self.t))
         return [row[0] for row in rows]
 
-    def scan(self, *, tenant: str, where: Where | None, limit: int | None, partition: str | None = None) -> Steps:
+    def scan(self, *, tenant: str, where: Where | None, limit: int | None,
+             partition: str | None = None) -> Plan[list[Record]]:
         """The records of `tenant` (or `partition` of it) matching `where`, oldest first (then by id), at most
         `limit`."""
         _core.check_tenant(tenant)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from typing import Any
+from typing import Any, NoReturn, TypeVar
 from collections.abc import Mapping, Sequence
 
 from contextwise.errors import MissingDependencyError, StoreError
@@ -25,9 +25,10 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise MissingDependencyError("the PostgreSQL store", "postgres") from exc
 
-from contextwise.stores._pg_core import PgCore, Step, Steps  # noqa: E402  (needs psycopg, checked above)
+from contextwise.stores._pg_core import Plan, PgCore, Step, Steps  # noqa: E402  (needs psycopg, checked above)
 
 PG_DEFAULT_SEARCH = _core.HnswSearch(min_vectors=50_000)
+_T = TypeVar("_T")
 
 
 class PostgresStore(_core.Closing):
@@ -152,7 +153,7 @@ class PostgresStore(_core.Closing):
                 self._conn.close()
                 self._conn = None
 
-    def _build(self, steps: Steps) -> Any:
+    def _build(self, steps: Plan[_T]) -> _T:
         self._connection()  # a closed store refuses, as for every other call
         try:
             with psycopg.connect(self._dsn, autocommit=True,
@@ -161,7 +162,7 @@ class PostgresStore(_core.Closing):
         except BaseException as exc:
             _raise_translated(exc, self.name)
 
-    def _drive(self, steps: Steps) -> Any:
+    def _drive(self, steps: Plan[_T]) -> _T:
         with self._lock:
             conn = self._connection()
             try:
@@ -176,7 +177,7 @@ class PostgresStore(_core.Closing):
             if step.copy_types:
                 with cur.copy(step.query) as copy:
                     copy.set_types(step.copy_types)
-                    for row in step.params:
+                    for row in step.params or ():
                         copy.write_row(row)
                 return None
             cur.execute(step.query, step.params)
@@ -280,7 +281,7 @@ class AsyncPostgresStore:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
 
-    async def _build(self, steps: Steps) -> Any:
+    async def _build(self, steps: Plan[_T]) -> _T:
         if self._closed:
             raise StoreError("the store is closed; open a new one", backend=self.name)
         try:
@@ -290,7 +291,7 @@ class AsyncPostgresStore:
         except BaseException as exc:
             _raise_translated(exc, self.name)
 
-    async def _drive(self, steps: Steps) -> Any:
+    async def _drive(self, steps: Plan[_T]) -> _T:
         if self._lock is None:
             self._lock = asyncio.Lock()
         async with self._lock:
@@ -307,7 +308,7 @@ class AsyncPostgresStore:
             if step.copy_types:
                 async with cur.copy(step.query) as copy:
                     copy.set_types(step.copy_types)
-                    for row in step.params:
+                    for row in step.params or ():
                         await copy.write_row(row)
                 return None
             await cur.execute(step.query, step.params)
@@ -336,25 +337,27 @@ def _nothing() -> Steps:
     yield  # pragma: no cover - makes this a generator
 
 
-def _run(steps: Steps, send: Any) -> Any:
+def _run(steps: Plan[_T], send: Any) -> _T:
     """Drive `steps`, sending each step's result back in; returns the generator's return value."""
     result = None
     while True:
         try:
             step = steps.send(result)
         except StopIteration as stop:
-            return stop.value
+            value: _T = stop.value
+            return value
         result = send(step)
 
 
-async def _arun(steps: Steps, send: Any) -> Any:
+async def _arun(steps: Plan[_T], send: Any) -> _T:
     """The async twin of `_run`."""
     result = None
     while True:
         try:
             step = steps.send(result)
         except StopIteration as stop:
-            return stop.value
+            value: _T = stop.value
+            return value
         result = await send(step)
 
 
@@ -363,7 +366,7 @@ def _in_transaction(conn: Any) -> bool:
                                             psycopg.pq.TransactionStatus.INERROR)
 
 
-def _raise_translated(exc: BaseException, backend: str) -> None:
+def _raise_translated(exc: BaseException, backend: str) -> NoReturn:
     if isinstance(exc, psycopg.Error):
         raise StoreError(f"{type(exc).__name__}: {exc}".strip(), backend=backend) from exc
     raise exc
