@@ -7,6 +7,7 @@ special-token strings inside content are counted as the text they are, which is 
 from __future__ import annotations
 
 import itertools
+from concurrent.futures import ThreadPoolExecutor
 import math
 import os
 import re
@@ -117,10 +118,15 @@ class TiktokenTokenizer(_EncodingTokenizer):
         return sum(map(len, self._enc.encode_ordinary_batch(pieces, num_threads=_threads())))
 
     def _count_each(self, texts: list[str]) -> list[int]:
-        try:
-            return [len(ids) for ids in self._enc.encode_ordinary_batch(texts, num_threads=_threads())]
-        except (TypeError, UnicodeEncodeError):  # a lone surrogate: count each the way count() does
-            return [self.count(t) for t in texts]
+        # One contiguous share of the texts per core (tiktoken releases the GIL while it encodes). Measured on
+        # 2,000 NQ passages, idle: 40 ms against 64 ms one by one, while encode_ordinary_batch's task per text
+        # took 108 ms.
+        shares = _threads()
+        size = -(-len(texts) // shares)
+        groups = [texts[i:i + size] for i in range(0, len(texts), size)]
+        with ThreadPoolExecutor(max_workers=len(groups)) as pool:
+            counted = list(pool.map(lambda group: [self.count(t) for t in group], groups))
+        return [n for group in counted for n in group]
 
 
 # Our tokenizer ids -> quicktok's bundled encoding names.
