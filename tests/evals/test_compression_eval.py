@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from contextwise.cli import cli
-from contextwise.compress import Extractive, Truncate
+from contextwise.compress import Extractive, TruncateTokens
 from contextwise.errors import UsageError
 from contextwise.evals.compression import Case, evaluate_compression, load_cases
 from contextwise.evals.report import metric, read_summary
@@ -25,7 +25,7 @@ def cases() -> list[Case]:
 
 
 def test_extractive_keeps_answers_truncation_loses_at_deep_ratios():
-    report = evaluate_compression(cases(), {"truncate": Truncate("tail"), "extractive": Extractive()}, [2, 10])
+    report = evaluate_compression(cases(), {"truncate": TruncateTokens("tail"), "extractive": Extractive()}, [2, 10])
     assert report.retention("extractive", 10) == 1.0
     assert report.retention("truncate", 10) < 1.0
     assert all(r.tokens <= r.original_tokens / r.ratio + 1 for r in report.results)
