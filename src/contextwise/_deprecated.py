@@ -60,3 +60,16 @@ def output_cap(owner: str, max_output_tokens: int | None, max_tokens: Any = _UNS
     if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 1):
         raise UsageError(f"max_output_tokens must be a positive int, got {cap!r}")
     return cap
+
+
+class RenamedMaxTokens:
+    """For request classes whose `max_tokens` field became `max_output_tokens`: the old name, with a warning."""
+
+    max_output_tokens: int | None
+
+    @property
+    def max_tokens(self) -> int | None:
+        """Deprecated: `max_output_tokens`."""
+        warnings.warn(f"{type(self).__name__}.max_tokens was renamed max_output_tokens", DeprecationWarning,
+                      stacklevel=2)
+        return self.max_output_tokens

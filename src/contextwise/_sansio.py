@@ -20,7 +20,6 @@ A job is pure: `plan()` says which call would help next (a request with `message
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
@@ -51,19 +50,6 @@ class Ask:
     messages: tuple[Message, ...]
     max_output_tokens: int | None = None
     options: ChatOptions | None = None
-
-
-class RenamedMaxTokens:
-    """For request classes whose `max_tokens` field became `max_output_tokens`: the old name, with a warning."""
-
-    max_output_tokens: int | None
-
-    @property
-    def max_tokens(self) -> int | None:
-        """Deprecated: `max_output_tokens`."""
-        warnings.warn(f"{type(self).__name__}.max_tokens was renamed max_output_tokens", DeprecationWarning,
-                      stacklevel=2)
-        return self.max_output_tokens
 
 
 class ModelJob(Protocol):

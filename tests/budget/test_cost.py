@@ -115,3 +115,16 @@ def test_choose_model_counts_with_each_models_tokenizer_and_takes_candidates():
         choose_model(built, candidates=[42])
     none = choose_model(_built(prompt_words=5_000), candidates=["tiny"], catalog=CATALOG)
     assert none.model is None and "tiny" in none.explain()
+
+
+def test_choose_model_counts_with_the_counter_the_models_context_used():
+    from contextwise.budget._cost import _counter_for
+    from contextwise.models import get_model
+    from contextwise.tokens.counter import shared_counter
+
+    built = Context("gpt-4o").system("You answer from the documents. " * 50).documents(_docs(5)).user("q").build()
+    counter = shared_counter("gpt-4o")
+    assert _counter_for(get_model("gpt-4o")) is counter  # the one the Context counted with
+    misses = counter._texts.misses
+    assert choose_model(built, candidates=["gpt-4o"], output_tokens=100).model == "gpt-4o"
+    assert counter._texts.misses == misses  # nothing the build counted is counted again

@@ -111,11 +111,10 @@ def optimize(ctx: Context, *, target_usd: float, output_tokens: int = 0, cache_w
         for cut in round_cuts:
             caps[cut.section] = cut.tokens_after
         built = _rebuilt(ctx, caps).build()
-        rewritten = any(sections[c.section].stable for c in round_cuts) or any(
-            sections[c.section].stable for c in cuts)
+        cuts += round_cuts
+        rewritten = any(sections[c.section].stable for c in cuts)
         after = call_usd(built, info, output_tokens=output_tokens, cache_warm=cache_warm,
                          prefix_rewritten=rewritten)
-        cuts += round_cuts
     merged = _merge(cuts)
     return Optimized(built, float(target_usd), before, after, first.report.prompt_tokens,
                      built.report.prompt_tokens, merged)
@@ -245,9 +244,10 @@ def _weigh(built: Built, info: Any, output_tokens: int, needs_images: bool,
 def _counter_for(info: Any) -> Any:
     """The model's counter; a model only a catalog of the caller's own knows is counted by its entry."""
     from contextwise.tokens import TokenCounter, framing_for, get_tokenizer
+    from contextwise.tokens.counter import shared_counter
 
     try:
-        return TokenCounter.for_model(info.name)
+        return shared_counter(info.name)  # what the Context that built the request counted is cached there
     except LookupError:
         return TokenCounter(get_tokenizer(info.tokenizer), framing_for(info.provider))
 

@@ -13,7 +13,6 @@ whole turns, tools as a pinned section, and the user's turn.
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 from collections.abc import Iterable, Mapping
 
@@ -27,6 +26,7 @@ from contextwise.errors import UsageError
 from contextwise.observe._emit import built_count
 from contextwise.observe._preflight import DEFAULT_ESTIMATE_MARGIN, check_estimate_margin, estimate_allowance
 from contextwise.protocols import Tokenizer
+from contextwise.tokens.counter import shared_counter  # noqa: F401  (here too for observe's preflight)
 from contextwise.types import ImagePart, Message, TextPart, Tool
 
 _DEFAULT_RESERVE_TOKENS = 4096
@@ -266,15 +266,6 @@ def resolve_reserve(window_tokens: int, output_reserve_tokens: int | float | Non
     if not 0 <= value < window_tokens:
         raise UsageError(f"the output reserve must be in [0, {window_tokens}), not {value}")
     return value
-
-
-@functools.lru_cache(maxsize=16)
-def shared_counter(model: str) -> Any:
-    """The TokenCounter of a catalog model that every Context and every client's preflight share in the process
-    (keyed by model name, bounded), so content counted once is not counted again."""
-    from contextwise.tokens import TokenCounter
-
-    return TokenCounter.for_model(model)
 
 
 def _model_info(model: str, catalog: Any) -> Any:

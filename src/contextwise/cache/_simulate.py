@@ -37,7 +37,7 @@ from contextwise.cache._prompt import ANCHORS, Anchor, CacheMarker, MarkerPolicy
     _system_end, mark_request, prompt_layout
 from contextwise.errors import UsageError
 from contextwise.models import Catalog, Cost, ModelInfo, cost, get_model
-from contextwise.tokens import TokenCounter
+from contextwise.tokens.counter import shared_counter
 from contextwise.types import Usage
 
 KeyScope = Literal["none", "tenant", "session"]
@@ -294,7 +294,7 @@ class PromptCachePlan:
         if not isinstance(self.strategy, MarkerPolicy):
             return mark_request(request, ())
         info = get_model(self.model, catalog=catalog)
-        counter = TokenCounter.for_model(info.name)
+        counter = shared_counter(info.name)
         prompt = prompt_layout(request, counter)
         history = None
         if previous is not None:
@@ -328,7 +328,7 @@ def prepare(calls: Sequence[TraceCall], model: str | ModelInfo, *, catalog: Cata
     if not calls:
         raise UsageError("the trace holds no calls")
     info = model if isinstance(model, ModelInfo) else get_model(model, catalog=catalog)
-    counter = TokenCounter.for_model(info.name)
+    counter = shared_counter(info.name)
     last: dict[str, PromptLayout] = {}
     out = []
     for call in sorted(calls, key=lambda c: c.t_s):

@@ -22,7 +22,7 @@ from typing import Any
 from collections.abc import Sequence
 
 from contextwise import _sansio
-from contextwise._sansio import RenamedMaxTokens
+from contextwise._deprecated import RenamedMaxTokens
 from contextwise.compress._base import backend, check_target, local_model
 from contextwise.compress._sentences import sentence_spans
 from contextwise.compress.extractive import Extractive

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 
 from contextwise.errors import UsageError
 from contextwise.history._transcript import Transcript
-from contextwise._sansio import RenamedMaxTokens
+from contextwise._deprecated import RenamedMaxTokens
 from contextwise.types import ChatOptions, Completion, Message
 
 SUMMARY_HEADER = "Summary of the earlier conversation"

@@ -67,7 +67,7 @@ class Preflight:
             tok = get_tokenizer(self.tokenizer) if isinstance(self.tokenizer, str) else self.tokenizer
             counter = TokenCounter(tok, framing_for(info.provider if info is not None else provider))
         elif info is not None:
-            from contextwise.budget.context import shared_counter
+            from contextwise.tokens.counter import shared_counter
 
             counter = shared_counter(info.name)  # the Context's own: counts cached there are hits here
         else:

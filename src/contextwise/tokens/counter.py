@@ -7,6 +7,7 @@ message, not the whole history.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import threading
 from collections import OrderedDict
@@ -280,3 +281,15 @@ def count_messages(msgs: Sequence[Message], counter: TokenCounter, *,
                    tools: Iterable[Tool | Mapping[str, Any]] = ()) -> int:
     """Prompt tokens of a request (see `TokenCounter.messages`)."""
     return counter.messages(msgs, tools=tools)
+
+
+@functools.lru_cache(maxsize=16)
+def shared_counter(model: str) -> TokenCounter:
+    """The TokenCounter of a catalog model that every Context, every client's preflight, choose_model and the
+    prompt-cache planner share in the process (keyed by model name, bounded), so content counted once is not
+    counted again.
+
+    Raises:
+        UnknownBackendError: no tokenizer is known for `model`.
+    """
+    return TokenCounter.for_model(model)
