@@ -23,7 +23,6 @@ import json
 import os
 import sqlite3
 import struct
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -34,7 +33,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from contextwise import _sqlite
-from contextwise._paths import cache_dir
+from contextwise._paths import cache_dir, read_checked, write_checked
 from contextwise.errors import StoreError, UsageError
 from contextwise.stores._core import check_tenant
 
@@ -227,11 +226,8 @@ class KVStateCache:
         size = len(MAGIC) + _DIGEST + sum(len(p) for p in parts)
         if size > self.budget_bytes:
             return None
-        digest = hashlib.sha256()
-        for part in parts:
-            digest.update(part)
         try:
-            _write_atomic(path, (MAGIC, digest.digest(), *parts))
+            write_checked(path, parts, magic=MAGIC)
             size = path.stat().st_size
         except OSError as exc:
             raise StoreError(f"cannot write a KV state under {self.root}: {exc}", backend="kv") from exc
@@ -309,18 +305,13 @@ class KVStateCache:
         return self.root / hashlib.sha256(tenant.encode()).hexdigest()[:32] / fingerprint[:16] / f"{key}.kv"
 
     def _read(self, entry: KVStateEntry) -> KVState | None:
-        try:
-            with open(entry.path, "rb") as file:
-                size = os.fstat(file.fileno()).st_size
-                buffer = bytearray(size)
-                if file.readinto(buffer) != size:
-                    return None
-        except OSError:
+        found = read_checked(entry.path, magic=MAGIC)
+        if found is None:
             return None
-        view = memoryview(buffer)
-        start = len(MAGIC) + _DIGEST + _HEAD.size
-        if size < start or view[:len(MAGIC)] != MAGIC or \
-                hashlib.sha256(view[len(MAGIC) + _DIGEST:]).digest() != view[len(MAGIC):len(MAGIC) + _DIGEST]:
+        buffer, body = found
+        size, view = len(buffer), memoryview(buffer)
+        start = body + _HEAD.size
+        if size < start:
             return None
         (header_bytes,) = _HEAD.unpack_from(view, start - _HEAD.size)
         try:
@@ -382,18 +373,3 @@ def _common(a: np.ndarray, b: np.ndarray) -> int:
     n = min(len(a), len(b))
     differ = np.flatnonzero(a[:n] != b[:n])
     return int(differ[0]) if differ.size else n
-
-
-def _write_atomic(path: Path, parts: Sequence[bytes | bytearray]) -> None:
-    """Write `parts` to a temporary file beside `path`, then rename it into place (no fsync: the checksum
-    catches a file the disk did not finish, and a cache may lose its last write)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            for part in parts:
-                file.write(part)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise

@@ -13,7 +13,6 @@ import marshal
 import gzip
 import hashlib
 import importlib.util
-import os
 import threading
 import warnings
 from collections.abc import Callable
@@ -21,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from contextwise._paths import cache_dir
+from contextwise._paths import cache_dir, read_checked, write_checked
 from contextwise.errors import BackendError
 
 ENDOFTEXT = "<|endoftext|>"
@@ -136,21 +135,17 @@ def load_ranks(encoding: str) -> dict[bytes, int]:
     is best-effort (a read-only home still counts).
     """
     path = cache_dir() / "tokens" / f"{encoding}-{RANK_FILES[encoding].sha256[:16]}.marshal"
-    try:
-        blob = path.read_bytes()
-        if hashlib.sha256(blob[32:]).digest() == blob[:32]:
-            ranks = marshal.loads(blob[32:])
+    found = read_checked(path)
+    if found is not None:
+        try:
+            ranks = marshal.loads(memoryview(found[0])[found[1]:])
             if isinstance(ranks, dict):
                 return ranks
-    except (OSError, ValueError, EOFError, TypeError):
-        pass
+        except (ValueError, EOFError, TypeError):
+            pass
     ranks = parse_ranks(read_rank_bytes(encoding))
-    body = marshal.dumps(ranks)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_bytes(hashlib.sha256(body).digest() + body)
-        os.replace(tmp, path)
+        write_checked(path, (marshal.dumps(ranks),))
     except OSError:
         pass
     return ranks
