@@ -4,6 +4,7 @@ warnings when something volatile sits in the part meant to be cached."""
 from __future__ import annotations
 
 import re
+from typing import Any
 from dataclasses import dataclass
 from collections.abc import Sequence
 
@@ -52,18 +53,19 @@ def volatile_findings(name: str, text: str) -> list[str]:
 
 def plan_cache(provider: str, prefix_tokens: int, stable_message_ends: Sequence[int], *,
                min_cacheable_tokens: int | None = None, mode: str | None = None,
-               warnings: Sequence[str] = ()) -> CachePlan:
+               warnings: Sequence[str] = (), catalog: Any = None) -> CachePlan:
     """The cache plan for a prompt whose stable part ends after the given message indexes (in order).
 
     `mode` and `min_cacheable_tokens` come from the model's catalog entry when known; otherwise from the
-    provider's defaults in the catalog (how it caches, its minimum prefix, how many markers it takes). An explicit
-    cache whose stable prefix is below the minimum gets a warning: its markers would cache nothing.
+    provider's defaults in `catalog` (default: the default catalog): how it caches, its minimum prefix, how many
+    markers it takes. An explicit cache whose stable prefix is below the minimum gets a warning: its markers
+    would cache nothing.
 
     For the markers and lifetimes that cost least over a recorded sequence of calls, see
     `contextwise.cache.plan_prompt_cache`."""
     from contextwise.models import default_catalog
 
-    rules = default_catalog().provider_defaults(provider)
+    rules = (catalog if catalog is not None else default_catalog()).provider_defaults(provider)
     mode = mode or rules.get("cache_kind") or "none"
     minimum = min_cacheable_tokens or rules.get("min_cacheable_tokens") or 0
     most = rules.get("cache_breakpoints_max") or (4 if mode == "explicit" else 0)

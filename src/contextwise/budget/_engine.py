@@ -453,4 +453,4 @@ def _cache_plan(ctx: Context, rendered: _Rendered) -> CachePlan:
     provider = ctx.info.provider if ctx.info else "generic"
     minimum = getattr(ctx.info, "min_cacheable_tokens", None)
     return plan_cache(provider, prefix, ends, min_cacheable_tokens=minimum,
-                      mode=getattr(ctx.info, "cache_kind", None), warnings=findings)
+                      mode=getattr(ctx.info, "cache_kind", None), warnings=findings, catalog=ctx._catalog)
