@@ -35,7 +35,6 @@ import sys
 import time
 from functools import partial
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 from collections.abc import Callable
 
@@ -43,6 +42,7 @@ from collections.abc import Callable
 # scoring measured with other jobs running). Set before llama.cpp loads.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+from _data import shared_data
 from contextwise.compress import (  # noqa: E402
     Auto, EmbeddingScorer, Extractive, HybridScorer, Summarizer, TokenPruning, TruncateTokens, retention,
 )
@@ -50,7 +50,7 @@ from contextwise.compress.pruning import Prefilter  # noqa: E402
 from contextwise.compress.retention import normalize  # noqa: E402
 from contextwise.tokens import get_tokenizer  # noqa: E402
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "bench" / "data" / "lost-in-the-middle" / \
+DATA = shared_data() / "lost-in-the-middle" / \
     "nq-open-oracle.jsonl.gz"
 DISTRACTORS = 19
 FOUR_K_TOKENS = 4000

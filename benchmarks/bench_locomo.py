@@ -28,9 +28,9 @@ import argparse
 import sys
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
+from _data import shared_data
 from contextwise.memory._base import HYBRID_WEIGHTS
 from contextwise.embed import CachedEmbedder, OnnxMiniLM, SQLiteCache
 from contextwise.evals.locomo import (
@@ -45,7 +45,7 @@ from contextwise.evals.locomo import (
     score_question,
 )
 
-DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "bench" / "data" / "locomo" / "locomo10.json"
+DATA = shared_data() / "locomo" / "locomo10.json"
 KS = (5, 10, 20)
 #: The paper's other dialog cut-offs, read in a second pass (a hybrid list depends on its depth, so the
 #: @5/10/20 figures come from lists 20 deep, as in tuning, and these from lists 50 deep).
