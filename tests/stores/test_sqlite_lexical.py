@@ -50,7 +50,8 @@ def loaded(tmp_path: Path) -> SQLiteStore:
 def alone(store: SQLiteStore, query: str, k: int, *, tenant: str = "t", partition: str = "episodic",
           where: dict[str, object] | None = None) -> list[tuple[str, float]]:
     """The reference: bm25() over every row of an FTS5 table holding this partition's texts and nothing else, the
-    words chosen as the store documents (those in under half of the rows, when there are any), most common first."""
+    words chosen as the store documents (less those in over half of the rows, if others are left), most common
+    first."""
     assert store._conn is not None
     rowid = dict(store._conn.execute("SELECT id, rowid FROM records WHERE tenant = ?", (tenant,)).fetchall())
     records = sorted(store.scan(tenant=tenant, partition=partition), key=lambda r: rowid[r.id])
@@ -61,7 +62,8 @@ def alone(store: SQLiteStore, query: str, k: int, *, tenant: str = "t", partitio
     df = {t: conn.execute("SELECT count(*) FROM f WHERE f MATCH ?", (_sqlite_text.quote(t),)).fetchone()[0]
           for t in lexical_terms(query)}
     held = [t for t in df if df[t]]
-    words = sorted([t for t in held if df[t] < len(records) / 2] or held, key=lambda t: (-df[t], t))
+    rare = [t for t in held if df[t] < len(records) / 2 or df[t] <= _sqlite_text.ROUND_ROWS]
+    words = sorted(rare or held, key=lambda t: (-df[t], t))
     if not words:
         return []
     match = "text : (" + " OR ".join(map(_sqlite_text.quote, words)) + ")"

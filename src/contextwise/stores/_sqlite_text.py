@@ -22,7 +22,7 @@ CommonTermsQuery does), and a row holding none of the rarer words can be missed.
 (benchmarks/bench_memory.py, LoCoMo questions with inflections, k=60) that kept recall@10 at 0.99 against bm25()
 over every row (8,000 rows: 0.98, 2,000: 0.84); a query whose proof fits in the budget is ranked exactly.
 
-Words in at least half of the partition's rows are left out when the query has others: bm25() floors their IDF at
+Words in at least half of the partition's rows (and in over ROUND_ROWS) are left out when the query has others: bm25() floors their IDF at
 1e-6, so they add at most 2.2e-6 to a score (and rank rows holding only them after every other row), while
 counting their rows for that IDF costs more than the rest of the search. The pruning bound uses the one IDF of
 contextwise (`embed._bm25.idf`, Lucene's, never below FTS5's), so no BM25 formula lives here.
@@ -128,10 +128,10 @@ def search(conn: sqlite3.Connection, table: str, terms: Sequence[str], k: int, c
 
 
 def _words(terms: Sequence[str], rows: int, df: dict[str, int]) -> list[str]:
-    """The terms searched: those in fewer than half of the rows (bm25() gives the others an IDF of 1e-6), or, if
-    there are none, every term some row holds."""
+    """The terms searched: every term some row holds, less those in over ROUND_ROWS rows and at least half of them
+    (bm25() gives them an IDF of 1e-6) if that leaves any."""
     held = [t for t in terms if df[t] > 0]
-    return [t for t in held if df[t] < rows / 2] or held
+    return [t for t in held if df[t] < rows / 2 or df[t] <= ROUND_ROWS] or held
 
 
 def _round(rest: list[str], df: dict[str, int]) -> list[str]:
