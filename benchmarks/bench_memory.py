@@ -201,7 +201,8 @@ def lexical_figures(store: SQLiteStore, queries: list[str]) -> None:
 
     def pruned(q: str) -> list[tuple[int, float]]:
         with store._read() as conn:
-            return _sqlite_text.search(conn, table, lexical_terms(expand_query(q)), depth, "1", [], store._terms)
+            return _sqlite_text.search(conn, table, lexical_terms(expand_query(q)), depth, "1", [], store._terms,
+                                       tenant=TENANT)
 
     def everything(q: str) -> list[tuple[int, float]]:
         with store._read() as conn:

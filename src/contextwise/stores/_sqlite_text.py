@@ -22,10 +22,10 @@ CommonTermsQuery does), and a row holding none of the rarer words can be missed.
 (benchmarks/bench_memory.py, LoCoMo questions with inflections, k=60) that kept recall@10 at 0.99 against bm25()
 over every row (8,000 rows: 0.98, 2,000: 0.84); a query whose proof fits in the budget is ranked exactly.
 
-Words in at least half of the partition's rows (and in over ROUND_ROWS) are left out when the query has others: bm25() floors their IDF at
-1e-6, so they add at most 2.2e-6 to a score (and rank rows holding only them after every other row), while
-counting their rows for that IDF costs more than the rest of the search. The pruning bound uses the one IDF of
-contextwise (`embed._bm25.idf`, Lucene's, never below FTS5's), so no BM25 formula lives here.
+Words in at least half of the partition's rows (and in over ROUND_ROWS) are left out when the query has others:
+bm25() floors their IDF at 1e-6, so they add at most 2.2e-6 to a score (and rank rows holding only them after every
+other row), while counting their rows for that IDF costs more than the rest of the search. The pruning bound uses
+the one IDF of contextwise (`embed._bm25.idf`, Lucene's, never below FTS5's), so no BM25 formula lives here.
 """
 
 from __future__ import annotations
@@ -43,30 +43,34 @@ K1 = 1.2
 ROUND_ROWS = 2_000
 #: The rounds stop before the rows searched would pass this many (by document frequencies); see the module's doc.
 MAX_SEARCHED_ROWS = 12_000
-#: The document frequencies of at most this many own tables are cached.
+#: The document frequencies of at most this many own tables are cached, of at most this many terms each.
 MAX_CACHED_TABLES = 64
+MAX_CACHED_TERMS = 65_536
 
 
 @dataclass
 class _Counts:
-    stamp: tuple[bytes, ...]
+    stamp: tuple[object, ...]
     df: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
 class TermCache:
-    """Document frequencies per own FTS5 table, each valid while the table is unchanged: its averages and
-    structure records (FTS5 rewrites both on every write, by any process) are the stamp."""
+    """Document frequencies per own FTS5 table, each valid while the table is unchanged: the stamp is the
+    tenant's write counter (bumped by every write of the store, in any process) and the table's averages and
+    structure records (FTS5 rewrites both on every write, by any writer)."""
 
     tables: OrderedDict[str, _Counts] = field(default_factory=OrderedDict)
 
-    def counts(self, conn: sqlite3.Connection, table: str) -> tuple[int, dict[str, int]]:
+    def counts(self, conn: sqlite3.Connection, table: str, tenant: str) -> tuple[int, dict[str, int]]:
         """The table's row count and its cached document frequencies (emptied if the table changed)."""
         blocks = tuple(row[0] for row in conn.execute(f"SELECT block FROM {table}_data WHERE id IN (1, 10) "
                                                       "ORDER BY id"))
+        written = conn.execute("SELECT version FROM tenant_state WHERE tenant = ?", (tenant,)).fetchone()
+        stamp = (written, *blocks)
         cached = self.tables.get(table)
-        if cached is None or cached.stamp != blocks:
-            cached = self.tables[table] = _Counts(blocks)
+        if cached is None or cached.stamp != stamp or len(cached.df) > MAX_CACHED_TERMS:
+            cached = self.tables[table] = _Counts(stamp)
             while len(self.tables) > MAX_CACHED_TABLES:
                 self.tables.popitem(last=False)
         self.tables.move_to_end(table)
@@ -84,19 +88,11 @@ def shared_search(conn: sqlite3.Connection, scope_token: str, terms: Sequence[st
     return [(int(r), float(s)) for r, s in conn.execute(sql, (match, *params, k))]
 
 
-def every_row(conn: sqlite3.Connection, table: str, terms: Sequence[str], k: int, clause: str,
-              params: Sequence[object], cache: TermCache) -> list[tuple[int, float]]:
-    """The same ranking as `search`, by bm25() over every row of the own table holding a word (the reference)."""
-    rows, df = _frequencies(conn, table, terms, cache)
-    order = _common_first(_words(terms, rows, df), df)
-    return _scored(conn, table, _any(order), clause, params, k) if order else []
-
-
 def search(conn: sqlite3.Connection, table: str, terms: Sequence[str], k: int, clause: str,
-           params: Sequence[object], cache: TermCache) -> list[tuple[int, float]]:
+           params: Sequence[object], cache: TermCache, *, tenant: str) -> list[tuple[int, float]]:
     """The best `k` (rowid, score) of an own table for `terms` (distinct, lower-cased words), best first, ties by
     rowid: bm25() of FTS5, negated (higher is better), computed only for the rows that can reach the top k."""
-    rows, df = _frequencies(conn, table, terms, cache)
+    rows, df = _frequencies(conn, table, terms, cache, tenant)
     rest = sorted(_words(terms, rows, df), key=lambda t: (df[t], t))  # rarest first
     bound = {t: (K1 + 1.0) * float(idf(rows, df[t])) for t in rest}
     searched: list[str] = []
@@ -158,10 +154,10 @@ def _scored(conn: sqlite3.Connection, table: str, match: str, clause: str, param
     return [(int(r), float(s)) for r, s in conn.execute(sql, (match, *params))]
 
 
-def _frequencies(conn: sqlite3.Connection, table: str, terms: Sequence[str],
-                 cache: TermCache) -> tuple[int, dict[str, int]]:
+def _frequencies(conn: sqlite3.Connection, table: str, terms: Sequence[str], cache: TermCache,
+                 tenant: str) -> tuple[int, dict[str, int]]:
     """The table's row count and how many of its rows hold each term (bm25()'s count for the term's IDF)."""
-    rows, df = cache.counts(conn, table)
+    rows, df = cache.counts(conn, table, tenant)
     missing = [t for t in terms if t not in df]
     if missing:
         conn.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.{table}_vocab USING fts5vocab(main, {table}, row)")

@@ -388,7 +388,7 @@ class SQLiteStore(_core.Closing):
             if table is None:
                 found = _sqlite_text.shared_search(conn, scope.fts_token(), terms, k, clause, params)
             else:
-                found = _sqlite_text.search(conn, table, terms, k, clause, params, self._terms)
+                found = _sqlite_text.search(conn, table, terms, k, clause, params, self._terms, tenant=tenant)
             records = self._fetch_rowids(conn, np.array([r for r, _ in found], dtype=np.int64)) if found else []
         return [Hit(record, score) for record, (_, score) in zip(records, found)]
 
