@@ -186,3 +186,11 @@ def test_past_the_row_budget_rows_may_be_missed_but_every_score_is_bm25s(
         assert [s for _, s in hits] == sorted((s for _, s in hits), reverse=True)
         found, wanted = found + len({i for i, _ in hits} & {i for i, _ in every[:10]}), wanted + len(every[:10])
     assert 0.5 <= found / wanted < 1.0  # the budget bites on this corpus, and most of the best rows are still found
+
+
+def test_an_emptied_large_partition_keeps_its_table_and_finds_new_records(loaded: SQLiteStore) -> None:
+    assert loaded.delete([f"e{i}" for i in range(3000)], tenant="t") == 3000
+    assert loaded.search_text("alice word3", 5, tenant="t", partition="episodic") == []
+    loaded.upsert([Record("n1", "alice word3", None), Record("n2", "bob", None)], tenant="t", partition="episodic")
+    assert got(loaded, "alice word3", 5) == alone(loaded, "alice word3", 5)
+    assert [i for i, _ in got(loaded, "alice word3", 5)] == ["n1"]

@@ -64,17 +64,16 @@ class TermCache:
 
     def counts(self, conn: sqlite3.Connection, table: str, tenant: str) -> tuple[int, dict[str, int]]:
         """The table's row count and its cached document frequencies (emptied if the table changed)."""
-        blocks = tuple(row[0] for row in conn.execute(f"SELECT block FROM {table}_data WHERE id IN (1, 10) "
-                                                      "ORDER BY id"))
+        blocks = dict(conn.execute(f"SELECT id, block FROM {table}_data WHERE id IN (1, 10)").fetchall())
         written = conn.execute("SELECT version FROM tenant_state WHERE tenant = ?", (tenant,)).fetchone()
-        stamp = (written, *blocks)
+        stamp = (written, blocks.get(1), blocks.get(10))
         cached = self.tables.get(table)
         if cached is None or cached.stamp != stamp or len(cached.df) > MAX_CACHED_TERMS:
             cached = self.tables[table] = _Counts(stamp)
             while len(self.tables) > MAX_CACHED_TABLES:
                 self.tables.popitem(last=False)
         self.tables.move_to_end(table)
-        return (_varint(blocks[0]) if blocks else 0), cached.df
+        return (_varint(blocks[1]) if 1 in blocks else 0), cached.df
 
 
 def shared_search(conn: sqlite3.Connection, scope_token: str, terms: Sequence[str], k: int, clause: str,
