@@ -82,7 +82,7 @@ def got(store: SQLiteStore, query: str, k: int, **kw: object) -> list[tuple[str,
 @pytest.mark.parametrize("k", [1, 5, 60])
 def test_a_large_partition_ranks_as_bm25_over_every_row_of_a_table_of_its_own(
         loaded: SQLiteStore, k: int, round_rows: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_sqlite_text, "ROUND_ROWS", round_rows)  # 50: several pruning rounds on this corpus
+    monkeypatch.setattr(_sqlite_text, "ROUND_ROWS", round_rows)  # 50: a low first k-th score, little pruned
     for query in QUERIES:
         assert got(loaded, query, k) == alone(loaded, query, k), query  # same rows, same order, same floats
 

@@ -8,19 +8,20 @@ which is cheap at their size.
 A partition's own table can hold hundreds of thousands of rows, where `ORDER BY bm25()` over every row matching
 any query word takes ~100-300 ms (benchmarks/bench_memory.py). There FTS5 still computes every score, but only for
 the rows that can reach the top k (MaxScore): bm25() of a query is the sum of its phrases' contributions, each at
-most (k1 + 1) * idf. The rarest words are searched first, in rounds of about ROUND_ROWS rows; once the k-th best
-score found exceeds what the most common remaining words could add together, a row holding none of the searched
-words cannot enter the top k, and those words only complete the scores of the rows found
-(`(common words) AND (searched words)`, one FTS5 query). The result equals bm25() over every row: the same rows,
-and the same scores, since every query lists the phrases in one order (most common first) and adding the
-contributions of words a row lacks (0.0) changes no float.
+most (k1 + 1) * idf. The rarest words, about ROUND_ROWS rows' worth, are scored first; the most common words whose
+bounds add up to less than the k-th best score found cannot lift a row holding none of the others into the top k,
+so they only complete the scores of the rows found through the others (`(common words) AND (other words)`, one
+FTS5 query), and the other words are searched in full (`(other words)`, one FTS5 query). The result equals bm25()
+over every row: the same rows, and the same scores, since every query lists the phrases in one order (most common
+first) and adding the contributions of words a row lacks (0.0) changes no float.
 
 That proof can need most of the rows: a question's words at k=60 are often several words each in ~10% of the
-rows, whose bounds add up past the 60th best score, and bm25() costs ~2 µs a row. So the rounds stop before the
-rows searched pass MAX_SEARCHED_ROWS; the words left then only complete the scores of the rows found (as Lucene's
-CommonTermsQuery does), and a row holding none of the rarer words can be missed. At 200k memories
-(benchmarks/bench_memory.py, LoCoMo questions with inflections, k=60) that kept recall@10 at 0.99 against bm25()
-over every row (8,000 rows: 0.98, 2,000: 0.84); a query whose proof fits in the budget is ranked exactly.
+rows, whose bounds add up past the 60th best score, and bm25() costs ~2 µs a row. So the words searched in full
+stop before their rows pass MAX_SEARCHED_ROWS; the words left then only complete the scores of the rows found (as
+Lucene's CommonTermsQuery does), and a row holding none of the rarer words can be missed. At 200k memories
+(benchmarks/bench_memory.py, LoCoMo questions with inflections, k=60) that kept recall@10 at 1.000 against bm25()
+over every row (12,000 rows: 0.990 at two thirds of the time, 8,000: 0.980); a query whose proof fits in the
+budget is ranked exactly.
 
 Words in at least half of the partition's rows (and in over ROUND_ROWS) are left out when the query has others:
 bm25() floors their IDF at 1e-6, so they add at most 2.2e-6 to a score (and rank rows holding only them after every
@@ -39,10 +40,10 @@ from contextwise.embed._bm25 import idf
 
 #: FTS5's bm25() k1 (ext/fts5/fts5_aux.c): a phrase adds at most (K1 + 1) * idf to a score.
 K1 = 1.2
-#: Each round searches the rarest words left, up to about this many rows by their document frequencies.
+#: The first words scored (for the k-th best score that prunes the others): the rarest, about this many rows' worth.
 ROUND_ROWS = 2_000
-#: The rounds stop before the rows searched would pass this many (by document frequencies); see the module's doc.
-MAX_SEARCHED_ROWS = 12_000
+#: The words searched in full stop before their rows would pass this many (by document frequencies); see above.
+MAX_SEARCHED_ROWS = 16_000
 #: The document frequencies of at most this many own tables are cached, of at most this many terms each.
 MAX_CACHED_TABLES = 64
 MAX_CACHED_TERMS = 65_536
@@ -94,28 +95,24 @@ def search(conn: sqlite3.Connection, table: str, terms: Sequence[str], k: int, c
     rows, df = _frequencies(conn, table, terms, cache, tenant)
     rest = sorted(_words(terms, rows, df), key=lambda t: (df[t], t))  # rarest first
     bound = {t: (K1 + 1.0) * float(idf(rows, df[t])) for t in rest}
-    searched: list[str] = []
+    if not rest:
+        return []
+    searched = _round(rest, df)
+    found = dict(_scored(conn, table, _any(_common_first(searched, df)), clause, params))
+    threshold = sorted(found.values(), reverse=True)[k - 1] if len(found) >= k else 0.0
+    # A row holding none of the searched words holds at most the rest: the most common words whose bounds add up to
+    # less than the k-th best score so far (at most its final value) cannot lift such a row into the top k.
     common: list[str] = []  # words that only complete the scores of rows found through the others
-    found: dict[int, float] = {}
-    rounds = 0
-    while rest:
-        if rounds and sum(df[t] for t in searched) + df[rest[0]] > MAX_SEARCHED_ROWS:
-            common = rest + common  # past the budget the other words only complete the scores of the rows found
-            break
-        new = _round(rest, df)
-        match = _any(_common_first(new, df)) + (f" NOT {_any(_common_first(searched, df))}" if searched else "")
-        found.update(_scored(conn, table, match, clause, params))
-        searched, rounds = searched + new, rounds + 1
-        threshold = sorted(found.values(), reverse=True)[k - 1] if len(found) >= k else 0.0
-        # A row holding none of the searched words holds at most the rest: the most common words whose bounds add
-        # up to less than the k-th best score so far (less than its final value) cannot lift such a row into the
-        # top k.
-        ceiling = sum(bound[t] for t in common)
-        while rest and (ceiling + bound[rest[-1]]) * (1 + 1e-9) < threshold:
-            ceiling += bound[rest[-1]]
-            common.insert(0, rest.pop())
+    ceiling = 0.0
+    while rest and (ceiling + bound[rest[-1]]) * (1 + 1e-9) < threshold:
+        ceiling += bound[rest[-1]]
+        common.insert(0, rest.pop())
+    first = len(searched)
+    while rest and sum(df[t] for t in searched) + df[rest[0]] <= MAX_SEARCHED_ROWS:
+        searched.append(rest.pop(0))
+    common = rest + common  # past the budget the other words only complete the scores of the rows found
     order = _common_first(searched, df)
-    if rounds > 1:  # the rows of earlier rounds lack the later words' shares
+    if len(searched) > first:
         found.update(_scored(conn, table, _any(order), clause, params))
     if common:
         found.update(_scored(conn, table, f"{_any(_common_first(common, df))} AND {_any(order)}", clause, params))
