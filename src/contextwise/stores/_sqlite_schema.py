@@ -18,9 +18,11 @@ History:
       statistics (row count, mean length, document frequencies), not the file's. Its rows leave `records_fts`, and
       triggers of its own, with the tenant and partition written into them, keep it in the record's transaction
       (so every writer keeps it, whatever process or tool). The triggers of `records_fts` skip the partitions
-      listed here. Smaller partitions stay in `records_fts`: an FTS5 table per partition costs ~17 KB and its
-      schema entries are parsed by every connection (6,000 of them: 8 s to open the file, measured), so only
-      partitions large enough to need their own statistics and the pruned search get one.
+      listed here. Smaller partitions stay in `records_fts`: an FTS5 table costs ~17 KB, and every connection
+      parses every table's schema, superlinearly in FTS5's case (1,000 tables: 61 ms to open the file; 4,000:
+      1.0 s, where 16,000 plain tables take 68 ms; `benchmarks/bench_stores.py --fts-tables`), and again after
+      each schema change by another connection. One per partition would make a file of 1,000 tenants (six tiers
+      each) slow to open; only partitions large enough to need their own statistics get one.
 """
 
 from __future__ import annotations
