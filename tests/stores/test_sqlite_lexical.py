@@ -194,3 +194,12 @@ def test_an_emptied_large_partition_keeps_its_table_and_finds_new_records(loaded
     loaded.upsert([Record("n1", "alice word3", None), Record("n2", "bob", None)], tenant="t", partition="episodic")
     assert got(loaded, "alice word3", 5) == alone(loaded, "alice word3", 5)
     assert [i for i, _ in got(loaded, "alice word3", 5)] == ["n1"]
+
+
+@pytest.mark.parametrize("bad", [0, -5, 1.5, True, "100"])
+def test_a_bad_lexical_table_size_is_refused_before_the_file_is_touched(tmp_path: Path, bad: object) -> None:
+    from contextwise.errors import UsageError
+
+    with pytest.raises(UsageError, match="lexical_table_min_records"):
+        SQLiteStore(tmp_path / "never.db", 2, lexical_table_min_records=bad)  # type: ignore[arg-type]
+    assert not (tmp_path / "never.db").exists()

@@ -128,7 +128,8 @@ class SQLiteStore(_core.Closing):
                  max_text_chars: int = _core.DEFAULT_MAX_TEXT_CHARS, cache_max_vectors: int = 1_000_000,
                  timeout_s: float = 30.0, build_in_background: bool = True,
                  lexical_table_min_records: int = 20_000) -> None:
-        if not isinstance(lexical_table_min_records, int) or lexical_table_min_records < 1:
+        if not isinstance(lexical_table_min_records, int) or isinstance(lexical_table_min_records, bool) \
+                or lexical_table_min_records < 1:
             raise UsageError(f"lexical_table_min_records must be an int >= 1, got {lexical_table_min_records!r}")
         self.dimensions = _core.check_dimensions(dimensions)
         self.path = str(path)
