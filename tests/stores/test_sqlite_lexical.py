@@ -78,11 +78,13 @@ def got(store: SQLiteStore, query: str, k: int, **kw: object) -> list[tuple[str,
                                                                partition=kw.pop("partition", "episodic"), **kw)]  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("one_query_rows", [0, _sqlite_text.ONE_QUERY_ROWS])  # 0: always the pruned search
 @pytest.mark.parametrize("round_rows", [50, 2_000])
 @pytest.mark.parametrize("k", [1, 5, 60])
 def test_a_large_partition_ranks_as_bm25_over_every_row_of_a_table_of_its_own(
-        loaded: SQLiteStore, k: int, round_rows: int, monkeypatch: pytest.MonkeyPatch) -> None:
+        loaded: SQLiteStore, k: int, round_rows: int, one_query_rows: int, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_sqlite_text, "ROUND_ROWS", round_rows)  # 50: a low first k-th score, little pruned
+    monkeypatch.setattr(_sqlite_text, "ONE_QUERY_ROWS", one_query_rows)
     for query in QUERIES:
         assert got(loaded, query, k) == alone(loaded, query, k), query  # same rows, same order, same floats
 
@@ -178,6 +180,7 @@ def test_past_the_row_budget_rows_may_be_missed_but_every_score_is_bm25s(
         loaded: SQLiteStore, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_sqlite_text, "ROUND_ROWS", 50)
     monkeypatch.setattr(_sqlite_text, "MAX_SEARCHED_ROWS", 100)
+    monkeypatch.setattr(_sqlite_text, "ONE_QUERY_ROWS", 100)
     found = wanted = 0
     for query in QUERIES:
         hits, every = got(loaded, query, 10), alone(loaded, query, 3000)

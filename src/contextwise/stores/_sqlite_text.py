@@ -6,7 +6,9 @@ scoped by a token ANDed into the query (weight 0 in bm25()), and are ranked by b
 which is cheap at their size.
 
 A partition's own table can hold hundreds of thousands of rows, where `ORDER BY bm25()` over every row matching
-any query word takes ~100-300 ms (benchmarks/bench_memory.py). There FTS5 still computes every score, but only for
+any query word takes ~100-300 ms (benchmarks/bench_memory.py). When the query words' rows add up to at most
+ONE_QUERY_ROWS, that one `ORDER BY bm25() LIMIT k` query is still the cheapest (at 20k rows it took half the
+time of the pruned search). Past it, FTS5 still computes every score, but only for
 the rows that can reach the top k (MaxScore): bm25() of a query is the sum of its phrases' contributions, each at
 most (k1 + 1) * idf. The rarest words, about ROUND_ROWS rows' worth, are scored first; the most common words whose
 bounds add up to less than the k-th best score found cannot lift a row holding none of the others into the top k,
@@ -44,6 +46,8 @@ K1 = 1.2
 ROUND_ROWS = 2_000
 #: The words searched in full stop before their rows would pass this many (by document frequencies); see above.
 MAX_SEARCHED_ROWS = 16_000
+#: Query words whose rows add up to at most this many are ranked by one `ORDER BY bm25() LIMIT k` query.
+ONE_QUERY_ROWS = MAX_SEARCHED_ROWS
 #: The document frequencies of at most this many own tables are cached, of at most this many terms each.
 MAX_CACHED_TABLES = 64
 MAX_CACHED_TERMS = 65_536
@@ -94,9 +98,11 @@ def search(conn: sqlite3.Connection, table: str, terms: Sequence[str], k: int, c
     rowid: bm25() of FTS5, negated (higher is better), computed only for the rows that can reach the top k."""
     rows, df = _frequencies(conn, table, terms, cache, tenant)
     rest = sorted(_words(terms, rows, df), key=lambda t: (df[t], t))  # rarest first
-    bound = {t: (K1 + 1.0) * float(idf(rows, df[t])) for t in rest}
     if not rest:
         return []
+    if sum(df[t] for t in rest) <= ONE_QUERY_ROWS:  # few enough rows to score them all, in one query
+        return _scored(conn, table, _any(_common_first(rest, df)), clause, params, k)
+    bound = {t: (K1 + 1.0) * float(idf(rows, df[t])) for t in rest}
     searched = _round(rest, df)
     found = dict(_scored(conn, table, _any(_common_first(searched, df)), clause, params))
     threshold = sorted(found.values(), reverse=True)[k - 1] if len(found) >= k else 0.0
