@@ -20,7 +20,6 @@ import random
 import statistics
 import time
 import warnings
-from pathlib import Path
 
 import tiktoken
 
@@ -29,12 +28,13 @@ from contextwise.budget import Context
 from contextwise.errors import TruncationWarning
 from contextwise.tokens import TokenCounter
 from contextwise.types import Chunk
+from _data import shared_data
 
 WORDS = ("harbour station bike battery rider member price euro trip dock route weather city council "
          "repair brake tyre motor credit uphill support refund helmet speed zone app data model").split()
 
 
-NQ = Path(__file__).resolve().parents[1] / ".." / "shared" / "bench" / "data" / "lost-in-the-middle" / \
+NQ = shared_data() / "lost-in-the-middle" / \
     "nq-open-oracle.jsonl.gz"
 
 

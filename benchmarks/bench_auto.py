@@ -35,7 +35,8 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see bench_compress.py
 sys.path.insert(0, str(Path(__file__).resolve().parent))

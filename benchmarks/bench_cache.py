@@ -48,10 +48,11 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # LiteLLM would fetch its price map at import
 
 import numpy as np  # noqa: E402
+from _data import shared_data
 
 HERE = Path(__file__).parent
 PAIRS = HERE / "data" / "cache_pairs.jsonl"
-NQ = Path(os.environ.get("CW_BENCH_DATA", "/work/shared/bench/data")) / "lost-in-the-middle" / \
+NQ = shared_data() / "lost-in-the-middle" / \
     "nq-open-oracle.jsonl.gz"
 SCHEMAS = ("openai_chat", "anthropic_messages", "ollama_chat")
 BASE = {

@@ -33,14 +33,16 @@ import random
 import statistics
 import sys
 import time
+from functools import partial
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 # llama.cpp's OpenMP workers spin while they wait; on a shared 2-core machine that starves everyone (1.7x slower
 # scoring measured with other jobs running). Set before llama.cpp loads.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+from _data import shared_data
 from contextwise.compress import (  # noqa: E402
     Auto, EmbeddingScorer, Extractive, HybridScorer, Summarizer, TokenPruning, TruncateTokens, retention,
 )
@@ -48,7 +50,7 @@ from contextwise.compress.pruning import Prefilter  # noqa: E402
 from contextwise.compress.retention import normalize  # noqa: E402
 from contextwise.tokens import get_tokenizer  # noqa: E402
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "bench" / "data" / "lost-in-the-middle" / \
+DATA = shared_data() / "lost-in-the-middle" / \
     "nq-open-oracle.jsonl.gz"
 DISTRACTORS = 19
 FOUR_K_TOKENS = 4000
@@ -154,7 +156,8 @@ def compressors(local: Any, slacks: tuple[float, ...] = ()) -> dict[str, tuple[s
         # The model scores the whole context once (no extractive pre-selection), re-used at every ratio.
         out["pruning"] = ("token pruning", lambda: TokenPruning(model=CachedSurprisal(local), prefilter=None))
         slack = TokenPruning().prefilter.slack  # type: ignore[union-attr]
-        out["pruning-prefilter"] = (f"token pruning as shipped (prefilter {slack:g}x)", lambda: TokenPruning(model=local))
+        out["pruning-prefilter"] = (f"token pruning as shipped (prefilter {slack:g}x)",
+                                    lambda: TokenPruning(model=local))
         for s in slacks:
             out[f"pruning-slack{s:g}"] = (f"token pruning, prefilter {s:g}x",
                                           lambda s=s: TokenPruning(model=local, prefilter=Prefilter(slack=s)))
@@ -253,11 +256,11 @@ def four_k(n: int, ratios: list[float], seed: int) -> None:
     for case in four_k_cases(n, seed, tok):
         original = tok.count(case.context)
         ids = local.tokenize(case.context)
-        seconds.setdefault("raw", []).append(_timed(lambda: _raw_eval(raw, ids, local.n_ctx)) * 4000 / original)
+        seconds.setdefault("raw", []).append(_timed(partial(_raw_eval, raw, ids, local.n_ctx)) * 4000 / original)
         for ratio in ratios:
             out: list[Any] = []
-            took = _timed(lambda: out.append(pruning.compress(case.context, int(original / ratio), tok,
-                                                               case.question)))
+            took = _timed(partial(_append, out, pruning.compress, case.context, int(original / ratio), tok,
+                                  case.question))
             seconds.setdefault(f"{ratio:g}x", []).append(took * 4000 / original)
             kept[ratio].append(survives(case, out[0].text))
         print(f"  {original} o200k tokens ({len(ids)} model tokens): raw eval {seconds['raw'][-1]:.1f}s, "
@@ -270,6 +273,10 @@ def four_k(n: int, ratios: list[float], seed: int) -> None:
               f"{local.n_threads} threads | {mine:.1f} s (answer kept {statistics.mean(kept[ratio]):.2f}, n={n}) | "
               f"raw llama.cpp eval of the whole context {raw_s:.1f} s | {raw_s / mine:.2f}x | "
               f"`python benchmarks/bench_compress.py --four-k --four-k-n {n}` |")
+
+
+def _append(out: list[Any], fn: Callable[..., Any], *args: Any) -> None:
+    out.append(fn(*args))
 
 
 def _timed(fn: Callable[[], Any]) -> float:

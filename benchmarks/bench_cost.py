@@ -21,15 +21,15 @@ import gzip
 import json
 import random
 import warnings
-from pathlib import Path
 
 from contextwise.budget import Context, optimize
 from contextwise.budget._cost import call_usd
 from contextwise.budget.section import Item
 from contextwise.errors import TruncationWarning
 from contextwise.models import get_model
+from _data import shared_data
 
-NQ = Path(__file__).resolve().parents[1] / ".." / "shared" / "bench" / "data" / "lost-in-the-middle" / \
+NQ = shared_data() / "lost-in-the-middle" / \
     "nq-open-oracle.jsonl.gz"
 POLICY = [f"Rule {i}: refunds within 30 days of purchase; helmets are required on every e-bike; a rider under 16 "
           f"needs a guardian on the account; station {i} closes at midnight." for i in range(120)]

@@ -19,10 +19,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from _data import shared_data
 from contextwise.documents import chunk_document
 from contextwise.tokens import get_tokenizer
 
-DATA = Path(__file__).resolve().parents[2] / "shared/bench/data/niah-paul-graham-essays/PaulGrahamEssays"
+DATA = shared_data() / "niah-paul-graham-essays" / "PaulGrahamEssays"
 
 
 def ours(docs: list[str], tok: Any, max_tokens: int, overlap: int) -> list[tuple[str, str, int | None]]:

@@ -21,12 +21,12 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
-DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "bench" / "data" / "locomo" / "locomo10.json"
+from _data import shared_data
+DATA = shared_data() / "locomo" / "locomo10.json"
 
 
 def locomo_turns(limit: int) -> list[str]:

@@ -21,7 +21,8 @@ import math
 import random
 import statistics
 import time
-from typing import Any, Sequence
+from typing import Any
+from collections.abc import Sequence
 
 from contextwise.history import Conversation, SlidingWindow, TokenBased
 from contextwise.tokens import TiktokenTokenizer, TokenCounter, quicktok_available

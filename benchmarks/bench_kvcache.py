@@ -24,6 +24,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from _data import shared_data
 from contextwise.cache import KVCachedModel, KVStateCache
 from contextwise.llm import LlamaCppModel, smollm2_path
 from contextwise.observe import CacheLookup, subscribe
@@ -96,7 +97,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--max-tokens", type=int, default=16)
     parser.add_argument("--no-child", action="store_true", help="skip the new-process run")
-    parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "bench" / "data",
+    parser.add_argument("--data", type=Path, default=shared_data(),
                         help="the public benchmark data folder (default ../shared/bench/data beside the checkout)")
     args = parser.parse_args()
     load_start = os.getloadavg()[0]

@@ -19,6 +19,7 @@ import statistics
 import subprocess
 import sys
 from pathlib import Path
+from _data import shared_data
 
 CHILD = r"""
 import json, sys, time
@@ -45,7 +46,7 @@ print(json.dumps({"prompt_tps": len(ids) / prompt_s, "gen_tps": out["usage"]["co
 
 def text_file(out: Path) -> Path:
     """Real English prose (the PG essays) when the shared data is there, else the package's own sample."""
-    essays = Path(__file__).resolve().parents[2] / "shared/bench/data/niah-paul-graham-essays"
+    essays = shared_data() / "niah-paul-graham-essays"
     files = sorted(essays.rglob("*.txt"))[:8]
     text = "\n\n".join(f.read_text(errors="replace") for f in files) if files else ""
     if not text:

@@ -28,9 +28,9 @@ import argparse
 import sys
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
+from _data import shared_data
 from contextwise.memory._base import HYBRID_WEIGHTS
 from contextwise.embed import CachedEmbedder, OnnxMiniLM, SQLiteCache
 from contextwise.evals.locomo import (
@@ -45,7 +45,7 @@ from contextwise.evals.locomo import (
     score_question,
 )
 
-DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "bench" / "data" / "locomo" / "locomo10.json"
+DATA = shared_data() / "locomo" / "locomo10.json"
 KS = (5, 10, 20)
 #: The paper's other dialog cut-offs, read in a second pass (a hybrid list depends on its depth, so the
 #: @5/10/20 figures come from lists 20 deep, as in tuning, and these from lists 50 deep).
@@ -207,7 +207,8 @@ def readme_rows(report: RecallReport, tuning_ids: list[str], held_ids: list[str]
         for m in report.only(ids).modes:
             turn = "/".join(f"{m.turn_recall(k):.2f}" for k in KS)
             session = "/".join(f"{m.session_recall(k):.2f}" for k in KS)
-            name = "hybrid {:g}:{:g} (MemoryBackend as shipped)".format(*HYBRID_WEIGHTS) if m.mode == "hybrid" else m.mode
+            shipped = "hybrid {:g}:{:g} (MemoryBackend as shipped)".format(*HYBRID_WEIGHTS)
+            name = shipped if m.mode == "hybrid" else m.mode
             print(f"| LoCoMo evidence recall@5/10/20, {label}, {name} | turn {turn}, session {session} | "
                   f"`python benchmarks/bench_locomo.py final` |")
 
@@ -217,7 +218,7 @@ def user_text(turn: Any) -> str:
     return f"{turn.speaker}: {turn.text} ({turn.date})"
 
 
-def default_path(conversations: Sequence[Conversation], cache: str | None, split: str, store: str) -> None:
+def default_path(conversations: Sequence[LocomoConversation], cache: str | None, split: str, store: str) -> None:
     """Recall through `UnifiedMemory.episodic` as shipped, beside the ranking it replaced and bm25s. `store`
     "sqlite" is the default a user gets (a SQLite file: FTS5 bm25 for the lexical side); "memory" the
     in-memory store (its own BM25 index)."""
@@ -248,7 +249,8 @@ def default_path(conversations: Sequence[Conversation], cache: str | None, split
                 seconds[name] += time.perf_counter() - began
                 results[name].append(score_question(conv.sample_id, q, [i.metadata["dia_id"] for i in items]))
     folder.cleanup()
-    print(f"{split}, {store} store: {len(chosen)} conversations, {len(results['episodic.recall (default)'])} questions; "
+    questions = len(results['episodic.recall (default)'])
+    print(f"{split}, {store} store: {len(chosen)} conversations, {questions} questions; "
           f"{turns} turns recorded one call at a time in {ingest_s:.0f} s ({turns / ingest_s:.0f} turns/s)")
     print(f"{'ranking':32} turn recall@5/10/20   ms/query (with embedding)")
     for name, found in results.items():

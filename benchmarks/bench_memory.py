@@ -30,11 +30,12 @@ import time
 from pathlib import Path
 from collections.abc import Callable, Sequence
 
+from _data import shared_data
 from contextwise.memory import EpisodicMemory, MemoryBackend
 from contextwise.stores import ExactSearch, HnswSearch, SQLiteStore
 from contextwise.testing import HashEmbedder
 
-DATA = Path(os.environ.get("CW_BENCH_DATA", "/work/shared/bench/data")) / "locomo" / "locomo10.json"
+DATA = shared_data() / "locomo" / "locomo10.json"
 TENANT = "bench"
 
 

@@ -32,6 +32,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from _data import shared_data
 from contextwise.cli import _niah
 from contextwise.evals.niah import (
     Grid,
@@ -48,9 +49,7 @@ from contextwise.evals.niah import (
 )
 from contextwise.llm import local_model
 
-DATA = Path(__file__).resolve().parents[1].parent.parent / "shared" / "bench" / "data" / "niah-paul-graham-essays"
-if not DATA.exists():
-    DATA = Path("/work/shared/bench/data/niah-paul-graham-essays")
+DATA = shared_data() / "niah-paul-graham-essays"
 
 
 def _load() -> str:

@@ -32,7 +32,6 @@ import statistics
 import sys
 import time
 import warnings
-from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(__file__))
 
@@ -43,6 +42,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor  # noqa: E402
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter  # noqa: E402
 
 import contextwise.budget._engine as context_module  # noqa: E402  (where build() calls the hook)
+from _data import shared_data
 from contextwise import observe  # noqa: E402
 from contextwise.budget import Context  # noqa: E402
 from contextwise.cache import CachedChatModel  # noqa: E402
@@ -53,7 +53,7 @@ from contextwise.testing import ScriptedChatModel  # noqa: E402
 from contextwise.tokens import TokenCounter  # noqa: E402
 from contextwise.types import ChatOptions, Message  # noqa: E402
 
-NQ = Path(os.environ.get("CW_BENCH_DATA", "/work/shared/bench/data")) / "lost-in-the-middle" / \
+NQ = shared_data() / "lost-in-the-middle" / \
     "nq-open-oracle.jsonl.gz"
 
 ANSWER = {"id": "c1", "object": "chat.completion", "created": 1, "model": "gpt-4o",

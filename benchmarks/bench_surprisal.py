@@ -24,14 +24,15 @@ import argparse
 import os
 import statistics
 import time
-from pathlib import Path
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 import numpy as np
 
+from _data import shared_data
 from contextwise.llm import LlamaCppModel, local_model
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "bench" / "data"
+DATA = shared_data()
 PROMPT = DATA / "gsm8k" / "prompt_hardest.txt"
 ESSAYS = DATA / "niah-paul-graham-essays" / "PaulGrahamEssays"
 

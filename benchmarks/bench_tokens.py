@@ -31,7 +31,9 @@ import tempfile
 import time
 from pathlib import Path
 
-DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "bench" / "data"
+from _data import shared_data
+
+DATA = shared_data()
 TARGET_CHARS = 10_000_000
 WORDS = ("context budget token window model cache prompt history memory summary retrieval answer question "
          "tool call result image price latency vector store search rank chunk document citation").split()

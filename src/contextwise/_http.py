@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 from collections.abc import AsyncIterator, Callable, Iterator
 
 from contextwise.errors import MissingDependencyError, ProviderError, UnavailableError, UsageError
-from contextwise._wire import HttpRequest, Retry, ServerEvent, SSEDecoder, error_from_response
+from contextwise._wire import HttpRequest, Retry, ServerEvent, SSEDecoder, error_from_response, request_bytes
 
 T = TypeVar("T")
 
@@ -100,7 +100,8 @@ class SyncTransport(_Transport):
 
     def _post_once(self, request: HttpRequest) -> Any:
         try:
-            response = self._http().post(request.url, json=dict(request.body), headers=dict(request.headers))
+            content, headers = request_bytes(request)
+            response = self._http().post(request.url, content=content, headers=headers)
         except _httpx().HTTPError as exc:
             raise _transport_error(exc, backend=self.backend, timeout_s=self.timeout_s) from exc
         if response.status_code >= 400:
@@ -110,8 +111,9 @@ class SyncTransport(_Transport):
     def _open(self, request: HttpRequest) -> Any:
         http = self._http()
         try:
-            response = http.send(http.build_request("POST", request.url, json=dict(request.body),
-                                                    headers=dict(request.headers)), stream=True)
+            content, headers = request_bytes(request)
+            response = http.send(http.build_request("POST", request.url, content=content, headers=headers),
+                                 stream=True)
             if response.status_code >= 400:
                 body = response.read()
                 response.close()
@@ -171,8 +173,8 @@ class AsyncTransport(_Transport):
 
     async def _post_once(self, request: HttpRequest) -> Any:
         try:
-            response = await self._http().post(request.url, json=dict(request.body),
-                                               headers=dict(request.headers))
+            content, headers = request_bytes(request)
+            response = await self._http().post(request.url, content=content, headers=headers)
         except _httpx().HTTPError as exc:
             raise _transport_error(exc, backend=self.backend, timeout_s=self.timeout_s) from exc
         if response.status_code >= 400:
@@ -182,8 +184,9 @@ class AsyncTransport(_Transport):
     async def _open(self, request: HttpRequest) -> Any:
         http = self._http()
         try:
-            response = await http.send(http.build_request("POST", request.url, json=dict(request.body),
-                                                          headers=dict(request.headers)), stream=True)
+            content, headers = request_bytes(request)
+            response = await http.send(http.build_request("POST", request.url, content=content, headers=headers),
+                                       stream=True)
             if response.status_code >= 400:
                 body = await response.aread()
                 await response.aclose()

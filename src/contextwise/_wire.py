@@ -29,6 +29,47 @@ _CONTEXT_TEXT = re.compile(
 )
 
 
+#: JSON Schema keywords whose members keep the order they were written in: OpenAI's structured outputs and tool
+#: calls generate an object's properties in schema order, so sorting them would change what the model writes.
+_ORDERED_MEMBERS = frozenset({"properties"})
+
+
+def canonical(value: Any, *, keep_order: bool = False) -> Any:
+    """`value` with every mapping's keys in sorted order (recursively), so equal requests serialise to equal
+    bytes and a provider's prefix cache sees the same prefix; the members of a JSON Schema `properties` keep
+    their order (each member's own schema is still ordered)."""
+    if isinstance(value, Mapping):
+        keys = list(value) if keep_order else sorted(value)
+        return {k: canonical(value[k], keep_order=not keep_order and k in _ORDERED_MEMBERS) for k in keys}
+    if isinstance(value, (list, tuple)):
+        return [canonical(v) for v in value]
+    return value
+
+
+def canonical_json(body: Any) -> str:
+    """The one serialisation of a request body, the bytes every path sends and the response cache keys on:
+    `canonical` key order, no insignificant whitespace, UTF-8 kept; NaN and infinities (not JSON) are refused
+    with ValueError."""
+    return json.dumps(canonical(body), separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def request_bytes(request: HttpRequest) -> tuple[bytes, dict[str, str]]:
+    """What `_http` posts for `request`: its body as `canonical_json` in UTF-8, and its headers with the JSON
+    content type.
+
+    Raises:
+        UsageError: the body holds NaN or an infinity, or a lone surrogate (neither can be sent as JSON).
+    """
+    try:
+        content = canonical_json(request.body).encode("utf-8")
+    except (ValueError, UnicodeEncodeError) as exc:  # UnicodeEncodeError is a ValueError; named for the reader
+        raise UsageError(f"the request to {request.url} cannot be sent as JSON: {exc}") from exc
+    headers = dict(request.headers)
+    if not any(name.lower() == "content-type" for name in headers):
+        headers["content-type"] = "application/json"
+    return content, headers
+
+
 @dataclass(frozen=True)
 class HttpRequest:
     """One POST to a provider: where, with which headers and which JSON body."""

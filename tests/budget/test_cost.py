@@ -46,7 +46,8 @@ def test_optimize_cuts_outside_the_cached_prefix_before_inside_it():
     stable = [Item(f"Policy rule {i}: refunds within 30 days, helmets required, no e-bikes on trains.", 1.0)
               for i in range(150)]
     ctx = Context("claude-sonnet-4-5").system("You are the bike-share assistant.")
-    ctx.memory(stable, priority=10, stable=True, placement="system", name="policy")  # cheap to keep: read from the cache at 0.1x
+    # cheap to keep: read from the cache at 0.1x
+    ctx.memory(stable, priority=10, stable=True, placement="system", name="policy")
     ctx.documents(_docs(), priority=40).user("How many bikes?")
     first = ctx.build()
     assert first.report.cache_plan.cacheable

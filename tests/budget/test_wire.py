@@ -74,9 +74,14 @@ def test_a_bad_request_is_refused_by_the_server(provider_server):
 
 def test_serialisation_is_canonical_and_deterministic():
     a = Tool("t", "d", {"type": "object", "properties": {"b": {"type": "string"}, "a": {"type": "number"}}})
-    b = Tool("t", "d", {"properties": {"a": {"type": "number"}, "b": {"type": "string"}}, "type": "object"})
+    b = Tool("t", "d", {"properties": {"b": {"type": "string"}, "a": {"type": "number"}}, "type": "object"})
     one = Context("gpt-4o-mini").system("s").tools([a]).user("q").build()
     two = Context("gpt-4o-mini").system("s").tools([b]).user("q").build()
     assert canonical_json(one.to_openai()) == canonical_json(two.to_openai())
     assert json.dumps(one.to_openai()) == json.dumps(two.to_openai())  # key order itself is stable
     assert canonical_json(one.to_anthropic()) == canonical_json(two.to_anthropic())
+    # The order of a schema's properties is what the model writes in: it is kept, and it tells requests apart.
+    swapped = Tool("t", "d", {"type": "object", "properties": {"a": {"type": "number"}, "b": {"type": "string"}}})
+    three = Context("gpt-4o-mini").system("s").tools([swapped]).user("q").build()
+    assert list(one.to_openai()["tools"][0]["function"]["parameters"]["properties"]) == ["b", "a"]
+    assert canonical_json(one.to_openai()) != canonical_json(three.to_openai())

@@ -8,7 +8,8 @@ import socket
 import subprocess
 import tempfile
 import time
-from typing import Any, Callable, Iterator
+from typing import Any
+from collections.abc import Callable, Iterator
 
 import pytest
 from support import missing, need

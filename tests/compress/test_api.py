@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-import contextwise.compress as cc
 from contextwise.compress import Extractive, TruncateTokens, compress
 from contextwise.errors import UnknownBackendError, UsageError
 from contextwise.registry import providers, resolve
@@ -42,7 +41,8 @@ def test_compress_rejects_unknown_names(fake_tokenizer):
 
 
 def test_compress_takes_an_encoding_name():
-    assert compress("hello there world", budget_tokens=2, compressor=TruncateTokens(), tokenizer="cl100k_base").tokens == 2
+    out = compress("hello there world", budget_tokens=2, compressor=TruncateTokens(), tokenizer="cl100k_base")
+    assert out.tokens == 2
 
 
 def test_compress_takes_budget_tokens_and_the_old_target_tokens_with_a_warning(fake_tokenizer):

@@ -75,7 +75,8 @@ def test_openai_shortened_vectors_take_their_size_from_the_request():
 def test_openai_wrong_dimensions_is_a_provider_error(embeddings_server):
     need("httpx")
     # OpenAI's model has 1536 dimensions; the server sends 8
-    with OpenAIEmbeddings(MODEL, base_url=embeddings_server.base_url) as emb, pytest.raises(ProviderError, match="1536"):
+    with OpenAIEmbeddings(MODEL, base_url=embeddings_server.base_url) as emb, \
+            pytest.raises(ProviderError, match="1536"):
         emb.embed(["x"])
 
 

@@ -79,7 +79,9 @@ def starts(manager, *, turns: int, max_tokens: int) -> list[Message]:
 def test_sliding_window_with_overlap_moves_its_start_less_often():
     plain = starts(SlidingWindow(), turns=120, max_tokens=800)
     stepped = starts(SlidingWindow(overlap_tokens=200), turns=120, max_tokens=800)
-    moves = lambda firsts: sum(a is not b for a, b in zip(firsts, firsts[1:]))
+
+    def moves(firsts):
+        return sum(a is not b for a, b in zip(firsts, firsts[1:]))
     assert moves(stepped) * 4 < moves(plain)
 
 

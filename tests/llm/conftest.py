@@ -2,7 +2,7 @@
 
 It speaks the wire formats for real: JSON bodies with Content-Length, text/event-stream written event by event,
 error bodies with status codes and headers, a dropped connection, a slow answer. Every request it receives is
-recorded (path, headers, JSON body) so tests can check what the client sent.
+recorded (path, headers, JSON body and its bytes) so tests can check what the client sent.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ class Received:
     path: str
     headers: dict[str, str]
     body: Any
+    raw: bytes = b""
 
 
 class FakeProvider:
@@ -90,7 +91,8 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         body = json.loads(raw) if raw else None
-        reply = self.provider.next_reply(Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+        reply = self.provider.next_reply(Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body,
+                                                   raw))
         time.sleep(reply.delay_s)
         if reply.drop:
             self.close_connection = True

@@ -1,6 +1,7 @@
 """Budgets: sections with priorities and bounds, allocation, fit strategies, the one engine and its Report."""
 
-from contextwise.budget._built import Built, canonical_json
+from contextwise._wire import canonical_json
+from contextwise.budget._built import Built
 from contextwise.budget._cost import CostCut, ModelChoice, ModelOption, Optimized, choose_model, optimize
 from contextwise.budget._history import ManagerFit, RecentTurns
 from contextwise.budget.allocate import Allocation, ByPriority, Demand, Proportional

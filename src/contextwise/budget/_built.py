@@ -3,34 +3,18 @@ wire formats it leaves in, through one canonical serialiser."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from contextwise._wire import canonical
 from contextwise.budget.report import Report
 from contextwise.types import Citation, Message, Tool
 
 if TYPE_CHECKING:
     from contextwise.cache import PromptCachePlan
     from contextwise.documents import CitationCheck, CitationStyle
-
-
-def canonical(value: Any) -> Any:
-    """`value` with every mapping's keys in sorted order (recursively), so equal requests serialise to equal
-    bytes and a provider's prefix cache sees the same prefix."""
-    if isinstance(value, Mapping):
-        return {k: canonical(value[k]) for k in sorted(value)}
-    if isinstance(value, (list, tuple)):
-        return [canonical(v) for v in value]
-    return value
-
-
-def canonical_json(body: Any) -> str:
-    """The one serialisation of a request body: sorted keys, no insignificant whitespace, UTF-8 kept; NaN and
-    infinities (not JSON) are refused with ValueError. The response cache keys on exactly these bytes."""
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import math
 from typing import Any
 from collections.abc import Mapping
 
-from contextwise.budget._built import canonical_json
+from contextwise._wire import canonical_json
 from contextwise.cache._schemas import Schema, get_schema
 from contextwise.errors import UsageError
 from contextwise.stores._core import check_tenant

@@ -34,7 +34,7 @@ from contextwise.evals.locomo import LocomoConversation
 from contextwise.evals.locomo import Question, session_of
 from contextwise.compress.retention import normalize
 from contextwise.protocols import ChatModel
-from contextwise.types import ChatOptions, Message
+from contextwise.types import ChatOptions, Completion, Message
 
 BASELINE = "truncation"
 Progress = Callable[[int, int], None]
@@ -79,7 +79,7 @@ class CompressorSummarizer:
     def complete(self, messages: Sequence[Message], max_tokens: int | None = None,
                  options: ChatOptions | None = None) -> Any:
         """The compressed request text as the Completion's text."""
-        from contextwise.types import Completion, Usage
+        from contextwise.types import Usage
 
         if max_tokens is None or max_tokens < 1:
             raise UsageError("CompressorSummarizer needs the summary's max_tokens")
@@ -294,28 +294,40 @@ def _compacted(conversation: LocomoConversation, early_sessions: int, budget_tok
 def _managed(conversation: LocomoConversation, manager: Any, budget_tokens: int,
              summarizer: ChatModel | None) -> tuple[list[Message], tuple[int, int, float]]:
     """The managed context after every session, and (summary calls, refused answers, seconds)."""
+    from contextwise._sansio import run
     from contextwise.history import Conversation
 
     chat = Conversation(manager, store=None)
-    calls, refused, seconds = 0, 0, 0.0
+    timed = _TimedSummarizer(summarizer) if summarizer is not None else None
+    refused = 0
     for session in messages_of(conversation):
         chat.extend(session)
-        if summarizer is None:
+        if timed is None:
             continue
-        for _ in range(MAX_SUMMARIES_PER_SESSION):
-            request = chat.plan()
-            if request is None:
-                break
-            calls += 1
-            started = time.perf_counter()
-            completion = summarizer.complete(request.messages, request.max_output_tokens, SUMMARY_OPTIONS)
-            seconds += time.perf_counter() - started
-            try:
-                chat.apply(request, completion)
-            except UsageError:  # an empty or unusable answer: this session's history stays as it is
-                refused += 1
-                break
-    return chat.context(budget_tokens), (calls, refused, seconds)
+        try:
+            run(chat, timed, max_requests=MAX_SUMMARIES_PER_SESSION)
+        except UsageError:  # an empty or unusable answer: this session's history stays as it is
+            refused += 1
+    return chat.context(budget_tokens), (timed.calls, refused, timed.seconds) if timed else (0, 0, 0.0)
+
+
+class _TimedSummarizer:
+    """The summarizer as the driver calls it: asked greedily (`SUMMARY_OPTIONS`), its calls counted and timed."""
+
+    def __init__(self, model: ChatModel) -> None:
+        self.model = model
+        self.name = model.name
+        self.calls = 0
+        self.seconds = 0.0
+
+    def complete(self, messages: Sequence[Message], max_tokens: int | None = None,
+                 options: ChatOptions | None = None) -> Completion:
+        self.calls += 1
+        started = time.perf_counter()
+        try:
+            return self.model.complete(messages, max_tokens, SUMMARY_OPTIONS)
+        finally:
+            self.seconds += time.perf_counter() - started
 
 
 #: A bound on the summary requests after one session (a manager that keeps planning is cut off there).
