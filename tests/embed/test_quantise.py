@@ -12,7 +12,7 @@ from support import need
 from contextwise._paths import read_checked
 from contextwise.embed import OnnxMiniLM, default_embedder
 from contextwise.embed._onnx import MODEL_SHA256, packaged_model_path
-from contextwise.embed._quantise import MAGIC, fold_dequantised_weights, quantise
+from contextwise.embed._quantise import MAGIC, fold_dequantised_weights, fuse_attention, quantise
 from contextwise.errors import MissingDependencyError
 
 TEXTS = ["where is the station?", "the station is north of the river", "hi", ""]
@@ -76,7 +76,8 @@ def test_int8_copy_keeps_the_packaged_int8_weights_exactly(onnx):
     stored = {t.name: numpy_helper.to_array(t) for t in packaged.graph.initializer}
     copy = onnx.load_from_string(quantise(packaged_model_path()))
     ops = [n.op_type for n in copy.graph.node]
-    assert ops.count("MatMulInteger") == 36 and ops.count("MatMul") == 12  # 6 layers: 6 weights + 2 attention
+    # 6 layers of 6 weight matrices; each layer's attention is one node, holding its two activation products
+    assert ops.count("MatMulInteger") == 36 and ops.count("MultiHeadAttention") == 6 and "MatMul" not in ops
     weights = {t.name: numpy_helper.to_array(t) for t in copy.graph.initializer if t.name.endswith("_quantized")}
     assert len(weights) == 36
     for name, values in weights.items():
@@ -93,3 +94,20 @@ def test_int8_compute_of_a_float32_export_matches_the_packaged_copy(onnx, cache,
     np.testing.assert_allclose(float32, default_embedder("float32").embed(TEXTS), atol=1e-5)
     int8 = OnnxMiniLM(model_path=export).embed(TEXTS)
     np.testing.assert_allclose(int8, default_embedder().embed(TEXTS), atol=1e-4)
+
+
+def test_fused_attention_computes_what_the_exported_blocks_did(onnx):
+    import onnxruntime
+
+    model = onnx.load(str(packaged_model_path()))
+    assert fuse_attention(model) == 6
+    assert fuse_attention(model) == 0
+    assert not {"Softmax", "Transpose", "IsNaN", "Where"} & {n.op_type for n in model.graph.node}
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = 1
+    exported, fused = (onnxruntime.InferenceSession(m, options, providers=["CPUExecutionProvider"])
+                       for m in (str(packaged_model_path()), model.SerializeToString()))
+    ids = np.array([[101, 2073, 2003, 1996, 2276, 1029, 102], [101, 7632, 102, 0, 0, 0, 0]], dtype=np.int64)
+    feeds = {"input_ids": ids, "attention_mask": (ids > 0).astype(np.int64), "token_type_ids": np.zeros_like(ids)}
+    expected, got = exported.run(None, feeds)[0], fused.run(None, feeds)[0]
+    np.testing.assert_allclose(got[ids > 0], expected[ids > 0], atol=1e-5)  # padded rows are pooled away
