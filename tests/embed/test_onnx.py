@@ -116,6 +116,17 @@ def test_onnx_int8_vectors_do_not_depend_on_threads(reference, threads):
     np.testing.assert_array_equal(OnnxMiniLM(threads=threads).embed(sentences), got)
 
 
+def test_onnx_int8_calls_from_several_threads_at_once_get_their_own_vectors(model, reference):
+    from concurrent.futures import ThreadPoolExecutor
+
+    sentences, _, got = reference
+    calls = [sentences[i:] + sentences[:i] for i in range(6)]
+    with ThreadPoolExecutor(6) as callers:
+        results = list(callers.map(model.embed, calls))
+    for i, vectors in enumerate(results):
+        np.testing.assert_array_equal(vectors, np.roll(got, -i, axis=0))
+
+
 def test_onnx_int8_batches_of_several_texts_share_one_activation_scale(model, reference):
     # Why int8 runs one text at a time: in a batch, the largest activation of any text sets everyone's scale.
     sentences, _, got = reference

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
@@ -85,6 +86,7 @@ class OnnxMiniLM:
         self._session = _load_session(source, compute, threads, self.name)
         self._pool: ThreadPoolExecutor | None = None
         self._pool_pid = 0
+        self._pool_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"OnnxMiniLM(compute={self.compute!r}, batch_size={self.batch_size}, max_tokens={self.max_tokens})"
@@ -96,7 +98,7 @@ class OnnxMiniLM:
         if not texts:
             return out
         ids = [e.ids for e in self._encode(texts)]
-        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+        order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))  # longest first: the workers finish together
         batches = [order[start:start + self.batch_size] for start in range(0, len(order), self.batch_size)]
         if len(batches) == 1 or self.workers == 1:
             for rows in batches:
@@ -119,10 +121,11 @@ class OnnxMiniLM:
 
     def _worker_pool(self) -> ThreadPoolExecutor:
         # Threads that wait on a queue, not spinning ones; a forked child makes its own (its parent's are gone).
-        if self._pool is None or self._pool_pid != os.getpid():
-            self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="contextwise-embed")
-            self._pool_pid = os.getpid()
-        return self._pool
+        with self._pool_lock:
+            if self._pool is None or self._pool_pid != os.getpid():
+                self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="contextwise-embed")
+                self._pool_pid = os.getpid()
+            return self._pool
 
     def _run(self, batch: list[list[int]]) -> np.ndarray:
         width = max(len(ids) for ids in batch)
