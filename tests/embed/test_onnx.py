@@ -95,6 +95,20 @@ def test_onnx_int8_queries_find_float32_documents(reference, float32):
     assert_same_nearest_others(documents @ documents.T, mixed)
 
 
+def test_onnx_vectors_cached_by_one_compute_are_not_served_to_the_other(tmp_path, model, float32, reference):
+    from contextwise.embed import CachedEmbedder, SQLiteCache
+
+    sentences, _, got = reference
+    path = tmp_path / "vectors.db"
+    old = SQLiteCache(path)
+    CachedEmbedder(float32, old).embed(sentences)  # a cache filled before int8 compute became the default
+    old.close()
+    reopened = SQLiteCache(path)
+    np.testing.assert_array_equal(CachedEmbedder(model, reopened).embed(sentences), got)
+    np.testing.assert_array_equal(CachedEmbedder(float32, reopened).embed(sentences), float32.embed(sentences))
+    reopened.close()
+
+
 def test_onnx_returns_unit_float32_rows_in_input_order(model, reference):
     sentences, _, got = reference
     assert got.shape == (len(sentences), 384) and got.dtype == np.float32
