@@ -12,7 +12,7 @@ from support import need
 from contextwise._paths import read_checked
 from contextwise.embed import OnnxMiniLM, default_embedder
 from contextwise.embed._onnx import MODEL_SHA256, packaged_model_path
-from contextwise.embed._quantise import MAGIC, fold_dequantised_weights, fuse_attention, quantise
+from contextwise.embed._quantise import MAGIC, fold_dequantised_weights, fuse_attention, fuse_gelu, quantise
 from contextwise.errors import MissingDependencyError
 
 TEXTS = ["where is the station?", "the station is north of the river", "hi", ""]
@@ -78,6 +78,7 @@ def test_int8_copy_keeps_the_packaged_int8_weights_exactly(onnx):
     ops = [n.op_type for n in copy.graph.node]
     # 6 layers of 6 weight matrices; each layer's attention is one node, holding its two activation products
     assert ops.count("MatMulInteger") == 36 and ops.count("MultiHeadAttention") == 6 and "MatMul" not in ops
+    assert ops.count("Gelu") == 6 and "Erf" not in ops
     weights = {t.name: numpy_helper.to_array(t) for t in copy.graph.initializer if t.name.endswith("_quantized")}
     assert len(weights) == 36
     for name, values in weights.items():
@@ -96,13 +97,13 @@ def test_int8_compute_of_a_float32_export_matches_the_packaged_copy(onnx, cache,
     np.testing.assert_allclose(int8, default_embedder().embed(TEXTS), atol=1e-4)
 
 
-def test_fused_attention_computes_what_the_exported_blocks_did(onnx):
+def test_fused_attention_and_gelu_compute_what_the_exported_nodes_did(onnx):
     import onnxruntime
 
     model = onnx.load(str(packaged_model_path()))
-    assert fuse_attention(model) == 6
-    assert fuse_attention(model) == 0
-    assert not {"Softmax", "Transpose", "IsNaN", "Where"} & {n.op_type for n in model.graph.node}
+    assert (fuse_attention(model), fuse_gelu(model)) == (6, 6)
+    assert (fuse_attention(model), fuse_gelu(model)) == (0, 0)
+    assert not {"Softmax", "Transpose", "IsNaN", "Where", "Erf", "Div"} & {n.op_type for n in model.graph.node}
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = 1
     exported, fused = (onnxruntime.InferenceSession(m, options, providers=["CPUExecutionProvider"])

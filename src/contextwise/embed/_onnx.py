@@ -43,7 +43,10 @@ class OnnxMiniLM:
     vector never depends on the other texts of a call; the texts of a call run `threads` at a time, one CPU thread
     each. Measured against the float32 compute on 1,000 LoCoMo turns: cosine 0.993 on average, 0.985 for the
     lowest 1%, about 2x the speed per query and per batch (`benchmarks/bench_embed.py compute`); LoCoMo recall
-    and the response cache's hit rates stay within noise. `compute="float32"` gives the vectors of earlier releases:
+    and the response cache's hit rates stay within noise. Int8 rounding magnifies last-bit differences, so another
+    onnxruntime version or CPU may give vectors ~0.996 in cosine from these (float32: ~1e-6).
+
+    `compute="float32"` gives the vectors of earlier releases:
     cosine 0.9994 to sentence-transformers, texts sorted by length and run `batch_size` at a time with `threads`
     onnxruntime threads. The two make different vectors, so they have different names (`onnx:all-minilm-l6-v2-int8`,
     `onnx:all-minilm-l6-v2-float32`), and an embedding cache never serves one's vectors to the other.
