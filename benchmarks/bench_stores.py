@@ -336,6 +336,35 @@ def _load() -> str:
     return " ".join(f"{v:.2f}" for v in os.getloadavg())
 
 
+def fts_tables(counts: Sequence[int]) -> None:
+    """Open time of a SQLite file holding `n` contentless FTS5 tables (one per partition, as a per-partition
+    lexical index would make), beside one holding 4n plain tables (FTS5's shadow tables are four)."""
+    import sqlite3
+
+    folder = Path(tempfile.mkdtemp(prefix="cw-bench-fts-"))
+    print(f"load {_load()}")
+    for n in counts:
+        for kind, tables in (("fts5", n), ("plain", 4 * n)):
+            path = folder / f"{kind}-{n}.db"
+            conn = sqlite3.connect(path, isolation_level=None)
+            conn.execute("BEGIN")
+            for i in range(tables):
+                conn.execute(f"CREATE VIRTUAL TABLE t{i} USING fts5(text, content='')" if kind == "fts5"
+                             else f"CREATE TABLE t{i} (id INTEGER PRIMARY KEY, sz BLOB)")
+            conn.execute("COMMIT")
+            conn.close()
+            began = time.perf_counter()
+            conn = sqlite3.connect(path)
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # the schema is parsed here
+            opened_ms = (time.perf_counter() - began) * 1000
+            conn.close()
+            size_mb = path.stat().st_size / 1e6
+            print(f"| {tables:,} {kind} tables | open + schema {opened_ms:.0f} ms | file {size_mb:.1f} MB |",
+                  flush=True)
+    shutil.rmtree(folder, ignore_errors=True)
+    print(f"load {_load()}")
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,100000", help="comma-separated vector counts")
@@ -351,7 +380,12 @@ def main(argv: Sequence[str] | None = None) -> None:
                         help="HnswSearch.min_vectors of the plain sqlite/postgres rows (default: each store's)")
     parser.add_argument("--ef-search", default="",
                         help="comma-separated extra ef_search values to re-time unfiltered HNSW rows at")
+    parser.add_argument("--fts-tables", default="",
+                        help="comma-separated counts: time opening a file holding that many FTS5 tables (why the "
+                             "SQLite store gives only large partitions a table of their own) and nothing else")
     args = parser.parse_args(argv)
+    if args.fts_tables:
+        return fts_tables([int(n) for n in args.fts_tables.split(",")])
     ef_values = [int(v) for v in args.ef_search.split(",") if v]
     start_load = _load()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # `kill` still stops the server and frees the disk

@@ -47,9 +47,25 @@ def fresh(model) -> LlamaCppModel:
     return plain
 
 
+def _evict(model: LlamaCppModel) -> None:
+    """Empty the model's own KV cache, which keeps a prompt's prefix between calls: a prefix can then only come
+    from a saved state."""
+    engine = model._engine  # noqa: SLF001
+    with engine.hold():
+        engine.forget()
+
+
 @pytest.fixture
 def kv(model, tmp_path) -> KVCachedModel:
+    _evict(model)
     return KVCachedModel(model, KVStateCache(tmp_path / "kv"), tenant="acme")
+
+
+def _precompute(kv: KVCachedModel):
+    """The scenario precomputed and saved, and the model's own cache emptied."""
+    done = kv.precompute("boxes", SYSTEM, NOTES)
+    _evict(kv.model)
+    return done
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +123,7 @@ def test_kv_restored_prefix_gives_the_same_logits_as_a_fresh_evaluation(model, s
 
 
 def test_kv_scenario_answer_equals_the_answer_without_reuse(kv, reference):
-    done = kv.precompute("boxes", SYSTEM, NOTES)
+    done = _precompute(kv)
     got = kv.complete_scenario("boxes", ASK, max_output_tokens=OUT, options=GREEDY)
     assert got.usage.cached_input_tokens == done.tokens and kv.states.stats().hits == 1
     _same(got, reference)
@@ -116,7 +132,7 @@ def test_kv_scenario_answer_equals_the_answer_without_reuse(kv, reference):
 
 
 def test_kv_torn_file_is_refused_removed_and_the_answer_unchanged(kv, reference):
-    kv.precompute("boxes", SYSTEM, NOTES)
+    _precompute(kv)
     (entry,) = kv.states.entries()
     entry.path.write_bytes(entry.path.read_bytes()[: entry.bytes // 3])
     got = kv.complete_scenario("boxes", ASK, max_output_tokens=OUT, options=GREEDY)
@@ -126,7 +142,7 @@ def test_kv_torn_file_is_refused_removed_and_the_answer_unchanged(kv, reference)
 
 
 def test_kv_state_llama_cpp_refuses_is_a_miss_and_removed(kv, model, reference):
-    kv.precompute("boxes", SYSTEM, NOTES)
+    _precompute(kv)
     (entry,) = kv.states.entries()
     state = kv.states.load(entry)
     assert state is not None
@@ -174,7 +190,7 @@ def test_kv_conversation_turns_resume_from_the_saved_previous_turn(model, tmp_pa
 
 
 def test_kv_lookup_is_observed(kv):
-    done = kv.precompute("boxes", SYSTEM, NOTES)
+    done = _precompute(kv)
     seen: list[CacheLookup] = []
     with subscribe(seen.append, kinds=CacheLookup):
         kv.complete_scenario("boxes", ASK, max_output_tokens=2, options=GREEDY)
@@ -227,7 +243,7 @@ def test_kv_an_unreadable_index_warns_and_answers_as_without_a_cache(kv, referen
 def test_kv_async_twin_resumes_the_same_way(kv, reference):
     from contextwise.llm import AsyncLlamaCppModel
 
-    done = kv.precompute("boxes", SYSTEM, NOTES)
+    done = _precompute(kv)
     messages = kv.scenario_messages("boxes", ASK)
     got = asyncio.run(AsyncLlamaCppModel(kv).complete(messages, OUT, GREEDY))
     assert got.usage.cached_input_tokens == done.tokens

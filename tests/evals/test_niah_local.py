@@ -22,17 +22,20 @@ def ask(model: LlamaCppModel, text: str):
 
 
 @pytest.mark.slow
-def test_a_shared_prompt_prefix_is_kept_in_whole_batches_and_the_answer_is_bit_identical(model):
+def test_a_shared_prompt_prefix_is_kept_to_the_first_differing_token_and_the_answer_is_bit_identical(model):
     lead = " ".join(f"Item {i} in the list is a fruit called {['apple', 'pear', 'plum'][i % 3]}." for i in range(90))
     batch = model._engine.llama.n_batch
     assert len(model.tokenize(lead)) > batch
     greedy = ChatOptions(temperature=0.0, logprobs=True)
-    model.complete([Message.user(lead + " Which fruit comes first?")], 4, greedy)
-    reused = model.complete([Message.user(lead + " Which fruit comes last?")], 6, greedy)
-    assert reused.usage.cached_input_tokens > 0 and reused.usage.cached_input_tokens % batch == 0
+    first, second = ([Message.user(lead + f" Which fruit comes {where}?")] for where in ("first", "last"))
+    model.complete(first, 4, greedy)
+    reused = model.complete(second, 6, greedy)
+    a, b = model._prompt(first), model._prompt(second)
+    shared = next(i for i, (x, y) in enumerate(zip(a, b)) if x != y)
+    assert reused.usage.cached_input_tokens == shared > batch  # not cut back to a whole evaluation batch
     model.reuse_prefix = False
     try:
-        whole = model.complete([Message.user(lead + " Which fruit comes last?")], 6, greedy)
+        whole = model.complete(second, 6, greedy)
     finally:
         model.reuse_prefix = True
     assert whole.usage.cached_input_tokens == 0
@@ -44,7 +47,7 @@ def test_a_grid_reuses_the_haystack_prefix_across_needles(model):
     run = NiahRun(model, Haystack.from_texts([FILLER]), Grid((800,), (100,)), [classic(), multi_key(2)],
                   max_output_tokens=8, buffer_tokens=120)
     results = run.run().results
-    assert results[1].cached_tokens > 0 and results[1].cached_tokens % model._engine.llama.n_batch == 0
+    assert results[1].cached_tokens > model._engine.llama.n_batch  # the haystack, past whole batches
 
 
 def test_a_length_over_n_ctx_is_refused_before_any_call(model):

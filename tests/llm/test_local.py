@@ -243,3 +243,29 @@ def test_local_without_llama_cpp_names_the_extra(tmp_path, monkeypatch):
     weights.write_bytes(b"GGUF")
     with pytest.raises(MissingDependencyError, match=r"contextwise install-local"):
         LlamaCppModel(weights, n_ctx=96)
+
+
+def test_local_a_growing_chat_resumes_after_all_of_the_previous_prompt_with_the_same_bits(model):
+    # Turns past one 512-token evaluation batch: each resumes after the previous prompt but its last token (which
+    # was decoded alone), not at a whole batch, and every answer equals evaluating the prompt whole, bit for bit.
+    whole = LlamaCppModel(model.path, n_ctx=model.n_ctx, name=model.name)
+    whole.reuse_prefix = False
+    options = ChatOptions(temperature=0.0, logprobs=True)
+    notes = " ".join(f"Box {i} holds a {colour} ball." for i, colour in enumerate(["red", "blue", "green"] * 24))
+    model.complete([Message.user("Say a number.")], max_output_tokens=2)  # some other prompt in the cache first
+    history = [Message.system(f"Answer from the notes in one short sentence.\n\n{notes}")]
+    previous = 0
+    for box in (4, 11, 30):
+        history.append(Message.user(f"What colour is the ball in box {box}?"))
+        got = model.complete(history, max_output_tokens=8, options=options)
+        want = whole.complete(history, max_output_tokens=8, options=options)
+        assert got.text == want.text
+        assert [t.logprob for t in got.logprobs] == [t.logprob for t in want.logprobs]
+        assert want.usage.cached_input_tokens == 0
+        if previous:
+            assert got.usage.cached_input_tokens == previous - 1
+        else:  # only the chat template's opening tokens are shared with the other prompt
+            assert got.usage.cached_input_tokens < 16
+        previous = got.usage.input_tokens
+        history.append(Message.assistant(got.text))
+    assert previous > 600 and (previous - 1) % 512 != 0

@@ -69,7 +69,8 @@ def test_model_call_event_from_the_local_model(events):
     (call,) = _calls(events)
     assert (call.provider, call.model) == ("local", model.name)
     assert call.usage == got.usage and call.counted_input_tokens == got.usage.input_tokens > 0
-    assert call.usage.uncached_input_tokens == call.usage.input_tokens  # the local model reads no prompt cache
+    # The local model's own KV cache is its prompt cache: what it kept from the previous prompt is cached input.
+    assert call.usage.uncached_input_tokens == got.usage.input_tokens - got.usage.cached_input_tokens > 0
 
 
 def test_exporters_name_their_extra_when_the_library_is_missing(monkeypatch):

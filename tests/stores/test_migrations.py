@@ -47,10 +47,10 @@ def test_sqlite_old_schema_is_migrated_on_open(tmp_path, version):
         store.upsert([store.get(["r1"], tenant="t1")[0]], tenant="t1")
         assert store.get(["r1"], tenant="t1")[0].version == 2
     conn = sqlite3.connect(path)
-    assert conn.execute("SELECT version FROM schema_version").fetchall() == [(4,)]
+    assert conn.execute("SELECT version FROM schema_version").fetchall() == [(5,)]
     conn.close()
     with SQLiteStore(path, 4) as again:
-        assert again.migrated_from == 4 and again.count(tenant="t1") == 3
+        assert again.migrated_from == 5 and again.count(tenant="t1") == 3
 
 
 def test_sqlite_migration_takes_dimensions_from_stored_vectors(tmp_path):

@@ -90,3 +90,18 @@ def test_bad_partition_names_are_refused(store, partition):
 
 def test_make_store_exact(make_store):
     assert make_store(search=ExactSearch()).count(tenant="t") == 0
+
+
+def test_lexical_scores_are_the_partitions_own(make_store):
+    """Words written to other partitions and tenants do not move a partition's lexical scores (SQLite: once a
+    partition has an FTS5 table of its own; here at its first record)."""
+    options = {"lexical_table_min_records": 1} if make_store.backend == "sqlite" else {}
+    store = make_store(search=ExactSearch(), **options)
+    texts = ["red apples and pears", "green apples", "a pear tree", "apples apples everywhere", "plums"]
+    store.upsert([Record(f"e{i}", t, None) for i, t in enumerate(texts)], tenant="t", partition="episodic")
+    before = [(h.record.id, h.score) for h in store.search_text("apples pear", 5, tenant="t", partition="episodic")]
+    assert [i for i, _ in before][:1] and {i for i, _ in before} == {"e0", "e1", "e2", "e3"}
+    store.upsert([Record(f"s{i}", "apples pear apples", None) for i in range(30)], tenant="t", partition="semantic")
+    store.upsert([Record(f"o{i}", "pear", None) for i in range(30)], tenant="other", partition="episodic")
+    after = [(h.record.id, h.score) for h in store.search_text("apples pear", 5, tenant="t", partition="episodic")]
+    assert after == before

@@ -1,8 +1,10 @@
-"""SQLite lexical search scores only the rows that can rank, yet ranks as FTS5's bm25() does over every row."""
+"""SQLite lexical search: a large partition has an FTS5 table of its own, so bm25() uses that partition's
+statistics, and the pruned search there ranks exactly as bm25() over every row of the partition."""
 
 from __future__ import annotations
 
 import random
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -10,21 +12,25 @@ import pytest
 from contextwise.stores import SQLiteStore
 from contextwise.stores import _sqlite_text
 from contextwise.stores._core import lexical_terms
-from contextwise.stores.sqlite import Scope
+from contextwise.stores._sqlite_schema import MIGRATIONS
 from contextwise.types import Record
 
 COMMON = "alice bob said really think good time going".split()
 RARE = [f"word{i}" for i in range(400)]
 ODD = ["Café au lait", "naïve Zürich", "e\u0301te\u0301 à Paris", "日本語 テキスト", "hi 🎨\ufe0f there",
        "snake_case name", "ÀÉÎ upper", "İstanbul"]
+QUERIES = ["alice word3 word17", "bob said good time", "really word399", "café zurich", "ete paris",
+           "word1 word2 word5 alice bob", "snake_case", "日本語", "istanbul upper", "good", "nothing here at all",
+           "word250 word251 time going think", "alice bob said", "yeah alice word7", "yeah"]
 
 
 def corpus(n: int, seed: int = 0) -> list[str]:
     rng = random.Random(seed)
     texts = []
     for i in range(n):
-        words = rng.choices(COMMON, k=rng.randint(2, 12)) + rng.choices(RARE, weights=range(400, 0, -1),
-                                                                          k=rng.randint(0, 3))
+        words = rng.choices(COMMON, k=rng.randint(0, 4)) + rng.choices(RARE, weights=range(400, 0, -1),
+                                                                         k=rng.randint(1, 4))
+        words += ["yeah"] * (rng.random() < 0.7)  # a word in most rows
         if i % 50 == 0:
             words.append(rng.choice(ODD))
         rng.shuffle(words)
@@ -32,106 +38,168 @@ def corpus(n: int, seed: int = 0) -> list[str]:
     return texts
 
 
-@pytest.fixture(autouse=True)
-def pruned_at_any_size(monkeypatch: pytest.MonkeyPatch) -> None:
-    """These tests are about the pruned search, which files above SQL_MAX_ROWS rows get."""
-    monkeypatch.setattr(_sqlite_text, "SQL_MAX_ROWS", 0)
-
-
 @pytest.fixture
 def loaded(tmp_path: Path) -> SQLiteStore:
-    store = SQLiteStore(tmp_path / "lex.db", 2)
-    texts = corpus(3000)
-    store.upsert([Record(f"e{i}", t, None, {"n": i % 3}) for i, t in enumerate(texts)], tenant="t",
+    store = SQLiteStore(tmp_path / "lex.db", 2, lexical_table_min_records=1000)
+    store.upsert([Record(f"e{i}", t, None, {"n": i % 3}) for i, t in enumerate(corpus(3000))], tenant="t",
                  partition="episodic")
     store.upsert([Record(f"o{i}", t, None) for i, t in enumerate(corpus(500, seed=1))], tenant="other")
     return store
 
 
-def reference(store: SQLiteStore, query: str, k: int, clause: str = "1", params: tuple[object, ...] = ()
-              ) -> list[tuple[int, float]]:
-    """bm25() over every matching row, in SQL."""
+def alone(store: SQLiteStore, query: str, k: int, *, tenant: str = "t", partition: str = "episodic",
+          where: dict[str, object] | None = None) -> list[tuple[str, float]]:
+    """The reference: bm25() over every row of an FTS5 table holding this partition's texts and nothing else, the
+    words chosen as the store documents (less those in over half of the rows, if others are left), most common
+    first."""
     assert store._conn is not None
-    return _sqlite_text.sql_search(store._conn, Scope("t", "episodic").fts_token(), lexical_terms(query), k,
-                                   clause, list(params))
+    rowid = dict(store._conn.execute("SELECT id, rowid FROM records WHERE tenant = ?", (tenant,)).fetchall())
+    records = sorted(store.scan(tenant=tenant, partition=partition), key=lambda r: rowid[r.id])
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE VIRTUAL TABLE f USING fts5(text, n UNINDEXED, id UNINDEXED)")
+    conn.executemany("INSERT INTO f (text, n, id) VALUES (?, ?, ?)",
+                     [(r.text, r.metadata.get("n"), r.id) for r in records])
+    df = {t: conn.execute("SELECT count(*) FROM f WHERE f MATCH ?", (_sqlite_text.quote(t),)).fetchone()[0]
+          for t in lexical_terms(query)}
+    held = [t for t in df if df[t]]
+    rare = [t for t in held if df[t] < len(records) / 2 or df[t] <= _sqlite_text.ROUND_ROWS]
+    words = sorted(rare or held, key=lambda t: (-df[t], t))
+    if not words:
+        return []
+    match = "text : (" + " OR ".join(map(_sqlite_text.quote, words)) + ")"
+    extra, params = ("AND n = ?", (where["n"],)) if where else ("", ())
+    rows = conn.execute(f"SELECT id, -bm25(f) FROM f WHERE f MATCH ? {extra} ORDER BY bm25(f), rowid LIMIT ?",
+                        (match, *params, k)).fetchall()
+    return [(i, s) for i, s in rows]
 
 
-QUERIES = ["alice word3 word17", "bob said good time", "really word399", "café zurich", "ete paris",
-           "word1 word2 word5 alice bob", "snake_case", "日本語", "istanbul upper", "good", "nothing here at all",
-           "word250 word251 time going think"]
+def got(store: SQLiteStore, query: str, k: int, **kw: object) -> list[tuple[str, float]]:
+    return [(h.record.id, h.score) for h in store.search_text(query, k, tenant=kw.pop("tenant", "t"),  # type: ignore[arg-type]
+                                                               partition=kw.pop("partition", "episodic"), **kw)]  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("round_rows", [50, 2_000])
 @pytest.mark.parametrize("k", [1, 5, 60])
-def test_rows_and_scores_equal_bm25_over_every_row_when_the_budget_allows(
-        loaded: SQLiteStore, k: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_sqlite_text, "FIRST_ROUND_ROWS", 50)  # force pruning rounds on this small corpus
-    monkeypatch.setattr(_sqlite_text, "MAX_SCORED_ROWS", 10**9)
+def test_a_large_partition_ranks_as_bm25_over_every_row_of_a_table_of_its_own(
+        loaded: SQLiteStore, k: int, round_rows: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_sqlite_text, "ROUND_ROWS", round_rows)  # 50: a low first k-th score, little pruned
     for query in QUERIES:
-        assert loaded._conn is not None
-        got = _sqlite_text.search(loaded._conn, Scope("t", "episodic").fts_token(), lexical_terms(query), k, "1",
-                                  [], loaded._terms, loaded._writes)
-        assert got == reference(loaded, query, k), query  # same rows, same order, same floats
+        assert got(loaded, query, k) == alone(loaded, query, k), query  # same rows, same order, same floats
 
 
-def test_search_text_returns_the_records_bm25_ranks_first(loaded: SQLiteStore) -> None:
-    for query in QUERIES:
-        hits = loaded.search_text(query, 10, tenant="t", partition="episodic")
-        assert loaded._conn is not None
-        want = reference(loaded, query, 10)
-        assert [h.score for h in hits] == [s for _, s in want]
-        rowids = dict(loaded._conn.execute("SELECT id, rowid FROM records WHERE tenant = 't'").fetchall())
-        assert [rowids[h.record.id] for h in hits] == [r for r, _ in want]
+def test_other_tenants_and_partitions_do_not_move_a_large_partitions_scores(loaded: SQLiteStore) -> None:
+    before = [got(loaded, q, 10) for q in QUERIES]
+    loaded.upsert([Record(f"x{i}", "word3 word17 alice café", None) for i in range(1500)], tenant="t",
+                  partition="semantic")
+    loaded.upsert([Record(f"y{i}", "word399 really really", None) for i in range(300)], tenant="third")
+    assert [got(loaded, q, 10) for q in QUERIES] == before
+
+
+def test_a_partition_gets_its_own_table_in_the_write_that_makes_it_large(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "grow.db", 2, lexical_table_min_records=100)
+    store.upsert([Record(f"a{i}", f"apple word{i}", None) for i in range(99)], tenant="t", partition="p")
+    assert store._conn is not None
+    assert store._conn.execute("SELECT count(*) FROM lexical_tables").fetchone()[0] == 0
+    small = got(store, "apple word5", 3, partition="p")
+    store.upsert([Record("a99", "apple pear", None)], tenant="t", partition="p")
+    assert store._conn.execute("SELECT tenant, part FROM lexical_tables").fetchall() == [("t", "p")]
+    shared = store._conn.execute("SELECT count(*) FROM records_fts WHERE records_fts MATCH 'apple'").fetchone()[0]
+    assert shared == 0  # its rows left the shared table
+    assert [i for i, _ in got(store, "apple word5", 3, partition="p")][0] == small[0][0] == "a5"
+    assert got(store, "apple word5", 3, partition="p") == alone(store, "apple word5", 3, partition="p")
+    store.close()
 
 
 def test_filters_apply_before_the_top_k(loaded: SQLiteStore) -> None:
     hits = loaded.search_text("alice word3", 20, tenant="t", partition="episodic", where={"n": 1})
     assert hits and all(h.record.metadata["n"] == 1 for h in hits)
-    want = reference(loaded, "alice word3", 20, "COALESCE((json_type(metadata, ?) IN ('integer', 'real') AND "
-                     "json_extract(metadata, ?) = ?), 0)", ('$."n"', '$."n"', 1))
-    assert [h.score for h in hits] == [s for _, s in want]
+    assert [(h.record.id, h.score) for h in hits] == alone(loaded, "alice word3", 20, where={"n": 1})
 
 
-def test_cached_frequencies_follow_writes_of_this_and_other_processes(loaded: SQLiteStore, tmp_path: Path) -> None:
-    before = loaded.search_text("zebra", 5, tenant="t", partition="episodic")
-    assert before == []
-    other = SQLiteStore(tmp_path / "lex.db", 2)  # another connection: PRAGMA data_version moves for us
+def test_writes_and_deletes_of_another_process_are_seen(loaded: SQLiteStore, tmp_path: Path) -> None:
+    assert got(loaded, "zebra", 5) == []
+    other = SQLiteStore(tmp_path / "lex.db", 2)
     other.upsert([Record("z1", "zebra zebra alice", None)], tenant="t", partition="episodic")
-    assert [h.record.id for h in loaded.search_text("zebra", 5, tenant="t", partition="episodic")] == ["z1"]
+    assert [i for i, _ in got(loaded, "zebra", 5)] == ["z1"]
     loaded.upsert([Record(f"z{i}", "zebra", None) for i in range(2, 40)], tenant="t", partition="episodic")
-    hits = loaded.search_text("zebra alice", 5, tenant="t", partition="episodic")
-    assert hits[0].record.id == "z1"
-    assert [h.score for h in hits] == [s for _, s in reference(loaded, "zebra alice", 5)]
+    assert got(loaded, "zebra alice", 5) == alone(loaded, "zebra alice", 5)
+    top = got(loaded, "word3 word17", 1)[0][0]
+    assert other.delete([top], tenant="t") == 1
+    assert top not in {i for i, _ in got(loaded, "word3 word17", 60)}
+    assert got(loaded, "word3 word17", 60) == alone(loaded, "word3 word17", 60)
+    other.upsert([Record("z1", "moved zebra", None)], tenant="t", partition="semantic")  # to a small partition
+    assert "z1" not in {i for i, _ in got(loaded, "zebra", 60)}
+    assert [i for i, _ in got(loaded, "moved zebra", 5, partition="semantic")] == ["z1"]
     other.close()
 
 
-def test_a_small_file_is_ranked_by_bm25_in_sql(loaded: SQLiteStore, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_sqlite_text, "SQL_MAX_ROWS", 20_000)
-    read = []
-    monkeypatch.setattr(_sqlite_text, "_scores", lambda *a: read.append(a) or [])
-    for query in QUERIES:
-        hits = loaded.search_text(query, 10, tenant="t", partition="episodic")
-        assert [h.score for h in hits] == [s for _, s in reference(loaded, query, 10)]
-    assert read == []  # no text was read in Python
+def test_a_query_of_words_in_most_rows_still_ranks_them(loaded: SQLiteStore) -> None:
+    hits = got(loaded, "yeah", 10)  # in over half of the rows
+    assert len(hits) == 10 and hits == alone(loaded, "yeah", 10)
 
 
-def test_tokens_of_unusual_text_are_unicode61s(loaded: SQLiteStore) -> None:
+def test_drop_tenant_removes_its_tables_and_triggers(loaded: SQLiteStore) -> None:
     assert loaded._conn is not None
-    assert _sqlite_text.fts_tokens(loaded._conn, "Café e\u0301te\u0301 x\ufe0fy snake_case 日本語") == [
-        "cafe", "ete", "x", "y", "snake", "case", "日本語"]
-    assert _sqlite_text.fts_tokens(loaded._conn, "It’s 42 — ok!") == ["it", "s", "42", "ok"]
+    names = "SELECT count(*) FROM sqlite_master WHERE name LIKE 'lexical_%' AND name != 'lexical_tables'"
+    assert loaded._conn.execute(names).fetchone()[0] > 0
+    assert loaded.drop_tenant("t") == 3000
+    assert loaded._conn.execute(names).fetchone()[0] == 0
+    assert loaded.search_text("alice", 5, tenant="t", partition="episodic") == []
+    loaded.upsert([Record("n1", "alice again", None)], tenant="t", partition="episodic")
+    assert [h.record.id for h in loaded.search_text("alice", 5, tenant="t", partition="episodic")] == ["n1"]
+    assert loaded.search_text("really", 3, tenant="other")  # the shared table is intact
+    assert loaded._conn.execute("INSERT INTO records_fts (records_fts) VALUES ('integrity-check')").rowcount
 
 
-def test_pruning_keeps_the_top_ten_of_a_large_tier(tmp_path: Path) -> None:
-    """Past the row budget the ranking is that of the rows read: the best ten still match scoring every row."""
-    store = SQLiteStore(tmp_path / "big.db", 2)
-    texts = corpus(20_000, seed=3)
-    store.upsert([Record(f"e{i}", t, None) for i, t in enumerate(texts)], tenant="t", partition="episodic")
-    found = wanted = 0
-    for query in ["alice bob word5", "said think word40 word41", "good time going word9", "really word100"]:
-        got = {h.record.id for h in store.search_text(query, 10, tenant="t", partition="episodic")}
+def test_a_v4_file_gives_its_large_partitions_tables_when_migrated(tmp_path: Path) -> None:
+    path = tmp_path / "v4.db"
+    conn = sqlite3.connect(path)
+    for version in range(5):
+        MIGRATIONS[version](conn, 2)
+    conn.execute("UPDATE schema_version SET version = 4")
+    conn.executemany("INSERT INTO records (tenant, id, text, part) VALUES (?, ?, ?, ?)",
+                     [("t", f"e{i}", text, "episodic") for i, text in enumerate(corpus(400))])
+    conn.executemany("INSERT INTO records (tenant, id, text, part) VALUES (?, ?, ?, ?)",
+                     [("t", f"s{i}", text, "semantic") for i, text in enumerate(corpus(20, seed=2))])
+    conn.commit()
+    conn.close()
+    with SQLiteStore(path, 2, lexical_table_min_records=100) as store:
+        assert store.migrated_from == 4
         assert store._conn is not None
-        ids = dict(store._conn.execute("SELECT rowid, id FROM records").fetchall())
-        want = {ids[r] for r, _ in reference(store, query, 10)}
-        found, wanted = found + len(got & want), wanted + len(want)
-    assert found / wanted >= 0.95
-    store.close()
+        assert store._conn.execute("SELECT part FROM lexical_tables").fetchall() == [("episodic",)]
+        for query in QUERIES:
+            assert got(store, query, 10) == alone(store, query, 10), query
+            assert got(store, query, 5, partition="semantic") == [
+                (h.record.id, h.score) for h in store.search_text(query, 5, tenant="t", partition="semantic")]
+        assert got(store, "alice", 3, partition="semantic")
+
+
+def test_past_the_row_budget_rows_may_be_missed_but_every_score_is_bm25s(
+        loaded: SQLiteStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_sqlite_text, "ROUND_ROWS", 50)
+    monkeypatch.setattr(_sqlite_text, "MAX_SEARCHED_ROWS", 100)
+    found = wanted = 0
+    for query in QUERIES:
+        hits, every = got(loaded, query, 10), alone(loaded, query, 3000)
+        exact = dict(every)
+        assert all(exact[i] == score for i, score in hits), query  # a row found is scored in full
+        assert [s for _, s in hits] == sorted((s for _, s in hits), reverse=True)
+        found, wanted = found + len({i for i, _ in hits} & {i for i, _ in every[:10]}), wanted + len(every[:10])
+    assert 0.5 <= found / wanted < 1.0  # the budget bites on this corpus, and most of the best rows are still found
+
+
+def test_an_emptied_large_partition_keeps_its_table_and_finds_new_records(loaded: SQLiteStore) -> None:
+    assert loaded.delete([f"e{i}" for i in range(3000)], tenant="t") == 3000
+    assert loaded.search_text("alice word3", 5, tenant="t", partition="episodic") == []
+    loaded.upsert([Record("n1", "alice word3", None), Record("n2", "bob", None)], tenant="t", partition="episodic")
+    assert got(loaded, "alice word3", 5) == alone(loaded, "alice word3", 5)
+    assert [i for i, _ in got(loaded, "alice word3", 5)] == ["n1"]
+
+
+@pytest.mark.parametrize("bad", [0, -5, 1.5, True, "100"])
+def test_a_bad_lexical_table_size_is_refused_before_the_file_is_touched(tmp_path: Path, bad: object) -> None:
+    from contextwise.errors import UsageError
+
+    with pytest.raises(UsageError, match="lexical_table_min_records"):
+        SQLiteStore(tmp_path / "never.db", 2, lexical_table_min_records=bad)  # type: ignore[arg-type]
+    assert not (tmp_path / "never.db").exists()

@@ -210,24 +210,21 @@ class _Engine:
         return np.ctypeslib.as_array(pointer, shape=(1, self.llama.n_vocab()))
 
     def keep_prefix(self, prompt: Sequence[int]) -> int:
-        """Keep the longest common token prefix of the generation context's cache and `prompt`, cut down to
-        whole evaluation batches of the previous prompt, drop the rest from the KV cache; returns the tokens
-        kept. Call with the lock held.
+        """Keep the longest common token prefix of the generation context's cache and `prompt`, within the
+        previous prompt but its last token, drop the rest from the KV cache; returns the tokens kept. Call with
+        the lock held.
 
-        The cut makes reuse exact: the tokens after it are evaluated in the same batches as a fresh evaluation
-        would use, over cache entries that were computed the same way, so the logits are the same bits (a
-        reused cache evaluated from an arbitrary token, or one holding generated tokens decoded one at a time,
-        gives slightly different logits, which can flip a near-tie in the answer). What differs is a token
-        evaluated alone (see `evaluate`); restored states (contextwise.cache.KVCachedModel) resume at any
-        length on that basis.
+        What is kept is exact: the previous prompt's tokens were evaluated in batches of two or more, and a cached
+        prefix of any length followed by batches of two or more gives the same logits, bit for bit, as one fresh
+        evaluation (measured on SmolLM2; `evaluate` keeps every batch at two tokens or more). What is not kept
+        is what rounds differently: the previous prompt's last token and the generated ones, each decoded alone.
         """
         llama = self.llama
-        limit = min(llama.n_tokens, self._prompt_tokens, len(prompt) - 1)
+        limit = min(llama.n_tokens, self._prompt_tokens - 1, len(prompt) - 1)
         self._prompt_tokens = len(prompt)
         if limit > 0:
             differ = np.flatnonzero(np.asarray(llama.input_ids[:limit]) != np.asarray(prompt[:limit]))
-            batch = int(llama.n_batch)
-            kept = (int(differ[0]) if differ.size else int(limit)) // batch * batch
+            kept = int(differ[0]) if differ.size else int(limit)
             if kept and _llama_cpp().llama_memory_seq_rm(_llama_cpp().llama_get_memory(llama.ctx), -1, kept, -1):
                 llama.n_tokens = kept
                 return kept

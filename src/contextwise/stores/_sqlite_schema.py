@@ -13,17 +13,28 @@ History:
   v4  adds `records.version` (1 on insert, +1 on every rewrite of the row): compare-and-set on a record's
       version sees a change of its metadata alone (a superseded fact), which a comparison of texts cannot.
       Existing rows start at 1.
+  v5  adds `lexical_tables`: a partition that holds at least the store's `lexical_table_min_records` records gets
+      an FTS5 table of its own (`lexical_<hash>`, text only, contentless), so bm25() there uses the partition's own
+      statistics (row count, mean length, document frequencies), not the file's. Its rows leave `records_fts`, and
+      triggers of its own, with the tenant and partition written into them, keep it in the record's transaction
+      (so every writer keeps it, whatever process or tool). The triggers of `records_fts` skip the partitions
+      listed here. Smaller partitions stay in `records_fts`: an FTS5 table costs ~17 KB, and every connection
+      parses every table's schema, superlinearly in FTS5's case (1,000 tables: 61 ms to open the file; 4,000:
+      1.0 s, where 16,000 plain tables take 68 ms; `benchmarks/bench_stores.py --fts-tables`), and again after
+      each schema change by another connection. One per partition would make a file of 1,000 tenants (six tiers
+      each) slow to open; only partitions large enough to need their own statistics get one.
 """
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 from collections.abc import Callable
 
 from contextwise.errors import StoreError
 from contextwise.stores._errors import DimensionMismatchError
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 def _create_v0(conn: sqlite3.Connection, dimensions: int) -> None:
@@ -60,10 +71,7 @@ def _v2_to_v3(conn: sqlite3.Connection, dimensions: int) -> None:
     insert = f"INSERT INTO records_fts (rowid, text, scope) VALUES (new.rowid, new.text, {_scope('new')});"
     remove = (f"INSERT INTO records_fts (records_fts, rowid, text, scope) "
               f"VALUES ('delete', old.rowid, old.text, {_scope('old')});")
-    conn.execute(f"CREATE TRIGGER records_fts_insert AFTER INSERT ON records BEGIN {insert} END")
-    conn.execute(f"CREATE TRIGGER records_fts_delete AFTER DELETE ON records BEGIN {remove} END")
-    conn.execute(f"CREATE TRIGGER records_fts_update AFTER UPDATE OF text, tenant, part ON records "
-                 f"BEGIN {remove} {insert} END")
+    _triggers(conn, "records_fts", insert, remove)
     conn.execute(f"INSERT INTO records_fts (rowid, text, scope) SELECT rowid, text, {_scope('records')} "
                  "FROM records")
 
@@ -72,9 +80,75 @@ def _v3_to_v4(conn: sqlite3.Connection, dimensions: int) -> None:
     conn.execute("ALTER TABLE records ADD COLUMN version INTEGER NOT NULL DEFAULT 1")
 
 
+def _v4_to_v5(conn: sqlite3.Connection, dimensions: int) -> None:
+    conn.execute("CREATE TABLE lexical_tables (tenant TEXT NOT NULL, part TEXT NOT NULL, name TEXT NOT NULL UNIQUE, "
+                 "PRIMARY KEY (tenant, part))")
+    for trigger in ("insert", "delete", "update"):
+        conn.execute(f"DROP TRIGGER records_fts_{trigger}")
+    shared = "NOT EXISTS (SELECT 1 FROM lexical_tables l WHERE l.tenant = {0}.tenant AND l.part = {0}.part)"
+    insert = (f"INSERT INTO records_fts (rowid, text, scope) SELECT new.rowid, new.text, {_scope('new')} "
+              f"WHERE {shared.format('new')};")
+    remove = (f"INSERT INTO records_fts (records_fts, rowid, text, scope) "
+              f"SELECT 'delete', old.rowid, old.text, {_scope('old')} WHERE {shared.format('old')};")
+    _triggers(conn, "records_fts", insert, remove)
+
+
+def lexical_table(conn: sqlite3.Connection, tenant: str, part: str) -> str | None:
+    """The name of the partition's own FTS5 table, or None while it is in `records_fts`."""
+    row = conn.execute("SELECT name FROM lexical_tables WHERE tenant = ? AND part = ?", (tenant, part)).fetchone()
+    return None if row is None else str(row[0])
+
+
+def give_lexical_table(conn: sqlite3.Connection, tenant: str, part: str) -> str:
+    """Move the partition's rows from `records_fts` to an FTS5 table of its own, with the triggers that keep it
+    (in the caller's write transaction); returns its name."""
+    name = "lexical_" + hashlib.sha1(f"{tenant}\x00{part}".encode()).hexdigest()[:16]
+    conn.execute(f"CREATE VIRTUAL TABLE {name} USING fts5(text, content='', tokenize='unicode61')")
+    conn.execute(f"INSERT INTO {name} (rowid, text) SELECT rowid, text FROM records WHERE tenant = ? AND part = ?",
+                 (tenant, part))
+    conn.execute(f"INSERT INTO records_fts (records_fts, rowid, text, scope) SELECT 'delete', rowid, text, "
+                 f"{_scope('records')} FROM records WHERE tenant = ? AND part = ?", (tenant, part))
+    conn.execute("INSERT INTO lexical_tables (tenant, part, name) VALUES (?, ?, ?)", (tenant, part, name))
+    mine = "{0}.tenant = " + _literal(tenant) + " AND {0}.part = " + _literal(part)
+    insert = f"INSERT INTO {name} (rowid, text) SELECT new.rowid, new.text WHERE {mine.format('new')};"
+    remove = (f"INSERT INTO {name} ({name}, rowid, text) SELECT 'delete', old.rowid, old.text "
+              f"WHERE {mine.format('old')};")
+    _triggers(conn, name, insert, remove, new=f" WHEN {mine.format('new')}", old=f" WHEN {mine.format('old')}",
+              either=f" WHEN ({mine.format('old')}) OR ({mine.format('new')})")
+    return name
+
+
+def _triggers(conn: sqlite3.Connection, name: str, insert: str, remove: str, *, new: str = "", old: str = "",
+              either: str = "") -> None:
+    """The three triggers that keep the FTS5 table `name` in the record's transaction (`new` / `old` / `either`:
+    their WHEN clauses)."""
+    conn.execute(f"CREATE TRIGGER {name}_insert AFTER INSERT ON records{new} BEGIN {insert} END")
+    conn.execute(f"CREATE TRIGGER {name}_delete AFTER DELETE ON records{old} BEGIN {remove} END")
+    conn.execute(f"CREATE TRIGGER {name}_update AFTER UPDATE OF text, tenant, part ON records{either} "
+                 f"BEGIN {remove} {insert} END")
+
+
+def drop_lexical_tables(conn: sqlite3.Connection, tenant: str, delete_records: Callable[[], int]) -> int:
+    """Delete the tenant's records (by `delete_records`, which returns how many) and its own FTS5 tables, in the
+    caller's write transaction; their triggers go first, so no row is removed from them one by one."""
+    names = [row[0] for row in conn.execute("SELECT name FROM lexical_tables WHERE tenant = ?", (tenant,))]
+    for name in names:
+        for trigger in ("insert", "delete", "update"):
+            conn.execute(f"DROP TRIGGER {name}_{trigger}")
+    removed = delete_records()  # the rows of listed partitions are skipped by records_fts's triggers
+    for name in names:
+        conn.execute(f"DROP TABLE {name}")
+    conn.execute("DELETE FROM lexical_tables WHERE tenant = ?", (tenant,))
+    return removed
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
 # MIGRATIONS[v] takes a database at version v - 1 (-1: empty) to version v.
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection, int], None]] = {
-    0: _create_v0, 1: _v0_to_v1, 2: _v1_to_v2, 3: _v2_to_v3, 4: _v3_to_v4}
+    0: _create_v0, 1: _v0_to_v1, 2: _v1_to_v2, 3: _v2_to_v3, 4: _v3_to_v4, 5: _v4_to_v5}
 
 
 def current_version(conn: sqlite3.Connection) -> int:

@@ -1,267 +1,189 @@
-"""Lexical search in the SQLite store: FTS5's bm25() ranking, evaluated only on the rows that can reach the top k.
+"""Lexical search in the SQLite store: FTS5's bm25(), with the statistics of the partition searched.
 
-Why: FTS5's `ORDER BY bm25()` scores every row matching any query word, and bm25() first counts each phrase's
-rows for its IDF, the scope token's too (every row of the tier). At 200k memories a question's words match half
-the tier, so one search took seconds. Here FTS5 finds the rows (no ranking function), and the same BM25 is
-computed in Python with MaxScore pruning: the query's rare terms are looked up first; their rows are scored in
-full; once the k-th best score is above the most the remaining (common) terms could add together to a row that has
-none of the rare ones (each term adds less than idf * (k1 + 1)), no other row can enter the top k, and the rows
-matching only common terms are never read. The scores are bm25()'s to the last bit: the same statistics (the
-file's row count and mean length from FTS5's averages record, each row's length from its docsize record, the
-document frequency of each phrase, cached until the file changes), the same constants and the same order of
-floating-point operations.
+Where a partition's words live: a partition of at least `lexical_table_min_records` records has an FTS5 table of
+its own (see _sqlite_schema v5), so bm25() there is the partition's own; smaller partitions share `records_fts`,
+scoped by a token ANDed into the query (weight 0 in bm25()), and are ranked by bm25() over every matching row,
+which is cheap at their size.
 
-When that proof needs more rows than MAX_SCORED_ROWS, the search stops there: common terms then only score the
-rows that hold a rarer one, as Lucene's CommonTermsQuery does, and a row holding only common words can be missed.
-At 200k memories (benchmarks/bench_memory.py, LoCoMo questions, depth 60) that kept recall@10 at 0.98 against
-bm25() over every row, 2.4x faster; a tier whose words are all rare enough is ranked exactly.
+A partition's own table can hold hundreds of thousands of rows, where `ORDER BY bm25()` over every row matching
+any query word takes ~100-300 ms (benchmarks/bench_memory.py). There FTS5 still computes every score, but only for
+the rows that can reach the top k (MaxScore): bm25() of a query is the sum of its phrases' contributions, each at
+most (k1 + 1) * idf. The rarest words, about ROUND_ROWS rows' worth, are scored first; the most common words whose
+bounds add up to less than the k-th best score found cannot lift a row holding none of the others into the top k,
+so they only complete the scores of the rows found through the others (`(common words) AND (other words)`, one
+FTS5 query), and the other words are searched in full (`(other words)`, one FTS5 query). The result equals bm25()
+over every row: the same rows, and the same scores, since every query lists the phrases in one order (most common
+first) and adding the contributions of words a row lacks (0.0) changes no float.
 
-The Python scoring needs each candidate's tokens as FTS5's unicode61 tokenizer makes them. Where its rules are
-simple they are applied here: runs of [A-Za-z0-9], case-folded, every other character a separator, which holds for
-ASCII text and for text whose other characters are punctuation, symbols (emoji) or spaces. Any other text ("café",
-"日本語", a combining accent) is handed to unicode61 itself: written to a temporary FTS5 table of this connection
-and read back through fts5vocab, so its tokens are FTS5's exactly.
+That proof can need most of the rows: a question's words at k=60 are often several words each in ~10% of the
+rows, whose bounds add up past the 60th best score, and bm25() costs ~2 µs a row. So the words searched in full
+stop before their rows pass MAX_SEARCHED_ROWS; the words left then only complete the scores of the rows found (as
+Lucene's CommonTermsQuery does), and a row holding none of the rarer words can be missed. At 200k memories
+(benchmarks/bench_memory.py, LoCoMo questions with inflections, k=60) that kept recall@10 at 1.000 against bm25()
+over every row (12,000 rows: 0.990 at two thirds of the time, 8,000: 0.980); a query whose proof fits in the
+budget is ranked exactly.
 
-A file of at most SQL_MAX_ROWS rows skips all this: bm25() in SQL is cheaper there (the same ranking).
+Words in at least half of the partition's rows (and in over ROUND_ROWS) are left out when the query has others:
+bm25() floors their IDF at 1e-6, so they add at most 2.2e-6 to a score (and rank rows holding only them after every
+other row), while counting their rows for that IDF costs more than the rest of the search. The pruning bound uses
+the one IDF of contextwise (`embed._bm25.idf`, Lucene's, never below FTS5's), so no BM25 formula lives here.
 """
 
 from __future__ import annotations
 
-import math
-import re
 import sqlite3
-import unicodedata
-from collections import Counter
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from collections.abc import Sequence
 
-import numpy as np
+from contextwise.embed._bm25 import idf
 
-#: FTS5's bm25() constants (ext/fts5/fts5_aux.c).
-K1, B = 1.2, 0.75
-#: A file of at most this many rows is ranked by bm25() in SQL: every phrase's IDF count and every match are
-#: cheap there, and C beats the Python scoring (LoCoMo-sized tiers: benchmarks/bench_locomo.py default).
-SQL_MAX_ROWS = 20_000
-#: The first round reads the rarest terms' rows, up to this many by their document frequencies (at least one term).
-FIRST_ROUND_ROWS = 2_000
-#: Later rounds read more terms' rows while the rows read stay within this many (by document frequencies); past
-#: it the common terms only score the rows read (as Lucene's CommonTermsQuery does), unless fewer than k were found.
-MAX_SCORED_ROWS = 6_000
-#: The document-frequency cache holds at most this many terms (it is emptied whenever the file changes).
+#: FTS5's bm25() k1 (ext/fts5/fts5_aux.c): a phrase adds at most (K1 + 1) * idf to a score.
+K1 = 1.2
+#: The first words scored (for the k-th best score that prunes the others): the rarest, about this many rows' worth.
+ROUND_ROWS = 2_000
+#: The words searched in full stop before their rows would pass this many (by document frequencies); see above.
+MAX_SEARCHED_ROWS = 16_000
+#: The document frequencies of at most this many own tables are cached, of at most this many terms each.
+MAX_CACHED_TABLES = 64
 MAX_CACHED_TERMS = 65_536
 
-_ASCII_TOKEN = re.compile(r"[a-z0-9]+")
-_ASCII_RUN = re.compile(r"[\x00-\x7f]+")
+
+@dataclass
+class _Counts:
+    stamp: tuple[object, ...]
+    df: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
 class TermCache:
-    """Document frequencies per FTS5 phrase, valid while the file is unchanged (`stamp`: the connection's data
-    version and the store's own write count)."""
+    """Document frequencies per own FTS5 table, each valid while the table is unchanged: the stamp is the
+    tenant's write counter (bumped by every write of the store, in any process) and the table's averages and
+    structure records (FTS5 rewrites both on every write, by any writer)."""
 
-    stamp: tuple[int, int] | None = None
-    df: dict[str, int] = field(default_factory=dict)
+    tables: OrderedDict[str, _Counts] = field(default_factory=OrderedDict)
+
+    def counts(self, conn: sqlite3.Connection, table: str, tenant: str) -> tuple[int, dict[str, int]]:
+        """The table's row count and its cached document frequencies (emptied if the table changed)."""
+        blocks = dict(conn.execute(f"SELECT id, block FROM {table}_data WHERE id IN (1, 10)").fetchall())
+        written = conn.execute("SELECT version FROM tenant_state WHERE tenant = ?", (tenant,)).fetchone()
+        stamp = (written, blocks.get(1), blocks.get(10))
+        cached = self.tables.get(table)
+        if cached is None or cached.stamp != stamp or len(cached.df) > MAX_CACHED_TERMS:
+            cached = self.tables[table] = _Counts(stamp)
+            while len(self.tables) > MAX_CACHED_TABLES:
+                self.tables.popitem(last=False)
+        self.tables.move_to_end(table)
+        return (_varint(blocks[1]) if 1 in blocks else 0), cached.df
 
 
-class _Fallback(Exception):
-    """This search needs bm25() in SQL."""
-
-
-def search(conn: sqlite3.Connection, scope_token: str, terms: Sequence[str], k: int, clause: str,
-           params: Sequence[object], cache: TermCache, writes: int) -> list[tuple[int, float]]:
-    """The best `k` (rowid, score) of the scope for `terms` (distinct, lower-cased words), best first, ties by
-    rowid: bm25() of FTS5 with weight 1 for text and 0 for the scope column, negated (higher is better)."""
-    try:
-        return _pruned(conn, scope_token, terms, k, clause, params, cache, writes)
-    except _Fallback:
-        return sql_search(conn, scope_token, terms, k, clause, params)
-
-
-def sql_search(conn: sqlite3.Connection, scope_token: str, terms: Sequence[str], k: int, clause: str,
-               params: Sequence[object]) -> list[tuple[int, float]]:
-    """The same ranking by bm25() in SQL, over every matching row (only rowids and scores are sorted)."""
+def shared_search(conn: sqlite3.Connection, scope_token: str, terms: Sequence[str], k: int, clause: str,
+                  params: Sequence[object]) -> list[tuple[int, float]]:
+    """The best `k` (rowid, score) of a partition in `records_fts`: bm25() over every matching row, best first,
+    ties by rowid (the scope column weighs 0)."""
     sql = ("SELECT records_fts.rowid, -bm25(records_fts, 1.0, 0.0) FROM records_fts "
            "JOIN records r ON r.rowid = records_fts.rowid "
            f"WHERE records_fts MATCH ? AND {clause} ORDER BY bm25(records_fts, 1.0, 0.0), records_fts.rowid LIMIT ?")
-    return [(int(r), float(s)) for r, s in conn.execute(sql, (_match(scope_token, terms), *params, k))]
+    match = f'scope : "{scope_token}" AND text : ' + _any(terms)
+    return [(int(r), float(s)) for r, s in conn.execute(sql, (match, *params, k))]
 
 
-def _pruned(conn: sqlite3.Connection, scope_token: str, terms: Sequence[str], k: int, clause: str,
-            params: Sequence[object], cache: TermCache, writes: int) -> list[tuple[int, float]]:
-    averages = conn.execute("SELECT block FROM records_fts_data WHERE id = 1").fetchone()
-    if averages is None:
+def search(conn: sqlite3.Connection, table: str, terms: Sequence[str], k: int, clause: str,
+           params: Sequence[object], cache: TermCache, *, tenant: str) -> list[tuple[int, float]]:
+    """The best `k` (rowid, score) of an own table for `terms` (distinct, lower-cased words), best first, ties by
+    rowid: bm25() of FTS5, negated (higher is better), computed only for the rows that can reach the top k."""
+    rows, df = _frequencies(conn, table, terms, cache, tenant)
+    rest = sorted(_words(terms, rows, df), key=lambda t: (df[t], t))  # rarest first
+    bound = {t: (K1 + 1.0) * float(idf(rows, df[t])) for t in rest}
+    if not rest:
         return []
-    sizes = _varints(averages[0])
-    rows, tokens = sizes[0], sum(sizes[1:])
-    if rows <= 0:
-        return []
-    if rows <= SQL_MAX_ROWS:
-        raise _Fallback  # a small file: bm25() over every matching row is cheaper than reading texts here
-    avgdl = float(tokens) / float(rows)
-    phrases = [fts_tokens(conn, t) for t in terms]
-    df = _document_frequencies(conn, terms, cache, writes)
-    # bm25()'s IDF, floored as bm25() floors it; a phrase found nowhere adds nothing and is not searched.
-    live = [i for i, t in enumerate(terms) if df[t] > 0 and phrases[i]]
-    idf = {i: _idf(rows, df[terms[i]]) for i in live}
-    order = sorted(live, key=lambda i: (df[terms[i]], i))  # rarest first
-    scored: dict[int, float] = {}
-    searched: list[int] = []
-    essential = _within(order, df, terms, FIRST_ROUND_ROWS, at_least_one=True)
-    while essential:
-        found = _candidates(conn, scope_token, [terms[i] for i in essential], [terms[i] for i in searched],
-                            clause, params)
-        scored.update(zip((row[0] for row in found), _scores(conn, found, live, phrases, idf, avgdl)))
-        searched += essential
-        rest = [i for i in order if i not in searched]
-        threshold = sorted(scored.values(), reverse=True)[k - 1] if len(scored) >= k else 0.0
-        # A row holding none of the searched terms holds at most the rest, each adding below idf * (k1 + 1):
-        # the most common ones whose bounds add up to less than the k-th best score cannot lift a row into the
-        # top k, and are never searched. The others are, rarest first, while the row budget lasts.
-        ceiling = 0.0
-        while rest and (ceiling + idf[rest[-1]] * (K1 + 1.0)) * (1 + 1e-9) < threshold:
-            ceiling += idf[rest.pop()] * (K1 + 1.0)
-        essential = _within(rest, df, terms, MAX_SCORED_ROWS - sum(df[terms[i]] for i in searched))
-        if rest and not essential and len(scored) < k:
-            raise _Fallback  # fewer than k rows hold the rarer words, and the common ones are too many to read
-    best = sorted(scored.items(), key=lambda item: (-item[1], item[0]))[:k]
-    return best
+    searched = _round(rest, df)
+    found = dict(_scored(conn, table, _any(_common_first(searched, df)), clause, params))
+    threshold = sorted(found.values(), reverse=True)[k - 1] if len(found) >= k else 0.0
+    # A row holding none of the searched words holds at most the rest: the most common words whose bounds add up to
+    # less than the k-th best score so far (at most its final value) cannot lift such a row into the top k.
+    common: list[str] = []  # words that only complete the scores of rows found through the others
+    ceiling = 0.0
+    while rest and (ceiling + bound[rest[-1]]) * (1 + 1e-9) < threshold:
+        ceiling += bound[rest[-1]]
+        common.insert(0, rest.pop())
+    first = len(searched)
+    while rest and sum(df[t] for t in searched) + df[rest[0]] <= MAX_SEARCHED_ROWS:
+        searched.append(rest.pop(0))
+    common = rest + common  # past the budget the other words only complete the scores of the rows found
+    order = _common_first(searched, df)
+    if len(searched) > first:
+        found.update(_scored(conn, table, _any(order), clause, params))
+    if common:
+        found.update(_scored(conn, table, f"{_any(_common_first(common, df))} AND {_any(order)}", clause, params))
+    return sorted(found.items(), key=lambda item: (-item[1], item[0]))[:k]
 
 
-def _within(order: Sequence[int], df: dict[str, int], terms: Sequence[str], budget: int, *,
-            at_least_one: bool = False) -> list[int]:
-    """The first terms of `order` whose document frequencies add up to at most `budget`."""
-    out: list[int] = []
-    for i in order:
-        if budget < df[terms[i]] and not (at_least_one and not out):
+def _words(terms: Sequence[str], rows: int, df: dict[str, int]) -> list[str]:
+    """The terms searched: every term some row holds, less those in over ROUND_ROWS rows and at least half of them
+    (bm25() gives them an IDF of 1e-6) if that leaves any."""
+    held = [t for t in terms if df[t] > 0]
+    return [t for t in held if df[t] < rows / 2 or df[t] <= ROUND_ROWS] or held
+
+
+def _round(rest: list[str], df: dict[str, int]) -> list[str]:
+    """Take the next round's words off the front of `rest` (at least one)."""
+    budget, new = ROUND_ROWS, [rest.pop(0)]
+    budget -= df[new[0]]
+    while rest and df[rest[0]] <= budget:
+        budget -= df[rest[0]]
+        new.append(rest.pop(0))
+    return new
+
+
+def _common_first(terms: Sequence[str], df: dict[str, int]) -> list[str]:
+    """`terms` in the one phrase order every query uses: most common first, then by the word."""
+    return sorted(terms, key=lambda t: (-df[t], t))
+
+
+def _scored(conn: sqlite3.Connection, table: str, match: str, clause: str, params: Sequence[object],
+            k: int | None = None) -> list[tuple[int, float]]:
+    join = "" if clause == "1" else f" JOIN records r ON r.rowid = {table}.rowid"
+    sql = f"SELECT {table}.rowid, -bm25({table}) FROM {table}{join} WHERE {table} MATCH ? AND {clause}"
+    if k is not None:
+        sql += f" ORDER BY bm25({table}), {table}.rowid LIMIT {int(k)}"
+    return [(int(r), float(s)) for r, s in conn.execute(sql, (match, *params))]
+
+
+def _frequencies(conn: sqlite3.Connection, table: str, terms: Sequence[str], cache: TermCache,
+                 tenant: str) -> tuple[int, dict[str, int]]:
+    """The table's row count and how many of its rows hold each term (bm25()'s count for the term's IDF)."""
+    rows, df = cache.counts(conn, table, tenant)
+    missing = [t for t in terms if t not in df]
+    if missing:
+        conn.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.{table}_vocab USING fts5vocab(main, {table}, row)")
+        marks = ",".join("?" * len(missing))
+        counted = dict(conn.execute(f"SELECT term, doc FROM temp.{table}_vocab WHERE term IN ({marks})", missing))
+        for t in missing:
+            df[t] = int(counted[t]) if t in counted else _phrase_rows(conn, table, t)
+    return rows, {t: df[t] for t in terms}
+
+
+def _phrase_rows(conn: sqlite3.Connection, table: str, term: str) -> int:
+    """Rows holding `term` as FTS5 reads it (a term FTS5 splits into several tokens is a phrase)."""
+    sql = f"SELECT count(*) FROM {table} WHERE {table} MATCH ?"
+    return int(conn.execute(sql, (quote(term),)).fetchone()[0])
+
+
+def _varint(blob: bytes) -> int:
+    """The first SQLite varint of an FTS5 record (the averages record starts with the row count)."""
+    value = 0
+    for n, byte in enumerate(blob[:9]):
+        if n == 8:
+            return (value << 8) | byte
+        value = (value << 7) | (byte & 0x7F)
+        if not byte & 0x80:
             break
-        out.append(i)
-        budget -= df[terms[i]]
-    return out
+    return value
 
 
-def _document_frequencies(conn: sqlite3.Connection, terms: Sequence[str], cache: TermCache,
-                          writes: int) -> dict[str, int]:
-    """How many rows of the file hold each phrase in their text (bm25()'s count for its IDF), cached while the
-    file is unchanged."""
-    stamp = (int(conn.execute("PRAGMA data_version").fetchone()[0]), writes)
-    if cache.stamp != stamp or len(cache.df) > MAX_CACHED_TERMS:
-        cache.stamp, cache.df = stamp, {}
-    for t in terms:
-        if t not in cache.df:
-            sql = "SELECT count(*) FROM records_fts WHERE records_fts MATCH ?"
-            cache.df[t] = int(conn.execute(sql, (f"text : {quote(t)}",)).fetchone()[0])
-    return {t: cache.df[t] for t in terms}
-
-
-def _candidates(conn: sqlite3.Connection, scope_token: str, terms: Sequence[str], done: Sequence[str],
-                clause: str, params: Sequence[object]) -> list[tuple[int, str, bytes]]:
-    """(rowid, text, docsize record) of the scope's rows holding any of `terms` and none of `done` (those were
-    read in an earlier round), filtered by `clause`."""
-    if not terms:
-        return []
-    match = _match(scope_token, terms) + (" NOT text : (" + " OR ".join(map(quote, done)) + ")" if done else "")
-    sql = ("SELECT r.rowid, r.text, (SELECT sz FROM records_fts_docsize WHERE id = r.rowid) FROM records_fts "
-           f"JOIN records r ON r.rowid = records_fts.rowid WHERE records_fts MATCH ? AND {clause}")
-    return conn.execute(sql, (match, *params)).fetchall()
-
-
-def _scores(conn: sqlite3.Connection, rows: Sequence[tuple[int, str, bytes | None]], live: Sequence[int],
-            phrases: Sequence[list[str]], idf: dict[int, float], avgdl: float) -> list[float]:
-    """bm25() of each row, in bm25()'s order of operations (phrases in query order, each row's length from its
-    docsize record), vectorised over the rows."""
-    if not rows:
-        return []
-    if any(row[2] is None for row in rows):
-        raise _Fallback  # a table made without column sizes
-    words = _words(phrases, live)
-    counts = [_counts(conn, row[1], words) for row in rows]
-    length = np.array([_length(row[2]) for row in rows], dtype=np.float64)  # type: ignore[arg-type]
-    norm = K1 * (1 - B + B * length / avgdl)
-    score = np.zeros(len(rows), dtype=np.float64)
-    for i in live:
-        phrase = phrases[i]
-        if len(phrase) == 1:
-            freq = np.array([c.get(phrase[0], 0) for c in counts], dtype=np.float64)
-        else:
-            freq = np.array([_occurrences(fts_tokens(conn, row[1]), phrase) for row in rows], dtype=np.float64)
-        score += idf[i] * ((freq * (K1 + 1.0)) / (freq + norm))
-    return [float(x) for x in score]
-
-
-def _words(phrases: Sequence[list[str]], live: Sequence[int]) -> re.Pattern[str] | None:
-    """One pattern finding the query's one-token phrases as whole tokens of simple (see fts_tokens) text."""
-    words = sorted({phrases[i][0] for i in live if len(phrases[i]) == 1}, key=lambda w: (-len(w), w))
-    return re.compile(r"(?<![a-z0-9])(" + "|".join(map(re.escape, words)) + r")(?![a-z0-9])") if words else None
-
-
-def _counts(conn: sqlite3.Connection, text: str, words: re.Pattern[str] | None) -> Counter[str]:
-    """How often each one-token phrase of the query occurs in `text`, as FTS5 tokenizes it: in simple text,
-    by one pattern over the text (about half the time of tokenizing it); in other text, from its tokens."""
-    if _simple(text):
-        return Counter(words.findall(text.lower())) if words is not None else Counter()
-    return Counter(fts_tokens(conn, text))
-
-
-def _length(size: bytes) -> int:
-    """A row's length in tokens (all columns) from its docsize record; two one-byte varints, usually."""
-    if len(size) == 2 and size[0] < 0x80 and size[1] < 0x80:
-        return size[0] + size[1]
-    return sum(_varints(size))
-
-
-def fts_tokens(conn: sqlite3.Connection, text: str) -> list[str]:
-    """The tokens FTS5's unicode61 tokenizer makes of `text`, in order."""
-    if _simple(text):
-        return _ASCII_TOKEN.findall(text.lower())
-    conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.cw_tokens USING fts5(text, tokenize='unicode61')")
-    conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.cw_tokens_vocab USING fts5vocab(temp, cw_tokens, instance)")
-    conn.execute("INSERT INTO temp.cw_tokens (rowid, text) VALUES (1, ?)", (text,))
-    try:
-        return [row[0] for row in conn.execute("SELECT term FROM temp.cw_tokens_vocab WHERE doc = 1 ORDER BY offset")]
-    finally:
-        conn.execute("DELETE FROM temp.cw_tokens WHERE rowid = 1")
-
-
-def _simple(text: str) -> bool:
-    """Whether unicode61 tokenizes `text` as runs of [a-z0-9] after lower-casing: it is ASCII, or each of its other
-    characters is a separator (punctuation, symbols such as emoji, spaces, controls; not letters, digits, marks
-    or private use)."""
-    return text.isascii() or all(unicodedata.category(c)[0] in "PSZC" and unicodedata.category(c) != "Co"
-               for c in _ASCII_RUN.sub("", text))
-
-
-def _occurrences(tokens: list[str], phrase: list[str]) -> int:
-    if len(phrase) == 1:
-        return tokens.count(phrase[0])
-    n = len(phrase)
-    return sum(1 for s in range(len(tokens) - n + 1) if tokens[s:s + n] == phrase)
-
-
-def _idf(rows: int, hits: int) -> float:
-    value = math.log((rows - hits + 0.5) / (hits + 0.5))
-    return value if value > 0.0 else 1e-6
-
-
-def _varints(blob: bytes) -> list[int]:
-    """The SQLite varints in `blob` (FTS5 records: big-endian 7-bit groups, the ninth byte whole)."""
-    out, i = [], 0
-    while i < len(blob):
-        value = 0
-        for n in range(9):
-            byte = blob[i]
-            i += 1
-            if n == 8:
-                value = (value << 8) | byte
-                break
-            value = (value << 7) | (byte & 0x7F)
-            if not byte & 0x80:
-                break
-        out.append(value)
-    return out
-
-
-def _match(scope_token: str, terms: Sequence[str]) -> str:
-    return f'scope : "{scope_token}" AND text : (' + " OR ".join(map(quote, terms)) + ")"
+def _any(terms: Sequence[str]) -> str:
+    return "(" + " OR ".join(map(quote, terms)) + ")"
 
 
 def quote(term: str) -> str:

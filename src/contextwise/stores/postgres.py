@@ -117,7 +117,9 @@ class PostgresStore(_core.Closing):
     def search_text(self, query: str, k: int = 10, *, tenant: str, where: Where | None = None,
                     partition: str = "") -> list[Hit]:
         """The `k` records of `partition` of `tenant` that best match the words of `query`,
-        by PostgreSQL full-text search (score: ts_rank), best first; records sharing no word are left out."""
+        by PostgreSQL full-text search (score: ts_rank), best first; records sharing no word are left out.
+        ts_rank reads no statistics of other rows, so a partition's scores are its own whatever else the table
+        holds."""
         return self._drive(self._core.search_text(query, k, tenant=tenant, where=where, partition=partition))
 
     def get(self, ids: Sequence[str], *, tenant: str) -> list[Record]:

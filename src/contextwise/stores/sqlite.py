@@ -33,7 +33,7 @@ from contextwise.stores import _core
 from contextwise.stores._filter import parse_where, to_sqlite
 from contextwise.stores._hnsw import HnswIndex, hnswlib_available
 from contextwise.stores import _sqlite_text
-from contextwise.stores._sqlite_schema import migrate
+from contextwise.stores._sqlite_schema import drop_lexical_tables, give_lexical_table, lexical_table, migrate
 from contextwise._sqlite import connect
 from contextwise.types import Hit, Record
 
@@ -108,8 +108,12 @@ class SQLiteStore(_core.Closing):
             links), so the default 1,000,000 bounds the cache at about 3.3 GB; a 200k-memory tier takes about
             0.65 GB. Lexical search keeps nothing here (FTS5 runs in SQLite's own page cache).
 
-    Lexical search (`search_text`) runs in SQLite's FTS5 with bm25(), in the same transaction as the records,
-    so it costs no memory in this process and reflects every write of every process.
+        lexical_table_min_records: a partition holding at least this many records gets an FTS5 table of its
+            own (in the write that brings it there), so its bm25() statistics are its own; smaller partitions
+            share one (see stores/_sqlite_schema.py v5 for why not one per partition).
+
+    Lexical search (`search_text`) runs in SQLite's FTS5 with bm25(), kept by triggers in the same transaction
+    as the records, so it costs no memory in this process and reflects every write of every process.
 
     >>> from contextwise.types import Record
     >>> with SQLiteStore(":memory:", dimensions=2) as store:
@@ -122,7 +126,11 @@ class SQLiteStore(_core.Closing):
 
     def __init__(self, path: str | Path, dimensions: int = 384, *, search: _core.Search | None = None,
                  max_text_chars: int = _core.DEFAULT_MAX_TEXT_CHARS, cache_max_vectors: int = 1_000_000,
-                 timeout_s: float = 30.0, build_in_background: bool = True) -> None:
+                 timeout_s: float = 30.0, build_in_background: bool = True,
+                 lexical_table_min_records: int = 20_000) -> None:
+        if not isinstance(lexical_table_min_records, int) or isinstance(lexical_table_min_records, bool) \
+                or lexical_table_min_records < 1:
+            raise UsageError(f"lexical_table_min_records must be an int >= 1, got {lexical_table_min_records!r}")
         self.dimensions = _core.check_dimensions(dimensions)
         self.path = str(path)
         self.search = search if search is not None else _core.HnswSearch()
@@ -134,11 +142,13 @@ class SQLiteStore(_core.Closing):
         self._warned_no_hnsw = False
         self._building: dict[Scope, threading.Thread] = {}  # the thread building each scope's index
         self._conn: sqlite3.Connection | None = None
-        self._terms = _sqlite_text.TermCache()  # document frequencies for lexical search, while the file is unchanged
-        self._writes = 0  # this store's commits (PRAGMA data_version sees only other connections')
+        self.lexical_table_min_records = lexical_table_min_records
+        self._terms = _sqlite_text.TermCache()  # document frequencies per own FTS5 table, while it is unchanged
         try:
             self._conn = connect(self.path, timeout_s=timeout_s)
             self.migrated_from = migrate(self._conn, self.dimensions)
+            if self.migrated_from < 5:
+                self._give_lexical_tables(None)
         except sqlite3.Error as exc:
             self.close()
             raise StoreError(f"cannot open {self.path}: {exc}", backend=self.name) from exc
@@ -177,6 +187,27 @@ class SQLiteStore(_core.Closing):
             if rows:
                 seq = conn.execute(_BUMP, (tenant,)).fetchone()[0]
                 conn.executemany(_UPSERT, [(*row[:6], seq, row[6]) for row in rows])
+                self._give_lexical_tables(conn, tenant, {partition for partition, _ in parts})
+
+    def _give_lexical_tables(self, conn: sqlite3.Connection | None, tenant: str = "",
+                             partitions: set[str] | None = None) -> None:
+        """Give each of these partitions (every partition, when `conn` is None: a file just migrated) that has
+        reached `lexical_table_min_records` records an FTS5 table of its own, in the write transaction."""
+        if conn is None:
+            with self._write() as conn:
+                big = conn.execute("SELECT tenant, part FROM records GROUP BY tenant, part HAVING count(*) >= ?",
+                                   (self.lexical_table_min_records,)).fetchall()
+                for t, p in big:
+                    if lexical_table(conn, t, p) is None:
+                        give_lexical_table(conn, t, p)
+            return
+        for partition in sorted(partitions or ()):
+            if lexical_table(conn, tenant, partition) is not None:
+                continue
+            held = conn.execute("SELECT count(*) FROM (SELECT 1 FROM records WHERE tenant = ? AND part = ? LIMIT ?)",
+                                (tenant, partition, self.lexical_table_min_records)).fetchone()[0]
+            if held >= self.lexical_table_min_records:
+                give_lexical_table(conn, tenant, partition)
 
     def _held(self, conn: sqlite3.Connection, tenant: str, ids: list[str]) -> dict[str, tuple[str, int]]:
         """id -> (text, version) of these ids now."""
@@ -202,7 +233,8 @@ class SQLiteStore(_core.Closing):
         _core.check_tenant(tenant)
         with self._write() as conn:
             parts = [row[0] for row in conn.execute("SELECT DISTINCT part FROM records WHERE tenant = ?", (tenant,))]
-            removed = conn.execute("DELETE FROM records WHERE tenant = ?", (tenant,)).rowcount
+            removed = drop_lexical_tables(
+                conn, tenant, lambda: int(conn.execute("DELETE FROM records WHERE tenant = ?", (tenant,)).rowcount))
             conn.execute(_BUMP, (tenant,)).fetchone()
             for scope in [s for s in self._cache if s.tenant == tenant]:
                 del self._cache[scope]
@@ -340,14 +372,11 @@ class SQLiteStore(_core.Closing):
 
     def search_text(self, query: str, k: int = 10, *, tenant: str, where: Where | None = None,
                     partition: str = "") -> list[Hit]:
-        """The `k` records of `partition` of `tenant` that best match the words of `query`,
-        by FTS5's bm25(), best first; a hit's score is the BM25 score (higher is better). Records sharing no
-        word with the query are left out. BM25's statistics are the file's, over every tenant.
-
-        Only the rows that can reach the top k are scored (see stores/_sqlite_text.py): the rows holding the
-        query's rarer words are scored in full, and the rows holding only its common words are read just while
-        they could still rank, within a budget of rows; past it the ranking is that of the rows read (recall@10
-        0.995 against scoring every row, at 200k memories: benchmarks/bench_memory.py)."""
+        """The `k` records of `partition` of `tenant` that best match the words of `query`, by FTS5's bm25(), best
+        first; a hit's score is the BM25 score (higher is better). Records sharing no word with the query are left
+        out. A partition of at least `lexical_table_min_records` records is ranked with its own statistics, and
+        only its rows that can reach the top k are scored (see stores/_sqlite_text.py); smaller partitions share
+        the statistics of one FTS5 table."""
         _core.check_tenant(tenant)
         scope = Scope(tenant, _core.check_partition(partition))
         _core.check_k(k)
@@ -356,7 +385,11 @@ class SQLiteStore(_core.Closing):
         if not terms:
             return []
         with self._read() as conn:
-            found = _sqlite_text.search(conn, scope.fts_token(), terms, k, clause, params, self._terms, self._writes)
+            table = lexical_table(conn, tenant, scope.partition or "")
+            if table is None:
+                found = _sqlite_text.shared_search(conn, scope.fts_token(), terms, k, clause, params)
+            else:
+                found = _sqlite_text.search(conn, table, terms, k, clause, params, self._terms, tenant=tenant)
             records = self._fetch_rowids(conn, np.array([r for r, _ in found], dtype=np.int64)) if found else []
         return [Hit(record, score) for record, (_, score) in zip(records, found)]
 
@@ -549,7 +582,6 @@ class SQLiteStore(_core.Closing):
     @contextlib.contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         with self._transaction("BEGIN IMMEDIATE") as conn:
-            self._writes += 1  # under the lock, before the write: no cached statistic outlives it
             yield conn
 
     @contextlib.contextmanager
