@@ -261,7 +261,7 @@ def litellm_caches(folder: Path, redis_url: str | None) -> dict[str, Any]:
 
 def semantic() -> None:
     from contextwise.cache._anchors import anchors
-    from contextwise.cache._semantic import choose_threshold, evaluate, prompt_text
+    from contextwise.cache._semantic import DEFAULT_THRESHOLD, choose_threshold, evaluate, prompt_text
     from contextwise.embed import CachedEmbedder, default_embedder
     from contextwise.types import Message
 
@@ -282,7 +282,8 @@ def semantic() -> None:
     blind = choose_threshold(sim[calib], np.ones_like(passes)[calib], labels[calib], max_false_hit_rate=0.01)
     gpt_served = gptcache_served(vectors)
     rules = [(f"contextwise (guard + threshold {ours.threshold:.4f})", (sim >= ours.threshold) & passes),
-             (f"threshold only, same budget ({blind.threshold:.4f})", sim >= blind.threshold)]
+             (f"threshold only, same budget ({blind.threshold:.4f})", sim >= blind.threshold),
+             (f"as shipped (guard + threshold {DEFAULT_THRESHOLD})", (sim >= DEFAULT_THRESHOLD) & passes)]
     if gpt_served is not None:
         rules.append(("GPTCache default (L2 search distance, 0.8)", gpt_served))
     else:

