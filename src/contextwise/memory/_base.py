@@ -154,7 +154,9 @@ class MemoryBackend:
 
     Args:
         store: a VectorStore or spec ("sqlite:memory.db", "memory:", "postgres:<dsn>").
-        embedder: an Embedder or spec ("onnx:all-minilm-l6-v2"); wrapped so a text is never embedded twice.
+        embedder: an Embedder or spec ("onnx:all-minilm-l6-v2"); wrapped so a text is never embedded twice. The
+            store is bound to its name (`bind_embedder`): a store whose vectors another embedder made raises
+            EmbedderMismatchError here (an async store: at the first `awrite` / `asearch`).
         tenant: the hard partition every call is scoped to.
         clock: seconds since the epoch (injectable for tests of recency and TTL).
         counter: the TokenCounter for the token figures in OpStats (default: gpt-4o-mini's).
@@ -183,8 +185,23 @@ class MemoryBackend:
         self.max_text_chars = max_text_chars
         self.hybrid_weights = hybrid_weights
         self.partitioned = hasattr(self.store, "search_text") and hasattr(self.store, "upsert_partitions")
+        # A store that can record its embedder is bound to this one's name before any read or write (an async
+        # store at its first awrite / asearch); a third-party store without `bind_embedder` is left as it is.
+        self._unbound = hasattr(self.store, "bind_embedder")
+        if not self.async_store:
+            self._bind()
         if self.partitioned and not self.async_store:
             self._adopt_unpartitioned()
+
+    def _bind(self) -> None:
+        if self._unbound:
+            self.store.bind_embedder(self.embedder.name)
+            self._unbound = False
+
+    async def _abind(self) -> None:
+        if self._unbound:
+            await maybe_await(self.store.bind_embedder(self.embedder.name))
+            self._unbound = False
 
     @property
     def is_async(self) -> bool:
@@ -304,6 +321,7 @@ class MemoryBackend:
         """The async twin of `write`."""
         if not entries and not expect:
             return
+        await self._abind()
         texts = [e.text for e in entries if e.embed]
         vectors: Sequence[Any] = list(await maybe_await(self.embedder.embed(texts, kind="document"))) if texts else []
         await maybe_await(self._upsert_call(self.records(entries, vectors), expect))
@@ -320,6 +338,7 @@ class MemoryBackend:
                       where: Mapping[str, Any] | None = None,
                       weights: tuple[float, float] | None = None) -> list[tuple[Record, float]]:
         """The async twin of `search`."""
+        await self._abind()
         mode, k = check_mode(mode), check_k(k)
         pool = _pool(mode, k)
         dense: list[tuple[Record, float]] = []

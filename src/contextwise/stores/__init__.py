@@ -4,6 +4,8 @@ Every store has the same methods (`upsert`, `upsert_partitions`, `query`, `searc
 `count`, `scan`, `tenants`, `drop_tenant`, `close`) and every call is scoped by a tenant that is a hard
 partition; inside a tenant, searches are scoped by a partition ('' by default), which memory uses for its tiers.
 Lexical search runs where the data is: FTS5 in SQLite, full-text search in PostgreSQL, BM25 in memory.
+A store bound to an embedder (`bind_embedder(embedder.name)`, as memory does) records the name with its first
+vectors, and refuses to serve another embedder (EmbedderMismatchError): two models' vectors do not compare.
 
 >>> store = open_store("memory:", dimensions=3)
 >>> store.name
@@ -18,15 +20,15 @@ from contextwise.errors import UsageError
 from contextwise.registry import register
 from contextwise.stores._core import ExactSearch, HnswSearch, IndexBuild
 from contextwise.stores._errors import (
-    DimensionMismatchError, DuplicateIdError, InvalidFilterError, InvalidRecordError, InvalidTenantError,
-    InvalidVectorError, TextTooLongError, WriteConflictError,
+    DimensionMismatchError, DuplicateIdError, EmbedderMismatchError, InvalidFilterError, InvalidRecordError,
+    InvalidTenantError, InvalidVectorError, TextTooLongError, WriteConflictError,
 )
 from contextwise.stores.memory import InMemoryStore
 from contextwise.stores.sqlite import SQLiteStore
 
 __all__ = [
-    "AsyncPostgresStore", "DimensionMismatchError", "DuplicateIdError", "ExactSearch", "HnswSearch",
-    "InMemoryStore", "IndexBuild", "InvalidFilterError", "InvalidRecordError", "InvalidTenantError",
+    "AsyncPostgresStore", "DimensionMismatchError", "DuplicateIdError", "EmbedderMismatchError", "ExactSearch",
+    "HnswSearch", "InMemoryStore", "IndexBuild", "InvalidFilterError", "InvalidRecordError", "InvalidTenantError",
     "InvalidVectorError", "PostgresStore", "SQLiteStore", "TextTooLongError", "WriteConflictError", "open_store",
 ]
 

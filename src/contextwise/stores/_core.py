@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
 from dataclasses import dataclass
@@ -13,8 +14,8 @@ import numpy as np
 
 from contextwise.errors import UsageError
 from contextwise.stores._errors import (
-    DimensionMismatchError, DuplicateIdError, InvalidRecordError, InvalidTenantError, InvalidVectorError,
-    TextTooLongError,
+    DimensionMismatchError, DuplicateIdError, EmbedderMismatchError, InvalidRecordError, InvalidTenantError,
+    InvalidVectorError, TextTooLongError,
 )
 from contextwise.types import Hit, Record
 
@@ -26,6 +27,10 @@ MAX_METADATA_DEPTH = 32
 MAX_ID_CHARS = 512
 DEFAULT_MAX_TEXT_CHARS = 200_000
 MAX_K = 10_000
+#: The key under which a store's info (SQLite `store_info`, PostgreSQL `<table>_info`) records its embedder.
+EMBEDDER_KEY = "embedder"
+MAX_EMBEDDER_CHARS = 256
+_log = logging.getLogger("contextwise.stores")
 
 
 @dataclass(frozen=True)
@@ -374,3 +379,73 @@ def check_expected(current: Mapping[str, tuple[str, int]], expect: Mapping[str, 
         if held != wanted:
             raise WriteConflictError(f"record {record_id!r} changed since it was read; read it again and retry",
                                      backend=backend, record_id=record_id)
+
+
+class EmbedderBinding:
+    """Which embedder a store's vectors come from: the one rule every store applies (each runs only its SQL).
+
+    `bind_embedder(name)` binds a store object to an embedder's name (MemoryBackend binds its embedder's). The
+    first write that adds vectors records the name in the store's info (`EMBEDDER_KEY`), in that write's
+    transaction, and a recorded name never changes: a store bound to another name refuses to write or query
+    with EmbedderMismatchError, before it does either. A store holding vectors but no name (written before names
+    were recorded, or only by unbound writers) adopts the first name bound, with a warning. A store without
+    vectors records nothing until written. Once the recorded name is seen to be ours, nothing is checked again.
+    """
+
+    def __init__(self, where: str) -> None:
+        self.where = where
+        self.name: str | None = None
+        self.confirmed = False
+
+    def wanted(self, name: Any) -> str:
+        """`name`, if it can be bound: a non-empty str every store can hold, and the name this store object is
+        bound to already, if it is bound."""
+        if not isinstance(name, str) or not name.strip() or len(name) > MAX_EMBEDDER_CHARS:
+            raise UsageError(f"an embedder name must be a non-empty str of at most {MAX_EMBEDDER_CHARS} chars, "
+                             f"got {name!r:.80}")
+        check_storable("(embedder)", name, "the embedder name")
+        if self.name is not None and name != self.name:
+            raise EmbedderMismatchError(
+                f"this store object is bound to the embedder {self.name!r}, so it cannot serve {name!r} too: "
+                "open a store of its own (another file or table) for the other embedder",
+                recorded=self.name, wanted=name)
+        return name
+
+    @property
+    def settled(self) -> bool:
+        """True when no call needs to read the recorded name: unbound, or bound and seen recorded."""
+        return self.name is None or self.confirmed
+
+    def bound(self, name: str, recorded: str | None, *, adopted: bool) -> None:
+        """Bind `name`, given the name the store has recorded (committed; None: none yet, and no vectors)."""
+        self.check(recorded, name)
+        self.name, self.confirmed = name, recorded is not None
+        if adopted:
+            _log.warning("%s held vectors but no embedder name (written before stores recorded one); it now "
+                         "records %r: if another embedder made them, re-embed them into a new store", self.where,
+                         name)
+
+    def check(self, recorded: str | None, name: str | None = None) -> bool:
+        """True if `recorded` (the name the store holds now; None: none) is `name` (default: the bound one),
+        False if there is none; EmbedderMismatchError if it names another embedder."""
+        name = self.name if name is None else name
+        if recorded is None or name is None:
+            return False
+        if recorded != name:
+            raise EmbedderMismatchError(
+                f"{self.where} holds vectors made by the embedder {recorded!r}, not by {name!r}; vectors of two "
+                f"embedders cannot be compared, so nothing was written or queried. Open it with {recorded!r} "
+                f"(the same model and compute), or re-embed into a new store: for each tenant of "
+                f"store.tenants(), scan() its records, embed their texts with {name!r} and upsert them into a "
+                "new file or table", recorded=recorded, wanted=name)
+        return True
+
+    def seen(self, recorded: str | None) -> None:
+        """`check` a committed recorded name, for a read; a match is final."""
+        if self.check(recorded):
+            self.confirmed = True
+
+
+def has_vectors(batches: Sequence[tuple[str, Batch]]) -> bool:
+    """Whether any record of these validated batches carries a vector."""
+    return any(v is not None for _, batch in batches for v in batch.vectors)

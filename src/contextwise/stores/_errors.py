@@ -29,6 +29,21 @@ class DuplicateIdError(InvalidRecordError):
     """The same id appears twice in one batch, so which one should win is ambiguous."""
 
 
+class EmbedderMismatchError(UsageError):
+    """A store's vectors were made by another embedder than the one bound to it now; nothing was written or
+    queried.
+
+    Attributes:
+        recorded: the name of the embedder the store's vectors come from.
+        wanted: the name of the embedder it was asked to serve.
+    """
+
+    def __init__(self, message: str, *, recorded: str, wanted: str) -> None:
+        super().__init__(message)
+        self.recorded = recorded
+        self.wanted = wanted
+
+
 class InvalidFilterError(UsageError):
     """A `where` filter uses an unknown operator, a bad field name or a value of the wrong type."""
 

@@ -79,6 +79,7 @@ class PgCore:
         # tenant -> (has an HNSW index, when to look again). A stale answer only costs speed, never
         # correctness: the HNSW query names the tenant, so without its index PostgreSQL scans exactly.
         self._index_known: dict[tuple[str, str], tuple[bool, float]] = {}
+        self.embedder = _core.EmbedderBinding(f"table {table}")
 
     # --- schema ---------------------------------------------------------------------------------------------
 
@@ -151,6 +152,42 @@ class PgCore:
         # A write count per record (1 on insert, +1 on each rewrite), for compare-and-set on versions.
         yield Step(sql.SQL("ALTER TABLE {} ADD COLUMN version bigint NOT NULL DEFAULT 1").format(self.t))
 
+    # --- the embedder ---------------------------------------------------------------------------------------
+
+    def bind_embedder(self, name: str) -> Steps:
+        """Validate now; the steps bind the store to the embedder `name` (see `_core.EmbedderBinding`): a table
+        with vectors but no recorded name adopts it, one recording another raises EmbedderMismatchError."""
+        return self._bind(self.embedder.wanted(name))
+
+    def _bind(self, name: str) -> Steps:
+        if self.embedder.confirmed:
+            return
+        recorded = yield from self._recorded()
+        adopted = False
+        if recorded is None:  # one statement, so its own transaction (autocommit)
+            count = yield Step(sql.SQL("INSERT INTO {} (key, value) SELECT %s, %s WHERE EXISTS (SELECT 1 FROM {} "
+                                       "WHERE vector IS NOT NULL) ON CONFLICT (key) DO NOTHING").format(
+                self.info, self.t), (_core.EMBEDDER_KEY, name))
+            adopted = count == 1
+            recorded = yield from self._recorded()
+        self.embedder.bound(name, recorded, adopted=adopted)
+
+    def _recorded(self) -> Steps:
+        rows = yield Step(sql.SQL("SELECT value FROM {} WHERE key = %s").format(self.info), (_core.EMBEDDER_KEY,))
+        return str(rows[0][0]) if rows else None
+
+    def _settle_embedder(self, *, adds_vectors: bool) -> Steps:
+        """In a write transaction: record the bound name if this write adds the table's first vectors (the insert
+        goes first, so of two writers racing on an empty table the second waits, then sees the first's name);
+        True when the recorded name is ours (final once the write commits)."""
+        if self.embedder.settled:
+            return False
+        if adds_vectors:
+            yield Step(sql.SQL("INSERT INTO {} (key, value) VALUES (%s, %s) ON CONFLICT (key) DO NOTHING").format(
+                self.info), (_core.EMBEDDER_KEY, self.embedder.name))
+        recorded = yield from self._recorded()
+        return self.embedder.check(recorded)
+
     # --- writes ---------------------------------------------------------------------------------------------
 
     def upsert(self, records: Sequence[Record], *, tenant: str, partition: str = "") -> Steps:
@@ -173,12 +210,14 @@ class PgCore:
         # of executemany (measured at 384-d), and still one transaction.
         stage = sql.Identifier(f"{self.table}_stage3")
         yield BEGIN
+        ours = yield from self._settle_embedder(adds_vectors=_core.has_vectors(parts))
         if expect:
             found = yield Step(sql.SQL("SELECT id, text, version FROM {} WHERE tenant = %s AND id = ANY(%s) "
                                        "FOR UPDATE").format(self.t), (tenant, list(expect)))
             _core.check_expected({i: (text, int(v)) for i, text, v in found}, expect, "postgres")
         if not rows:
             yield COMMIT
+            self.embedder.confirmed |= ours
             return
         yield Step(sql.SQL("CREATE TEMP TABLE IF NOT EXISTS {} (tenant text, id text, text text, vector vector({}), "
                            "metadata text, created_at float8, part text) ON COMMIT DELETE ROWS"
@@ -191,6 +230,7 @@ class PgCore:
                            "metadata = excluded.metadata, created_at = excluded.created_at, part = excluded.part, "
                            "version = {t}.version + 1").format(t=self.t, s=stage))
         yield COMMIT
+        self.embedder.confirmed |= ours
 
     # --- HNSW indexes (steps for a connection of their own: a build takes minutes) ------------------------------
 
@@ -305,6 +345,8 @@ class PgCore:
 
     def _query(self, q: np.ndarray, k: int, tenant: str, part: str,
                conditions: tuple[Condition, ...]) -> Steps:
+        if not self.embedder.settled:
+            self.embedder.seen((yield from self._recorded()))
         use_index = False
         if not conditions and isinstance(self.search, _core.HnswSearch):
             use_index = yield from self._has_index(tenant, part)

@@ -82,6 +82,24 @@ class InMemoryStore(_core.Closing):
         self._tenants: dict[str, _Tenant] = {}
         self._lock = threading.RLock()
         self._closed = False
+        self._embedder = _core.EmbedderBinding("this in-memory store")
+        self._recorded: str | None = None  # the embedder name, as the SQL stores record it in their info table
+
+    @property
+    def embedder_name(self) -> str | None:
+        """The name of the embedder this store is bound to (`bind_embedder`), None while unbound."""
+        return self._embedder.name
+
+    def bind_embedder(self, name: str) -> None:
+        """Bind this store to the embedder named `name` (see SQLiteStore.bind_embedder): its first vectors
+        record it, and a store holding another's vectors raises EmbedderMismatchError."""
+        name = self._embedder.wanted(name)
+        with self._open():
+            adopted = self._recorded is None and any(
+                r.vector is not None for data in self._tenants.values() for r in data.records.values())
+            if adopted:
+                self._recorded = name
+            self._embedder.bound(name, self._recorded, adopted=adopted)
 
     def upsert(self, records: Sequence[Record], *, tenant: str, partition: str = "") -> None:
         """Insert or replace `records` (by id) in `partition` of `tenant`; a bad record raises before any is
@@ -97,6 +115,7 @@ class InMemoryStore(_core.Closing):
         parts = _core.validate_partitions(batches, dimensions=self.dimensions, max_text_chars=self.max_text_chars)
         expected = _core.check_expect(expect)
         with self._open():
+            self._embedder.check(self._recorded)
             data = self._tenants.get(tenant)
             current = {} if data is None else {i: (data.records[i].text, data.records[i].version)
                                                for i in expected if i in data.records}
@@ -104,6 +123,8 @@ class InMemoryStore(_core.Closing):
             for partition, batch in parts:
                 if batch.records:
                     self._tenants.setdefault(tenant, _Tenant()).put(batch.stored(), partition)
+            if self._recorded is None and _core.has_vectors(parts):
+                self._recorded = self._embedder.name
 
     def query(self, vector: Sequence[float], k: int = 10, *, tenant: str, where: Where | None = None,
               partition: str = "") -> list[Hit]:
@@ -115,6 +136,7 @@ class InMemoryStore(_core.Closing):
         _core.check_k(k)
         conditions = parse_where(where)
         with self._open():
+            self._embedder.check(self._recorded)
             data = self._tenants.get(tenant)
             if data is None:
                 return []

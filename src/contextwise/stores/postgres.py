@@ -68,6 +68,23 @@ class PostgresStore(_core.Closing):
             self.close()
             _raise_translated(exc, self.name)
 
+    @property
+    def embedder_name(self) -> str | None:
+        """The name of the embedder this store object is bound to (`bind_embedder`), None while unbound."""
+        return self._core.embedder.name
+
+    def bind_embedder(self, name: str) -> None:
+        """Bind this store to the embedder named `name` (its `.name`: model and compute).
+
+        The table records the name (in `<table>_info`) in the transaction of the first write that adds vectors;
+        once recorded, a store bound to another name refuses writes and queries. A table that holds vectors but
+        no name (written before names were recorded) adopts `name` now and logs a warning.
+
+        Raises:
+            EmbedderMismatchError: the table's vectors come from another embedder (nothing was changed).
+        """
+        self._drive(self._core.bind_embedder(name))
+
     def upsert(self, records: Sequence[Record], *, tenant: str, partition: str = "") -> None:
         """Insert or replace `records` (by id; an id is unique in its tenant) in `partition` of `tenant` in one
         transaction; bad input raises before any write. HNSW and full-text indexes are kept up to date by
@@ -210,6 +227,15 @@ class AsyncPostgresStore:
         self._closed = False
         self._lock: asyncio.Lock | None = None
         self.migrated_from: int | None = None
+
+    @property
+    def embedder_name(self) -> str | None:
+        """The name of the embedder this store object is bound to (`bind_embedder`), None while unbound."""
+        return self._core.embedder.name
+
+    async def bind_embedder(self, name: str) -> None:
+        """The async twin of PostgresStore.bind_embedder."""
+        await self._drive(self._core.bind_embedder(name))
 
     async def upsert(self, records: Sequence[Record], *, tenant: str, partition: str = "") -> None:
         """Insert or replace `records` (by id) in `partition` of `tenant` in one transaction (see

@@ -112,6 +112,9 @@ class SQLiteStore(_core.Closing):
             own (in the write that brings it there), so its bm25() statistics are its own; smaller partitions
             share one (see stores/_sqlite_schema.py v5 for why not one per partition).
 
+    A file also remembers the embedder its vectors come from, once a store bound to it (`bind_embedder`, which
+    MemoryBackend calls) writes vectors, and refuses one bound to another (EmbedderMismatchError).
+
     Lexical search (`search_text`) runs in SQLite's FTS5 with bm25(), kept by triggers in the same transaction
     as the records, so it costs no memory in this process and reflects every write of every process.
 
@@ -144,6 +147,7 @@ class SQLiteStore(_core.Closing):
         self._conn: sqlite3.Connection | None = None
         self.lexical_table_min_records = lexical_table_min_records
         self._terms = _sqlite_text.TermCache()  # document frequencies per own FTS5 table, while it is unchanged
+        self._embedder = _core.EmbedderBinding(f"the store {self.path}")
         try:
             self._conn = connect(self.path, timeout_s=timeout_s)
             self.migrated_from = migrate(self._conn, self.dimensions)
@@ -155,6 +159,49 @@ class SQLiteStore(_core.Closing):
         except BaseException:
             self.close()
             raise
+
+    # --- the embedder -------------------------------------------------------------------------------------------
+
+    @property
+    def embedder_name(self) -> str | None:
+        """The name of the embedder this store object is bound to (`bind_embedder`), None while unbound."""
+        return self._embedder.name
+
+    def bind_embedder(self, name: str) -> None:
+        """Bind this store to the embedder named `name` (its `.name`, which names the model and compute).
+
+        The file records the name (`store_info`) in the transaction of the first write that adds vectors; once
+        recorded, a store bound to another name refuses writes and queries. A file that holds vectors but no
+        name (written before names were recorded) adopts `name` now and logs a warning. See
+        `_core.EmbedderBinding`.
+
+        Raises:
+            EmbedderMismatchError: the file's vectors come from another embedder (nothing was changed).
+        """
+        name = self._embedder.wanted(name)
+        if self._embedder.confirmed:
+            return
+        with self._read() as conn:
+            recorded = _recorded(conn)
+        adopted = False
+        if recorded is None:
+            with self._write() as conn:
+                adopted = conn.execute(
+                    "INSERT OR IGNORE INTO store_info (key, value) SELECT ?, ? "
+                    "WHERE EXISTS (SELECT 1 FROM records WHERE vector IS NOT NULL)",
+                    (_core.EMBEDDER_KEY, name)).rowcount == 1
+                recorded = _recorded(conn)
+        self._embedder.bound(name, recorded, adopted=adopted)
+
+    def _settle_embedder(self, conn: sqlite3.Connection, *, adds_vectors: bool) -> bool:
+        """In a write transaction: record the bound name if this write adds the file's first vectors; True when
+        the recorded name is ours (final once the write commits)."""
+        if self._embedder.settled:
+            return False
+        if adds_vectors:
+            conn.execute("INSERT OR IGNORE INTO store_info (key, value) VALUES (?, ?)",
+                         (_core.EMBEDDER_KEY, self._embedder.name))
+        return self._embedder.check(_recorded(conn))
 
     # --- writes ---------------------------------------------------------------------------------------------
 
@@ -182,12 +229,14 @@ class SQLiteStore(_core.Closing):
         if not rows and not expected:
             return
         with self._write() as conn:
+            ours = self._settle_embedder(conn, adds_vectors=_core.has_vectors(parts))
             if expected:
                 _core.check_expected(self._held(conn, tenant, list(expected)), expected, self.name)
             if rows:
                 seq = conn.execute(_BUMP, (tenant,)).fetchone()[0]
                 conn.executemany(_UPSERT, [(*row[:6], seq, row[6]) for row in rows])
                 self._give_lexical_tables(conn, tenant, {partition for partition, _ in parts})
+        self._embedder.confirmed |= ours
 
     def _give_lexical_tables(self, conn: sqlite3.Connection | None, tenant: str = "",
                              partitions: set[str] | None = None) -> None:
@@ -358,6 +407,8 @@ class SQLiteStore(_core.Closing):
         _core.check_k(k)
         conditions = parse_where(where)
         with self._read() as conn:
+            if not self._embedder.settled:
+                self._embedder.seen(_recorded(conn))
             matrix = self._matrix(conn, scope)
             if matrix is None or not matrix.rowids.size:
                 return []
@@ -614,6 +665,12 @@ def _rank(matrix: _Matrix, q: np.ndarray, k: int, positions: np.ndarray | None) 
     scores = _core.similarities(unit, q)
     best = _core.top_k(scores, k)
     return rowids[best], scores[best]
+
+
+def _recorded(conn: sqlite3.Connection) -> str | None:
+    """The embedder name the file records, None when it records none."""
+    row = conn.execute("SELECT value FROM store_info WHERE key = ?", (_core.EMBEDDER_KEY,)).fetchone()
+    return None if row is None else str(row[0])
 
 
 def _rollback(conn: sqlite3.Connection) -> None:
