@@ -405,6 +405,8 @@ class EmbedderBinding:
                              f"got {name!r:.80}")
         check_storable("(embedder)", name, "the embedder name")
         if self.name is not None and name != self.name:
+            if self.confirmed:  # the store holds our vectors: the full message, with the way out
+                self.check(self.name, name)
             raise EmbedderMismatchError(
                 f"this store object is bound to the embedder {self.name!r}, so it cannot serve {name!r} too: "
                 "open a store of its own (another file or table) for the other embedder",

@@ -125,6 +125,7 @@ class InMemoryStore(_core.Closing):
                     self._tenants.setdefault(tenant, _Tenant()).put(batch.stored(), partition)
             if self._recorded is None and _core.has_vectors(parts):
                 self._recorded = self._embedder.name
+                self._embedder.confirmed = self._recorded is not None
 
     def query(self, vector: Sequence[float], k: int = 10, *, tenant: str, where: Where | None = None,
               partition: str = "") -> list[Hit]:
