@@ -9,7 +9,6 @@ import pytest
 from support import need
 
 from contextwise.memory import Entry, UnifiedMemory
-
 from contextwise.stores import EmbedderMismatchError, SQLiteStore
 from contextwise.testing import HashEmbedder
 from contextwise.types import Record

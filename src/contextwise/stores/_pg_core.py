@@ -17,6 +17,10 @@ and, as a plain CREATE INDEX, every other writer of the table). `build_index` ru
 reads and writes of every tenant go on during the build, and queries keep the exact plan until the index is valid
 and registered. A failed concurrent build leaves an invalid index, which the next `build_index` drops and redoes;
 a session advisory lock keeps two builders of one tenant from racing.
+
+The info table (`<table>_info`, key/value) holds `dimensions` (checked on open) and, once a store bound to an
+embedder has written vectors, `embedder` (its name; `_core.EmbedderBinding` is the rule). Keys need no schema
+version: a missing key means "not recorded".
 """
 
 from __future__ import annotations

@@ -23,6 +23,12 @@ History:
       1.0 s, where 16,000 plain tables take 68 ms; `benchmarks/bench_stores.py --fts-tables`), and again after
       each schema change by another connection. One per partition would make a file of 1,000 tenants (six tiers
       each) slow to open; only partitions large enough to need their own statistics get one.
+
+Keys of `store_info` are not versioned: a key a file lacks means "not recorded", so adding one needs no migration.
+  dimensions  the vector size (since v2), checked on open.
+  embedder    the name of the embedder that made the vectors, written by the first write of a store bound to one
+              (`SQLiteStore.bind_embedder`); a file without it holds no vectors yet, or was written before names
+              were recorded (it adopts the first name bound). The rule: `_core.EmbedderBinding`.
 """
 
 from __future__ import annotations
