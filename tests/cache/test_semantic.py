@@ -129,3 +129,19 @@ def test_semantic_index_checks_its_settings_and_redis_needs_a_vector_store():
         SemanticIndex(None, embedder=HashEmbedder(384), threshold=2.0)
     with pytest.raises(UsageError, match="vector store"):
         SemanticIndex.beside(object())
+
+
+def test_a_semantic_tier_refuses_vectors_another_embedder_made(tmp_path):
+    from contextwise.stores import EmbedderMismatchError, SQLiteStore
+
+    path = tmp_path / "c.db"
+    cache = ResponseCache(f"sqlite:{path}", semantic=SemanticIndex(SQLiteStore(path, 384), embedder=HashEmbedder(384)))
+    _cached(cache).complete(_ask("capital of France?"), options=ZERO)
+    cache.close()
+    other = HashEmbedder(384)
+    other.name = "onnx:all-minilm-l6-v2-int8"  # same dimensions, another model: its neighbours would be wrong
+    with SQLiteStore(path, 384) as store:
+        with pytest.raises(EmbedderMismatchError, match="hash-384"):
+            SemanticIndex(store, embedder=other)
+        again = SemanticIndex(store, embedder=HashEmbedder(384))
+        assert again.vectors.count(tenant=store.tenants()[0]) == 1

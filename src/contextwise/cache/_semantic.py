@@ -40,7 +40,9 @@ class SemanticIndex:
     """Vectors of cached prompts in a VectorStore, one partition per (tenant, namespace, frame).
 
     Args:
-        vectors: a VectorStore (SQLiteStore, PostgresStore, InMemoryStore) of the embedder's dimensions.
+        vectors: a VectorStore (SQLiteStore, PostgresStore, InMemoryStore) of the embedder's dimensions; a store
+            with `bind_embedder` is bound to the embedder, so one whose vectors another embedder made raises
+            EmbedderMismatchError here rather than serving its neighbours.
         embedder: an Embedder; default the embedded ONNX all-MiniLM-L6-v2.
         threshold: the cosine similarity a neighbour needs (see `calibrate`).
         turns: how many turns (the last user turn first) are embedded.
@@ -58,6 +60,9 @@ class SemanticIndex:
 
         inner = embedder if embedder is not None else default_embedder()
         self.embedder = inner if isinstance(inner, CachedEmbedder) else CachedEmbedder(inner)
+        bind = getattr(vectors, "bind_embedder", None)
+        if bind is not None:  # another embedder's neighbours would be served as hits: refuse them up front
+            bind(self.embedder.name)
         self.vectors = vectors
         self.threshold = threshold
         self.turns = turns
