@@ -14,10 +14,15 @@ searches one tier of a multi-tier tenant):
   first lexical recall: a new store and memory on the file, its first lexical recall, and RSS before/after;
   beside it the previous design's peer, an in-process BM25 index of the whole tier (what recall used to build).
   count() of another tenant while the tier's HNSW index is built: the build holds no lock (max latency).
+  --ef-search 800,1200,1600: dense recall again at each further ef_search (the first is the main figures').
+  --embedder onnx: the same with the real ONNX MiniLM (int8) for every vector and question (~13 min to embed
+  200k memories on an idle core, then the HNSW build): whether HashEmbedder's near-ties are what costs recall.
 Ingest (real ONNX MiniLM): LoCoMo turns recorded one `record` call each (the peer) and by `record_many` batches.
 
     python benchmarks/bench_memory.py                       # 200k memories, 200 queries, 1,000 ingest turns
     python benchmarks/bench_memory.py --memories 20000 --queries 50 --ingest 300
+    python benchmarks/bench_memory.py --queries 100 --ingest 0 --skip-peer --db m200k.db --ef-search 800,1200,1600
+    python benchmarks/bench_memory.py --queries 100 --ingest 0 --skip-peer --db m200k-onnx.db --embedder onnx
 """
 
 from __future__ import annotations
@@ -41,10 +46,23 @@ from contextwise.memory import EpisodicMemory, MemoryBackend
 from contextwise.stores import ExactSearch, HnswSearch, SQLiteStore
 from contextwise.stores._core import lexical_terms
 from contextwise.testing import HashEmbedder
+from contextwise.protocols import Embedder
 from contextwise.types import Hit
 
 DATA = shared_data() / "locomo" / "locomo10.json"
 TENANT = "bench"
+NOW = time.time()  # one clock for every recall compared: recency moves scores between runs minutes apart
+EMBEDDERS: dict[str, Callable[[], Embedder]] = {"hash": lambda: HashEmbedder(384)}
+
+
+def make_embedder(name: str) -> Embedder:
+    """HashEmbedder (seconds for 200k) or the real ONNX MiniLM (`--embedder onnx`), one instance per name."""
+    if name not in EMBEDDERS:
+        from contextwise.embed import OnnxMiniLM
+
+        model = OnnxMiniLM()
+        EMBEDDERS[name] = lambda: model
+    return EMBEDDERS[name]()
 
 
 def locomo() -> tuple[list[str], list[str]]:
@@ -65,11 +83,11 @@ def rss_mb() -> float:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def load(path: Path, turns: list[str], memories: int, facts: int) -> float:
+def load(path: Path, turns: list[str], memories: int, facts: int, embedder: str) -> float:
     """Write `memories` episodes and `facts` facts into the tenant; returns seconds."""
     started = time.perf_counter()
     with SQLiteStore(path, 384, search=ExactSearch()) as store:
-        backend = MemoryBackend(store, HashEmbedder(384), tenant=TENANT)
+        backend = MemoryBackend(store, make_embedder(embedder), tenant=TENANT, clock=lambda: NOW)
         episodic = EpisodicMemory(backend)
         for start in range(0, memories, 5000):
             # Two turns per memory, paired differently each time: distinct texts (a cycled corpus would hold
@@ -77,6 +95,8 @@ def load(path: Path, turns: list[str], memories: int, facts: int) -> float:
             texts = [f"{turns[i % len(turns)]} {turns[(i * 7919 + i // len(turns)) % len(turns)]}"
                      for i in range(start, min(memories, start + 5000))]
             episodic.record_many(texts, importance=0.5)
+            print(f"  {start + len(texts):,}/{memories:,} episodes in {time.perf_counter() - started:.0f} s",
+                  end="\r", flush=True)
         fact_texts = [f"The user fact number {i}: {turns[(i * 7) % len(turns)]}" for i in range(facts)]
         backend.put("semantic", [(f"semantic:{i}", t, {"importance": 0.8}) for i, t in enumerate(fact_texts)])
     return time.perf_counter() - started
@@ -110,11 +130,12 @@ def recall_at_10(got: list[object], exact: list[object]) -> float:
     return found / max(1, wanted)
 
 
-def store_figures(path: Path, queries: list[str], *, skip_peer: bool = False) -> None:
+def store_figures(path: Path, queries: list[str], *, skip_peer: bool = False, embedder: str = "hash",
+                  ef_search: Sequence[int] = (800,)) -> None:
     before = rss_mb()
     began = time.perf_counter()
-    hnsw_store = SQLiteStore(path, 384, search=HnswSearch(), build_in_background=False)
-    hnsw = EpisodicMemory(MemoryBackend(hnsw_store, HashEmbedder(384), tenant=TENANT))
+    hnsw_store = SQLiteStore(path, 384, search=HnswSearch(ef_search=ef_search[0]), build_in_background=False)
+    hnsw = EpisodicMemory(MemoryBackend(hnsw_store, make_embedder(embedder), tenant=TENANT, clock=lambda: NOW))
     first = hnsw.recall(queries[0], 10, mode="lexical")
     first_s = time.perf_counter() - began
     after = rss_mb()
@@ -144,18 +165,27 @@ def store_figures(path: Path, queries: list[str], *, skip_peer: bool = False) ->
           "graph is built outside it)")
     print(f"RSS with the tier's matrix and HNSW index cached: {rss_mb():.0f} MB")
 
-    exact = EpisodicMemory(MemoryBackend(other, HashEmbedder(384), tenant=TENANT))
+    exact = EpisodicMemory(MemoryBackend(other, make_embedder(embedder), tenant=TENANT, clock=lambda: NOW))
+    exact_dense: list[object] = []
     for mode in ("dense", "hybrid", "lexical"):
         ours_ms, ours = p50_ms(lambda q: hnsw.recall(q, 10, mode=mode).items, queries)  # noqa: B023
         ours_cpu = CPU_MS[0]
         peer_ms, peer = p50_ms(lambda q: exact.recall(q, 10, mode=mode).items, queries)  # noqa: B023
+        exact_dense = peer if mode == "dense" else exact_dense
         print(f"| {mode} recall p50 | {ours_ms:.1f} ms (HNSW tier; CPU {ours_cpu:.1f} ms) | {peer_ms:.1f} ms "
               f"(exact tier; CPU {CPU_MS[0]:.1f} ms) | "
               f"x{peer_ms / ours_ms:.1f} | recall@10 vs exact {recall_at_10(ours, peer):.4f} |", flush=True)
     lexical_figures(hnsw_store, queries)
-    dense_figures(hnsw_store, other, queries)
-    other.close()
+    dense_figures(hnsw_store, other, queries, embedder)
     hnsw_store.close()
+    for ef in ef_search[1:]:
+        with SQLiteStore(path, 384, search=HnswSearch(ef_search=ef), build_in_background=False) as swept:
+            memory = EpisodicMemory(MemoryBackend(swept, make_embedder(embedder), tenant=TENANT, clock=lambda: NOW))
+            memory.recall(queries[0], 10, mode="dense")  # loads the tier's index from beside the file
+            ours_ms, ours = p50_ms(lambda q: memory.recall(q, 10, mode="dense").items, queries)  # noqa: B023
+            print(f"| dense recall p50, ef_search {ef} | {ours_ms:.1f} ms (CPU {CPU_MS[0]:.1f} ms) | recall@10 vs "
+                  f"exact {recall_at_10(ours, exact_dense):.4f} |", flush=True)
+    other.close()
 
 
 class EveryRowStore(SQLiteStore):
@@ -231,10 +261,9 @@ def rows_recall(got: Sequence[object], exact: Sequence[object], k: int = 10) -> 
     return found / max(1, wanted)
 
 
-def dense_figures(hnsw: SQLiteStore, exact: SQLiteStore, queries: list[str]) -> None:
+def dense_figures(hnsw: SQLiteStore, exact: SQLiteStore, queries: list[str], embedder: str) -> None:
     """Store-level recall@10 of the tier's HNSW index against exact search (question vectors, k=10 and 60)."""
-    embedder = HashEmbedder(384)
-    vectors = embedder.embed(queries, kind="query")
+    vectors = make_embedder(embedder).embed(queries, kind="query")
     for k in (10, 60):
         got = [[(h.record.id, h.score) for h in hnsw.query(v, k, tenant=TENANT, partition="episodic")]
                for v in vectors]
@@ -297,6 +326,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--skip-peer", action="store_true", help="skip the in-process BM25 peer (minutes at 200k)")
     parser.add_argument("--db", type=Path, help="keep the loaded store in this file (and its HNSW index beside it) "
                         "and reuse it when it exists, instead of a temporary one loaded every run")
+    parser.add_argument("--embedder", choices=("hash", "onnx"), default="hash",
+                        help="vectors of the loaded memories and the questions (onnx: the real MiniLM, int8)")
+    parser.add_argument("--ef-search", default="800", help="HNSW ef_search values, comma-separated: the first for "
+                        "the main figures, dense recall again at each of the others")
     args = parser.parse_args(argv)
     turns, questions = locomo()
     print(f"load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}; {os.cpu_count()} cores", flush=True)
@@ -309,10 +342,11 @@ def main(argv: Sequence[str] | None = None) -> None:
             if path.exists():
                 print(f"reusing {path} (loaded by an earlier run)", flush=True)
             else:
-                seconds = load(path, turns, args.memories, args.facts)
+                seconds = load(path, turns, args.memories, args.facts, args.embedder)
                 print(f"loaded {args.memories:,} episodes + {args.facts:,} facts in {seconds:.0f} s "
-                      f"({args.memories / seconds:.0f}/s, HashEmbedder vectors)", flush=True)
-            store_figures(path, questions[:args.queries], skip_peer=args.skip_peer)
+                      f"({args.memories / seconds:.0f}/s, {args.embedder} vectors)", flush=True)
+            store_figures(path, questions[:args.queries], skip_peer=args.skip_peer, embedder=args.embedder,
+                          ef_search=[int(v) for v in args.ef_search.split(",")])
     print(f"load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}; peak RSS "
           f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
 
