@@ -51,7 +51,9 @@ class HnswSearch:
     `ef_search` trades speed for recall; measure recall on your data (the benchmark prints it). At 400,
     recall@10 was 1.000 at 100k vectors but 0.988-0.995 at 1M over two builds (SQLite, hnswlib, clustered
     384-d); on one 1M index, 800 gave 0.9995 and 1200 and 2000 gave 1.000 (200 queries), hence 800. pgvector
-    caps it at 1000; its 1M index gave 0.991 at 400, 0.9965 at 800 and 0.997 at 1000.
+    caps it at 1000; its 1M index gave 0.991 at 400, 0.9965 at 800 and 0.997 at 1000. Episodic recall reads 60
+    deep: on a 200k tier of real MiniLM vectors, 800 gave memory-level recall@10 0.994 (9.8 ms); vectors with many
+    near-ties (HashEmbedder) needed 1200 for 0.991 (benchmarks/bench_memory.py --ef-search).
     """
 
     min_vectors: int = 200_000
