@@ -28,6 +28,7 @@ Ingest (real ONNX MiniLM): LoCoMo turns recorded one `record` call each (the pee
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import resource
@@ -45,24 +46,29 @@ from _data import shared_data
 from contextwise.memory import EpisodicMemory, MemoryBackend
 from contextwise.stores import ExactSearch, HnswSearch, SQLiteStore
 from contextwise.stores._core import lexical_terms
-from contextwise.testing import HashEmbedder
 from contextwise.protocols import Embedder
+from contextwise.testing import HashEmbedder
 from contextwise.types import Hit
 
 DATA = shared_data() / "locomo" / "locomo10.json"
 TENANT = "bench"
-NOW = time.time()  # one clock for every recall compared: recency moves scores between runs minutes apart
-EMBEDDERS: dict[str, Callable[[], Embedder]] = {"hash": lambda: HashEmbedder(384)}
+NOW = time.time()
 
 
+@functools.cache
 def make_embedder(name: str) -> Embedder:
     """HashEmbedder (seconds for 200k) or the real ONNX MiniLM (`--embedder onnx`), one instance per name."""
-    if name not in EMBEDDERS:
+    if name == "onnx":
         from contextwise.embed import OnnxMiniLM
 
-        model = OnnxMiniLM()
-        EMBEDDERS[name] = lambda: model
-    return EMBEDDERS[name]()
+        return OnnxMiniLM()
+    return HashEmbedder(384)
+
+
+def backend(store: SQLiteStore, embedder: str) -> MemoryBackend:
+    """The tenant's memory on `store`, its clock standing at NOW: recalls compared minutes apart score recency
+    alike (recency moved scores between runs), and memories loaded here are all written at NOW."""
+    return MemoryBackend(store, make_embedder(embedder), tenant=TENANT, clock=lambda: NOW)
 
 
 def locomo() -> tuple[list[str], list[str]]:
@@ -87,8 +93,8 @@ def load(path: Path, turns: list[str], memories: int, facts: int, embedder: str)
     """Write `memories` episodes and `facts` facts into the tenant; returns seconds."""
     started = time.perf_counter()
     with SQLiteStore(path, 384, search=ExactSearch()) as store:
-        backend = MemoryBackend(store, make_embedder(embedder), tenant=TENANT, clock=lambda: NOW)
-        episodic = EpisodicMemory(backend)
+        memory = backend(store, embedder)
+        episodic = EpisodicMemory(memory)
         for start in range(0, memories, 5000):
             # Two turns per memory, paired differently each time: distinct texts (a cycled corpus would hold
             # dozens of copies of each turn, whose ties make recall@10 by id meaningless).
@@ -98,7 +104,7 @@ def load(path: Path, turns: list[str], memories: int, facts: int, embedder: str)
             print(f"  {start + len(texts):,}/{memories:,} episodes in {time.perf_counter() - started:.0f} s",
                   end="\r", flush=True)
         fact_texts = [f"The user fact number {i}: {turns[(i * 7) % len(turns)]}" for i in range(facts)]
-        backend.put("semantic", [(f"semantic:{i}", t, {"importance": 0.8}) for i, t in enumerate(fact_texts)])
+        memory.put("semantic", [(f"semantic:{i}", t, {"importance": 0.8}) for i, t in enumerate(fact_texts)])
     return time.perf_counter() - started
 
 
@@ -135,7 +141,7 @@ def store_figures(path: Path, queries: list[str], *, skip_peer: bool = False, em
     before = rss_mb()
     began = time.perf_counter()
     hnsw_store = SQLiteStore(path, 384, search=HnswSearch(ef_search=ef_search[0]), build_in_background=False)
-    hnsw = EpisodicMemory(MemoryBackend(hnsw_store, make_embedder(embedder), tenant=TENANT, clock=lambda: NOW))
+    hnsw = EpisodicMemory(backend(hnsw_store, embedder))
     first = hnsw.recall(queries[0], 10, mode="lexical")
     first_s = time.perf_counter() - began
     after = rss_mb()
@@ -165,13 +171,13 @@ def store_figures(path: Path, queries: list[str], *, skip_peer: bool = False, em
           "graph is built outside it)")
     print(f"RSS with the tier's matrix and HNSW index cached: {rss_mb():.0f} MB")
 
-    exact = EpisodicMemory(MemoryBackend(other, make_embedder(embedder), tenant=TENANT, clock=lambda: NOW))
-    exact_dense: list[object] = []
+    exact = EpisodicMemory(backend(other, embedder))
+    exact_results: dict[str, list[object]] = {}
     for mode in ("dense", "hybrid", "lexical"):
         ours_ms, ours = p50_ms(lambda q: hnsw.recall(q, 10, mode=mode).items, queries)  # noqa: B023
         ours_cpu = CPU_MS[0]
         peer_ms, peer = p50_ms(lambda q: exact.recall(q, 10, mode=mode).items, queries)  # noqa: B023
-        exact_dense = peer if mode == "dense" else exact_dense
+        exact_results[mode] = peer
         print(f"| {mode} recall p50 | {ours_ms:.1f} ms (HNSW tier; CPU {ours_cpu:.1f} ms) | {peer_ms:.1f} ms "
               f"(exact tier; CPU {CPU_MS[0]:.1f} ms) | "
               f"x{peer_ms / ours_ms:.1f} | recall@10 vs exact {recall_at_10(ours, peer):.4f} |", flush=True)
@@ -180,11 +186,11 @@ def store_figures(path: Path, queries: list[str], *, skip_peer: bool = False, em
     hnsw_store.close()
     for ef in ef_search[1:]:
         with SQLiteStore(path, 384, search=HnswSearch(ef_search=ef), build_in_background=False) as swept:
-            memory = EpisodicMemory(MemoryBackend(swept, make_embedder(embedder), tenant=TENANT, clock=lambda: NOW))
+            memory = EpisodicMemory(backend(swept, embedder))
             memory.recall(queries[0], 10, mode="dense")  # loads the tier's index from beside the file
             ours_ms, ours = p50_ms(lambda q: memory.recall(q, 10, mode="dense").items, queries)  # noqa: B023
             print(f"| dense recall p50, ef_search {ef} | {ours_ms:.1f} ms (CPU {CPU_MS[0]:.1f} ms) | recall@10 vs "
-                  f"exact {recall_at_10(ours, exact_dense):.4f} |", flush=True)
+                  f"exact {recall_at_10(ours, exact_results['dense']):.4f} |", flush=True)
     other.close()
 
 
@@ -289,9 +295,7 @@ def peer_lexical(store: SQLiteStore) -> None:
 
 
 def ingest(turns: list[str], count: int, folder: Path) -> None:
-    from contextwise.embed import OnnxMiniLM
-
-    embedder = OnnxMiniLM()
+    embedder = make_embedder("onnx")
     embedder.embed(["warm up"], kind="document")
     with SQLiteStore(folder / "one.db", 384) as store:
         one = EpisodicMemory(MemoryBackend(store, embedder, tenant="t"))
