@@ -182,8 +182,16 @@ def store_figures(path: Path, queries: list[str], *, skip_peer: bool = False, em
               f"(exact tier; CPU {CPU_MS[0]:.1f} ms) | "
               f"x{peer_ms / ours_ms:.1f} | recall@10 vs exact {recall_at_10(ours, peer):.4f} |", flush=True)
     lexical_figures(hnsw_store, queries)
+    maxscore_floor(hnsw_store, queries)
     dense_figures(hnsw_store, other, queries, embedder)
     hnsw_store.close()
+    with OneConnection(path, 384, search=HnswSearch(ef_search=ef_search[0]), build_in_background=False) as one:
+        memory = EpisodicMemory(backend(one, embedder))
+        memory.recall(queries[0], 10)  # loads the tier's index from beside the file
+        ours_ms, ours = p50_ms(lambda q: memory.recall(q, 10).items, queries)
+        print(f"| hybrid recall p50, the two searches one after the other (one connection) | {ours_ms:.1f} ms (CPU "
+              f"{CPU_MS[0]:.1f} ms) | recall@10 vs exact {recall_at_10(ours, exact_results['hybrid']):.4f} |",
+              flush=True)
     for ef in ef_search[1:]:
         with SQLiteStore(path, 384, search=HnswSearch(ef_search=ef), build_in_background=False) as swept:
             memory = EpisodicMemory(backend(swept, embedder))
@@ -192,6 +200,13 @@ def store_figures(path: Path, queries: list[str], *, skip_peer: bool = False, em
             print(f"| dense recall p50, ef_search {ef} | {ours_ms:.1f} ms (CPU {CPU_MS[0]:.1f} ms) | recall@10 vs "
                   f"exact {recall_at_10(ours, exact_results['dense']):.4f} |", flush=True)
     other.close()
+
+
+class OneConnection(SQLiteStore):
+    """The store reading on its one connection: a hybrid recall's lexical search waits for its dense search (how
+    every recall ran before the lexical search had a connection of its own)."""
+
+    parallel_reads = False
 
 
 class EveryRowStore(SQLiteStore):
@@ -253,6 +268,69 @@ def lexical_figures(store: SQLiteStore, queries: list[str]) -> None:
           f"{ours_cpu:.1f} ms) | {peer_ms:.1f} ms (bm25() over every matching row; CPU {CPU_MS[0]:.1f} ms) | "
           f"x{peer_ms / ours_ms:.1f} | recall@10 vs every row {rows_recall(ours, peer):.4f}; identical top-{depth} "
           f"in {same}/{len(queries)} queries |", flush=True)
+
+
+def maxscore_floor(store: SQLiteStore, queries: list[str], depth: int = 60) -> None:
+    """The rows an exact top-`depth` by bm25() must score at the least, by MaxScore (a row holding only words whose
+    maxima add up to less than the depth-th best score cannot rank): with the bound the store prunes by ((k1 + 1) *
+    idf) and with each word's true maximum in the tier (found here by bm25() over the word's rows: what an index
+    of our own could keep), beside the rows the store's search scores. bm25() costs ~1.7 us a row."""
+    from contextwise.embed._bm25 import idf
+    from contextwise.memory._context_rank import expand_query
+    from contextwise.stores import _sqlite_text as fts
+    from contextwise.stores._sqlite_schema import lexical_table
+
+    began = time.perf_counter()
+    conn = store._conn
+    assert conn is not None
+    table = lexical_table(conn, TENANT, "episodic")
+    assert table is not None
+    maxima: dict[str, float] = {}
+    scored: list[int] = []
+    original = fts._scored
+
+    def counted(conn: sqlite3.Connection, table: str, match: str, clause: str, params: Sequence[object],
+                k: int | None = None) -> list[tuple[int, float]]:
+        found = original(conn, table, match, clause, params, k)
+        scored.append(len(found) if k is None else rows_matching(match))
+        return found
+
+    def rows_matching(match: str) -> int:
+        return int(conn.execute(f"SELECT count(*) FROM {table} WHERE {table} MATCH ?", (match,)).fetchone()[0])
+
+    def needed(words: list[str], bound: dict[str, float], threshold: float) -> int:
+        essential, ceiling = sorted(words, key=lambda t: bound[t]), 0.0
+        while essential and ceiling + bound[essential[0]] < threshold:
+            ceiling += bound[essential.pop(0)]
+        return rows_matching(fts._any(essential)) if essential else 0
+
+    figures: list[tuple[int, int, int, int]] = []
+    fts._scored = counted
+    try:
+        for q in queries:
+            terms = lexical_terms(expand_query(q))
+            rows, df = fts._frequencies(conn, table, terms, store._terms, TENANT)
+            words = fts._words(terms, rows, df)
+            if not words:
+                continue
+            exact = every_row(conn, TENANT, "episodic", words, depth)
+            threshold = exact[-1][1] if len(exact) >= depth else 0.0
+            scored.clear()
+            fts.search(conn, table, words, depth, "1", [], store._terms, tenant=TENANT)
+            for t in words:
+                if t not in maxima:
+                    best = original(conn, table, fts._any([t]), "1", [], 1)
+                    maxima[t] = best[0][1] if best else 0.0
+            loose = {t: (fts.K1 + 1.0) * float(idf(rows, df[t])) for t in words}
+            figures.append((sum(df[t] for t in words), sum(scored), needed(words, loose, threshold),
+                            needed(words, {t: maxima[t] for t in words}, threshold)))
+    finally:
+        fts._scored = original
+    median = [statistics.median(f[i] for f in figures) for i in range(4)]
+    print(f"| MaxScore floor at depth {depth} (median rows per question, {len(figures)} questions) | "
+          f"{median[0]:,.0f} rows hold a query word; the store's search scores {median[1]:,.0f} | an exact top-{depth} "
+          f"needs {median[2]:,.0f} with the (k1+1)*idf bound, {median[3]:,.0f} with each word's true maximum "
+          f"({len(maxima)} words) | {time.perf_counter() - began:.0f} s |", flush=True)
 
 
 def rows_recall(got: Sequence[object], exact: Sequence[object], k: int = 10) -> float:

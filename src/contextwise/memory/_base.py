@@ -3,9 +3,13 @@ and recall scoring by relevance, recency and importance."""
 
 from __future__ import annotations
 
+import contextvars
 import inspect
+import os
+import threading
 import time
 import uuid
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -301,18 +305,59 @@ class MemoryBackend:
 
         Hybrid search fuses the dense and lexical rankings by reciprocal rank with `weights` (dense, lexical),
         by default the backend's `hybrid_weights`."""
-        self._sync(embeds=mode != "lexical")
         mode, k = check_mode(mode), check_k(k)
-        pool = _pool(mode, k)
-        dense: list[tuple[Record, float]] = []
-        lexical: list[tuple[Record, float]] = []
-        if mode != "lexical":
-            vector = self.embedder.embed([query], kind="query")[0]
-            dense = _dense_hits(self._query_call(tier, vector, pool, where))
-        if mode != "dense":
-            lexical = _lexical_hits(self._text_call(tier, query, pool, where)) if self.partitioned else \
-                _scan_bm25(self.scan(tier, where), query, pool)
+        dense, lexical = self.search_legs(tier, query if mode != "lexical" else None,
+                                          query if mode != "dense" else None, _pool(mode, k), where)
         return _combine(mode, dense, lexical, k, weights or self.hybrid_weights)
+
+    @property
+    def parallel_reads(self) -> bool:
+        """Whether the two searches of a hybrid recall run at once: the store searches text on a connection of its
+        own (`parallel_reads`, e.g. an SQLite file), so the lexical search needs no lock the dense one holds."""
+        return self.partitioned and bool(getattr(self.store, "parallel_reads", False))
+
+    def search_legs(self, tier: str, dense_query: str | None, lexical_query: str | None, k: int,
+                    where: Mapping[str, Any] | None = None) -> tuple[list[tuple[Record, float]],
+                                                                     list[tuple[Record, float]]]:
+        """The dense ranking of `dense_query` and the lexical ranking of `lexical_query` in `tier`, each `k`
+        deep with relevances in [0, 1] ([] for a query of None).
+
+        When both are asked and the store reads in parallel (`parallel_reads`), the lexical search runs on a
+        worker thread while this one embeds the query and searches by vector: the recall then takes as long as
+        the slower search, not both (SQLite and FTS5 leave Python's lock while they work, as do ONNX and HNSW).
+        An error of either search is raised here, after both have ended."""
+        self._sync(embeds=dense_query is not None)
+        k = check_k(k)
+
+        def dense() -> list[tuple[Record, float]]:
+            if dense_query is None:
+                return []
+            vector = self.embedder.embed([dense_query], kind="query")[0]
+            return _dense_hits(self._query_call(tier, vector, k, where))
+
+        def lexical() -> list[tuple[Record, float]]:
+            if lexical_query is None:
+                return []
+            if self.partitioned:
+                return _lexical_hits(self._text_call(tier, lexical_query, k, where))
+            return _scan_bm25(self.scan(tier, where), lexical_query, k)
+
+        if dense_query is None or lexical_query is None or not self.parallel_reads \
+                or not _SPARE_WORKERS.acquire(blocking=False):  # every worker busy: no worse than one by one
+            return dense(), lexical()
+
+        def on_a_worker() -> list[tuple[Record, float]]:
+            try:
+                return lexical()
+            finally:
+                _SPARE_WORKERS.release()
+
+        pending: Future[list[tuple[Record, float]]] = _workers().submit(contextvars.copy_context().run, on_a_worker)
+        try:
+            found = dense()
+        finally:
+            wait([pending])
+        return found, pending.result()
 
     # --- async driver (the same steps; awaits what is async, calls what is not) ----------------------------
 
@@ -338,18 +383,26 @@ class MemoryBackend:
                       where: Mapping[str, Any] | None = None,
                       weights: tuple[float, float] | None = None) -> list[tuple[Record, float]]:
         """The async twin of `search`."""
-        await self._abind()
         mode, k = check_mode(mode), check_k(k)
-        pool = _pool(mode, k)
+        dense, lexical = await self.asearch_legs(tier, query if mode != "lexical" else None,
+                                                 query if mode != "dense" else None, _pool(mode, k), where)
+        return _combine(mode, dense, lexical, k, weights or self.hybrid_weights)
+
+    async def asearch_legs(self, tier: str, dense_query: str | None, lexical_query: str | None, k: int,
+                           where: Mapping[str, Any] | None = None) -> tuple[list[tuple[Record, float]],
+                                                                            list[tuple[Record, float]]]:
+        """The async twin of `search_legs` (one search after the other: an async store has one connection)."""
+        await self._abind()
+        k = check_k(k)
         dense: list[tuple[Record, float]] = []
         lexical: list[tuple[Record, float]] = []
-        if mode != "lexical":
-            vector = (await maybe_await(self.embedder.embed([query], kind="query")))[0]
-            dense = _dense_hits(await maybe_await(self._query_call(tier, vector, pool, where)))
-        if mode != "dense":
-            lexical = _lexical_hits(await maybe_await(self._text_call(tier, query, pool, where))) if self.partitioned \
-                else _scan_bm25(await self.ascan(tier, where), query, pool)
-        return _combine(mode, dense, lexical, k, weights or self.hybrid_weights)
+        if dense_query is not None:
+            vector = (await maybe_await(self.embedder.embed([dense_query], kind="query")))[0]
+            dense = _dense_hits(await maybe_await(self._query_call(tier, vector, k, where)))
+        if lexical_query is not None:
+            lexical = _lexical_hits(await maybe_await(self._text_call(tier, lexical_query, k, where))) \
+                if self.partitioned else _scan_bm25(await self.ascan(tier, where), lexical_query, k)
+        return dense, lexical
 
     def _adopt_unpartitioned(self) -> None:
         """Memories written before tiers were partitions sit in partition '' with their tier in metadata: move
@@ -358,6 +411,21 @@ class MemoryBackend:
                                  partition="")
         if legacy:
             self._upsert_call(legacy, None)
+
+
+#: The threads that run the lexical searches of hybrid recalls, one pool for the process (made at first use); a
+#: recall that finds none of them idle runs its two searches one after the other on its own thread.
+_WORKER_COUNT = min(32, (os.cpu_count() or 1) + 4)
+_SPARE_WORKERS = threading.BoundedSemaphore(_WORKER_COUNT)
+_WORKERS: list[ThreadPoolExecutor] = []
+_WORKERS_LOCK = threading.Lock()
+
+
+def _workers() -> ThreadPoolExecutor:
+    with _WORKERS_LOCK:
+        if not _WORKERS:
+            _WORKERS.append(ThreadPoolExecutor(max_workers=_WORKER_COUNT, thread_name_prefix="contextwise-recall"))
+        return _WORKERS[0]
 
 
 def _pool(mode: str, k: int) -> int:

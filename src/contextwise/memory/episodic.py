@@ -98,9 +98,8 @@ class EpisodicMemory:
         timer = Timer(f"{self.tier}.recall")
         query, k, mode = check_text(query, self.backend.max_text_chars), check_k(k), check_mode(mode)
         depth = max(self.ranking.pool, 3 * k)
-        dense = self.backend.search(self.tier, query, depth, mode="dense", where=where) if mode != "lexical" else []
-        lexical = self.backend.search(self.tier, expand_query(query), depth, mode="lexical", where=where) \
-            if mode != "dense" else []
+        dense, lexical = self.backend.search_legs(self.tier, query if mode != "lexical" else None,
+                                                  expand_query(query) if mode != "dense" else None, depth, where)
         return self._in_context(dense, lexical, k, timer)
 
     async def arecall(self, query: str, k: int = 5, *, mode: Mode = "hybrid",
@@ -109,10 +108,9 @@ class EpisodicMemory:
         timer = Timer(f"{self.tier}.recall")
         query, k, mode = check_text(query, self.backend.max_text_chars), check_k(k), check_mode(mode)
         depth = max(self.ranking.pool, 3 * k)
-        dense = await self.backend.asearch(self.tier, query, depth, mode="dense", where=where) \
-            if mode != "lexical" else []
-        lexical = await self.backend.asearch(self.tier, expand_query(query), depth, mode="lexical", where=where) \
-            if mode != "dense" else []
+        dense, lexical = await self.backend.asearch_legs(self.tier, query if mode != "lexical" else None,
+                                                         expand_query(query) if mode != "dense" else None, depth,
+                                                         where)
         return self._in_context(dense, lexical, k, timer)
 
     def _in_context(self, dense: Any, lexical: Any, k: int, timer: Timer) -> Recalled:

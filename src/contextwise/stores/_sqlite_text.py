@@ -12,18 +12,23 @@ time of the pruned search). Past it, FTS5 still computes every score, but only f
 the rows that can reach the top k (MaxScore): bm25() of a query is the sum of its phrases' contributions, each at
 most (k1 + 1) * idf. The rarest words, about ROUND_ROWS rows' worth, are scored first; the most common words whose
 bounds add up to less than the k-th best score found cannot lift a row holding none of the others into the top k,
-so they only complete the scores of the rows found through the others (`(common words) AND (other words)`, one
-FTS5 query), and the other words are searched in full (`(other words)`, one FTS5 query). The result equals bm25()
-over every row: the same rows, and the same scores, since every query lists the phrases in one order (most common
-first) and adding the contributions of words a row lacks (0.0) changes no float.
+so they only complete the scores of the rows found through the others, and the other words are searched in full.
+One statement ranks both (`_best`): the rows holding the other words, each scored once, by `(common words) AND
+(other words)` where it holds both, else by `(other words)`; so only the k best rows cross into Python, and
+SQLite runs the statement outside Python's lock (a hybrid recall's dense search runs meanwhile). The result
+equals bm25() over every row: the same rows, and the same scores, since every query lists the phrases in one
+order (most common first) and adding the contributions of words a row lacks (0.0) changes no float.
 
 That proof can need most of the rows: a question's words at k=60 are often several words each in ~10% of the
-rows, whose bounds add up past the 60th best score, and bm25() costs ~2 µs a row. So the words searched in full
+rows, whose bounds add up past the 60th best score, and bm25() costs ~1.3-2 µs a row. So the words searched in full
 stop before their rows pass MAX_SEARCHED_ROWS; the words left then only complete the scores of the rows found (as
 Lucene's CommonTermsQuery does), and a row holding none of the rarer words can be missed. At 200k memories
-(benchmarks/bench_memory.py, LoCoMo questions with inflections, k=60) that kept recall@10 at 1.000 against bm25()
-over every row (12,000 rows: 0.990 at two thirds of the time, 8,000: 0.980); a query whose proof fits in the
-budget is ranked exactly.
+(benchmarks/bench_memory.py, LoCoMo questions with inflections, k=60) the store's recall@10 against bm25() over
+every row is 1.000 at 16,000 rows, but episodic recall ranks all 60 in context, and its hybrid recall@10 against
+the same recall over every row (dense search exact in both) was 0.987 at 16,000 rows, 0.993 at 20,000 (+2.6 ms),
+0.994 at 24,000 and 1.000 at 32,000 (+11.6 ms); 20,000 it is. A query whose proof fits in the budget is ranked
+exactly. Even with each word's true maximum as its bound (an index of our own could keep them), an exact top 60
+needs a median of ~10,000 rows scored there (the "MaxScore floor" figure of that script).
 
 Words in at least half of the partition's rows (and in over ROUND_ROWS) are left out when the query has others:
 bm25() floors their IDF at 1e-6, so they add at most 2.2e-6 to a score (and rank rows holding only them after every
@@ -45,7 +50,7 @@ K1 = 1.2
 #: The first words scored (for the k-th best score that prunes the others): the rarest, about this many rows' worth.
 ROUND_ROWS = 2_000
 #: The words searched in full stop before their rows would pass this many (by document frequencies); see above.
-MAX_SEARCHED_ROWS = 16_000
+MAX_SEARCHED_ROWS = 20_000
 #: Query words whose rows add up to at most this many are ranked by one `ORDER BY bm25() LIMIT k` query.
 ONE_QUERY_ROWS = MAX_SEARCHED_ROWS
 #: The document frequencies of at most this many own tables are cached, of at most this many terms each.
@@ -104,8 +109,7 @@ def search(conn: sqlite3.Connection, table: str, terms: Sequence[str], k: int, c
         return _scored(conn, table, _any(_common_first(rest, df)), clause, params, k)
     bound = {t: (K1 + 1.0) * float(idf(rows, df[t])) for t in rest}
     searched = _round(rest, df)
-    found = dict(_scored(conn, table, _any(_common_first(searched, df)), clause, params))
-    threshold = sorted(found.values(), reverse=True)[k - 1] if len(found) >= k else 0.0
+    threshold = _kth(conn, table, _any(_common_first(searched, df)), clause, params, k)
     # A row holding none of the searched words holds at most the rest: the most common words whose bounds add up to
     # less than the k-th best score so far (at most its final value) cannot lift such a row into the top k.
     common: list[str] = []  # words that only complete the scores of rows found through the others
@@ -113,16 +117,12 @@ def search(conn: sqlite3.Connection, table: str, terms: Sequence[str], k: int, c
     while rest and (ceiling + bound[rest[-1]]) * (1 + 1e-9) < threshold:
         ceiling += bound[rest[-1]]
         common.insert(0, rest.pop())
-    first = len(searched)
     while rest and sum(df[t] for t in searched) + df[rest[0]] <= MAX_SEARCHED_ROWS:
         searched.append(rest.pop(0))
     common = rest + common  # past the budget the other words only complete the scores of the rows found
-    order = _common_first(searched, df)
-    if len(searched) > first:
-        found.update(_scored(conn, table, _any(order), clause, params))
-    if common:
-        found.update(_scored(conn, table, f"{_any(_common_first(common, df))} AND {_any(order)}", clause, params))
-    return sorted(found.items(), key=lambda item: (-item[1], item[0]))[:k]
+    order = _any(_common_first(searched, df))
+    return _best(conn, table, order, f"{_any(_common_first(common, df))} AND {order}" if common else None,
+                 clause, params, k)
 
 
 def _words(terms: Sequence[str], rows: int, df: dict[str, int]) -> list[str]:
@@ -154,6 +154,31 @@ def _scored(conn: sqlite3.Connection, table: str, match: str, clause: str, param
     if k is not None:
         sql += f" ORDER BY bm25({table}), {table}.rowid LIMIT {int(k)}"
     return [(int(r), float(s)) for r, s in conn.execute(sql, (match, *params))]
+
+
+def _kth(conn: sqlite3.Connection, table: str, match: str, clause: str, params: Sequence[object], k: int) -> float:
+    """The k-th best score of the rows matching `match` (0.0 when fewer match): one statement, whose rows never
+    cross into Python."""
+    join = "" if clause == "1" else f" JOIN records r ON r.rowid = {table}.rowid"
+    sql = (f"SELECT -bm25({table}) FROM {table}{join} WHERE {table} MATCH ? AND {clause} "
+           f"ORDER BY bm25({table}) LIMIT 1 OFFSET {int(k) - 1}")
+    row = conn.execute(sql, (match, *params)).fetchone()
+    return 0.0 if row is None else float(row[0])
+
+
+def _best(conn: sqlite3.Connection, table: str, match: str, completing: str | None, clause: str,
+          params: Sequence[object], k: int) -> list[tuple[int, float]]:
+    """The best `k` (rowid, score) of the rows matching `match`, ties by rowid; a row that also matches
+    `completing` (whose phrases are those of `match` and more) is scored by that query instead. One statement, so
+    only the k rows cross into Python and SQLite runs it outside Python's lock, beside the caller's other threads;
+    each row is scored once."""
+    if completing is None:
+        return _scored(conn, table, match, clause, params, k)
+    join = "" if clause == "1" else f" JOIN records r ON r.rowid = {table}.rowid"
+    each = f"SELECT {table}.rowid, -bm25({table}) FROM {table}{join} WHERE {table} MATCH ? AND {clause}"
+    sql = (f"{each} AND {table}.rowid NOT IN (SELECT rowid FROM {table} WHERE {table} MATCH ?) "
+           f"UNION ALL {each} ORDER BY 2 DESC, 1 LIMIT {int(k)}")
+    return [(int(r), float(s)) for r, s in conn.execute(sql, (match, *params, completing, completing, *params))]
 
 
 def _frequencies(conn: sqlite3.Connection, table: str, terms: Sequence[str], cache: TermCache,

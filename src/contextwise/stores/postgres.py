@@ -60,6 +60,8 @@ class PostgresStore(_core.Closing):
         self._dsn, self._connect_timeout_s = dsn, connect_timeout_s
         self._lock = threading.RLock()
         self._conn: Any = None
+        self._text_lock = threading.Lock()  # never held while waiting for _lock: close() takes _lock first
+        self._text_conn: Any = None  # full-text search's own connection (see parallel_reads)
         try:
             self._conn = psycopg.connect(dsn, autocommit=True, connect_timeout=max(1, int(connect_timeout_s)))
             self.migrated_from = self._drive(self._core.migrate())
@@ -137,7 +139,15 @@ class PostgresStore(_core.Closing):
         by PostgreSQL full-text search (score: ts_rank), best first; records sharing no word are left out.
         ts_rank reads no statistics of other rows, so a partition's scores are its own whatever else the table
         holds."""
-        return self._drive(self._core.search_text(query, k, tenant=tenant, where=where, partition=partition))
+        return self._drive(self._core.search_text(query, k, tenant=tenant, where=where, partition=partition),
+                           text=True)
+
+    @property
+    def parallel_reads(self) -> bool:
+        """True: `search_text` runs on a connection of its own (opened at its first use), so a full-text search
+        and a `query` of two threads run at once in two PostgreSQL backends; hybrid memory recall runs its two
+        searches at once that way."""
+        return True
 
     def get(self, ids: Sequence[str], *, tenant: str) -> list[Record]:
         """The records of `tenant` with these ids, in the order asked; missing ids are left out."""
@@ -171,6 +181,10 @@ class PostgresStore(_core.Closing):
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
+            with self._text_lock:
+                if self._text_conn is not None:
+                    self._text_conn.close()
+                    self._text_conn = None
 
     def _build(self, steps: Plan[_T]) -> _T:
         self._connection()  # a closed store refuses, as for every other call
@@ -181,9 +195,11 @@ class PostgresStore(_core.Closing):
         except BaseException as exc:
             _raise_translated(exc, self.name)
 
-    def _drive(self, steps: Plan[_T]) -> _T:
-        with self._lock:
-            conn = self._connection()
+    def _drive(self, steps: Plan[_T], *, text: bool = False) -> _T:
+        """Run `steps` on the store's connection under its lock, or (`text`: full-text search) on that
+        search's own connection under its own lock."""
+        with self._text_lock if text else self._lock:
+            conn = self._text_connection() if text else self._connection()
             try:
                 return _run(steps, lambda step: self._send(conn, step))
             except BaseException as exc:
@@ -207,6 +223,23 @@ class PostgresStore(_core.Closing):
             raise StoreError("the store is closed; open a new one", backend=self.name)
         return self._conn
 
+    def _text_connection(self) -> Any:
+        """Full-text search's connection (under _text_lock), opened at its first use; a broken one is replaced."""
+        self._connection()  # a closed store refuses
+        if self._text_conn is not None and self._text_conn.closed:
+            self._text_conn = None
+        if self._text_conn is None:
+            conn = None
+            try:
+                conn = psycopg.connect(self._dsn, autocommit=True, connect_timeout=max(1, int(self._connect_timeout_s)))
+                register_vector(conn)
+            except BaseException as exc:
+                if conn is not None:
+                    _safe(conn.close)
+                _raise_translated(exc, self.name)
+            self._text_conn = conn
+        return self._text_conn
+
 
 class AsyncPostgresStore:
     """The async twin of PostgresStore (psycopg AsyncConnection); connects on first use or `async with`.
@@ -227,6 +260,11 @@ class AsyncPostgresStore:
         self._closed = False
         self._lock: asyncio.Lock | None = None
         self.migrated_from: int | None = None
+
+    @property
+    def parallel_reads(self) -> bool:
+        """False: one connection serves every call (async memory recall runs its two searches in turn)."""
+        return False
 
     @property
     def embedder_name(self) -> str | None:

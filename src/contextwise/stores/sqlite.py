@@ -116,7 +116,9 @@ class SQLiteStore(_core.Closing):
     MemoryBackend calls) writes vectors, and refuses one bound to another (EmbedderMismatchError).
 
     Lexical search (`search_text`) runs in SQLite's FTS5 with bm25(), kept by triggers in the same transaction
-    as the records, so it costs no memory in this process and reflects every write of every process.
+    as the records, so it costs no memory in this process and reflects every write of every process. On a file
+    it reads on a second connection of its own (`parallel_reads`), so a lexical search runs beside a `query` or
+    a write of another thread; hybrid memory recall runs its two searches at once that way.
 
     >>> from contextwise.types import Record
     >>> with SQLiteStore(":memory:", dimensions=2) as store:
@@ -145,6 +147,9 @@ class SQLiteStore(_core.Closing):
         self._warned_no_hnsw = False
         self._building: dict[Scope, threading.Thread] = {}  # the thread building each scope's index
         self._conn: sqlite3.Connection | None = None
+        self._timeout_s = timeout_s
+        self._text_conn: sqlite3.Connection | None = None  # lexical search's own connection (see parallel_reads)
+        self._text_lock = threading.Lock()  # never held while waiting for _lock: close() takes _lock first
         self.lexical_table_min_records = lexical_table_min_records
         self._terms = _sqlite_text.TermCache()  # document frequencies per own FTS5 table, while it is unchanged
         self._embedder = _core.EmbedderBinding(f"the store {self.path}")
@@ -159,6 +164,13 @@ class SQLiteStore(_core.Closing):
         except BaseException:
             self.close()
             raise
+
+    @property
+    def parallel_reads(self) -> bool:
+        """Whether `search_text` reads on a connection of its own (a file: WAL lets readers run beside each other
+        and beside a writer), so a lexical search and a `query` of two threads run at once instead of one after
+        the other. An in-memory database has one connection: there both read under the store's lock."""
+        return self.path not in (":memory:", "")
 
     # --- the embedder -------------------------------------------------------------------------------------------
 
@@ -435,7 +447,7 @@ class SQLiteStore(_core.Closing):
         clause, params = to_sqlite(parse_where(where))
         if not terms:
             return []
-        with self._read() as conn:
+        with self._transaction("BEGIN", text=self.parallel_reads) as conn:
             table = lexical_table(conn, tenant, scope.partition or "")
             if table is None:
                 found = _sqlite_text.shared_search(conn, scope.fts_token(), terms, k, clause, params)
@@ -491,6 +503,10 @@ class SQLiteStore(_core.Closing):
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
+            with self._text_lock:
+                if self._text_conn is not None:
+                    self._text_conn.close()
+                    self._text_conn = None
             self._cache.clear()
 
     # --- search internals -----------------------------------------------------------------------------------
@@ -640,12 +656,23 @@ class SQLiteStore(_core.Closing):
         with self._transaction("BEGIN") as conn:
             yield conn
 
+    def _text_connection(self) -> sqlite3.Connection:
+        """Lexical search's connection (under _text_lock), opened at its first use."""
+        if self._text_conn is None:
+            try:
+                self._text_conn = connect(self.path, timeout_s=self._timeout_s)
+            except sqlite3.Error as exc:
+                raise StoreError(f"cannot open {self.path} for reading: {exc}", backend=self.name) from exc
+        return self._text_conn
+
     @contextlib.contextmanager
-    def _transaction(self, begin: str) -> Iterator[sqlite3.Connection]:
-        with self._lock:
+    def _transaction(self, begin: str, *, text: bool = False) -> Iterator[sqlite3.Connection]:
+        """A transaction on the store's connection under its lock, or (`text`, reads only) on lexical search's
+        own connection under its own lock, opened at its first use."""
+        with self._text_lock if text else self._lock:
             if self._conn is None:
                 raise StoreError("the store is closed; open a new one", backend=self.name)
-            conn = self._conn
+            conn = self._text_connection() if text else self._conn
             try:
                 conn.execute(begin)
                 yield conn
