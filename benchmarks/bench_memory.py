@@ -287,13 +287,23 @@ def maxscore_floor(store: SQLiteStore, queries: list[str], depth: int = 60) -> N
     assert table is not None
     maxima: dict[str, float] = {}
     scored: list[int] = []
-    original = fts._scored
+    original, kth, best = fts._scored, fts._kth, fts._best
 
     def counted(conn: sqlite3.Connection, table: str, match: str, clause: str, params: Sequence[object],
                 k: int | None = None) -> list[tuple[int, float]]:
-        found = original(conn, table, match, clause, params, k)
-        scored.append(len(found) if k is None else rows_matching(match))
-        return found
+        scored.append(rows_matching(match))
+        return original(conn, table, match, clause, params, k)
+
+    def counted_kth(conn: sqlite3.Connection, table: str, match: str, clause: str, params: Sequence[object],
+                    k: int) -> float:
+        scored.append(rows_matching(match))
+        return kth(conn, table, match, clause, params, k)
+
+    def counted_best(conn: sqlite3.Connection, table: str, match: str, completing: str | None, clause: str,
+                     params: Sequence[object], k: int) -> list[tuple[int, float]]:
+        if completing is not None:  # else it calls _scored, counted there; each row is scored once
+            scored.append(rows_matching(match))
+        return best(conn, table, match, completing, clause, params, k)
 
     def rows_matching(match: str) -> int:
         return int(conn.execute(f"SELECT count(*) FROM {table} WHERE {table} MATCH ?", (match,)).fetchone()[0])
@@ -305,7 +315,7 @@ def maxscore_floor(store: SQLiteStore, queries: list[str], depth: int = 60) -> N
         return rows_matching(fts._any(essential)) if essential else 0
 
     figures: list[tuple[int, int, int, int]] = []
-    fts._scored = counted
+    fts._scored, fts._kth, fts._best = counted, counted_kth, counted_best
     try:
         for q in queries:
             terms = lexical_terms(expand_query(q))
@@ -319,13 +329,13 @@ def maxscore_floor(store: SQLiteStore, queries: list[str], depth: int = 60) -> N
             fts.search(conn, table, words, depth, "1", [], store._terms, tenant=TENANT)
             for t in words:
                 if t not in maxima:
-                    best = original(conn, table, fts._any([t]), "1", [], 1)
-                    maxima[t] = best[0][1] if best else 0.0
+                    top = original(conn, table, fts._any([t]), "1", [], 1)
+                    maxima[t] = top[0][1] if top else 0.0
             loose = {t: (fts.K1 + 1.0) * float(idf(rows, df[t])) for t in words}
             figures.append((sum(df[t] for t in words), sum(scored), needed(words, loose, threshold),
                             needed(words, {t: maxima[t] for t in words}, threshold)))
     finally:
-        fts._scored = original
+        fts._scored, fts._kth, fts._best = original, kth, best
     median = [statistics.median(f[i] for f in figures) for i in range(4)]
     print(f"| MaxScore floor at depth {depth} (median rows per question, {len(figures)} questions) | "
           f"{median[0]:,.0f} rows hold a query word; the store's search scores {median[1]:,.0f} | an exact top-{depth} "
