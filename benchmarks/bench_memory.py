@@ -189,7 +189,8 @@ def store_figures(path: Path, queries: list[str], *, skip_peer: bool = False, em
         memory = EpisodicMemory(backend(one, embedder))
         memory.recall(queries[0], 10)  # loads the tier's index from beside the file
         ours_ms, ours = p50_ms(lambda q: memory.recall(q, 10).items, queries)
-        print(f"| hybrid recall p50, the two searches one after the other (one connection) | {ours_ms:.1f} ms (CPU "
+        print(f"| hybrid recall p50, the two searches one after the other (one connection; the store's ef_search) | "
+              f"{ours_ms:.1f} ms (CPU "
               f"{CPU_MS[0]:.1f} ms) | recall@10 vs exact {recall_at_10(ours, exact_results['hybrid']):.4f} |",
               flush=True)
     for ef in ef_search[1:]:

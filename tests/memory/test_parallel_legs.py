@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from contextwise.errors import StoreError
+from contextwise.errors import StoreError, UsageError
 from contextwise.memory import EpisodicMemory, MemoryBackend
 from contextwise.stores import SQLiteStore
 from contextwise.testing import HashEmbedder
@@ -129,3 +129,42 @@ def test_a_recall_finding_every_worker_busy_runs_its_searches_one_after_the_othe
     finally:
         for _ in range(taken):
             _base._SPARE_WORKERS.release()
+
+
+class Tuned(SQLiteStore):
+    """Records the ef_search each dense search was given."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.asked: list[int | None] = []
+
+    def query(self, *args, ef_search=None, **kwargs):
+        self.asked.append(ef_search)
+        return super().query(*args, ef_search=ef_search, **kwargs)
+
+
+def test_the_dense_search_beside_the_lexical_one_searches_wider(tmp_path):
+    from contextwise.memory._base import HYBRID_EF_SEARCH
+
+    store = Tuned(tmp_path / "m.db", 384)
+    memory = EpisodicMemory(MemoryBackend(store, HashEmbedder(384), tenant="t"))
+    memory.record_many(TEXTS, importance=0.5)
+    memory.recall("Caroline adoption", 3)
+    memory.recall("Caroline adoption", 3, mode="dense")
+    assert store.asked == [HYBRID_EF_SEARCH, None]  # dense alone keeps the store's own
+    narrow = EpisodicMemory(MemoryBackend(store, HashEmbedder(384), tenant="t", hybrid_ef_search=None))
+    store.asked.clear()
+    narrow.recall("Caroline adoption", 3)
+    assert store.asked == [None]
+    with pytest.raises(UsageError, match="ef_search"):
+        MemoryBackend(store, HashEmbedder(384), tenant="t", hybrid_ef_search=0)
+
+
+def test_a_store_whose_query_takes_no_ef_search_is_queried_without_one(tmp_path):
+    class Plain(SQLiteStore):
+        def query(self, vector, k=10, *, tenant, where=None, partition=""):
+            return super().query(vector, k, tenant=tenant, where=where, partition=partition)
+
+    memory = EpisodicMemory(MemoryBackend(Plain(tmp_path / "m.db", 384), HashEmbedder(384), tenant="t"))
+    memory.record_many(TEXTS, importance=0.5)
+    assert memory.recall("Melanie beach", 2).items[0].text.startswith("Melanie's kids")

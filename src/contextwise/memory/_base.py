@@ -101,6 +101,10 @@ Mode = Literal["dense", "lexical", "hybrid"]
 # Dense : lexical weight of hybrid recall, chosen on LoCoMo's tuning conversations (conv-26..47) and confirmed on
 # the held-out ones: lexical-heavy fusion wins at k <= 20 (benchmarks/bench_locomo.py).
 HYBRID_WEIGHTS = (1.0, 4.0)
+# HNSW ef_search of a hybrid recall's dense search when it runs beside the lexical one (which takes longer): on a
+# 200k tier of MiniLM vectors, hybrid recall@10 against exact hybrid was 0.988 at the store's 800 and 0.991 at
+# 1200, in the same wall time (benchmarks/bench_memory.py); a dense-only recall keeps the store's own.
+HYBRID_EF_SEARCH = 1200
 
 
 @dataclass(frozen=True)
@@ -165,11 +169,14 @@ class MemoryBackend:
         clock: seconds since the epoch (injectable for tests of recency and TTL).
         counter: the TokenCounter for the token figures in OpStats (default: gpt-4o-mini's).
         hybrid_weights: (dense, lexical) weights of the reciprocal-rank fusion in hybrid search.
+        hybrid_ef_search: HNSW ef_search of the dense search of a hybrid recall whose two searches run at once
+            (`parallel_reads`), for a store whose `query` takes one; None: the store's own.
     """
 
     def __init__(self, store: Any, embedder: Any, *, tenant: str, clock: Callable[[], float] = time.time,
                  max_text_chars: int = 20_000, counter: Any = None,
-                 hybrid_weights: tuple[float, float] = HYBRID_WEIGHTS) -> None:
+                 hybrid_weights: tuple[float, float] = HYBRID_WEIGHTS,
+                 hybrid_ef_search: int | None = HYBRID_EF_SEARCH) -> None:
         from contextwise.embed import AsyncCachedEmbedder, CachedEmbedder
         from contextwise.stores._core import check_tenant
         from contextwise.tokens import TokenCounter
@@ -188,7 +195,11 @@ class MemoryBackend:
         self.clock = clock
         self.max_text_chars = max_text_chars
         self.hybrid_weights = hybrid_weights
+        from contextwise.stores._core import check_ef_search
+
+        self.hybrid_ef_search = check_ef_search(hybrid_ef_search)
         self.partitioned = hasattr(self.store, "search_text") and hasattr(self.store, "upsert_partitions")
+        self._query_takes_ef = _takes(getattr(self.store, "query", None), "ef_search")
         # A store that can record its embedder is bound to this one's name before any read or write (an async
         # store at its first awrite / asearch); a third-party store without `bind_embedder` is left as it is.
         self._unbound = hasattr(self.store, "bind_embedder")
@@ -240,10 +251,12 @@ class MemoryBackend:
             return self.store.scan(tenant=self.tenant, where=where, partition=tier)
         return self.store.scan(tenant=self.tenant, where={**(where or {}), "tier": tier})
 
-    def _query_call(self, tier: str, vector: Any, k: int, where: Mapping[str, Any] | None) -> Any:
+    def _query_call(self, tier: str, vector: Any, k: int, where: Mapping[str, Any] | None,
+                    ef_search: int | None = None) -> Any:
+        tuned = {"ef_search": ef_search} if ef_search is not None and self._query_takes_ef else {}
         if self.partitioned:
-            return self.store.query(vector, k, tenant=self.tenant, where=where, partition=tier)
-        return self.store.query(vector, k, tenant=self.tenant, where={**(where or {}), "tier": tier})
+            return self.store.query(vector, k, tenant=self.tenant, where=where, partition=tier, **tuned)
+        return self.store.query(vector, k, tenant=self.tenant, where={**(where or {}), "tier": tier}, **tuned)
 
     def _text_call(self, tier: str, query: str, k: int, where: Mapping[str, Any] | None) -> Any:
         return self.store.search_text(query, k, tenant=self.tenant, where=where, partition=tier)
@@ -329,11 +342,11 @@ class MemoryBackend:
         self._sync(embeds=dense_query is not None)
         k = check_k(k)
 
-        def dense() -> list[tuple[Record, float]]:
+        def dense(ef_search: int | None = None) -> list[tuple[Record, float]]:
             if dense_query is None:
                 return []
             vector = self.embedder.embed([dense_query], kind="query")[0]
-            return _dense_hits(self._query_call(tier, vector, k, where))
+            return _dense_hits(self._query_call(tier, vector, k, where, ef_search))
 
         def lexical() -> list[tuple[Record, float]]:
             if lexical_query is None:
@@ -354,7 +367,7 @@ class MemoryBackend:
 
         pending: Future[list[tuple[Record, float]]] = _workers().submit(contextvars.copy_context().run, on_a_worker)
         try:
-            found = dense()
+            found = dense(self.hybrid_ef_search)  # hidden behind the lexical search: room for a wider HNSW search
         finally:
             wait([pending])
         return found, pending.result()
@@ -426,6 +439,14 @@ def _workers() -> ThreadPoolExecutor:
         if not _WORKERS:
             _WORKERS.append(ThreadPoolExecutor(max_workers=_WORKER_COUNT, thread_name_prefix="contextwise-recall"))
         return _WORKERS[0]
+
+
+def _takes(call: Any, name: str) -> bool:
+    """Whether `call` takes a keyword argument `name` (a store's optional knob)."""
+    try:
+        return name in inspect.signature(call).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 def _pool(mode: str, k: int) -> int:

@@ -53,7 +53,9 @@ class HnswSearch:
     384-d); on one 1M index, 800 gave 0.9995 and 1200 and 2000 gave 1.000 (200 queries), hence 800. pgvector
     caps it at 1000; its 1M index gave 0.991 at 400, 0.9965 at 800 and 0.997 at 1000. Episodic recall reads 60
     deep: on a 200k tier of real MiniLM vectors, 800 gave memory-level recall@10 0.994 (9.8 ms); vectors with many
-    near-ties (HashEmbedder) needed 1200 for 0.991 (benchmarks/bench_memory.py --ef-search).
+    near-ties (HashEmbedder) needed 1200 for 0.991 (benchmarks/bench_memory.py --ef-search). One query can ask
+    for another (`query(..., ef_search=)`): hybrid memory recall asks 1200 of the dense search it runs beside
+    the (slower) lexical one (memory._base.HYBRID_EF_SEARCH).
     """
 
     min_vectors: int = 200_000
@@ -67,6 +69,15 @@ class HnswSearch:
 
 
 Search = ExactSearch | HnswSearch
+
+
+def check_ef_search(ef_search: Any) -> int | None:
+    """Return `ef_search` (one query's HNSW ef_search) if it is None or an int in 1..100,000, else raise UsageError."""
+    if ef_search is None:
+        return None
+    if not isinstance(ef_search, int) or isinstance(ef_search, bool) or not 0 < ef_search <= 100_000:
+        raise UsageError(f"ef_search must be None or an int in 1..100000, got {ef_search!r}")
+    return ef_search
 
 
 @dataclass(frozen=True)

@@ -114,12 +114,13 @@ class HnswIndex:
         """Whether so many elements are deleted that a rebuild is due."""
         return bool(self.deleted > MAX_DELETED_SHARE * max(self.live, 1))
 
-    def search(self, unit_query: np.ndarray, k: int) -> np.ndarray:
-        """Labels of (approximately) the `k` nearest rows, best first."""
+    def search(self, unit_query: np.ndarray, k: int, ef_search: int | None = None) -> np.ndarray:
+        """Labels of (approximately) the `k` nearest rows, best first (`ef_search`: this search's, None: the
+        index's own)."""
         k = min(k, self.live)
         if k <= 0:
             return np.empty(0, dtype=np.int64)
-        self._index.set_ef(max(self._params.ef_search, k))
+        self._index.set_ef(max(ef_search or self._params.ef_search, k))
         labels, _ = self._index.knn_query(unit_query.reshape(1, -1), k=k, num_threads=1)
         nearest: np.ndarray = labels[0].astype(np.int64)
         return nearest

@@ -29,7 +29,7 @@ import hashlib
 import math
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 from collections.abc import Generator, Sequence
 
@@ -338,24 +338,25 @@ class PgCore:
     # --- reads ----------------------------------------------------------------------------------------------
 
     def query(self, vector: Sequence[float], k: int, *, tenant: str, where: Where | None,
-              partition: str = "") -> Plan[list[Hit]]:
+              partition: str = "", ef_search: int | None = None) -> Plan[list[Hit]]:
         """Validate now; the steps return the top-k hits of `partition` of `tenant`: exact, or HNSW on a
-        partition with an index."""
+        partition with an index (with `ef_search` if given)."""
         _core.check_tenant(tenant)
         part = _core.check_partition(partition)
         q = _core.check_vector(vector, self.dimensions)
         _core.check_k(k)
-        return self._query(q, k, tenant, part, parse_where(where))
+        return self._query(q, k, tenant, part, parse_where(where), _core.check_ef_search(ef_search))
 
     def _query(self, q: np.ndarray, k: int, tenant: str, part: str,
-               conditions: tuple[Condition, ...]) -> Steps:
+               conditions: tuple[Condition, ...], ef_search: int | None = None) -> Steps:
         if not self.embedder.settled:
             self.embedder.seen((yield from self._recorded()))
         use_index = False
         if not conditions and isinstance(self.search, _core.HnswSearch):
             use_index = yield from self._has_index(tenant, part)
-        if use_index:
-            rows = yield from self._hnsw_query(q, k, tenant, part, self.search)  # type: ignore[arg-type]
+        if use_index and isinstance(self.search, _core.HnswSearch):
+            search = self.search if ef_search is None else replace(self.search, ef_search=ef_search)
+            rows = yield from self._hnsw_query(q, k, tenant, part, search, self.search)
         else:
             rows = yield self._exact_query(q, k, tenant, part, conditions)
         return [Hit(_record(row[:6]), float(row[6])) for row in rows]
@@ -408,14 +409,16 @@ class PgCore:
         self._index_known[(tenant, part)] = (bool(rows), time.monotonic() + INDEX_CHECK_TTL_S)
         return bool(rows)
 
-    def _hnsw_query(self, q: np.ndarray, k: int, tenant: str, part: str, search: _core.HnswSearch
-                    ) -> Steps:
+    def _hnsw_query(self, q: np.ndarray, k: int, tenant: str, part: str, search: _core.HnswSearch,
+                    session: _core.HnswSearch) -> Steps:
+        """HNSW's top k with `search`'s ef_search: SET LOCAL in a transaction unless the session's (`session`,
+        set at connect) is the same."""
         # The scope is literal so that the planner can prove the partial index's predicate.
         query = Step(sql.SQL(
             "SELECT id, text, vector, metadata, created_at, version, 1 - (vector <=> %b) FROM {} "
             "WHERE {} AND vector IS NOT NULL ORDER BY vector <=> %b LIMIT %s"
         ).format(self.t, _literal_scope(tenant, part)), (q, q, k))
-        if _ef(search, k) == _ef(search, 1):
+        if _ef(search, k) == _ef(session, 1):
             return (yield query)
         yield BEGIN
         yield Step(sql.SQL("SET LOCAL hnsw.ef_search = {}").format(sql.Literal(_ef(search, k))))

@@ -128,13 +128,14 @@ class InMemoryStore(_core.Closing):
                 self._embedder.confirmed = self._recorded is not None
 
     def query(self, vector: Sequence[float], k: int = 10, *, tenant: str, where: Where | None = None,
-              partition: str = "") -> list[Hit]:
+              partition: str = "", ef_search: int | None = None) -> list[Hit]:
         """The `k` records of `partition` of `tenant` most similar (cosine) to `vector` that match `where`,
-        best first."""
+        best first. Always exact: `ef_search` (another store's HNSW knob) is checked and ignored."""
         _core.check_tenant(tenant)
         _core.check_partition(partition)
         q = _core.check_vector(vector, self.dimensions)
         _core.check_k(k)
+        _core.check_ef_search(ef_search)
         conditions = parse_where(where)
         with self._open():
             self._embedder.check(self._recorded)

@@ -128,10 +128,12 @@ class PostgresStore(_core.Closing):
         return self._build(self._core.build_indexes(maintenance_work_mem_mb=maintenance_work_mem_mb))
 
     def query(self, vector: Sequence[float], k: int = 10, *, tenant: str, where: Where | None = None,
-              partition: str = "") -> list[Hit]:
+              partition: str = "", ef_search: int | None = None) -> list[Hit]:
         """The `k` records of `partition` of `tenant` most similar (cosine) to `vector` that
-        match `where`, best first."""
-        return self._drive(self._core.query(vector, k, tenant=tenant, where=where, partition=partition))
+        match `where`, best first. `ef_search`: this query's HNSW ef_search where the partition has an index
+        (None: `search.ef_search`; pgvector caps it at 1000)."""
+        return self._drive(self._core.query(vector, k, tenant=tenant, where=where, partition=partition,
+                                            ef_search=ef_search))
 
     def search_text(self, query: str, k: int = 10, *, tenant: str, where: Where | None = None,
                     partition: str = "") -> list[Hit]:
@@ -297,10 +299,10 @@ class AsyncPostgresStore:
         return await self._build(self._core.build_indexes(maintenance_work_mem_mb=maintenance_work_mem_mb))
 
     async def query(self, vector: Sequence[float], k: int = 10, *, tenant: str,
-                    where: Where | None = None, partition: str = "") -> list[Hit]:
-        """The `k` records of `partition` of `tenant` most similar (cosine) to `vector` that
-        match `where`, best first."""
-        return await self._drive(self._core.query(vector, k, tenant=tenant, where=where, partition=partition))
+                    where: Where | None = None, partition: str = "", ef_search: int | None = None) -> list[Hit]:
+        """The async twin of PostgresStore.query."""
+        return await self._drive(self._core.query(vector, k, tenant=tenant, where=where, partition=partition,
+                                                  ef_search=ef_search))
 
     async def search_text(self, query: str, k: int = 10, *, tenant: str, where: Where | None = None,
                           partition: str = "") -> list[Hit]:

@@ -410,13 +410,15 @@ class SQLiteStore(_core.Closing):
     # --- reads ----------------------------------------------------------------------------------------------
 
     def query(self, vector: Sequence[float], k: int = 10, *, tenant: str, where: Where | None = None,
-              partition: str = "") -> list[Hit]:
+              partition: str = "", ef_search: int | None = None) -> list[Hit]:
         """The `k` records of `partition` of `tenant` most similar (cosine) to `vector` that match `where`,
-        best first."""
+        best first. `ef_search`: this query's HNSW ef_search (None: `search.ef_search`); an exact query ignores
+        it."""
         _core.check_tenant(tenant)
         scope = Scope(tenant, _core.check_partition(partition))
         q = _core.check_vector(vector, self.dimensions)
         _core.check_k(k)
+        ef_search = _core.check_ef_search(ef_search)
         conditions = parse_where(where)
         with self._read() as conn:
             if not self._embedder.settled:
@@ -428,7 +430,7 @@ class SQLiteStore(_core.Closing):
             if conditions:
                 positions = self._filtered(conn, scope, matrix, conditions)
             elif scope not in self._building and self._use_hnsw(matrix):
-                positions = self._approximate(conn, scope, matrix, q, k)
+                positions = self._approximate(conn, scope, matrix, q, k, ef_search)
             rowids, scores = _rank(matrix, q, k, positions)
             records = self._fetch_rowids(conn, rowids)
         return _core.hits(records, scores)
@@ -569,8 +571,8 @@ class SQLiteStore(_core.Closing):
         rowids = np.fromiter((r[0] for r in conn.execute(sql, (*scope_params, *params))), dtype=np.int64)
         return np.searchsorted(matrix.rowids, rowids)
 
-    def _approximate(self, conn: sqlite3.Connection, scope: Scope, matrix: _Matrix, q: np.ndarray, k: int
-                     ) -> np.ndarray | None:
+    def _approximate(self, conn: sqlite3.Connection, scope: Scope, matrix: _Matrix, q: np.ndarray, k: int,
+                     ef_search: int | None = None) -> np.ndarray | None:
         """Candidate positions from the HNSW index; None (search exactly) while there is none, or if hnswlib
         fails."""
         if matrix.index is None:
@@ -580,7 +582,7 @@ class SQLiteStore(_core.Closing):
                 self._build_in_background(scope)
             return None
         try:
-            return np.searchsorted(matrix.rowids, matrix.index.search(q, k))
+            return np.searchsorted(matrix.rowids, matrix.index.search(q, k, ef_search))
         except RuntimeError as exc:  # hnswlib reports every failure as RuntimeError
             matrix.index = None
             warnings.warn(f"HNSW search failed ({exc}); answered exactly", RuntimeWarning, stacklevel=3)
