@@ -168,3 +168,26 @@ def test_a_store_whose_query_takes_no_ef_search_is_queried_without_one(tmp_path)
     memory = EpisodicMemory(MemoryBackend(Plain(tmp_path / "m.db", 384), HashEmbedder(384), tenant="t"))
     memory.record_many(TEXTS, importance=0.5)
     assert memory.recall("Melanie beach", 2).items[0].text.startswith("Melanie's kids")
+
+
+def _recall_in_a_child(path: str) -> None:
+    memory = EpisodicMemory(MemoryBackend(SQLiteStore(path, 384), HashEmbedder(384), tenant="t"))
+    hits = memory.recall("Caroline adoption", 3).items
+    raise SystemExit(0 if hits and "adoption" in hits[0].text else 3)
+
+
+def test_a_forked_child_runs_its_hybrid_recalls_on_workers_of_its_own(tmp_path):
+    import multiprocessing
+
+    path = tmp_path / "m.db"
+    memory = EpisodicMemory(MemoryBackend(SQLiteStore(path, 384), HashEmbedder(384), tenant="t"))
+    memory.record_many(TEXTS, importance=0.5)
+    assert memory.recall("Caroline adoption", 3).items  # this process's pool now has an idle worker
+    child = multiprocessing.get_context("fork").Process(target=_recall_in_a_child, args=(str(path),))
+    child.start()
+    child.join(60)
+    if child.is_alive():  # queued on a worker that only the parent has
+        child.kill()
+        child.join()
+        pytest.fail("the child's hybrid recall never finished")
+    assert child.exitcode == 0

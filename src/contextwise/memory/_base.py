@@ -441,6 +441,18 @@ def _workers() -> ThreadPoolExecutor:
         return _WORKERS[0]
 
 
+def _forget_workers() -> None:
+    """In a forked child: the parent's worker threads do not exist here, and a pool that believes it has idle
+    ones would queue work nobody runs; the child makes its own pool at its first hybrid recall."""
+    global _SPARE_WORKERS, _WORKERS_LOCK
+    _WORKERS.clear()
+    _SPARE_WORKERS = threading.BoundedSemaphore(_WORKER_COUNT)
+    _WORKERS_LOCK = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_workers)
+
+
 def _takes(call: Any, name: str) -> bool:
     """Whether `call` takes a keyword argument `name` (a store's optional knob)."""
     try:
