@@ -178,7 +178,7 @@ class MemoryBackend:
                  hybrid_weights: tuple[float, float] = HYBRID_WEIGHTS,
                  hybrid_ef_search: int | None = HYBRID_EF_SEARCH) -> None:
         from contextwise.embed import AsyncCachedEmbedder, CachedEmbedder
-        from contextwise.stores._core import check_tenant
+        from contextwise.stores._core import check_ef_search, check_tenant
         from contextwise.tokens import TokenCounter
 
         self.counter = counter or TokenCounter.for_model("gpt-4o-mini")
@@ -195,8 +195,6 @@ class MemoryBackend:
         self.clock = clock
         self.max_text_chars = max_text_chars
         self.hybrid_weights = hybrid_weights
-        from contextwise.stores._core import check_ef_search
-
         self.hybrid_ef_search = check_ef_search(hybrid_ef_search)
         self.partitioned = hasattr(self.store, "search_text") and hasattr(self.store, "upsert_partitions")
         self._query_takes_ef = _takes(getattr(self.store, "query", None), "ef_search")
@@ -365,7 +363,12 @@ class MemoryBackend:
             finally:
                 _SPARE_WORKERS.release()
 
-        pending: Future[list[tuple[Record, float]]] = _workers().submit(contextvars.copy_context().run, on_a_worker)
+        try:
+            pending: Future[list[tuple[Record, float]]] = _workers().submit(contextvars.copy_context().run,
+                                                                            on_a_worker)
+        except RuntimeError:  # the interpreter is shutting down: no new threads
+            _SPARE_WORKERS.release()
+            return dense(), lexical()
         try:
             found = dense(self.hybrid_ef_search)  # hidden behind the lexical search: room for a wider HNSW search
         finally:
@@ -450,7 +453,8 @@ def _forget_workers() -> None:
     _WORKERS_LOCK = threading.Lock()
 
 
-os.register_at_fork(after_in_child=_forget_workers)
+if hasattr(os, "register_at_fork"):  # not on Windows, which has no fork
+    os.register_at_fork(after_in_child=_forget_workers)
 
 
 def _takes(call: Any, name: str) -> bool:
