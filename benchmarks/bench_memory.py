@@ -96,16 +96,52 @@ def load(path: Path, turns: list[str], memories: int, facts: int, embedder: str)
         memory = backend(store, embedder)
         episodic = EpisodicMemory(memory)
         for start in range(0, memories, 5000):
-            # Two turns per memory, paired differently each time: distinct texts (a cycled corpus would hold
-            # dozens of copies of each turn, whose ties make recall@10 by id meaningless).
-            texts = [f"{turns[i % len(turns)]} {turns[(i * 7919 + i // len(turns)) % len(turns)]}"
-                     for i in range(start, min(memories, start + 5000))]
+            texts = episode_texts(turns, start, min(memories, start + 5000))
             episodic.record_many(texts, importance=0.5)
             print(f"  {start + len(texts):,}/{memories:,} episodes in {time.perf_counter() - started:.0f} s",
                   end="\r", flush=True)
         fact_texts = [f"The user fact number {i}: {turns[(i * 7) % len(turns)]}" for i in range(facts)]
         memory.put("semantic", [(f"semantic:{i}", t, {"importance": 0.8}) for i, t in enumerate(fact_texts)])
     return time.perf_counter() - started
+
+
+def episode_texts(turns: list[str], start: int, stop: int) -> list[str]:
+    """Episodes start..stop-1: two turns per memory, paired differently each time, so texts are distinct (a cycled
+    corpus would hold dozens of copies of each turn, whose ties make recall@10 by id meaningless)."""
+    return [f"{turns[i % len(turns)]} {turns[(i * 7919 + i // len(turns)) % len(turns)]}" for i in range(start, stop)]
+
+
+def postgres_figures(turns: list[str], questions: list[str], memories: int, folder: Path) -> None:
+    """Hybrid recall on PostgreSQL (a pgserver in `folder`, HashEmbedder vectors, the store's default plan): its
+    two searches at once (full-text search on a connection of its own) beside one after the other, same tier."""
+    from bench_stores import start_postgres
+
+    from contextwise.stores import PostgresStore
+
+    class OneConnectionPG(PostgresStore):  # type: ignore[misc]
+        parallel_reads = False
+
+    server = start_postgres(folder)
+    try:
+        dsn, table = server.get_uri(), "cw_bench_memory"
+        with PostgresStore(dsn, 384, table) as store:
+            episodic = EpisodicMemory(backend(store, "hash"))
+            began = time.perf_counter()
+            for start in range(0, memories, 5000):
+                episodic.record_many(episode_texts(turns, start, min(memories, start + 5000)), importance=0.5)
+            print(f"PostgreSQL: {memories:,} episodes in {time.perf_counter() - began:.0f} s", flush=True)
+        figures: dict[str, float] = {}
+        for cls, label in ((PostgresStore, "at once"), (OneConnectionPG, "one after the other")):
+            with cls(dsn, 384, table) as store:
+                memory = EpisodicMemory(backend(store, "hash"))
+                memory.recall(questions[0], 10)
+                figures[label], _ = p50_ms(lambda q: memory.recall(q, 10).items, questions)  # noqa: B023
+                print(f"| PostgreSQL hybrid recall p50, {memories:,} memories, the two searches {label} | "
+                      f"{figures[label]:.1f} ms (CPU of this process {CPU_MS[0]:.1f} ms) |", flush=True)
+        print(f"PostgreSQL hybrid recall, one after the other / at once: "
+              f"x{figures['one after the other'] / figures['at once']:.2f}")
+    finally:
+        server.cleanup()
 
 
 CPU_MS: list[float] = []  # the CPU-time p50 of the last p50_ms call (this process's CPU: the machine is shared)
@@ -421,6 +457,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                         "and reuse it when it exists, instead of a temporary one loaded every run")
     parser.add_argument("--embedder", choices=("hash", "onnx"), default="hash",
                         help="vectors of the loaded memories and the questions (onnx: the real MiniLM, int8)")
+    parser.add_argument("--postgres", type=int, default=0, help="memories for the PostgreSQL hybrid figure (0: skip)")
     parser.add_argument("--ef-search", default="800", help="HNSW ef_search values, comma-separated: the first for "
                         "the main figures, dense recall again at each of the others")
     args = parser.parse_args(argv)
@@ -440,6 +477,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                       f"({args.memories / seconds:.0f}/s, {args.embedder} vectors)", flush=True)
             store_figures(path, questions[:args.queries], skip_peer=args.skip_peer, embedder=args.embedder,
                           ef_search=[int(v) for v in args.ef_search.split(",")])
+        if args.postgres:
+            postgres_figures(turns, questions[:args.queries], args.postgres, folder)
     print(f"load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}; peak RSS "
           f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
 
