@@ -105,6 +105,30 @@ def load(path: Path, turns: list[str], memories: int, facts: int, embedder: str)
     return time.perf_counter() - started
 
 
+def budget_sweep(path: Path, queries: list[str], embedder: str, budgets: Sequence[int]) -> None:
+    """Hybrid recall@10 of episodic recall with the dense side exact, so only the lexical search's row budget
+    (`_sqlite_text.MAX_SEARCHED_ROWS`) differs from the same recall over bm25() of every row, and the store's
+    lexical search p50 at depth 60, at each budget."""
+    from contextwise.memory._context_rank import expand_query
+    from contextwise.stores import _sqlite_text as fts
+
+    saved = fts.MAX_SEARCHED_ROWS, fts.ONE_QUERY_ROWS
+    pruned, every = SQLiteStore(path, 384, search=ExactSearch()), EveryRowStore(path, 384, search=ExactSearch())
+    with pruned, every:
+        ours, exact = EpisodicMemory(backend(pruned, embedder)), EpisodicMemory(backend(every, embedder))
+        want: list[object] = [exact.recall(q, 10).items for q in queries]
+        try:
+            for budget in budgets:
+                fts.MAX_SEARCHED_ROWS = fts.ONE_QUERY_ROWS = budget
+                got: list[object] = [ours.recall(q, 10).items for q in queries]
+                ms, _ = p50_ms(lambda q: pruned.search_text(expand_query(q), 60, tenant=TENANT, partition="episodic"),
+                               queries)
+                print(f"| lexical row budget {budget:,} | hybrid recall@10 (dense exact) vs every row "
+                      f"{recall_at_10(got, want):.4f} | store lexical search p50 {ms:.1f} ms |", flush=True)
+        finally:
+            fts.MAX_SEARCHED_ROWS, fts.ONE_QUERY_ROWS = saved
+
+
 def episode_texts(turns: list[str], start: int, stop: int) -> list[str]:
     """Episodes start..stop-1: two turns per memory, paired differently each time, so texts are distinct (a cycled
     corpus would hold dozens of copies of each turn, whose ties make recall@10 by id meaningless)."""
@@ -457,6 +481,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                         "and reuse it when it exists, instead of a temporary one loaded every run")
     parser.add_argument("--embedder", choices=("hash", "onnx"), default="hash",
                         help="vectors of the loaded memories and the questions (onnx: the real MiniLM, int8)")
+    parser.add_argument("--budgets", default="", help="lexical row budgets to sweep, comma-separated (see "
+                        "budget_sweep; needs the store)")
     parser.add_argument("--postgres", type=int, default=0, help="memories for the PostgreSQL hybrid figure (0: skip)")
     parser.add_argument("--ef-search", default="800", help="HNSW ef_search values, comma-separated: the first for "
                         "the main figures, dense recall again at each of the others")
@@ -477,6 +503,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                       f"({args.memories / seconds:.0f}/s, {args.embedder} vectors)", flush=True)
             store_figures(path, questions[:args.queries], skip_peer=args.skip_peer, embedder=args.embedder,
                           ef_search=[int(v) for v in args.ef_search.split(",")])
+        if args.budgets and not args.skip_store:
+            budget_sweep(path, questions[:args.queries], args.embedder, [int(v) for v in args.budgets.split(",")])
         if args.postgres:
             postgres_figures(turns, questions[:args.queries], args.postgres, folder)
     print(f"load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}; peak RSS "

@@ -25,10 +25,11 @@ stop before their rows pass MAX_SEARCHED_ROWS; the words left then only complete
 Lucene's CommonTermsQuery does), and a row holding none of the rarer words can be missed. At 200k memories
 (benchmarks/bench_memory.py, LoCoMo questions with inflections, k=60) the store's recall@10 against bm25() over
 every row is 1.000 at 16,000 rows, but episodic recall ranks all 60 in context, and its hybrid recall@10 against
-the same recall over every row (dense search exact in both) was 0.987 at 16,000 rows, 0.993 at 20,000 (+2.6 ms),
-0.994 at 24,000 and 1.000 at 32,000 (+11.6 ms); 20,000 it is. A query whose proof fits in the budget is ranked
-exactly. Even with each word's true maximum as its bound (an index of our own could keep them), an exact top 60
-needs a median of ~10,000 rows scored there (the "MaxScore floor" figure of that script).
+the same recall over every row (dense search exact in both) was 0.987 at 16,000 rows, 0.993 at 20,000 (+4 ms),
+0.994 at 24,000 and 1.000 at 32,000 (+11 ms; `bench_memory.py --budgets 16000,20000,24000,32000`); 20,000 it
+is. A query whose proof fits in the budget is ranked exactly. Even with each word's true maximum as its bound (an
+index of our own could keep them), an exact top 60 needs a median of ~10,000 rows scored there (the "MaxScore
+floor" figure of that script).
 
 Words in at least half of the partition's rows (and in over ROUND_ROWS) are left out when the query has others:
 bm25() floors their IDF at 1e-6, so they add at most 2.2e-6 to a score (and rank rows holding only them after every
