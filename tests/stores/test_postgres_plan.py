@@ -151,3 +151,36 @@ def test_a_build_waits_for_another_builder_while_the_store_serves_calls(pg_dsn, 
         other.execute("SELECT pg_advisory_unlock(hashtext(%s))", (name,))
         builder.join(60)
         assert result[0].built is True and result[0].vectors == 120
+
+
+def _exact_query_buffers(dsn, table, vector):
+    import re
+
+    import psycopg
+    from pgvector.psycopg import register_vector
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        register_vector(conn)
+        plan = conn.execute(f"EXPLAIN (ANALYZE, BUFFERS) SELECT id FROM {table} WHERE tenant = 't' "
+                            "ORDER BY vector <=> %s LIMIT 10", (vector,)).fetchall()
+    return int(re.search(r"shared hit=(\d+)(?: read=(\d+))?", plan[0][0] + " ".join(r[0] for r in plan)).group(1))
+
+
+def test_vectors_stay_in_the_row_so_an_exact_query_reads_no_toast(pg_dsn, pg_table, vectors):
+    from contextwise.stores import PostgresStore
+
+    words = [f"w{n}" for n in np.random.default_rng(3).integers(0, 10**9, 6000)]  # incompressible: rows pass 2 kB
+    unit = vectors.unit(300, 384, seed=4)
+    storage = ("SELECT attstorage FROM pg_attribute WHERE attrelid = %s::regclass AND attname = 'vector'", (pg_table,))
+    with PostgresStore(pg_dsn, 384, pg_table, search=ExactSearch()) as store:
+        assert _sql(pg_dsn, *storage) == [("m",)]
+        store.upsert([Record(f"r{i}", " ".join(words[i * 20:(i + 1) * 20]), tuple(map(float, unit[i])))
+                      for i in range(300)], tenant="t")
+    in_line = _exact_query_buffers(pg_dsn, pg_table, unit[0])
+    # The table as older contextwise left it (pgvector's EXTERNAL), rows rewritten: every vector out of line.
+    _sql(pg_dsn, f"ALTER TABLE {pg_table} ALTER COLUMN vector SET STORAGE EXTERNAL")
+    _sql(pg_dsn, f"VACUUM FULL {pg_table}")
+    out_of_line = _exact_query_buffers(pg_dsn, pg_table, unit[0])
+    assert in_line < 300 < out_of_line, (in_line, out_of_line)  # out of line: TOAST index and heap pages per row
+    with PostgresStore(pg_dsn, 384, pg_table, search=ExactSearch()):  # the next open keeps new rows in line
+        assert _sql(pg_dsn, *storage) == [("m",)]

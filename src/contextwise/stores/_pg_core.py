@@ -100,6 +100,7 @@ class PgCore:
             yield from getattr(self, f"_to_v{version}")()
         if found < SCHEMA_VERSION:
             yield Step(sql.SQL("UPDATE {} SET version = %s").format(self.versions), (SCHEMA_VERSION,))
+        yield from self._vectors_in_line()
         rows = yield Step(sql.SQL("SELECT value FROM {} WHERE key = 'dimensions'").format(self.info))
         if int(rows[0][0]) != self.dimensions:
             raise DimensionMismatchError(f"table {self.table} holds {rows[0][0]}-d vectors; "
@@ -108,6 +109,18 @@ class PgCore:
         if isinstance(self.search, _core.HnswSearch):
             yield Step(sql.SQL("SET hnsw.ef_search = {}").format(sql.Literal(_ef(self.search, 1))))
         return found
+
+    def _vectors_in_line(self) -> Steps:
+        """Keep vectors in the row (storage MAIN), once per table: pgvector's type defaults to EXTERNAL, and a
+        memory's row (a 384-d vector is 1,540 bytes, plus text and metadata) passes PostgreSQL's 2 kB TOAST
+        threshold, so every vector went out of line and an exact query read ~6 TOAST pages a row: 77 ms at 20k
+        vectors, 21 ms in line (benchmarks/bench_memory.py --postgres). MAIN still moves a vector out as a last
+        resort, when a row cannot fit a page. Rows written before keep their place until they are rewritten
+        (an update, or VACUUM FULL); no schema version is needed, so older contextwise still opens the table."""
+        rows = yield Step(sql.SQL("SELECT attstorage FROM pg_attribute WHERE attrelid = to_regclass(%s) "
+                                  "AND attname = 'vector'"), (f'"{self.table}"',))
+        if rows and rows[0][0] != "m":
+            yield Step(sql.SQL("ALTER TABLE {} ALTER COLUMN vector SET STORAGE MAIN").format(self.t))
 
     def _found_version(self) -> Steps:
         rows = yield Step(sql.SQL("SELECT to_regclass(%s), to_regclass(%s)"),
