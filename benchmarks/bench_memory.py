@@ -154,6 +154,14 @@ def postgres_figures(turns: list[str], questions: list[str], memories: int, fold
             for start in range(0, memories, 5000):
                 episodic.record_many(episode_texts(turns, start, min(memories, start + 5000)), importance=0.5)
             print(f"PostgreSQL: {memories:,} episodes in {time.perf_counter() - began:.0f} s", flush=True)
+        from contextwise.memory._context_rank import expand_query
+
+        with PostgresStore(dsn, 384, table) as store:
+            legs = backend(store, "hash")
+            dense_ms, _ = p50_ms(lambda q: legs.search_legs("episodic", q, None, 60), questions)
+            lexical_ms, _ = p50_ms(lambda q: legs.search_legs("episodic", None, expand_query(q), 60), questions)
+            print(f"PostgreSQL, each search alone at depth 60: dense {dense_ms:.1f} ms, full-text {lexical_ms:.1f} ms",
+                  flush=True)
         figures: dict[str, float] = {}
         for cls, label in ((PostgresStore, "at once"), (OneConnectionPG, "one after the other")):
             with cls(dsn, 384, table) as store:
