@@ -184,3 +184,27 @@ def test_vectors_stay_in_the_row_so_an_exact_query_reads_no_toast(pg_dsn, pg_tab
     assert in_line < 300 < out_of_line, (in_line, out_of_line)  # out of line: TOAST index and heap pages per row
     with PostgresStore(pg_dsn, 384, pg_table, search=ExactSearch()):  # the next open keeps new rows in line
         assert _sql(pg_dsn, *storage) == [("m",)]
+
+
+def test_a_role_that_does_not_own_the_table_opens_it_as_before_and_is_told_why_it_is_slow(pg_dsn, pg_table, caplog):
+    import uuid
+
+    from contextwise.stores import PostgresStore
+
+    with PostgresStore(pg_dsn, 8, pg_table, search=ExactSearch()) as store:
+        store.upsert([Record("r1", "a", tuple([1.0] + [0.0] * 7))], tenant="t")
+    _sql(pg_dsn, f"ALTER TABLE {pg_table} ALTER COLUMN vector SET STORAGE EXTERNAL")  # as older contextwise left it
+    role = f"app_{uuid.uuid4().hex[:8]}"
+    _sql(pg_dsn, f"CREATE ROLE {role} LOGIN")
+    try:
+        _sql(pg_dsn, f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}")
+        with caplog.at_level("WARNING", logger="contextwise.stores"):
+            with PostgresStore(pg_dsn.replace("postgres:@", f"{role}:@", 1), 8, pg_table,
+                               search=ExactSearch()) as store:
+                assert [h.record.id for h in store.query([1.0] + [0.0] * 7, 1, tenant="t")] == ["r1"]
+        assert "SET STORAGE MAIN" in caplog.text
+        assert _sql(pg_dsn, "SELECT attstorage FROM pg_attribute WHERE attrelid = %s::regclass "
+                            "AND attname = 'vector'", (pg_table,)) == [("e",)]
+    finally:
+        _sql(pg_dsn, f"DROP OWNED BY {role}")
+        _sql(pg_dsn, f"DROP ROLE {role}")

@@ -30,7 +30,7 @@ MAX_K = 10_000
 #: The key under which a store's info (SQLite `store_info`, PostgreSQL `<table>_info`) records its embedder.
 EMBEDDER_KEY = "embedder"
 MAX_EMBEDDER_CHARS = 256
-_log = logging.getLogger("contextwise.stores")
+log = logging.getLogger("contextwise.stores")
 
 
 @dataclass(frozen=True)
@@ -436,7 +436,7 @@ class EmbedderBinding:
         self.check(recorded, name)
         self.name, self.confirmed = name, recorded is not None
         if adopted:
-            _log.warning("%s held vectors but no embedder name (written before stores recorded one); it now "
+            log.warning("%s held vectors but no embedder name (written before stores recorded one); it now "
                          "records %r: if another embedder made them, re-embed them into a new store", self.where,
                          name)
 

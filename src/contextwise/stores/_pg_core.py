@@ -117,10 +117,17 @@ class PgCore:
         vectors, 21 ms in line (benchmarks/bench_memory.py --postgres). MAIN still moves a vector out as a last
         resort, when a row cannot fit a page. Rows written before keep their place until they are rewritten
         (an update, or VACUUM FULL); no schema version is needed, so older contextwise still opens the table."""
-        rows = yield Step(sql.SQL("SELECT attstorage FROM pg_attribute WHERE attrelid = to_regclass(%s) "
-                                  "AND attname = 'vector'"), (f'"{self.table}"',))
+        rows = yield Step(sql.SQL(
+            "SELECT a.attstorage, pg_has_role(current_user, c.relowner, 'USAGE') FROM pg_attribute a "
+            "JOIN pg_class c ON c.oid = a.attrelid WHERE a.attrelid = to_regclass(%s) AND a.attname = 'vector'"),
+            (f'"{self.table}"',))
         if rows and rows[0][0] != "m":
-            yield Step(sql.SQL("ALTER TABLE {} ALTER COLUMN vector SET STORAGE MAIN").format(self.t))
+            if rows[0][1]:
+                yield Step(sql.SQL("ALTER TABLE {} ALTER COLUMN vector SET STORAGE MAIN").format(self.t))
+            else:  # only the table's owner may change it: a role with only reads and writes works on as before
+                _core.log.warning("%s: vectors are stored out of line (pgvector's EXTERNAL), which slows exact "
+                                  "search several times; ask the table's owner to run ALTER TABLE %s ALTER COLUMN "
+                                  "vector SET STORAGE MAIN", self.table, self.table)
 
     def _found_version(self) -> Steps:
         rows = yield Step(sql.SQL("SELECT to_regclass(%s), to_regclass(%s)"),
