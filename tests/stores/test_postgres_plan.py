@@ -208,3 +208,34 @@ def test_a_role_that_does_not_own_the_table_opens_it_as_before_and_is_told_why_i
     finally:
         _sql(pg_dsn, f"DROP OWNED BY {role}")
         _sql(pg_dsn, f"DROP ROLE {role}")
+
+
+def test_a_busy_table_opens_at_once_and_moves_its_vectors_in_line_at_a_later_open(pg_dsn, pg_table, caplog):
+    import threading
+
+    import psycopg
+
+    from contextwise.stores import PostgresStore
+
+    PostgresStore(pg_dsn, 8, pg_table, search=ExactSearch()).close()
+    _sql(pg_dsn, f"ALTER TABLE {pg_table} ALTER COLUMN vector SET STORAGE EXTERNAL")  # as older contextwise left it
+    storage = ("SELECT attstorage FROM pg_attribute WHERE attrelid = %s::regclass AND attname = 'vector'", (pg_table,))
+    counted: list[int] = []
+
+    def open_and_count() -> None:
+        with PostgresStore(pg_dsn, 8, pg_table, search=ExactSearch()) as store:
+            counted.append(store.count(tenant="t"))
+
+    with psycopg.connect(pg_dsn) as reader:  # a long read holds a lock the ALTER must wait for
+        reader.execute(f"SELECT count(*) FROM {pg_table}")
+        with caplog.at_level("WARNING", logger="contextwise.stores"):
+            opener = threading.Thread(target=open_and_count)
+            opener.start()
+            opener.join(10)
+            gave_up = not opener.is_alive()  # instead of queueing every call on the table behind its ALTER
+            reader.rollback()
+            opener.join(10)
+    assert gave_up and counted == [0]
+    assert "busy" in caplog.text and _sql(pg_dsn, *storage) == [("e",)]
+    PostgresStore(pg_dsn, 8, pg_table, search=ExactSearch()).close()
+    assert _sql(pg_dsn, *storage) == [("m",)]

@@ -59,6 +59,8 @@ class Step:
 BEGIN = Step(sql.SQL("BEGIN"))
 COMMIT = Step(sql.SQL("COMMIT"))
 INDEX_CHECK_TTL_S = 60.0
+#: How long opening a store waits for the lock that moves a table's vectors in line (see _vectors_in_line).
+LOCK_WAIT_MS = 500
 Steps = Generator[Step, Any, Any]
 _T = TypeVar("_T")
 #: Steps whose driver ends with a `_T` (what the store method returns).
@@ -121,13 +123,28 @@ class PgCore:
             "SELECT a.attstorage, pg_has_role(current_user, c.relowner, 'USAGE') FROM pg_attribute a "
             "JOIN pg_class c ON c.oid = a.attrelid WHERE a.attrelid = to_regclass(%s) AND a.attname = 'vector'"),
             (f'"{self.table}"',))
-        if rows and rows[0][0] != "m":
-            if rows[0][1]:
-                yield Step(sql.SQL("ALTER TABLE {} ALTER COLUMN vector SET STORAGE MAIN").format(self.t))
-            else:  # only the table's owner may change it: a role with only reads and writes works on as before
-                _core.log.warning("%s: vectors are stored out of line (pgvector's EXTERNAL), which slows exact "
-                                  "search several times; ask the table's owner to run ALTER TABLE %s ALTER COLUMN "
-                                  "vector SET STORAGE MAIN", self.table, self.table)
+        if not rows or rows[0][0] == "m":
+            return
+        if rows[0][1]:
+            # ALTER takes an ACCESS EXCLUSIVE lock: waiting for it behind a long query (or a concurrent index
+            # build) would stall every other call on the table, so it gives up after LOCK_WAIT_MS and the next
+            # open tries again.
+            yield Step(sql.SQL(
+                "DO $$ DECLARE before text := current_setting('lock_timeout'); BEGIN "
+                "PERFORM set_config('lock_timeout', {wait}, true); "
+                "ALTER TABLE {t} ALTER COLUMN vector SET STORAGE MAIN; "
+                "PERFORM set_config('lock_timeout', before, true); "
+                "EXCEPTION WHEN lock_not_available THEN NULL; END $$").format(
+                    t=self.t, wait=sql.Literal(str(LOCK_WAIT_MS))))
+            rows = yield Step(sql.SQL("SELECT attstorage FROM pg_attribute WHERE attrelid = to_regclass(%s) "
+                                      "AND attname = 'vector'"), (f'"{self.table}"',))
+            if rows[0][0] != "m":
+                _core.log.warning("%s: busy, so its vectors stay stored out of line (slower exact search) until "
+                                  "a later open can change the column's storage", self.table)
+        else:  # only the table's owner may change it: a role with only reads and writes works on as before
+            _core.log.warning("%s: vectors are stored out of line (pgvector's EXTERNAL), which slows exact search "
+                              "several times; ask the table's owner to run ALTER TABLE %s ALTER COLUMN vector SET "
+                              "STORAGE MAIN", self.table, self.table)
 
     def _found_version(self) -> Steps:
         rows = yield Step(sql.SQL("SELECT to_regclass(%s), to_regclass(%s)"),
