@@ -359,7 +359,7 @@ def maxscore_floor(store: SQLiteStore, queries: list[str], depth: int = 60) -> N
     original, kth, best = fts._scored, fts._kth, fts._best
 
     def counted(conn: sqlite3.Connection, table: str, match: str, clause: str, params: Sequence[object],
-                k: int | None = None) -> list[tuple[int, float]]:
+                k: int) -> list[tuple[int, float]]:
         scored.append(rows_matching(match))
         return original(conn, table, match, clause, params, k)
 

@@ -46,37 +46,47 @@ def test_hybrid_recall_in_parallel_equals_the_searches_one_after_the_other(tmp_p
         assert [r.id for r, _ in hits] == [r.id for r, _ in sequential.backend.search("episodic", question, 5)]
 
 
-class Rendezvous(SQLiteStore):
-    """Each leg waits for the other to start: a recall finishes only if its two searches run at once."""
+class Recording(SQLiteStore):
+    """Records each search (its leg, thread and ef_search). With `meet`, each leg waits for the other to start, so a
+    recall finishes only if its two searches run at once; the leg named by `fail` raises."""
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args, meet: bool = False, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.dense_started, self.text_started, self.threads = threading.Event(), threading.Event(), set()
-        self.fail: str | None = None
+        self.meet, self.fail = meet, None
+        self.calls: list[tuple[str, int, int | None]] = []
+        self.started = {"dense": threading.Event(), "text": threading.Event()}
 
-    def query(self, *args, **kwargs):
-        self.dense_started.set()
-        self.threads.add(("dense", threading.get_ident()))
-        if not self.text_started.wait(10):
-            raise TimeoutError("the lexical search never started beside the dense one")
-        if self.fail == "dense":
-            raise StoreError("dense search failed", backend=self.name)
-        return super().query(*args, **kwargs)
+    @property
+    def threads(self) -> set[tuple[str, int]]:
+        return {(leg, ident) for leg, ident, _ in self.calls}
+
+    def _enter(self, leg: str, ef_search: int | None = None) -> None:
+        self.calls.append((leg, threading.get_ident(), ef_search))
+        self.started[leg].set()
+        other = "text" if leg == "dense" else "dense"
+        if self.meet and not self.started[other].wait(10):
+            raise TimeoutError(f"the {other} search never started beside the {leg} one")
+        if self.fail == leg:
+            raise StoreError(f"{leg} search failed", backend=self.name)
+
+    def query(self, *args, ef_search=None, **kwargs):
+        self._enter("dense", ef_search)
+        return super().query(*args, ef_search=ef_search, **kwargs)
 
     def search_text(self, *args, **kwargs):
-        self.text_started.set()
-        self.threads.add(("text", threading.get_ident()))
-        if not self.dense_started.wait(10):
-            raise TimeoutError("the dense search never started beside the lexical one")
-        if self.fail == "text":
-            raise StoreError("lexical search failed", backend=self.name)
+        self._enter("text")
         return super().search_text(*args, **kwargs)
 
 
-def test_hybrid_recall_runs_the_lexical_search_beside_the_dense_one(tmp_path):
-    store = Rendezvous(tmp_path / "m.db", 384)
-    memory = EpisodicMemory(MemoryBackend(store, HashEmbedder(384), tenant="t"))
+def _recording(tmp_path, **options) -> tuple[Recording, EpisodicMemory]:
+    store = Recording(tmp_path / "m.db", 384, **options)
+    memory = EpisodicMemory(MemoryBackend(store, HashEmbedder(384), tenant="t", clock=lambda: 1e9))
     memory.record_many(TEXTS, importance=0.5)
+    return store, memory
+
+
+def test_hybrid_recall_runs_the_lexical_search_beside_the_dense_one(tmp_path):
+    store, memory = _recording(tmp_path, meet=True)
     got = memory.recall("What did Caroline research?", 3)
     assert got.items[0].id and {leg for leg, _ in store.threads} == {"dense", "text"}
     assert len({ident for _, ident in store.threads}) == 2
@@ -85,45 +95,25 @@ def test_hybrid_recall_runs_the_lexical_search_beside_the_dense_one(tmp_path):
 
 @pytest.mark.parametrize("leg", ["dense", "text"])
 def test_an_error_of_either_search_reaches_the_caller(tmp_path, leg):
-    store = Rendezvous(tmp_path / "m.db", 384)
-    memory = EpisodicMemory(MemoryBackend(store, HashEmbedder(384), tenant="t"))
-    memory.record_many(TEXTS, importance=0.5)
+    store, memory = _recording(tmp_path, meet=True)
     store.fail = leg
-    with pytest.raises(StoreError, match="lexical search failed" if leg == "text" else "dense search failed"):
+    with pytest.raises(StoreError, match=f"{leg} search failed"):
         memory.recall("Caroline", 3)
     store.fail = None
     assert memory.recall("Caroline", 3).items  # the pool is unharmed
 
 
-class Threads(SQLiteStore):
-    """Records the thread each search ran on."""
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.threads: set[tuple[str, int]] = set()
-
-    def query(self, *args, **kwargs):
-        self.threads.add(("dense", threading.get_ident()))
-        return super().query(*args, **kwargs)
-
-    def search_text(self, *args, **kwargs):
-        self.threads.add(("text", threading.get_ident()))
-        return super().search_text(*args, **kwargs)
-
-
 def test_a_recall_finding_every_worker_busy_runs_its_searches_one_after_the_other(tmp_path):
     from contextwise.memory import _base
 
-    store = Threads(tmp_path / "m.db", 384)
-    memory = EpisodicMemory(MemoryBackend(store, HashEmbedder(384), tenant="t", clock=lambda: 1e9))
-    memory.record_many(TEXTS, importance=0.5)
+    store, memory = _recording(tmp_path)
     expected = [i.id for i in memory.recall("Caroline adoption", 3).items]
     assert len({ident for _, ident in store.threads}) == 2
     taken = 0
     while _base._SPARE_WORKERS.acquire(blocking=False):
         taken += 1
     try:
-        store.threads.clear()
+        store.calls.clear()
         assert [i.id for i in memory.recall("Caroline adoption", 3).items] == expected
         assert store.threads == {("dense", threading.get_ident()), ("text", threading.get_ident())}
     finally:
@@ -131,31 +121,18 @@ def test_a_recall_finding_every_worker_busy_runs_its_searches_one_after_the_othe
             _base._SPARE_WORKERS.release()
 
 
-class Tuned(SQLiteStore):
-    """Records the ef_search each dense search was given."""
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.asked: list[int | None] = []
-
-    def query(self, *args, ef_search=None, **kwargs):
-        self.asked.append(ef_search)
-        return super().query(*args, ef_search=ef_search, **kwargs)
-
-
 def test_the_dense_search_beside_the_lexical_one_searches_wider(tmp_path):
     from contextwise.memory._base import HYBRID_EF_SEARCH
 
-    store = Tuned(tmp_path / "m.db", 384)
-    memory = EpisodicMemory(MemoryBackend(store, HashEmbedder(384), tenant="t"))
-    memory.record_many(TEXTS, importance=0.5)
+    store, memory = _recording(tmp_path)
     memory.recall("Caroline adoption", 3)
     memory.recall("Caroline adoption", 3, mode="dense")
-    assert store.asked == [HYBRID_EF_SEARCH, None]  # dense alone keeps the store's own
+    asked = [ef for leg, _, ef in store.calls if leg == "dense"]
+    assert asked == [HYBRID_EF_SEARCH, None]  # dense alone keeps the store's own
     narrow = EpisodicMemory(MemoryBackend(store, HashEmbedder(384), tenant="t", hybrid_ef_search=None))
-    store.asked.clear()
+    store.calls.clear()
     narrow.recall("Caroline adoption", 3)
-    assert store.asked == [None]
+    assert [ef for leg, _, ef in store.calls if leg == "dense"] == [None]
     with pytest.raises(UsageError, match="ef_search"):
         MemoryBackend(store, HashEmbedder(384), tenant="t", hybrid_ef_search=0)
 

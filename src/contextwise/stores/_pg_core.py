@@ -29,7 +29,7 @@ import hashlib
 import math
 import re
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, TypeVar
 from collections.abc import Generator, Sequence
 
@@ -119,10 +119,11 @@ class PgCore:
         vectors, 21 ms in line (benchmarks/bench_memory.py --postgres). MAIN still moves a vector out as a last
         resort, when a row cannot fit a page. Rows written before keep their place until they are rewritten
         (an update, or VACUUM FULL); no schema version is needed, so older contextwise still opens the table."""
-        rows = yield Step(sql.SQL(
+        storage = Step(sql.SQL(
             "SELECT a.attstorage, pg_has_role(current_user, c.relowner, 'USAGE') FROM pg_attribute a "
             "JOIN pg_class c ON c.oid = a.attrelid WHERE a.attrelid = to_regclass(%s) AND a.attname = 'vector'"),
             (f'"{self.table}"',))
+        rows = yield storage
         if not rows or rows[0][0] == "m":
             return
         if rows[0][1]:
@@ -136,8 +137,7 @@ class PgCore:
                 "PERFORM set_config('lock_timeout', before, true); "
                 "EXCEPTION WHEN lock_not_available THEN NULL; END $$").format(
                     t=self.t, wait=sql.Literal(str(LOCK_WAIT_MS))))
-            rows = yield Step(sql.SQL("SELECT attstorage FROM pg_attribute WHERE attrelid = to_regclass(%s) "
-                                      "AND attname = 'vector'"), (f'"{self.table}"',))
+            rows = yield storage
             if rows[0][0] != "m":
                 _core.log.warning("%s: busy, so its vectors stay stored out of line (slower exact search) until "
                                   "a later open can change the column's storage", self.table)
@@ -392,8 +392,7 @@ class PgCore:
         if not conditions and isinstance(self.search, _core.HnswSearch):
             use_index = yield from self._has_index(tenant, part)
         if use_index and isinstance(self.search, _core.HnswSearch):
-            search = self.search if ef_search is None else replace(self.search, ef_search=ef_search)
-            rows = yield from self._hnsw_query(q, k, tenant, part, search, self.search)
+            rows = yield from self._hnsw_query(q, k, tenant, part, self.search, ef_search)
         else:
             rows = yield self._exact_query(q, k, tenant, part, conditions)
         return [Hit(_record(row[:6]), float(row[6])) for row in rows]
@@ -447,18 +446,18 @@ class PgCore:
         return bool(rows)
 
     def _hnsw_query(self, q: np.ndarray, k: int, tenant: str, part: str, search: _core.HnswSearch,
-                    session: _core.HnswSearch) -> Steps:
-        """HNSW's top k with `search`'s ef_search: SET LOCAL in a transaction unless the session's (`session`,
-        set at connect) is the same."""
+                    ef_search: int | None) -> Steps:
+        """HNSW's top k with `ef_search` (None: `search`'s): SET LOCAL in a transaction unless the session's (set
+        at connect from `search`) will do."""
         # The scope is literal so that the planner can prove the partial index's predicate.
         query = Step(sql.SQL(
             "SELECT id, text, vector, metadata, created_at, version, 1 - (vector <=> %b) FROM {} "
             "WHERE {} AND vector IS NOT NULL ORDER BY vector <=> %b LIMIT %s"
         ).format(self.t, _literal_scope(tenant, part)), (q, q, k))
-        if _ef(search, k) == _ef(session, 1):
+        if _ef(search, k, ef_search) == _ef(search, 1):
             return (yield query)
         yield BEGIN
-        yield Step(sql.SQL("SET LOCAL hnsw.ef_search = {}").format(sql.Literal(_ef(search, k))))
+        yield Step(sql.SQL("SET LOCAL hnsw.ef_search = {}").format(sql.Literal(_ef(search, k, ef_search))))
         rows = yield query
         yield COMMIT
         return rows
@@ -531,9 +530,9 @@ def _graph_mb(vectors: int, dimensions: int) -> int:
     return min(4096, max(64, math.ceil(vectors * (4 * dimensions + 700) * 1.25 / 2**20)))
 
 
-def _ef(search: _core.HnswSearch, k: int) -> int:
-    """hnsw.ef_search for a top-k query: at least k, at most pgvector's limit of 1000."""
-    return min(1000, max(k, search.ef_search))
+def _ef(search: _core.HnswSearch, k: int, ef_search: int | None = None) -> int:
+    """hnsw.ef_search for a top-k query (`ef_search`, None: `search`'s): at least k, at most pgvector's 1000."""
+    return min(1000, max(k, ef_search or search.ef_search))
 
 
 def _record(row: Sequence[Any]) -> Record:

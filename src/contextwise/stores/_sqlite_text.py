@@ -148,23 +148,25 @@ def _common_first(terms: Sequence[str], df: dict[str, int]) -> list[str]:
     return sorted(terms, key=lambda t: (-df[t], t))
 
 
-def _scored(conn: sqlite3.Connection, table: str, match: str, clause: str, params: Sequence[object],
-            k: int | None = None) -> list[tuple[int, float]]:
+def _scoring(table: str, clause: str) -> str:
+    """The SELECT of (rowid, bm25() negated: higher is better) of the rows of `table` matching `?` and `clause`."""
     join = "" if clause == "1" else f" JOIN records r ON r.rowid = {table}.rowid"
-    sql = f"SELECT {table}.rowid, -bm25({table}) FROM {table}{join} WHERE {table} MATCH ? AND {clause}"
-    if k is not None:
-        sql += f" ORDER BY bm25({table}), {table}.rowid LIMIT {int(k)}"
+    return f"SELECT {table}.rowid, -bm25({table}) FROM {table}{join} WHERE {table} MATCH ? AND {clause}"
+
+
+def _scored(conn: sqlite3.Connection, table: str, match: str, clause: str, params: Sequence[object],
+            k: int) -> list[tuple[int, float]]:
+    """The best `k` (rowid, score) of the rows matching `match`, ties by rowid."""
+    sql = f"{_scoring(table, clause)} ORDER BY bm25({table}), {table}.rowid LIMIT {int(k)}"
     return [(int(r), float(s)) for r, s in conn.execute(sql, (match, *params))]
 
 
 def _kth(conn: sqlite3.Connection, table: str, match: str, clause: str, params: Sequence[object], k: int) -> float:
     """The k-th best score of the rows matching `match` (0.0 when fewer match): one statement, whose rows never
     cross into Python."""
-    join = "" if clause == "1" else f" JOIN records r ON r.rowid = {table}.rowid"
-    sql = (f"SELECT -bm25({table}) FROM {table}{join} WHERE {table} MATCH ? AND {clause} "
-           f"ORDER BY bm25({table}) LIMIT 1 OFFSET {int(k) - 1}")
+    sql = f"{_scoring(table, clause)} ORDER BY bm25({table}) LIMIT 1 OFFSET {int(k) - 1}"
     row = conn.execute(sql, (match, *params)).fetchone()
-    return 0.0 if row is None else float(row[0])
+    return 0.0 if row is None else float(row[1])
 
 
 def _best(conn: sqlite3.Connection, table: str, match: str, completing: str | None, clause: str,
@@ -175,8 +177,7 @@ def _best(conn: sqlite3.Connection, table: str, match: str, completing: str | No
     each row is scored once."""
     if completing is None:
         return _scored(conn, table, match, clause, params, k)
-    join = "" if clause == "1" else f" JOIN records r ON r.rowid = {table}.rowid"
-    each = f"SELECT {table}.rowid, -bm25({table}) FROM {table}{join} WHERE {table} MATCH ? AND {clause}"
+    each = _scoring(table, clause)
     sql = (f"{each} AND {table}.rowid NOT IN (SELECT rowid FROM {table} WHERE {table} MATCH ?) "
            f"UNION ALL {each} ORDER BY 2 DESC, 1 LIMIT {int(k)}")
     return [(int(r), float(s)) for r, s in conn.execute(sql, (match, *params, completing, completing, *params))]

@@ -63,7 +63,7 @@ class PostgresStore(_core.Closing):
         self._text_lock = threading.Lock()  # never held while waiting for _lock: close() takes _lock first
         self._text_conn: Any = None  # full-text search's own connection (see parallel_reads)
         try:
-            self._conn = psycopg.connect(dsn, autocommit=True, connect_timeout=max(1, int(connect_timeout_s)))
+            self._conn = self._connect()
             self.migrated_from = self._drive(self._core.migrate())
             register_vector(self._conn)
         except BaseException as exc:
@@ -191,8 +191,7 @@ class PostgresStore(_core.Closing):
     def _build(self, steps: Plan[_T]) -> _T:
         self._connection()  # a closed store refuses, as for every other call
         try:
-            with psycopg.connect(self._dsn, autocommit=True,
-                                 connect_timeout=max(1, int(self._connect_timeout_s))) as conn:
+            with self._connect() as conn:
                 return _run(steps, lambda step: self._send(conn, step))
         except BaseException as exc:
             _raise_translated(exc, self.name)
@@ -225,6 +224,11 @@ class PostgresStore(_core.Closing):
             raise StoreError("the store is closed; open a new one", backend=self.name)
         return self._conn
 
+    def _connect(self) -> Any:
+        """A new autocommit connection to the store's database (the caller registers pgvector's types once the
+        extension exists)."""
+        return psycopg.connect(self._dsn, autocommit=True, connect_timeout=max(1, int(self._connect_timeout_s)))
+
     def _text_connection(self) -> Any:
         """Full-text search's connection (under _text_lock), opened at its first use; a broken one is replaced."""
         self._connection()  # a closed store refuses
@@ -233,7 +237,7 @@ class PostgresStore(_core.Closing):
         if self._text_conn is None:
             conn = None
             try:
-                conn = psycopg.connect(self._dsn, autocommit=True, connect_timeout=max(1, int(self._connect_timeout_s)))
+                conn = self._connect()
                 register_vector(conn)
             except BaseException as exc:
                 if conn is not None:
