@@ -153,7 +153,8 @@ def test_a_build_waits_for_another_builder_while_the_store_serves_calls(pg_dsn, 
         assert result[0].built is True and result[0].vectors == 120
 
 
-def _exact_query_buffers(dsn, table, vector):
+def _buffers(dsn, query, params=()):
+    """Shared buffers a query reads (EXPLAIN (ANALYZE, BUFFERS) of its top node)."""
     import re
 
     import psycopg
@@ -161,29 +162,61 @@ def _exact_query_buffers(dsn, table, vector):
 
     with psycopg.connect(dsn, autocommit=True) as conn:
         register_vector(conn)
-        plan = conn.execute(f"EXPLAIN (ANALYZE, BUFFERS) SELECT id FROM {table} WHERE tenant = 't' "
-                            "ORDER BY vector <=> %s LIMIT 10", (vector,)).fetchall()
-    return int(re.search(r"shared hit=(\d+)(?: read=(\d+))?", plan[0][0] + " ".join(r[0] for r in plan)).group(1))
+        plan = conn.execute("EXPLAIN (ANALYZE, BUFFERS) " + query, params).fetchall()
+    return int(re.search(r"shared hit=(\d+)(?: read=(\d+))?", " ".join(r[0] for r in plan)).group(1))
 
 
-def test_vectors_stay_in_the_row_so_an_exact_query_reads_no_toast(pg_dsn, pg_table, vectors):
+def _storage(dsn, table):
+    """The vector column's storage and the table's toast_tuple_target (None: PostgreSQL's default)."""
+    ((storage, options),) = _sql(dsn, "SELECT a.attstorage, c.reloptions FROM pg_attribute a JOIN pg_class c "
+                                      "ON c.oid = a.attrelid WHERE a.attrelid = %s::regclass AND a.attname = "
+                                      "'vector'", (table,))
+    target = [int(o.split("=")[1]) for o in options or [] if o.startswith("toast_tuple_target=")]
+    return storage, (target[0] if target else None)
+
+
+def test_rows_stay_whole_so_exact_and_full_text_search_read_no_toast(pg_dsn, pg_table, vectors):
     from contextwise.stores import PostgresStore
 
-    words = [f"w{n}" for n in np.random.default_rng(3).integers(0, 10**9, 6000)]  # incompressible: rows pass 2 kB
+    rng = np.random.default_rng(3)
+    words = [f"w{n}" for n in rng.integers(0, 10**9, 6000)]  # incompressible: a row passes 2 kB
     unit = vectors.unit(300, 384, seed=4)
-    storage = ("SELECT attstorage FROM pg_attribute WHERE attrelid = %s::regclass AND attname = 'vector'", (pg_table,))
     with PostgresStore(pg_dsn, 384, pg_table, search=ExactSearch()) as store:
-        assert _sql(pg_dsn, *storage) == [("m",)]
-        store.upsert([Record(f"r{i}", " ".join(words[i * 20:(i + 1) * 20]), tuple(map(float, unit[i])))
+        assert _storage(pg_dsn, pg_table) == ("m", 8160)
+        store.upsert([Record(f"r{i}", " ".join(words[i * 20:(i + 1) * 20] + ["common"]), tuple(map(float, unit[i])))
                       for i in range(300)], tenant="t")
-    in_line = _exact_query_buffers(pg_dsn, pg_table, unit[0])
-    # The table as older contextwise left it (pgvector's EXTERNAL), rows rewritten: every vector out of line.
-    _sql(pg_dsn, f"ALTER TABLE {pg_table} ALTER COLUMN vector SET STORAGE EXTERNAL")
+
+    def read() -> tuple[int, int]:
+        dense = _buffers(pg_dsn, f"SELECT id FROM {pg_table} WHERE tenant = 't' ORDER BY vector <=> %s LIMIT 10",
+                         (unit[0],))
+        text = _buffers(pg_dsn, f"SELECT id FROM {pg_table} WHERE tenant = 't' AND tsv @@ 'common'::tsquery "
+                        "ORDER BY ts_rank(tsv, 'common'::tsquery) DESC LIMIT 10")
+        return dense, text
+
+    in_line = read()
+    # The table as older contextwise left it (pgvector's EXTERNAL, the default target), rows rewritten: every
+    # vector out of line; then with the vector kept in line but the default target: every tsvector out of line.
+    _sql(pg_dsn, f"ALTER TABLE {pg_table} ALTER COLUMN vector SET STORAGE EXTERNAL, RESET (toast_tuple_target)")
     _sql(pg_dsn, f"VACUUM FULL {pg_table}")
-    out_of_line = _exact_query_buffers(pg_dsn, pg_table, unit[0])
-    assert in_line < 300 < out_of_line, (in_line, out_of_line)  # out of line: TOAST index and heap pages per row
-    with PostgresStore(pg_dsn, 384, pg_table, search=ExactSearch()):  # the next open keeps new rows in line
-        assert _sql(pg_dsn, *storage) == [("m",)]
+    vectors_out = read()
+    _sql(pg_dsn, f"ALTER TABLE {pg_table} ALTER COLUMN vector SET STORAGE MAIN")
+    _sql(pg_dsn, f"UPDATE {pg_table} SET text = text || ''")  # new tuples: the tsvector is generated again
+    _sql(pg_dsn, f"VACUUM FULL {pg_table}")
+    texts_out = read()
+    # In line, a query reads each heap page once (~100 for 300 rows of ~2.6 kB); out of line, TOAST pages per row.
+    assert in_line[0] < 300 < vectors_out[0], (in_line, vectors_out)
+    assert in_line[1] < 300 < texts_out[1], (in_line, texts_out)
+    with PostgresStore(pg_dsn, 384, pg_table, search=ExactSearch()):  # the next open keeps new rows whole
+        assert _storage(pg_dsn, pg_table) == ("m", 8160)
+
+
+def test_a_table_s_own_toast_target_is_kept(pg_dsn, pg_table):
+    from contextwise.stores import PostgresStore
+
+    PostgresStore(pg_dsn, 8, pg_table, search=ExactSearch()).close()
+    _sql(pg_dsn, f"ALTER TABLE {pg_table} SET (toast_tuple_target = 4000)")  # a DBA's choice
+    PostgresStore(pg_dsn, 8, pg_table, search=ExactSearch()).close()
+    assert _storage(pg_dsn, pg_table) == ("m", 4000)
 
 
 def test_a_role_that_does_not_own_the_table_opens_it_as_before_and_is_told_why_it_is_slow(pg_dsn, pg_table, caplog):
@@ -193,7 +226,8 @@ def test_a_role_that_does_not_own_the_table_opens_it_as_before_and_is_told_why_i
 
     with PostgresStore(pg_dsn, 8, pg_table, search=ExactSearch()) as store:
         store.upsert([Record("r1", "a", tuple([1.0] + [0.0] * 7))], tenant="t")
-    _sql(pg_dsn, f"ALTER TABLE {pg_table} ALTER COLUMN vector SET STORAGE EXTERNAL")  # as older contextwise left it
+    # As older contextwise left it.
+    _sql(pg_dsn, f"ALTER TABLE {pg_table} ALTER COLUMN vector SET STORAGE EXTERNAL, RESET (toast_tuple_target)")
     role = f"app_{uuid.uuid4().hex[:8]}"
     _sql(pg_dsn, f"CREATE ROLE {role} LOGIN")
     try:
@@ -202,15 +236,14 @@ def test_a_role_that_does_not_own_the_table_opens_it_as_before_and_is_told_why_i
             with PostgresStore(pg_dsn.replace("postgres:@", f"{role}:@", 1), 8, pg_table,
                                search=ExactSearch()) as store:
                 assert [h.record.id for h in store.query([1.0] + [0.0] * 7, 1, tenant="t")] == ["r1"]
-        assert "SET STORAGE MAIN" in caplog.text
-        assert _sql(pg_dsn, "SELECT attstorage FROM pg_attribute WHERE attrelid = %s::regclass "
-                            "AND attname = 'vector'", (pg_table,)) == [("e",)]
+        assert "ALTER COLUMN vector SET STORAGE MAIN, SET (toast_tuple_target = 8160)" in caplog.text
+        assert _storage(pg_dsn, pg_table) == ("e", None)
     finally:
         _sql(pg_dsn, f"DROP OWNED BY {role}")
         _sql(pg_dsn, f"DROP ROLE {role}")
 
 
-def test_a_busy_table_opens_at_once_and_moves_its_vectors_in_line_at_a_later_open(pg_dsn, pg_table, caplog):
+def test_a_busy_table_opens_at_once_and_keeps_its_rows_whole_from_a_later_open(pg_dsn, pg_table, caplog):
     import threading
 
     import psycopg
@@ -218,8 +251,8 @@ def test_a_busy_table_opens_at_once_and_moves_its_vectors_in_line_at_a_later_ope
     from contextwise.stores import PostgresStore
 
     PostgresStore(pg_dsn, 8, pg_table, search=ExactSearch()).close()
-    _sql(pg_dsn, f"ALTER TABLE {pg_table} ALTER COLUMN vector SET STORAGE EXTERNAL")  # as older contextwise left it
-    storage = ("SELECT attstorage FROM pg_attribute WHERE attrelid = %s::regclass AND attname = 'vector'", (pg_table,))
+    # As older contextwise left it.
+    _sql(pg_dsn, f"ALTER TABLE {pg_table} ALTER COLUMN vector SET STORAGE EXTERNAL, RESET (toast_tuple_target)")
     counted: list[int] = []
 
     def open_and_count() -> None:
@@ -236,6 +269,49 @@ def test_a_busy_table_opens_at_once_and_moves_its_vectors_in_line_at_a_later_ope
             reader.rollback()
             opener.join(10)
     assert gave_up and counted == [0]
-    assert "busy" in caplog.text and _sql(pg_dsn, *storage) == [("e",)]
+    assert "busy" in caplog.text and _storage(pg_dsn, pg_table) == ("e", None)
     PostgresStore(pg_dsn, 8, pg_table, search=ExactSearch()).close()
-    assert _sql(pg_dsn, *storage) == [("m",)]
+    assert _storage(pg_dsn, pg_table) == ("m", 8160)
+
+
+def _reltuples(dsn, table):
+    return _sql(dsn, "SELECT reltuples FROM pg_class WHERE oid = %s::regclass", (table,))[0][0]
+
+
+def _texts(count, start=0):
+    return [Record(f"r{i}", f"note {i} about item {i % 7}", tuple([1.0, float(i % 5)] + [0.0] * 6))
+            for i in range(start, start + count)]
+
+
+def test_a_bulk_write_is_analyzed_so_the_planner_knows_the_new_rows(pg_dsn, pg_table):
+    from contextwise.stores import PostgresStore
+    from contextwise.stores._pg_core import ANALYZE_MIN_ROWS
+
+    with PostgresStore(pg_dsn, 8, pg_table, search=ExactSearch()) as store:
+        store.upsert(_texts(ANALYZE_MIN_ROWS - 1), tenant="t")  # small: left to autovacuum
+        assert _reltuples(pg_dsn, pg_table) < 0  # never analyzed
+        store.upsert(_texts(ANALYZE_MIN_ROWS, start=ANALYZE_MIN_ROWS), tenant="t")
+        assert _reltuples(pg_dsn, pg_table) == 2 * ANALYZE_MIN_ROWS - 1
+        store.upsert(_texts(ANALYZE_MIN_ROWS, start=2 * ANALYZE_MIN_ROWS), tenant="t")  # half the table: again
+        assert _reltuples(pg_dsn, pg_table) == 3 * ANALYZE_MIN_ROWS - 1
+
+
+def test_a_bulk_write_does_not_wait_for_an_analyze_lock_held_elsewhere(pg_dsn, pg_table):
+    import threading
+
+    import psycopg
+
+    from contextwise.stores import PostgresStore
+    from contextwise.stores._pg_core import ANALYZE_MIN_ROWS
+
+    with PostgresStore(pg_dsn, 8, pg_table, search=ExactSearch()) as store, psycopg.connect(pg_dsn) as other:
+        other.execute(f"LOCK TABLE {pg_table} IN SHARE UPDATE EXCLUSIVE MODE")  # what an index build holds
+        writer = threading.Thread(target=store.upsert, args=(_texts(ANALYZE_MIN_ROWS),), kwargs={"tenant": "t"})
+        writer.start()
+        writer.join(10)  # a thread, so that a regression fails here instead of hanging
+        waited = writer.is_alive()
+        other.rollback()
+        writer.join(10)
+        assert not waited, "the write waited for the lock of its ANALYZE"
+        assert store.count(tenant="t") == ANALYZE_MIN_ROWS
+        assert _reltuples(pg_dsn, pg_table) < 0  # left to autovacuum

@@ -59,8 +59,10 @@ class Step:
 BEGIN = Step(sql.SQL("BEGIN"))
 COMMIT = Step(sql.SQL("COMMIT"))
 INDEX_CHECK_TTL_S = 60.0
-#: How long opening a store waits for the lock that moves a table's vectors in line (see _vectors_in_line).
+#: How long upkeep waits for its lock before leaving the work to later (see _waiting_at_most).
 LOCK_WAIT_MS = 500
+#: A write of at least this many rows, and over a tenth of the table, is followed by ANALYZE (see _analyze_after).
+ANALYZE_MIN_ROWS = 1_000
 Steps = Generator[Step, Any, Any]
 _T = TypeVar("_T")
 #: Steps whose driver ends with a `_T` (what the store method returns).
@@ -102,7 +104,7 @@ class PgCore:
             yield from getattr(self, f"_to_v{version}")()
         if found < SCHEMA_VERSION:
             yield Step(sql.SQL("UPDATE {} SET version = %s").format(self.versions), (SCHEMA_VERSION,))
-        yield from self._vectors_in_line()
+        yield from self._rows_in_line()
         rows = yield Step(sql.SQL("SELECT value FROM {} WHERE key = 'dimensions'").format(self.info))
         if int(rows[0][0]) != self.dimensions:
             raise DimensionMismatchError(f"table {self.table} holds {rows[0][0]}-d vectors; "
@@ -112,39 +114,42 @@ class PgCore:
             yield Step(sql.SQL("SET hnsw.ef_search = {}").format(sql.Literal(_ef(self.search, 1))))
         return found
 
-    def _vectors_in_line(self) -> Steps:
-        """Keep vectors in the row (storage MAIN), once per table: pgvector's type defaults to EXTERNAL, and a
-        memory's row (a 384-d vector is 1,540 bytes, plus text and metadata) passes PostgreSQL's 2 kB TOAST
-        threshold, so every vector went out of line and an exact query read ~6 TOAST pages a row: 77 ms at 20k
-        vectors, 21 ms in line (benchmarks/bench_memory.py --postgres). MAIN still moves a vector out as a last
-        resort, when a row cannot fit a page. Rows written before keep their place until they are rewritten
-        (an update, or VACUUM FULL); no schema version is needed, so older contextwise still opens the table."""
-        storage = Step(sql.SQL(
-            "SELECT a.attstorage, pg_has_role(current_user, c.relowner, 'USAGE') FROM pg_attribute a "
-            "JOIN pg_class c ON c.oid = a.attrelid WHERE a.attrelid = to_regclass(%s) AND a.attname = 'vector'"),
-            (f'"{self.table}"',))
-        rows = yield storage
-        if not rows or rows[0][0] == "m":
+    def _rows_in_line(self) -> Steps:
+        """Keep a memory's row whole in the heap, once per table: its vector (storage MAIN) and its tsvector
+        (`toast_tuple_target` at the page's maximum). pgvector's type defaults to EXTERNAL, and a memory's row (a
+        384-d vector is 1,540 bytes, plus text, tsvector and metadata: ~2.6 kB) passes PostgreSQL's 2 kB TOAST
+        threshold: with both defaults every vector went out of line, and an exact query read ~6 TOAST pages a
+        row (77 ms at 20k memories, 21 ms in line); with the vector in line the tsvector went out instead, and
+        full-text search read ~4 TOAST pages a row (benchmarks/bench_memory.py --postgres). A value still goes
+        out of line when the row cannot fit a page. A table's own `toast_tuple_target` is kept. Rows written
+        before keep their place until they are rewritten (an update, or VACUUM FULL); no schema version is
+        needed, so older contextwise still opens the table."""
+        state = Step(sql.SQL(
+            "SELECT a.attstorage = 'm', NOT EXISTS (SELECT 1 FROM unnest(c.reloptions) o "
+            "WHERE o LIKE 'toast_tuple_target=%%'), pg_has_role(current_user, c.relowner, 'USAGE'), "
+            "current_setting('block_size')::int - 32 FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+            "WHERE a.attrelid = to_regclass(%s) AND a.attname = 'vector'"), (f'"{self.table}"',))
+        rows = yield state
+        if not rows or (rows[0][0] and not rows[0][1]):
             return
-        if rows[0][1]:
+        main, untargeted, owner, target = rows[0]
+        changes = ["ALTER COLUMN vector SET STORAGE MAIN"] if not main else []
+        if untargeted:
+            changes.append(f"SET (toast_tuple_target = {int(target)})")
+        alter = sql.SQL("ALTER TABLE {} {}").format(self.t, sql.SQL(", ".join(changes)))
+        if owner:
             # ALTER takes an ACCESS EXCLUSIVE lock: waiting for it behind a long query (or a concurrent index
             # build) would stall every other call on the table, so it gives up after LOCK_WAIT_MS and the next
             # open tries again.
-            yield Step(sql.SQL(
-                "DO $$ DECLARE before text := current_setting('lock_timeout'); BEGIN "
-                "PERFORM set_config('lock_timeout', {wait}, true); "
-                "ALTER TABLE {t} ALTER COLUMN vector SET STORAGE MAIN; "
-                "PERFORM set_config('lock_timeout', before, true); "
-                "EXCEPTION WHEN lock_not_available THEN NULL; END $$").format(
-                    t=self.t, wait=sql.Literal(str(LOCK_WAIT_MS))))
-            rows = yield storage
-            if rows[0][0] != "m":
-                _core.log.warning("%s: busy, so its vectors stay stored out of line (slower exact search) until "
-                                  "a later open can change the column's storage", self.table)
+            yield _waiting_at_most(alter)
+            rows = yield state
+            if not rows[0][0] or rows[0][1]:
+                _core.log.warning("%s: busy, so its rows stay stored partly out of line (slower exact and full-text "
+                                  "search) until a later open can change the table's storage", self.table)
         else:  # only the table's owner may change it: a role with only reads and writes works on as before
-            _core.log.warning("%s: vectors are stored out of line (pgvector's EXTERNAL), which slows exact search "
-                              "several times; ask the table's owner to run ALTER TABLE %s ALTER COLUMN vector SET "
-                              "STORAGE MAIN", self.table, self.table)
+            _core.log.warning("%s: vectors or tsvectors are stored out of line, which slows exact and full-text "
+                              "search several times; ask the table's owner to run ALTER TABLE %s %s", self.table,
+                              self.table, ", ".join(changes))
 
     def _found_version(self) -> Steps:
         rows = yield Step(sql.SQL("SELECT to_regclass(%s), to_regclass(%s)"),
@@ -272,6 +277,20 @@ class PgCore:
                            "version = {t}.version + 1").format(t=self.t, s=stage))
         yield COMMIT
         self.embedder.confirmed |= ours
+        yield from self._analyze_after(len(rows))
+
+    def _analyze_after(self, written: int) -> Steps:
+        """ANALYZE after a write of at least ANALYZE_MIN_ROWS rows that is over a tenth of the table, the change
+        autovacuum analyzes after, but only at its next round (up to a minute later): until then the planner
+        plans for the table as it was, and a just-loaded tier's full-text search took 52 ms a question at 20k
+        memories, 35 ms analyzed (ANALYZE itself: 0.25 s). Run after the commit, so the write is kept whatever
+        happens to it; it leaves the work to autovacuum if its lock is held (an index build, autovacuum itself)."""
+        if written < ANALYZE_MIN_ROWS:
+            return
+        rows = yield Step(sql.SQL("SELECT reltuples FROM pg_class WHERE oid = to_regclass(%s)"), (f'"{self.table}"',))
+        if rows and rows[0][0] >= 10 * written:  # reltuples is -1 before the first ANALYZE
+            return
+        yield _waiting_at_most(sql.SQL("ANALYZE {}").format(self.t))
 
     # --- HNSW indexes (steps for a connection of their own: a build takes minutes) ------------------------------
 
@@ -429,11 +448,14 @@ class PgCore:
         clause, params = to_postgres(conditions)
         scope, scope_params = _scope(tenant, part)
         tsquery = " | ".join("'" + t.replace("'", "''") + "'" for t in terms)
+        # Ranked by id and score alone, then the k rows read: the sort carries no vectors (the statement alone at 20k
+        # memories: 28 ms against 32 ms).
         rows = yield Step(sql.SQL(
-            "SELECT id, text, vector, metadata, created_at, version, ts_rank(tsv, q) AS score "
-            "FROM {t}, to_tsquery('simple', %s) q WHERE {scope} AND tsv @@ q AND {clause} "
-            "ORDER BY score DESC, id COLLATE \"C\" LIMIT %s").format(t=self.t, scope=scope, clause=sql.SQL(clause)),
-            (tsquery, *scope_params, *params, k))
+            "WITH best AS (SELECT id, ts_rank(tsv, q) AS score FROM {t}, to_tsquery('simple', %s) q "
+            "WHERE {scope} AND tsv @@ q AND {clause} ORDER BY score DESC, id COLLATE \"C\" LIMIT %s) "
+            "SELECT r.id, r.text, r.vector, r.metadata, r.created_at, r.version, best.score FROM best "
+            "JOIN {t} r ON r.tenant = %s AND r.id = best.id ORDER BY best.score DESC, best.id COLLATE \"C\""
+        ).format(t=self.t, scope=scope, clause=sql.SQL(clause)), (tsquery, *scope_params, *params, k, tenant))
         return [Hit(_record(row[:6]), float(row[6])) for row in rows]
 
     def _has_index(self, tenant: str, part: str) -> Steps:
@@ -511,6 +533,17 @@ def _scope(tenant: str, part: str | None) -> tuple[sql.Composable, tuple[str, ..
     if part is None:
         return sql.SQL("tenant = %s"), (tenant,)
     return sql.SQL("tenant = %s AND part = %s"), (tenant, part)
+
+
+def _waiting_at_most(statement: sql.Composable) -> Step:
+    """`statement` run only if its lock comes within LOCK_WAIT_MS (else nothing happens): upkeep (a table's
+    storage, ANALYZE) must not queue every call on the table behind a long query or a concurrent index build."""
+    return Step(sql.SQL(
+        "DO $$ DECLARE before text := current_setting('lock_timeout'); BEGIN "
+        "PERFORM set_config('lock_timeout', {wait}, true); {statement}; "
+        "PERFORM set_config('lock_timeout', before, true); "
+        "EXCEPTION WHEN lock_not_available THEN NULL; END $$").format(
+            statement=statement, wait=sql.Literal(str(LOCK_WAIT_MS))))
 
 
 def _literal_scope(tenant: str, part: str) -> sql.Composable:
