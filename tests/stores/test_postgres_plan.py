@@ -292,8 +292,10 @@ def test_a_bulk_write_is_analyzed_so_the_planner_knows_the_new_rows(pg_dsn, pg_t
         assert _reltuples(pg_dsn, pg_table) < 0  # never analyzed
         store.upsert(_texts(ANALYZE_MIN_ROWS, start=ANALYZE_MIN_ROWS), tenant="t")
         assert _reltuples(pg_dsn, pg_table) == 2 * ANALYZE_MIN_ROWS - 1
-        store.upsert(_texts(ANALYZE_MIN_ROWS, start=2 * ANALYZE_MIN_ROWS), tenant="t")  # half the table: again
-        assert _reltuples(pg_dsn, pg_table) == 3 * ANALYZE_MIN_ROWS - 1
+        store.upsert(_texts(ANALYZE_MIN_ROWS, start=2 * ANALYZE_MIN_ROWS), tenant="t")  # a third: left
+        assert _reltuples(pg_dsn, pg_table) == 2 * ANALYZE_MIN_ROWS - 1
+        store.upsert(_texts(3 * ANALYZE_MIN_ROWS, start=3 * ANALYZE_MIN_ROWS), tenant="t")  # doubles it: again
+        assert _reltuples(pg_dsn, pg_table) == 6 * ANALYZE_MIN_ROWS - 1
 
 
 def test_a_bulk_write_does_not_wait_for_an_analyze_lock_held_elsewhere(pg_dsn, pg_table):

@@ -61,7 +61,7 @@ COMMIT = Step(sql.SQL("COMMIT"))
 INDEX_CHECK_TTL_S = 60.0
 #: How long upkeep waits for its lock before leaving the work to later (see _waiting_at_most).
 LOCK_WAIT_MS = 500
-#: A write of at least this many rows, and over a tenth of the table, is followed by ANALYZE (see _analyze_after).
+#: A write of at least this many rows that doubles the table is followed by ANALYZE (see _analyze_after).
 ANALYZE_MIN_ROWS = 1_000
 Steps = Generator[Step, Any, Any]
 _T = TypeVar("_T")
@@ -280,15 +280,17 @@ class PgCore:
         yield from self._analyze_after(len(rows))
 
     def _analyze_after(self, written: int) -> Steps:
-        """ANALYZE after a write of at least ANALYZE_MIN_ROWS rows that is over a tenth of the table, the change
-        autovacuum analyzes after, but only at its next round (up to a minute later): until then the planner
-        plans for the table as it was, and a just-loaded tier's full-text search took 52 ms a question at 20k
-        memories, 35 ms analyzed (ANALYZE itself: 0.25 s). Run after the commit, so the write is kept whatever
-        happens to it; it leaves the work to autovacuum if its lock is held (an index build, autovacuum itself)."""
+        """ANALYZE after a write of at least ANALYZE_MIN_ROWS rows into a table that had never been analyzed or at
+        most as many rows: autovacuum analyzes a changed table only at its next round (up to a minute later), and
+        until then the planner plans for the table as it was: a just-loaded tier's full-text search took 52 ms a
+        question at 20k memories, 35 ms analyzed (ANALYZE itself: 0.25 s). A table analyzed each time it doubles
+        is analyzed O(log n) times while it is loaded in batches. Run after the commit, so the write is kept
+        whatever happens to it; it leaves the work to autovacuum if its lock is held (an index build, autovacuum
+        itself)."""
         if written < ANALYZE_MIN_ROWS:
             return
         rows = yield Step(sql.SQL("SELECT reltuples FROM pg_class WHERE oid = to_regclass(%s)"), (f'"{self.table}"',))
-        if rows and rows[0][0] >= 10 * written:  # reltuples is -1 before the first ANALYZE
+        if rows and rows[0][0] > written:  # reltuples is -1 before the first ANALYZE
             return
         yield _waiting_at_most(sql.SQL("ANALYZE {}").format(self.t))
 
