@@ -368,11 +368,11 @@ def maxscore_floor(store: SQLiteStore, queries: list[str], depth: int = 60) -> N
         scored.append(rows_matching(match))
         return kth(conn, table, match, clause, params, k)
 
-    def counted_best(conn: sqlite3.Connection, table: str, match: str, completing: str | None, clause: str,
+    def counted_best(conn: sqlite3.Connection, table: str, match: str, common: str | None, clause: str,
                      params: Sequence[object], k: int) -> list[tuple[int, float]]:
-        if completing is not None:  # else it calls _scored, counted there; each row is scored once
+        if common is not None:  # else it calls _scored, counted there; each row is scored once
             scored.append(rows_matching(match))
-        return best(conn, table, match, completing, clause, params, k)
+        return best(conn, table, match, common, clause, params, k)
 
     def rows_matching(match: str) -> int:
         return int(conn.execute(f"SELECT count(*) FROM {table} WHERE {table} MATCH ?", (match,)).fetchone()[0])

@@ -14,8 +14,8 @@ most (k1 + 1) * idf. The rarest words, about ROUND_ROWS rows' worth, are scored 
 bounds add up to less than the k-th best score found cannot lift a row holding none of the others into the top k,
 so they only complete the scores of the rows found through the others, and the other words are searched in full.
 One statement ranks both (`_best`): the rows holding the other words, each scored once, by `(common words) AND
-(other words)` where it holds both, else by `(other words)`; so only the k best rows cross into Python, and
-SQLite runs the statement outside Python's lock (a hybrid recall's dense search runs meanwhile). The result
+(other words)` where it holds both, else by `(other words) NOT (common words)`; so only the k best rows cross into
+Python, and SQLite runs the statement outside Python's lock (a hybrid recall's dense search runs meanwhile). The result
 equals bm25() over every row: the same rows, and the same scores, since every query lists the phrases in one
 order (most common first) and adding the contributions of words a row lacks (0.0) changes no float.
 
@@ -122,8 +122,7 @@ def search(conn: sqlite3.Connection, table: str, terms: Sequence[str], k: int, c
         searched.append(rest.pop(0))
     common = rest + common  # past the budget the other words only complete the scores of the rows found
     order = _any(_common_first(searched, df))
-    return _best(conn, table, order, f"{_any(_common_first(common, df))} AND {order}" if common else None,
-                 clause, params, k)
+    return _best(conn, table, order, _any(_common_first(common, df)) if common else None, clause, params, k)
 
 
 def _words(terms: Sequence[str], rows: int, df: dict[str, int]) -> list[str]:
@@ -169,18 +168,18 @@ def _kth(conn: sqlite3.Connection, table: str, match: str, clause: str, params: 
     return 0.0 if row is None else float(row[1])
 
 
-def _best(conn: sqlite3.Connection, table: str, match: str, completing: str | None, clause: str,
+def _best(conn: sqlite3.Connection, table: str, match: str, common: str | None, clause: str,
           params: Sequence[object], k: int) -> list[tuple[int, float]]:
-    """The best `k` (rowid, score) of the rows matching `match`, ties by rowid; a row that also matches
-    `completing` (whose phrases are those of `match` and more) is scored by that query instead. One statement, so
-    only the k rows cross into Python and SQLite runs it outside Python's lock, beside the caller's other threads;
-    each row is scored once."""
-    if completing is None:
+    """The best `k` (rowid, score) of the rows matching `match`, ties by rowid; a row that also matches `common`
+    is scored by `(common) AND (match)` (every phrase), the others by `(match) NOT (common)` (whose phrases of
+    `common` come last and add 0.0). One statement, so only the k rows cross into Python and SQLite runs it
+    outside Python's lock, beside the caller's other threads; each row is scored once."""
+    if common is None:
         return _scored(conn, table, match, clause, params, k)
     each = _scoring(table, clause)
-    sql = (f"{each} AND {table}.rowid NOT IN (SELECT rowid FROM {table} WHERE {table} MATCH ?) "
-           f"UNION ALL {each} ORDER BY 2 DESC, 1 LIMIT {int(k)}")
-    return [(int(r), float(s)) for r, s in conn.execute(sql, (match, *params, completing, completing, *params))]
+    sql = f"{each} UNION ALL {each} ORDER BY 2 DESC, 1 LIMIT {int(k)}"
+    return [(int(r), float(s)) for r, s in conn.execute(
+        sql, (f"{match} NOT {common}", *params, f"{common} AND {match}", *params))]
 
 
 def _frequencies(conn: sqlite3.Connection, table: str, terms: Sequence[str], cache: TermCache,
