@@ -28,6 +28,7 @@ import argparse
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from _data import shared_data
@@ -221,7 +222,8 @@ def user_text(turn: Any) -> str:
 def default_path(conversations: Sequence[LocomoConversation], cache: str | None, split: str, store: str) -> None:
     """Recall through `UnifiedMemory.episodic` as shipped, beside the ranking it replaced and bm25s. `store`
     "sqlite" is the default a user gets (a SQLite file: FTS5 bm25 for the lexical side); "memory" the
-    in-memory store (its own BM25 index)."""
+    in-memory store (its own BM25 index); "postgres" one PostgreSQL table (a pgserver started here; full-text
+    search ranked by ts_rank), a tenant per conversation."""
     import tempfile
 
     from contextwise.memory import UnifiedMemory
@@ -233,8 +235,17 @@ def default_path(conversations: Sequence[LocomoConversation], cache: str | None,
     seconds = dict.fromkeys(results, 0.0)
     ingest_s, turns = 0.0, 0
     folder = tempfile.TemporaryDirectory(prefix="cw-locomo-")
+    server: Any = None
+    shared: Any = None
+    if store == "postgres":
+        from bench_stores import start_postgres
+
+        from contextwise.stores import PostgresStore
+
+        server = start_postgres(Path(folder.name))
+        shared = PostgresStore(server.get_uri(), 384, "cw_locomo")
     for conv in chosen:
-        spec = f"sqlite:{folder.name}/{conv.sample_id}.db" if store == "sqlite" else "memory:"
+        spec = shared or (f"sqlite:{folder.name}/{conv.sample_id}.db" if store == "sqlite" else "memory:")
         mem = UnifiedMemory(store=spec, embedder=emb, tenant=conv.sample_id)
         began = time.perf_counter()
         for turn in conv.turns:
@@ -248,6 +259,9 @@ def default_path(conversations: Sequence[LocomoConversation], cache: str | None,
                                 where=None).items
                 seconds[name] += time.perf_counter() - began
                 results[name].append(score_question(conv.sample_id, q, [i.metadata["dia_id"] for i in items]))
+    if server is not None:
+        shared.close()
+        server.cleanup()
     folder.cleanup()
     questions = len(results['episodic.recall (default)'])
     print(f"{split}, {store} store: {len(chosen)} conversations, {questions} questions; "
@@ -281,7 +295,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--split", choices=["tuning", "held-out"], default="tuning",
                         help="for `default`: the conversations to report")
     parser.add_argument("--data", default=str(DATA), help="the locomo10.json file")
-    parser.add_argument("--store", choices=["sqlite", "memory"], default="sqlite",
+    parser.add_argument("--store", choices=["sqlite", "memory", "postgres"], default="sqlite",
                         help="for `default`: the store (sqlite: what UnifiedMemory uses when given none)")
     parser.add_argument("--cache", default=None, help="a SQLite file caching vectors across runs (speed is then "
                                                       "not the embedder's)")

@@ -141,6 +141,7 @@ def postgres_figures(turns: list[str], questions: list[str], memories: int, fold
     from bench_stores import start_postgres
 
     from contextwise.stores import PostgresStore
+    from contextwise.stores.postgres import PG_DEFAULT_SEARCH
 
     class OneConnectionPG(PostgresStore):  # type: ignore[misc]
         parallel_reads = False
@@ -154,6 +155,9 @@ def postgres_figures(turns: list[str], questions: list[str], memories: int, fold
             for start in range(0, memories, 5000):
                 episodic.record_many(episode_texts(turns, start, min(memories, start + 5000)), importance=0.5)
             print(f"PostgreSQL: {memories:,} episodes in {time.perf_counter() - began:.0f} s", flush=True)
+            if memories >= PG_DEFAULT_SEARCH.min_vectors:  # what a deployment runs once a tier is large
+                built = ", ".join(f"{b.vectors:,} vectors in {b.elapsed_s:.0f} s" for b in store.build_indexes())
+                print(f"PostgreSQL build_indexes(): {built}", flush=True)
         from contextwise.memory._context_rank import expand_query
 
         with PostgresStore(dsn, 384, table) as store:
