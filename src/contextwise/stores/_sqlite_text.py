@@ -15,9 +15,10 @@ bounds add up to less than the k-th best score found cannot lift a row holding n
 so they only complete the scores of the rows found through the others, and the other words are searched in full.
 One statement ranks both (`_best`): the rows holding the other words, each scored once, by `(common words) AND
 (other words)` where it holds both, else by `(other words) NOT (common words)`; so only the k best rows cross into
-Python, and SQLite runs the statement outside Python's lock (a hybrid recall's dense search runs meanwhile). The result
-equals bm25() over every row: the same rows, and the same scores, since every query lists the phrases in one
-order (most common first) and adding the contributions of words a row lacks (0.0) changes no float.
+Python, and SQLite runs the statement outside Python's lock (a hybrid recall's dense search runs meanwhile). The
+result equals bm25() over every row: the same rows, and the same scores, since every query lists the phrases in one
+order (most common first, or the NOT's after the others) and adding the contributions of words a row lacks (0.0)
+changes no float.
 
 That proof can need most of the rows: a question's words at k=60 are often several words each in ~10% of the
 rows, whose bounds add up past the 60th best score, and bm25() costs ~1.3-2 µs a row. So the words searched in full
