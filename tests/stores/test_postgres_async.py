@@ -105,3 +105,22 @@ def test_async_build_index_runs_beside_the_stores_other_calls(pg_dsn, pg_table, 
     assert again.built is False
     with PostgresStore(pg_dsn, 8, pg_table, search=HnswSearch(min_vectors=200)) as sync_store:
         assert sync_store.build_index(tenant="a").built is False  # another process sees the registered index
+
+
+def test_async_store_keeps_rows_whole_and_analyzes_a_bulk_write(pg_dsn, pg_table):
+    import psycopg
+
+    from contextwise.stores import AsyncPostgresStore
+    from contextwise.stores._pg_core import ANALYZE_MIN_ROWS
+
+    records = [Record(f"r{i}", f"note {i}", tuple([1.0, float(i % 5)] + [0.0] * 6)) for i in range(ANALYZE_MIN_ROWS)]
+
+    async def run():
+        async with AsyncPostgresStore(pg_dsn, 8, pg_table) as store:
+            await store.upsert(records, tenant="t")
+
+    asyncio.run(run())
+    with psycopg.connect(pg_dsn) as conn:
+        ((options, rows),) = conn.execute("SELECT reloptions, reltuples FROM pg_class WHERE oid = %s::regclass",
+                                          (pg_table,)).fetchall()
+    assert "toast_tuple_target=8160" in options and rows == ANALYZE_MIN_ROWS
