@@ -209,7 +209,7 @@ def recall_at_10(got: list[object], exact: list[object]) -> float:
 
 
 def store_figures(path: Path, queries: list[str], *, skip_peer: bool = False, embedder: str = "hash",
-                  ef_search: Sequence[int] = (800,)) -> None:
+                  ef_search: Sequence[int] = (800,), posting_probe: bool = False) -> None:
     before = rss_mb()
     began = time.perf_counter()
     hnsw_store = SQLiteStore(path, 384, search=HnswSearch(ef_search=ef_search[0]), build_in_background=False)
@@ -255,6 +255,8 @@ def store_figures(path: Path, queries: list[str], *, skip_peer: bool = False, em
               f"x{peer_ms / ours_ms:.1f} | recall@10 vs exact {recall_at_10(ours, peer):.4f} |", flush=True)
     lexical_figures(hnsw_store, queries)
     maxscore_floor(hnsw_store, queries)
+    if posting_probe:
+        posting_floor(hnsw_store, queries)
     dense_figures(hnsw_store, other, queries, embedder)
     hnsw_store.close()
     with OneConnection(path, 384, search=HnswSearch(ef_search=ef_search[0]), build_in_background=False) as one:
@@ -416,6 +418,69 @@ def maxscore_floor(store: SQLiteStore, queries: list[str], depth: int = 60) -> N
           f"({len(maxima)} words) | {time.perf_counter() - began:.0f} s |", flush=True)
 
 
+def posting_floor(store: SQLiteStore, queries: list[str], depth: int = 60) -> None:
+    """What an index of our own could do (a design probe, not the store's code): each word's rows and counts as
+    two blobs in a SQLite table (built here from the tier's FTS5 tokens, fts5vocab "instance"), and bm25 over every
+    row holding a query word computed by numpy, exact top `depth`; beside FTS5's bm25() over every row."""
+    import math
+
+    from contextwise.stores import _sqlite_text as fts
+    from contextwise.memory._context_rank import expand_query
+    from contextwise.stores._sqlite_schema import lexical_table
+
+    began = time.perf_counter()
+    conn = store._conn
+    assert conn is not None
+    table = lexical_table(conn, TENANT, "episodic")
+    assert table is not None
+    conn.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.{table}_instances USING fts5vocab(main, {table}, instance)")
+    counts: dict[str, dict[int, int]] = {}
+    lengths: dict[int, int] = {}
+    for term, doc, _col, _offset in conn.execute(f"SELECT term, doc, col, offset FROM temp.{table}_instances"):
+        row = counts.setdefault(term, {})
+        row[doc] = row.get(doc, 0) + 1
+        lengths[doc] = lengths.get(doc, 0) + 1
+    docs = np.array(sorted(lengths))
+    position = {d: i for i, d in enumerate(docs.tolist())}
+    size = np.array([lengths[d] for d in docs.tolist()], dtype=np.float64)
+    k1, b = fts.K1, 0.75
+    norm = k1 * (1 - b + b * size / size.mean())
+    index = sqlite3.connect(":memory:")
+    index.execute("CREATE TABLE postings (term TEXT PRIMARY KEY, rows BLOB, counts BLOB)")
+    index.executemany("INSERT INTO postings VALUES (?, ?, ?)", (
+        (t, np.array([position[d] for d in m], np.int32).tobytes(), np.array(list(m.values()), np.uint16).tobytes())
+        for t, m in counts.items()))
+    built = time.perf_counter() - began
+
+    def scored(words: list[str]) -> list[tuple[int, float]]:
+        marks = ",".join("?" * len(words))
+        score = np.zeros(len(docs))
+        for _term, rows, tf in index.execute(f"SELECT term, rows, counts FROM postings WHERE term IN ({marks})", words):
+            at, f = np.frombuffer(rows, np.int32), np.frombuffer(tf, np.uint16).astype(np.float64)
+            idf = max(math.log((len(docs) - len(at) + 0.5) / (len(at) + 0.5)), 0.0) or 1e-6  # FTS5's IDF
+            score[at] += idf * (f * (k1 + 1)) / (f + norm[at])
+        top = np.argpartition(-score, depth)[:depth]
+        top = top[np.lexsort((docs[top], -score[top]))]
+        return [(int(docs[i]), float(score[i])) for i in top if score[i] > 0]
+
+    times, ours, exact = [], [], []
+    for q in queries:
+        terms = lexical_terms(expand_query(q))
+        rows, df = fts._frequencies(conn, table, terms, store._terms, TENANT)
+        words = fts._words(terms, rows, df)
+        if not words:
+            continue
+        start = time.perf_counter()
+        ours.append(scored(words))
+        times.append(time.perf_counter() - start)
+        exact.append(every_row(conn, TENANT, "episodic", words, depth))
+    same = sum([r for r, _ in o] == [r for r, _ in e] for o, e in zip(ours, exact))
+    print(f"| posting floor at depth {depth} (a probe: per-word blobs of rows and counts, bm25 in numpy over every "
+          f"row holding a query word) | {statistics.median(times) * 1000:.2f} ms p50 | recall@10 vs FTS5 over every "
+          f"row {rows_recall(ours, exact):.4f}; identical top-{depth} in {same}/{len(ours)} | built in {built:.0f} s "
+          f"from {len(counts):,} words |", flush=True)
+
+
 def rows_recall(got: Sequence[object], exact: Sequence[object], k: int = 10) -> float:
     """recall@k of (rowid, score) lists, counting a row that ties the exact k-th score (within 1e-5) as found."""
     found = wanted = 0
@@ -495,6 +560,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                         help="vectors of the loaded memories and the questions (onnx: the real MiniLM, int8)")
     parser.add_argument("--budgets", default="", help="lexical row budgets to sweep, comma-separated (see "
                         "budget_sweep; needs the store)")
+    parser.add_argument("--posting-floor", action="store_true", help="also probe an index of our own: bm25 in "
+                        "numpy over per-word blobs (see posting_floor; ~20 s at 200k)")
     parser.add_argument("--postgres", type=int, default=0, help="memories for the PostgreSQL hybrid figure (0: skip)")
     parser.add_argument("--ef-search", default="800", help="HNSW ef_search values, comma-separated: the first for "
                         "the main figures, dense recall again at each of the others")
@@ -514,7 +581,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                 print(f"loaded {args.memories:,} episodes + {args.facts:,} facts in {seconds:.0f} s "
                       f"({args.memories / seconds:.0f}/s, {args.embedder} vectors)", flush=True)
             store_figures(path, questions[:args.queries], skip_peer=args.skip_peer, embedder=args.embedder,
-                          ef_search=[int(v) for v in args.ef_search.split(",")])
+                          ef_search=[int(v) for v in args.ef_search.split(",")], posting_probe=args.posting_floor)
         if args.budgets and not args.skip_store:
             budget_sweep(path, questions[:args.queries], args.embedder, [int(v) for v in args.budgets.split(",")])
         if args.postgres:
