@@ -345,13 +345,24 @@ def lexical_figures(store: SQLiteStore, queries: list[str]) -> None:
           f"in {same}/{len(queries)} queries |", flush=True)
 
 
+def searched_words(store: SQLiteStore, conn: sqlite3.Connection, table: str,
+                   question: str) -> tuple[list[str], int, dict[str, int]]:
+    """The words the store searches for `question` (episodic recall's expanded query), the tier's row count and
+    their document frequencies."""
+    from contextwise.memory._context_rank import expand_query
+    from contextwise.stores import _sqlite_text as fts
+
+    terms = lexical_terms(expand_query(question))
+    rows, df = fts._frequencies(conn, table, terms, store._terms, TENANT)
+    return fts._words(terms, rows, df), rows, df
+
+
 def maxscore_floor(store: SQLiteStore, queries: list[str], depth: int = 60) -> None:
     """The rows an exact top-`depth` by bm25() must score at the least, by MaxScore (a row holding only words whose
     maxima add up to less than the depth-th best score cannot rank): with the bound the store prunes by ((k1 + 1) *
     idf) and with each word's true maximum in the tier (found here by bm25() over the word's rows: what an index
     of our own could keep), beside the rows the store's search scores. bm25() costs ~1.7 us a row."""
     from contextwise.embed._bm25 import idf
-    from contextwise.memory._context_rank import expand_query
     from contextwise.stores import _sqlite_text as fts
     from contextwise.stores._sqlite_schema import lexical_table
 
@@ -393,9 +404,7 @@ def maxscore_floor(store: SQLiteStore, queries: list[str], depth: int = 60) -> N
     fts._scored, fts._kth, fts._best = counted, counted_kth, counted_best
     try:
         for q in queries:
-            terms = lexical_terms(expand_query(q))
-            rows, df = fts._frequencies(conn, table, terms, store._terms, TENANT)
-            words = fts._words(terms, rows, df)
+            words, rows, df = searched_words(store, conn, table, q)
             if not words:
                 continue
             exact = every_row(conn, TENANT, "episodic", words, depth)
@@ -425,7 +434,6 @@ def posting_floor(store: SQLiteStore, queries: list[str], depth: int = 60) -> No
     import math
 
     from contextwise.stores import _sqlite_text as fts
-    from contextwise.memory._context_rank import expand_query
     from contextwise.stores._sqlite_schema import lexical_table
 
     began = time.perf_counter()
@@ -465,9 +473,7 @@ def posting_floor(store: SQLiteStore, queries: list[str], depth: int = 60) -> No
 
     times, ours, exact = [], [], []
     for q in queries:
-        terms = lexical_terms(expand_query(q))
-        rows, df = fts._frequencies(conn, table, terms, store._terms, TENANT)
-        words = fts._words(terms, rows, df)
+        words, _, _ = searched_words(store, conn, table, q)
         if not words:
             continue
         start = time.perf_counter()
