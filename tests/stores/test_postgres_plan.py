@@ -288,6 +288,7 @@ def test_a_bulk_write_is_analyzed_so_the_planner_knows_the_new_rows(pg_dsn, pg_t
     from contextwise.stores._pg_core import ANALYZE_MIN_ROWS
 
     with PostgresStore(pg_dsn, 8, pg_table, search=ExactSearch()) as store:
+        _sql(pg_dsn, f"ALTER TABLE {pg_table} SET (autovacuum_enabled = false)")  # only the store analyzes it here
         store.upsert(_texts(ANALYZE_MIN_ROWS - 1), tenant="t")  # small: left to autovacuum
         assert _reltuples(pg_dsn, pg_table) < 0  # never analyzed
         store.upsert(_texts(ANALYZE_MIN_ROWS, start=ANALYZE_MIN_ROWS), tenant="t")
@@ -307,6 +308,7 @@ def test_a_bulk_write_does_not_wait_for_an_analyze_lock_held_elsewhere(pg_dsn, p
     from contextwise.stores._pg_core import ANALYZE_MIN_ROWS
 
     with PostgresStore(pg_dsn, 8, pg_table, search=ExactSearch()) as store, psycopg.connect(pg_dsn) as other:
+        _sql(pg_dsn, f"ALTER TABLE {pg_table} SET (autovacuum_enabled = false)")  # only the store analyzes it here
         other.execute(f"LOCK TABLE {pg_table} IN SHARE UPDATE EXCLUSIVE MODE")  # what an index build holds
         writer = threading.Thread(target=store.upsert, args=(_texts(ANALYZE_MIN_ROWS),), kwargs={"tenant": "t"})
         writer.start()
