@@ -345,6 +345,17 @@ def lexical_figures(store: SQLiteStore, queries: list[str]) -> None:
           f"in {same}/{len(queries)} queries |", flush=True)
 
 
+def tier_table(store: SQLiteStore) -> tuple[sqlite3.Connection, str]:
+    """The store's connection and the episodic tier's own FTS5 table (the probes below read both directly)."""
+    from contextwise.stores._sqlite_schema import lexical_table
+
+    conn = store._conn
+    assert conn is not None
+    table = lexical_table(conn, TENANT, "episodic")
+    assert table is not None, "the tier has no FTS5 table of its own: load more memories"
+    return conn, table
+
+
 def searched_words(store: SQLiteStore, conn: sqlite3.Connection, table: str,
                    question: str) -> tuple[list[str], int, dict[str, int]]:
     """The words the store searches for `question` (episodic recall's expanded query), the tier's row count and
@@ -364,13 +375,9 @@ def maxscore_floor(store: SQLiteStore, queries: list[str], depth: int = 60) -> N
     of our own could keep), beside the rows the store's search scores. bm25() costs ~1.7 us a row."""
     from contextwise.embed._bm25 import idf
     from contextwise.stores import _sqlite_text as fts
-    from contextwise.stores._sqlite_schema import lexical_table
 
     began = time.perf_counter()
-    conn = store._conn
-    assert conn is not None
-    table = lexical_table(conn, TENANT, "episodic")
-    assert table is not None
+    conn, table = tier_table(store)
     maxima: dict[str, float] = {}
     scored: list[int] = []
     original, kth, best = fts._scored, fts._kth, fts._best
@@ -433,14 +440,11 @@ def posting_floor(store: SQLiteStore, queries: list[str], depth: int = 60) -> No
     row holding a query word computed by numpy, exact top `depth`; beside FTS5's bm25() over every row."""
     import math
 
+    from contextwise.embed._bm25 import length_norm
     from contextwise.stores import _sqlite_text as fts
-    from contextwise.stores._sqlite_schema import lexical_table
 
     began = time.perf_counter()
-    conn = store._conn
-    assert conn is not None
-    table = lexical_table(conn, TENANT, "episodic")
-    assert table is not None
+    conn, table = tier_table(store)
     conn.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.{table}_instances USING fts5vocab(main, {table}, instance)")
     counts: dict[str, dict[int, int]] = {}
     lengths: dict[int, int] = {}
@@ -450,9 +454,8 @@ def posting_floor(store: SQLiteStore, queries: list[str], depth: int = 60) -> No
         lengths[doc] = lengths.get(doc, 0) + 1
     docs = np.array(sorted(lengths))
     position = {d: i for i, d in enumerate(docs.tolist())}
-    size = np.array([lengths[d] for d in docs.tolist()], dtype=np.float64)
-    k1, b = fts.K1, 0.75
-    norm = k1 * (1 - b + b * size / size.mean())
+    k1 = fts.K1
+    norm = length_norm(np.array([lengths[d] for d in docs.tolist()], dtype=np.float64), k1, 0.75)
     index = sqlite3.connect(":memory:")
     index.execute("CREATE TABLE postings (term TEXT PRIMARY KEY, rows BLOB, counts BLOB)")
     index.executemany("INSERT INTO postings VALUES (?, ?, ?)", (
@@ -465,7 +468,9 @@ def posting_floor(store: SQLiteStore, queries: list[str], depth: int = 60) -> No
         score = np.zeros(len(docs))
         for _term, rows, tf in index.execute(f"SELECT term, rows, counts FROM postings WHERE term IN ({marks})", words):
             at, f = np.frombuffer(rows, np.int32), np.frombuffer(tf, np.uint16).astype(np.float64)
-            idf = max(math.log((len(docs) - len(at) + 0.5) / (len(at) + 0.5)), 0.0) or 1e-6  # FTS5's IDF
+            # FTS5's IDF, not contextwise's (Lucene's, embed._bm25.idf): the probe must equal the reference it is timed
+            # against, bm25() over every row.
+            idf = max(math.log((len(docs) - len(at) + 0.5) / (len(at) + 0.5)), 0.0) or 1e-6
             score[at] += idf * (f * (k1 + 1)) / (f + norm[at])
         top = np.argpartition(-score, depth)[:depth]
         top = top[np.lexsort((docs[top], -score[top]))]

@@ -110,10 +110,14 @@ def test_async_build_index_runs_beside_the_stores_other_calls(pg_dsn, pg_table, 
 def test_async_store_keeps_rows_whole_and_analyzes_a_bulk_write(pg_dsn, pg_table):
     import psycopg
 
-    from contextwise.stores import AsyncPostgresStore
+    from contextwise.stores import AsyncPostgresStore, PostgresStore
     from contextwise.stores._pg_core import ANALYZE_MIN_ROWS
 
     records = [Record(f"r{i}", f"note {i}", tuple([1.0, float(i % 5)] + [0.0] * 6)) for i in range(ANALYZE_MIN_ROWS)]
+    PostgresStore(pg_dsn, 8, pg_table).close()  # the table as the store makes it, then only the store analyzes it
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        # The target as a table older contextwise made has it (PostgreSQL's default): the async open must set it.
+        conn.execute(f"ALTER TABLE {pg_table} SET (autovacuum_enabled = false), RESET (toast_tuple_target)")
 
     async def run():
         async with AsyncPostgresStore(pg_dsn, 8, pg_table) as store:

@@ -437,8 +437,8 @@ class EmbedderBinding:
         self.name, self.confirmed = name, recorded is not None
         if adopted:
             log.warning("%s held vectors but no embedder name (written before stores recorded one); it now "
-                         "records %r: if another embedder made them, re-embed them into a new store", self.where,
-                         name)
+                        "records %r: if another embedder made them, re-embed them into a new store", self.where,
+                        name)
 
     def check(self, recorded: str | None, name: str | None = None) -> bool:
         """True if `recorded` (the name the store holds now; None: none) is `name` (default: the bound one),
