@@ -38,6 +38,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -326,10 +327,10 @@ def lexical_figures(store: SQLiteStore, queries: list[str]) -> None:
         table = lexical_table(conn, TENANT, "episodic")
     assert table is not None
 
-    def pruned(q: str) -> list[tuple[int, float]]:
-        with store._read() as conn:
+    def pruned(q: str) -> list[tuple[int, float]]:  # as search_text runs it: on its two connections at once
+        with store._transaction("BEGIN", text=True) as conn:
             return _sqlite_text.search(conn, table, lexical_terms(expand_query(q)), depth, "1", [], store._terms,
-                                       tenant=TENANT)
+                                       tenant=TENANT, beside=store._beside_connection())
 
     def everything(q: str) -> list[tuple[int, float]]:
         with store._read() as conn:
@@ -393,10 +394,10 @@ def maxscore_floor(store: SQLiteStore, queries: list[str], depth: int = 60) -> N
         return kth(conn, table, match, clause, params, k)
 
     def counted_best(conn: sqlite3.Connection, table: str, match: str, common: str | None, clause: str,
-                     params: Sequence[object], k: int) -> list[tuple[int, float]]:
+                     params: Sequence[object], k: int, **beside: Any) -> list[tuple[int, float]]:
         if common is not None:  # else it calls _scored, counted there; each row is scored once
             scored.append(rows_matching(match))
-        return best(conn, table, match, common, clause, params, k)
+        return best(conn, table, match, common, clause, params, k, **beside)
 
     def rows_matching(match: str) -> int:
         return int(conn.execute(f"SELECT count(*) FROM {table} WHERE {table} MATCH ?", (match,)).fetchone()[0])

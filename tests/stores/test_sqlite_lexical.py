@@ -5,10 +5,15 @@ from __future__ import annotations
 
 import random
 import sqlite3
+import threading
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from contextwise._sqlite import connect
+from contextwise.errors import StoreError
 from contextwise.stores import SQLiteStore
 from contextwise.stores import _sqlite_text
 from contextwise.stores._core import lexical_terms
@@ -206,3 +211,81 @@ def test_a_bad_lexical_table_size_is_refused_before_the_file_is_touched(tmp_path
     with pytest.raises(UsageError, match="lexical_table_min_records"):
         SQLiteStore(tmp_path / "never.db", 2, lexical_table_min_records=bad)  # type: ignore[arg-type]
     assert not (tmp_path / "never.db").exists()
+
+
+class OneReader(SQLiteStore):
+    """The store searching text on its one connection: `_best` as one UNION ALL statement."""
+
+    parallel_reads = False  # type: ignore[assignment]
+
+
+class Counted(_sqlite_text.Beside):
+    """The second connection, counting the statements it reads."""
+
+    def __init__(self, path: str, before: object = None) -> None:
+        super().__init__(connect(path))
+        self.reads, self.before = 0, before
+
+    def read(self, sql: str, params: Sequence[object], table: str, tenant: str) -> Any:
+        self.reads += 1
+        if self.before is not None and self.reads == 1:
+            self.before()  # type: ignore[operator]
+        return super().read(sql, params, table, tenant)
+
+
+def pruned(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_sqlite_text, "ROUND_ROWS", 50)  # common words left to complete scores: the two statements
+    monkeypatch.setattr(_sqlite_text, "ONE_QUERY_ROWS", 0)
+
+
+@pytest.mark.parametrize(("k", "budget"), [(1, None), (5, None), (60, 100)])  # 100: past the row budget
+def test_the_two_statements_at_once_rank_as_the_one_statement(loaded: SQLiteStore, k: int, budget: int | None,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    pruned(monkeypatch)
+    if budget is not None:
+        monkeypatch.setattr(_sqlite_text, "MAX_SEARCHED_ROWS", budget)
+    loaded._beside = beside = Counted(loaded.path)
+    with OneReader(loaded.path, 2) as one:
+        for query in QUERIES:
+            assert got(loaded, query, k) == got(one, query, k), query  # same rows, same order, same floats
+            if budget is None:
+                assert got(loaded, query, k) == alone(loaded, query, k), query
+    assert beside.reads >= 3  # several queries ran the two statements at once
+
+
+def test_a_write_between_the_two_snapshots_is_not_mixed_in(loaded: SQLiteStore, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    pruned(monkeypatch)
+    query = "alice word3 word17"
+    before = got(loaded, query, 5)
+    other = SQLiteStore(tmp_path / "lex.db", 2)
+    new = [Record(f"n{i}", "word3 word17 word17", None) for i in range(40)]  # no common word: the second statement's
+    loaded._beside = beside = Counted(loaded.path, lambda: other.upsert(new, tenant="t", partition="episodic"))
+    assert got(loaded, query, 5) == before  # the caller's snapshot, read whole on its own connection
+    assert beside.reads == 1 and other.count(tenant="t") == 3040
+    after = got(loaded, query, 5)
+    assert after == alone(loaded, query, 5) and {i for i, _ in after} <= {r.id for r in new}
+    other.close()
+
+
+def test_an_error_of_the_second_connection_is_a_store_error(loaded: SQLiteStore, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    pruned(monkeypatch)
+    sqlite3.connect(tmp_path / "empty.db").close()
+    loaded._beside = Counted(str(tmp_path / "empty.db"))  # a file without the partition's table
+    with pytest.raises(StoreError, match="no such table"):
+        got(loaded, "alice word3 word17", 5)
+    assert loaded._text_conn is not None and not loaded._text_conn.in_transaction
+    loaded._beside.close()
+    loaded._beside = None
+    assert got(loaded, "alice word3 word17", 5) == alone(loaded, "alice word3 word17", 5)
+
+
+def test_close_ends_the_thread_of_the_second_connection(loaded: SQLiteStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    pruned(monkeypatch)
+    before = set(threading.enumerate())
+    assert got(loaded, "alice word3 word17", 5)
+    started = [t for t in set(threading.enumerate()) - before if t.name.startswith("contextwise-lexical")]
+    assert started and all(t.is_alive() for t in started)
+    loaded.close()
+    assert not any(t.is_alive() for t in started)

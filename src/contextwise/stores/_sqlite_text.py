@@ -13,12 +13,13 @@ the rows that can reach the top k (MaxScore): bm25() of a query is the sum of it
 most (k1 + 1) * idf. The rarest words, about ROUND_ROWS rows' worth, are scored first; the most common words whose
 bounds add up to less than the k-th best score found cannot lift a row holding none of the others into the top k,
 so they only complete the scores of the rows found through the others, and the other words are searched in full.
-One statement ranks both (`_best`): the rows holding the other words, each scored once, by `(common words) AND
-(other words)` where it holds both, else by `(other words) NOT (common words)`; so only the k best rows cross into
-Python, and SQLite runs the statement outside Python's lock (a hybrid recall's dense search runs meanwhile). The
-result equals bm25() over every row: the same rows, and the same scores, since every query lists the phrases in one
-order (most common first, or the NOT's after the others) and adding the contributions of words a row lacks (0.0)
-changes no float.
+`_best` ranks the rows holding the other words, each scored once, by `(common words) AND (other words)` where it
+holds both, else by `(other words) NOT (common words)`: one statement each, the two at once on two connections
+of a file (`Beside`; one UNION ALL statement on an in-memory database), so only the k best rows of each cross into
+Python, and SQLite runs them outside Python's lock (a hybrid recall's dense search runs meanwhile). The result
+equals bm25() over every row: the same rows, and the same scores, since every query lists the phrases in one order
+(most common first, or the NOT's after the others) and adding the contributions of words a row lacks (0.0) changes
+no float.
 
 That proof can need most of the rows: a question's words at k=60 are often several words each in ~10% of the
 rows, whose bounds add up past the 60th best score, and bm25() costs ~1.3-2 µs a row. So the words searched in full
@@ -42,6 +43,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections import OrderedDict
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from collections.abc import Sequence
 
@@ -76,16 +78,51 @@ class TermCache:
 
     def counts(self, conn: sqlite3.Connection, table: str, tenant: str) -> tuple[int, dict[str, int]]:
         """The table's row count and its cached document frequencies (emptied if the table changed)."""
-        blocks = dict(conn.execute(f"SELECT id, block FROM {table}_data WHERE id IN (1, 10)").fetchall())
-        written = conn.execute("SELECT version FROM tenant_state WHERE tenant = ?", (tenant,)).fetchone()
-        stamp = (written, blocks.get(1), blocks.get(10))
+        stamp, rows = _state(conn, table, tenant)
         cached = self.tables.get(table)
         if cached is None or cached.stamp != stamp or len(cached.df) > MAX_CACHED_TERMS:
             cached = self.tables[table] = _Counts(stamp)
             while len(self.tables) > MAX_CACHED_TABLES:
                 self.tables.popitem(last=False)
         self.tables.move_to_end(table)
-        return (_varint(blocks[1]) if 1 in blocks else 0), cached.df
+        return rows, cached.df
+
+
+def _state(conn: sqlite3.Connection, table: str, tenant: str) -> tuple[tuple[object, ...], int]:
+    """What every write of the table's rows changes, by any process (the tenant's write counter, and the table's
+    averages and structure records, which FTS5 rewrites on every write), and the table's row count."""
+    blocks = dict(conn.execute(f"SELECT id, block FROM {table}_data WHERE id IN (1, 10)").fetchall())
+    written = conn.execute("SELECT version FROM tenant_state WHERE tenant = ?", (tenant,)).fetchone()
+    return (written, blocks.get(1), blocks.get(10)), (_varint(blocks[1]) if 1 in blocks else 0)
+
+
+class Beside:
+    """A second connection to the store's file and the one thread that reads on it, so `_best` runs its two
+    statements at once: at 200k memories on 2 cores the store's lexical search took 19 ms instead of 26
+    (benchmarks/bench_memory.py). Each statement reads in a read transaction of its own connection; the two
+    snapshots are compared (`_state`) and the statement is read again on the caller's connection when a write
+    landed between them, so a search never mixes two states of the table. The caller serialises its use (the
+    store's lexical lock); `close` waits for a read still running."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="contextwise-lexical")
+
+    def read(self, sql: str, params: Sequence[object], table: str,
+             tenant: str) -> Future[tuple[tuple[object, ...], list[tuple[int, float]]]]:
+        """The rows of `sql` and the table's state they were read in, read in the thread."""
+        def run() -> tuple[tuple[object, ...], list[tuple[int, float]]]:
+            self.conn.execute("BEGIN")
+            try:
+                return _state(self.conn, table, tenant)[0], self.conn.execute(sql, params).fetchall()
+            finally:
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+        return self._pool.submit(run)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+        self.conn.close()
 
 
 def shared_search(conn: sqlite3.Connection, scope_token: str, terms: Sequence[str], k: int, clause: str,
@@ -100,9 +137,11 @@ def shared_search(conn: sqlite3.Connection, scope_token: str, terms: Sequence[st
 
 
 def search(conn: sqlite3.Connection, table: str, terms: Sequence[str], k: int, clause: str,
-           params: Sequence[object], cache: TermCache, *, tenant: str) -> list[tuple[int, float]]:
+           params: Sequence[object], cache: TermCache, *, tenant: str,
+           beside: Beside | None = None) -> list[tuple[int, float]]:
     """The best `k` (rowid, score) of an own table for `terms` (distinct, lower-cased words), best first, ties by
-    rowid: bm25() of FTS5, negated (higher is better), computed only for the rows that can reach the top k."""
+    rowid: bm25() of FTS5, negated (higher is better), computed only for the rows that can reach the top k (with
+    `beside`, in two statements at once)."""
     rows, df = _frequencies(conn, table, terms, cache, tenant)
     rest = sorted(_words(terms, rows, df), key=lambda t: (df[t], t))  # rarest first
     if not rest:
@@ -123,7 +162,8 @@ def search(conn: sqlite3.Connection, table: str, terms: Sequence[str], k: int, c
         searched.append(rest.pop(0))
     common = rest + common  # past the budget the other words only complete the scores of the rows found
     order = _any(_common_first(searched, df))
-    return _best(conn, table, order, _any(_common_first(common, df)) if common else None, clause, params, k)
+    return _best(conn, table, order, _any(_common_first(common, df)) if common else None, clause, params, k,
+                 beside=beside, tenant=tenant)
 
 
 def _words(terms: Sequence[str], rows: int, df: dict[str, int]) -> list[str]:
@@ -170,17 +210,32 @@ def _kth(conn: sqlite3.Connection, table: str, match: str, clause: str, params: 
 
 
 def _best(conn: sqlite3.Connection, table: str, match: str, common: str | None, clause: str,
-          params: Sequence[object], k: int) -> list[tuple[int, float]]:
+          params: Sequence[object], k: int, *, beside: Beside | None = None,
+          tenant: str = "") -> list[tuple[int, float]]:
     """The best `k` (rowid, score) of the rows matching `match`, ties by rowid; a row that also matches `common`
     is scored by `(common) AND (match)` (every phrase), the others by `(match) NOT (common)` (whose phrases of
-    `common` come last and add 0.0). One statement, so only the k rows cross into Python and SQLite runs it
-    outside Python's lock, beside the caller's other threads; each row is scored once."""
+    `common` come last and add 0.0); each row is scored once. SQLite runs the statements outside Python's lock,
+    beside the caller's other threads, and only the k best rows of each cross into Python: one statement, or
+    with `beside` one on each connection at once (the thread's read again here if its snapshot differs)."""
     if common is None:
         return _scored(conn, table, match, clause, params, k)
     each = _scoring(table, clause)
-    sql = f"{each} UNION ALL {each} ORDER BY 2 DESC, 1 LIMIT {int(k)}"
-    return [(int(r), float(s)) for r, s in conn.execute(
-        sql, (f"{match} NOT {common}", *params, f"{common} AND {match}", *params))]
+    lacking, holding = (f"{match} NOT {common}", *params), (f"{common} AND {match}", *params)
+    if beside is None:
+        sql = f"{each} UNION ALL {each} ORDER BY 2 DESC, 1 LIMIT {int(k)}"
+        return [(int(r), float(s)) for r, s in conn.execute(sql, (*lacking, *holding))]
+    sql = f"{each} ORDER BY 2 DESC, 1 LIMIT {int(k)}"
+    aside = beside.read(sql, lacking, table, tenant)
+    try:
+        rows = conn.execute(sql, holding).fetchall()
+        seen = _state(conn, table, tenant)[0]
+    except BaseException:
+        wait([aside])  # the other connection is the caller's again only once its read has ended
+        raise
+    seen_aside, rows_aside = aside.result()
+    if seen_aside != seen:  # a write landed between the two snapshots: this transaction's rows, here
+        rows_aside = conn.execute(sql, lacking).fetchall()
+    return [(int(r), float(s)) for r, s in sorted(rows + rows_aside, key=lambda row: (-row[1], row[0]))[:k]]
 
 
 def _frequencies(conn: sqlite3.Connection, table: str, terms: Sequence[str], cache: TermCache,

@@ -149,6 +149,7 @@ class SQLiteStore(_core.Closing):
         self._conn: sqlite3.Connection | None = None
         self._timeout_s = timeout_s
         self._text_conn: sqlite3.Connection | None = None  # lexical search's own connection (see parallel_reads)
+        self._beside: _sqlite_text.Beside | None = None  # its second one, and the thread reading there
         self._text_lock = threading.Lock()  # never held while waiting for _lock: close() takes _lock first
         self.lexical_table_min_records = lexical_table_min_records
         self._terms = _sqlite_text.TermCache()  # document frequencies per own FTS5 table, while it is unchanged
@@ -454,7 +455,8 @@ class SQLiteStore(_core.Closing):
             if table is None:
                 found = _sqlite_text.shared_search(conn, scope.fts_token(), terms, k, clause, params)
             else:
-                found = _sqlite_text.search(conn, table, terms, k, clause, params, self._terms, tenant=tenant)
+                found = _sqlite_text.search(conn, table, terms, k, clause, params, self._terms, tenant=tenant,
+                                            beside=self._beside_connection() if self.parallel_reads else None)
             records = self._fetch_rowids(conn, np.array([r for r, _ in found], dtype=np.int64)) if found else []
         return [Hit(record, score) for record, (_, score) in zip(records, found)]
 
@@ -509,6 +511,9 @@ class SQLiteStore(_core.Closing):
                 if self._text_conn is not None:
                     self._text_conn.close()
                     self._text_conn = None
+                if self._beside is not None:
+                    self._beside.close()
+                    self._beside = None
             self._cache.clear()
 
     # --- search internals -----------------------------------------------------------------------------------
@@ -661,11 +666,20 @@ class SQLiteStore(_core.Closing):
     def _text_connection(self) -> sqlite3.Connection:
         """Lexical search's connection (under _text_lock), opened at its first use."""
         if self._text_conn is None:
-            try:
-                self._text_conn = connect(self.path, timeout_s=self._timeout_s)
-            except sqlite3.Error as exc:
-                raise StoreError(f"cannot open {self.path} for reading: {exc}", backend=self.name) from exc
+            self._text_conn = self._reader()
         return self._text_conn
+
+    def _beside_connection(self) -> _sqlite_text.Beside:
+        """Lexical search's second connection and its thread (under _text_lock), opened at their first use."""
+        if self._beside is None:
+            self._beside = _sqlite_text.Beside(self._reader())
+        return self._beside
+
+    def _reader(self) -> sqlite3.Connection:
+        try:
+            return connect(self.path, timeout_s=self._timeout_s)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open {self.path} for reading: {exc}", backend=self.name) from exc
 
     @contextlib.contextmanager
     def _transaction(self, begin: str, *, text: bool = False) -> Iterator[sqlite3.Connection]:
