@@ -181,6 +181,7 @@ def postgres_figures(turns: list[str], questions: list[str], memories: int, fold
         server.cleanup()
 
 
+FTS5_K1 = 1.2  # bm25()'s k1 in FTS5 (ext/fts5/fts5_aux.c): a word adds at most (k1 + 1) * idf to a score
 CPU_MS: list[float] = []  # the CPU-time p50 of the last p50_ms call (this process's CPU: the machine is shared)
 
 
@@ -371,9 +372,10 @@ def searched_words(store: SQLiteStore, conn: sqlite3.Connection, table: str,
 
 def maxscore_floor(store: SQLiteStore, queries: list[str], depth: int = 60) -> None:
     """The rows an exact top-`depth` by bm25() must score at the least, by MaxScore (a row holding only words whose
-    maxima add up to less than the depth-th best score cannot rank): with the bound the store prunes by ((k1 + 1) *
-    idf) and with each word's true maximum in the tier (found here by bm25() over the word's rows: what an index
-    of our own could keep), beside the rows the store's search scores. bm25() costs ~1.7 us a row."""
+    maxima add up to less than the depth-th best score cannot rank): with bm25()'s own bound ((k1 + 1) * idf) and
+    with each word's true maximum in the tier (found here by bm25() over the word's rows: what an index of our own
+    could keep), beside the rows the store's search scores (its row budget; see stores/_sqlite_text.py for why it
+    keeps no such proof). bm25() costs ~1.3-2 us a row."""
     from contextwise.embed._bm25 import idf
     from contextwise.stores import _sqlite_text as fts
 
@@ -381,17 +383,12 @@ def maxscore_floor(store: SQLiteStore, queries: list[str], depth: int = 60) -> N
     conn, table = tier_table(store)
     maxima: dict[str, float] = {}
     scored: list[int] = []
-    original, kth, best = fts._scored, fts._kth, fts._best
+    original, best = fts._scored, fts._best
 
     def counted(conn: sqlite3.Connection, table: str, match: str, clause: str, params: Sequence[object],
                 k: int) -> list[tuple[int, float]]:
         scored.append(rows_matching(match))
         return original(conn, table, match, clause, params, k)
-
-    def counted_kth(conn: sqlite3.Connection, table: str, match: str, clause: str, params: Sequence[object],
-                    k: int) -> float:
-        scored.append(rows_matching(match))
-        return kth(conn, table, match, clause, params, k)
 
     def counted_best(conn: sqlite3.Connection, table: str, match: str, common: str | None, clause: str,
                      params: Sequence[object], k: int, **beside: Any) -> list[tuple[int, float]]:
@@ -409,7 +406,7 @@ def maxscore_floor(store: SQLiteStore, queries: list[str], depth: int = 60) -> N
         return rows_matching(fts._any(essential)) if essential else 0
 
     figures: list[tuple[int, int, int, int]] = []
-    fts._scored, fts._kth, fts._best = counted, counted_kth, counted_best
+    fts._scored, fts._best = counted, counted_best
     try:
         for q in queries:
             words, rows, df = searched_words(store, conn, table, q)
@@ -423,11 +420,11 @@ def maxscore_floor(store: SQLiteStore, queries: list[str], depth: int = 60) -> N
                 if t not in maxima:
                     top = original(conn, table, fts._any([t]), "1", [], 1)
                     maxima[t] = top[0][1] if top else 0.0
-            loose = {t: (fts.K1 + 1.0) * float(idf(rows, df[t])) for t in words}
+            loose = {t: (FTS5_K1 + 1.0) * float(idf(rows, df[t])) for t in words}
             figures.append((sum(df[t] for t in words), sum(scored), needed(words, loose, threshold),
                             needed(words, {t: maxima[t] for t in words}, threshold)))
     finally:
-        fts._scored, fts._kth, fts._best = original, kth, best
+        fts._scored, fts._best = original, best
     median = [statistics.median(f[i] for f in figures) for i in range(4)]
     print(f"| MaxScore floor at depth {depth} (median rows per question, {len(figures)} questions) | "
           f"{median[0]:,.0f} rows hold a query word; the store's search scores {median[1]:,.0f} | an exact top-{depth} "
@@ -442,7 +439,6 @@ def posting_floor(store: SQLiteStore, queries: list[str], depth: int = 60) -> No
     import math
 
     from contextwise.embed._bm25 import length_norm
-    from contextwise.stores import _sqlite_text as fts
 
     began = time.perf_counter()
     conn, table = tier_table(store)
@@ -455,7 +451,7 @@ def posting_floor(store: SQLiteStore, queries: list[str], depth: int = 60) -> No
         lengths[doc] = lengths.get(doc, 0) + 1
     docs = np.array(sorted(lengths))
     position = {d: i for i, d in enumerate(docs.tolist())}
-    k1 = fts.K1
+    k1 = FTS5_K1
     norm = length_norm(np.array([lengths[d] for d in docs.tolist()], dtype=np.float64), k1, 0.75)
     index = sqlite3.connect(":memory:")
     index.execute("CREATE TABLE postings (term TEXT PRIMARY KEY, rows BLOB, counts BLOB)")

@@ -67,7 +67,7 @@ def alone(store: SQLiteStore, query: str, k: int, *, tenant: str = "t", partitio
     df = {t: conn.execute("SELECT count(*) FROM f WHERE f MATCH ?", (_sqlite_text.quote(t),)).fetchone()[0]
           for t in lexical_terms(query)}
     held = [t for t in df if df[t]]
-    rare = [t for t in held if df[t] < len(records) / 2 or df[t] <= _sqlite_text.ROUND_ROWS]
+    rare = [t for t in held if df[t] < len(records) / 2 or df[t] <= _sqlite_text.MIN_LEFT_OUT_ROWS]
     words = sorted(rare or held, key=lambda t: (-df[t], t))
     if not words:
         return []
@@ -83,12 +83,10 @@ def got(store: SQLiteStore, query: str, k: int, **kw: object) -> list[tuple[str,
                                                                partition=kw.pop("partition", "episodic"), **kw)]  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("one_query_rows", [0, _sqlite_text.ONE_QUERY_ROWS])  # 0: always the pruned search
-@pytest.mark.parametrize("round_rows", [50, 2_000])
+@pytest.mark.parametrize("one_query_rows", [0, _sqlite_text.ONE_QUERY_ROWS])  # 0: always the budgeted search
 @pytest.mark.parametrize("k", [1, 5, 60])
 def test_a_large_partition_ranks_as_bm25_over_every_row_of_a_table_of_its_own(
-        loaded: SQLiteStore, k: int, round_rows: int, one_query_rows: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_sqlite_text, "ROUND_ROWS", round_rows)  # 50: a low first k-th score, little pruned
+        loaded: SQLiteStore, k: int, one_query_rows: int, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_sqlite_text, "ONE_QUERY_ROWS", one_query_rows)
     for query in QUERIES:
         assert got(loaded, query, k) == alone(loaded, query, k), query  # same rows, same order, same floats
@@ -183,7 +181,6 @@ def test_a_v4_file_gives_its_large_partitions_tables_when_migrated(tmp_path: Pat
 
 def test_past_the_row_budget_rows_may_be_missed_but_every_score_is_bm25s(
         loaded: SQLiteStore, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_sqlite_text, "ROUND_ROWS", 50)
     monkeypatch.setattr(_sqlite_text, "MAX_SEARCHED_ROWS", 100)
     monkeypatch.setattr(_sqlite_text, "ONE_QUERY_ROWS", 100)
     found = wanted = 0
@@ -234,22 +231,22 @@ class Counted(_sqlite_text.Beside):
 
 
 def pruned(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_sqlite_text, "ROUND_ROWS", 50)  # common words left to complete scores: the two statements
-    monkeypatch.setattr(_sqlite_text, "ONE_QUERY_ROWS", 0)
+    """A row budget the common words pass, so they only complete scores: the search's two statements."""
+    monkeypatch.setattr(_sqlite_text, "MAX_SEARCHED_ROWS", 300)
+    monkeypatch.setattr(_sqlite_text, "ONE_QUERY_ROWS", 300)
 
 
-@pytest.mark.parametrize(("k", "budget"), [(1, None), (5, None), (60, 100)])  # 100: past the row budget
-def test_the_two_statements_at_once_rank_as_the_one_statement(loaded: SQLiteStore, k: int, budget: int | None,
+@pytest.mark.parametrize("k", [1, 5, 60])
+def test_the_two_statements_at_once_rank_as_the_one_statement(loaded: SQLiteStore, k: int,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     pruned(monkeypatch)
-    if budget is not None:
-        monkeypatch.setattr(_sqlite_text, "MAX_SEARCHED_ROWS", budget)
     loaded._beside = beside = Counted(loaded.path)
     with OneReader(loaded.path, 2) as one:
         for query in QUERIES:
-            assert got(loaded, query, k) == got(one, query, k), query  # same rows, same order, same floats
-            if budget is None:
-                assert got(loaded, query, k) == alone(loaded, query, k), query
+            hits = got(loaded, query, k)
+            assert hits == got(one, query, k), query  # same rows, same order, same floats
+            exact = dict(alone(loaded, query, 3000))
+            assert all(exact[i] == score for i, score in hits), query  # each row scored in full
     assert beside.reads >= 3  # several queries ran the two statements at once
 
 

@@ -7,36 +7,33 @@ which is cheap at their size.
 
 A partition's own table can hold hundreds of thousands of rows, where `ORDER BY bm25()` over every row matching
 any query word takes ~100-300 ms (benchmarks/bench_memory.py). When the query words' rows add up to at most
-ONE_QUERY_ROWS, that one `ORDER BY bm25() LIMIT k` query is still the cheapest (at 20k rows it took half the
-time of the pruned search). Past it, FTS5 still computes every score, but only for
-the rows that can reach the top k (MaxScore): bm25() of a query is the sum of its phrases' contributions, each at
-most (k1 + 1) * idf. The rarest words, about ROUND_ROWS rows' worth, are scored first; the most common words whose
-bounds add up to less than the k-th best score found cannot lift a row holding none of the others into the top k,
-so they only complete the scores of the rows found through the others, and the other words are searched in full.
-`_best` ranks the rows holding the other words, each scored once, by `(common words) AND (other words)` where it
-holds both, else by `(other words) NOT (common words)`: one statement each, the two at once on two connections
-of a file (`Beside`; one UNION ALL statement on an in-memory database), so only the k best rows of each cross into
-Python, and SQLite runs them outside Python's lock (a hybrid recall's dense search runs meanwhile). The result
-equals bm25() over every row: the same rows, and the same scores, since every query lists the phrases in one order
-(most common first, or the NOT's after the others) and adding the contributions of words a row lacks (0.0) changes
-no float.
+ONE_QUERY_ROWS, that one `ORDER BY bm25() LIMIT k` query is still the cheapest. Past it, FTS5 still computes every
+score, but only for the rows holding the rarer words: the words searched, rarest first, stop before their rows
+(by document frequencies) would pass MAX_SEARCHED_ROWS, and the more common words only complete the scores of the
+rows found (as Lucene's CommonTermsQuery does), so a row holding none of the rarer words can be missed.
+`_best` ranks the rows holding the rarer words, each scored once, by `(common words) AND (rarer words)` where it
+holds both, else by `(rarer words) NOT (common words)`: one statement each, the two at once on two connections of
+a file (`Beside`; one UNION ALL statement on an in-memory database), so only the k best rows of each cross into
+Python, and SQLite runs them outside Python's lock (a hybrid recall's dense search runs meanwhile). Every score is
+bm25()'s over every row, to the last bit: every query lists the phrases in one order (most common first, or the
+NOT's after the others) and adding the contributions of words a row lacks (0.0) changes no float.
 
-That proof can need most of the rows: a question's words at k=60 are often several words each in ~10% of the
-rows, whose bounds add up past the 60th best score, and bm25() costs ~1.3-2 µs a row. So the words searched in full
-stop before their rows pass MAX_SEARCHED_ROWS; the words left then only complete the scores of the rows found (as
-Lucene's CommonTermsQuery does), and a row holding none of the rarer words can be missed. At 200k memories
-(benchmarks/bench_memory.py, LoCoMo questions with inflections, k=60) the store's recall@10 against bm25() over
-every row is 1.000 at 16,000 rows, but episodic recall ranks all 60 in context, and its hybrid recall@10 against
-the same recall over every row (dense search exact in both) was 0.987 at 16,000 rows, 0.993 at 20,000 (+4 ms),
-0.994 at 24,000 and 1.000 at 32,000 (+11 ms; `bench_memory.py --budgets 16000,20000,24000,32000`); 20,000 it
-is. A query whose proof fits in the budget is ranked exactly. Even with each word's true maximum as its bound (an
-index of our own could keep them), an exact top 60 needs a median of ~10,000 rows scored there (the "MaxScore
-floor" figure of that script).
+The budget: bm25() costs ~1.3-2 µs a row. At 200k memories (benchmarks/bench_memory.py, LoCoMo questions with
+inflections, k=60) episodic recall ranks all 60 in context, and its hybrid recall@10 against the same recall over
+every row (dense search exact in both) was 0.987 at 16,000 rows, 0.993 at 20,000 (+4 ms), 0.994 at 24,000 and
+1.000 at 32,000 (+11 ms; `bench_memory.py --budgets 16000,20000,24000,32000`); 20,000 it is.
 
-Words in at least half of the partition's rows (and in over ROUND_ROWS) are left out when the query has others:
-bm25() floors their IDF at 1e-6, so they add at most 2.2e-6 to a score (and rank rows holding only them after every
-other row), while counting their rows for that IDF costs more than the rest of the search. The pruning bound uses
-the one IDF of contextwise (`embed._bm25.idf`, Lucene's, never below FTS5's), so no BM25 formula lives here.
+Why no MaxScore proof: bm25() of a query is the sum of its phrases' contributions, each at most (k1 + 1) * idf, so
+the most common words whose bounds add up to less than the k-th best score could be left to complete scores with
+the top k provably exact. At k=60 that proof needs a median of ~20,600 rows scored in a 200k tier (~10,200 even
+with each word's true maximum as its bound: the "MaxScore floor" figure of that script), past the budget, and the
+k-th best score to prune by took a statement of its own (~2 ms) that saved fewer rows than it cost: without it,
+lexical recall p50 was 17.2 ms against 18.9 at 200k, 13.6 against 14.4 at 60k (interleaved, same run), at the same
+recall. Any word the proof would have left to complete scores is searched instead, so no result is less exact.
+
+Words in at least half of the partition's rows (and in over MIN_LEFT_OUT_ROWS) are left out when the query has
+others: bm25() floors their IDF at 1e-6, so they add at most 2.2e-6 to a score (and rank rows holding only them
+after every other row), while counting their rows for that IDF costs more than the rest of the search.
 """
 
 from __future__ import annotations
@@ -47,13 +44,10 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from collections.abc import Sequence
 
-from contextwise.embed._bm25 import idf
 
-#: FTS5's bm25() k1 (ext/fts5/fts5_aux.c): a phrase adds at most (K1 + 1) * idf to a score.
-K1 = 1.2
-#: The first words scored (for the k-th best score that prunes the others): the rarest, about this many rows' worth.
-ROUND_ROWS = 2_000
-#: The words searched in full stop before their rows would pass this many (by document frequencies); see above.
+#: Words in at least half of a table's rows and in more than this many are left out (see above).
+MIN_LEFT_OUT_ROWS = 2_000
+#: The words searched stop before their rows would pass this many (by document frequencies); see above.
 MAX_SEARCHED_ROWS = 20_000
 #: Query words whose rows add up to at most this many are ranked by one `ORDER BY bm25() LIMIT k` query.
 ONE_QUERY_ROWS = MAX_SEARCHED_ROWS
@@ -140,47 +134,27 @@ def search(conn: sqlite3.Connection, table: str, terms: Sequence[str], k: int, c
            params: Sequence[object], cache: TermCache, *, tenant: str,
            beside: Beside | None = None) -> list[tuple[int, float]]:
     """The best `k` (rowid, score) of an own table for `terms` (distinct, lower-cased words), best first, ties by
-    rowid: bm25() of FTS5, negated (higher is better), computed only for the rows that can reach the top k (with
-    `beside`, in two statements at once)."""
+    rowid: bm25() of FTS5, negated (higher is better), computed for the rows holding the rarer words only once the
+    words' rows pass ONE_QUERY_ROWS (with `beside`, in two statements at once; see the module docstring)."""
     rows, df = _frequencies(conn, table, terms, cache, tenant)
     rest = sorted(_words(terms, rows, df), key=lambda t: (df[t], t))  # rarest first
     if not rest:
         return []
     if sum(df[t] for t in rest) <= ONE_QUERY_ROWS:  # few enough rows to score them all, in one query
         return _scored(conn, table, _any(_common_first(rest, df)), clause, params, k)
-    bound = {t: (K1 + 1.0) * float(idf(rows, df[t])) for t in rest}
-    searched = _round(rest, df)
-    threshold = _kth(conn, table, _any(_common_first(searched, df)), clause, params, k)
-    # A row holding none of the searched words holds at most the rest: the most common words whose bounds add up to
-    # less than the k-th best score so far (at most its final value) cannot lift such a row into the top k.
-    common: list[str] = []  # words that only complete the scores of rows found through the others
-    ceiling = 0.0
-    while rest and (ceiling + bound[rest[-1]]) * (1 + 1e-9) < threshold:
-        ceiling += bound[rest[-1]]
-        common.insert(0, rest.pop())
+    searched = [rest.pop(0)]
     while rest and sum(df[t] for t in searched) + df[rest[0]] <= MAX_SEARCHED_ROWS:
         searched.append(rest.pop(0))
-    common = rest + common  # past the budget the other words only complete the scores of the rows found
-    order = _any(_common_first(searched, df))
-    return _best(conn, table, order, _any(_common_first(common, df)) if common else None, clause, params, k,
-                 beside=beside, tenant=tenant)
+    common = _any(_common_first(rest, df)) if rest else None  # these only complete the scores of the rows found
+    return _best(conn, table, _any(_common_first(searched, df)), common, clause, params, k, beside=beside,
+                 tenant=tenant)
 
 
 def _words(terms: Sequence[str], rows: int, df: dict[str, int]) -> list[str]:
-    """The terms searched: every term some row holds, less those in over ROUND_ROWS rows and at least half of them
-    (bm25() gives them an IDF of 1e-6) if that leaves any."""
+    """The terms searched: every term some row holds, less those in over MIN_LEFT_OUT_ROWS rows and at least half
+    of them (bm25() gives them an IDF of 1e-6) if that leaves any."""
     held = [t for t in terms if df[t] > 0]
-    return [t for t in held if df[t] < rows / 2 or df[t] <= ROUND_ROWS] or held
-
-
-def _round(rest: list[str], df: dict[str, int]) -> list[str]:
-    """Take the next round's words off the front of `rest` (at least one)."""
-    budget, new = ROUND_ROWS, [rest.pop(0)]
-    budget -= df[new[0]]
-    while rest and df[rest[0]] <= budget:
-        budget -= df[rest[0]]
-        new.append(rest.pop(0))
-    return new
+    return [t for t in held if df[t] < rows / 2 or df[t] <= MIN_LEFT_OUT_ROWS] or held
 
 
 def _common_first(terms: Sequence[str], df: dict[str, int]) -> list[str]:
@@ -199,14 +173,6 @@ def _scored(conn: sqlite3.Connection, table: str, match: str, clause: str, param
     """The best `k` (rowid, score) of the rows matching `match`, ties by rowid."""
     sql = f"{_scoring(table, clause)} ORDER BY bm25({table}), {table}.rowid LIMIT {int(k)}"
     return [(int(r), float(s)) for r, s in conn.execute(sql, (match, *params))]
-
-
-def _kth(conn: sqlite3.Connection, table: str, match: str, clause: str, params: Sequence[object], k: int) -> float:
-    """The k-th best score of the rows matching `match` (0.0 when fewer match): one statement, whose rows never
-    cross into Python."""
-    sql = f"{_scoring(table, clause)} ORDER BY bm25({table}) LIMIT 1 OFFSET {int(k) - 1}"
-    row = conn.execute(sql, (match, *params)).fetchone()
-    return 0.0 if row is None else float(row[1])
 
 
 def _best(conn: sqlite3.Connection, table: str, match: str, common: str | None, clause: str,
