@@ -152,3 +152,30 @@ def test_tenant_with_only_vectorless_records_has_no_hits(store, vectors):
     assert store.query(vectors.unit(1)[0], 3, tenant="t1") == []
     assert store.query(vectors.unit(1)[0], 3, tenant="t1", where={"k": 1}) == []
     assert [r.id for r in store.scan(tenant="t1", where={"k": 1})] == ["plain"]
+
+
+def test_searches_without_vectors_give_the_same_hits_with_no_vector(store, vectors):
+    records = [Record(r.id, f"apple pear {r.id}" if i % 3 else f"plum {r.id}", r.vector, r.metadata, r.created_at)
+               for i, r in enumerate(_records(vectors, 30))]
+    store.upsert(records, tenant="t1")
+    query = vectors.unit(1, seed=5)[0]
+    for search in (lambda **kw: store.query(query, 7, tenant="t1", **kw),
+                   lambda **kw: store.query(query, 7, tenant="t1", where={"i": {"$gte": 10}}, **kw),
+                   lambda **kw: store.search_text("apple plum", 7, tenant="t1", **kw)):
+        full, bare = search(), search(vectors=False)
+        assert full and all(h.record.vector is not None for h in full)
+        assert [(h.record.id, h.record.text, h.record.metadata, h.record.created_at, h.score) for h in bare] == \
+            [(h.record.id, h.record.text, h.record.metadata, h.record.created_at, h.score) for h in full]
+        assert all(h.record.vector is None for h in bare)
+    assert store.get(["r1"], tenant="t1")[0].vector is not None  # the stored record keeps its vector
+
+
+@pytest.mark.parametrize("bad", [None, 0, 1, "no"])
+def test_a_bad_vectors_flag_is_a_usage_error(store, vectors, bad):
+    from contextwise.errors import UsageError
+
+    store.upsert(_records(vectors, 3), tenant="t1")
+    with pytest.raises(UsageError, match="vectors must be True or False"):
+        store.query(vectors.unit(1)[0], 2, tenant="t1", vectors=bad)
+    with pytest.raises(UsageError, match="vectors must be True or False"):
+        store.search_text("text", 2, tenant="t1", vectors=bad)

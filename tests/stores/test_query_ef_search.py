@@ -62,3 +62,24 @@ def test_exact_queries_ignore_ef_search(store, vectors):
     q = vectors.unit(1, seed=9)[0]
     assert [(h.record.id, h.score) for h in store.query(q, 5, tenant="t", ef_search=7)] == \
         [(h.record.id, h.score) for h in store.query(q, 5, tenant="t")]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_an_hnsw_query_without_vectors_gives_the_same_hits(backend, request, tmp_path, vectors):
+    data, queries = vectors.unit(600, 64, seed=3), vectors.unit(10, 64, seed=4)
+    if backend == "sqlite":
+        store = SQLiteStore(tmp_path / "b.db", 64, search=HnswSearch(min_vectors=1), build_in_background=False)
+    else:
+        from contextwise.stores import PostgresStore
+
+        store = PostgresStore(request.getfixturevalue("pg_dsn"), 64, request.getfixturevalue("pg_table"),
+                              search=HnswSearch(min_vectors=1))
+    try:
+        store.upsert(_records(data), tenant="t")
+        assert store.build_index(tenant="t").built
+        for q in queries:
+            full, bare = store.query(q, 10, tenant="t"), store.query(q, 10, tenant="t", vectors=False)
+            assert [(h.record.id, h.score) for h in bare] == [(h.record.id, h.score) for h in full]
+            assert all(h.record.vector is None for h in bare) and all(h.record.vector for h in full)
+    finally:
+        store.close()

@@ -198,6 +198,9 @@ class MemoryBackend:
         self.hybrid_ef_search = check_ef_search(hybrid_ef_search)
         self.partitioned = hasattr(self.store, "search_text") and hasattr(self.store, "upsert_partitions")
         self._query_takes_ef = _takes(getattr(self.store, "query", None), "ef_search")
+        # Recall reads the hits' texts and metadata, never their vectors: a store that can leave them out does.
+        self._query_takes_vectors = _takes(getattr(self.store, "query", None), "vectors")
+        self._text_takes_vectors = _takes(getattr(self.store, "search_text", None), "vectors")
         # A store that can record its embedder is bound to this one's name before any read or write (an async
         # store at its first awrite / asearch); a third-party store without `bind_embedder` is left as it is.
         self._unbound = hasattr(self.store, "bind_embedder")
@@ -251,13 +254,16 @@ class MemoryBackend:
 
     def _query_call(self, tier: str, vector: Any, k: int, where: Mapping[str, Any] | None,
                     ef_search: int | None = None) -> Any:
-        tuned = {"ef_search": ef_search} if ef_search is not None and self._query_takes_ef else {}
+        tuned: dict[str, Any] = {"ef_search": ef_search} if ef_search is not None and self._query_takes_ef else {}
+        if self._query_takes_vectors:
+            tuned["vectors"] = False
         if self.partitioned:
             return self.store.query(vector, k, tenant=self.tenant, where=where, partition=tier, **tuned)
         return self.store.query(vector, k, tenant=self.tenant, where={**(where or {}), "tier": tier}, **tuned)
 
     def _text_call(self, tier: str, query: str, k: int, where: Mapping[str, Any] | None) -> Any:
-        return self.store.search_text(query, k, tenant=self.tenant, where=where, partition=tier)
+        bare = {"vectors": False} if self._text_takes_vectors else {}
+        return self.store.search_text(query, k, tenant=self.tenant, where=where, partition=tier, **bare)
 
     # --- sync driver ----------------------------------------------------------------------------------------
 
@@ -312,7 +318,8 @@ class MemoryBackend:
     def search(self, tier: str, query: str, k: int, *, mode: Mode = "hybrid",
                where: Mapping[str, Any] | None = None,
                weights: tuple[float, float] | None = None) -> list[tuple[Record, float]]:
-        """Records of `tier` for `query`, best first, each with a relevance in [0, 1].
+        """Records of `tier` for `query`, best first, each with a relevance in [0, 1] (without vectors where the
+        store can leave them out: recall never reads them).
 
         Hybrid search fuses the dense and lexical rankings by reciprocal rank with `weights` (dense, lexical),
         by default the backend's `hybrid_weights`."""

@@ -396,30 +396,31 @@ class PgCore:
     # --- reads ----------------------------------------------------------------------------------------------
 
     def query(self, vector: Sequence[float], k: int, *, tenant: str, where: Where | None,
-              partition: str = "", ef_search: int | None = None) -> Plan[list[Hit]]:
+              partition: str = "", ef_search: int | None = None, vectors: bool = True) -> Plan[list[Hit]]:
         """Validate now; the steps return the top-k hits of `partition` of `tenant`: exact, or HNSW on a
-        partition with an index (with `ef_search` if given)."""
+        partition with an index (with `ef_search` if given); `vectors=False`: records without vectors."""
         _core.check_tenant(tenant)
         part = _core.check_partition(partition)
         q = _core.check_vector(vector, self.dimensions)
         _core.check_k(k)
-        return self._query(q, k, tenant, part, parse_where(where), _core.check_ef_search(ef_search))
+        ef_search = _core.check_ef_search(ef_search)
+        return self._query(q, k, tenant, part, parse_where(where), ef_search, _core.check_vectors(vectors))
 
     def _query(self, q: np.ndarray, k: int, tenant: str, part: str,
-               conditions: tuple[Condition, ...], ef_search: int | None = None) -> Steps:
+               conditions: tuple[Condition, ...], ef_search: int | None = None, vectors: bool = True) -> Steps:
         if not self.embedder.settled:
             self.embedder.seen((yield from self._recorded()))
         use_index = False
         if not conditions and isinstance(self.search, _core.HnswSearch):
             use_index = yield from self._has_index(tenant, part)
         if use_index and isinstance(self.search, _core.HnswSearch):
-            rows = yield from self._hnsw_query(q, k, tenant, part, self.search, ef_search)
+            rows = yield from self._hnsw_query(q, k, tenant, part, self.search, ef_search, vectors)
         else:
-            rows = yield self._exact_query(q, k, tenant, part, conditions)
+            rows = yield self._exact_query(q, k, tenant, part, conditions, vectors)
         return [Hit(_record(row[:6]), float(row[6])) for row in rows]
 
     def _exact_query(self, q: np.ndarray, k: int, tenant: str, part: str,
-                     conditions: tuple[Condition, ...]) -> Step:
+                     conditions: tuple[Condition, ...], vectors: bool = True) -> Step:
         clause, params = to_postgres(conditions)
         scope, scope_params = _scope(tenant, part)
         # "+ 0" makes the sort key an expression no HNSW index serves, so this is always an exact scan of the
@@ -428,23 +429,23 @@ class PgCore:
             "WITH best AS (SELECT id, distance FROM (SELECT id, vector <=> %b AS distance FROM {t} "
             "WHERE {scope} AND vector IS NOT NULL AND {clause}) scored "
             "ORDER BY distance + 0, id COLLATE \"C\" LIMIT %s) "
-            "SELECT r.id, r.text, r.vector, r.metadata, r.created_at, r.version, 1 - best.distance FROM best "
+            "SELECT r.id, r.text, {vector}, r.metadata, r.created_at, r.version, 1 - best.distance FROM best "
             "JOIN {t} r ON r.tenant = %s AND r.id = best.id ORDER BY best.distance, best.id COLLATE \"C\""
-        ).format(t=self.t, scope=scope, clause=sql.SQL(clause))
+        ).format(t=self.t, scope=scope, clause=sql.SQL(clause), vector=_vector_column("r.vector", vectors))
         return Step(query, (q, *scope_params, *params, k, tenant))
 
     def search_text(self, query: str, k: int, *, tenant: str, where: Where | None,
-                    partition: str = "") -> Plan[list[Hit]]:
+                    partition: str = "", vectors: bool = True) -> Plan[list[Hit]]:
         """Validate now; the steps return the `k` records of `partition` of `tenant` that best match the words
         of `query` by PostgreSQL full-text search (ts_rank over the GIN-indexed tsvector)."""
         _core.check_tenant(tenant)
         part = _core.check_partition(partition)
         _core.check_k(k)
         terms = _core.lexical_terms(query)
-        return self._search_text(terms, k, tenant, part, parse_where(where))
+        return self._search_text(terms, k, tenant, part, parse_where(where), _core.check_vectors(vectors))
 
     def _search_text(self, terms: list[str], k: int, tenant: str, part: str,
-                     conditions: tuple[Condition, ...]) -> Steps:
+                     conditions: tuple[Condition, ...], vectors: bool = True) -> Steps:
         if not terms:
             return []
         clause, params = to_postgres(conditions)
@@ -455,9 +456,10 @@ class PgCore:
         rows = yield Step(sql.SQL(
             "WITH best AS (SELECT id, ts_rank(tsv, q) AS score FROM {t}, to_tsquery('simple', %s) q "
             "WHERE {scope} AND tsv @@ q AND {clause} ORDER BY score DESC, id COLLATE \"C\" LIMIT %s) "
-            "SELECT r.id, r.text, r.vector, r.metadata, r.created_at, r.version, best.score FROM best "
+            "SELECT r.id, r.text, {vector}, r.metadata, r.created_at, r.version, best.score FROM best "
             "JOIN {t} r ON r.tenant = %s AND r.id = best.id ORDER BY best.score DESC, best.id COLLATE \"C\""
-        ).format(t=self.t, scope=scope, clause=sql.SQL(clause)), (tsquery, *scope_params, *params, k, tenant))
+        ).format(t=self.t, scope=scope, clause=sql.SQL(clause), vector=_vector_column("r.vector", vectors)),
+            (tsquery, *scope_params, *params, k, tenant))
         return [Hit(_record(row[:6]), float(row[6])) for row in rows]
 
     def _has_index(self, tenant: str, part: str) -> Steps:
@@ -470,14 +472,14 @@ class PgCore:
         return bool(rows)
 
     def _hnsw_query(self, q: np.ndarray, k: int, tenant: str, part: str, search: _core.HnswSearch,
-                    ef_search: int | None) -> Steps:
+                    ef_search: int | None, vectors: bool = True) -> Steps:
         """HNSW's top k with `ef_search` (None: `search`'s): SET LOCAL in a transaction unless the session's (set
         at connect from `search`) will do."""
         # The scope is literal so that the planner can prove the partial index's predicate.
         query = Step(sql.SQL(
-            "SELECT id, text, vector, metadata, created_at, version, 1 - (vector <=> %b) FROM {} "
+            "SELECT id, text, {}, metadata, created_at, version, 1 - (vector <=> %b) FROM {} "
             "WHERE {} AND vector IS NOT NULL ORDER BY vector <=> %b LIMIT %s"
-        ).format(self.t, _literal_scope(tenant, part)), (q, q, k))
+        ).format(_vector_column("vector", vectors), self.t, _literal_scope(tenant, part)), (q, q, k))
         if _ef(search, k, ef_search) == _ef(search, 1):
             return (yield query)
         yield BEGIN
@@ -568,6 +570,11 @@ def _graph_mb(vectors: int, dimensions: int) -> int:
 def _ef(search: _core.HnswSearch, k: int, ef_search: int | None = None) -> int:
     """hnsw.ef_search for a top-k query (`ef_search`, None: `search`'s): at least k, at most pgvector's 1000."""
     return min(1000, max(k, ef_search or search.ef_search))
+
+
+def _vector_column(column: str, vectors: bool) -> sql.Composable:
+    """The vector column of a search's SELECT, or NULL when its hits come without vectors."""
+    return sql.SQL(column if vectors else "NULL::vector")
 
 
 def _record(row: Sequence[Any]) -> Record:

@@ -128,14 +128,16 @@ class InMemoryStore(_core.Closing):
                 self._embedder.confirmed = self._recorded is not None
 
     def query(self, vector: Sequence[float], k: int = 10, *, tenant: str, where: Where | None = None,
-              partition: str = "", ef_search: int | None = None) -> list[Hit]:
+              partition: str = "", ef_search: int | None = None, vectors: bool = True) -> list[Hit]:
         """The `k` records of `partition` of `tenant` most similar (cosine) to `vector` that match `where`,
-        best first. Always exact: `ef_search` (another store's HNSW knob) is checked and ignored."""
+        best first. Always exact: `ef_search` (another store's HNSW knob) is checked and ignored.
+        `vectors=False`: the hits' records come without their vectors (None), as the other stores give them."""
         _core.check_tenant(tenant)
         _core.check_partition(partition)
         q = _core.check_vector(vector, self.dimensions)
         _core.check_k(k)
         _core.check_ef_search(ef_search)
+        _core.check_vectors(vectors)
         conditions = parse_where(where)
         with self._open():
             self._embedder.check(self._recorded)
@@ -150,15 +152,17 @@ class InMemoryStore(_core.Closing):
                 return []
             scores = _core.similarities(matrix, q)
             best = _core.top_k(scores, k)
-            return _core.hits([rows[i] for i in best], scores[best])
+            return _core.hits([rows[i] if vectors else _core.without_vector(rows[i]) for i in best], scores[best])
 
     def search_text(self, query: str, k: int = 10, *, tenant: str, where: Where | None = None,
-                    partition: str = "") -> list[Hit]:
+                    partition: str = "", vectors: bool = True) -> list[Hit]:
         """The `k` records of `partition` of `tenant` that best match the words of `query` by BM25, best first
-        (score: the BM25 score); records sharing no word with the query are left out."""
+        (score: the BM25 score); records sharing no word with the query are left out. `vectors=False`: records
+        without vectors."""
         _core.check_tenant(tenant)
         _core.check_partition(partition)
         _core.check_k(k)
+        _core.check_vectors(vectors)
         _core.lexical_terms(query)
         conditions = parse_where(where)
         with self._open():
@@ -168,7 +172,8 @@ class InMemoryStore(_core.Closing):
             key = _lexical_key(partition)
             pool = k if not conditions else data.lexical.count(tenant=key) or 1
             found = [(data.records[s.id], s.score) for s in data.lexical.search(query, pool, tenant=key)]
-        return [Hit(r, s) for r, s in found if matches(conditions, r.metadata)][:k]
+        hits = [Hit(r, s) for r, s in found if matches(conditions, r.metadata)][:k]
+        return hits if vectors else [Hit(_core.without_vector(h.record), h.score) for h in hits]
 
     def get(self, ids: Sequence[str], *, tenant: str) -> list[Record]:
         """The records of `tenant` with these ids, in the order asked; missing ids are left out."""

@@ -128,23 +128,24 @@ class PostgresStore(_core.Closing):
         return self._build(self._core.build_indexes(maintenance_work_mem_mb=maintenance_work_mem_mb))
 
     def query(self, vector: Sequence[float], k: int = 10, *, tenant: str, where: Where | None = None,
-              partition: str = "", ef_search: int | None = None) -> list[Hit]:
+              partition: str = "", ef_search: int | None = None, vectors: bool = True) -> list[Hit]:
         """The `k` records of `partition` of `tenant` most similar (cosine) to `vector` that
         match `where`, best first. `ef_search`: this query's HNSW ef_search where the partition has an index
-        (None: `search.ef_search`; pgvector caps it at 1000)."""
+        (None: `search.ef_search`; pgvector caps it at 1000). `vectors=False`: records without vectors (None),
+        which then do not cross the wire."""
         return self._drive(self._core.query(vector, k, tenant=tenant, where=where, partition=partition,
-                                            ef_search=ef_search))
+                                            ef_search=ef_search, vectors=vectors))
 
     def search_text(self, query: str, k: int = 10, *, tenant: str, where: Where | None = None,
-                    partition: str = "") -> list[Hit]:
+                    partition: str = "", vectors: bool = True) -> list[Hit]:
         """The `k` records of `partition` of `tenant` that best match the words of `query`,
         by PostgreSQL full-text search (score: ts_rank), best first; records sharing no word are left out.
         ts_rank reads no statistics of other rows, so a partition's scores are its own whatever else the table
         holds; it is computed for every row holding a query word, so its time grows with the partition: ~38 ms at
         20k LoCoMo memories, ~380 ms at 200k (benchmarks/bench_memory.py --postgres), where the SQLite store's
-        FTS5 search takes ~25 ms."""
-        return self._drive(self._core.search_text(query, k, tenant=tenant, where=where, partition=partition),
-                           text=True)
+        FTS5 search takes ~15-18 ms. `vectors=False`: records without vectors."""
+        return self._drive(self._core.search_text(query, k, tenant=tenant, where=where, partition=partition,
+                                                  vectors=vectors), text=True)
 
     @property
     def parallel_reads(self) -> bool:
@@ -304,16 +305,17 @@ class AsyncPostgresStore:
         """`build_index` for every tenant of at least `search.min_vectors` vectors without an index."""
         return await self._build(self._core.build_indexes(maintenance_work_mem_mb=maintenance_work_mem_mb))
 
-    async def query(self, vector: Sequence[float], k: int = 10, *, tenant: str,
-                    where: Where | None = None, partition: str = "", ef_search: int | None = None) -> list[Hit]:
+    async def query(self, vector: Sequence[float], k: int = 10, *, tenant: str, where: Where | None = None,
+                    partition: str = "", ef_search: int | None = None, vectors: bool = True) -> list[Hit]:
         """The async twin of PostgresStore.query."""
         return await self._drive(self._core.query(vector, k, tenant=tenant, where=where, partition=partition,
-                                                  ef_search=ef_search))
+                                                  ef_search=ef_search, vectors=vectors))
 
     async def search_text(self, query: str, k: int = 10, *, tenant: str, where: Where | None = None,
-                          partition: str = "") -> list[Hit]:
+                          partition: str = "", vectors: bool = True) -> list[Hit]:
         """The async twin of PostgresStore.search_text."""
-        return await self._drive(self._core.search_text(query, k, tenant=tenant, where=where, partition=partition))
+        return await self._drive(self._core.search_text(query, k, tenant=tenant, where=where, partition=partition,
+                                                        vectors=vectors))
 
     async def get(self, ids: Sequence[str], *, tenant: str) -> list[Record]:
         """The records of `tenant` with these ids, in the order asked; missing ids are left out."""

@@ -50,6 +50,7 @@ _PATCH_MAX_SHARE = 0.25
 # and rebuilt off the lock, so no query ever builds an index while holding the store's lock.
 _INDEX_PATCH_MAX_ROWS = 256
 _COLUMNS = "id, text, vector, metadata, created_at, version"
+_COLUMNS_NO_VECTOR = _COLUMNS.replace("vector", "NULL")
 _CHUNK = 500
 _BUILDER = "contextwise-hnsw-"
 
@@ -411,15 +412,16 @@ class SQLiteStore(_core.Closing):
     # --- reads ----------------------------------------------------------------------------------------------
 
     def query(self, vector: Sequence[float], k: int = 10, *, tenant: str, where: Where | None = None,
-              partition: str = "", ef_search: int | None = None) -> list[Hit]:
+              partition: str = "", ef_search: int | None = None, vectors: bool = True) -> list[Hit]:
         """The `k` records of `partition` of `tenant` most similar (cosine) to `vector` that match `where`,
         best first. `ef_search`: this query's HNSW ef_search (None: `search.ef_search`); an exact query ignores
-        it."""
+        it. `vectors=False`: the hits' records come without their vectors (None), which are then not read."""
         _core.check_tenant(tenant)
         scope = Scope(tenant, _core.check_partition(partition))
         q = _core.check_vector(vector, self.dimensions)
         _core.check_k(k)
         ef_search = _core.check_ef_search(ef_search)
+        _core.check_vectors(vectors)
         conditions = parse_where(where)
         with self._read() as conn:
             if not self._embedder.settled:
@@ -433,19 +435,20 @@ class SQLiteStore(_core.Closing):
             elif scope not in self._building and self._use_hnsw(matrix):
                 positions = self._approximate(conn, scope, matrix, q, k, ef_search)
             rowids, scores = _rank(matrix, q, k, positions)
-            records = self._fetch_rowids(conn, rowids)
+            records = self._fetch_rowids(conn, rowids, vectors=vectors)
         return _core.hits(records, scores)
 
     def search_text(self, query: str, k: int = 10, *, tenant: str, where: Where | None = None,
-                    partition: str = "") -> list[Hit]:
+                    partition: str = "", vectors: bool = True) -> list[Hit]:
         """The `k` records of `partition` of `tenant` that best match the words of `query`, by FTS5's bm25(), best
         first; a hit's score is the BM25 score (higher is better). Records sharing no word with the query are left
         out. A partition of at least `lexical_table_min_records` records is ranked with its own statistics, and
-        only its rows that can reach the top k are scored (see stores/_sqlite_text.py); smaller partitions share
-        the statistics of one FTS5 table."""
+        past a row budget only its rows holding the rarer query words are scored (see stores/_sqlite_text.py);
+        smaller partitions share the statistics of one FTS5 table. `vectors=False`: records without vectors."""
         _core.check_tenant(tenant)
         scope = Scope(tenant, _core.check_partition(partition))
         _core.check_k(k)
+        _core.check_vectors(vectors)
         terms = _core.lexical_terms(query)
         clause, params = to_sqlite(parse_where(where))
         if not terms:
@@ -457,7 +460,8 @@ class SQLiteStore(_core.Closing):
             else:
                 found = _sqlite_text.search(conn, table, terms, k, clause, params, self._terms, tenant=tenant,
                                             beside=self._beside_connection() if self.parallel_reads else None)
-            records = self._fetch_rowids(conn, np.array([r for r, _ in found], dtype=np.int64)) if found else []
+            rowids = np.array([r for r, _ in found], dtype=np.int64)
+            records = self._fetch_rowids(conn, rowids, vectors=vectors) if found else []
         return [Hit(record, score) for record, (_, score) in zip(records, found)]
 
     def get(self, ids: Sequence[str], *, tenant: str) -> list[Record]:
@@ -644,10 +648,11 @@ class SQLiteStore(_core.Closing):
                           RuntimeWarning, stacklevel=4)
         return False
 
-    def _fetch_rowids(self, conn: sqlite3.Connection, rowids: np.ndarray) -> list[Record]:
+    def _fetch_rowids(self, conn: sqlite3.Connection, rowids: np.ndarray, *, vectors: bool = True) -> list[Record]:
         wanted = [int(r) for r in rowids]
         marks = ",".join("?" * len(wanted))
-        rows = conn.execute(f"SELECT rowid, {_COLUMNS} FROM records WHERE rowid IN ({marks})", wanted)
+        columns = _COLUMNS if vectors else _COLUMNS_NO_VECTOR
+        rows = conn.execute(f"SELECT rowid, {columns} FROM records WHERE rowid IN ({marks})", wanted)
         by_rowid = {row[0]: _record(row[1:]) for row in rows}
         return [by_rowid[r] for r in wanted]
 
