@@ -92,7 +92,7 @@ def _state(conn: sqlite3.Connection, table: str, tenant: str) -> tuple[tuple[obj
 
 class Beside:
     """A second connection to the store's file and the one thread that reads on it, so `_best` runs its two
-    statements at once: at 200k memories on 2 cores the store's lexical search took 19 ms instead of 26
+    statements at once: at 200k memories on 2 cores the store's lexical search took 14 ms instead of 25
     (benchmarks/bench_memory.py). Each statement reads in a read transaction of its own connection; the two
     snapshots are compared (`_state`) and the statement is read again on the caller's connection when a write
     landed between them, so a search never mixes two states of the table. The caller serialises its use (the
