@@ -21,7 +21,8 @@ NOT's after the others) and adding the contributions of words a row lacks (0.0) 
 The budget: bm25() costs ~1.3-2 µs a row. At 200k memories (benchmarks/bench_memory.py, LoCoMo questions with
 inflections, k=60) episodic recall ranks all 60 in context, and its hybrid recall@10 against the same recall over
 every row (dense search exact in both) was 0.987 at 16,000 rows, 0.993 at 20,000 (+4 ms), 0.994 at 24,000 and
-1.000 at 32,000 (+11 ms; `bench_memory.py --budgets 16000,20000,24000,32000`); 20,000 it is.
+1.000 at 32,000 (+11 ms, one statement then; `bench_memory.py --budgets 16000,20000,24000,32000`); 20,000 it
+is.
 
 Why no MaxScore proof: bm25() of a query is the sum of its phrases' contributions, each at most (k1 + 1) * idf, so
 the most common words whose bounds add up to less than the k-th best score could be left to complete scores with
