@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -219,14 +219,14 @@ class OneReader(SQLiteStore):
 class Counted(_sqlite_text.Beside):
     """The second connection, counting the statements it reads."""
 
-    def __init__(self, path: str, before: object = None) -> None:
+    def __init__(self, path: str, before: Callable[[], object] | None = None) -> None:
         super().__init__(connect(path))
         self.reads, self.before = 0, before
 
     def read(self, sql: str, params: Sequence[object], table: str, tenant: str) -> Any:
         self.reads += 1
         if self.before is not None and self.reads == 1:
-            self.before()  # type: ignore[operator]
+            self.before()
         return super().read(sql, params, table, tenant)
 
 

@@ -309,9 +309,9 @@ def top_k(scores: np.ndarray, k: int) -> np.ndarray:
     return part[np.argsort(-scores[part], kind="stable")]
 
 
-def hits(records: Sequence[Record], scores: Iterable[float]) -> list[Hit]:
-    """Hits from records and their scores, in the given order."""
-    return [Hit(r, float(s)) for r, s in zip(records, scores)]
+def hits(records: Sequence[Record], scores: Iterable[float], *, vectors: bool = True) -> list[Hit]:
+    """Hits from records and their scores, in the given order (`vectors=False`: the records without vectors)."""
+    return [Hit(r if vectors else without_vector(r), float(s)) for r, s in zip(records, scores)]
 
 
 def without_vector(record: Record) -> Record:

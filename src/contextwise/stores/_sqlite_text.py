@@ -177,8 +177,7 @@ def _scored(conn: sqlite3.Connection, table: str, match: str, clause: str, param
 
 
 def _best(conn: sqlite3.Connection, table: str, match: str, common: str | None, clause: str,
-          params: Sequence[object], k: int, *, beside: Beside | None = None,
-          tenant: str = "") -> list[tuple[int, float]]:
+          params: Sequence[object], k: int, *, beside: Beside | None, tenant: str) -> list[tuple[int, float]]:
     """The best `k` (rowid, score) of the rows matching `match`, ties by rowid; a row that also matches `common`
     is scored by `(common) AND (match)` (every phrase), the others by `(match) NOT (common)` (whose phrases of
     `common` come last and add 0.0); each row is scored once. SQLite runs the statements outside Python's lock,

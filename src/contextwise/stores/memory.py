@@ -152,7 +152,7 @@ class InMemoryStore(_core.Closing):
                 return []
             scores = _core.similarities(matrix, q)
             best = _core.top_k(scores, k)
-            return _core.hits([rows[i] if vectors else _core.without_vector(rows[i]) for i in best], scores[best])
+            return _core.hits([rows[i] for i in best], scores[best], vectors=vectors)
 
     def search_text(self, query: str, k: int = 10, *, tenant: str, where: Where | None = None,
                     partition: str = "", vectors: bool = True) -> list[Hit]:
@@ -172,8 +172,8 @@ class InMemoryStore(_core.Closing):
             key = _lexical_key(partition)
             pool = k if not conditions else data.lexical.count(tenant=key) or 1
             found = [(data.records[s.id], s.score) for s in data.lexical.search(query, pool, tenant=key)]
-        hits = [Hit(r, s) for r, s in found if matches(conditions, r.metadata)][:k]
-        return hits if vectors else [Hit(_core.without_vector(h.record), h.score) for h in hits]
+        kept = [(r, s) for r, s in found if matches(conditions, r.metadata)][:k]
+        return _core.hits([r for r, _ in kept], [s for _, s in kept], vectors=vectors)
 
     def get(self, ids: Sequence[str], *, tenant: str) -> list[Record]:
         """The records of `tenant` with these ids, in the order asked; missing ids are left out."""
