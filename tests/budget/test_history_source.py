@@ -47,11 +47,13 @@ def test_history_accepts_openai_dicts_and_keeps_tool_calls_with_results():
 def test_history_drops_an_orphan_tool_result_and_a_leading_answer():
     msgs = [Message.tool("stale result", tool_call_id="gone"), Message.assistant("Hello! How can I help?"),
             Message.user("hi"), Message.assistant("hello")]
-    built = _ctx().history(msgs).user("q").build()
+    with pytest.warns(TruncationWarning, match="2 item"):  # what was dropped is said, not only in the Report
+        built = _ctx().history(msgs).user("q").build()
     assert [m.text for m in built.messages] == ["hi", "hello", "q"]
     reasons = [d.reason for d in built.report.dropped]
     assert any("no tool call" in r for r in reasons) and any("starts on a user message" in r for r in reasons)
-    kept = _ctx().history(msgs, start_on_user=False).user("q").build()
+    with pytest.warns(TruncationWarning, match="1 item"):
+        kept = _ctx().history(msgs, start_on_user=False).user("q").build()
     assert [m.text for m in kept.messages] == ["Hello! How can I help?", "hi", "hello", "q"]
 
 
