@@ -6,8 +6,9 @@ searches one tier of a multi-tier tenant):
   dense / hybrid / lexical recall p50 through `EpisodicMemory.recall`, with the tier's HNSW index and the store's
   pruned lexical search, beside the same recall answered exactly in the same run (a second store on the same file:
   ExactSearch, and lexical search by bm25() over every row of the tier, every query word), and recall@10 of the
-  first against the second. Then the two parts alone: the store's lexical search beside bm25() over every row
-  (recall@10, ties counted), and the store's dense search with HNSW beside exact search (recall@10 and @60).
+  first against the second; each mode's recalls embed their questions anew, as new questions do. Then the two
+  parts alone: the store's lexical search beside bm25() over every row (recall@10, ties counted), and the store's
+  dense search with HNSW beside exact search (recall@10 and @60).
   Vectors come from HashEmbedder (bag-of-words hashing: texts that
   share words are near, like real embeddings, and 200k of them build in seconds, where the ONNX model would take
   most of an hour on 2 shared cores); texts are LoCoMo turns, so FTS5 sees real language.
