@@ -24,9 +24,12 @@ Ingest (real ONNX MiniLM): LoCoMo turns recorded one `record` call each (the pee
     python benchmarks/bench_memory.py --memories 20000 --queries 50 --ingest 300
     python benchmarks/bench_memory.py --queries 100 --ingest 0 --skip-peer --db m200k.db --ef-search 800,1200,1600
     python benchmarks/bench_memory.py --queries 100 --ingest 0 --skip-peer --db m200k-onnx.db --embedder onnx
+    CW_BENCH_SQLITE=pysqlite3 python benchmarks/bench_memory.py ...   # the same on pysqlite3-binary's newer SQLite
 """
 
 from __future__ import annotations
+
+from _sqlite_choice import SQLITE  # first: it may put a newer SQLite in place of sqlite3 (CW_BENCH_SQLITE)
 
 import argparse
 import functools
@@ -587,7 +590,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                         "the main figures, dense recall again at each of the others")
     args = parser.parse_args(argv)
     turns, questions = locomo()
-    print(f"load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}; {os.cpu_count()} cores", flush=True)
+    print(f"load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}; {os.cpu_count()} cores; {SQLITE}", flush=True)
     with tempfile.TemporaryDirectory(prefix="cw-bench-memory-") as tmp:
         folder = Path(tmp)
         if args.ingest:
