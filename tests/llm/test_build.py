@@ -14,6 +14,7 @@ import pytest
 from support import missing, need
 
 from contextwise.errors import BackendError
+from contextwise import _native
 from contextwise.llm import _build
 
 
@@ -22,7 +23,7 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     need("llama_cpp", "the build check inspects the installed llama-cpp-python (extra `local`)")
     monkeypatch.setenv("CONTEXTWISE_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.delenv(_build.CHECK_ENV, raising=False)
-    _build._verdicts.clear()
+    _native._verdicts.clear()
     return tmp_path / "cache"
 
 
@@ -58,7 +59,7 @@ def test_check_remembers_a_crash_on_disk_so_the_child_runs_once(tmp_path, model,
     for _ in range(2):
         with pytest.raises(BackendError):
             _build.check_build(model, command=crash)
-    _build._verdicts.clear()  # a new process: only the verdict on disk is left
+    _native._verdicts.clear()  # a new process: only the verdict on disk is left
     with pytest.raises(BackendError, match="SIGSEGV"):
         _build.check_build(model, command=crash)
     assert runs(tmp_path) == 1
@@ -75,7 +76,7 @@ def test_check_reports_an_error_exit_with_the_childs_last_line(tmp_path, model):
 def test_check_does_not_remember_a_timeout(tmp_path, model):
     hang = child(tmp_path, "import time\ntime.sleep(30)")
     for _ in range(2):
-        _build._verdicts.clear()
+        _native._verdicts.clear()
         with pytest.raises(BackendError, match="timed out"):
             # long enough for a loaded machine's child to start and record its run before it is killed
             _build.check_build(model, command=hang, timeout_s=3)

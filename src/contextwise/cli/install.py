@@ -1,4 +1,5 @@
-"""`contextwise install-local`: install the local model's runtime, llama-cpp-python, built portably."""
+"""`contextwise install-local`: the local model's runtime, llama-cpp-python, built portably; `contextwise
+install-hnsw`: an hnswlib build that runs on this CPU."""
 
 from __future__ import annotations
 
@@ -42,6 +43,25 @@ def _check(console: Console) -> None:
     console.print(f"llama.cpp check: ok ({verdict.detail})")
 
 
+@click.command("install-hnsw")
+@click.option("--force", is_flag=True, help="Rebuild even if the installed build runs here.")
+def install_hnsw_command(force: bool) -> None:
+    """Check hnswlib in a child process; if it does not run on this CPU (pip's cached wheel from another machine)
+    or is missing, build it here from source, bypassing pip's cache, and check it again."""
+    from contextwise.stores import _hnsw
+
+    console = Console(stderr=True)
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+    try:
+        with Progress(*columns, console=console, transient=True) as bar:
+            bar.add_task("hnswlib: checking the installed build (a rebuild takes about a minute)", total=None)
+            rebuilt = _hnsw.rebuild_hnswlib(force=force)
+    except ContextwiseError as exc:
+        raise click.ClickException(str(exc)) from exc
+    console.print("hnswlib: rebuilt for this CPU; check ok" if rebuilt else "hnswlib: the installed build runs here")
+
+
 def register(group: click.Group) -> None:
-    """Add `install-local` to the CLI."""
+    """Add `install-local` and `install-hnsw` to the CLI."""
     group.add_command(install_local_command)
+    group.add_command(install_hnsw_command)

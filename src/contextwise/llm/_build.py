@@ -7,8 +7,8 @@ install with other CMAKE_ARGS silently reuses it. Two defences, one per failure:
 - `install_local()` (CLI: `contextwise install-local`) builds llama-cpp-python with `PORTABLE_CMAKE_ARGS`
   (no native, no AMX) into a wheel cache of our own, keyed by version, flags and machine, never pip's cache.
 - `check_build(model)` runs the library once in a child process (load + a few tokens of decode) before this
-  process loads it, and remembers the verdict per library file, CPU and model file; a crash in the child becomes
-  a `BackendError` naming the command that fixes it, not a dead caller.
+  process loads it, and remembers the verdict per library file, CPU and model file (contextwise/_native.py); a
+  crash in the child becomes a `BackendError` naming the command that fixes it, not a dead caller.
 """
 
 from __future__ import annotations
@@ -19,18 +19,18 @@ import importlib.util
 import json
 import os
 import platform
-import signal
-import subprocess
 import sys
 import tempfile
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 from pathlib import Path
 
+from contextwise import _native
+from contextwise._native import Verdict
+from contextwise._native import fingerprint as _fingerprint
 from contextwise._paths import cache_dir
-from contextwise.errors import BackendError, MissingDependencyError, UsageError
+from contextwise.errors import BackendError, MissingDependencyError
 
 #: The llama-cpp-python release the suite runs against; pyproject's `local` extra allows the same range.
 LLAMA_CPP_VERSION = "0.3.36"
@@ -168,40 +168,16 @@ def _build_wheel(version: str, cmake_args: str, folder: Path) -> None:
 
 
 def _pip(args: Sequence[str], folder: Path, *, env: dict[str, str] | None = None) -> None:
-    log_file = folder.parent / f"{folder.name}.log"
-    log_file.parent.mkdir(parents=True, exist_ok=True)
-    with log_file.open("a") as out:
-        done = subprocess.run([sys.executable, "-m", "pip", "--disable-pip-version-check", *args], stdout=out,
-                              stderr=subprocess.STDOUT, env=env, check=False)
-    if done.returncode != 0:
-        raise BackendError(f"pip {args[0]} failed (exit {done.returncode}); its output is in {log_file}",
-                           backend="llama.cpp")
+    _native.pip(args, folder.parent / f"{folder.name}.log", backend="llama.cpp", env=env)
 
 
 # -- check -----------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Verdict:
-    """The outcome of running llama.cpp in a child process.
-
-    Attributes:
-        ok: the child loaded the model and decoded.
-        detail: what the child printed or how it died.
-    """
-
-    ok: bool
-    detail: str
-
-
-_verdicts: dict[str, Verdict] = {}
-_verdicts_lock = threading.Lock()
-
-
 def check_build(model: str | Path, *, command: Sequence[str] | None = None,
                 timeout_s: float = CHECK_TIMEOUT_S) -> Verdict:
-    """Run llama.cpp once in a child process on `model` and raise if it crashes there (cached per library
-    file, CPU and model file, on disk and in this process).
+    """Run llama.cpp once in a child process on `model` and raise if it crashes there (remembered per library
+    file, CPU and model file, on disk and in this process; see contextwise/_native.py).
 
     Args:
         model: the GGUF file this process is about to load.
@@ -215,14 +191,11 @@ def check_build(model: str | Path, *, command: Sequence[str] | None = None,
     """
     if os.environ.get(CHECK_ENV, "1") == "0":
         return Verdict(True, f"not checked ({CHECK_ENV}=0)")
-    key = _check_key(Path(model), command)
-    with _verdicts_lock:
-        verdict = _verdicts.get(key) or _load_verdict(key)
-        if verdict is None:
-            verdict = _run_child(Path(model), command, timeout_s)
-            if verdict.ok or "timed out" not in verdict.detail:  # a hang under load may pass next time
-                _save_verdict(key, verdict)
-        _verdicts[key] = verdict
+    model = Path(model)
+    argv = [*(command or [sys.executable, "-c", _CHILD]), str(model)]
+    verdict = _native.check("llama", argv, ok_line="contextwise-llama-ok", timeout_s=timeout_s,
+                            key=[_fingerprint(_library_file()), _fingerprint(model)],
+                            env={"OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")})
     if not verdict.ok:
         raise BackendError(f"this llama.cpp build does not run on this machine ({verdict.detail}); reinstall a "
                            f"portable build with: {REINSTALL_COMMAND}  (or set {CHECK_ENV}=0 to skip this check)",
@@ -236,63 +209,3 @@ def _library_file() -> Path:
         raise MissingDependencyError("the local model", "local", remedy="contextwise install-local")
     libraries = sorted((folder / "lib").glob("libllama*")) or sorted(folder.glob("**/libllama*"))
     return libraries[0] if libraries else folder / "__init__.py"
-
-
-def _fingerprint(path: Path) -> list[object]:
-    stat = path.stat()
-    return [str(path.resolve()), stat.st_size, stat.st_mtime_ns]
-
-
-def _cpu() -> str:
-    try:
-        info = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return platform.processor() or platform.machine()
-    lines = [line for line in info.splitlines() if line.startswith(("model name", "flags", "Features"))]
-    return "\n".join(dict.fromkeys(lines))
-
-
-def _check_key(model: Path, command: Sequence[str] | None) -> str:
-    parts = [_fingerprint(_library_file()), _fingerprint(model), _cpu(), sys.executable, list(command or [])]
-    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:24]
-
-
-def _verdict_file(key: str) -> Path:
-    return cache_dir() / "llama-check" / f"{key}.json"
-
-
-def _load_verdict(key: str) -> Verdict | None:
-    try:
-        data = json.loads(_verdict_file(key).read_text())
-        return Verdict(bool(data["ok"]), str(data["detail"]))
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-
-
-def _save_verdict(key: str, verdict: Verdict) -> None:
-    path = _verdict_file(key)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temp = path.with_suffix(f".{os.getpid()}.tmp")
-        temp.write_text(json.dumps({"ok": verdict.ok, "detail": verdict.detail}))
-        temp.replace(path)
-    except OSError:
-        pass  # a read-only home: the check simply runs again next process
-
-
-def _run_child(model: Path, command: Sequence[str] | None, timeout_s: float) -> Verdict:
-    argv = [*(command or [sys.executable, "-c", _CHILD]), str(model)]
-    env = {**os.environ, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}
-    try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout_s, env=env, check=False)
-    except subprocess.TimeoutExpired:
-        return Verdict(False, f"the check timed out after {timeout_s:g} s")
-    except OSError as exc:
-        raise UsageError(f"could not start the llama.cpp check: {exc}") from exc
-    if done.returncode == 0 and "contextwise-llama-ok" in done.stdout:
-        return Verdict(True, done.stdout.strip().splitlines()[-1])
-    if done.returncode < 0:
-        name = signal.Signals(-done.returncode).name if -done.returncode in signal.valid_signals() else "a signal"
-        return Verdict(False, f"a test load crashed with {name}")
-    tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
-    return Verdict(False, f"a test load failed with exit code {done.returncode}: {tail[0][:300]}")

@@ -8,35 +8,110 @@ saving leaves the previous, consistent save in force.
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import json
 import os
+import sys
 import uuid
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from contextwise.errors import MissingDependencyError
+from contextwise import _native
+from contextwise._paths import cache_dir
+from contextwise.errors import BackendError, MissingDependencyError, UsageError
 from contextwise.stores._core import HnswSearch
 
 # Past this share of deleted-but-present elements, search quality and memory suffer: rebuild instead.
 MAX_DELETED_SHARE = 0.2
 
 
-def hnswlib_available() -> bool:
-    """Whether hnswlib can be imported."""
-    try:
-        import hnswlib  # noqa: F401
-    except ImportError:
+#: The command every message about a broken hnswlib names (`rebuild_hnswlib`): a build for this CPU.
+REBUILD_COMMAND = "contextwise install-hnsw"
+#: How it reinstalls hnswlib: from source on this machine, bypassing pip's cache of wheels built elsewhere.
+_PIP_ARGS = ("install", "--force-reinstall", "--no-deps", "--no-cache-dir", "hnswlib")
+#: Set to 0 to skip the child-process check of hnswlib (you accept that a build for another CPU kills your process).
+CHECK_ENV = "CONTEXTWISE_HNSW_CHECK"
+#: The check's child gets this long (importing numpy and hnswlib on a loaded 2-core machine takes a second or two).
+CHECK_TIMEOUT_S = 120.0
+
+# What the stores do with hnswlib, on a small index: build (threads), patch, delete, search, save and load.
+_CHILD = """
+import os, sys, tempfile
+import numpy as np
+import hnswlib
+rows = np.random.default_rng(0).standard_normal((300, 384)).astype(np.float32)
+rows /= np.linalg.norm(rows, axis=1, keepdims=True)
+index = hnswlib.Index(space="ip", dim=384)
+index.init_index(max_elements=256, ef_construction=64, M=16)
+index.add_items(rows[:256], np.arange(256))
+index.resize_index(512)
+index.add_items(rows[256:], np.arange(256, 300))
+index.mark_deleted(0)
+index.set_ef(64)
+labels, _ = index.knn_query(rows[1:9], k=3, num_threads=1)
+assert (labels[:, 0] == np.arange(1, 9)).all(), labels
+with tempfile.TemporaryDirectory() as folder:
+    path = os.path.join(folder, "index.bin")
+    index.save_index(path)
+    loaded = hnswlib.Index(space="ip", dim=384)
+    loaded.load_index(path, max_elements=512)
+    assert loaded.knn_query(rows[299:], k=1, num_threads=1)[0][0, 0] == 299
+print("contextwise-hnswlib-ok", hnswlib.__file__)
+"""
+
+
+def hnswlib_problem() -> MissingDependencyError | BackendError | None:
+    """The error to raise where hnswlib is needed and cannot be used in this process, or None if it can: it is not
+    installed (MissingDependencyError), or its build does not run on this CPU (BackendError naming the fix).
+
+    hnswlib has no wheels on PyPI: pip compiles it with `-march=native` and caches that wheel under its version
+    alone, so a pip cache, virtualenv or image from a machine with other CPU features holds a build that dies of
+    SIGILL here, in `import hnswlib` itself (built on an AVX-512 CPU, its module setup runs AVX-512 code). So the
+    stores' work runs once in a child process first (contextwise/_native.py; remembered per library file, CPU
+    and interpreter), and only a build that passed is imported here."""
+    if "hnswlib" in sys.modules:
+        return None  # imported already (and this process still runs)
+    spec = importlib.util.find_spec("hnswlib")
+    if spec is None or spec.origin is None:
+        return MissingDependencyError("the HNSW index", "embed")
+    if os.environ.get(CHECK_ENV, "1") == "0":
+        return None
+    verdict = _native.check("hnswlib", [sys.executable, "-c", _CHILD], ok_line="contextwise-hnswlib-ok",
+                            key=[_native.fingerprint(Path(spec.origin))], timeout_s=CHECK_TIMEOUT_S)
+    if verdict.ok:
+        return None
+    return BackendError(f"this hnswlib build does not run on this machine ({verdict.detail}); rebuild it for this "
+                        f"CPU with: {REBUILD_COMMAND}  (or set {CHECK_ENV}=0 to skip this check)", backend="hnswlib")
+
+
+def rebuild_hnswlib(*, force: bool = False) -> bool:
+    """Make the hnswlib of this interpreter one that runs on this CPU: if it is missing or fails its check (or
+    `force`), build it from source here with pip, bypassing pip's cache, and check it again.
+    Returns whether it rebuilt. CLI: `contextwise install-hnsw`.
+
+    Raises:
+        BackendError: pip failed (the message names its log), or the new build fails its check too.
+    """
+    if not force and hnswlib_problem() is None:
         return False
+    if "hnswlib" in sys.modules:
+        raise UsageError(f"hnswlib is imported in this process already; rebuild it from a new one ({REBUILD_COMMAND})")
+    _native.pip(_PIP_ARGS, cache_dir() / "hnswlib-rebuild.log", backend="hnswlib")
+    importlib.invalidate_caches()
+    problem = hnswlib_problem()
+    if problem is not None:
+        raise problem
     return True
 
 
 def _hnswlib() -> Any:
-    try:
-        import hnswlib
-    except ImportError as exc:
-        raise MissingDependencyError("the HNSW index", "embed") from exc
+    problem = hnswlib_problem()
+    if problem is not None:
+        raise problem
+    import hnswlib
     return hnswlib
 
 

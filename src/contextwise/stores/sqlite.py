@@ -27,11 +27,11 @@ from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
 
-from contextwise.errors import MissingDependencyError, StoreError, UsageError
+from contextwise.errors import StoreError, UsageError
 from contextwise.protocols import Where
 from contextwise.stores import _core
 from contextwise.stores._filter import parse_where, to_sqlite
-from contextwise.stores._hnsw import HnswIndex, hnswlib_available
+from contextwise.stores._hnsw import HnswIndex, hnswlib_problem
 from contextwise.stores import _sqlite_text
 from contextwise.stores._sqlite_schema import drop_lexical_tables, give_lexical_table, lexical_table, migrate
 from contextwise._sqlite import connect
@@ -320,6 +320,7 @@ class SQLiteStore(_core.Closing):
         Raises:
             UsageError: the store was opened with ExactSearch.
             MissingDependencyError: hnswlib is not installed (extra `embed`).
+            BackendError: the installed hnswlib build does not run on this CPU (the message names the fix).
         """
         _core.check_tenant(tenant)
         scope = Scope(tenant, _core.check_partition(partition))
@@ -387,8 +388,9 @@ class SQLiteStore(_core.Closing):
     def _hnsw(self) -> _core.HnswSearch:
         if not isinstance(self.search, _core.HnswSearch):
             raise UsageError("this store searches exactly (ExactSearch); open it with HnswSearch to index")
-        if not hnswlib_available():
-            raise MissingDependencyError("the SQLite store's HNSW index", "embed")
+        problem = hnswlib_problem()
+        if problem is not None:
+            raise problem
         return self.search
 
     def _build_in_background(self, scope: Scope) -> None:
@@ -640,12 +642,12 @@ class SQLiteStore(_core.Closing):
     def _use_hnsw(self, matrix: _Matrix) -> bool:
         if not isinstance(self.search, _core.HnswSearch) or matrix.rowids.size < self.search.min_vectors:
             return False
-        if hnswlib_available():
+        problem = hnswlib_problem()
+        if problem is None:
             return True
         if not self._warned_no_hnsw:
             self._warned_no_hnsw = True
-            warnings.warn("hnswlib is not installed (pip install 'contextwise[embed]'); searching exactly",
-                          RuntimeWarning, stacklevel=4)
+            warnings.warn(f"{problem}; searching exactly", RuntimeWarning, stacklevel=4)
         return False
 
     def _fetch_rowids(self, conn: sqlite3.Connection, rowids: np.ndarray, *, vectors: bool = True) -> list[Record]:
