@@ -12,6 +12,7 @@ Used by the llama.cpp build (llm/_build.py) and by hnswlib (stores/_hnsw.py); `p
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -80,8 +81,9 @@ def fingerprint(path: Path) -> list[object]:
     return [str(path.resolve()), stat.st_size, stat.st_mtime_ns]
 
 
+@functools.lru_cache(maxsize=1)
 def cpu() -> str:
-    """This machine's CPU model and feature flags (what a native build depends on)."""
+    """This machine's CPU model and feature flags (what a native build depends on; read once a process)."""
     try:
         info = Path("/proc/cpuinfo").read_text()
     except OSError:
