@@ -93,7 +93,8 @@ def cpu() -> str:
 
 
 def pip(args: Sequence[str], log_file: Path, *, backend: str, env: Mapping[str, str] | None = None) -> None:
-    """Run pip in this interpreter with `args`, its output appended to `log_file`.
+    """Run pip in this interpreter with `args`, its output appended to `log_file`; `env`: extra environment
+    variables for pip (as for `check`).
 
     Raises:
         BackendError: pip failed (the message names the log file), for `backend`.
@@ -101,7 +102,7 @@ def pip(args: Sequence[str], log_file: Path, *, backend: str, env: Mapping[str, 
     log_file.parent.mkdir(parents=True, exist_ok=True)
     with log_file.open("a") as out:
         done = subprocess.run([sys.executable, "-m", "pip", "--disable-pip-version-check", *args], stdout=out,
-                              stderr=subprocess.STDOUT, env=None if env is None else dict(env), check=False)
+                              stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}, check=False)
     if done.returncode != 0:
         raise BackendError(f"pip {args[0]} failed (exit {done.returncode}); its output is in {log_file}",
                            backend=backend)

@@ -158,7 +158,7 @@ def _package_dir() -> Path | None:
 def _build_wheel(version: str, cmake_args: str, folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=folder.parent) as scratch:
-        env = {**os.environ, "CMAKE_ARGS": cmake_args, "FORCE_CMAKE": "1",
+        env = {"CMAKE_ARGS": cmake_args, "FORCE_CMAKE": "1",
                "CMAKE_BUILD_PARALLEL_LEVEL": str(os.cpu_count() or 2)}
         # --no-cache-dir: pip's cache holds wheels under their version alone, whatever flags built them.
         _pip(["wheel", "--no-deps", "--no-cache-dir", "--no-binary", "llama-cpp-python", "-w", scratch,

@@ -70,9 +70,9 @@ def hnswlib_problem() -> MissingDependencyError | BackendError | None:
     hnswlib has no wheels on PyPI: pip compiles it with `-march=native` and caches that wheel under its version
     alone, so a pip cache, virtualenv or image from a machine with other CPU features holds a build that dies of
     SIGILL here, even in `import hnswlib` (built on an AVX-512 CPU, the code its module setup runs holds AVX-512
-    instructions: pybind11's signature builder, per objdump). So the
-    stores' work runs once in a child process first (contextwise/_native.py; remembered per library file, CPU
-    and interpreter), and only a build that passed is imported here."""
+    instructions: pybind11's signature builder, per objdump). So the stores' work runs once in a child process
+    first (contextwise/_native.py; remembered per library file, CPU and interpreter), and only a build that
+    passed is imported here."""
     if "hnswlib" in sys.modules:
         return None  # imported already (and this process still runs)
     spec = importlib.util.find_spec("hnswlib")
