@@ -63,8 +63,7 @@ def check(name: str, argv: Sequence[str], *, ok_line: str, key: Sequence[object]
     Raises:
         UsageError: the child could not be started at all.
     """
-    digest = hashlib.sha256(json.dumps([*key, cpu(), sys.executable, list(argv)]).encode()).hexdigest()[:24]
-    path = cache_dir() / f"{name}-check" / f"{digest}.json"
+    digest, path = _place(name, argv, key)
     with _verdicts_lock:
         verdict = _verdicts.get(digest) or _load(path)
         if verdict is None:
@@ -73,6 +72,43 @@ def check(name: str, argv: Sequence[str], *, ok_line: str, key: Sequence[object]
                 _save(path, verdict)
         _verdicts[digest] = verdict
     return verdict
+
+
+def known(name: str, argv: Sequence[str], *, key: Sequence[object]) -> Verdict | None:
+    """The verdict `check` would give without running the child (remembered in this process or on disk), or None.
+    Never waits for a check running meanwhile."""
+    digest, path = _place(name, argv, key)
+    verdict = _verdicts.get(digest)
+    if verdict is None:
+        verdict = _load(path)
+        if verdict is not None:
+            _verdicts.setdefault(digest, verdict)
+    return verdict
+
+
+def _place(name: str, argv: Sequence[str], key: Sequence[object]) -> tuple[str, Path]:
+    """A verdict's key in memory and its file."""
+    digest = hashlib.sha256(json.dumps([*key, cpu(), python(), list(argv)]).encode()).hexdigest()[:24]
+    return digest, cache_dir() / f"{name}-check" / f"{digest}.json"
+
+
+@functools.lru_cache(maxsize=1)
+def python() -> str:
+    """The Python that runs children (checks, pip): `sys.executable`, unless this interpreter is embedded in a
+    program that is not a Python (uwsgi, mod_wsgi), whose executable does not take `-c`; then the interpreter of
+    this version in its prefix (a virtualenv's own first)."""
+    executable = sys.executable or ""
+    if Path(executable).name.lower().startswith(("python", "pypy")):
+        return executable
+    version = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    names = (f"bin/python{version}", f"bin/python{sys.version_info[0]}", "bin/python", "python.exe",
+             "Scripts/python.exe")
+    for prefix in dict.fromkeys((sys.prefix, sys.exec_prefix, sys.base_exec_prefix)):
+        for name in names:
+            candidate = Path(prefix) / name
+            if candidate.is_file() and os.access(candidate, os.X_OK):
+                return str(candidate)
+    return executable  # no Python found: the check fails and its verdict says how
 
 
 def fingerprint(path: Path) -> list[object]:
@@ -101,7 +137,7 @@ def pip(args: Sequence[str], log_file: Path, *, backend: str, env: Mapping[str, 
     """
     log_file.parent.mkdir(parents=True, exist_ok=True)
     with log_file.open("a") as out:
-        done = subprocess.run([sys.executable, "-m", "pip", "--disable-pip-version-check", *args], stdout=out,
+        done = subprocess.run([python(), "-m", "pip", "--disable-pip-version-check", *args], stdout=out,
                               stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}, check=False)
     if done.returncode != 0:
         raise BackendError(f"pip {args[0]} failed (exit {done.returncode}); its output is in {log_file}",

@@ -19,7 +19,6 @@ import importlib.util
 import json
 import os
 import platform
-import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -192,7 +191,7 @@ def check_build(model: str | Path, *, command: Sequence[str] | None = None,
     if os.environ.get(CHECK_ENV, "1") == "0":
         return Verdict(True, f"not checked ({CHECK_ENV}=0)")
     model = Path(model)
-    argv = [*(command or [sys.executable, "-c", _CHILD]), str(model)]
+    argv = [*(command or [_native.python(), "-c", _CHILD]), str(model)]
     verdict = _native.check("llama", argv, ok_line="contextwise-llama-ok", timeout_s=timeout_s,
                             key=[_fingerprint(_library_file()), _fingerprint(model)],
                             env={"OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")})

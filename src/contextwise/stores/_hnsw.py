@@ -8,11 +8,13 @@ saving leaves the previous, consistent save in force.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import json
 import os
 import sys
+import threading
 import uuid
 from pathlib import Path
 from typing import Any
@@ -63,7 +65,13 @@ print("contextwise-hnswlib-ok", hnswlib.__file__)
 """
 
 
-def hnswlib_problem() -> MissingDependencyError | BackendError | None:
+#: What `hnswlib_problem(wait=False)` returns while the machine's first check runs on its thread.
+CHECKING = BackendError("hnswlib's check is still running in a child process", backend="hnswlib")
+_checker: threading.Thread | None = None
+_checker_lock = threading.Lock()
+
+
+def hnswlib_problem(*, wait: bool = True) -> MissingDependencyError | BackendError | None:
     """The error to raise where hnswlib is needed and cannot be used in this process, or None if it can: it is not
     installed (MissingDependencyError), or its build does not run on this CPU (BackendError naming the fix).
 
@@ -72,7 +80,11 @@ def hnswlib_problem() -> MissingDependencyError | BackendError | None:
     SIGILL here, even in `import hnswlib` (built on an AVX-512 CPU, the code its module setup runs holds AVX-512
     instructions: pybind11's signature builder, per objdump). So the stores' work runs once in a child process
     first (contextwise/_native.py; remembered per library file, CPU and interpreter), and only a build that
-    passed is imported here."""
+    passed is imported here.
+
+    `wait=False` (a caller holding a lock, such as a store's query): when the verdict is not remembered yet,
+    start the check on a thread of its own and return CHECKING at once instead of waiting for the child (~0.2 s,
+    up to CHECK_TIMEOUT_S)."""
     if "hnswlib" in sys.modules:
         return None  # imported already (and this process still runs)
     spec = importlib.util.find_spec("hnswlib")
@@ -80,27 +92,48 @@ def hnswlib_problem() -> MissingDependencyError | BackendError | None:
         return MissingDependencyError("the HNSW index", "embed")
     if os.environ.get(CHECK_ENV, "1") == "0":
         return None
-    verdict = _native.check("hnswlib", [sys.executable, "-c", _CHILD], ok_line="contextwise-hnswlib-ok",
-                            key=[_native.fingerprint(Path(spec.origin))], timeout_s=CHECK_TIMEOUT_S)
+    argv, key = [_native.python(), "-c", _CHILD], [_native.fingerprint(Path(spec.origin))]
+    verdict = _native.known("hnswlib", argv, key=key)
+    if verdict is None and not wait:
+        _check_in_background()
+        return CHECKING
+    if verdict is None:
+        verdict = _native.check("hnswlib", argv, ok_line="contextwise-hnswlib-ok", key=key, timeout_s=CHECK_TIMEOUT_S)
     if verdict.ok:
         return None
     return BackendError(f"this hnswlib build does not run on this machine ({verdict.detail}); rebuild it for this "
                         f"CPU with: {REBUILD_COMMAND}  (or set {CHECK_ENV}=0 to skip this check)", backend="hnswlib")
 
 
+def _check_in_background() -> None:
+    """Run hnswlib's check on a thread of its own, unless one is running."""
+    global _checker
+    with _checker_lock:
+        if _checker is None or not _checker.is_alive():
+            _checker = threading.Thread(target=hnswlib_problem, daemon=True, name="contextwise-hnswlib-check")
+            _checker.start()
+
+
 def rebuild_hnswlib(*, force: bool = False) -> bool:
     """Make the hnswlib of this interpreter one that runs on this CPU: if it is missing or fails its check (or
-    `force`), build it from source here with pip, bypassing pip's cache, and check it again.
+    `force`), build it from source here with pip, bypassing pip's cache, and check it again. A build that failed
+    its check is removed from pip's cache of wheels as well (`pip cache remove hnswlib`), so the next virtualenv
+    on this machine builds its own.
     Returns whether it rebuilt. CLI: `contextwise install-hnsw`.
 
     Raises:
         BackendError: pip failed (the message names its log), or the new build fails its check too.
     """
-    if not force and hnswlib_problem() is None:
+    problem = hnswlib_problem()
+    if not force and problem is None:
         return False
     if "hnswlib" in sys.modules:
         raise UsageError(f"hnswlib is imported in this process already; rebuild it from a new one ({REBUILD_COMMAND})")
-    _native.pip(_PIP_ARGS, cache_dir() / "hnswlib-rebuild.log", backend="hnswlib")
+    log = cache_dir() / "hnswlib-rebuild.log"
+    if isinstance(problem, BackendError):  # the bad wheel is likely in pip's cache, for the next virtualenv too
+        with contextlib.suppress(BackendError):  # pip's cache is off: nothing to remove
+            _native.pip(("cache", "remove", "hnswlib"), log, backend="hnswlib")
+    _native.pip(_PIP_ARGS, log, backend="hnswlib")
     importlib.invalidate_caches()
     problem = hnswlib_problem()
     if problem is not None:

@@ -31,7 +31,7 @@ from contextwise.errors import StoreError, UsageError
 from contextwise.protocols import Where
 from contextwise.stores import _core
 from contextwise.stores._filter import parse_where, to_sqlite
-from contextwise.stores._hnsw import HnswIndex, hnswlib_problem
+from contextwise.stores._hnsw import CHECKING, HnswIndex, hnswlib_problem
 from contextwise.stores import _sqlite_text
 from contextwise.stores._sqlite_schema import drop_lexical_tables, give_lexical_table, lexical_table, migrate
 from contextwise._sqlite import connect
@@ -642,10 +642,10 @@ class SQLiteStore(_core.Closing):
     def _use_hnsw(self, matrix: _Matrix) -> bool:
         if not isinstance(self.search, _core.HnswSearch) or matrix.rowids.size < self.search.min_vectors:
             return False
-        problem = hnswlib_problem()
+        problem = hnswlib_problem(wait=False)  # under the store's lock: the machine's first check runs aside
         if problem is None:
             return True
-        if not self._warned_no_hnsw:
+        if problem is not CHECKING and not self._warned_no_hnsw:
             self._warned_no_hnsw = True
             warnings.warn(f"{problem}; searching exactly", RuntimeWarning, stacklevel=4)
         return False
