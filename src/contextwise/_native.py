@@ -46,6 +46,16 @@ _verdicts: dict[str, Verdict] = {}
 _verdicts_lock = threading.Lock()
 
 
+def _after_fork() -> None:
+    """A process forked while another thread ran a check (held the lock) starts with the lock free."""
+    global _verdicts_lock
+    _verdicts_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):  # not on Windows, which has no fork
+    os.register_at_fork(after_in_child=_after_fork)
+
+
 def check(name: str, argv: Sequence[str], *, ok_line: str, key: Sequence[object], timeout_s: float,
           env: Mapping[str, str] | None = None) -> Verdict:
     """Run `argv` once per `key`, this CPU and interpreter, and say whether it printed a line starting with

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -212,3 +213,17 @@ def test_a_forced_rebuild_refuses_in_a_process_that_imported_hnswlib(cache):
     with pytest.raises(UsageError, match="imported in this process already"):
         _hnsw.rebuild_hnswlib(force=True)
     assert not (cache / "hnswlib-rebuild.log").exists()
+
+
+def test_a_process_forked_during_a_check_can_run_its_own(cache):
+    # Another thread's check holds the verdicts' lock while its child runs; a fork then (a pre-forking server)
+    # must not leave the forked process waiting for a lock nobody in it will release.
+    with _native._verdicts_lock:
+        pid = os.fork()
+        if pid == 0:  # the forked process: exits 0 only if its check ran and passed
+            signal.alarm(60)
+            verdict = _native.check("fork-test", [_native.python(), "-c", "print('fork-ok')"], ok_line="fork-ok",
+                                    key=[], timeout_s=30)
+            os._exit(0 if verdict.ok else 1)
+        _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
