@@ -418,7 +418,7 @@ def maxscore_floor(store: SQLiteStore, queries: list[str], depth: int = 60) -> N
         essential, ceiling = sorted(words, key=lambda t: bound[t]), 0.0
         while essential and ceiling + bound[essential[0]] < threshold:
             ceiling += bound[essential.pop(0)]
-        return rows_matching(fts._any(essential)) if essential else 0
+        return rows_matching(fts._text(essential)) if essential else 0
 
     figures: list[tuple[int, int, int, int]] = []
     fts._scored, fts._best = counted, counted_best
@@ -433,7 +433,7 @@ def maxscore_floor(store: SQLiteStore, queries: list[str], depth: int = 60) -> N
             fts.search(conn, table, words, depth, "1", [], store._terms, tenant=TENANT)
             for t in words:
                 if t not in maxima:
-                    top = original(conn, table, fts._any([t]), "1", [], 1)
+                    top = original(conn, table, fts._text([t]), "1", [], 1)
                     maxima[t] = top[0][1] if top else 0.0
             loose = {t: (FTS5_K1 + 1.0) * float(idf(rows, df[t])) for t in words}
             figures.append((sum(df[t] for t in words), sum(scored), needed(words, loose, threshold),

@@ -10,6 +10,7 @@ import pytest
 
 from contextwise.errors import StoreError
 from contextwise.stores import DimensionMismatchError, SQLiteStore
+from contextwise.stores._sqlite_schema import SCHEMA_VERSION
 
 V0_SQLITE = ("CREATE TABLE records (tenant TEXT NOT NULL, id TEXT NOT NULL, text TEXT NOT NULL, vector BLOB, "
              "metadata TEXT NOT NULL DEFAULT '{}', PRIMARY KEY (tenant, id))")
@@ -47,10 +48,10 @@ def test_sqlite_old_schema_is_migrated_on_open(tmp_path, version):
         store.upsert([store.get(["r1"], tenant="t1")[0]], tenant="t1")
         assert store.get(["r1"], tenant="t1")[0].version == 2
     conn = sqlite3.connect(path)
-    assert conn.execute("SELECT version FROM schema_version").fetchall() == [(5,)]
+    assert conn.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
     conn.close()
     with SQLiteStore(path, 4) as again:
-        assert again.migrated_from == 5 and again.count(tenant="t1") == 3
+        assert again.migrated_from == SCHEMA_VERSION and again.count(tenant="t1") == 3
 
 
 def test_sqlite_migration_takes_dimensions_from_stored_vectors(tmp_path):

@@ -3,6 +3,8 @@ statistics, and the pruned search there ranks exactly as bm25() over every row o
 
 from __future__ import annotations
 
+import hashlib
+import math
 import random
 import sqlite3
 import threading
@@ -17,7 +19,7 @@ from contextwise.errors import StoreError
 from contextwise.stores import SQLiteStore
 from contextwise.stores import _sqlite_text
 from contextwise.stores._core import lexical_terms
-from contextwise.stores._sqlite_schema import MIGRATIONS
+from contextwise.stores._sqlite_schema import LENGTH_PAD, MIGRATIONS, TEXT_INDEX
 from contextwise.types import Record
 
 COMMON = "alice bob said really think good time going".split()
@@ -61,10 +63,13 @@ def alone(store: SQLiteStore, query: str, k: int, *, tenant: str = "t", partitio
     rowid = dict(store._conn.execute("SELECT id, rowid FROM records WHERE tenant = ?", (tenant,)).fetchall())
     records = sorted(store.scan(tenant=tenant, partition=partition), key=lambda r: rowid[r.id])
     conn = sqlite3.connect(":memory:")
-    conn.execute("CREATE VIRTUAL TABLE f USING fts5(text, n UNINDEXED, id UNINDEXED)")
-    conn.executemany("INSERT INTO f (text, n, id) VALUES (?, ?, ?)",
-                     [(r.text, r.metadata.get("n"), r.id) for r in records])
-    df = {t: conn.execute("SELECT count(*) FROM f WHERE f MATCH ?", (_sqlite_text.quote(t),)).fetchone()[0]
+    conn.execute(f"CREATE VIRTUAL TABLE f USING fts5(text, pad, {TEXT_INDEX})")  # scored as the store's tables are
+    conn.execute("CREATE TABLE meta (rowid INTEGER PRIMARY KEY, n, id)")
+    conn.executemany("INSERT INTO f (rowid, text, pad) VALUES (?, ?, ?)",
+                     [(i, r.text, LENGTH_PAD) for i, r in enumerate(records, 1)])
+    conn.executemany("INSERT INTO meta (rowid, n, id) VALUES (?, ?, ?)",
+                     [(i, r.metadata.get("n"), r.id) for i, r in enumerate(records, 1)])
+    df = {t: conn.execute("SELECT count(*) FROM f WHERE f MATCH ?", ("text : " + _sqlite_text.quote(t),)).fetchone()[0]
           for t in lexical_terms(query)}
     held = [t for t in df if df[t]]
     rare = [t for t in held if df[t] < len(records) / 2 or df[t] <= _sqlite_text.MIN_LEFT_OUT_ROWS]
@@ -73,8 +78,8 @@ def alone(store: SQLiteStore, query: str, k: int, *, tenant: str = "t", partitio
         return []
     match = "text : (" + " OR ".join(map(_sqlite_text.quote, words)) + ")"
     extra, params = ("AND n = ?", (where["n"],)) if where else ("", ())
-    rows = conn.execute(f"SELECT id, -bm25(f) FROM f WHERE f MATCH ? {extra} ORDER BY bm25(f), rowid LIMIT ?",
-                        (match, *params, k)).fetchall()
+    rows = conn.execute(f"SELECT id, -bm25(f) FROM f JOIN meta ON meta.rowid = f.rowid WHERE f MATCH ? {extra} "
+                        "ORDER BY bm25(f), f.rowid LIMIT ?", (match, *params, k)).fetchall()
     return [(i, s) for i, s in rows]
 
 
@@ -156,18 +161,22 @@ def test_drop_tenant_removes_its_tables_and_triggers(loaded: SQLiteStore) -> Non
     assert loaded._conn.execute("INSERT INTO records_fts (records_fts) VALUES ('integrity-check')").rowcount
 
 
-def test_a_v4_file_gives_its_large_partitions_tables_when_migrated(tmp_path: Path) -> None:
-    path = tmp_path / "v4.db"
-    conn = sqlite3.connect(path)
-    for version in range(5):
-        MIGRATIONS[version](conn, 2)
-    conn.execute("UPDATE schema_version SET version = 4")
+def _old_file(path: Path, version: int) -> sqlite3.Connection:
+    """A file at schema `version` (its migrations up to there) holding 400 episodic and 20 semantic records."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    for step in range(version + 1):
+        MIGRATIONS[step](conn, 2)
+    conn.execute("UPDATE schema_version SET version = ?", (version,))
     conn.executemany("INSERT INTO records (tenant, id, text, part) VALUES (?, ?, ?, ?)",
                      [("t", f"e{i}", text, "episodic") for i, text in enumerate(corpus(400))])
     conn.executemany("INSERT INTO records (tenant, id, text, part) VALUES (?, ?, ?, ?)",
                      [("t", f"s{i}", text, "semantic") for i, text in enumerate(corpus(20, seed=2))])
-    conn.commit()
-    conn.close()
+    return conn
+
+
+def test_a_v4_file_gives_its_large_partitions_tables_when_migrated(tmp_path: Path) -> None:
+    path = tmp_path / "v4.db"
+    _old_file(path, 4).close()
     with SQLiteStore(path, 2, lexical_table_min_records=100) as store:
         assert store.migrated_from == 4
         assert store._conn is not None
@@ -286,3 +295,93 @@ def test_close_ends_the_thread_of_the_second_connection(loaded: SQLiteStore, mon
     assert started and all(t.is_alive() for t in started)
     loaded.close()
     assert not any(t.is_alive() for t in started)
+
+
+@pytest.mark.parametrize("own_table", [False, True])
+def test_a_score_is_bm25_without_length_normalisation(tmp_path: Path, own_table: bool) -> None:
+    # FTS5 keeps no row sizes (columnsize=0) and reports each indexed column of a contentless table as -1 tokens
+    # long, so bm25() (k1 = 1.2, b = 0.75) scores a term idf * tf * 2.2 / (tf + 1.2 * (0.25 - 0.75 * 2 / avgdl)):
+    # two indexed columns (text, and the pad or scope column), avgdl their mean tokens per row.
+    heads = ["cherry", "cherry", "cherry cherry", "apple", "apple banana", "banana", "plum", "plum pear", "pear fig",
+             "fig"]
+    fillers = [4 + 3 * (i == 1) + i % 3 for i in range(len(heads))]  # row 1 the longest
+    texts = [f"{head} " + " ".join(f"w{i}x{j}" for j in range(m)) for i, (head, m) in enumerate(zip(heads, fillers))]
+    store = SQLiteStore(tmp_path / "s.db", 2, lexical_table_min_records=5 if own_table else 1000)
+    store.upsert([Record(f"r{i}", t, None) for i, t in enumerate(texts)], tenant="t", partition="p")
+    assert store._conn is not None
+    assert store._conn.execute("SELECT count(*) FROM lexical_tables").fetchone()[0] == int(own_table)
+    scores = dict(got(store, "cherry apple", 10, partition="p"))
+    n, pad = len(texts), len(LENGTH_PAD.split()) + (0 if own_table else 2)  # the scope column's two tokens
+    avgdl = sum(len(t.split()) for t in texts) / n + pad
+
+    def term(df: int, tf: int) -> float:
+        idf = max(math.log((n - df + 0.5) / (df + 0.5)), 1e-6)
+        return idf * tf * 2.2 / (tf + 1.2 * (0.25 - 0.75 * 2 / avgdl))
+
+    assert set(scores) == {"r0", "r1", "r2", "r3", "r4"}
+    assert scores["r0"] == pytest.approx(term(3, 1), rel=1e-12)
+    assert scores["r1"] == scores["r0"]  # a longer row scores as the shorter one
+    assert scores["r2"] == pytest.approx(term(3, 2), rel=1e-12) and scores["r2"] > scores["r0"]
+    assert scores["r3"] == scores["r4"] == pytest.approx(term(2, 1), rel=1e-12)
+    store.close()
+
+
+def _v5_own_table(conn: sqlite3.Connection, tenant: str, part: str) -> str:
+    """What v5 made of a large partition: an FTS5 table of its own with row sizes, and its triggers."""
+    name = "lexical_" + hashlib.sha1(f"{tenant}\x00{part}".encode()).hexdigest()[:16]
+    conn.execute(f"CREATE VIRTUAL TABLE {name} USING fts5(text, content='', tokenize='unicode61')")
+    conn.execute(f"INSERT INTO {name} (rowid, text) SELECT rowid, text FROM records WHERE tenant = ? AND part = ?",
+                 (tenant, part))
+    scope = "'t' || hex(records.tenant) || ' t' || hex(records.tenant) || 'p' || hex(records.part)"
+    conn.execute(f"INSERT INTO records_fts (records_fts, rowid, text, scope) SELECT 'delete', rowid, text, {scope} "
+                 "FROM records WHERE tenant = ? AND part = ?", (tenant, part))
+    conn.execute("INSERT INTO lexical_tables (tenant, part, name) VALUES (?, ?, ?)", (tenant, part, name))
+    mine = f"{{0}}.tenant = '{tenant}' AND {{0}}.part = '{part}'"
+    insert = f"INSERT INTO {name} (rowid, text) SELECT new.rowid, new.text WHERE {mine.format('new')};"
+    remove = (f"INSERT INTO {name} ({name}, rowid, text) SELECT 'delete', old.rowid, old.text "
+              f"WHERE {mine.format('old')};")
+    conn.execute(f"CREATE TRIGGER {name}_insert AFTER INSERT ON records BEGIN {insert} END")
+    conn.execute(f"CREATE TRIGGER {name}_delete AFTER DELETE ON records BEGIN {remove} END")
+    conn.execute(f"CREATE TRIGGER {name}_update AFTER UPDATE OF text, tenant, part ON records "
+                 f"BEGIN {remove} {insert} END")
+    return name
+
+
+def test_a_v5_file_is_rebuilt_without_row_sizes(tmp_path: Path) -> None:
+    path = tmp_path / "v5.db"
+    conn = _old_file(path, 5)
+    name = _v5_own_table(conn, "t", "episodic")
+    sizes = "SELECT name FROM sqlite_master WHERE name LIKE '%_docsize' ORDER BY name"
+    assert [r[0] for r in conn.execute(sizes)] == [f"{name}_docsize", "records_fts_docsize"]
+    conn.close()
+    with SQLiteStore(path, 2, lexical_table_min_records=100) as store:
+        assert store.migrated_from == 5
+        assert store._conn is not None
+        assert store._conn.execute(sizes).fetchall() == []
+        assert store._conn.execute("SELECT name FROM lexical_tables").fetchall() == [(name,)]
+        for query in QUERIES:
+            assert got(store, query, 10) == alone(store, query, 10), query
+            # a small partition in records_fts: every hit holds a word of the query, best first
+            hits = store.search_text(query, 5, tenant="t", partition="semantic")
+            words = set(lexical_terms(query))
+            assert all(words & set(lexical_terms(h.record.text)) for h in hits), query
+            assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+        store.upsert([Record("z1", "zebra alice", None)], tenant="t", partition="episodic")  # triggers still work
+        store.upsert([Record("z2", "zebra", None)], tenant="t", partition="semantic")
+        assert [i for i, _ in got(store, "zebra", 5)] == ["z1"]
+        assert [i for i, _ in got(store, "zebra", 5, partition="semantic")] == ["z2"]
+        for table in (name, "records_fts"):
+            store._conn.execute(f"INSERT INTO {table} ({table}) VALUES ('integrity-check')")
+
+
+@pytest.mark.parametrize("own_table", [False, True])
+@pytest.mark.parametrize("texts", [["Ana moved to Porto."], ["porto"] * 3 + ["x"] * 3, ["a b c", "porto b c"] * 4])
+def test_short_texts_score_finite_and_positive(tmp_path: Path, own_table: bool, texts: list[str]) -> None:
+    # Without the pad, a table whose texts average 3 tokens (4 in records_fts) made bm25()'s tf saturation 0:
+    # a query word the row lacks then scored 0/0, and SQLite returned NULL for it.
+    store = SQLiteStore(tmp_path / "s.db", 2, lexical_table_min_records=1 if own_table else 1000)
+    store.upsert([Record(f"r{i}", t, None) for i, t in enumerate(texts)], tenant="t", partition="p")
+    hits = got(store, "porto lisbon b", 10, partition="p")
+    assert hits and all(math.isfinite(s) and s > 0 for _, s in hits)
+    assert {i for i, _ in hits} == {f"r{i}" for i, t in enumerate(texts) if {"porto", "b"} & set(lexical_terms(t))}
+    store.close()

@@ -23,6 +23,11 @@ History:
       1.0 s, where 16,000 plain tables take 68 ms; `benchmarks/bench_stores.py --fts-tables`), and again after
       each schema change by another connection. One per partition would make a file of 1,000 tenants (six tiers
       each) slow to open; only partitions large enough to need their own statistics get one.
+  v6  rebuilds `records_fts` and every partition's own FTS5 table with `columnsize=0` (TEXT_INDEX), and their
+      triggers: FTS5 keeps no per-row token counts, so bm25() reads no row's length (half of its cost per row)
+      and ranks without length normalisation (see stores/_sqlite_text.py). Every row also gets LENGTH_PAD, a
+      token repeated in a column of weight 0 (own tables gain a `pad` column; `records_fts` holds it in `scope`),
+      which keeps bm25()'s tf saturation positive however short the texts are. Names stay as they were.
 
 Keys of `store_info` are not versioned: a key a file lacks means "not recorded", so adding one needs no migration.
   dimensions  the vector size (since v2), checked on open.
@@ -40,7 +45,14 @@ from collections.abc import Callable
 from contextwise.errors import StoreError
 from contextwise.stores._errors import DimensionMismatchError
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
+#: How every FTS5 table of the store indexes text since v6: contentless (the text lives once, in `records`; the
+#: triggers hand FTS5 the old values to delete), no per-row sizes (bm25() without length normalisation).
+TEXT_INDEX = "content='', columnsize=0, tokenize='unicode61'"
+#: What every row of an FTS5 table holds beside its text since v6, in a column searches never name: 8 tokens, so
+#: the table's mean tokens per row, which sets bm25()'s tf saturation on such a table, is above 6 (see
+#: stores/_sqlite_text.py).
+LENGTH_PAD = " ".join(["cwpad"] * 8)
 
 
 def _create_v0(conn: sqlite3.Connection, dimensions: int) -> None:
@@ -91,11 +103,19 @@ def _v4_to_v5(conn: sqlite3.Connection, dimensions: int) -> None:
                  "PRIMARY KEY (tenant, part))")
     for trigger in ("insert", "delete", "update"):
         conn.execute(f"DROP TRIGGER records_fts_{trigger}")
-    shared = "NOT EXISTS (SELECT 1 FROM lexical_tables l WHERE l.tenant = {0}.tenant AND l.part = {0}.part)"
-    insert = (f"INSERT INTO records_fts (rowid, text, scope) SELECT new.rowid, new.text, {_scope('new')} "
-              f"WHERE {shared.format('new')};")
+    _shared_triggers(conn, _scope)
+
+
+#: Whether a row of `records` is in `records_fts` (its partition has no table of its own), for row `{0}`.
+_SHARED = "NOT EXISTS (SELECT 1 FROM lexical_tables l WHERE l.tenant = {0}.tenant AND l.part = {0}.part)"
+
+
+def _shared_triggers(conn: sqlite3.Connection, scope: Callable[[str], str]) -> None:
+    """The triggers of `records_fts` since v5: they skip the partitions with tables of their own."""
+    insert = (f"INSERT INTO records_fts (rowid, text, scope) SELECT new.rowid, new.text, {scope('new')} "
+              f"WHERE {_SHARED.format('new')};")
     remove = (f"INSERT INTO records_fts (records_fts, rowid, text, scope) "
-              f"SELECT 'delete', old.rowid, old.text, {_scope('old')} WHERE {shared.format('old')};")
+              f"SELECT 'delete', old.rowid, old.text, {scope('old')} WHERE {_SHARED.format('old')};")
     _triggers(conn, "records_fts", insert, remove)
 
 
@@ -109,18 +129,10 @@ def give_lexical_table(conn: sqlite3.Connection, tenant: str, part: str) -> str:
     """Move the partition's rows from `records_fts` to an FTS5 table of its own, with the triggers that keep it
     (in the caller's write transaction); returns its name."""
     name = "lexical_" + hashlib.sha1(f"{tenant}\x00{part}".encode()).hexdigest()[:16]
-    conn.execute(f"CREATE VIRTUAL TABLE {name} USING fts5(text, content='', tokenize='unicode61')")
-    conn.execute(f"INSERT INTO {name} (rowid, text) SELECT rowid, text FROM records WHERE tenant = ? AND part = ?",
-                 (tenant, part))
+    _own_table(conn, tenant, part, name)
     conn.execute(f"INSERT INTO records_fts (records_fts, rowid, text, scope) SELECT 'delete', rowid, text, "
-                 f"{_scope('records')} FROM records WHERE tenant = ? AND part = ?", (tenant, part))
+                 f"{_shared_scope('records')} FROM records WHERE tenant = ? AND part = ?", (tenant, part))
     conn.execute("INSERT INTO lexical_tables (tenant, part, name) VALUES (?, ?, ?)", (tenant, part, name))
-    mine = "{0}.tenant = " + _literal(tenant) + " AND {0}.part = " + _literal(part)
-    insert = f"INSERT INTO {name} (rowid, text) SELECT new.rowid, new.text WHERE {mine.format('new')};"
-    remove = (f"INSERT INTO {name} ({name}, rowid, text) SELECT 'delete', old.rowid, old.text "
-              f"WHERE {mine.format('old')};")
-    _triggers(conn, name, insert, remove, new=f" WHEN {mine.format('new')}", old=f" WHEN {mine.format('old')}",
-              either=f" WHEN ({mine.format('old')}) OR ({mine.format('new')})")
     return name
 
 
@@ -132,6 +144,40 @@ def _triggers(conn: sqlite3.Connection, name: str, insert: str, remove: str, *, 
     conn.execute(f"CREATE TRIGGER {name}_delete AFTER DELETE ON records{old} BEGIN {remove} END")
     conn.execute(f"CREATE TRIGGER {name}_update AFTER UPDATE OF text, tenant, part ON records{either} "
                  f"BEGIN {remove} {insert} END")
+
+
+def _v5_to_v6(conn: sqlite3.Connection, dimensions: int) -> None:
+    """Every FTS5 table and its triggers made anew as v6 has them, under the same names, from `records`."""
+    owned = conn.execute("SELECT tenant, part, name FROM lexical_tables").fetchall()
+    for name in ["records_fts", *(n for _, _, n in owned)]:
+        for trigger in ("insert", "delete", "update"):
+            conn.execute(f"DROP TRIGGER {name}_{trigger}")
+        conn.execute(f"DROP TABLE {name}")
+    conn.execute(f"CREATE VIRTUAL TABLE records_fts USING fts5(text, scope, {TEXT_INDEX})")
+    _shared_triggers(conn, _shared_scope)
+    conn.execute(f"INSERT INTO records_fts (rowid, text, scope) SELECT rowid, text, {_shared_scope('records')} "
+                 f"FROM records WHERE {_SHARED.format('records')}")
+    for tenant, part, name in owned:
+        _own_table(conn, tenant, part, name)
+
+
+def _shared_scope(row: str) -> str:
+    """The `scope` of a row of `records_fts` since v6: its two scope tokens, then LENGTH_PAD."""
+    return f"{_scope(row)} || ' {LENGTH_PAD}'"
+
+
+def _own_table(conn: sqlite3.Connection, tenant: str, part: str, name: str) -> None:
+    """The partition's own FTS5 table `name`, filled from `records`, and the triggers that keep it."""
+    conn.execute(f"CREATE VIRTUAL TABLE {name} USING fts5(text, pad, {TEXT_INDEX})")
+    conn.execute(f"INSERT INTO {name} (rowid, text, pad) SELECT rowid, text, '{LENGTH_PAD}' FROM records "
+                 "WHERE tenant = ? AND part = ?", (tenant, part))
+    mine = "{0}.tenant = " + _literal(tenant) + " AND {0}.part = " + _literal(part)
+    insert = (f"INSERT INTO {name} (rowid, text, pad) SELECT new.rowid, new.text, '{LENGTH_PAD}' "
+              f"WHERE {mine.format('new')};")
+    remove = (f"INSERT INTO {name} ({name}, rowid, text, pad) SELECT 'delete', old.rowid, old.text, '{LENGTH_PAD}' "
+              f"WHERE {mine.format('old')};")
+    _triggers(conn, name, insert, remove, new=f" WHEN {mine.format('new')}", old=f" WHEN {mine.format('old')}",
+              either=f" WHEN ({mine.format('old')}) OR ({mine.format('new')})")
 
 
 def drop_lexical_tables(conn: sqlite3.Connection, tenant: str, delete_records: Callable[[], int]) -> int:
@@ -154,7 +200,7 @@ def _literal(text: str) -> str:
 
 # MIGRATIONS[v] takes a database at version v - 1 (-1: empty) to version v.
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection, int], None]] = {
-    0: _create_v0, 1: _v0_to_v1, 2: _v1_to_v2, 3: _v2_to_v3, 4: _v3_to_v4, 5: _v4_to_v5}
+    0: _create_v0, 1: _v0_to_v1, 2: _v1_to_v2, 3: _v2_to_v3, 4: _v3_to_v4, 5: _v4_to_v5, 6: _v5_to_v6}
 
 
 def current_version(conn: sqlite3.Connection) -> int:

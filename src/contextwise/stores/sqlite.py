@@ -116,10 +116,11 @@ class SQLiteStore(_core.Closing):
     A file also remembers the embedder its vectors come from, once a store bound to it (`bind_embedder`, which
     MemoryBackend calls) writes vectors, and refuses one bound to another (EmbedderMismatchError).
 
-    Lexical search (`search_text`) runs in SQLite's FTS5 with bm25(), kept by triggers in the same transaction
-    as the records, so it costs no memory in this process and reflects every write of every process. On a file
-    it reads on a second connection of its own (`parallel_reads`), so a lexical search runs beside a `query` or
-    a write of another thread; hybrid memory recall runs its two searches at once that way.
+    Lexical search (`search_text`) runs in SQLite's FTS5 with bm25() (without length normalisation: see
+    stores/_sqlite_text.py), kept by triggers in the same transaction as the records, so it costs no memory in this
+    process and reflects every write of every process. On a file it reads on a second connection of its own
+    (`parallel_reads`), so a lexical search runs beside a `query` or a write of another thread; hybrid memory recall
+    runs its two searches at once that way.
 
     >>> from contextwise.types import Record
     >>> with SQLiteStore(":memory:", dimensions=2) as store:
