@@ -27,15 +27,16 @@ holds the 8 tokens of _sqlite_schema.LENGTH_PAD besides its text, so avgdl > 6 a
 positive however short the texts (at 0 a word a row lacks would score 0/0, which SQLite returns as NULL).
 Searches name the text column only. Reading each row's size was half of bm25()'s cost per row, and memories
 are short texts that length normalisation ranked worse; both measured (figures in the README): at 200k
-memories the store's lexical search took 14.5 ms against 33.4 with row sizes (same run, interleaved), and
-LoCoMo turn recall@10 through the default path rose from 0.748 to 0.763 on the tuning conversations
-(`benchmarks/bench_locomo.py default --split tuning`).
+memories the store's lexical search took 14.4 / 15.1 ms against 34.1 / 31.6 with row sizes (v5 code on a v5 copy
+of the file, runs alternated; both at 20,000 rows), and LoCoMo turn recall@10 through the default path rose from
+0.748 to 0.763 on the tuning conversations (`benchmarks/bench_locomo.py default --split tuning`).
 
-The budget: bm25() costs ~1.3-2 µs a row. At 200k memories (benchmarks/bench_memory.py, LoCoMo questions with
-inflections, k=60) episodic recall ranks all 60 in context, and its hybrid recall@10 against the same recall over
-every row (dense search exact in both) was 0.987 at 16,000 rows, 0.993 at 20,000 (+4 ms), 0.994 at 24,000 and
-1.000 at 32,000 (+11 ms, one statement then; `bench_memory.py --budgets 16000,20000,24000,32000`); 20,000 it
-is.
+The budget: bm25() costs ~0.6-1 µs a row without row sizes. At 200k memories (benchmarks/bench_memory.py, LoCoMo
+questions with inflections, k=60) episodic recall ranks all 60 in context, and its hybrid recall@10 against the same
+recall over every row (dense search exact in both) was 0.991 at 8,000 rows, 0.998 at 12,000, 0.999 at 16,000 and
+1.000 at 20,000 and 32,000 (`bench_memory.py --budgets 8000,12000,16000,20000,32000`); the store's lexical search
+took 12.9 ms at 12,000 against 16.8 at 20,000 (interleaved); 12,000 it is. (With row sizes, before v6: 0.987 at
+16,000, 0.993 at 20,000, 1.000 at 32,000.)
 
 Why no MaxScore proof: bm25() of a query is the sum of its phrases' contributions, each at most (k1 + 1) * idf, so
 the most common words whose bounds add up to less than the k-th best score could be left to complete scores with
@@ -44,6 +45,8 @@ with each word's true maximum as its bound: the "MaxScore floor" figure of that 
 k-th best score to prune by took a statement of its own (~2 ms) that saved fewer rows than it cost: without it,
 lexical recall p50 was 17.2 ms against 18.9 at 200k, 13.6 against 14.4 at 60k (interleaved, same run), at the same
 recall. Any word the proof would have left to complete scores is searched instead, so no result is less exact.
+Those figures are from before v6: without row sizes the proof needs a median of 5,963 rows (4,257 with true
+maxima), within the budget, so it may pay now; not measured yet.
 
 Words in at least half of the partition's rows (and in over MIN_LEFT_OUT_ROWS) are left out when the query has
 others: bm25() floors their IDF at 1e-6, so they add at most 2.2e-6 to a score (and rank rows holding only them
@@ -62,7 +65,7 @@ from collections.abc import Sequence
 #: Words in at least half of a table's rows and in more than this many are left out (see above).
 MIN_LEFT_OUT_ROWS = 2_000
 #: The words searched stop before their rows would pass this many (by document frequencies); see above.
-MAX_SEARCHED_ROWS = 20_000
+MAX_SEARCHED_ROWS = 12_000
 #: Query words whose rows add up to at most this many are ranked by one `ORDER BY bm25() LIMIT k` query.
 ONE_QUERY_ROWS = MAX_SEARCHED_ROWS
 #: The document frequencies of at most this many own tables are cached, of at most this many terms each.
