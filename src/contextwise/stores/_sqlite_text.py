@@ -35,8 +35,8 @@ The budget: bm25() costs ~0.6-1 µs a row without row sizes. At 200k memories (b
 questions with inflections, k=60) episodic recall ranks all 60 in context, and its hybrid recall@10 against the same
 recall over every row (dense search exact in both) was 0.991 at 8,000 rows, 0.998 at 12,000, 0.999 at 16,000 and
 1.000 at 20,000 and 32,000 (`bench_memory.py --budgets 8000,12000,16000,20000,32000`); the store's lexical search
-took 12.9 ms at 12,000 against 16.8 at 20,000 (interleaved); 12,000 it is. (With row sizes, before v6: 0.987 at
-16,000, 0.993 at 20,000, 1.000 at 32,000.)
+took 14.0 / 9.8 ms at 12,000 against 14.4 / 15.1 at 20,000 (the base command, two runs each, the same hour); 12,000
+it is. (With row sizes, before v6: 0.987 at 16,000, 0.993 at 20,000, 1.000 at 32,000.)
 
 Why no MaxScore proof: bm25() of a query is the sum of its phrases' contributions, each at most (k1 + 1) * idf, so
 the most common words whose bounds add up to less than the k-th best score could be left to complete scores with
