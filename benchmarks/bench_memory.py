@@ -317,17 +317,17 @@ def every_row(conn: sqlite3.Connection, tenant: str, partition: str, terms: list
               k: int) -> list[tuple[int, float]]:
     """bm25() over every row of the tier's own FTS5 table holding any of `terms`, best first, ties by rowid."""
     from contextwise.stores._sqlite_schema import lexical_table
-    from contextwise.stores._sqlite_text import quote
+    from contextwise.stores._sqlite_text import text_query
 
     table = lexical_table(conn, tenant, partition)
     assert table is not None, "the tier has no FTS5 table of its own: load more memories"
-    df = {t: conn.execute(f"SELECT count(*) FROM {table} WHERE {table} MATCH ?", (quote(t),)).fetchone()[0]
+    df = {t: conn.execute(f"SELECT count(*) FROM {table} WHERE {table} MATCH ?", (text_query([t]),)).fetchone()[0]
           for t in terms}
     order = sorted((t for t in terms if df[t]), key=lambda t: (-df[t], t))
     if not order:
         return []
     sql = f"SELECT rowid, -bm25({table}) FROM {table} WHERE {table} MATCH ? ORDER BY bm25({table}), rowid LIMIT ?"
-    return [(int(r), float(s)) for r, s in conn.execute(sql, (" OR ".join(map(quote, order)), k))]
+    return [(int(r), float(s)) for r, s in conn.execute(sql, (text_query(order), k))]
 
 
 def lexical_figures(store: SQLiteStore, queries: list[str]) -> None:
@@ -418,7 +418,7 @@ def maxscore_floor(store: SQLiteStore, queries: list[str], depth: int = 60) -> N
         essential, ceiling = sorted(words, key=lambda t: bound[t]), 0.0
         while essential and ceiling + bound[essential[0]] < threshold:
             ceiling += bound[essential.pop(0)]
-        return rows_matching(fts._text(essential)) if essential else 0
+        return rows_matching(fts.text_query(essential)) if essential else 0
 
     figures: list[tuple[int, int, int, int]] = []
     fts._scored, fts._best = counted, counted_best
@@ -433,7 +433,7 @@ def maxscore_floor(store: SQLiteStore, queries: list[str], depth: int = 60) -> N
             fts.search(conn, table, words, depth, "1", [], store._terms, tenant=TENANT)
             for t in words:
                 if t not in maxima:
-                    top = original(conn, table, fts._text([t]), "1", [], 1)
+                    top = original(conn, table, fts.text_query([t]), "1", [], 1)
                     maxima[t] = top[0][1] if top else 0.0
             loose = {t: (FTS5_K1 + 1.0) * float(idf(rows, df[t])) for t in words}
             figures.append((sum(df[t] for t in words), sum(scored), needed(words, loose, threshold),

@@ -75,19 +75,23 @@ def check(name: str, argv: Sequence[str], *, ok_line: str, key: Sequence[object]
     """
     digest, path = _place(name, argv, key)
     with _verdicts_lock:
-        verdict = _verdicts.get(digest) or _load(path)
+        verdict = _remembered(digest, path)
         if verdict is None:
             verdict = _run(argv, ok_line, timeout_s, env)
             if verdict.ok or "timed out" not in verdict.detail:
                 _save(path, verdict)
-        _verdicts[digest] = verdict
+            _verdicts[digest] = verdict
     return verdict
 
 
 def known(name: str, argv: Sequence[str], *, key: Sequence[object]) -> Verdict | None:
     """The verdict `check` would give without running the child (remembered in this process or on disk), or None.
     Never waits for a check running meanwhile."""
-    digest, path = _place(name, argv, key)
+    return _remembered(*_place(name, argv, key))
+
+
+def _remembered(digest: str, path: Path) -> Verdict | None:
+    """The verdict kept in this process, else the one on disk (then kept in this process too), else None."""
     verdict = _verdicts.get(digest)
     if verdict is None:
         verdict = _load(path)

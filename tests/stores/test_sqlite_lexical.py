@@ -69,14 +69,14 @@ def alone(store: SQLiteStore, query: str, k: int, *, tenant: str = "t", partitio
                      [(i, r.text, LENGTH_PAD) for i, r in enumerate(records, 1)])
     conn.executemany("INSERT INTO meta (rowid, n, id) VALUES (?, ?, ?)",
                      [(i, r.metadata.get("n"), r.id) for i, r in enumerate(records, 1)])
-    df = {t: conn.execute("SELECT count(*) FROM f WHERE f MATCH ?", ("text : " + _sqlite_text.quote(t),)).fetchone()[0]
+    df = {t: conn.execute("SELECT count(*) FROM f WHERE f MATCH ?", (_sqlite_text.text_query([t]),)).fetchone()[0]
           for t in lexical_terms(query)}
     held = [t for t in df if df[t]]
     rare = [t for t in held if df[t] < len(records) / 2 or df[t] <= _sqlite_text.MIN_LEFT_OUT_ROWS]
     words = sorted(rare or held, key=lambda t: (-df[t], t))
     if not words:
         return []
-    match = "text : (" + " OR ".join(map(_sqlite_text.quote, words)) + ")"
+    match = _sqlite_text.text_query(words)
     extra, params = ("AND n = ?", (where["n"],)) if where else ("", ())
     rows = conn.execute(f"SELECT id, -bm25(f) FROM f JOIN meta ON meta.rowid = f.rowid WHERE f MATCH ? {extra} "
                         "ORDER BY bm25(f), f.rowid LIMIT ?", (match, *params, k)).fetchall()

@@ -20,8 +20,7 @@ def install_local_command(force: bool, cmake_args: str | None, check: bool) -> N
     from contextwise.llm import _build
 
     console = Console(stderr=True)
-    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=True) as bar:
+    with _spinner(console) as bar:
         bar.add_task(f"llama-cpp-python {_build.LLAMA_CPP_VERSION}: installing the portable build", total=None)
         done = _build.install_local(cmake_args=cmake_args, force=force, log=lambda line: bar.console.print(line))
     if done.wheel is None:
@@ -51,14 +50,19 @@ def install_hnsw_command(force: bool) -> None:
     from contextwise.stores import _hnsw
 
     console = Console(stderr=True)
-    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
     try:
-        with Progress(*columns, console=console, transient=True) as bar:
+        with _spinner(console) as bar:
             bar.add_task("hnswlib: checking the installed build (a rebuild takes about a minute)", total=None)
             rebuilt = _hnsw.rebuild_hnswlib(force=force)
     except ContextwiseError as exc:
         raise click.ClickException(str(exc)) from exc
     console.print("hnswlib: rebuilt for this CPU; check ok" if rebuilt else "hnswlib: the installed build runs here")
+
+
+def _spinner(console: Console) -> Progress:
+    """The progress display of a long install step: a spinner, its description and the time elapsed."""
+    return Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console,
+                    transient=True)
 
 
 def register(group: click.Group) -> None:

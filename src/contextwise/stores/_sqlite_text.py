@@ -143,7 +143,7 @@ def shared_search(conn: sqlite3.Connection, scope_token: str, terms: Sequence[st
     sql = ("SELECT records_fts.rowid, -bm25(records_fts, 1.0, 0.0) FROM records_fts "
            "JOIN records r ON r.rowid = records_fts.rowid "
            f"WHERE records_fts MATCH ? AND {clause} ORDER BY bm25(records_fts, 1.0, 0.0), records_fts.rowid LIMIT ?")
-    match = f'scope : "{scope_token}" AND ' + _text(terms)
+    match = f'scope : "{scope_token}" AND ' + text_query(terms)
     return [(int(r), float(s)) for r, s in conn.execute(sql, (match, *params, k))]
 
 
@@ -158,12 +158,12 @@ def search(conn: sqlite3.Connection, table: str, terms: Sequence[str], k: int, c
     if not rest:
         return []
     if sum(df[t] for t in rest) <= ONE_QUERY_ROWS:  # few enough rows to score them all, in one query
-        return _scored(conn, table, _text(_common_first(rest, df)), clause, params, k)
+        return _scored(conn, table, text_query(_common_first(rest, df)), clause, params, k)
     searched = [rest.pop(0)]
     while rest and sum(df[t] for t in searched) + df[rest[0]] <= MAX_SEARCHED_ROWS:
         searched.append(rest.pop(0))
-    common = _text(_common_first(rest, df)) if rest else None  # these only complete the scores of the rows found
-    return _best(conn, table, _text(_common_first(searched, df)), common, clause, params, k, beside=beside,
+    common = text_query(_common_first(rest, df)) if rest else None  # these only complete the scores of the rows found
+    return _best(conn, table, text_query(_common_first(searched, df)), common, clause, params, k, beside=beside,
                  tenant=tenant)
 
 
@@ -237,7 +237,7 @@ def _frequencies(conn: sqlite3.Connection, table: str, terms: Sequence[str], cac
 def _phrase_rows(conn: sqlite3.Connection, table: str, term: str) -> int:
     """Rows holding `term` as FTS5 reads it (a term FTS5 splits into several tokens is a phrase)."""
     sql = f"SELECT count(*) FROM {table} WHERE {table} MATCH ?"
-    return int(conn.execute(sql, ("text : " + quote(term),)).fetchone()[0])
+    return int(conn.execute(sql, (text_query([term]),)).fetchone()[0])
 
 
 def _varint(blob: bytes) -> int:
@@ -252,7 +252,7 @@ def _varint(blob: bytes) -> int:
     return value
 
 
-def _text(terms: Sequence[str]) -> str:
+def text_query(terms: Sequence[str]) -> str:
     """An FTS5 query for rows whose text holds any of `terms` (never the pad column: see _sqlite_schema v6)."""
     return "text : (" + " OR ".join(map(quote, terms)) + ")"
 
