@@ -202,6 +202,25 @@ def test_past_the_row_budget_rows_may_be_missed_but_every_score_is_bm25s(
     assert 0.5 <= found / wanted < 1.0  # the budget bites on this corpus, and most of the best rows are still found
 
 
+@pytest.mark.parametrize("one_reader", [False, True])
+def test_a_row_the_rarer_words_alone_rank_first_is_scored_by_every_word(
+        tmp_path: Path, one_reader: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    # zeta in 3 rows is searched; alpha in 6 passes the budget of 4, so it only completes scores. By zeta alone
+    # "zeta zeta alpha" ranks first; by both words "zeta alpha alpha alpha" does: the search must say the latter.
+    monkeypatch.setattr(_sqlite_text, "MAX_SEARCHED_ROWS", 4)
+    monkeypatch.setattr(_sqlite_text, "ONE_QUERY_ROWS", 4)
+    texts = ["zeta zeta alpha", "zeta alpha alpha alpha", "zeta filler", "alpha one", "alpha two", "alpha three",
+             "alpha four"] + [f"filler{i} other words" for i in range(400)]
+    store = (OneReader if one_reader else SQLiteStore)(tmp_path / "pair.db", 2, lexical_table_min_records=100)
+    with store:
+        store.upsert([Record(f"r{i}", t, None) for i, t in enumerate(texts)], tenant="t", partition="episodic")
+        by_zeta = alone(store, "zeta", 3)
+        assert by_zeta[0][0] == "r0"  # the case: first by the rarer word alone ...
+        assert alone(store, "zeta alpha", 1)[0][0] == "r1"  # ... not by both
+        for k in (1, 2, 3):  # the rows holding zeta (past them, rows of alpha alone are left out by design)
+            assert got(store, "zeta alpha", k) == alone(store, "zeta alpha", k), k
+
+
 def test_an_emptied_large_partition_keeps_its_table_and_finds_new_records(loaded: SQLiteStore) -> None:
     assert loaded.delete([f"e{i}" for i in range(3000)], tenant="t") == 3000
     assert loaded.search_text("alice word3", 5, tenant="t", partition="episodic") == []
