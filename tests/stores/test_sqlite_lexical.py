@@ -239,7 +239,7 @@ def test_a_bad_lexical_table_size_is_refused_before_the_file_is_touched(tmp_path
 
 
 class OneReader(SQLiteStore):
-    """The store searching text on its one connection: `_best` as one UNION ALL statement."""
+    """The store searching text on its one connection: `_best`'s two statements one after the other."""
 
     parallel_reads = False  # type: ignore[assignment]
 

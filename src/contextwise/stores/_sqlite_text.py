@@ -48,8 +48,9 @@ with each word's true maximum as its bound: the "MaxScore floor" figure of that 
 k-th best score to prune by took a statement of its own (~2 ms) that saved fewer rows than it cost: without it,
 lexical recall p50 was 17.2 ms against 18.9 at 200k, 13.6 against 14.4 at 60k (interleaved, same run), at the same
 recall. Any word the proof would have left to complete scores is searched instead, so no result is less exact.
-Those figures are from before v6: without row sizes the proof needs a median of 5,963 rows (4,257 with true
-maxima), within the budget, so it may pay now; not measured yet.
+Those figures are from before v6. Without row sizes the proof needs a median of 5,963 rows (4,257 with true
+maxima), but the budget's search already scores a median of 6,880 (that line of the script, 2026-12-07): no rows left to
+save for the statement that finds the k-th best score.
 
 Words in at least half of the partition's rows (and in over MIN_LEFT_OUT_ROWS) are left out when the query has
 others: bm25() floors their IDF at 1e-6, so they add at most 2.2e-6 to a score (and rank rows holding only them
@@ -188,11 +189,15 @@ def _scoring(table: str, clause: str) -> str:
     return f"SELECT {table}.rowid, -bm25({table}) FROM {table}{join} WHERE {table} MATCH ? AND {clause}"
 
 
+def _top(table: str, clause: str, k: int) -> str:
+    """The SELECT of the best `k` (rowid, score) of the rows of `table` matching `?` and `clause`, ties by rowid."""
+    return f"{_scoring(table, clause)} ORDER BY 2 DESC, 1 LIMIT {int(k)}"
+
+
 def _scored(conn: sqlite3.Connection, table: str, match: str, clause: str, params: Sequence[object],
             k: int) -> list[tuple[int, float]]:
     """The best `k` (rowid, score) of the rows matching `match`, ties by rowid."""
-    sql = f"{_scoring(table, clause)} ORDER BY bm25({table}), {table}.rowid LIMIT {int(k)}"
-    return [(int(r), float(s)) for r, s in conn.execute(sql, (match, *params))]
+    return [(int(r), float(s)) for r, s in conn.execute(_top(table, clause, k), (match, *params))]
 
 
 def _best(conn: sqlite3.Connection, table: str, match: str, common: str | None, clause: str,
@@ -204,7 +209,7 @@ def _best(conn: sqlite3.Connection, table: str, match: str, common: str | None, 
     (the thread's read again here if its snapshot differs)."""
     if common is None:
         return _scored(conn, table, match, clause, params, k)
-    sql = f"{_scoring(table, clause)} ORDER BY 2 DESC, 1 LIMIT {int(k)}"
+    sql = _top(table, clause, k)  # executed here, not through _scored: benchmarks/bench_memory.py counts those
     alone, holding = (match, *params), (f"{common} AND {match}", *params)
     if beside is None:
         return _merged(conn.execute(sql, holding).fetchall(), conn.execute(sql, alone).fetchall(), k)
@@ -232,7 +237,7 @@ def _merged(holding: Sequence[tuple[int, float]], alone: Sequence[tuple[int, flo
     in `holding` by every phrase. A row of `alone` that holds a common word yet is not in `holding` scores less
     there than by every phrase (each common word adds at least idf 1e-6 times its share), which is at most the
     k-th score of a `holding` of k rows (with fewer, `holding` is every row holding both): k rows rank above it."""
-    scores = dict((int(r), float(s)) for r, s in alone)
+    scores = {int(r): float(s) for r, s in alone}
     scores.update((int(r), float(s)) for r, s in holding)
     return sorted(scores.items(), key=lambda row: (-row[1], row[0]))[:k]
 
